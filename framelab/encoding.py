@@ -1,0 +1,78 @@
+"""Tokenising texts into model inputs, and pooling window outputs per text.
+
+Unit tasks truncate each unit to ``max_length`` tokens. Article tasks cut each
+article into windows of ``max_length`` tokens that overlap by ``stride``
+tokens (the fast tokenizer's overflowing tokens), so no part of a long article
+is ignored; the window outputs of one article are pooled into one prediction:
+the element-wise **max** of the logits for multi-label tasks (a frame counts
+when any part of the article uses it) and the **mean** for single-label tasks
+(the genre is a property of the whole text).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from transformers import PreTrainedTokenizerBase
+
+
+@dataclass
+class Encoded:
+    """Token ids per window and the text each window came from."""
+
+    features: dict[str, list[list[int]]]
+    example: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.example)
+
+
+def encode(
+    tokenizer: PreTrainedTokenizerBase,
+    texts: list[str],
+    *,
+    max_length: int,
+    stride: int,
+    windowed: bool,
+    pairs: list[str] | None = None,
+) -> Encoded:
+    """Tokenise ``texts`` (optionally as second segments after ``pairs``).
+
+    Returns unpadded features; padding happens per batch so that batches of
+    short units stay short.
+    """
+    if not texts:
+        return Encoded({"input_ids": [], "attention_mask": []}, np.zeros(0, dtype=np.int64))
+    kwargs = {"truncation": "only_second" if pairs else True, "max_length": max_length}
+    if windowed:
+        kwargs.update(return_overflowing_tokens=True, stride=stride)
+    args = (pairs, texts) if pairs else (texts,)
+    out = tokenizer(*args, **kwargs)
+    if windowed:
+        example = np.asarray(out.pop("overflow_to_sample_mapping"), dtype=np.int64)
+    else:
+        example = np.arange(len(texts), dtype=np.int64)
+    out.pop("offset_mapping", None)
+    return Encoded(dict(out), example)
+
+
+def pool(logits: np.ndarray, example: np.ndarray, n_examples: int, how: str) -> np.ndarray:
+    """Pool window ``logits`` into one row per example (``max`` or ``mean``)."""
+    pooled = np.full((n_examples, logits.shape[1]), -np.inf if how == "max" else 0.0, dtype=np.float64)
+    if how == "max":
+        np.maximum.at(pooled, example, logits)
+    else:
+        np.add.at(pooled, example, logits)
+        counts = np.bincount(example, minlength=n_examples).reshape(-1, 1)
+        pooled /= np.maximum(counts, 1)
+    return pooled
+
+
+def activate(logits: np.ndarray, multi_label: bool) -> np.ndarray:
+    """Sigmoid probabilities (multi-label) or softmax (single-label)."""
+    if multi_label:
+        return 1.0 / (1.0 + np.exp(-logits))
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=1, keepdims=True)

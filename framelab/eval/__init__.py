@@ -1,0 +1,1 @@
+"""Evaluation: metric figures, the TF-IDF baseline, and report folders."""

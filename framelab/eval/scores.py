@@ -1,0 +1,40 @@
+"""Metric figures from 0/1 decisions, computed by the repo's local evaluate modules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+import numpy as np
+
+from framelab.metrics import load_metric
+
+
+@cache
+def _metric(name: str):
+    return load_metric(name)
+
+
+def decisions_at(probs: np.ndarray, thresholds: float | Sequence[float]) -> np.ndarray:
+    """0/1 matrix of ``probs >= thresholds`` (one threshold, or one per column)."""
+    return (probs >= np.asarray(thresholds, dtype=np.float64)).astype(np.int64)
+
+
+def multilabel_scores(pred: np.ndarray, gold: np.ndarray, names: list[str]) -> dict:
+    """Micro, macro, per-label and 'any label' P/R/F1 with support."""
+    if len(gold) == 0:
+        raise ValueError("no examples to score")
+    return _metric("multilabel_prf").compute(
+        predictions=np.asarray(pred, dtype=np.int64).tolist(),
+        references=np.asarray(gold, dtype=np.int64).tolist(),
+        label_names=list(names),
+    )
+
+
+def single_label_scores(pred: np.ndarray, gold: np.ndarray, names: list[str]) -> dict:
+    """Scores of class indices: micro-F1 equals accuracy; macro and per-class P/R/F1."""
+    eye = np.eye(len(names), dtype=np.int64)
+    scores = multilabel_scores(eye[np.asarray(pred)], eye[np.asarray(gold)], names)
+    scores["accuracy"] = float(np.mean(np.asarray(pred) == np.asarray(gold)))
+    scores.pop("any", None)
+    return scores

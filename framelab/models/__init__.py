@@ -1,0 +1,1 @@
+"""The saved model folder and the encoder it starts from."""

@@ -1,0 +1,74 @@
+"""The README model card written into every model folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from framelab.config import Config
+from framelab.models.folder import ModelMeta
+
+
+def _row(name: str, scores: dict) -> str:
+    return f"| {name} | {scores['precision']:.3f} | {scores['recall']:.3f} | {scores['f1']:.3f} | {scores.get('support', '')} |"
+
+
+def metrics_table(scores: dict) -> str:
+    """A markdown table of micro, macro, 'any' and per-label figures."""
+    lines = ["| | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
+    lines.append(_row("**micro**", scores["micro"]))
+    lines.append(_row("**macro**", scores["macro"]))
+    if "any" in scores:
+        lines.append(_row("**any label**", scores["any"]))
+    for name, s in scores["per_label"].items():
+        lines.append(_row(name, s))
+    return "\n".join(lines)
+
+
+def write_model_card(folder: Path, meta: ModelMeta, config: Config, dev_metrics: dict) -> None:
+    """Write ``README.md``: data, labels, dev metrics and how to score."""
+    stats_path = Path(meta.extra.get("dataset", "")) / "stats.json"
+    data_line = f"`{config.data.format}` corpus `{config.data.path}`, {meta.unit} units"
+    if stats_path.is_file():
+        stats = json.loads(stats_path.read_text(encoding="utf-8"))
+        counts = ", ".join(f"{s}: {v['articles']} articles / {v['units']} units" for s, v in stats["splits"].items())
+        data_line += f" ({counts}; split by article, seed {config.data.seed})"
+    if meta.multi_label:
+        headline = dev_metrics["at_tuned_thresholds"]
+        table = (
+            "Dev split, tuned per-label thresholds (tuned on this same split, so optimistic):\n\n"
+            + metrics_table(headline)
+            + "\n\nDev split at a 0.5 threshold: micro-F1 "
+            + f"{dev_metrics['at_0.5']['micro']['f1']:.3f}, macro-F1 {dev_metrics['at_0.5']['macro']['f1']:.3f}."
+        )
+    else:
+        table = f"Dev split, arg-max (accuracy {dev_metrics['argmax']['accuracy']:.3f}):\n\n" + metrics_table(dev_metrics["argmax"])
+    thresholds = ""
+    if meta.thresholds:
+        thresholds = "\n".join(f"| {n} | {t:.2f} |" for n, t in zip(meta.labels, meta.thresholds))
+        thresholds = "\n## Decision thresholds\n\n| label | threshold |\n|---|---:|\n" + thresholds + "\n"
+    text = f"""# {folder.name if not folder.name.startswith('.') else config.model_dir.name}: framelab `{meta.task}` model
+
+Fine-tuned from `{meta.base_model}` by framelab {meta.framelab_version}.
+
+- **Task**: {meta.task} ({'multi-label' if meta.multi_label else 'single-label'}, {'article level, windows of ' + str(meta.max_length) + ' tokens with stride ' + str(meta.stride) + ', ' + meta.pooling + '-pooled' if meta.article_level else meta.unit + ' units, up to ' + str(meta.max_length) + ' tokens'})
+- **Data**: {data_line}
+- **Labels** ({len(meta.labels)}): {', '.join(meta.labels)}
+- **Training**: {config.train.epochs:g} epochs, batch {config.train.batch_size}, learning rate {config.train.learning_rate:g}, rare labels: {config.train.rare_labels}, seed {config.train.seed}; {dev_metrics.get('train_runtime_seconds', '?')} s
+
+## Dev metrics
+
+{table}
+{thresholds}
+## How to score
+
+```bash
+framelab score --model {config.model_dir} --format jsonl --out predictions.jsonl article.txt
+framelab eval --model {config.model_dir} --data {config.dataset_dir} --split dev
+```
+
+Everything scoring needs is in this folder: weights (`model.safetensors`), tokenizer, `config.json`
+(id2label), `framelab.json` (task, unit, labels, thresholds, window settings), `training_config.yaml`
+and `dev_metrics.json`.
+"""
+    (folder / "README.md").write_text(text, encoding="utf-8")

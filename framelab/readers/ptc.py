@@ -1,0 +1,272 @@
+"""Reader for the Propaganda Techniques Corpus (SemEval-2020 Task 11, PTC v2).
+
+Layout (the folder is searched recursively; hidden folders are skipped)::
+
+    article<ID>.txt                      the article text
+    article<ID>.task2-TC.labels          per-article techniques: id TAB technique TAB start TAB end
+    article<ID>.task1-SI.labels          per-article spans:      id TAB start TAB end
+    <anything>-task2-TC.labels           the same rows for many articles (aggregated)
+    <anything>-task1-SI.labels           the same rows for many articles (aggregated)
+
+Fields are TAB-separated; technique names contain commas
+(``Name_Calling,Labeling``, ``Whataboutism,Straw_Men,Red_Herring``) and are
+kept exactly as written (then passed through ``label_map``/``labels``).
+Offsets are character offsets, start inclusive, end exclusive.
+
+Which rows an article gets — one source only, so nothing is counted twice:
+
+1. its per-article ``.task2-TC.labels`` file, else
+2. its rows in the aggregated ``*-task2-TC.labels`` file(s), else
+3. its per-article ``.task1-SI.labels`` file, else
+4. its rows in the aggregated ``*-task1-SI.labels`` file(s);
+
+SI spans are labelled ``"Propaganda"`` (so they are used only when no TC
+labels exist for the article).  When an article has both a per-article file
+and rows in an aggregated file of the same task, the per-article file wins
+and, if the two disagree (as multisets of start/end/label), a problem is
+logged.  Rows repeated *within* one source are kept as they are (PTC v2's
+train TC labels repeat one row for article 711566593), so span counts equal
+the number of label lines.
+
+An article with no labels: since an aggregated file cannot list articles
+without spans, any article is taken as labelled (with no spans) when the
+folder holds an aggregated file.  Otherwise an article without a per-article
+labels file is a problem (lenient mode keeps it with no spans); an empty
+per-article file means "no spans" and is fine.
+
+Byte-order mark: the PTC offsets count a leading U+FEFF as character 0.
+Checked on the two PTC v2 articles that start with one (705409419,
+712382330): with the BOM kept, spans read ``a devastating letter``,
+``Pharisaic stone-throwers who embody a merciless rigorism``; with it
+stripped every span is off by one (`` devastating letter ``,
+``harisaic stone-throwers … rigorism.``).  So the BOM stays in
+``Article.text`` and offsets are used as given.  (Seven more articles carry
+a U+FEFF at the start of a later line; those are ordinary characters too.)
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from framelab.errors import DataError, Problem, ProblemLog
+from framelab.readers.common import (
+    ID_PATTERN,
+    check_label,
+    check_span,
+    finish,
+    load_articles,
+    parse_offsets,
+    read_label_rows,
+    walk_files,
+)
+from framelab.types import Article, Span
+
+SI_LABEL = "Propaganda"
+
+_TEXT_RE = re.compile(rf"article({ID_PATTERN})\.txt")
+_PER_RE = {
+    "TC": re.compile(rf"article({ID_PATTERN})\.task2-TC\.labels"),
+    "SI": re.compile(rf"article({ID_PATTERN})\.task1-SI\.labels"),
+}
+_AGG_RE = {
+    "TC": re.compile(r".*task2-TC\.labels"),
+    "SI": re.compile(r".*task1-SI\.labels"),
+}
+_COLUMNS = {"TC": "id, technique, start, end", "SI": "id, start, end"}
+
+
+@dataclass(frozen=True)
+class _Row:
+    path: Path
+    line: int
+    article_id: str
+    label: str
+    start: int
+    end: int
+
+
+def _parse_rows(path: Path, kind: str, log: ProblemLog, expected_id: str | None) -> list[_Row]:
+    """Valid rows of one TC or SI label file (problems logged, bad rows skipped)."""
+    rows = read_label_rows(path, log)
+    if rows is None:
+        return []
+    width = 4 if kind == "TC" else 3
+    out = []
+    for line, fields in rows:
+        if len(fields) != width:
+            log.add(
+                path,
+                line,
+                f"expected {width} TAB-separated fields ({_COLUMNS[kind]}), found {len(fields)}",
+                "separate the fields with TAB characters",
+            )
+            continue
+        aid = fields[0]
+        if expected_id is not None and aid != expected_id:
+            log.add(
+                path,
+                line,
+                f"row names article {aid!r} but the file is for article {expected_id}",
+                "move the row to that article's labels file",
+            )
+            continue
+        label = fields[1] if kind == "TC" else SI_LABEL
+        offsets = parse_offsets(fields[-2], fields[-1], log=log, path=path, line=line)
+        if offsets is None:
+            continue
+        out.append(_Row(path, line, aid, label, *offsets))
+    return out
+
+
+def _key(rows: list[_Row]) -> Counter:
+    return Counter((r.start, r.end, r.label) for r in rows)
+
+
+def read_ptc(
+    path: Path,
+    *,
+    log: ProblemLog,
+    labels: list[str] | None = None,
+    label_map: dict[str, str] | None = None,
+    frames: list[str] | None = None,
+) -> list[Article]:
+    """Read a PTC v2 folder; see the module docstring for layout and rules.
+
+    ``frames`` is accepted for a uniform signature and ignored (PTC has no
+    frames).  Articles are sorted by id, spans sorted, ``source`` is the
+    ``.txt`` path.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise DataError(
+            Problem(
+                str(root),
+                None,
+                "PTC corpus folder not found",
+                "point the data config at the folder holding article<ID>.txt files",
+            )
+        )
+
+    texts: dict[str, list[Path]] = defaultdict(list)
+    per_files: dict[str, dict[str, list[Path]]] = {
+        "TC": defaultdict(list),
+        "SI": defaultdict(list),
+    }
+    agg_files: dict[str, list[Path]] = {"TC": [], "SI": []}
+    for file in walk_files(root):
+        name = file.name
+        if m := _TEXT_RE.fullmatch(name):
+            texts[m.group(1)].append(file)
+            continue
+        for kind in ("TC", "SI"):
+            if m := _PER_RE[kind].fullmatch(name):
+                per_files[kind][m.group(1)].append(file)
+                break
+            if _AGG_RE[kind].fullmatch(name):
+                agg_files[kind].append(file)
+                break
+
+    if not texts:
+        log.add(
+            root,
+            None,
+            "no article<ID>.txt files found",
+            "check the path in the data config",
+        )
+        return []
+    articles = load_articles(texts, log)
+
+    # Per-article label files: id -> rows (one file per id and task).
+    per_rows: dict[str, dict[str, list[_Row]]] = {"TC": {}, "SI": {}}
+    for kind in ("TC", "SI"):
+        for aid in sorted(per_files[kind]):
+            paths = sorted(per_files[kind][aid])
+            for extra in paths[1:]:
+                log.add(
+                    extra,
+                    None,
+                    f"second {kind} labels file for article {aid} (also {paths[0]})",
+                    "remove one copy",
+                )
+            if aid not in texts:
+                log.add(
+                    paths[0],
+                    None,
+                    f"labels for article {aid}, but article{aid}.txt is missing",
+                    "add the article text or remove its labels file",
+                )
+                continue
+            per_rows[kind][aid] = _parse_rows(paths[0], kind, log, expected_id=aid)
+
+    # Aggregated files: id -> rows, each id from one file only.
+    agg_rows: dict[str, dict[str, list[_Row]]] = {"TC": {}, "SI": {}}
+    for kind in ("TC", "SI"):
+        for file in agg_files[kind]:
+            grouped: dict[str, list[_Row]] = defaultdict(list)
+            for row in _parse_rows(file, kind, log, expected_id=None):
+                grouped[row.article_id].append(row)
+            for aid, rows in grouped.items():
+                if aid not in texts:
+                    log.add(
+                        file,
+                        rows[0].line,
+                        f"labels for article {aid} ({len(rows)} rows), but article{aid}.txt is missing",
+                        "add the article text or remove its rows",
+                    )
+                    continue
+                if aid in agg_rows[kind]:
+                    first = agg_rows[kind][aid][0]
+                    log.add(
+                        file,
+                        rows[0].line,
+                        f"article {aid} also has {kind} rows in {first.path} (line {first.line})",
+                        "keep each article's rows in one aggregated file",
+                    )
+                    continue
+                agg_rows[kind][aid] = rows
+                if aid in per_rows[kind] and _key(per_rows[kind][aid]) != _key(rows):
+                    per_path = per_rows[kind][aid][0].path if per_rows[kind][aid] else min(per_files[kind][aid])
+                    log.add(
+                        file,
+                        rows[0].line,
+                        f"{kind} rows for article {aid} differ from {per_path}; the per-article file is used",
+                        "make the two agree or remove one of them",
+                    )
+
+    any_aggregated = bool(agg_files["TC"] or agg_files["SI"])
+    out: list[Article] = []
+    for aid, (text_path, text) in articles.items():
+        rows: list[_Row] | None = None
+        for source in (per_rows["TC"], agg_rows["TC"], per_rows["SI"], agg_rows["SI"]):
+            if aid in source:
+                rows = source[aid]
+                break
+        if rows is None:
+            rows = []
+            if not any_aggregated and aid not in per_files["TC"] and aid not in per_files["SI"]:
+                log.add(
+                    text_path,
+                    None,
+                    f"article {aid} has no labels file",
+                    f"add an empty article{aid}.task2-TC.labels if it has no propaganda, or remove the article",
+                )
+        spans = []
+        for row in rows:
+            label = check_label(
+                row.label,
+                labels=labels,
+                label_map=label_map,
+                log=log,
+                path=row.path,
+                line=row.line,
+            )
+            if label is None:
+                continue
+            span = Span(row.start, row.end, label)
+            if check_span(span, aid, len(text), log=log, path=row.path, line=row.line):
+                spans.append(span)
+        out.append(Article(id=aid, text=text, spans=spans, source=str(text_path)))
+    return finish(out)

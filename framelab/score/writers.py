@@ -1,0 +1,217 @@
+"""Output formats of ``framelab score``, each written as results arrive.
+
+- ``jsonl``: one record per unit (``"type": "unit"``) followed by one record
+  per article (``"type": "article"``) with the article-level predictions.
+- ``csv``: one row per (unit or article, model).
+- ``html``: one page; units highlighted by their top label with a legend,
+  label scores on hover; every text is HTML-escaped.
+- ``semeval2023``: a folder with ``subtask-1.txt`` (genre), ``subtask-2.txt``
+  (``id<TAB>frame,…``) and ``subtask-3.txt`` (``id<TAB>line<TAB>tech,…``, one
+  line for every non-empty line of every article; sentence predictions are
+  joined per line), for the official SemEval-2023 Task 3 scorers.
+
+Files are written under a temporary name and renamed into place when
+complete, so an interrupted run never leaves a truncated output that looks
+finished. Output file names are fixed: nothing taken from the input becomes a
+path.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import IO
+
+from framelab.score.scorer import Prediction, ScoredArticle
+from framelab.units import iter_lines
+
+FORMATS = ("jsonl", "csv", "html", "semeval2023")
+PALETTE = ["#ffd166", "#ef8a8a", "#8ecae6", "#b5e48c", "#cdb4db", "#f4a261", "#90e0ef", "#e9c46a", "#a3c4f3", "#ffafcc", "#caffbf", "#fdffb6"]
+
+
+class _AtomicFile:
+    """A text file that appears at ``path`` only when closed successfully."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        self.handle: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="")
+
+    def commit(self) -> str:
+        self.handle.close()
+        os.replace(self.tmp, self.path)
+        return str(self.path)
+
+    def abort(self) -> None:
+        self.handle.close()
+        Path(self.tmp).unlink(missing_ok=True)
+
+
+def _pred_json(p: Prediction) -> dict:
+    return {"task": p.task, "labels": p.labels, "scores": p.scores}
+
+
+class Writer:
+    """Base: receives scored articles, writes them, and is committed or aborted."""
+
+    def __init__(self, out: Path | None):
+        self.out = out
+        self.files: list[_AtomicFile] = []
+
+    def _open(self, path: Path) -> IO[str]:
+        f = _AtomicFile(path)
+        self.files.append(f)
+        return f.handle
+
+    def write(self, result: ScoredArticle) -> None:
+        raise NotImplementedError
+
+    def close(self) -> list[str]:
+        """Finish and move every file into place; returns their paths."""
+        return [f.commit() for f in self.files]
+
+    def abort(self) -> None:
+        """Drop every partly written file."""
+        for f in self.files:
+            f.abort()
+
+
+class JsonlWriter(Writer):
+    def __init__(self, out: Path | None):
+        super().__init__(out)
+        self.handle = self._open(out) if out else sys.stdout
+
+    def write(self, result: ScoredArticle) -> None:
+        a = result.article
+        for s in result.units:
+            u = s.unit
+            record = {"type": "unit", "article_id": a.id, "unit": s.kind, "index": u.index, "start": u.start, "end": u.end, "line": u.line, "text": u.text}
+            record["predictions"] = {name: _pred_json(p) for name, p in s.predictions.items()}
+            self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        record = {"type": "article", "article_id": a.id, "source": a.source, "length": len(a.text), "units": len(result.units)}
+        record["predictions"] = {name: _pred_json(p) for name, p in result.predictions.items()}
+        self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+class CsvWriter(Writer):
+    COLUMNS = ["article_id", "level", "unit", "index", "start", "end", "line", "model", "task", "labels", "scores", "text"]
+
+    def __init__(self, out: Path | None):
+        super().__init__(out)
+        self.csv = csv.writer(self._open(out) if out else sys.stdout)
+        self.csv.writerow(self.COLUMNS)
+
+    def write(self, result: ScoredArticle) -> None:
+        a = result.article
+        for s in result.units:
+            u = s.unit
+            for name, p in s.predictions.items():
+                self.csv.writerow([a.id, "unit", s.kind, u.index, u.start, u.end, u.line, name, p.task, ";".join(p.labels), json.dumps(p.scores), u.text])
+        for name, p in result.predictions.items():
+            self.csv.writerow([a.id, "article", "article", "", 0, len(a.text), "", name, p.task, ";".join(p.labels), json.dumps(p.scores), ""])
+
+
+class HtmlWriter(Writer):
+    """A self-contained page; every piece of input text goes through ``html.escape``."""
+
+    def __init__(self, out: Path | None):
+        if out is None:
+            raise ValueError("--format html needs --out FILE.html")
+        super().__init__(out)
+        self.handle = self._open(out)
+        self.body = io.StringIO()
+        self.colours: dict[str, str] = {}
+
+    def _colour(self, label: str) -> str:
+        if label not in self.colours:
+            self.colours[label] = PALETTE[len(self.colours) % len(PALETTE)]
+        return self.colours[label]
+
+    def write(self, result: ScoredArticle) -> None:
+        a, e = result.article, html.escape
+        out = self.body
+        out.write(f'<section class="article"><h2>{e(a.id)}</h2>\n')
+        for name, p in result.predictions.items():
+            badges = " ".join(f'<span class="badge">{e(label)} {p.scores[label]:.2f}</span>' for label in p.labels) or "<em>none</em>"
+            out.write(f"<p><b>{e(name)}</b> ({e(p.task)}): {badges}</p>\n")
+        kinds = sorted({s.kind for s in result.units})
+        for kind in kinds:
+            units = [s for s in result.units if s.kind == kind]
+            out.write(f'<div class="text" data-unit="{e(kind)}">')
+            cursor = 0
+            for s in units:
+                u = s.unit
+                out.write(e(a.text[cursor : u.start]))
+                labels = [(label, p.scores[label]) for p in s.predictions.values() for label in p.labels]
+                labels.sort(key=lambda x: -x[1])
+                tip = "; ".join(f"{label} {score:.2f}" for label, score in labels) or "no label"
+                style = f' style="background:{self._colour(labels[0][0])}"' if labels else ""
+                out.write(f'<span class="unit" title="{e(tip)}"{style}>{e(u.text)}</span>')
+                cursor = u.end
+            out.write(e(a.text[cursor:]) + "</div>\n")
+        out.write("</section>\n")
+
+    def close(self) -> list[str]:
+        e = html.escape
+        legend = " ".join(f'<span class="badge" style="background:{c}">{e(label)}</span>' for label, c in self.colours.items())
+        self.handle.write(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>framelab predictions</title><style>"
+            "body{font-family:sans-serif;max-width:60em;margin:auto}.text{white-space:pre-wrap;line-height:1.6}"
+            ".unit{border-radius:3px}.badge{padding:1px 5px;border-radius:3px;background:#eee;margin-right:4px}"
+            "section{border-bottom:1px solid #ccc;padding-bottom:1em}</style></head><body>\n"
+            f"<h1>framelab predictions</h1><p>Legend: {legend or '<em>no label predicted</em>'}</p>\n"
+        )
+        self.handle.write(self.body.getvalue())
+        self.handle.write("</body></html>\n")
+        return super().close()
+
+
+class Semeval2023Writer(Writer):
+    def __init__(self, out: Path | None, tasks: set[str]):
+        if out is None:
+            raise ValueError("--format semeval2023 needs --out FOLDER")
+        if not tasks & {"genre", "frames", "techniques"}:
+            raise ValueError("--format semeval2023 needs a techniques, frames or genre model")
+        super().__init__(out)
+        self.tasks = tasks
+        self.genre = self._open(out / "subtask-1.txt") if "genre" in tasks else None
+        self.frames = self._open(out / "subtask-2.txt") if "frames" in tasks else None
+        self.lines = self._open(out / "subtask-3.txt") if "techniques" in tasks else None
+
+    def write(self, result: ScoredArticle) -> None:
+        a = result.article
+        for p in result.predictions.values():
+            if p.task == "frames":
+                self.frames.write(f"{a.id}\t{','.join(p.labels)}\n")
+            elif p.task == "genre":
+                self.genre.write(f"{a.id}\t{p.labels[0] if p.labels else ''}\n")
+        if self.lines is None:
+            return
+        per_line: dict[int, set[str]] = {}
+        for s in result.units:
+            for p in s.predictions.values():
+                if p.task == "techniques" and s.unit.line is not None:
+                    per_line.setdefault(s.unit.line, set()).update(p.labels)
+        for number, _, _ in iter_lines(a.text):
+            self.lines.write(f"{a.id}\t{number}\t{','.join(sorted(per_line.get(number, ())))}\n")
+
+
+WRITERS = {"jsonl": JsonlWriter, "csv": CsvWriter, "html": HtmlWriter, "semeval2023": Semeval2023Writer}
+
+
+def open_writer(fmt: str, out: str | Path | None, tasks: set[str]) -> Writer:
+    """The writer for ``fmt`` (one of :data:`FORMATS`) writing to ``out``.
+
+    ``tasks`` are the tasks of the models being scored.
+    """
+    if fmt not in WRITERS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    path = Path(out) if out else None
+    return Semeval2023Writer(path, tasks) if fmt == "semeval2023" else WRITERS[fmt](path)

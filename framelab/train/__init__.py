@@ -1,0 +1,1 @@
+"""Fine-tuning: encoding, losses, thresholds and the training run."""

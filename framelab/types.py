@@ -1,0 +1,62 @@
+"""Plain records shared by every stage: articles, labelled spans and units.
+
+Offsets are always character offsets into ``Article.text`` exactly as read
+(no newline translation, BOM removed only where the reader documents it),
+start inclusive, end exclusive, so ``text[start:end]`` is the span's text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A labelled character interval ``[start, end)`` inside some text."""
+
+    start: int
+    end: int
+    label: str
+
+    def overlap(self, start: int, end: int) -> int:
+        """Number of characters this span shares with ``[start, end)``."""
+        return max(0, min(self.end, end) - max(self.start, start))
+
+
+@dataclass
+class Article:
+    """One news article and every annotation a corpus gives for it.
+
+    ``line_labels`` maps a 1-based line number to the technique names that the
+    SemEval-2023 subtask-3 file gives for that line (paragraph-level gold).
+    ``source`` names the file the text came from, for error messages.
+    """
+
+    id: str
+    text: str
+    spans: list[Span] = field(default_factory=list)
+    frames: list[str] | None = None
+    genre: str | None = None
+    stance_target: str | None = None
+    stance: str | None = None
+    line_labels: dict[int, list[str]] | None = None
+    source: str | None = None
+
+
+@dataclass
+class Unit:
+    """A sentence, line or whole article cut from an article, with its labels.
+
+    ``start``/``end`` index the article text; ``spans`` are the article spans
+    that overlap the unit, clipped to it and re-based so that
+    ``text[s.start:s.end]`` is the span's text inside the unit.
+    """
+
+    article_id: str
+    index: int
+    start: int
+    end: int
+    text: str
+    labels: list[str] = field(default_factory=list)
+    spans: list[Span] = field(default_factory=list)
+    line: int | None = None

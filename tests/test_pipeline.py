@@ -1,0 +1,203 @@
+"""The whole path with the tiny BERT: data → train → save → reload → eval → score."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from framelab.config import load_config
+from framelab.dataset import build_dataset
+from framelab.errors import DataError
+from framelab.eval.report import evaluate_model
+from framelab.predict import Predictor
+from framelab.score.scorer import score
+from framelab.train.run import train
+from framelab.units import iter_lines
+
+from .conftest import SAMPLE
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pipeline")
+
+
+def _config(workdir: Path, base: Path, task: str, **extra: str) -> object:
+    overrides = [
+        f"name=tiny-{task}",
+        f"data.path={SAMPLE}",
+        f"data.output_dir={workdir / 'dataset'}",
+        f"output_dir={workdir / ('model-' + task)}",
+        f"model.base={base}",
+        f"train.task={task}",
+        "train.epochs=2",
+        "train.batch_size=32",
+        "train.learning_rate=0.001",
+        "train.logging_steps=5",
+    ]
+    overrides += [f"{k}={v}" for k, v in extra.items()]
+    return load_config(None, overrides)
+
+
+@pytest.fixture(scope="module")
+def techniques_model(workdir: Path, tiny_model_dir: Path) -> Path:
+    config = _config(workdir, tiny_model_dir, "techniques")
+    build_dataset(config)
+    return train(config).model_dir
+
+
+@pytest.fixture(scope="module")
+def frames_model(workdir: Path, tiny_model_dir: Path, techniques_model: Path) -> Path:
+    config = _config(workdir, tiny_model_dir, "frames", **{"model.max_length": "64", "model.stride": "16", "train.min_label_count": "2"})
+    return train(config).model_dir
+
+
+def test_dataset_split_by_article(workdir: Path, techniques_model: Path) -> None:
+    from datasets import load_from_disk
+
+    units = load_from_disk(str(workdir / "dataset" / "units"))
+    train_ids, dev_ids = set(units["train"]["article_id"]), set(units["dev"]["article_id"])
+    assert train_ids and dev_ids and not train_ids & dev_ids
+    stats = json.loads((workdir / "dataset" / "stats.json").read_text())
+    assert stats["splits"]["train"]["articles"] == len(train_ids)
+    articles = {json.loads(line)["id"]: json.loads(line)["text"] for line in SAMPLE.read_text(encoding="utf-8").splitlines()}
+    for row in units["dev"]:
+        assert articles[row["article_id"]][row["start"] : row["end"]] == row["text"]
+        for span in row["spans"]:
+            assert 0 <= span["start"] < span["end"] <= len(row["text"])
+
+
+def test_dataset_of_other_settings_is_not_overwritten(workdir: Path, tiny_model_dir: Path, techniques_model: Path) -> None:
+    config = _config(workdir, tiny_model_dir, "techniques", **{"data.unit": "line"})
+    with pytest.raises(DataError, match="other data settings"):
+        build_dataset(config)
+
+
+def test_model_folder_holds_everything_scoring_needs(techniques_model: Path) -> None:
+    names = {p.name for p in techniques_model.iterdir()}
+    assert {"model.safetensors", "config.json", "tokenizer.json", "framelab.json", "training_config.yaml", "dev_metrics.json", "README.md", "logs"} <= names
+    assert not list(techniques_model.glob("*.bin")) and not list(techniques_model.glob("*.pt"))
+    meta = json.loads((techniques_model / "framelab.json").read_text())
+    config = json.loads((techniques_model / "config.json").read_text())
+    assert meta["task"] == "techniques" and meta["unit"] == "sentence"
+    assert len(meta["thresholds"]) == len(meta["labels"]) == len(config["id2label"])
+    assert config["id2label"]["0"] == meta["labels"][0]
+    assert "micro" in json.loads((techniques_model / "dev_metrics.json").read_text())["at_tuned_thresholds"]
+    assert not techniques_model.with_name(techniques_model.name + ".work").exists()
+
+
+def test_eval_report_shows_model_beside_baseline(workdir: Path, techniques_model: Path) -> None:
+    result = evaluate_model(techniques_model, workdir / "dataset", "dev", workdir / "report")
+    files = {p.name for p in result.report_dir.iterdir()}
+    assert {"metrics.json", "report.md", "per_label_f1.png", "pr_curves.png", "label_matrix.png"} <= files
+    metrics = json.loads((result.report_dir / "metrics.json").read_text())
+    for system in ("model", "baseline"):
+        assert {"micro", "macro", "per_label", "any", "article_level"} <= set(metrics[system])
+    # Same model, same split: the report must reproduce the figures saved at training time.
+    dev = json.loads((techniques_model / "dev_metrics.json").read_text())
+    assert metrics["model_at_0.5"]["micro"]["f1"] == pytest.approx(dev["at_0.5"]["micro"]["f1"])
+    assert metrics["model"]["micro"]["f1"] == pytest.approx(dev["at_tuned_thresholds"]["micro"]["f1"])
+    for name, tuned in dev["at_tuned_thresholds"]["per_label"].items():
+        assert tuned["f1"] >= dev["at_0.5"]["per_label"][name]["f1"] - 1e-9
+    report = (result.report_dir / "report.md").read_text()
+    assert "TF-IDF baseline" in report and "framelab model" in report
+
+
+def test_score_jsonl_keeps_every_unit_with_round_trip_offsets(workdir: Path, techniques_model: Path, frames_model: Path) -> None:
+    article = workdir / "article.txt"
+    text = "Harbour plan\r\n\r\nThe reckless plan is a disaster.It will cost 3.5 million.\r\nMr. Ito disagreed."
+    article.write_bytes(text.encode("utf-8"))
+    out = workdir / "pred.jsonl"
+    summary = score([techniques_model, frames_model], [article], fmt="jsonl", out=out, progress=False)
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    units = [r for r in records if r["type"] == "unit"]
+    raw = article.read_bytes().decode("utf-8")
+    assert [u["text"] for u in units] == ["Harbour plan", "The reckless plan is a disaster.", "It will cost 3.5 million.", "Mr. Ito disagreed."]
+    for u in units:
+        assert raw[u["start"] : u["end"]] == u["text"]
+        pred = u["predictions"][techniques_model.name]
+        assert set(pred["scores"]) == set(json.loads((techniques_model / "framelab.json").read_text())["labels"])
+    (art,) = [r for r in records if r["type"] == "article"]
+    assert art["predictions"][frames_model.name]["task"] == "frames"
+    assert summary.units == 4 and summary.articles == 1
+
+
+def test_thresholds_are_read_at_scoring(workdir: Path, techniques_model: Path) -> None:
+    copy = workdir / "thresholds-copy"
+    shutil.copytree(techniques_model, copy)
+    meta = json.loads((copy / "framelab.json").read_text())
+    texts = ["A shameful, reckless betrayal by a corrupt council.", "The meeting starts at noon."]
+    meta["thresholds"] = [0.0] * len(meta["labels"])
+    (copy / "framelab.json").write_text(json.dumps(meta))
+    predictor = Predictor(copy)
+    assert predictor.decide(predictor.probabilities(texts)).all()
+    meta["thresholds"] = [1.01] * len(meta["labels"])
+    (copy / "framelab.json").write_text(json.dumps(meta))
+    predictor = Predictor(copy)
+    assert not predictor.decide(predictor.probabilities(texts)).any()
+
+
+def test_every_input_unit_in_csv_and_html_escapes(workdir: Path, techniques_model: Path) -> None:
+    src = workdir / "html-in"
+    src.mkdir()
+    (src / "evil.txt").write_text('<script>alert("x")</script> headline\n\nA "quoted" claim\' onmouseover="x". Fine.', encoding="utf-8")
+    html_out = workdir / "out.html"
+    score([techniques_model], [src], fmt="html", out=html_out, progress=False)
+    page = html_out.read_text(encoding="utf-8")
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert 'onmouseover="x"' not in page
+    csv_out = workdir / "out.csv"
+    summary = score([techniques_model], [src], fmt="csv", out=csv_out, progress=False)
+    rows = list(csv.DictReader(csv_out.open(encoding="utf-8", newline="")))
+    assert len(rows) == summary.units == 3
+
+
+def test_semeval2023_output_has_a_line_for_every_non_empty_line(workdir: Path, techniques_model: Path, frames_model: Path) -> None:
+    folder = workdir / "semeval-in"
+    folder.mkdir()
+    texts = {"111": "Title one\n\nFirst para. Second sentence.\n\n\nLast para.\n", "222": "Only a title"}
+    for article_id, text in texts.items():
+        (folder / f"article{article_id}.txt").write_text(text, encoding="utf-8")
+    (folder / "dev-labels-subtask-3.txt").write_text("not an article\n", encoding="utf-8")
+    out = workdir / "semeval-out"
+    score([techniques_model, frames_model], [folder], fmt="semeval2023", out=out, progress=False)
+    lines = [line.split("\t") for line in (out / "subtask-3.txt").read_text().splitlines()]
+    expected = [(a, str(n)) for a, text in texts.items() for n, _, _ in iter_lines(text)]
+    assert [(row[0], row[1]) for row in lines] == expected
+    assert all(len(row) == 3 for row in lines)
+    frames = (out / "subtask-2.txt").read_text().splitlines()
+    assert [row.split("\t")[0] for row in frames] == ["111", "222"]
+
+
+def test_binary_input_is_refused(workdir: Path, techniques_model: Path) -> None:
+    binary = workdir / "image.txt"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    with pytest.raises(DataError, match="binary file"):
+        score([techniques_model], [binary], fmt="jsonl", out=workdir / "never.jsonl", progress=False)
+    assert not (workdir / "never.jsonl").exists()
+
+
+def test_model_folder_without_thresholds_or_tokenizer_is_refused(workdir: Path, techniques_model: Path) -> None:
+    broken = workdir / "broken"
+    shutil.copytree(techniques_model, broken)
+    meta = json.loads((broken / "framelab.json").read_text())
+    meta["thresholds"] = None
+    (broken / "framelab.json").write_text(json.dumps(meta))
+    with pytest.raises(DataError, match="thresholds"):
+        Predictor(broken)
+    meta["thresholds"] = [0.5] * len(meta["labels"])
+    (broken / "framelab.json").write_text(json.dumps(meta))
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt"):
+        (broken / name).unlink(missing_ok=True)
+    with pytest.raises(DataError, match="tokenizer"):
+        Predictor(broken)
+
+
+def test_train_without_dataset_says_what_to_do(workdir: Path, tiny_model_dir: Path) -> None:
+    config = _config(workdir, tiny_model_dir, "techniques", **{"data.output_dir": str(workdir / "missing")})
+    with pytest.raises(DataError, match="framelab data --config"):
+        train(config)
