@@ -91,6 +91,7 @@ class TrainConfig:
     max_pos_weight: float = _f(10.0, "Cap on a label's positive weight.")
     focal_gamma: float = _f(2.0, "Focusing parameter of the focal loss.")
     min_label_count: int = _f(1, "Labels with fewer training positives than this are left out of the model.")
+    threshold_min_support: int = _f(5, "Labels with fewer dev positives keep the 0.5 threshold instead of a tuned one.")
     early_stopping_patience: int = _f(0, "Stop after this many evaluations without dev micro-F1 gain; 0 = off.")
     pad_to_max_length: bool = _f(False, "Pad every batch to max_length instead of dynamic, length-grouped padding.")
     logging_steps: int = _f(10, "Steps between loss logs.")

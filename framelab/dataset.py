@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from datasets import Dataset, DatasetDict, Features, List, Value
+from datasets.utils.logging import disable_progress_bar
 
 from framelab.config import Config
 from framelab.errors import DataError, Problem, ProblemLog
@@ -167,6 +168,8 @@ def build_dataset(config: Config, *, force: bool = False) -> DatasetResult:
     failed run never leaves a half-written dataset.
     """
     started = time.perf_counter()
+    # Saving takes a fraction of a second; its bars would bury the stats table.
+    disable_progress_bar()
     d = config.data
     out = config.dataset_dir
     fingerprint = _fingerprint(config)

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from transformers import TrainerCallback
 
 from framelab.config import load_config
 from framelab.dataset import build_dataset
@@ -201,3 +202,35 @@ def test_train_without_dataset_says_what_to_do(workdir: Path, tiny_model_dir: Pa
     config = _config(workdir, tiny_model_dir, "techniques", **{"data.output_dir": str(workdir / "missing")})
     with pytest.raises(DataError, match="framelab data --config"):
         train(config)
+
+
+class _Interrupt(TrainerCallback):
+    """Stops training like a kill would, once the first epoch's checkpoint is on disk."""
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        if state.epoch >= 1:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_training_resumes_from_the_last_checkpoint(workdir: Path, tiny_model_dir: Path, techniques_model: Path) -> None:
+    config = _config(workdir, tiny_model_dir, "techniques", output_dir=str(workdir / "resumed"))
+    with pytest.raises(KeyboardInterrupt):
+        train(config, callbacks=[_Interrupt()])
+    work = workdir / "resumed.work"
+    assert (work / "checkpoint-epoch-1").is_dir() or any(p.name.startswith("checkpoint-") for p in work.iterdir())
+    assert not (workdir / "resumed").exists()
+    result = train(config, resume=True)
+    history = json.loads((result.model_dir / "logs" / "log_history.json").read_text())
+    assert max(entry.get("epoch", 0) for entry in history) == pytest.approx(2.0)
+    assert not work.exists()
+
+
+def test_genre_is_single_label(workdir: Path, tiny_model_dir: Path, techniques_model: Path) -> None:
+    config = _config(workdir, tiny_model_dir, "genre", **{"model.max_length": "64", "model.stride": "16", "train.epochs": "1"})
+    result = train(config)
+    meta = json.loads((result.model_dir / "framelab.json").read_text())
+    assert meta["thresholds"] is None and meta["pooling"] == "mean"
+    predictor = Predictor(result.model_dir)
+    decided = predictor.decide(predictor.probabilities(["A short satirical piece.", "News report on the budget."]))
+    assert decided.sum(axis=1).tolist() == [1, 1]
+    assert "accuracy" in result.dev_metrics["argmax"]

@@ -27,6 +27,7 @@ from transformers import (
     DataCollatorWithPadding,
     EarlyStoppingCallback,
     Trainer,
+    TrainerCallback,
     TrainingArguments,
     set_seed,
 )
@@ -121,11 +122,12 @@ def _logs_to_folder(trainer: Trainer, work: Path, dest: Path) -> None:
         shutil.copytree(runs, logs / "runs")
 
 
-def train(config: Config, *, resume: bool = False) -> TrainResult:
+def train(config: Config, *, resume: bool = False, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
     """Fine-tune the configured encoder on the configured task and save it.
 
     Reads the dataset folder written by ``framelab data`` for this config,
     writes ``config.model_dir`` (atomically) and returns the dev figures.
+    ``callbacks`` are extra Trainer callbacks (progress hooks, tests).
     """
     t = config.train
     task = t.task
@@ -213,7 +215,9 @@ def train(config: Config, *, resume: bool = False) -> TrainResult:
     if multi_label:
         weights = positive_weights(train_data.targets, t.max_pos_weight) if t.rare_labels == "pos_weight" else None
         loss = multilabel_loss(t.rare_labels, pos_weight=weights, gamma=t.focal_gamma)
-    callbacks = [EarlyStoppingCallback(t.early_stopping_patience)] if t.early_stopping_patience > 0 else []
+    callbacks = list(callbacks or [])
+    if t.early_stopping_patience > 0:
+        callbacks.append(EarlyStoppingCallback(t.early_stopping_patience))
     trainer = _Trainer(
         model=model,
         args=args,
@@ -233,7 +237,7 @@ def train(config: Config, *, resume: bool = False) -> TrainResult:
     dev_logits = dev_logits[0] if isinstance(dev_logits, tuple) else dev_logits
     dev_probs = activate(pool(np.asarray(dev_logits, dtype=np.float64), dev_enc.example, len(dev_data.texts), pooling), multi_label)
     if multi_label:
-        thresholds = tune_thresholds(dev_probs, dev_data.targets)
+        thresholds = tune_thresholds(dev_probs, dev_data.targets, t.threshold_min_support)
         dev_metrics = {
             "at_0.5": multilabel_scores(decisions_at(dev_probs, 0.5), dev_data.targets, names),
             "at_tuned_thresholds": multilabel_scores(decisions_at(dev_probs, thresholds), dev_data.targets, names),
