@@ -71,14 +71,30 @@ def _cmd_baseline(args: argparse.Namespace) -> None:
 
 def _cmd_score(args: argparse.Namespace) -> None:
     from framelab.score.scorer import score
+    from framelab.score.shard import parse_shard
 
     summary = score(
-        args.model, args.inputs, fmt=args.format, out=args.out, batch_size=args.batch_size, quantize=args.quantize, progress=not args.quiet
+        args.model,
+        args.inputs,
+        fmt=args.format,
+        out=args.out,
+        batch_size=args.batch_size,
+        quantize=args.quantize,
+        progress=not args.quiet,
+        shard=parse_shard(args.shard) if args.shard else None,
+        target=args.target,
     )
     rate = summary.units / summary.seconds if summary.seconds else 0.0
     print(f"scored {summary.articles} articles, {summary.units} units in {summary.seconds:.1f} s ({rate:.0f} units/s)", file=sys.stderr)
     for path in summary.outputs:
         print(f"wrote {path}", file=sys.stderr)
+
+
+def _cmd_merge(args: argparse.Namespace) -> None:
+    from framelab.score.shard import merge
+
+    summary = merge(args.shards, args.inputs, fmt=args.format, out=args.out)
+    print(f"merged {summary.articles} articles into {', '.join(summary.outputs)}")
 
 
 def _cmd_config(args: argparse.Namespace) -> None:
@@ -118,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("baseline", help="TF-IDF + logistic regression on a dataset -> metrics")
     p.add_argument("--data", required=True, help="dataset folder")
-    p.add_argument("--task", required=True, choices=["techniques", "frames", "genre"])
+    p.add_argument("--task", required=True, choices=["techniques", "frames", "genre", "stance"])
     p.add_argument("--split", default="dev", choices=["train", "dev", "test"])
     p.add_argument("--out", help="report folder")
     p.set_defaults(func=_cmd_baseline)
@@ -131,7 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--quantize", choices=["int8"], help="dynamic int8 quantisation of the linear layers")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--target", help="stance target for stance models (articles from JSONL may carry their own)")
+    p.add_argument("--shard", metavar="K/N", help="score only shard K of N (0 <= K < N, by a hash of the article id)")
     p.set_defaults(func=_cmd_score)
+
+    p = sub.add_parser("merge", help="join the outputs of framelab score --shard K/N runs")
+    p.add_argument("shards", nargs="+", help="shard output files (folders for semeval2023)")
+    p.add_argument("--inputs", nargs="+", required=True, help="the inputs every shard was given (fix order, check completeness)")
+    p.add_argument("--format", default="jsonl", choices=["jsonl", "csv", "semeval2023"])
+    p.add_argument("--out", required=True, help="merged file (folder for semeval2023)")
+    p.set_defaults(func=_cmd_merge)
 
     p = sub.add_parser("config", help="list every config field with its doc, or show a resolved config")
     p.add_argument("--config", help="config to resolve (omit to list the fields)")

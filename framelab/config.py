@@ -72,8 +72,9 @@ class TrainConfig:
 
     task: str = _f(
         "techniques",
-        "techniques: unit multi-label; frames: article multi-label; genre: article single-label.",
-        ("techniques", "frames", "genre"),
+        "techniques: unit multi-label; frames: article multi-label; genre: article single-label; "
+        "stance: (target, article) pairs, single-label.",
+        ("techniques", "frames", "genre", "stance"),
     )
     epochs: float = _f(5.0, "Training epochs.")
     batch_size: int = _f(16, "Training examples per step.")

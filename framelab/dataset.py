@@ -71,19 +71,21 @@ class DatasetResult:
 def split_articles(ids: list[str], dev_fraction: float, test_fraction: float, seed: int) -> dict[str, str]:
     """Assign each article id to train, dev or test, reproducibly.
 
-    Ids are sorted before a seeded shuffle, so the split depends only on the
+    Ids that share the part before a ``#`` (FNC-1 pairs of one body,
+    ``<body>#<row>``) form one group and always land in the same split. Group
+    keys are sorted before a seeded shuffle, so the split depends only on the
     set of ids and the seed, not on reading order. Each held-out split gets at
-    least one article when its fraction is positive and there are enough.
+    least one group when its fraction is positive and there are enough.
     """
-    order = sorted(set(ids))
+    order = sorted({i.split("#", 1)[0] for i in ids})
     random.Random(seed).shuffle(order)
     n = len(order)
     n_test = max(1, round(n * test_fraction)) if test_fraction > 0 and n > 2 else 0
     n_dev = max(1, round(n * dev_fraction)) if dev_fraction > 0 and n - n_test > 1 else 0
-    assignment = {}
-    for i, article_id in enumerate(order):
-        assignment[article_id] = "test" if i < n_test else "dev" if i < n_test + n_dev else "train"
-    return assignment
+    group_split = {}
+    for i, group in enumerate(order):
+        group_split[group] = "test" if i < n_test else "dev" if i < n_test + n_dev else "train"
+    return {i: group_split[i.split("#", 1)[0]] for i in ids}
 
 
 def make_units(article: Article, config: Config, stats: ProjectionStats) -> list[Unit]:

@@ -234,3 +234,55 @@ def test_genre_is_single_label(workdir: Path, tiny_model_dir: Path, techniques_m
     decided = predictor.decide(predictor.probabilities(["A short satirical piece.", "News report on the budget."]))
     assert decided.sum(axis=1).tolist() == [1, 1]
     assert "accuracy" in result.dev_metrics["argmax"]
+
+
+def test_stance_model_scores_articles_and_units_toward_a_target(workdir: Path, tiny_model_dir: Path, techniques_model: Path) -> None:
+    config = _config(workdir, tiny_model_dir, "stance", **{"model.max_length": "64", "model.stride": "16"})
+    result = train(config)
+    meta = json.loads((result.model_dir / "framelab.json").read_text())
+    assert meta["labels"] == ["against", "favor", "none"] and meta["task"] == "stance"
+    report = evaluate_model(result.model_dir, workdir / "dataset", "dev", workdir / "stance-report")
+    for system in ("model", "baseline", "majority_baseline"):
+        assert {"macro_f1", "f_avg", "accuracy"} <= set(report.metrics[system]["stance"])
+    assert "majority-class baseline" in (report.report_dir / "report.md").read_text()
+    article = workdir / "stance.txt"
+    article.write_text("Rent control\n\nRent control protects tenants. Landlords hate it.", encoding="utf-8")
+    with pytest.raises(ValueError, match="--target"):
+        score([result.model_dir], [article], fmt="jsonl", out=workdir / "stance-none.jsonl", progress=False)
+    out = workdir / "stance.jsonl"
+    score([result.model_dir], [article], fmt="jsonl", out=out, progress=False, target="rent control")
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    units = [r for r in records if r["type"] == "unit"]
+    assert len(units) == 3 and all(u["predictions"][result.model_dir.name]["target"] == "rent control" for u in units)
+    (art,) = [r for r in records if r["type"] == "article"]
+    stance = art["predictions"][result.model_dir.name]
+    assert len(stance["labels"]) == 1 and abs(sum(stance["scores"].values()) - 1) < 1e-3
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "semeval2023"])
+def test_sharded_scoring_merged_equals_unsharded(workdir: Path, techniques_model: Path, frames_model: Path, fmt: str) -> None:
+    from framelab.score.shard import merge
+
+    models = [techniques_model, frames_model]
+    suffix = "" if fmt == "semeval2023" else f".{fmt}"
+    whole = workdir / f"whole-{fmt}{suffix}"
+    score(models, [SAMPLE], fmt=fmt, out=whole, progress=False)
+    shards = []
+    for k in range(3):
+        shards.append(workdir / f"shard-{fmt}-{k}{suffix}")
+        summary = score(models, [SAMPLE], fmt=fmt, out=shards[-1], progress=False, shard=(k, 3))
+        assert 0 < summary.articles < 58
+    merged = workdir / f"merged-{fmt}{suffix}"
+    merge(shards, [SAMPLE], fmt=fmt, out=merged)
+    if fmt == "semeval2023":
+        for name in ("subtask-2.txt", "subtask-3.txt"):
+            assert (merged / name).read_bytes() == (whole / name).read_bytes()
+    else:
+        assert merged.read_bytes() == whole.read_bytes()
+    if fmt == "csv":
+        # A CSV has no row for an article without units, so it checks duplicates only.
+        with pytest.raises(DataError, match="also appears"):
+            merge([shards[0], shards[0]], [SAMPLE], fmt=fmt, out=workdir / "dup.csv")
+    else:
+        with pytest.raises(DataError, match="missing"):
+            merge(shards[:2], [SAMPLE], fmt=fmt, out=workdir / f"partial-{fmt}{suffix}")

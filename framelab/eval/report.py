@@ -15,7 +15,7 @@ import numpy as np
 
 from framelab.eval import plots
 from framelab.eval.baseline import baseline_probabilities
-from framelab.eval.scores import decisions_at, multilabel_scores, single_label_scores
+from framelab.eval.scores import decisions_at, multilabel_scores, single_label_scores, stance_scores
 from framelab.models.folder import MULTI_LABEL_TASKS, atomic_folder
 from framelab.predict import Predictor
 from framelab.train.run import TaskData, load_task_split
@@ -48,13 +48,28 @@ def _task_scores(task: str, probs: np.ndarray, decided: np.ndarray, data: TaskDa
         if task == "techniques":
             scores["article_level"] = _article_level(data.ids, decided, data.targets, names)
         return scores
-    return single_label_scores(decided.argmax(axis=1), data.targets.argmax(axis=1), names)
+    scores = single_label_scores(decided.argmax(axis=1), data.targets.argmax(axis=1), names)
+    if task == "stance":
+        scores["stance"] = stance_scores([names[i] for i in decided.argmax(axis=1)], [names[i] for i in data.targets.argmax(axis=1)], names)
+    return scores
+
+
+def _texts_with_targets(data: TaskData) -> list[str]:
+    # The bag-of-words baseline sees the target as extra words before the text.
+    return [f"{p} || {t}" for p, t in zip(data.pairs, data.texts)] if data.pairs else data.texts
+
+
+def _majority(dataset_dir: Path, task: str, names: list[str], test: TaskData) -> dict:
+    train, _ = load_task_split(dataset_dir, task, "train", names)
+    decided = np.zeros_like(test.targets)
+    decided[:, int(train.targets.sum(axis=0).argmax())] = 1
+    return _task_scores(task, decided.astype(float), decided, test, names)
 
 
 def _baseline(dataset_dir: Path, task: str, names: list[str], test: TaskData) -> tuple[np.ndarray, np.ndarray]:
     train, _ = load_task_split(dataset_dir, task, "train", names)
     multi = task in MULTI_LABEL_TASKS
-    probs = baseline_probabilities(train.texts, train.targets, test.texts, multi_label=multi)
+    probs = baseline_probabilities(_texts_with_targets(train), train.targets, _texts_with_targets(test), multi_label=multi)
     if multi:
         return probs, decisions_at(probs, 0.5)
     decided = np.zeros_like(probs, dtype=np.int64)
@@ -81,13 +96,23 @@ def _write_report(folder: Path, metrics: dict, names: list[str], probs: np.ndarr
         "| system | micro P | micro R | micro F1 | macro F1 | any-label F1 | article-level micro F1 |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for title, s in (("framelab model", model), ("TF-IDF baseline", base)):
+    systems = [("framelab model", model), ("TF-IDF baseline", base)]
+    if "majority_baseline" in metrics:
+        systems.append(("majority-class baseline", metrics["majority_baseline"]))
+    for title, s in systems:
         art = f"{s['article_level']['micro']['f1']:.3f}" if "article_level" in s else "–"
         lines.append(
             f"| {title} | {s['micro']['precision']:.3f} | {s['micro']['recall']:.3f} | {s['micro']['f1']:.3f} | {s['macro']['f1']:.3f} | {_fmt(s, 'any')} | {art} |"
         )
     if "model_at_0.5" in metrics:
         lines.append(f"| framelab model at threshold 0.5 | | | {metrics['model_at_0.5']['micro']['f1']:.3f} | {metrics['model_at_0.5']['macro']['f1']:.3f} | {_fmt(metrics['model_at_0.5'], 'any')} | |")
+    if "stance" in model:
+        lines += ["", "## Stance measures", "", "| system | macro-F1 | accuracy | F_avg (favor, against) | FNC-1 relative score |", "|---|---:|---:|---:|---:|"]
+        for title, s in systems:
+            st = s["stance"]
+            f_avg = f"{st['f_avg']:.3f}" if "f_avg" in st else "–"
+            fnc = f"{st['fnc_relative']:.3f}" if "fnc_relative" in st else "–"
+            lines.append(f"| {title} | {st['macro_f1']:.3f} | {st['accuracy']:.3f} | {f_avg} | {fnc} |")
     lines += ["", "## Per label", "", "| label | support | model P | model R | model F1 | baseline F1 |", "|---|---:|---:|---:|---:|---:|"]
     for n in names:
         m = model["per_label"][n]
@@ -107,7 +132,7 @@ def evaluate_model(model_dir: str | Path, dataset_dir: str | Path, split: str = 
     predictor = Predictor(model_dir)
     meta = predictor.meta
     data, names = load_task_split(dataset_dir, meta.task, split, meta.labels)
-    probs = predictor.probabilities(data.texts)
+    probs = predictor.probabilities(data.texts, data.pairs)
     decided = predictor.decide(probs)
     base_probs, base_decided = _baseline(dataset_dir, meta.task, names, data)
     metrics = {
@@ -119,6 +144,8 @@ def evaluate_model(model_dir: str | Path, dataset_dir: str | Path, split: str = 
         "model": _task_scores(meta.task, probs, decided, data, names),
         "baseline": _task_scores(meta.task, base_probs, base_decided, data, names),
     }
+    if meta.task == "stance":
+        metrics["majority_baseline"] = _majority(dataset_dir, meta.task, names, data)
     if meta.multi_label:
         metrics["model_at_0.5"] = _task_scores(meta.task, probs, decisions_at(probs, 0.5), data, names)
     out = Path(report_dir or Path("reports") / f"{model_dir.name}-{split}")

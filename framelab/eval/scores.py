@@ -38,3 +38,16 @@ def single_label_scores(pred: np.ndarray, gold: np.ndarray, names: list[str]) ->
     scores["accuracy"] = float(np.mean(np.asarray(pred) == np.asarray(gold)))
     scores.pop("any", None)
     return scores
+
+
+def stance_scores(pred: list[str], gold: list[str], names: list[str]) -> dict:
+    """Macro-F1 and accuracy, plus the SemEval-2016 F_avg when the labels hold
+    favor and against, or the FNC-1 weighted score for FNC-1 labels."""
+    lowered = {n.lower() for n in names}
+    if lowered <= {"agree", "disagree", "discuss", "unrelated"}:
+        scheme = "fnc1"
+    elif {"favor", "against"} <= lowered:
+        scheme = "semeval2016"
+    else:
+        scheme = "generic"
+    return _metric("stance_scores").compute(predictions=list(pred), references=list(gold), scheme=scheme, labels=list(names))

@@ -27,7 +27,7 @@ from framelab.config import DEFAULT_BASE_MODEL
 from framelab.errors import ConfigError, DataError, Problem
 
 META_FILE = "framelab.json"
-ARTICLE_TASKS = ("frames", "genre")
+ARTICLE_TASKS = ("frames", "genre", "stance")
 MULTI_LABEL_TASKS = ("techniques", "frames")
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from collections.abc import Container, Iterator, Mapping
 from pathlib import Path
 
@@ -39,6 +40,24 @@ UNKNOWN_LABEL_HINT = "add it to the label list or map it with `label_map` in the
 UNKNOWN_FRAME_HINT = "add it to the frame list (`frames`) in the data config"
 
 _INT_RE = re.compile(r"-?[0-9]+")
+
+
+def id_problem(article_id: str) -> str | None:
+    """Why ``article_id`` cannot be used as an article id, or ``None`` if it can.
+
+    Ids are written into TAB-separated files (the SemEval-2023 label and
+    prediction files) and compared after label files are stripped of spaces,
+    so an id must be non-empty, hold no control character (TAB, CR, LF, …)
+    or line separator, and not start or end with whitespace.  Anything else,
+    ``/`` and ``..`` included, is fine: ids are never used as file names.
+    """
+    if not article_id.strip():
+        return "article id is empty"
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in article_id):
+        return f"article id {article_id!r} contains a control character (TAB, newline, …)"
+    if article_id != article_id.strip():
+        return f"article id {article_id!r} starts or ends with whitespace"
+    return None
 
 
 def walk_files(root: Path) -> Iterator[Path]:

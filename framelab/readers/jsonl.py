@@ -15,7 +15,10 @@ A UTF-8 text file; each non-blank line is one JSON object::
      "source": "data/raw/article123.txt"}
 
 * ``id`` (string) and ``text`` (string, not empty or whitespace only) are
-  required; every other key is optional and may be ``null``.
+  required; every other key is optional and may be ``null``.  An id may
+  hold any visible character (``/`` and ``..`` too: ids never become file
+  names) but no TAB, newline or other control character and no leading or
+  trailing whitespace, because ids are written into TAB-separated files.
 * ``spans``: character offsets into ``text`` exactly as stored in the JSON
   string (Python ``str`` indices, i.e. code points; start inclusive, end
   exclusive, ``0 <= start < end <= len(text)``); ``label`` goes through
@@ -40,11 +43,11 @@ written file gives back equal :class:`~framelab.types.Article` objects (same
 order when they were written sorted by id, as readers return them).
 
 Problems (logged, never raised part-way): a line that is not valid JSON or
-not an object, a missing/ill-typed ``id`` or ``text``, an empty text, an id
-seen on an earlier line (the later line is skipped), ill-typed optional
-fields (the field is dropped), and per span: wrong shape, non-integer or
-out-of-range offsets, unknown labels (the span is dropped).  A leading BOM
-on the file's first line is ignored.
+not an object, a missing/ill-typed ``id`` or ``text``, an unusable id, an
+empty text, an id seen on an earlier line (the later line is skipped),
+ill-typed optional fields (the field is dropped), and per span: wrong
+shape, non-integer or out-of-range offsets, unknown labels (the span is
+dropped).  A leading BOM on the file's first line is ignored.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ from framelab.readers.common import (
     check_bounds,
     check_label,
     check_span,
+    id_problem,
     is_empty_text,
 )
 from framelab.types import Article, Span
@@ -147,6 +151,10 @@ def _record(
     aid, text = obj.get("id"), obj.get("text")
     if not isinstance(aid, str) or not aid:
         bad("record has no string 'id'", 'every line needs "id": "<string>"')
+        return None
+    why = id_problem(aid)
+    if why is not None:
+        bad(why, "use an id of visible characters without TABs or newlines")
         return None
     if not isinstance(text, str):
         bad(

@@ -5,6 +5,15 @@ A folder is searched recursively; if it holds files named ``article<ID>.txt``
 otherwise every ``.txt`` file. An article's id is ``<ID>`` for
 ``article<ID>.txt`` and the file stem otherwise. Text is decoded as UTF-8
 without newline translation, so offsets index the file as stored.
+
+Every bad input stops the run with a :class:`~framelab.errors.DataError`
+naming the file (and line where one applies): a missing path, a folder with
+no ``.txt`` file, a file type other than ``.txt``/``.jsonl``, a binary or
+non-UTF-8 file, a JSONL problem, an empty input, an id seen twice or an id
+with a TAB, newline or other control character.
+
+Article ids are passed on unchanged (``../x`` and ``a/b`` included): no code
+path builds a file name from an id, so an id cannot point outside the output.
 """
 
 from __future__ import annotations
@@ -15,10 +24,16 @@ from pathlib import Path
 
 from framelab.errors import DataError, Problem, ProblemLog
 from framelab.readers import read_jsonl
-from framelab.readers.common import decode_file, walk_files
+from framelab.readers.common import decode_file, id_problem, is_empty_text, walk_files
 from framelab.types import Article
 
 _SEMEVAL_NAME = re.compile(r"^article(\d+)\.txt$")
+
+#: How much of a .txt file is checked for NUL bytes: enough to catch images,
+#: archives and UTF-16 text, which all carry NULs in their first bytes.
+_BINARY_PROBE = 8192
+
+_TXT_HINT = "give UTF-8 .txt files, folders of them, or .jsonl files"
 
 
 def article_id_for(path: Path) -> str:
@@ -27,13 +42,26 @@ def article_id_for(path: Path) -> str:
     return match.group(1) if match else path.stem
 
 
+def _suffix(path: Path) -> str:
+    # "NOTES.TXT" from a Windows export is still a text file.
+    return path.suffix.lower()
+
+
 def expand_inputs(inputs: list[str | Path]) -> list[Path]:
-    """The files named by ``inputs`` (files as given, folders expanded)."""
+    """The files named by ``inputs`` (files as given, folders expanded).
+
+    Raises :class:`DataError` for a path that does not exist and for a folder
+    without any ``.txt`` file, which would otherwise score nothing silently.
+    """
     files: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            texts = [p for p in walk_files(path) if p.suffix == ".txt"]
+            texts = [p for p in walk_files(path) if _suffix(p) == ".txt"]
+            if not texts:
+                raise DataError(
+                    Problem(str(path), None, "folder holds no .txt file to score", "give a folder of UTF-8 .txt articles, or name .jsonl files directly")
+                )
             semeval = [p for p in texts if _SEMEVAL_NAME.match(p.name)]
             files.extend(semeval or texts)
         elif path.is_file():
@@ -44,32 +72,58 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
 
 
 def _read_text(path: Path) -> Article:
-    log = ProblemLog(strict=True)
-    head = path.read_bytes()[:8192]
+    """One .txt article; binary, non-UTF-8, unreadable and empty files are refused."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_BINARY_PROBE)
+    except OSError as exc:
+        raise DataError(Problem(str(path), None, f"cannot read file: {exc.strerror or exc}", "check that the file exists and is readable")) from None
     if b"\x00" in head:
-        raise DataError(Problem(str(path), None, "is a binary file, not a text article", "give .txt (UTF-8) or .jsonl files"))
+        raise DataError(
+            Problem(str(path), None, "is a binary file (or UTF-16 text), not a UTF-8 text article", f"{_TXT_HINT}; re-save UTF-16 text as UTF-8")
+        )
+    log = ProblemLog(strict=True)
     text = decode_file(path, log, "article")
     log.raise_if_any()
-    return Article(id=article_id_for(path), text=text, source=str(path))
+    assert text is not None  # decode_file logged a problem otherwise, and raise_if_any raised
+    if is_empty_text(text):
+        raise DataError(Problem(str(path), None, "article is empty", "remove the file or restore its text"))
+    article_id = article_id_for(path)
+    why = id_problem(article_id)
+    if why is not None:
+        raise DataError(Problem(str(path), None, f"{why} (taken from the file name)", "rename the file"))
+    return Article(id=article_id, text=text, source=str(path))
+
+
+def _read_jsonl(path: Path) -> list[Article]:
+    """Every article of one JSONL file; any problem in it stops the run."""
+    log = ProblemLog(strict=True)
+    articles = read_jsonl(path, log=log)
+    log.raise_if_any()
+    if not articles:
+        raise DataError(Problem(str(path), None, "JSONL file holds no article", "give one JSON object per line with at least id and text"))
+    return articles
 
 
 def iter_articles(inputs: list[str | Path]) -> Iterator[Article]:
     """Yield every input article once, checking ids are unique.
 
-    Files are read one at a time, so memory does not grow with the corpus.
+    Files are read one at a time, so memory does not grow with the number of
+    files (a JSONL file is read whole). Ids are yielded exactly as given.
     """
     seen: dict[str, str] = {}
     for path in expand_inputs(inputs):
-        if path.suffix == ".jsonl":
-            log = ProblemLog(strict=True)
-            articles = read_jsonl(path, log=log)
-            log.raise_if_any()
-        elif path.suffix == ".txt" or not path.suffix:
+        suffix = _suffix(path)
+        if suffix == ".jsonl":
+            articles = _read_jsonl(path)
+        elif suffix == ".txt" or not suffix:
             articles = [_read_text(path)]
         else:
-            raise DataError(Problem(str(path), None, f"unsupported input type '{path.suffix}'", "give .txt files, a folder of them, or .jsonl"))
+            raise DataError(Problem(str(path), None, f"unsupported input type '{path.suffix}'", _TXT_HINT))
         for article in articles:
             if article.id in seen:
-                raise DataError(Problem(str(path), None, f"article id {article.id!r} was already read from {seen[article.id]}", "give each article a unique id or file name"))
+                raise DataError(
+                    Problem(str(path), None, f"article id {article.id!r} was already read from {seen[article.id]}", "give each article a unique id or file name")
+                )
             seen[article.id] = str(path)
             yield article

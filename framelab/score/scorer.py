@@ -30,6 +30,7 @@ class Prediction:
     task: str
     labels: list[str]
     scores: dict[str, float]
+    target: str | None = None
 
 
 @dataclass
@@ -60,25 +61,53 @@ class ScoreSummary:
     outputs: list[str] = field(default_factory=list)
 
 
-def _decisions(predictor: Predictor, probs: np.ndarray) -> list[Prediction]:
+STANCE_UNIT = "sentence"
+
+
+def _decisions(predictor: Predictor, texts: list[str], targets: list[str] | None = None) -> list[Prediction]:
     names = predictor.meta.labels
+    probs = predictor.probabilities(texts, targets)
     decided = predictor.decide(probs)
+    targets = targets or [None] * len(texts)
     return [
-        Prediction(predictor.meta.task, [names[j] for j in np.flatnonzero(row)], {n: round(float(p), 4) for n, p in zip(names, prow)})
-        for row, prow in zip(decided, probs)
+        Prediction(predictor.meta.task, [names[j] for j in np.flatnonzero(row)], {n: round(float(p), 4) for n, p in zip(names, prow)}, target)
+        for row, prow, target in zip(decided, probs, targets)
     ]
 
 
-def score_chunk(predictors: list[Predictor], articles: list[Article]) -> list[ScoredArticle]:
-    """Score a list of articles with every model."""
-    unit_kinds = sorted({p.meta.unit for p in predictors if not p.meta.article_level})
+def _unit_kind(predictor: Predictor) -> str | None:
+    """The unit kind a model labels: its own, sentences for stance, none for frames/genre."""
+    if predictor.meta.task == "stance":
+        return STANCE_UNIT
+    return None if predictor.meta.article_level else predictor.meta.unit
+
+
+def stance_targets(articles: list[Article], target: str | None) -> list[str]:
+    """Each article's stance target: its own (from JSONL), else ``target``."""
+    targets = []
+    for a in articles:
+        chosen = a.stance_target or target
+        if not chosen:
+            raise ValueError(f"article {a.id} has no stance target: pass --target \"…\" or give stance.target in the JSONL input")
+        targets.append(chosen)
+    return targets
+
+
+def score_chunk(predictors: list[Predictor], articles: list[Article], target: str | None = None) -> list[ScoredArticle]:
+    """Score a list of articles with every model.
+
+    Stance models label each article (windows pooled) and, applied to each
+    sentence with the same target, every sentence.
+    """
+    targets = stance_targets(articles, target) if any(p.meta.task == "stance" for p in predictors) else None
     scored = [ScoredArticle(a, [], {}) for a in articles]
-    for kind in unit_kinds:
+    for kind in sorted({k for k in map(_unit_kind, predictors) if k}):
         per_article = [split_units(a, kind) for a in articles]
         flat = [ScoredUnit(kind, u) for units in per_article for u in units]
         texts = [s.unit.text for s in flat]
-        for predictor in (p for p in predictors if not p.meta.article_level and p.meta.unit == kind):
-            for item, pred in zip(flat, _decisions(predictor, predictor.probabilities(texts))):
+        for predictor in (p for p in predictors if _unit_kind(p) == kind):
+            unit_targets = [t for t, units in zip(targets, per_article) for _ in units] if predictor.meta.task == "stance" else None
+            for item, pred in zip(flat, _decisions(predictor, texts, unit_targets)):
                 item.predictions[predictor.name] = pred
         cursor = 0
         for result, units in zip(scored, per_article):
@@ -86,19 +115,22 @@ def score_chunk(predictors: list[Predictor], articles: list[Article]) -> list[Sc
             cursor += len(units)
     texts = [a.text for a in articles]
     for predictor in (p for p in predictors if p.meta.article_level):
-        for result, pred in zip(scored, _decisions(predictor, predictor.probabilities(texts))):
+        article_targets = targets if predictor.meta.task == "stance" else None
+        for result, pred in zip(scored, _decisions(predictor, texts, article_targets)):
             result.predictions[predictor.name] = pred
     return scored
 
 
-def score_stream(predictors: list[Predictor], articles: Iterable[Article], *, chunk_articles: int = 32, progress: bool = True) -> Iterator[ScoredArticle]:
+def score_stream(
+    predictors: list[Predictor], articles: Iterable[Article], *, chunk_articles: int = 32, progress: bool = True, target: str | None = None
+) -> Iterator[ScoredArticle]:
     """Yield scored articles in input order, a chunk at a time, with a progress bar."""
     bar = tqdm(desc="scoring", unit=" articles", disable=not progress)
     units = 0
     started = time.perf_counter()
     iterator = iter(articles)
     while chunk := list(itertools.islice(iterator, chunk_articles)):
-        for result in score_chunk(predictors, chunk):
+        for result in score_chunk(predictors, chunk, target):
             units += len(result.units)
             yield result
         bar.update(len(chunk))
@@ -125,13 +157,19 @@ def score(
     quantize: str | None = None,
     chunk_articles: int = 32,
     progress: bool = True,
+    shard: tuple[int, int] | None = None,
+    target: str | None = None,
 ) -> ScoreSummary:
     """Score ``inputs`` with every model and write them in ``fmt`` to ``out``.
 
-    ``out`` may be omitted for jsonl and csv (standard output). Returns counts,
-    elapsed seconds and the files written.
+    ``target`` is the stance target for articles that carry none.
+    ``out`` may be omitted for jsonl and csv (standard output). ``shard``
+    ``(k, n)`` scores only the articles of shard k of n (see
+    :mod:`framelab.score.shard`). Returns counts, elapsed seconds and the
+    files written.
     """
     from framelab.score.inputs import iter_articles
+    from framelab.score.shard import select_shard
     from framelab.score.writers import open_writer
 
     predictors = load_predictors(model_dirs, batch_size=batch_size, quantize=quantize)
@@ -139,7 +177,10 @@ def score(
     summary = ScoreSummary()
     started = time.perf_counter()
     try:
-        for result in score_stream(predictors, iter_articles(inputs), chunk_articles=chunk_articles, progress=progress):
+        articles = iter_articles(inputs)
+        if shard is not None:
+            articles = select_shard(articles, *shard)
+        for result in score_stream(predictors, articles, chunk_articles=chunk_articles, progress=progress, target=target):
             writer.write(result)
             summary.articles += 1
             summary.units += len(result.units)

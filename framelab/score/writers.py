@@ -35,7 +35,7 @@ FORMATS = ("jsonl", "csv", "html", "semeval2023")
 PALETTE = ["#ffd166", "#ef8a8a", "#8ecae6", "#b5e48c", "#cdb4db", "#f4a261", "#90e0ef", "#e9c46a", "#a3c4f3", "#ffafcc", "#caffbf", "#fdffb6"]
 
 
-class _AtomicFile:
+class AtomicFile:
     """A text file that appears at ``path`` only when closed successfully."""
 
     def __init__(self, path: Path):
@@ -55,7 +55,10 @@ class _AtomicFile:
 
 
 def _pred_json(p: Prediction) -> dict:
-    return {"task": p.task, "labels": p.labels, "scores": p.scores}
+    record = {"task": p.task, "labels": p.labels, "scores": p.scores}
+    if p.target is not None:
+        record["target"] = p.target
+    return record
 
 
 class Writer:
@@ -63,10 +66,10 @@ class Writer:
 
     def __init__(self, out: Path | None):
         self.out = out
-        self.files: list[_AtomicFile] = []
+        self.files: list[AtomicFile] = []
 
     def _open(self, path: Path) -> IO[str]:
-        f = _AtomicFile(path)
+        f = AtomicFile(path)
         self.files.append(f)
         return f.handle
 
@@ -140,7 +143,8 @@ class HtmlWriter(Writer):
         out.write(f'<section class="article"><h2>{e(a.id)}</h2>\n')
         for name, p in result.predictions.items():
             badges = " ".join(f'<span class="badge">{e(label)} {p.scores[label]:.2f}</span>' for label in p.labels) or "<em>none</em>"
-            out.write(f"<p><b>{e(name)}</b> ({e(p.task)}): {badges}</p>\n")
+            toward = f" toward <q>{e(p.target)}</q>" if p.target else ""
+            out.write(f"<p><b>{e(name)}</b> ({e(p.task)}{toward}): {badges}</p>\n")
         kinds = sorted({s.kind for s in result.units})
         for kind in kinds:
             units = [s for s in result.units if s.kind == kind]
@@ -149,9 +153,11 @@ class HtmlWriter(Writer):
             for s in units:
                 u = s.unit
                 out.write(e(a.text[cursor : u.start]))
-                labels = [(label, p.scores[label]) for p in s.predictions.values() for label in p.labels]
+                # Stance is shown on hover only: every unit has one, so colouring by it would hide the techniques.
+                labels = [(label, p.scores[label]) for p in s.predictions.values() if p.task != "stance" for label in p.labels]
                 labels.sort(key=lambda x: -x[1])
-                tip = "; ".join(f"{label} {score:.2f}" for label, score in labels) or "no label"
+                stances = [f"stance {label} {p.scores[label]:.2f}" for p in s.predictions.values() if p.task == "stance" for label in p.labels]
+                tip = "; ".join([*(f"{label} {score:.2f}" for label, score in labels), *stances]) or "no label"
                 style = f' style="background:{self._colour(labels[0][0])}"' if labels else ""
                 out.write(f'<span class="unit" title="{e(tip)}"{style}>{e(u.text)}</span>')
                 cursor = u.end

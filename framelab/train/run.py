@@ -51,34 +51,43 @@ class TaskData:
     ids: list[str]
     texts: list[str]
     targets: np.ndarray
+    pairs: list[str] | None = None
 
 
 def load_task_split(dataset_dir: Path, task: str, split: str, labels: list[str] | None = None) -> tuple[TaskData, list[str]]:
     """Texts and targets of ``split`` for ``task`` from a dataset folder.
 
     ``labels`` fixes the label order (a trained model's); otherwise it comes
-    from the dataset's label inventory.
+    from the dataset's label inventory. Single-label tasks (genre, stance)
+    keep only the articles that carry a label; stance also returns each
+    article's target as ``pairs``.
     """
     dataset_dir = Path(dataset_dir)
     inventory = json.loads((dataset_dir / "labels.json").read_text(encoding="utf-8"))
     if task == "techniques":
         table = load_from_disk(str(dataset_dir / "units"))
-        names = labels or inventory["techniques"]
-        column, ids_of = "labels", lambda row: f"{row['article_id']}#{row['index']}"
+        column, inventory_key = "labels", "techniques"
     else:
         table = load_from_disk(str(dataset_dir / "articles"))
-        names = labels or inventory["frames" if task == "frames" else "genres"]
-        column, ids_of = ("frames" if task == "frames" else "genre"), lambda row: row["id"]
+        column, inventory_key = {"frames": ("frames", "frames"), "genre": ("genre", "genres"), "stance": ("stance", "stances")}[task]
+    names = labels or inventory[inventory_key]
     if split not in table:
         raise DataError(Problem(str(dataset_dir), None, f"has no '{split}' split (it has {', '.join(table)})", "rebuild it with a dev_fraction/test_fraction above 0"))
     rows = table[split]
+    if task in ("genre", "stance"):
+        rows = rows.filter(lambda row: row[column] is not None)
     index = {name: i for i, name in enumerate(names)}
     targets = np.zeros((len(rows), len(names)), dtype=np.int64)
     for r, value in enumerate(rows[column]):
         for name in value if isinstance(value, list) else ([value] if value else []):
             if name in index:
                 targets[r, index[name]] = 1
-    return TaskData([ids_of(row) for row in rows], list(rows["text"]), targets), names
+    if task == "techniques":
+        ids = [f"{a}#{i}" for a, i in zip(rows["article_id"], rows["index"])]
+    else:
+        ids = list(rows["id"])
+    pairs = list(rows["stance_target"]) if task == "stance" else None
+    return TaskData(ids, list(rows["text"]), targets, pairs), names
 
 
 class _Trainer(Trainer):
@@ -154,8 +163,8 @@ def train(config: Config, *, resume: bool = False, callbacks: list[TrainerCallba
     if not tokenizer.is_fast:
         raise ConfigError(f"model.base {base}: framelab needs a fast tokenizer (tokenizer.json)")
     enc = dict(max_length=config.model.max_length, stride=config.model.stride, windowed=windowed)
-    train_enc = encode(tokenizer, train_data.texts, **enc)
-    dev_enc = encode(tokenizer, dev_data.texts, **enc)
+    train_enc = encode(tokenizer, train_data.texts, pairs=train_data.pairs, **enc)
+    dev_enc = encode(tokenizer, dev_data.texts, pairs=dev_data.pairs, **enc)
     train_ds = _hf_dataset(train_enc, train_data.targets, multi_label)
     dev_ds = _hf_dataset(dev_enc, dev_data.targets, multi_label)
     pooling = "max" if multi_label else "mean"
@@ -199,7 +208,8 @@ def train(config: Config, *, resume: bool = False, callbacks: list[TrainerCallba
         save_strategy="epoch",
         save_total_limit=2,
         load_best_model_at_end=True,
-        metric_for_best_model="micro_f1",
+        # Stance is judged by macro-F1: the minority stances matter most.
+        metric_for_best_model="macro_f1" if task == "stance" else "micro_f1",
         greater_is_better=True,
         logging_steps=t.logging_steps,
         report_to=_reporters(),

@@ -1,0 +1,151 @@
+"""Sharded scoring: split inputs deterministically, then merge shard outputs.
+
+``framelab score --shard K/N`` scores the articles whose id hashes to K
+(0 <= K < N): ``sha1(id) mod N``, stable across machines, Python versions and
+input order, so any scheduler (Slurm arrays, Kubernetes jobs, GNU parallel)
+can fan out N jobs over the same inputs. ``framelab merge`` joins the N
+outputs back in input order and checks that every input article appears
+exactly once, so the merged file equals an unsharded run.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from framelab.errors import DataError, Problem
+from framelab.score.inputs import iter_articles
+from framelab.score.writers import AtomicFile
+from framelab.types import Article
+
+MERGE_FORMATS = ("jsonl", "csv", "semeval2023")
+
+
+def parse_shard(spec: str) -> tuple[int, int]:
+    """``"K/N"`` → ``(K, N)`` with ``0 <= K < N``."""
+    try:
+        k, n = (int(part) for part in spec.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard {spec!r}: expected K/N with whole numbers, e.g. 0/4") from None
+    if n < 1 or not 0 <= k < n:
+        raise ValueError(f"--shard {spec!r}: need N >= 1 and 0 <= K < N (shards are numbered from 0)")
+    return k, n
+
+
+def shard_of(article_id: str, n: int) -> int:
+    """The shard (0…n-1) an article id belongs to."""
+    return int.from_bytes(hashlib.sha1(article_id.encode("utf-8")).digest()[:8], "big") % n
+
+
+def select_shard(articles: Iterable[Article], k: int, n: int) -> Iterator[Article]:
+    """The articles of shard ``k`` of ``n``."""
+    return (a for a in articles if shard_of(a.id, n) == k)
+
+
+@dataclass
+class MergeSummary:
+    """What ``merge`` wrote."""
+
+    articles: int
+    outputs: list[str]
+
+
+def _group_jsonl(paths: list[Path]) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    owner: dict[str, int] = {}
+    for number_of_file, path in enumerate(paths):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                article_id = json.loads(line)["article_id"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise DataError(Problem(str(path), number, "not a framelab score record", "merge only files written by framelab score --format jsonl")) from None
+            if owner.setdefault(article_id, number_of_file) != number_of_file:
+                raise DataError(Problem(str(path), number, f"article {article_id!r} also appears in {paths[owner[article_id]]}", "each article must be in one shard only"))
+            groups.setdefault(article_id, []).append(line + "\n")
+    return groups
+
+
+def _group_csv(paths: list[Path]) -> tuple[str, dict[str, list[str]]]:
+    header = None
+    groups: dict[str, list[str]] = {}
+    owner: dict[str, int] = {}
+    for number, path in enumerate(paths):
+        rows = list(csv.reader(path.open(encoding="utf-8", newline="")))
+        if not rows:
+            raise DataError(Problem(str(path), 1, "empty CSV", "merge only files written by framelab score --format csv"))
+        if header is not None and rows[0] != header:
+            raise DataError(Problem(str(path), 1, "header differs from the first shard's", "merge outputs of the same models"))
+        header = rows[0]
+        for row in rows[1:]:
+            if owner.setdefault(row[0], number) != number:
+                raise DataError(Problem(str(path), None, f"article {row[0]!r} also appears in {paths[owner[row[0]]]}", "each article must be in one shard only"))
+            buffer = io.StringIO()
+            csv.writer(buffer).writerow(row)
+            groups.setdefault(row[0], []).append(buffer.getvalue())
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(header or [])
+    return buffer.getvalue(), groups
+
+
+def _check_complete(order: list[str], groups: dict[str, list[str]], what: str, required: bool = True) -> None:
+    expected = set(order)
+    missing = [a for a in order if a not in groups] if required else []
+    extra = sorted(set(groups) - expected)
+    if missing or extra:
+        detail = []
+        if missing:
+            detail.append(f"{len(missing)} input article(s) missing (first: {missing[0]!r})")
+        if extra:
+            detail.append(f"{len(extra)} article(s) not among the inputs (first: {extra[0]!r})")
+        raise DataError(Problem(what, None, "; ".join(detail), "score every shard 0…N-1 of the same inputs, then merge them all"))
+
+
+def merge(shard_outputs: list[str | Path], inputs: list[str | Path], *, fmt: str, out: str | Path) -> MergeSummary:
+    """Join shard outputs of ``framelab score`` into one, in input order.
+
+    ``inputs`` are the inputs every shard was given; they fix the order and
+    let the merge check that each article appears exactly once.
+    """
+    if fmt not in MERGE_FORMATS:
+        raise ValueError(f"framelab merge handles {', '.join(MERGE_FORMATS)}, not {fmt!r}")
+    order = [a.id for a in iter_articles(inputs)]
+    paths = [Path(p) for p in shard_outputs]
+    out = Path(out)
+    written: list[str] = []
+    if fmt == "jsonl":
+        groups = _group_jsonl(paths)
+        _check_complete(order, groups, "shard outputs")
+        target = AtomicFile(out)
+        target.handle.writelines(line for a in order for line in groups[a])
+        written.append(target.commit())
+    elif fmt == "csv":
+        header, groups = _group_csv(paths)
+        # An article model gives every article a row, but a unit-only model
+        # writes none for an article without units: only extras are errors.
+        _check_complete(order, groups, "shard outputs", required=False)
+        target = AtomicFile(out)
+        target.handle.write(header)
+        target.handle.writelines(line for a in order for line in groups.get(a, []))
+        written.append(target.commit())
+    else:
+        names = sorted({p.name for folder in paths for p in folder.glob("subtask-*.txt")})
+        for name in names:
+            groups: dict[str, list[str]] = {}
+            for folder in paths:
+                file = folder / name
+                if not file.is_file():
+                    raise DataError(Problem(str(file), None, "missing from this shard", "merge shards scored with the same models"))
+                for line in file.read_text(encoding="utf-8").splitlines():
+                    groups.setdefault(line.split("\t", 1)[0], []).append(line + "\n")
+            _check_complete(order, groups, f"shard files {name}", required=name != "subtask-3.txt")
+            target = AtomicFile(out / name)
+            target.handle.writelines(line for a in order for line in groups.get(a, []))
+            written.append(target.commit())
+    return MergeSummary(len(order), written)
