@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -43,6 +44,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     config = load_config(args.config, args.overrides)
     result = train(config, resume=args.resume)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
     key = "at_tuned_thresholds" if "at_tuned_thresholds" in result.dev_metrics else "argmax"
     scores = result.dev_metrics[key]
     print(f"model: {result.model_dir}")

@@ -36,8 +36,8 @@ def _f(default: Any, doc: str, choices: tuple | None = None) -> Any:
 class DataConfig:
     """How a corpus becomes a unit dataset (``framelab data``)."""
 
-    format: str = _f("jsonl", "Corpus format.", ("jsonl", "ptc", "semeval2023"))
-    path: str = _f("data/sample/articles.jsonl", "Corpus file (jsonl) or folder (ptc, semeval2023).")
+    format: str = _f("jsonl", "Corpus format.", ("jsonl", "ptc", "semeval2023", "semeval2016", "fnc1"))
+    path: str = _f("data/sample/articles.jsonl", "Corpus file (jsonl, semeval2016) or folder (ptc, semeval2023, fnc1, semeval2016).")
     unit: str = _f("sentence", "Unit the technique labels are projected onto.", ("sentence", "line", "article"))
     labels: str | None = _f(None, "Technique label-list file (one name a line); unset: names found in the corpus.")
     frames: str | None = _f(None, "Frame label-list file; unset: names found in the corpus.")
@@ -97,6 +97,7 @@ class TrainConfig:
     pad_to_max_length: bool = _f(False, "Pad every batch to max_length instead of dynamic, length-grouped padding.")
     logging_steps: int = _f(10, "Steps between loss logs.")
     num_threads: int = _f(0, "torch CPU threads; 0 = torch's default.")
+    mixed_precision: str = _f("auto", "auto: bf16 (or fp16) on a GPU, full precision on CPU.", ("auto", "no", "fp16", "bf16"))
 
 
 @dataclass

@@ -149,7 +149,12 @@ def _check_destination(out: Path, fingerprint: dict, force: bool) -> None:
         return
     if not marker.is_file():
         raise DataError(Problem(str(out), None, "exists and is not a framelab dataset", "choose another data.output_dir"))
-    previous = json.loads(marker.read_text(encoding="utf-8"))
+    try:
+        previous = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        if force:
+            return
+        raise DataError(Problem(str(marker), None, "unreadable dataset marker", "delete the folder or pass --force to rebuild it")) from None
     if previous != fingerprint and not force:
         raise DataError(
             Problem(

@@ -25,6 +25,13 @@ UNIT_KINDS = ("sentence", "line", "article")
 _GLUED_WORDS = re.compile(r"(?<![A-Za-z])[a-z]{2,}(?=[A-Z][a-z]{2,})")
 # A sentence end glued to the next sentence: "vote.The", "said!“We".
 _GLUED_STOP = re.compile(r"(?<=[a-z0-9)][.!?])(?=[\"“‘']?[A-Z][a-z])")
+# The word before a glued full stop, to tell "vote.The" from "Mr.Brandt".
+_WORD_BEFORE_STOP = re.compile(r"([A-Za-z]+)[.!?]\Z")
+# Where a too-long line may be cut before pysbd sees it: after a sentence end.
+_LIKELY_BREAK = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+")
+# pysbd's cost grows quadratically with its input; a 1 MB line would take
+# most of an hour, 2,000-character pieces keep it linear.
+MAX_PYSBD_CHARS = 2000
 # Lowercase abbreviations that may precede a capitalised word without a space.
 _ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "st", "prof", "gen", "sen", "rep", "gov", "vs", "no", "jr", "sr", "approx", "etc"})
 
@@ -69,11 +76,32 @@ def _runon_cuts(text: str, start: int, end: int) -> list[int]:
     for match in _GLUED_WORDS.finditer(piece):
         cuts.append(start + match.end())
     for match in _GLUED_STOP.finditer(piece):
-        word = re.search(r"([A-Za-z]+)[.!?]$", piece[: match.start()])
+        word = _WORD_BEFORE_STOP.search(piece, max(0, match.start() - 16), match.start())
         if word and word.group(1).lower() in _ABBREVIATIONS:
             continue
         cuts.append(start + match.start())
     return sorted(set(cuts))
+
+
+def _bounded_pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Cut ``text[start:end]`` into pieces of at most :data:`MAX_PYSBD_CHARS`.
+
+    Each cut falls after the last likely sentence end in the second half of
+    the window, else at the last space, else at the limit.
+    """
+    pieces = []
+    while end - start > MAX_PYSBD_CHARS:
+        limit = start + MAX_PYSBD_CHARS
+        cut = None
+        for match in _LIKELY_BREAK.finditer(text, start + MAX_PYSBD_CHARS // 2, limit):
+            cut = match.end()
+        if cut is None:
+            space = text.rfind(" ", start + 1, limit)
+            cut = space + 1 if space > start else limit
+        pieces.append((start, cut))
+        start = cut
+    pieces.append((start, end))
+    return pieces
 
 
 def _pysbd_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -103,9 +131,10 @@ def _line_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     cuts = _runon_cuts(text, start, end)
     sentences = []
     for a, b in zip([start, *cuts], [*cuts, end]):
-        a, b = _trim(text, a, b)
-        if a < b:
-            sentences.extend((s, e) for s, e in _pysbd_sentences(text, a, b) if s < e)
+        for c, d in _bounded_pieces(text, *_trim(text, a, b)):
+            c, d = _trim(text, c, d)
+            if c < d:
+                sentences.extend((s, e) for s, e in _pysbd_sentences(text, c, d) if s < e)
     return sentences
 
 

@@ -78,7 +78,9 @@ def resolve_base_model(base: str) -> str:
         if not (path / "config.json").is_file():
             raise ConfigError(f"model.base {base}: folder has no config.json; point it at a Hugging Face model folder")
         return str(path)
-    if base.startswith((".", "/", "~")) or base.count("/") > 1:
+    # A hub name is "name" or "owner/name"; anything that looks like a local
+    # path (or whose parent folder exists here) is a missing folder.
+    if base.startswith((".", "/", "~")) or base.count("/") > 1 or (path.parent != Path(".") and path.parent.is_dir()):
         raise ConfigError(f"model.base {base}: no such folder; set model.base to an existing model folder")
     return base
 

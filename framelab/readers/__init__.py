@@ -19,17 +19,26 @@ from framelab.readers.common import check_label, read_label_list
 from framelab.readers.jsonl import read_jsonl, write_jsonl
 from framelab.readers.ptc import read_ptc
 from framelab.readers.semeval2023 import read_semeval2023
+from framelab.readers.stance import read_fnc1, read_semeval2016
 from framelab.types import Article
 
-READERS = {"ptc": read_ptc, "semeval2023": read_semeval2023, "jsonl": read_jsonl}
+READERS = {
+    "ptc": read_ptc,
+    "semeval2023": read_semeval2023,
+    "jsonl": read_jsonl,
+    "semeval2016": read_semeval2016,
+    "fnc1": read_fnc1,
+}
 
 __all__ = [
     "READERS",
     "check_label",
     "read_corpus",
+    "read_fnc1",
     "read_jsonl",
     "read_label_list",
     "read_ptc",
+    "read_semeval2016",
     "read_semeval2023",
     "write_jsonl",
 ]
@@ -44,7 +53,7 @@ def read_corpus(
     label_map: dict[str, str] | None = None,
     frames: list[str] | None = None,
 ) -> list[Article]:
-    """Read the corpus at ``path`` in format ``fmt`` ("ptc", "semeval2023", "jsonl")."""
+    """Read the corpus at ``path`` in format ``fmt`` (a key of :data:`READERS`)."""
     try:
         reader = READERS[fmt]
     except KeyError:

@@ -49,7 +49,8 @@ def id_problem(article_id: str) -> str | None:
     prediction files) and compared after label files are stripped of spaces,
     so an id must be non-empty, hold no control character (TAB, CR, LF, …)
     or line separator, and not start or end with whitespace.  Anything else,
-    ``/`` and ``..`` included, is fine: ids are never used as file names.
+    ``/`` and ``..`` included, is fine: the readers and ``framelab score``
+    never build a file name from an id.
     """
     if not article_id.strip():
         return "article id is empty"

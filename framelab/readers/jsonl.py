@@ -16,8 +16,8 @@ A UTF-8 text file; each non-blank line is one JSON object::
 
 * ``id`` (string) and ``text`` (string, not empty or whitespace only) are
   required; every other key is optional and may be ``null``.  An id may
-  hold any visible character (``/`` and ``..`` too: ids never become file
-  names) but no TAB, newline or other control character and no leading or
+  hold any visible character (``/`` and ``..`` too: no reader or writer
+  makes a file name from an id) but no TAB, newline or other control character and no leading or
   trailing whitespace, because ids are written into TAB-separated files.
 * ``spans``: character offsets into ``text`` exactly as stored in the JSON
   string (Python ``str`` indices, i.e. code points; start inclusive, end

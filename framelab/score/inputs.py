@@ -12,8 +12,9 @@ no ``.txt`` file, a file type other than ``.txt``/``.jsonl``, a binary or
 non-UTF-8 file, a JSONL problem, an empty input, an id seen twice or an id
 with a TAB, newline or other control character.
 
-Article ids are passed on unchanged (``../x`` and ``a/b`` included): no code
-path builds a file name from an id, so an id cannot point outside the output.
+Article ids are passed on unchanged (``../x`` and ``a/b`` included): the
+writers use fixed file names and no scoring code path builds a path from an
+id, so an id cannot point outside the output.
 """
 
 from __future__ import annotations
@@ -79,9 +80,7 @@ def _read_text(path: Path) -> Article:
     except OSError as exc:
         raise DataError(Problem(str(path), None, f"cannot read file: {exc.strerror or exc}", "check that the file exists and is readable")) from None
     if b"\x00" in head:
-        raise DataError(
-            Problem(str(path), None, "is a binary file (or UTF-16 text), not a UTF-8 text article", f"{_TXT_HINT}; re-save UTF-16 text as UTF-8")
-        )
+        raise DataError(Problem(str(path), None, "is a binary file (or UTF-16 text), not a UTF-8 text article", f"{_TXT_HINT}; re-save UTF-16 text as UTF-8"))
     log = ProblemLog(strict=True)
     text = decode_file(path, log, "article")
     log.raise_if_any()
@@ -123,7 +122,9 @@ def iter_articles(inputs: list[str | Path]) -> Iterator[Article]:
         for article in articles:
             if article.id in seen:
                 raise DataError(
-                    Problem(str(path), None, f"article id {article.id!r} was already read from {seen[article.id]}", "give each article a unique id or file name")
+                    Problem(
+                        str(path), None, f"article id {article.id!r} was already read from {seen[article.id]}", "give each article a unique id or file name"
+                    )
                 )
             seen[article.id] = str(path)
             yield article

@@ -59,7 +59,7 @@ def _group_jsonl(paths: list[Path]) -> dict[str, list[str]]:
     groups: dict[str, list[str]] = {}
     owner: dict[str, int] = {}
     for number_of_file, path in enumerate(paths):
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
             if not line.strip():
                 continue
             try:
@@ -142,7 +142,9 @@ def merge(shard_outputs: list[str | Path], inputs: list[str | Path], *, fmt: str
                 file = folder / name
                 if not file.is_file():
                     raise DataError(Problem(str(file), None, "missing from this shard", "merge shards scored with the same models"))
-                for line in file.read_text(encoding="utf-8").splitlines():
+                for line in file.read_text(encoding="utf-8").split("\n"):
+                    if not line:
+                        continue
                     groups.setdefault(line.split("\t", 1)[0], []).append(line + "\n")
             _check_complete(order, groups, f"shard files {name}", required=name != "subtask-3.txt")
             target = AtomicFile(out / name)

@@ -11,6 +11,7 @@ atomically with everything scoring needs.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -140,6 +141,7 @@ def train(config: Config, *, resume: bool = False, callbacks: list[TrainerCallba
     """
     t = config.train
     task = t.task
+    base = resolve_base_model(config.model.base)
     multi_label = task in MULTI_LABEL_TASKS
     windowed = task in ARTICLE_TASKS
     dataset_dir = config.dataset_dir
@@ -158,8 +160,10 @@ def train(config: Config, *, resume: bool = False, callbacks: list[TrainerCallba
     train_data.targets = train_data.targets[:, keep]
     dev_data, _ = load_task_split(dataset_dir, task, "dev", names)
 
-    base = resolve_base_model(config.model.base)
-    tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
+    except OSError as exc:
+        raise ConfigError(f"model.base {config.model.base}: cannot load a tokenizer ({exc}); give a local model folder or a reachable hub name") from exc
     if not tokenizer.is_fast:
         raise ConfigError(f"model.base {base}: framelab needs a fast tokenizer (tokenizer.json)")
     enc = dict(max_length=config.model.max_length, stride=config.model.stride, windowed=windowed)
@@ -175,6 +179,9 @@ def train(config: Config, *, resume: bool = False, callbacks: list[TrainerCallba
         id2label=dict(enumerate(names)),
         label2id={n: i for i, n in enumerate(names)},
         problem_type="multi_label_classification" if multi_label else "single_label_classification",
+        # Master weights stay in float32 even when the base was saved in half
+        # precision; mixed precision, if any, is applied by the Trainer.
+        dtype=torch.float32,
         trust_remote_code=False,
     )
 
@@ -192,7 +199,7 @@ def train(config: Config, *, resume: bool = False, callbacks: list[TrainerCallba
     last = get_last_checkpoint(str(work)) if resume and work.is_dir() else None
     if resume and last is None:
         raise ConfigError(f"--resume: no checkpoint in {work}; start without --resume")
-    if not resume and work.exists():
+    if not resume and work.exists() and int(os.environ.get("RANK", "0")) == 0:
         shutil.rmtree(work)
     args = TrainingArguments(
         output_dir=str(work),
@@ -217,6 +224,7 @@ def train(config: Config, *, resume: bool = False, callbacks: list[TrainerCallba
         save_only_model=False,
         disable_tqdm=False,
         use_cpu=not torch.cuda.is_available(),
+        **_precision(t.mixed_precision),
     )
     collator = DataCollatorWithPadding(
         tokenizer, padding="max_length" if t.pad_to_max_length else "longest", max_length=config.model.max_length
@@ -271,6 +279,11 @@ def train(config: Config, *, resume: bool = False, callbacks: list[TrainerCallba
         framelab_version=framelab.__version__,
         extra={"dataset": str(dataset_dir), "train_label_counts": dict(zip(names, map(int, train_data.targets.sum(axis=0))))},
     )
+    # Under torchrun / accelerate launch every process gets here; only the
+    # main one writes, so the folder and its metrics are written once.
+    trainer.accelerator.wait_for_everyone()
+    if not trainer.is_world_process_zero():
+        return TrainResult(config.model_dir, dev_metrics, train_seconds, float(output.metrics.get("train_samples_per_second", 0.0)))
     with atomic_folder(config.model_dir) as tmp:
         trainer.save_model(str(tmp))
         # The Trainer also pickles its arguments; scoring never needs them and
@@ -284,6 +297,15 @@ def train(config: Config, *, resume: bool = False, callbacks: list[TrainerCallba
         _logs_to_folder(trainer, work, tmp)
     shutil.rmtree(work, ignore_errors=True)
     return TrainResult(config.model_dir, dev_metrics, train_seconds, float(output.metrics.get("train_samples_per_second", 0.0)))
+
+
+def _precision(mode: str) -> dict[str, bool]:
+    """TrainingArguments for ``train.mixed_precision`` (auto: bf16 or fp16 on a GPU, none on CPU)."""
+    if mode == "auto":
+        if not torch.cuda.is_available():
+            return {}
+        mode = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return {"bf16": True} if mode == "bf16" else {"fp16": True} if mode == "fp16" else {}
 
 
 def _reporters() -> list[str]:

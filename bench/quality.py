@@ -1,0 +1,113 @@
+"""Train, evaluate and time a list of runs; write a results table (a benchmark, not a test).
+
+Each run is a config plus ``--set`` overrides. For each: wall time and peak
+memory of training (peak RSS on CPU, peak allocated GPU memory on a GPU),
+dev figures of the model (at its tuned thresholds and at 0.5) beside the
+TF-IDF baseline, then scoring throughput of the dev articles. Example::
+
+    python bench/quality.py --out-dir reports/bench-quality \\
+        --run configs/semeval2023-lines.yaml train.epochs=5 \\
+        --run configs/semeval2023-frames.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from framelab.config import load_config
+from framelab.dataset import build_dataset
+from framelab.eval.report import evaluate_model
+from framelab.score.scorer import score
+from framelab.train.run import train
+
+
+def _peak_memory_mb() -> float:
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _row(name: str, metrics: dict, key: str) -> dict:
+    scores = metrics[key]
+    per_label = scores["per_label"]
+    return {
+        "run": name,
+        "system": key,
+        "micro_f1": round(scores["micro"]["f1"], 4),
+        "macro_f1": round(scores["macro"]["f1"], 4),
+        "any_f1": round(scores["any"]["f1"], 4) if "any" in scores else None,
+        "loaded_language_f1": round(per_label["Loaded_Language"]["f1"], 4) if "Loaded_Language" in per_label else None,
+    }
+
+
+def run(config_path: str, overrides: list[str], out_dir: Path, common: list[str]) -> dict:
+    """Train, evaluate and score one run; return its figures."""
+    config = load_config(config_path, [*common, *overrides])
+    name = config.name + ("-" + "-".join(o.split("=")[0].split(".")[-1] + o.split("=")[1] for o in overrides) if overrides else "")
+    config.output_dir = str(out_dir / "models" / name)
+    if not (config.dataset_dir / "labels.json").is_file():
+        build_dataset(config)
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    started = time.perf_counter()
+    result = train(config)
+    wall = time.perf_counter() - started
+    peak = _peak_memory_mb()
+    report = evaluate_model(result.model_dir, config.dataset_dir, "dev", out_dir / "reports" / name)
+    rows = [_row(name, report.metrics, "model"), _row(name, report.metrics, "model_at_0.5") if "model_at_0.5" in report.metrics else None, _row(name, report.metrics, "baseline")]
+    from datasets import load_from_disk
+
+    articles = load_from_disk(str(config.dataset_dir / "articles"))["dev"]
+    texts_dir = out_dir / "dev-texts"
+    texts_dir.mkdir(parents=True, exist_ok=True)
+    for article in articles:
+        (texts_dir / f"article{article['id']}.txt").write_text(article["text"], encoding="utf-8")
+    summary = score([result.model_dir], [texts_dir], fmt="jsonl", out=out_dir / f"{name}-dev.jsonl", progress=False, batch_size=64)
+    return {
+        "name": name,
+        "config": config_path,
+        "overrides": overrides,
+        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+        "train_wall_seconds": round(wall, 1),
+        "train_examples_per_second": round(result.train_examples_per_second, 1),
+        "peak_memory_mb": round(peak, 1),
+        "score_units_per_second": round(summary.units / summary.seconds, 1),
+        "score_articles_per_second": round(summary.articles / summary.seconds, 2),
+        "rows": [r for r in rows if r],
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse ``--run CONFIG [KEY=VALUE …]`` groups and run each."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", nargs="+", action="append", required=True, metavar="CONFIG [KEY=VALUE]")
+    parser.add_argument("--set", dest="common", action="append", default=[], help="override applied to every run")
+    parser.add_argument("--out-dir", type=Path, default=Path("reports/bench-quality"))
+    args = parser.parse_args(argv)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for config_path, *overrides in args.run:
+        results.append(run(config_path, overrides, args.out_dir, args.common))
+        (args.out_dir / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+        print(json.dumps(results[-1]), flush=True)
+    lines = ["| run | system | micro-F1 | macro-F1 | any F1 | Loaded_Language F1 | train s | peak MB | score units/s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        for row in r["rows"]:
+            extra = (r["train_wall_seconds"], r["peak_memory_mb"], r["score_units_per_second"]) if row["system"] == "model" else ("", "", "")
+            cells = [row["run"], row["system"], row["micro_f1"], row["macro_f1"], row["any_f1"], row["loaded_language_f1"], *extra]
+            lines.append("| " + " | ".join("–" if c is None else str(c) for c in cells) + " |")
+    table = "\n".join(lines)
+    (args.out_dir / "results.md").write_text(table + "\n", encoding="utf-8")
+    print(table)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
