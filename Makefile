@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 CONFIG  ?= configs/sample-techniques.yaml
 MODEL   ?= models/sample-techniques
-DATA    ?= data/processed/sample-techniques
+DATA    ?= data/processed/sample-sentence
 SPLIT   ?= dev
 INPUT   ?= data/sample/articles.jsonl
 FORMAT  ?= jsonl
@@ -14,10 +14,10 @@ export HF_HUB_OFFLINE      := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data train eval baseline score demo test test-slow test-real lint
+.PHONY: help setup data train eval baseline score demo demo-stance bench-quality test test-slow test-real lint
 
 help: ## list every target
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
 	@echo "  variables: CONFIG=$(CONFIG) MODEL=$(MODEL) DATA=$(DATA) SPLIT=$(SPLIT) INPUT=$(INPUT) FORMAT=$(FORMAT) OUT=$(OUT)"
 
 $(BIN)/framelab: pyproject.toml
@@ -47,6 +47,15 @@ score: setup ## score INPUT with MODEL into OUT as FORMAT (jsonl|csv|html|semeva
 
 demo: setup ## sample corpus -> techniques + frames models -> reports -> scored article (under 10 min on 2 cores)
 	$(BIN)/python -m framelab.demo
+
+demo-stance: setup ## sample corpus -> stance model -> report beside the majority and TF-IDF baselines
+	$(BIN)/framelab data --config configs/sample-stance.yaml
+	$(BIN)/framelab train --config configs/sample-stance.yaml
+	$(BIN)/framelab eval --model models/sample-stance --data data/processed/sample-sentence --split dev
+
+bench-quality: setup ## SemEval-2023 techniques (lines, sentences) and frames beside TF-IDF; needs ../shared/data (long on CPU)
+	$(BIN)/python bench/quality.py --out-dir reports/bench-quality \
+	  --run configs/semeval2023-lines.yaml --run configs/semeval2023-frames.yaml --run configs/semeval2023-sentences.yaml
 
 test: setup ## fast offline test suite
 	$(BIN)/python -m pytest -q
