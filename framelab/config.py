@@ -158,6 +158,7 @@ def _build(cls: type, values: dict[str, Any], where: str, prefix: str = "") -> A
         if dataclasses.is_dataclass(hint):
             kwargs[key] = _build(hint, value or {}, where, f"{name}.")
             continue
+        value = _coerce_number(value, hint)
         if not _type_ok(value, hint):
             raise ConfigError(f"{where}: '{name}' must be {_type_name(hint)}, got {value!r}")
         choices = fields[key].metadata.get("choices")
@@ -165,6 +166,22 @@ def _build(cls: type, values: dict[str, Any], where: str, prefix: str = "") -> A
             raise ConfigError(f"{where}: '{name}' must be one of {', '.join(choices)}, got {value!r}")
         kwargs[key] = float(value) if hint is float else value
     return cls(**kwargs)
+
+
+def _coerce_number(value: Any, hint: Any) -> Any:
+    """``"1e-4"`` → ``0.0001`` for float fields.
+
+    YAML 1.1 (PyYAML) reads ``1e-4`` without a dot as a string, the most
+    common way to write a learning rate; anything that is not a number is
+    left for the type check to reject.
+    """
+    accepts_float = hint is float or (typing.get_origin(hint) in (typing.Union, types.UnionType) and float in typing.get_args(hint))
+    if accepts_float and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _type_name(hint: Any) -> str:

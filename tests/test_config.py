@@ -54,6 +54,12 @@ def test_bad_configs_fail_with_the_key_name(tmp_path: Path, text: str, message: 
     assert str(path) in str(info.value) or "top level" in message
 
 
+def test_exponent_without_dot_is_a_float(tmp_path: Path) -> None:
+    path = _write(tmp_path, "lr.yaml", "train:\n  learning_rate: 1e-4\n")
+    assert load_config(path, ["train.weight_decay=5e-3"]).train.learning_rate == 1e-4
+    assert load_config(None, ["train.weight_decay=5e-3"]).train.weight_decay == 5e-3
+
+
 def test_bad_override() -> None:
     with pytest.raises(ConfigError, match="expected key=value"):
         load_config(None, ["train.epochs"])
