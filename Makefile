@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE      := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data train eval baseline score demo demo-stance bench-quality test test-slow test-real lint
+.PHONY: help setup data train eval baseline score demo demo-stance bench-quality bench-soak test test-slow test-real lint
 
 help: ## list every target
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ demo-stance: setup ## sample corpus -> stance model -> report beside the majorit
 bench-quality: setup ## SemEval-2023 techniques (lines, sentences) and frames beside TF-IDF; needs ../shared/data (long on CPU)
 	$(BIN)/python bench/quality.py --out-dir reports/bench-quality \
 	  --run configs/semeval2023-lines.yaml --run configs/semeval2023-frames.yaml --run configs/semeval2023-sentences.yaml
+
+bench-soak: setup ## score 2,000 generated articles in one process with MODEL; RSS start/end, completeness
+	$(BIN)/python bench/soak.py --model $(MODEL) --articles 2000
 
 test: setup ## fast offline test suite
 	$(BIN)/python -m pytest -q

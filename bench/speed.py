@@ -233,6 +233,7 @@ def run_scoring(a, tmp: Path, logs: Path, model: Path, results: dict) -> None:
     if "score" in a.sections:
         specs += [
             ("framelab", "serve-framelab", {**common, "warmup": str(warmup), "out": str(out / "framelab.jsonl")}),
+            ("predictor", "serve-predictor", common),
             ("pipeline", "serve-pipeline", common),
             ("bare", "serve-bare", common),
         ]
@@ -269,6 +270,7 @@ def run_scoring(a, tmp: Path, logs: Path, model: Path, results: dict) -> None:
         section["framelab_vs_pipeline"] = f["units_per_second"] / p["units_per_second"]
         section["framelab_vs_bare"] = f["units_per_second"] / b["units_per_second"]
         section["pipeline_vs_bare"] = p["units_per_second"] / b["units_per_second"]
+        section["predictor_vs_bare"] = table["predictor"]["units_per_second"] / b["units_per_second"]
         log("score: checking that the three paths give the same probabilities ...")
         section["check"] = one_shot("check", {**common, "jsonl": str(out / "framelab.jsonl")}, logs, "check")
     if "framelab_int8" in table:
@@ -297,11 +299,17 @@ def run_stream(a, tmp: Path, logs: Path, model: Path, results: dict) -> None:
         folder = write_articles(tmp / f"stream-{n}", n, seed=a.seed + 2)
         guess = f" (about {n * 14 / rate:.0f} s at the {rate:.0f} units/s measured above)" if rate else ""
         log(f"stream: scoring {n} articles in a fresh process{guess} ...")
-        r = one_shot("stream", {"model": str(model), "input": str(folder), "out": str(tmp / f"stream-{n}.jsonl"), "batch_size": a.batch_size}, logs, f"stream-{n}")
+        r = one_shot(
+            "stream", {"model": str(model), "input": str(folder), "out": str(tmp / f"stream-{n}.jsonl"), "batch_size": a.batch_size}, logs, f"stream-{n}"
+        )
         (tmp / f"stream-{n}.jsonl").unlink(missing_ok=True)
         shutil.rmtree(folder, ignore_errors=True)
         rows.append(r)
-    results["stream"] = {"runs": rows, "peak_rss_ratio": rows[1]["peak_rss_bytes"] / rows[0]["peak_rss_bytes"], "articles_ratio": a.stream_large / a.stream_small}
+    results["stream"] = {
+        "runs": rows,
+        "peak_rss_ratio": rows[1]["peak_rss_bytes"] / rows[0]["peak_rss_bytes"],
+        "articles_ratio": a.stream_large / a.stream_small,
+    }
 
 
 # ---------------------------------------------------------------- report
@@ -338,13 +346,14 @@ def markdown(results: dict) -> str:
         ]
         titles = {
             "framelab": "framelab `score()` fp32 (read, split, tokenise, forward, write JSONL)",
-            "framelab_int8": "framelab `score()` int8 (`quantize=\"int8\"`)",
+            "framelab_int8": 'framelab `score()` int8 (`quantize="int8"`)',
+            "predictor": "`Predictor.probabilities` alone on pre-split units (per 32-article chunk)",
             "pipeline": "Transformers `pipeline`, one unit per call",
             "bare": "bare forward, pre-tokenised length-sorted batches (ceiling)",
         }
         pipe = v.get("pipeline", {}).get("units_per_second")
         bare = v.get("bare", {}).get("units_per_second")
-        for name in ("framelab", "framelab_int8", "pipeline", "bare"):
+        for name in ("framelab", "framelab_int8", "predictor", "pipeline", "bare"):
             if name not in v:
                 continue
             x = v[name]
@@ -362,7 +371,9 @@ def markdown(results: dict) -> str:
                 "",
                 f"Same outputs: max |Δp| framelab vs bare forward {c['max_abs_diff_framelab_vs_bare']:.1e} over {c['units']} units; "
                 f"vs pipeline {c['max_abs_diff_framelab_vs_pipeline']:.1e} over the first {c['pipeline_units_compared']}; "
-                f"written JSONL (4 decimals) vs `Predictor` {jsonl:.1e}." if jsonl is not None else "written JSONL: unit count differs!",
+                f"written JSONL (4 decimals) vs `Predictor` {jsonl:.1e}."
+                if jsonl is not None
+                else "written JSONL: unit count differs!",
             ]
         f1 = s.get("f1")
         if f1:
@@ -403,7 +414,12 @@ def markdown(results: dict) -> str:
         lines.append("")
     st = results.get("stream")
     if st:
-        lines += ["### Streaming memory (`score()` in a fresh process each)", "", "| articles | units | peak RSS (MiB) | seconds | units/s |", "|---:|---:|---:|---:|---:|"]
+        lines += [
+            "### Streaming memory (`score()` in a fresh process each)",
+            "",
+            "| articles | units | peak RSS (MiB) | seconds | units/s |",
+            "|---:|---:|---:|---:|---:|",
+        ]
         for r in st["runs"]:
             lines.append(f"| {r['articles']} | {r['units']} | {_mib(r['peak_rss_bytes'])} | {r['seconds']:.1f} | {r['units'] / r['seconds']:.0f} |")
         lines += ["", f"{st['articles_ratio']:.0f}× the articles, **{st['peak_rss_ratio']:.3f}×** the peak memory.", ""]

@@ -9,7 +9,7 @@ can) belongs to that job alone.
 Results are printed on stdout as lines starting with ``@@speed `` followed by
 JSON; anything else on stdout or stderr is library chatter.
 
-Serving jobs (``serve-framelab``, ``serve-pipeline``, ``serve-bare``) load
+Serving jobs (``serve-framelab``, ``serve-predictor``, ``serve-pipeline``, ``serve-bare``) load
 their model, warm up, print ``{"ready": ...}`` and then answer commands read
 from stdin: ``run`` times one pass over all units, ``quit`` reports the peak
 memory and exits. The parent interleaves the passes of all serving jobs, so
@@ -119,9 +119,7 @@ class PipelineScoring:
         meta = model_meta(a["model"])
         self.articles, self.texts = read_units(a["input"], meta.unit)
         self.max_length = meta.max_length
-        self.pipe = pipeline(
-            "text-classification", model=a["model"], top_k=None, function_to_apply="sigmoid" if meta.multi_label else "softmax", device="cpu"
-        )
+        self.pipe = pipeline("text-classification", model=a["model"], top_k=None, function_to_apply="sigmoid" if meta.multi_label else "softmax", device="cpu")
         for text in self.texts[:16]:
             self.pipe(text, truncation=True, max_length=self.max_length)
 
@@ -180,7 +178,32 @@ class BareForward:
         return {"seconds": wall, "cpu_seconds": cpu, "units": self.units, "articles": self.articles}
 
 
-SERVERS = {"serve-framelab": FramelabScoring, "serve-pipeline": PipelineScoring, "serve-bare": BareForward}
+class PredictorOnly:
+    """``Predictor.probabilities`` on pre-split units, one call per chunk of 32 articles as the scorer makes."""
+
+    def __init__(self, a: dict):
+        from framelab.predict import Predictor
+        from framelab.score.inputs import iter_articles
+        from framelab.units import split_units
+
+        self.predictor = Predictor(a["model"], batch_size=a["batch_size"])
+        articles = list(iter_articles([a["input"]]))
+        self.articles = len(articles)
+        kind = self.predictor.meta.unit
+        self.chunks = [[u.text for art in articles[i : i + 32] for u in split_units(art, kind)] for i in range(0, len(articles), 32)]
+        self.units = sum(map(len, self.chunks))
+        self.predictor.probabilities(self.chunks[0][:64])
+
+    def run(self) -> dict:
+        def loop():
+            for texts in self.chunks:
+                self.predictor.probabilities(texts)
+
+        wall, cpu = timed(loop)
+        return {"seconds": wall, "cpu_seconds": cpu, "units": self.units, "articles": self.articles}
+
+
+SERVERS = {"serve-framelab": FramelabScoring, "serve-predictor": PredictorOnly, "serve-pipeline": PipelineScoring, "serve-bare": BareForward}
 
 
 def serve(job: str, a: dict) -> None:

@@ -17,7 +17,6 @@ from framelab.eval.report import evaluate_model
 from framelab.predict import Predictor
 from framelab.score.scorer import score
 from framelab.train.run import train
-from framelab.units import iter_lines
 
 from .conftest import SAMPLE
 
@@ -159,14 +158,14 @@ def test_every_input_unit_in_csv_and_html_escapes(workdir: Path, techniques_mode
 def test_semeval2023_output_has_a_line_for_every_non_empty_line(workdir: Path, techniques_model: Path, frames_model: Path) -> None:
     folder = workdir / "semeval-in"
     folder.mkdir()
-    texts = {"111": "Title one\n\nFirst para. Second sentence.\n\n\nLast para.\n", "222": "Only a title"}
+    texts = {"111": "Title one\n\nFirst para. Second sentence.\n\n\ufeff\nLast para.\n", "222": "Only a title"}
     for article_id, text in texts.items():
         (folder / f"article{article_id}.txt").write_text(text, encoding="utf-8")
     (folder / "dev-labels-subtask-3.txt").write_text("not an article\n", encoding="utf-8")
     out = workdir / "semeval-out"
     score([techniques_model, frames_model], [folder], fmt="semeval2023", out=out, progress=False)
     lines = [line.split("\t") for line in (out / "subtask-3.txt").read_text().splitlines()]
-    expected = [(a, str(n)) for a, text in texts.items() for n, _, _ in iter_lines(text)]
+    expected = [("111", "1"), ("111", "3"), ("111", "5"), ("111", "6"), ("222", "1")]
     assert [(row[0], row[1]) for row in lines] == expected
     assert all(len(row) == 3 for row in lines)
     frames = (out / "subtask-2.txt").read_text().splitlines()
@@ -285,3 +284,28 @@ def test_sharded_scoring_merged_equals_unsharded(workdir: Path, techniques_model
     else:
         with pytest.raises(DataError, match="missing"):
             merge(shards[:2], [SAMPLE], fmt=fmt, out=workdir / f"partial-{fmt}{suffix}")
+
+
+def test_label_names_are_escaped_in_html(workdir: Path, techniques_model: Path) -> None:
+    evil = workdir / "evil-labels"
+    shutil.copytree(techniques_model, evil)
+    meta = json.loads((evil / "framelab.json").read_text())
+    meta["labels"][0] = '<script>alert(1)</script>" onmouseover="x'
+    meta["thresholds"] = [0.0] * len(meta["labels"])
+    (evil / "framelab.json").write_text(json.dumps(meta))
+    article = workdir / "plain.txt"
+    article.write_text("A sentence. Another one.", encoding="utf-8")
+    out = workdir / "evil.html"
+    score([evil], [article], fmt="html", out=out, progress=False)
+    page = out.read_text(encoding="utf-8")
+    assert "<script>" not in page and 'onmouseover="x' not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot; onmouseover=&quot;x" in page
+
+
+def test_no_code_path_trusts_remote_code_or_unpickles_weights() -> None:
+    package = Path(__file__).resolve().parents[1] / "framelab"
+    sources = {p: p.read_text(encoding="utf-8") for p in package.rglob("*.py")}
+    assert not [p for p, text in sources.items() if "trust_remote_code=True" in text]
+    assert not [p for p, text in sources.items() if any(call in text for call in ("torch.load(", "pickle.load", "import pickle", "joblib"))]
+    loaders = [p for p, text in sources.items() if "ForSequenceClassification.from_pretrained(" in text]
+    assert loaders and all("use_safetensors=True" in sources[p] for p in loaders)

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import IO
 
 from framelab.score.scorer import Prediction, ScoredArticle
-from framelab.units import iter_lines
 
 FORMATS = ("jsonl", "csv", "html", "semeval2023")
 PALETTE = ["#ffd166", "#ef8a8a", "#8ecae6", "#b5e48c", "#cdb4db", "#f4a261", "#90e0ef", "#e9c46a", "#a3c4f3", "#ffafcc", "#caffbf", "#fdffb6"]
@@ -205,7 +204,11 @@ class Semeval2023Writer(Writer):
             for p in s.predictions.values():
                 if p.task == "techniques" and s.unit.line is not None:
                     per_line.setdefault(s.unit.line, set()).update(p.labels)
-        for number, _, _ in iter_lines(a.text):
+        # The official template lists every line whose str.strip() is not empty,
+        # a line holding only a byte-order mark included.
+        for number, line in enumerate(a.text.split("\n"), start=1):
+            if not line.strip():
+                continue
             self.lines.write(f"{a.id}\t{number}\t{','.join(sorted(per_line.get(number, ())))}\n")
 
 

@@ -182,6 +182,8 @@ def train(config: Config, *, resume: bool = False, callbacks: list[TrainerCallba
         # Master weights stay in float32 even when the base was saved in half
         # precision; mixed precision, if any, is applied by the Trainer.
         dtype=torch.float32,
+        # Never unpickle weights from a folder we did not write.
+        use_safetensors=True,
         trust_remote_code=False,
     )
 
