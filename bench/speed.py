@@ -131,8 +131,15 @@ def one_shot(job: str, args: dict, log_dir: Path, name: str) -> dict:
         worker.close()
 
 
+#: (seconds since start, 1-minute load average, what started then), one entry per log line.
+LOAD_TIMELINE: list[tuple[float, float, str]] = []
+_STARTED = time.perf_counter()
+
+
 def log(message: str) -> None:
-    print(f"[speed {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+    load = load_average()
+    LOAD_TIMELINE.append((round(time.perf_counter() - _STARTED, 1), load[0] if load else -1.0, message))
+    print(f"[speed {time.strftime('%H:%M:%S')} load {load[0] if load else '?'}] {message}", file=sys.stderr, flush=True)
 
 
 def load_average() -> list[float]:
@@ -319,6 +326,16 @@ def _mib(b: int | None) -> str:
     return f"{b / MIB:.0f}" if b else "–"
 
 
+def _load_range(m: dict) -> str:
+    loads = [x[1] for x in m.get("load_timeline", []) if x[1] >= 0]
+    return f"{min(loads):.2f}–{max(loads):.2f}" if loads else "not available"
+
+
+def _cores(v: dict) -> str:
+    ratios = [c / s for c, s in zip(v["runs_cpu_seconds"], v["runs_seconds"]) if s]
+    return f"{statistics.median(ratios):.2f}" if ratios else "–"
+
+
 def _runs(v: dict) -> str:
     return ", ".join(f"{s:.1f}" for s in v["runs_seconds"])
 
@@ -329,7 +346,8 @@ def markdown(results: dict) -> str:
         f"Run {m['started']} on {m['cpu']} ({m['usable_cpus']} usable CPUs, torch {m.get('torch', '?')} with "
         f"{m.get('torch_threads', '?')} threads, transformers {m.get('transformers', '?')}); {m['wall_seconds'] / 60:.1f} min in all.",
         f"Load average (1, 5, 15 min) before: {', '.join(map(str, m['load_before']))}; after: {', '.join(map(str, m['load_after']))}. "
-        "On a shared machine absolute figures move with the load; ratios of interleaved runs move much less.",
+        f"1-minute load average seen during the run: {_load_range(m)}. On a shared machine absolute figures move with the load; "
+        "ratios of interleaved runs move much less.",
         "",
         f"Command: `{m['command']}`",
         "",
@@ -341,8 +359,8 @@ def markdown(results: dict) -> str:
             f"### Scoring ({s['generated_articles']} generated articles, {next(iter(v.values()))['units']} sentence units; "
             f"batch size {s['batch_size']}; median of {s['repeats']} interleaved runs)",
             "",
-            "| variant | units/s | articles/s | vs pipeline | vs bare forward | peak RSS (MiB) | runs (s) |",
-            "|---|---:|---:|---:|---:|---:|---|",
+            "| variant | units/s | articles/s | vs pipeline | vs bare forward | peak RSS (MiB) | runs (s) | CPU s / wall s |",
+            "|---|---:|---:|---:|---:|---:|---|---:|",
         ]
         titles = {
             "framelab": "framelab `score()` fp32 (read, split, tokenise, forward, write JSONL)",
@@ -360,7 +378,7 @@ def markdown(results: dict) -> str:
             vs_p = f"{x['units_per_second'] / pipe:.2f}×" if pipe else "–"
             vs_b = f"{x['units_per_second'] / bare:.2f}" if bare else "–"
             lines.append(
-                f"| {titles[name]} | {x['units_per_second']:.0f} | {x['articles_per_second']:.1f} | {vs_p} | {vs_b} | {_mib(x['peak_rss_bytes'])} | {_runs(x)} |"
+                f"| {titles[name]} | {x['units_per_second']:.0f} | {x['articles_per_second']:.1f} | {vs_p} | {vs_b} | {_mib(x['peak_rss_bytes'])} | {_runs(x)} | {_cores(x)} |"
             )
         if "int8_vs_fp32" in s:
             lines += ["", f"int8 / fp32 scoring throughput: **{s['int8_vs_fp32']:.2f}×**."]
@@ -511,6 +529,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             log(f"temporary folder kept: {tmp}")
     results["meta"].update(WORKER_ENV)
+    results["meta"]["load_timeline"] = LOAD_TIMELINE
     results["meta"]["load_after"] = load_average()
     results["meta"]["wall_seconds"] = time.perf_counter() - started
     log(f"load average after: {results['meta']['load_after']}")
