@@ -21,7 +21,8 @@ def _cmd_data(args: argparse.Namespace) -> None:
     from framelab.dataset import build_dataset, stats_table
     from framelab.readers import write_jsonl
 
-    config = load_config(args.config, args.overrides)
+    strictness = [f"data.strict={args.strict}"] if args.strict is not None else []
+    config = load_config(args.config, [*args.overrides, *strictness])
     if args.export:
         from framelab.errors import ProblemLog
         from framelab.readers import read_corpus
@@ -119,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("data", help="corpus -> unit dataset folder (or --export jsonl)")
     _add_config(p)
     p.add_argument("--force", action="store_true", help="replace a dataset folder built from other settings")
+    strict = p.add_mutually_exclusive_group()
+    strict.add_argument("--strict", dest="strict", action="store_const", const="true", help="fail on any data problem (the default)")
+    strict.add_argument("--lenient", dest="strict", action="store_const", const="false", help="drop bad records and list them in stats.json")
     p.add_argument("--export", choices=["jsonl"], help="write the corpus as framelab JSONL instead of a dataset")
     p.add_argument("--out", help="file for --export (default data/processed/<name>.jsonl)")
     p.set_defaults(func=_cmd_data)

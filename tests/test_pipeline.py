@@ -18,7 +18,7 @@ from framelab.predict import Predictor
 from framelab.score.scorer import score
 from framelab.train.run import train
 
-from .conftest import SAMPLE
+from .conftest import REPO, SAMPLE
 
 
 @pytest.fixture(scope="module")
@@ -309,3 +309,29 @@ def test_no_code_path_trusts_remote_code_or_unpickles_weights() -> None:
     assert not [p for p, text in sources.items() if any(call in text for call in ("torch.load(", "pickle.load", "import pickle", "joblib"))]
     loaders = [p for p, text in sources.items() if "ForSequenceClassification.from_pretrained(" in text]
     assert loaders and all("use_safetensors=True" in sources[p] for p in loaders)
+
+
+def test_ids_from_inputs_never_become_output_paths(workdir: Path, techniques_model: Path) -> None:
+    source = workdir / "hostile.jsonl"
+    source.write_text(json.dumps({"id": "../../escaped", "text": "Title\n\nA shameful plan."}) + "\n", encoding="utf-8")
+    out = workdir / "hostile-out" / "inner"
+    before = {p for p in workdir.rglob("*")}
+    score([techniques_model], [source], fmt="semeval2023", out=out, progress=False)
+    created = {p for p in workdir.rglob("*")} - before
+    assert created and all(out in p.parents or p == out or p in out.parents for p in created)
+    assert (out / "subtask-3.txt").read_text().startswith("../../escaped\t1\t")
+
+
+def test_lenient_data_flag_keeps_going(workdir: Path, tmp_path: Path) -> None:
+    from framelab.cli import main
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(
+        json.dumps({"id": "a", "text": "Good text here. Another one."}) + "\n" + "{not json\n" + json.dumps({"id": "b", "text": "More text. And more."}) + "\n",
+        encoding="utf-8",
+    )
+    sets = ["--set", f"data.path={corpus}", "--set", f"data.output_dir={tmp_path / 'ds'}", "--set", "data.dev_fraction=0.5"]
+    assert main(["data", "--config", str(REPO / "configs" / "sample.yaml"), *sets]) == 2
+    assert main(["data", "--config", str(REPO / "configs" / "sample.yaml"), "--lenient", *sets]) == 0
+    stats = json.loads((tmp_path / "ds" / "stats.json").read_text())
+    assert len(stats["problems"]) == 1 and ":2" in stats["problems"][0]
