@@ -222,6 +222,7 @@ def _summary(runs: list[dict]) -> dict:
         "articles": articles,
         "runs_seconds": [round(s, 3) for s in seconds],
         "runs_cpu_seconds": [round(r["cpu_seconds"], 3) for r in runs],
+        "cpu_per_wall": [r["cpu_seconds"] / r.get("call_seconds", r["seconds"]) for r in runs],
         "median_seconds": median,
         "units_per_second": units / median,
         "articles_per_second": articles / median,
@@ -235,7 +236,7 @@ def run_scoring(a, tmp: Path, logs: Path, model: Path, results: dict) -> None:
     warmup = write_articles(tmp / "articles-warmup", 8, seed=a.seed + 1)
     out = tmp / "scored"
     out.mkdir(exist_ok=True)
-    common = {"model": str(model), "input": str(folder), "batch_size": a.batch_size}
+    common = {"model": str(model), "input": str(folder), "batch_size": a.batch_size, "chunk_articles": a.chunk_articles}
     specs = []
     if "score" in a.sections:
         specs += [
@@ -248,6 +249,7 @@ def run_scoring(a, tmp: Path, logs: Path, model: Path, results: dict) -> None:
         if "score" not in a.sections:
             specs.append(("framelab", "serve-framelab", {**common, "warmup": str(warmup), "out": str(out / "framelab.jsonl")}))
         specs.append(("framelab_int8", "serve-framelab", {**common, "warmup": str(warmup), "out": str(out / "int8.jsonl"), "quantize": "int8"}))
+        specs.append(("predictor_int8", "serve-predictor", {**common, "quantize": "int8"}))
     if not specs:
         return
     workers: dict[str, Worker] = {}
@@ -271,7 +273,15 @@ def run_scoring(a, tmp: Path, logs: Path, model: Path, results: dict) -> None:
         for worker in workers.values():
             worker.close()
     table = {name: {**_summary(runs[name]), "peak_rss_bytes": peaks[name]} for name in runs}
-    section = {"model": str(model), "generated_articles": a.articles, "repeats": a.repeats, "batch_size": a.batch_size, "variants": table, "env": env}
+    section = {
+        "model": str(model),
+        "generated_articles": a.articles,
+        "repeats": a.repeats,
+        "batch_size": a.batch_size,
+        "chunk_articles": a.chunk_articles,
+        "variants": table,
+        "env": env,
+    }
     if "score" in a.sections:
         f, p, b = table["framelab"], table["pipeline"], table["bare"]
         section["framelab_vs_pipeline"] = f["units_per_second"] / p["units_per_second"]
@@ -282,6 +292,8 @@ def run_scoring(a, tmp: Path, logs: Path, model: Path, results: dict) -> None:
         section["check"] = one_shot("check", {**common, "jsonl": str(out / "framelab.jsonl")}, logs, "check")
     if "framelab_int8" in table:
         section["int8_vs_fp32"] = table["framelab_int8"]["units_per_second"] / table["framelab"]["units_per_second"]
+        if "predictor" in table:
+            section["int8_vs_fp32_predictor"] = table["predictor_int8"]["units_per_second"] / table["predictor"]["units_per_second"]
     results["score"] = section
 
 
@@ -306,9 +318,14 @@ def run_stream(a, tmp: Path, logs: Path, model: Path, results: dict) -> None:
         folder = write_articles(tmp / f"stream-{n}", n, seed=a.seed + 2)
         guess = f" (about {n * 14 / rate:.0f} s at the {rate:.0f} units/s measured above)" if rate else ""
         log(f"stream: scoring {n} articles in a fresh process{guess} ...")
-        r = one_shot(
-            "stream", {"model": str(model), "input": str(folder), "out": str(tmp / f"stream-{n}.jsonl"), "batch_size": a.batch_size}, logs, f"stream-{n}"
-        )
+        args = {
+            "model": str(model),
+            "input": str(folder),
+            "out": str(tmp / f"stream-{n}.jsonl"),
+            "batch_size": a.batch_size,
+            "chunk_articles": a.chunk_articles,
+        }
+        r = one_shot("stream", args, logs, f"stream-{n}")
         (tmp / f"stream-{n}.jsonl").unlink(missing_ok=True)
         shutil.rmtree(folder, ignore_errors=True)
         rows.append(r)
@@ -332,7 +349,7 @@ def _load_range(m: dict) -> str:
 
 
 def _cores(v: dict) -> str:
-    ratios = [c / s for c, s in zip(v["runs_cpu_seconds"], v["runs_seconds"]) if s]
+    ratios = v.get("cpu_per_wall") or []
     return f"{statistics.median(ratios):.2f}" if ratios else "–"
 
 
@@ -357,7 +374,8 @@ def markdown(results: dict) -> str:
         v = s["variants"]
         lines += [
             f"### Scoring ({s['generated_articles']} generated articles, {next(iter(v.values()))['units']} sentence units; "
-            f"batch size {s['batch_size']}; median of {s['repeats']} interleaved runs)",
+            f"batch size {s['batch_size']}; {'scorer default chunk' if not s.get('chunk_articles') else str(s['chunk_articles']) + '-article chunks'}; "
+            f"median of {s['repeats']} interleaved runs)",
             "",
             "| variant | units/s | articles/s | vs pipeline | vs bare forward | peak RSS (MiB) | runs (s) | CPU s / wall s |",
             "|---|---:|---:|---:|---:|---:|---|---:|",
@@ -365,13 +383,14 @@ def markdown(results: dict) -> str:
         titles = {
             "framelab": "framelab `score()` fp32 (read, split, tokenise, forward, write JSONL)",
             "framelab_int8": 'framelab `score()` int8 (`quantize="int8"`)',
-            "predictor": "`Predictor.probabilities` alone on pre-split units (per 32-article chunk)",
+            "predictor": "`Predictor.probabilities` fp32 alone, on pre-split units, one call per scorer chunk",
+            "predictor_int8": "`Predictor.probabilities` int8 alone, on pre-split units, one call per scorer chunk",
             "pipeline": "Transformers `pipeline`, one unit per call",
             "bare": "bare forward, pre-tokenised length-sorted batches (ceiling)",
         }
         pipe = v.get("pipeline", {}).get("units_per_second")
         bare = v.get("bare", {}).get("units_per_second")
-        for name in ("framelab", "framelab_int8", "predictor", "pipeline", "bare"):
+        for name in ("framelab", "framelab_int8", "predictor", "predictor_int8", "pipeline", "bare"):
             if name not in v:
                 continue
             x = v[name]
@@ -381,7 +400,8 @@ def markdown(results: dict) -> str:
                 f"| {titles[name]} | {x['units_per_second']:.0f} | {x['articles_per_second']:.1f} | {vs_p} | {vs_b} | {_mib(x['peak_rss_bytes'])} | {_runs(x)} | {_cores(x)} |"
             )
         if "int8_vs_fp32" in s:
-            lines += ["", f"int8 / fp32 scoring throughput: **{s['int8_vs_fp32']:.2f}×**."]
+            alone = f"; `Predictor` alone: {s['int8_vs_fp32_predictor']:.2f}×" if "int8_vs_fp32_predictor" in s else ""
+            lines += ["", f"int8 / fp32 throughput: `score()` **{s['int8_vs_fp32']:.2f}×**{alone}."]
         c = s.get("check")
         if c:
             jsonl = c["max_abs_diff_jsonl_vs_framelab"]
@@ -454,6 +474,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--articles", type=int, default=100, help="generated articles for the scoring comparison (default 100, about 1,500 units)")
     p.add_argument("--repeats", type=int, default=3, help="interleaved timed runs per scoring variant, after a warm-up (default 3)")
     p.add_argument("--batch-size", type=int, default=64, help="scoring batch size of framelab and the bare forward pass (default 64, framelab's)")
+    p.add_argument("--chunk-articles", type=int, help="articles per scoring chunk passed to score() (default: the scorer's own default)")
     p.add_argument("--quantize", choices=("int8", "none"), default="int8", help="also time int8 scoring and compare its F1 (default int8)")
     p.add_argument("--train-config", default="configs/sample-techniques.yaml", help="training run config (default configs/sample-techniques.yaml)")
     p.add_argument("--train-epochs", type=float, default=0.5, help="epochs of each training run (default 0.5)")
@@ -472,6 +493,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = set(a.sections) - set(SECTIONS)
     if unknown:
         p.error(f"unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
+    if a.chunk_articles is not None and a.chunk_articles < 1:
+        p.error("--chunk-articles must be at least 1")
     if a.stream_small >= a.stream_large:
         p.error("--stream-small must be below --stream-large")
     for name in ("articles", "repeats", "batch_size", "stream_small"):

@@ -72,6 +72,14 @@ def read_units(folder: str, kind: str) -> tuple[int, list[str]]:
     return len(articles), [u.text for a in articles for u in split_units(a, kind)]
 
 
+def scorer_chunk_default() -> int:
+    import inspect
+
+    from framelab.score.scorer import score
+
+    return inspect.signature(score).parameters["chunk_articles"].default
+
+
 def model_meta(model_dir: str):
     from framelab.models.folder import read_meta
 
@@ -98,16 +106,31 @@ class FramelabScoring:
         self._call(a["warmup"])
 
     def _call(self, folder: str):
+        extra = {"chunk_articles": self.a["chunk_articles"]} if self.a.get("chunk_articles") else {}
         return self.score(
-            [self.a["model"]], [folder], fmt="jsonl", out=self.a["out"], batch_size=self.a["batch_size"], quantize=self.a.get("quantize"), progress=False
+            [self.a["model"]],
+            [folder],
+            fmt="jsonl",
+            out=self.a["out"],
+            batch_size=self.a["batch_size"],
+            quantize=self.a.get("quantize"),
+            progress=False,
+            **extra,
         )
 
     def run(self) -> dict:
-        cpu = time.process_time()
+        cpu, wall = time.process_time(), time.perf_counter()
         summary = self._call(self.a["input"])
         # summary.seconds: reading, splitting, tokenising, forward and writing;
-        # the model load before it is not counted.
-        return {"seconds": summary.seconds, "cpu_seconds": time.process_time() - cpu, "units": summary.units, "articles": summary.articles}
+        # the model load before it is not counted. CPU time (all threads) is
+        # taken over the whole call, so it goes with call_seconds.
+        return {
+            "seconds": summary.seconds,
+            "call_seconds": time.perf_counter() - wall,
+            "cpu_seconds": time.process_time() - cpu,
+            "units": summary.units,
+            "articles": summary.articles,
+        }
 
 
 class PipelineScoring:
@@ -179,18 +202,19 @@ class BareForward:
 
 
 class PredictorOnly:
-    """``Predictor.probabilities`` on pre-split units, one call per chunk of 32 articles as the scorer makes."""
+    """``Predictor.probabilities`` on pre-split units, one call per chunk of articles as the scorer makes."""
 
     def __init__(self, a: dict):
         from framelab.predict import Predictor
         from framelab.score.inputs import iter_articles
         from framelab.units import split_units
 
-        self.predictor = Predictor(a["model"], batch_size=a["batch_size"])
+        self.predictor = Predictor(a["model"], batch_size=a["batch_size"], quantize=a.get("quantize"))
+        size = a.get("chunk_articles") or scorer_chunk_default()
         articles = list(iter_articles([a["input"]]))
         self.articles = len(articles)
         kind = self.predictor.meta.unit
-        self.chunks = [[u.text for art in articles[i : i + 32] for u in split_units(art, kind)] for i in range(0, len(articles), 32)]
+        self.chunks = [[u.text for art in articles[i : i + size] for u in split_units(art, kind)] for i in range(0, len(articles), size)]
         self.units = sum(map(len, self.chunks))
         self.predictor.probabilities(self.chunks[0][:64])
 
@@ -359,7 +383,8 @@ def job_stream(a: dict) -> dict:
     from framelab.score.scorer import score
 
     started = time.perf_counter()
-    summary = score([a["model"]], [a["input"]], fmt="jsonl", out=a["out"], batch_size=a["batch_size"], progress=False)
+    extra = {"chunk_articles": a["chunk_articles"]} if a.get("chunk_articles") else {}
+    summary = score([a["model"]], [a["input"]], fmt="jsonl", out=a["out"], batch_size=a["batch_size"], progress=False, **extra)
     return {
         "articles": summary.articles,
         "units": summary.units,
