@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE      := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data train eval baseline score demo demo-stance bench-quality bench-soak test test-slow test-real lint
+.PHONY: help setup data train eval baseline score demo demo-stance bench-quality bench-soak bench-speed test test-slow test-real lint
 
 help: ## list every target
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ bench-quality: setup ## SemEval-2023 techniques (lines, sentences) and frames be
 
 bench-soak: setup ## score 2,000 generated articles in one process with MODEL; RSS start/end, completeness
 	$(BIN)/python bench/soak.py --model $(MODEL) --articles 2000
+
+bench-speed: setup ## scoring/training/data throughput against the plain Transformers path (~10 min on 2 cores)
+	$(BIN)/python bench/speed.py $(if $(wildcard $(MODEL)/framelab.json),--model $(MODEL)) --out-md reports/speed.md --out-json reports/speed.json
 
 test: setup ## fast offline test suite
 	$(BIN)/python -m pytest -q

@@ -8,7 +8,9 @@ a. scoring: ``framelab.score.scorer.score`` on a folder of generated articles
    on the same units one at a time, and against the bare forward pass on
    pre-tokenised, length-sorted, pre-padded batches under
    ``torch.inference_mode`` (the ceiling); units/s, articles/s, ratios and
-   the peak memory of each;
+   the peak memory of each. ``Predictor.probabilities`` alone on pre-split
+   units (one call per scorer chunk) is timed too, which separates the model
+   path from sentence splitting and writing;
 b. ``--quantize int8``: int8 scoring throughput against fp32, and the dev
    micro-F1 of both;
 c. training examples/s with dynamic, length-grouped padding (the default)

@@ -122,7 +122,7 @@ def score_chunk(predictors: list[Predictor], articles: list[Article], target: st
 
 
 def score_stream(
-    predictors: list[Predictor], articles: Iterable[Article], *, chunk_articles: int = 32, progress: bool = True, target: str | None = None
+    predictors: list[Predictor], articles: Iterable[Article], *, chunk_articles: int = 128, progress: bool = True, target: str | None = None
 ) -> Iterator[ScoredArticle]:
     """Yield scored articles in input order, a chunk at a time, with a progress bar."""
     bar = tqdm(desc="scoring", unit=" articles", disable=not progress)
@@ -155,7 +155,7 @@ def score(
     out: str | Path | None = None,
     batch_size: int = 64,
     quantize: str | None = None,
-    chunk_articles: int = 32,
+    chunk_articles: int = 128,
     progress: bool = True,
     shard: tuple[int, int] | None = None,
     target: str | None = None,
