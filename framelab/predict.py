@@ -68,7 +68,9 @@ class Predictor:
             model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         elif quantize is not None:
             raise ValueError(f"unknown quantisation {quantize!r}; the only choice is int8")
-        self.model = model
+        # Dynamic int8 kernels exist only on the CPU; otherwise use a GPU when there is one.
+        self.device = torch.device("cuda" if torch.cuda.is_available() and quantize is None else "cpu")
+        self.model = model.to(self.device)
 
     @property
     def name(self) -> str:
@@ -116,7 +118,8 @@ class Predictor:
         window_logits = np.zeros((len(encoded), n_labels), dtype=np.float32)
         with torch.inference_mode():
             for idx, batch in self._batches(encoded, order, lengths):
-                window_logits[idx] = self.model(**batch).logits.float().numpy()
+                batch = {k: v.to(self.device) for k, v in batch.items()}
+                window_logits[idx] = self.model(**batch).logits.float().cpu().numpy()
         if not meta.article_level:
             return window_logits.astype(np.float64)
         return pool(window_logits, encoded.example, len(texts), meta.pooling)
