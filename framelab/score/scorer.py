@@ -19,36 +19,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from framelab.predict import Predictor
-from framelab.types import Article, Unit
+from framelab.score.inputs import iter_articles
+from framelab.score.records import Prediction, ScoredArticle, ScoredUnit
+from framelab.score.shard import select_shard
+from framelab.score.writers import open_writer
+from framelab.types import Article
 from framelab.units import split_units
-
-
-@dataclass
-class Prediction:
-    """One model's decision on one unit or article."""
-
-    task: str
-    labels: list[str]
-    scores: dict[str, float]
-    target: str | None = None
-
-
-@dataclass
-class ScoredUnit:
-    """A unit with the predictions of every model working on its unit kind."""
-
-    kind: str
-    unit: Unit
-    predictions: dict[str, Prediction] = field(default_factory=dict)
-
-
-@dataclass
-class ScoredArticle:
-    """An article, its scored units and its article-level predictions."""
-
-    article: Article
-    units: list[ScoredUnit]
-    predictions: dict[str, Prediction]
 
 
 @dataclass
@@ -168,10 +144,6 @@ def score(
     :mod:`framelab.score.shard`). Returns counts, elapsed seconds and the
     files written.
     """
-    from framelab.score.inputs import iter_articles
-    from framelab.score.shard import select_shard
-    from framelab.score.writers import open_writer
-
     predictors = load_predictors(model_dirs, batch_size=batch_size, quantize=quantize)
     writer = open_writer(fmt, out, {p.meta.task for p in predictors})
     summary = ScoreSummary()

@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 from typing import IO
 
-from framelab.score.scorer import Prediction, ScoredArticle
+from framelab.score.records import Prediction, ScoredArticle
 
 FORMATS = ("jsonl", "csv", "html", "semeval2023")
 PALETTE = ["#ffd166", "#ef8a8a", "#8ecae6", "#b5e48c", "#cdb4db", "#f4a261", "#90e0ef", "#e9c46a", "#a3c4f3", "#ffafcc", "#caffbf", "#fdffb6"]

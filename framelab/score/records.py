@@ -1,0 +1,35 @@
+"""What scoring produces: predictions on units and articles, handed to the writers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from framelab.types import Article, Unit
+
+
+@dataclass
+class Prediction:
+    """One model's decision on one unit or article."""
+
+    task: str
+    labels: list[str]
+    scores: dict[str, float]
+    target: str | None = None
+
+
+@dataclass
+class ScoredUnit:
+    """A unit with the predictions of every model working on its unit kind."""
+
+    kind: str
+    unit: Unit
+    predictions: dict[str, Prediction] = field(default_factory=dict)
+
+
+@dataclass
+class ScoredArticle:
+    """An article, its scored units and its article-level predictions."""
+
+    article: Article
+    units: list[ScoredUnit]
+    predictions: dict[str, Prediction]
