@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
 from framelab.encoding import Encoded, activate, encode, pool
 from framelab.models.folder import ModelMeta, read_meta
@@ -54,22 +54,30 @@ def _limit_threads() -> None:
 class Predictor:
     """A trained framelab model ready to score texts."""
 
-    def __init__(self, model_dir: str | Path, *, batch_size: int = 64, quantize: str | None = None):
+    def __init__(
+        self, model_dir: str | Path, *, batch_size: int = 64, quantize: str | None = None, device: str | torch.device | None = None
+    ):
         self.model_dir = Path(model_dir)
         self.meta: ModelMeta = read_meta(self.model_dir)
         self.batch_size = batch_size
         _limit_threads()
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), trust_remote_code=False)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            str(self.model_dir), use_safetensors=True, trust_remote_code=False
-        )
+        # Span models tag tokens; every other task classifies whole texts.
+        auto = AutoModelForTokenClassification if self.meta.task == "spans" else AutoModelForSequenceClassification
+        model = auto.from_pretrained(str(self.model_dir), use_safetensors=True, trust_remote_code=False)
         model.eval()
         if quantize == "int8":
             model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         elif quantize is not None:
             raise ValueError(f"unknown quantisation {quantize!r}; the only choice is int8")
-        # Dynamic int8 kernels exist only on the CPU; otherwise use a GPU when there is one.
-        self.device = torch.device("cuda" if torch.cuda.is_available() and quantize is None else "cpu")
+        # Dynamic int8 kernels exist only on the CPU; otherwise use the given
+        # device, else a GPU when there is one.
+        if quantize is not None:
+            self.device = torch.device("cpu")
+        elif device is not None:
+            self.device = torch.device(device)
+        else:
+            self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.model = model.to(self.device)
 
     @property
