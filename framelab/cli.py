@@ -74,10 +74,13 @@ def _cmd_baseline(args: argparse.Namespace) -> None:
 
 
 def _cmd_score(args: argparse.Namespace) -> None:
+    from framelab.score.distributed import score_distributed, world_size
     from framelab.score.scorer import score
     from framelab.score.shard import parse_shard
 
-    summary = score(
+    # Under accelerate launch / torchrun every process scores one shard and the main one merges them into --out.
+    launched = world_size() > 1
+    summary = (score_distributed if launched else score)(
         args.model,
         args.inputs,
         fmt=args.format,
@@ -88,6 +91,8 @@ def _cmd_score(args: argparse.Namespace) -> None:
         shard=parse_shard(args.shard) if args.shard else None,
         target=args.target,
     )
+    if launched and int(os.environ.get("RANK", "0")) != 0:
+        return
     rate = summary.units / summary.seconds if summary.seconds else 0.0
     print(f"scored {summary.articles} articles, {summary.units} units in {summary.seconds:.1f} s ({rate:.0f} units/s)", file=sys.stderr)
     for path in summary.outputs:
