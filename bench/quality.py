@@ -3,7 +3,9 @@
 Each run is a config plus ``--set`` overrides. For each: wall time and peak
 memory of training (peak RSS on CPU, peak allocated GPU memory on a GPU),
 dev figures of the model (at its tuned thresholds and at 0.5) beside the
-TF-IDF baseline, then scoring throughput of the dev articles. Example::
+TF-IDF baseline, then scoring throughput of the dev articles. Span runs
+(``train.task=spans``) get their own table: span identification (SI) and
+technique classification (TC) beside the lexicon / TF-IDF baselines. Example::
 
     python bench/quality.py --out-dir reports/bench-quality \\
         --run configs/semeval2023-lines.yaml train.epochs=5 \\
@@ -47,6 +49,19 @@ def _row(name: str, metrics: dict, key: str) -> dict:
     }
 
 
+def _span_row(name: str, metrics: dict, key: str) -> dict:
+    si, tc = metrics[key]["span_identification"], metrics[key]["technique_classification"]
+    return {
+        "run": name,
+        "system": key,
+        "si_precision": round(si["precision"], 4),
+        "si_recall": round(si["recall"], 4),
+        "si_f1": round(si["f1"], 4),
+        "labelled_span_f1": round(si["labelled"]["f1"], 4),
+        "tc_micro_f1": round(tc["f1"], 4),
+    }
+
+
 def run(config_path: str, overrides: list[str], out_dir: Path, common: list[str]) -> dict:
     """Train, evaluate and score one run; return its figures."""
     config = load_config(config_path, [*common, *overrides])
@@ -61,7 +76,10 @@ def run(config_path: str, overrides: list[str], out_dir: Path, common: list[str]
     wall = time.perf_counter() - started
     peak = _peak_memory_mb()
     report = evaluate_model(result.model_dir, config.dataset_dir, "dev", out_dir / "reports" / name)
-    rows = [_row(name, report.metrics, "model"), _row(name, report.metrics, "model_at_0.5") if "model_at_0.5" in report.metrics else None, _row(name, report.metrics, "baseline")]
+    if report.metrics["task"] == "spans":
+        rows = [_span_row(name, report.metrics, "model"), _span_row(name, report.metrics, "baseline")]
+    else:
+        rows = [_row(name, report.metrics, "model"), _row(name, report.metrics, "model_at_0.5") if "model_at_0.5" in report.metrics else None, _row(name, report.metrics, "baseline")]
     from datasets import load_from_disk
 
     articles = load_from_disk(str(config.dataset_dir / "articles"))["dev"]
@@ -98,12 +116,18 @@ def main(argv: list[str] | None = None) -> None:
         (args.out_dir / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
         print(json.dumps(results[-1]), flush=True)
     lines = ["| run | system | micro-F1 | macro-F1 | any F1 | Loaded_Language F1 | train s | peak MB | score units/s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    spans = ["| run | system | SI P | SI R | SI F1 | label-aware span F1 | TC micro-F1 | train s | peak MB | score units/s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         for row in r["rows"]:
+            if "si_f1" in row:
+                extra = (r["train_wall_seconds"], r["peak_memory_mb"], r["score_units_per_second"]) if row["system"] == "model" else ("", "", "")
+                cells = [row["run"], row["system"], row["si_precision"], row["si_recall"], row["si_f1"], row["labelled_span_f1"], row["tc_micro_f1"], *extra]
+                spans.append("| " + " | ".join(str(c) for c in cells) + " |")
+                continue
             extra = (r["train_wall_seconds"], r["peak_memory_mb"], r["score_units_per_second"]) if row["system"] == "model" else ("", "", "")
             cells = [row["run"], row["system"], row["micro_f1"], row["macro_f1"], row["any_f1"], row["loaded_language_f1"], *extra]
             lines.append("| " + " | ".join("–" if c is None else str(c) for c in cells) + " |")
-    table = "\n".join(lines)
+    table = "\n".join(lines if len(lines) > 2 else []) + ("\n\n" + "\n".join(spans) if len(spans) > 2 else "")
     (args.out_dir / "results.md").write_text(table + "\n", encoding="utf-8")
     print(table)
     sys.stdout.flush()

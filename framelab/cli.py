@@ -47,9 +47,14 @@ def _cmd_train(args: argparse.Namespace) -> None:
     result = train(config, resume=args.resume)
     if int(os.environ.get("RANK", "0")) != 0:
         return
+    print(f"model: {result.model_dir}")
+    if config.train.task == "spans":
+        tuned = result.dev_metrics["at_tuned_threshold"]
+        si, tc = tuned["span_identification"], tuned["technique_classification"]
+        print(f"dev span F1 {si['f1']:.3f} (threshold {tuned['threshold']:.2f}), technique classification micro-F1 {tc['f1']:.3f}; trained in {result.train_seconds:.0f} s")
+        return
     key = "at_tuned_thresholds" if "at_tuned_thresholds" in result.dev_metrics else "argmax"
     scores = result.dev_metrics[key]
-    print(f"model: {result.model_dir}")
     print(f"dev micro-F1 {scores['micro']['f1']:.3f}, macro-F1 {scores['macro']['f1']:.3f} ({key}); trained in {result.train_seconds:.0f} s")
 
 
@@ -58,6 +63,12 @@ def _cmd_eval(args: argparse.Namespace) -> None:
 
     result = evaluate_model(args.model, args.data, args.split, args.out)
     m, b = result.metrics["model"], result.metrics["baseline"]
+    if result.metrics["task"] == "spans":
+        print(f"{'':<18}{'span F1':>9}{'TC micro-F1':>13}")
+        for title, s in (("model", m), ("baseline", b)):
+            print(f"{title:<18}{s['span_identification']['f1']:>9.3f}{s['technique_classification']['f1']:>13.3f}")
+        print(f"report: {result.report_dir}/report.md")
+        return
     print(f"{'':<18}{'micro-F1':>9}{'macro-F1':>9}")
     print(f"{'model':<18}{m['micro']['f1']:>9.3f}{m['macro']['f1']:>9.3f}")
     print(f"{'TF-IDF baseline':<18}{b['micro']['f1']:>9.3f}{b['macro']['f1']:>9.3f}")
@@ -74,6 +85,9 @@ def _cmd_baseline(args: argparse.Namespace) -> None:
 
 
 def _cmd_score(args: argparse.Namespace) -> None:
+    if args.spans:
+        _classify_spans(args)
+        return
     from framelab.score.distributed import score_distributed, world_size
     from framelab.score.scorer import score
     from framelab.score.shard import parse_shard
@@ -97,6 +111,15 @@ def _cmd_score(args: argparse.Namespace) -> None:
     print(f"scored {summary.articles} articles, {summary.units} units in {summary.seconds:.1f} s ({rate:.0f} units/s)", file=sys.stderr)
     for path in summary.outputs:
         print(f"wrote {path}", file=sys.stderr)
+
+
+def _classify_spans(args: argparse.Namespace) -> None:
+    from framelab.spans.classify import classify_span_file
+
+    if len(args.model) != 1 or not args.out:
+        raise ValueError("--spans takes one --model (a spans model) and --out FILE")
+    count = classify_span_file(args.model[0], args.inputs, args.spans, args.out, batch_size=args.batch_size)
+    print(f"named the technique of {count} spans; wrote {args.out}", file=sys.stderr)
 
 
 def _cmd_merge(args: argparse.Namespace) -> None:
@@ -154,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", help="score articles with saved models")
     p.add_argument("--model", action="append", required=True, help="model folder (repeatable)")
     p.add_argument("inputs", nargs="+", help=".txt files, folders of them, or .jsonl files")
-    p.add_argument("--format", default="jsonl", choices=["jsonl", "csv", "html", "semeval2023"])
+    p.add_argument("--format", default="jsonl", choices=["jsonl", "csv", "html", "semeval2023", "semeval2020"])
+    p.add_argument("--spans", metavar="FILE", help="span model: name the technique of each span in FILE (id<TAB>?<TAB>start<TAB>end) and write id<TAB>technique<TAB>start<TAB>end to --out")
     p.add_argument("--out", help="output file (folder for semeval2023); default standard output")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--quantize", choices=["int8"], help="dynamic int8 quantisation of the linear layers")

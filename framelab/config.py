@@ -62,8 +62,8 @@ class ModelConfig:
     """The pretrained encoder and how text is fed to it."""
 
     base: str = _f(DEFAULT_BASE_MODEL, "Local HF model folder or hub name; 'default' is all-MiniLM-L6-v2 from PyPI.")
-    max_length: int = _f(128, "Tokens per example (window length for article tasks).")
-    stride: int = _f(32, "Overlapping tokens between consecutive windows of a long article.")
+    max_length: int = _f(128, "Tokens per example (window length for article tasks and span tagging).")
+    stride: int = _f(32, "Overlapping tokens between consecutive windows of a long article or unit.")
 
 
 @dataclass
@@ -73,8 +73,9 @@ class TrainConfig:
     task: str = _f(
         "techniques",
         "techniques: unit multi-label; frames: article multi-label; genre: article single-label; "
-        "stance: (target, article) pairs, single-label.",
-        ("techniques", "frames", "genre", "stance"),
+        "stance: (target, article) pairs, single-label; spans: technique character spans "
+        "tagged per token inside units (long units windowed).",
+        ("techniques", "frames", "genre", "stance", "spans"),
     )
     epochs: float = _f(5.0, "Training epochs.")
     batch_size: int = _f(16, "Training examples per step.")

@@ -25,6 +25,7 @@ from transformers import AutoModelForSequenceClassification, AutoModelForTokenCl
 
 from framelab.encoding import Encoded, activate, encode, pool
 from framelab.models.folder import ModelMeta, read_meta
+from framelab.spans.tags import merge_windows, tokenize_windows
 
 #: Features padded here; any other feature goes through ``tokenizer.pad``.
 _PADDED = ("input_ids", "attention_mask", "token_type_ids")
@@ -131,6 +132,27 @@ class Predictor:
         if not meta.article_level:
             return window_logits.astype(np.float64)
         return pool(window_logits, encoded.example, len(texts), meta.pooling)
+
+    def token_probabilities(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Span models: per text, token offsets ``(tokens, 2)`` and B/I tag probabilities, windows merged."""
+        meta = self.meta
+        windows = tokenize_windows(self.tokenizer, texts, max_length=meta.max_length, stride=meta.stride)
+        if len(windows) == 0:
+            return []
+        lengths = np.fromiter((len(ids) for ids in windows.features["input_ids"]), dtype=np.int64, count=len(windows))
+        order = np.argsort(-lengths, kind="stable")
+        left = self.tokenizer.padding_side == "left"
+        window_probs: list[np.ndarray] = [np.zeros(0)] * len(windows)
+        with torch.inference_mode():
+            for idx, batch in self._batches(windows, order, lengths):
+                batch = {k: v.to(self.device) for k, v in batch.items()}
+                logits = self.model(**batch).logits.float().cpu().numpy().astype(np.float64)
+                width = logits.shape[1]
+                for row, i in enumerate(idx):
+                    n = lengths[i]
+                    own = logits[row, width - n :] if left else logits[row, :n]
+                    window_probs[i] = 1.0 / (1.0 + np.exp(-own))
+        return merge_windows(windows, window_probs, len(texts))
 
     def probabilities(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
         """Label probabilities per text, shape ``(len(texts), len(labels))``."""

@@ -131,6 +131,11 @@ def evaluate_model(model_dir: str | Path, dataset_dir: str | Path, split: str = 
     model_dir, dataset_dir = Path(model_dir), Path(dataset_dir)
     predictor = Predictor(model_dir)
     meta = predictor.meta
+    out = Path(report_dir or Path("reports") / f"{model_dir.name}-{split}")
+    if meta.task == "spans":
+        from framelab.spans.report import evaluate_spans
+
+        return evaluate_spans(predictor, dataset_dir, split, out)
     data, names = load_task_split(dataset_dir, meta.task, split, meta.labels)
     probs = predictor.probabilities(data.texts, data.pairs)
     decided = predictor.decide(probs)
@@ -148,7 +153,6 @@ def evaluate_model(model_dir: str | Path, dataset_dir: str | Path, split: str = 
         metrics["majority_baseline"] = _majority(dataset_dir, meta.task, names, data)
     if meta.multi_label:
         metrics["model_at_0.5"] = _task_scores(meta.task, probs, decisions_at(probs, 0.5), data, names)
-    out = Path(report_dir or Path("reports") / f"{model_dir.name}-{split}")
     with atomic_folder(out) as tmp:
         _write_report(tmp, metrics, names, probs, decided, data.targets)
     return EvalResult(out, metrics)

@@ -6,6 +6,7 @@ not import framelab):
 
 * ``multilabel_prf`` - micro/macro/per-label/"any label" P, R, F1 over 0/1 rows.
 * ``span_f1`` - SemEval-2020 Task 11 partial-credit span P, R, F1.
+* ``technique_f1`` - SemEval-2020 Task 11 technique classification micro P/R/F1 over given spans.
 * ``stance_scores`` - accuracy, macro-F1, SemEval-2016 F_avg, FNC-1 score.
 """
 
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import evaluate
 
-METRIC_NAMES: tuple[str, ...] = ("multilabel_prf", "span_f1", "stance_scores")
+METRIC_NAMES: tuple[str, ...] = ("multilabel_prf", "span_f1", "stance_scores", "technique_f1")
 
 _HERE = Path(__file__).resolve().parent
 

@@ -25,6 +25,35 @@ def metrics_table(scores: dict) -> str:
     return "\n".join(lines)
 
 
+def spans_table(dev_metrics: dict) -> str:
+    """Dev span identification and technique classification, per technique."""
+    tuned = dev_metrics["at_tuned_threshold"]
+    si, tc = tuned["span_identification"], tuned["technique_classification"]
+    lines = [
+        f"Dev split at the tuned tag threshold {tuned['threshold']:.2f} (tuned on this same split, so optimistic):",
+        "",
+        f"- span identification (SemEval-2020 SI, partial credit): P {si['precision']:.3f}, R {si['recall']:.3f}, **F1 {si['f1']:.3f}** "
+        f"({si['n_pred']} predicted, {si['n_gold']} gold spans after merging); at 0.5: F1 {dev_metrics['at_0.5']['span_identification']['f1']:.3f}",
+        f"- technique classification of the gold spans (SemEval-2020 TC): **micro-F1 {tc['f1']:.3f}** over {tc['n_gold']} spans",
+        "",
+        "| technique | gold spans | span F1 (same technique) | TC F1 |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, s in si["per_label"].items():
+        c = tc["per_label"].get(name, {"f1": 0.0})
+        lines.append(f"| {name} | {s['n_gold']} | {s['f1']:.3f} | {c['f1']:.3f} |")
+    return "\n".join(lines)
+
+
+def _task_line(meta: ModelMeta) -> str:
+    if meta.task == "spans":
+        return f"B/I tags per technique on {meta.unit} units, windows of {meta.max_length} tokens with stride {meta.stride}"
+    kind = "multi-label" if meta.multi_label else "single-label"
+    if meta.article_level:
+        return f"{kind}, article level, windows of {meta.max_length} tokens with stride {meta.stride}, {meta.pooling}-pooled"
+    return f"{kind}, {meta.unit} units, up to {meta.max_length} tokens"
+
+
 def write_model_card(folder: Path, meta: ModelMeta, config: Config, dev_metrics: dict) -> None:
     """Write ``README.md``: data, labels, dev metrics and how to score."""
     stats_path = Path(meta.extra.get("dataset", "")) / "stats.json"
@@ -33,7 +62,9 @@ def write_model_card(folder: Path, meta: ModelMeta, config: Config, dev_metrics:
         stats = json.loads(stats_path.read_text(encoding="utf-8"))
         counts = ", ".join(f"{s}: {v['articles']} articles / {v['units']} units" for s, v in stats["splits"].items())
         data_line += f" ({counts}; split by article, seed {config.data.seed})"
-    if meta.multi_label:
+    if meta.task == "spans":
+        table = spans_table(dev_metrics)
+    elif meta.multi_label:
         headline = dev_metrics["at_tuned_thresholds"]
         table = (
             "Dev split, tuned per-label thresholds (tuned on this same split, so optimistic):\n\n"
@@ -51,7 +82,7 @@ def write_model_card(folder: Path, meta: ModelMeta, config: Config, dev_metrics:
 
 Fine-tuned from `{meta.base_model}` by framelab {meta.framelab_version}.
 
-- **Task**: {meta.task} ({'multi-label' if meta.multi_label else 'single-label'}, {'article level, windows of ' + str(meta.max_length) + ' tokens with stride ' + str(meta.stride) + ', ' + meta.pooling + '-pooled' if meta.article_level else meta.unit + ' units, up to ' + str(meta.max_length) + ' tokens'})
+- **Task**: {meta.task} ({_task_line(meta)})
 - **Data**: {data_line}
 - **Labels** ({len(meta.labels)}): {', '.join(meta.labels)}
 - **Training**: {config.train.epochs:g} epochs, batch {config.train.batch_size}, learning rate {config.train.learning_rate:g}, rare labels: {config.train.rare_labels}, seed {config.train.seed}; {dev_metrics.get('train_runtime_seconds', '?')} s

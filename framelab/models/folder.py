@@ -29,6 +29,8 @@ from framelab.errors import ConfigError, DataError, Problem
 META_FILE = "framelab.json"
 ARTICLE_TASKS = ("frames", "genre", "stance")
 MULTI_LABEL_TASKS = ("techniques", "frames")
+#: Tasks that tag tokens and decode character spans (thresholds per technique).
+SPAN_TASKS = ("spans",)
 
 
 @dataclass
@@ -98,7 +100,7 @@ def read_meta(model_dir: Path) -> ModelMeta:
         meta = ModelMeta(**raw)
     except (json.JSONDecodeError, TypeError) as exc:
         raise DataError(Problem(str(path), None, f"unreadable model metadata: {exc}", "retrain the model")) from exc
-    if meta.multi_label and (meta.thresholds is None or len(meta.thresholds) != len(meta.labels)):
+    if (meta.multi_label or meta.task in SPAN_TASKS) and (meta.thresholds is None or len(meta.thresholds) != len(meta.labels)):
         raise DataError(
             Problem(str(path), None, "thresholds are missing or do not match the labels", "retrain the model; thresholds are written by `framelab train`")
         )

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from framelab.spans.tags import TaggedSpan
 from framelab.types import Article, Unit
 
 
 @dataclass
 class Prediction:
-    """One model's decision on one unit or article."""
+    """One model's decision on one unit or article.
+
+    Span models also give ``spans``, with offsets into the unit's text;
+    ``labels`` are then the techniques of those spans and ``scores`` each
+    technique's best span score.
+    """
 
     task: str
     labels: list[str]
     scores: dict[str, float]
     target: str | None = None
+    spans: list[TaggedSpan] | None = None
 
 
 @dataclass

@@ -23,6 +23,7 @@ from framelab.score.inputs import iter_articles
 from framelab.score.records import Prediction, ScoredArticle, ScoredUnit
 from framelab.score.shard import select_shard
 from framelab.score.writers import open_writer
+from framelab.spans.tags import TaggedSpan, decode
 from framelab.types import Article
 from framelab.units import split_units
 
@@ -49,6 +50,19 @@ def _decisions(predictor: Predictor, texts: list[str], targets: list[str] | None
         Prediction(predictor.meta.task, [names[j] for j in np.flatnonzero(row)], {n: round(float(p), 4) for n, p in zip(names, prow)}, target)
         for row, prow, target in zip(decided, probs, targets)
     ]
+
+
+def _span_decisions(predictor: Predictor, texts: list[str]) -> list[Prediction]:
+    meta = predictor.meta
+    predictions = []
+    for text, (offsets, probs) in zip(texts, predictor.token_probabilities(texts)):
+        spans = decode(text, offsets, probs, meta.labels, meta.thresholds)
+        best: dict[str, float] = {}
+        for s in spans:
+            best[s.label] = max(best.get(s.label, 0.0), round(s.score, 4))
+        rounded = [TaggedSpan(s.start, s.end, s.label, round(s.score, 4)) for s in spans]
+        predictions.append(Prediction(meta.task, sorted(best), dict(sorted(best.items())), spans=rounded))
+    return predictions
 
 
 def _unit_kind(predictor: Predictor) -> str | None:
@@ -82,8 +96,12 @@ def score_chunk(predictors: list[Predictor], articles: list[Article], target: st
         flat = [ScoredUnit(kind, u) for units in per_article for u in units]
         texts = [s.unit.text for s in flat]
         for predictor in (p for p in predictors if _unit_kind(p) == kind):
-            unit_targets = [t for t, units in zip(targets, per_article) for _ in units] if predictor.meta.task == "stance" else None
-            for item, pred in zip(flat, _decisions(predictor, texts, unit_targets)):
+            if predictor.meta.task == "spans":
+                predictions = _span_decisions(predictor, texts)
+            else:
+                unit_targets = [t for t, units in zip(targets, per_article) for _ in units] if predictor.meta.task == "stance" else None
+                predictions = _decisions(predictor, texts, unit_targets)
+            for item, pred in zip(flat, predictions):
                 item.predictions[predictor.name] = pred
         cursor = 0
         for result, units in zip(scored, per_article):

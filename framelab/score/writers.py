@@ -2,13 +2,22 @@
 
 - ``jsonl``: one record per unit (``"type": "unit"``) followed by one record
   per article (``"type": "article"``) with the article-level predictions.
+  Span models add ``"spans"`` to their unit predictions: ``start``/``end``
+  into the unit's text (add the unit's ``start`` for article offsets),
+  ``label``, ``score`` and the span ``text``.
 - ``csv``: one row per (unit or article, model).
 - ``html``: one page; units highlighted by their top label with a legend,
-  label scores on hover; every text is HTML-escaped.
+  label scores on hover, predicted spans underlined inside their unit with
+  their techniques on hover; every text is HTML-escaped.
 - ``semeval2023``: a folder with ``subtask-1.txt`` (genre), ``subtask-2.txt``
   (``id<TAB>frame,…``) and ``subtask-3.txt`` (``id<TAB>line<TAB>tech,…``, one
   line for every non-empty line of every article; sentence predictions are
   joined per line), for the official SemEval-2023 Task 3 scorers.
+- ``semeval2020``: a folder with ``SI.txt`` (``id<TAB>start<TAB>end``: each
+  article's predicted spans, techniques ignored and overlaps merged, as the
+  span-identification scorer wants them) and ``TC.txt``
+  (``id<TAB>technique<TAB>start<TAB>end``, one line per predicted span), in
+  article offsets, for the SemEval-2020 Task 11 scorers.
 
 Files are written under a temporary name and renamed into place when
 complete, so an interrupted run never leaves a truncated output that looks
@@ -29,8 +38,9 @@ from pathlib import Path
 from typing import IO
 
 from framelab.score.records import Prediction, ScoredArticle
+from framelab.spans.tags import TaggedSpan
 
-FORMATS = ("jsonl", "csv", "html", "semeval2023")
+FORMATS = ("jsonl", "csv", "html", "semeval2023", "semeval2020")
 PALETTE = ["#ffd166", "#ef8a8a", "#8ecae6", "#b5e48c", "#cdb4db", "#f4a261", "#90e0ef", "#e9c46a", "#a3c4f3", "#ffafcc", "#caffbf", "#fdffb6"]
 
 
@@ -53,10 +63,12 @@ class AtomicFile:
         Path(self.tmp).unlink(missing_ok=True)
 
 
-def _pred_json(p: Prediction) -> dict:
+def _pred_json(p: Prediction, text: str = "") -> dict:
     record = {"task": p.task, "labels": p.labels, "scores": p.scores}
     if p.target is not None:
         record["target"] = p.target
+    if p.spans is not None:
+        record["spans"] = [{"start": t.start, "end": t.end, "label": t.label, "score": t.score, "text": text[t.start : t.end]} for t in p.spans]
     return record
 
 
@@ -95,7 +107,7 @@ class JsonlWriter(Writer):
         for s in result.units:
             u = s.unit
             record = {"type": "unit", "article_id": a.id, "unit": s.kind, "index": u.index, "start": u.start, "end": u.end, "line": u.line, "text": u.text}
-            record["predictions"] = {name: _pred_json(p) for name, p in s.predictions.items()}
+            record["predictions"] = {name: _pred_json(p, u.text) for name, p in s.predictions.items()}
             self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         record = {"type": "article", "article_id": a.id, "source": a.source, "length": len(a.text), "units": len(result.units)}
         record["predictions"] = {name: _pred_json(p) for name, p in result.predictions.items()}
@@ -136,6 +148,25 @@ class HtmlWriter(Writer):
             self.colours[label] = PALETTE[len(self.colours) % len(PALETTE)]
         return self.colours[label]
 
+    def _underlined(self, text: str, spans: list[TaggedSpan]) -> str:
+        """``text`` escaped, with every predicted span underlined and its techniques in a tooltip.
+
+        Overlapping spans cut the text into segments; each segment is
+        underlined in the colour of its best span and lists all of them.
+        """
+        e = html.escape
+        cuts = sorted({0, len(text), *(t.start for t in spans), *(t.end for t in spans)})
+        parts = []
+        for a, b in zip(cuts, cuts[1:]):
+            covering = sorted((t for t in spans if t.start <= a and b <= t.end), key=lambda t: -t.score)
+            if not covering:
+                parts.append(e(text[a:b]))
+                continue
+            tip = "; ".join(f"{t.label} {t.score:.2f}: {text[t.start : t.end]}" for t in covering)
+            colour = self._colour(covering[0].label)
+            parts.append(f'<u class="span" title="{e(tip)}" style="text-decoration-color:{colour}">{e(text[a:b])}</u>')
+        return "".join(parts)
+
     def write(self, result: ScoredArticle) -> None:
         a, e = result.article, html.escape
         out = self.body
@@ -158,7 +189,8 @@ class HtmlWriter(Writer):
                 stances = [f"stance {label} {p.scores[label]:.2f}" for p in s.predictions.values() if p.task == "stance" for label in p.labels]
                 tip = "; ".join([*(f"{label} {score:.2f}" for label, score in labels), *stances]) or "no label"
                 style = f' style="background:{self._colour(labels[0][0])}"' if labels else ""
-                out.write(f'<span class="unit" title="{e(tip)}"{style}>{e(u.text)}</span>')
+                spans = [t for p in s.predictions.values() if p.spans for t in p.spans]
+                out.write(f'<span class="unit" title="{e(tip)}"{style}>{self._underlined(u.text, spans)}</span>')
                 cursor = u.end
             out.write(e(a.text[cursor:]) + "</div>\n")
         out.write("</section>\n")
@@ -169,7 +201,7 @@ class HtmlWriter(Writer):
         self.handle.write(
             "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>framelab predictions</title><style>"
             "body{font-family:sans-serif;max-width:60em;margin:auto}.text{white-space:pre-wrap;line-height:1.6}"
-            ".unit{border-radius:3px}.badge{padding:1px 5px;border-radius:3px;background:#eee;margin-right:4px}"
+            ".unit{border-radius:3px}.span{text-decoration-thickness:3px;text-underline-offset:3px}.badge{padding:1px 5px;border-radius:3px;background:#eee;margin-right:4px}"
             "section{border-bottom:1px solid #ccc;padding-bottom:1em}</style></head><body>\n"
             f"<h1>framelab predictions</h1><p>Legend: {legend or '<em>no label predicted</em>'}</p>\n"
         )
@@ -212,7 +244,37 @@ class Semeval2023Writer(Writer):
             self.lines.write(f"{a.id}\t{number}\t{','.join(sorted(per_line.get(number, ())))}\n")
 
 
-WRITERS = {"jsonl": JsonlWriter, "csv": CsvWriter, "html": HtmlWriter, "semeval2023": Semeval2023Writer}
+class Semeval2020Writer(Writer):
+    def __init__(self, out: Path | None, tasks: set[str]):
+        if out is None:
+            raise ValueError("--format semeval2020 needs --out FOLDER")
+        if "spans" not in tasks:
+            raise ValueError("--format semeval2020 needs a spans model")
+        super().__init__(out)
+        self.si = self._open(out / "SI.txt")
+        self.tc = self._open(out / "TC.txt")
+
+    def write(self, result: ScoredArticle) -> None:
+        a = result.article
+        found = sorted(
+            (s.unit.start + t.start, s.unit.start + t.end, t.label)
+            for s in result.units
+            for p in s.predictions.values()
+            if p.spans
+            for t in p.spans
+        )
+        merged: list[list[int]] = []
+        for start, end, label in found:
+            self.tc.write(f"{a.id}\t{label}\t{start}\t{end}\n")
+            if merged and start < merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        for start, end in merged:
+            self.si.write(f"{a.id}\t{start}\t{end}\n")
+
+
+WRITERS = {"jsonl": JsonlWriter, "csv": CsvWriter, "html": HtmlWriter, "semeval2023": Semeval2023Writer, "semeval2020": Semeval2020Writer}
 
 
 def open_writer(fmt: str, out: str | Path | None, tasks: set[str]) -> Writer:
@@ -223,4 +285,6 @@ def open_writer(fmt: str, out: str | Path | None, tasks: set[str]) -> Writer:
     if fmt not in WRITERS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     path = Path(out) if out else None
-    return Semeval2023Writer(path, tasks) if fmt == "semeval2023" else WRITERS[fmt](path)
+    if fmt in ("semeval2023", "semeval2020"):
+        return WRITERS[fmt](path, tasks)
+    return WRITERS[fmt](path)

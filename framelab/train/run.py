@@ -139,6 +139,10 @@ def train(config: Config, *, resume: bool = False, callbacks: list[TrainerCallba
     writes ``config.model_dir`` (atomically) and returns the dev figures.
     ``callbacks`` are extra Trainer callbacks (progress hooks, tests).
     """
+    if config.train.task == "spans":
+        from framelab.spans.train import train_spans
+
+        return train_spans(config, resume=resume, callbacks=callbacks)
     t = config.train
     task = t.task
     base = resolve_base_model(config.model.base)
@@ -160,12 +164,7 @@ def train(config: Config, *, resume: bool = False, callbacks: list[TrainerCallba
     train_data.targets = train_data.targets[:, keep]
     dev_data, _ = load_task_split(dataset_dir, task, "dev", names)
 
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
-    except OSError as exc:
-        raise ConfigError(f"model.base {config.model.base}: cannot load a tokenizer ({exc}); give a local model folder or a reachable hub name") from exc
-    if not tokenizer.is_fast:
-        raise ConfigError(f"model.base {base}: framelab needs a fast tokenizer (tokenizer.json)")
+    tokenizer = load_tokenizer(config, base)
     enc = dict(max_length=config.model.max_length, stride=config.model.stride, windowed=windowed)
     train_enc = encode(tokenizer, train_data.texts, pairs=train_data.pairs, **enc)
     dev_enc = encode(tokenizer, dev_data.texts, pairs=dev_data.pairs, **enc)
@@ -197,37 +196,8 @@ def train(config: Config, *, resume: bool = False, callbacks: list[TrainerCallba
             scores = single_label_scores(probs.argmax(axis=1), dev_data.targets.argmax(axis=1), names)
         return {"micro_f1": scores["micro"]["f1"], "macro_f1": scores["macro"]["f1"]}
 
-    work = config.model_dir.with_name(config.model_dir.name + ".work")
-    last = get_last_checkpoint(str(work)) if resume and work.is_dir() else None
-    if resume and last is None:
-        raise ConfigError(f"--resume: no checkpoint in {work}; start without --resume")
-    if not resume and work.exists() and int(os.environ.get("RANK", "0")) == 0:
-        shutil.rmtree(work)
-    args = TrainingArguments(
-        output_dir=str(work),
-        num_train_epochs=t.epochs,
-        per_device_train_batch_size=t.batch_size,
-        per_device_eval_batch_size=t.eval_batch_size,
-        learning_rate=t.learning_rate,
-        warmup_steps=t.warmup_ratio,
-        weight_decay=t.weight_decay,
-        seed=t.seed,
-        data_seed=t.seed,
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        save_total_limit=2,
-        load_best_model_at_end=True,
-        # Stance is judged by macro-F1: the minority stances matter most.
-        metric_for_best_model="macro_f1" if task == "stance" else "micro_f1",
-        greater_is_better=True,
-        logging_steps=t.logging_steps,
-        report_to=_reporters(),
-        train_sampling_strategy="random" if t.pad_to_max_length else "group_by_length",
-        save_only_model=False,
-        disable_tqdm=False,
-        use_cpu=not torch.cuda.is_available(),
-        **_precision(t.mixed_precision),
-    )
+    work, last = work_folder(config, resume)
+    args = training_arguments(config, work, "macro_f1" if task == "stance" else "micro_f1")
     collator = DataCollatorWithPadding(
         tokenizer, padding="max_length" if t.pad_to_max_length else "longest", max_length=config.model.max_length
     )
@@ -281,11 +251,62 @@ def train(config: Config, *, resume: bool = False, callbacks: list[TrainerCallba
         framelab_version=framelab.__version__,
         extra={"dataset": str(dataset_dir), "train_label_counts": dict(zip(names, map(int, train_data.targets.sum(axis=0))))},
     )
+    write_model_folder(trainer, tokenizer, config, meta, dev_metrics, work)
+    return TrainResult(config.model_dir, dev_metrics, train_seconds, float(output.metrics.get("train_samples_per_second", 0.0)))
+
+
+def training_arguments(config: Config, work: Path, metric: str) -> TrainingArguments:
+    """Trainer arguments shared by every task: an evaluation and checkpoint per
+    epoch, the best epoch by dev ``metric`` restored at the end, length-grouped
+    batches unless ``train.pad_to_max_length``, mixed precision per config."""
+    t = config.train
+    return TrainingArguments(
+        output_dir=str(work),
+        num_train_epochs=t.epochs,
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.eval_batch_size,
+        learning_rate=t.learning_rate,
+        warmup_steps=t.warmup_ratio,
+        weight_decay=t.weight_decay,
+        seed=t.seed,
+        data_seed=t.seed,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model=metric,
+        greater_is_better=True,
+        logging_steps=t.logging_steps,
+        report_to=_reporters(),
+        train_sampling_strategy="random" if t.pad_to_max_length else "group_by_length",
+        save_only_model=False,
+        disable_tqdm=False,
+        use_cpu=not torch.cuda.is_available(),
+        **_precision(t.mixed_precision),
+    )
+
+
+def work_folder(config: Config, resume: bool) -> tuple[Path, str | None]:
+    """The checkpoint folder of a run and, with ``resume``, its last checkpoint.
+
+    A fresh run clears the folder (on the main process only).
+    """
+    work = config.model_dir.with_name(config.model_dir.name + ".work")
+    last = get_last_checkpoint(str(work)) if resume and work.is_dir() else None
+    if resume and last is None:
+        raise ConfigError(f"--resume: no checkpoint in {work}; start without --resume")
+    if not resume and work.exists() and int(os.environ.get("RANK", "0")) == 0:
+        shutil.rmtree(work)
+    return work, last
+
+
+def write_model_folder(trainer: Trainer, tokenizer, config: Config, meta: ModelMeta, dev_metrics: dict, work: Path) -> None:
+    """Write the model folder once (main process only) and drop the checkpoints."""
     # Under torchrun / accelerate launch every process gets here; only the
     # main one writes, so the folder and its metrics are written once.
     trainer.accelerator.wait_for_everyone()
     if not trainer.is_world_process_zero():
-        return TrainResult(config.model_dir, dev_metrics, train_seconds, float(output.metrics.get("train_samples_per_second", 0.0)))
+        return
     with atomic_folder(config.model_dir) as tmp:
         trainer.save_model(str(tmp))
         # The Trainer also pickles its arguments; scoring never needs them and
@@ -298,7 +319,17 @@ def train(config: Config, *, resume: bool = False, callbacks: list[TrainerCallba
         write_model_card(tmp, meta, config, dev_metrics)
         _logs_to_folder(trainer, work, tmp)
     shutil.rmtree(work, ignore_errors=True)
-    return TrainResult(config.model_dir, dev_metrics, train_seconds, float(output.metrics.get("train_samples_per_second", 0.0)))
+
+
+def load_tokenizer(config: Config, base: str):
+    """The base model's fast tokenizer, with errors that say what to fix."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
+    except OSError as exc:
+        raise ConfigError(f"model.base {config.model.base}: cannot load a tokenizer ({exc}); give a local model folder or a reachable hub name") from exc
+    if not tokenizer.is_fast:
+        raise ConfigError(f"model.base {base}: framelab needs a fast tokenizer (tokenizer.json)")
+    return tokenizer
 
 
 def _precision(mode: str) -> dict[str, bool]:

@@ -1,0 +1,184 @@
+"""Training the ``spans`` task: per-token B/I tags for every technique (see :mod:`framelab.spans.tags`).
+
+The Trainer set-up (epochs, checkpoints, best epoch restored, ``--resume``,
+the model folder) is the one of :mod:`framelab.train.run`; what differs is the
+token-classification head, the masked multi-label loss, the collator that pads
+tag targets, and the dev measure: SemEval-2020 span-identification F1 over
+article offsets, which also picks the best epoch and the tag threshold.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from datasets import Dataset
+from transformers import AutoModelForTokenClassification, EarlyStoppingCallback, TrainerCallback, set_seed
+
+import framelab
+from framelab.config import Config
+from framelab.errors import DataError, Problem
+from framelab.models.folder import ModelMeta, resolve_base_model
+from framelab.spans.analysis import answer_gold_spans, article_spans, article_tokens, si_scores, tc_scores, tune_threshold
+from framelab.spans.data import SpanSplit, label_counts, load_span_split
+from framelab.spans.tags import IGNORE, Windows, merge_windows, tag_names, token_targets, tokenize_windows, window_starts
+from framelab.train.losses import multilabel_loss
+from framelab.train.run import TrainResult, _Trainer, load_tokenizer, training_arguments, work_folder, write_model_folder
+
+
+class TagCollator:
+    """Pads model inputs with the tokenizer and tag targets ``(tokens, tags)`` with ``IGNORE``."""
+
+    def __init__(self, tokenizer, n_tags: int, pad_to: int | None = None):
+        self.tokenizer = tokenizer
+        self.n_tags = n_tags
+        self.pad_to = pad_to
+
+    def __call__(self, features: list[dict]) -> dict:
+        targets = [f["labels"] for f in features]
+        inputs = [{k: v for k, v in f.items() if k != "labels"} for f in features]
+        padding = "max_length" if self.pad_to else "longest"
+        batch = self.tokenizer.pad(inputs, padding=padding, max_length=self.pad_to, return_tensors="pt")
+        labels = torch.full((len(features), batch["input_ids"].shape[1], self.n_tags), float(IGNORE))
+        for i, rows in enumerate(targets):
+            labels[i, : len(rows)] = torch.as_tensor(rows, dtype=torch.float32)
+        batch["labels"] = labels
+        return batch
+
+
+def tag_loss(kind: str, *, pos_weight: torch.Tensor | None, gamma: float):
+    """A Trainer ``compute_loss_func``: the multi-label loss on text tokens only."""
+    inner = multilabel_loss(kind, pos_weight=pos_weight, gamma=gamma)
+
+    def loss(outputs, labels: torch.Tensor, num_items_in_batch=None) -> torch.Tensor:
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
+        keep = labels[..., 0] != IGNORE
+        logits, labels = logits[keep], labels[keep].to(logits.dtype)
+        if inner is None:
+            return F.binary_cross_entropy_with_logits(logits, labels)
+        return inner({"logits": logits}, labels)
+
+    return loss
+
+
+def _tag_dataset(windows: Windows, split: SpanSplit, labels: list[str]) -> tuple[Dataset, np.ndarray]:
+    starts = window_starts(windows)
+    targets = [token_targets(o, split.unit_spans[windows.example[w]], labels, window_start=starts[w]) for w, o in enumerate(windows.offsets)]
+    features = dict(windows.features)
+    features["labels"] = [t.tolist() for t in targets]
+    counts = np.zeros((2, 2 * len(labels)))
+    for t in targets:
+        text = t[t[:, 0] != IGNORE]
+        counts[0] += text.sum(axis=0)
+        counts[1] += len(text)
+    return Dataset.from_dict(features), counts
+
+
+def window_probabilities(logits: np.ndarray, windows: Windows) -> list[np.ndarray]:
+    """Sigmoid tag probabilities of each window's own tokens (padding cut off)."""
+    return [1.0 / (1.0 + np.exp(-logits[w, : len(o)].astype(np.float64))) for w, o in enumerate(windows.offsets)]
+
+
+def dev_figures(split: SpanSplit, tokens: list, labels: list[str], threshold: float) -> dict:
+    """Span identification and technique classification of ``split`` at one threshold."""
+    found = article_spans(split.article_ids, split.unit_starts, split.texts, tokens, labels, [threshold] * len(labels))
+    answers = answer_gold_spans(article_tokens(split.article_ids, split.unit_starts, tokens), split.gold, labels)
+    return {"threshold": threshold, "span_identification": si_scores(found, split.gold), "technique_classification": tc_scores(answers, split.gold)}
+
+
+def train_spans(config: Config, *, resume: bool = False, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
+    """Fine-tune a token tagger for technique spans and save its model folder."""
+    t = config.train
+    base = resolve_base_model(config.model.base)
+    dataset_dir = config.dataset_dir
+    if not (dataset_dir / "labels.json").is_file():
+        raise DataError(Problem(str(dataset_dir), None, "no dataset here", "build it first: framelab data --config <this config>"))
+    if t.num_threads:
+        torch.set_num_threads(t.num_threads)
+    set_seed(t.seed)
+
+    train_split, names = load_span_split(dataset_dir, "train")
+    counts = label_counts(train_split)
+    names = [n for n in names if counts[n] >= max(1, t.min_label_count)]
+    if not names:
+        raise DataError(Problem(str(dataset_dir), None, "no technique spans in the train split", "the spans task needs a corpus with character spans (PTC, SemEval-2023, JSONL spans)"))
+    train_split, _ = load_span_split(dataset_dir, "train", names)
+    dev_split, _ = load_span_split(dataset_dir, "dev", names)
+    tokenizer = load_tokenizer(config, base)
+    window = dict(max_length=config.model.max_length, stride=config.model.stride)
+    train_windows = tokenize_windows(tokenizer, train_split.texts, **window)
+    dev_windows = tokenize_windows(tokenizer, dev_split.texts, **window)
+    train_ds, tag_counts = _tag_dataset(train_windows, train_split, names)
+    dev_ds, _ = _tag_dataset(dev_windows, dev_split, names)
+
+    tags = tag_names(names)
+    model = AutoModelForTokenClassification.from_pretrained(
+        base,
+        num_labels=len(tags),
+        id2label=dict(enumerate(tags)),
+        label2id={n: i for i, n in enumerate(tags)},
+        dtype=torch.float32,
+        use_safetensors=True,
+        trust_remote_code=False,
+    )
+
+    def unit_tokens(logits: np.ndarray) -> list:
+        return merge_windows(dev_windows, window_probabilities(logits, dev_windows), len(dev_split.texts))
+
+    def compute_metrics(prediction) -> dict:
+        logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
+        tokens = unit_tokens(np.asarray(logits))
+        found = article_spans(dev_split.article_ids, dev_split.unit_starts, dev_split.texts, tokens, names, [0.5] * len(names))
+        scores = si_scores(found, dev_split.gold)
+        return {"span_f1": scores["f1"], "span_precision": scores["precision"], "span_recall": scores["recall"]}
+
+    work, last = work_folder(config, resume)
+    args = training_arguments(config, work, "span_f1")
+    positives, tokens_seen = tag_counts
+    weights = torch.tensor(np.clip((tokens_seen - positives) / np.maximum(positives, 1), 1.0, t.max_pos_weight), dtype=torch.float32)
+    callbacks = list(callbacks or [])
+    if t.early_stopping_patience > 0:
+        callbacks.append(EarlyStoppingCallback(t.early_stopping_patience))
+    trainer = _Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=dev_ds,
+        data_collator=TagCollator(tokenizer, len(tags), config.model.max_length if t.pad_to_max_length else None),
+        processing_class=tokenizer,
+        compute_loss_func=tag_loss(t.rare_labels, pos_weight=weights, gamma=t.focal_gamma),
+        compute_metrics=compute_metrics,
+        callbacks=callbacks,
+    )
+    started = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=last)
+    train_seconds = time.perf_counter() - started
+
+    logits = trainer.predict(dev_ds).predictions
+    tokens = unit_tokens(np.asarray(logits[0] if isinstance(logits, tuple) else logits))
+    threshold, tried = tune_threshold(dev_split.article_ids, dev_split.unit_starts, dev_split.texts, tokens, names, dev_split.gold)
+    dev_metrics = {
+        "at_0.5": dev_figures(dev_split, tokens, names, 0.5),
+        "at_tuned_threshold": dev_figures(dev_split, tokens, names, threshold),
+        "span_f1_per_threshold": {str(k): v for k, v in tried.items()},
+        "n_dev_articles": len(dev_split.gold),
+        "n_dev_units": len(dev_split.texts),
+        "train_runtime_seconds": round(train_seconds, 1),
+        "train_samples_per_second": output.metrics.get("train_samples_per_second"),
+    }
+    meta = ModelMeta(
+        task="spans",
+        unit=config.data.unit,
+        labels=names,
+        thresholds=[threshold] * len(names),
+        max_length=config.model.max_length,
+        stride=config.model.stride,
+        pooling="none",
+        base_model=config.model.base,
+        framelab_version=framelab.__version__,
+        extra={"dataset": str(dataset_dir), "tags": "B-/I- per technique, sigmoid", "train_span_counts": {n: counts[n] for n in names}},
+    )
+    write_model_folder(trainer, tokenizer, config, meta, dev_metrics, work)
+    return TrainResult(config.model_dir, dev_metrics, train_seconds, float(output.metrics.get("train_samples_per_second", 0.0)))

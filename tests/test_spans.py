@@ -1,0 +1,235 @@
+"""The spans task: tag alignment, windows, training, eval and scoring with the tiny BERT."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from transformers import AutoTokenizer
+
+from framelab.cli import main
+from framelab.config import load_config
+from framelab.dataset import build_dataset
+from framelab.errors import DataError
+from framelab.eval.report import evaluate_model
+from framelab.score.scorer import score
+from framelab.spans.classify import classify_span_file
+from framelab.spans.tags import IGNORE, decode, merge_windows, tokenize_windows, token_targets, trim_span, window_starts
+from framelab.train.run import train
+from framelab.types import Span
+
+from .conftest import SAMPLE
+
+LABELS = ["Loaded_Language", "Doubt", "Slogans"]
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_model_dir: Path):
+    return AutoTokenizer.from_pretrained(str(tiny_model_dir))
+
+
+def _round_trip(tokenizer, text: str, spans: list[Span], max_length: int = 512, stride: int = 0) -> list[tuple[int, int, str]]:
+    """Char spans -> B/I targets per window -> merged -> decoded char spans (targets used as probabilities)."""
+    windows = tokenize_windows(tokenizer, [text], max_length=max_length, stride=stride)
+    trimmed = [Span(*trim_span(text, s.start, s.end), s.label) for s in spans]
+    starts = window_starts(windows)
+    probs = [np.where(t == IGNORE, 0.0, t) for t in (token_targets(o, trimmed, LABELS, window_start=st) for o, st in zip(windows.offsets, starts))]
+    (offsets, merged), = merge_windows(windows, probs, 1)
+    return [(s.start, s.end, s.label) for s in decode(text, offsets, merged, LABELS, [0.5] * len(LABELS))]
+
+
+def _spans(text: str, *pieces: tuple[str, str]) -> list[Span]:
+    out = []
+    for piece, label in pieces:
+        start = text.index(piece)
+        out.append(Span(start, start + len(piece), label))
+    return out
+
+
+ADVERSARIAL = [
+    # punctuation around and inside spans, trimmed of . , : ; but not of ! or quotes
+    ("They called it a “total disaster”, a sham; truly awful!", [("total disaster", "Loaded_Language"), ("a sham;", "Doubt"), ("truly awful!", "Loaded_Language")]),
+    # unicode: accents, a BOM at the start, an emoji, CJK
+    ("\ufeffÉlite bureaucrats 😡 ruin everything — 完全に wrong.", [("Élite bureaucrats", "Loaded_Language"), ("ruin everything", "Doubt"), ("完全に wrong", "Slogans")]),
+    # CRLF line ends inside and between spans
+    ("First line here.\r\nSecond line is shameful\r\nand third.", [("Second line is shameful", "Loaded_Language"), ("shameful\r\nand third", "Doubt")]),
+    # spans at both text edges, overlapping spans of different techniques
+    ("Lock them up and stop the steal", [("Lock them up", "Slogans"), ("Lock them up and stop the steal", "Loaded_Language"), ("stop the steal", "Slogans")]),
+]
+
+
+@pytest.mark.parametrize("text,pieces", ADVERSARIAL)
+def test_bio_round_trip_adversarial(tokenizer, text: str, pieces: list) -> None:
+    spans = _spans(text, *pieces)
+    expected = sorted((*trim_span(text, s.start, s.end), s.label) for s in spans)
+    assert sorted(_round_trip(tokenizer, text, spans)) == expected
+    for start, end, _ in expected:
+        assert text[start:end] == text[start:end].strip(" .,:;")
+
+
+def test_adjacent_spans_of_one_technique_stay_apart(tokenizer) -> None:
+    text = "Disgraceful traitors betrayed us"
+    spans = [Span(0, 11, "Loaded_Language"), Span(12, 20, "Loaded_Language")]
+    assert _round_trip(tokenizer, text, spans) == [(0, 11, "Loaded_Language"), (12, 20, "Loaded_Language")]
+
+
+def test_overlapping_spans_of_one_technique_merge(tokenizer) -> None:
+    text = "a truly shameful disgraceful act"
+    spans = _spans(text, ("truly shameful", "Doubt"), ("shameful disgraceful", "Doubt"))
+    assert _round_trip(tokenizer, text, spans) == [(2, 28, "Doubt")]
+
+
+def test_span_inside_a_word_widens_to_whole_tokens(tokenizer) -> None:
+    text = "unbelievably corrupt"
+    # A span starting mid-token comes back from the token's start.
+    got = _round_trip(tokenizer, text, [Span(2, 12, "Doubt")])
+    assert len(got) == 1 and got[0][0] <= 2 and got[0][1] >= 12
+
+
+def test_windowing_loses_and_duplicates_no_span(tokenizer) -> None:
+    words = [f"word{i}" for i in range(300)]
+    text = " ".join(words)
+    spans = []
+    for i in range(0, 290, 7):
+        start = text.index(f"word{i} ")
+        end = text.index(f"word{i + 3} ") + len(f"word{i + 3}")
+        spans.append(Span(start, end, LABELS[i % 3]))
+    expected = sorted((s.start, s.end, s.label) for s in spans)
+    for max_length, stride in ((512, 0), (32, 8), (16, 4), (64, 20)):
+        assert sorted(_round_trip(tokenizer, text, spans, max_length, stride)) == expected, (max_length, stride)
+
+
+@pytest.fixture(scope="module")
+def spans_model(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    workdir = tmp_path_factory.mktemp("spans")
+    config = load_config(
+        None,
+        [
+            "name=tiny-spans",
+            f"data.path={SAMPLE}",
+            f"data.output_dir={workdir / 'dataset'}",
+            f"output_dir={workdir / 'model'}",
+            f"model.base={tiny_model_dir}",
+            "model.max_length=64",
+            "model.stride=16",
+            "train.task=spans",
+            "train.epochs=1",
+            "train.batch_size=32",
+            "train.learning_rate=0.001",
+        ],
+    )
+    build_dataset(config)
+    return train(config).model_dir
+
+
+def test_spans_model_folder_and_dev_metrics(spans_model: Path) -> None:
+    meta = json.loads((spans_model / "framelab.json").read_text())
+    assert meta["task"] == "spans" and meta["thresholds"] and len(meta["thresholds"]) == len(meta["labels"])
+    config = json.loads((spans_model / "config.json").read_text())
+    assert sorted(config["id2label"].values()) == sorted([f"B-{n}" for n in meta["labels"]] + [f"I-{n}" for n in meta["labels"]])
+    dev = json.loads((spans_model / "dev_metrics.json").read_text())
+    tuned = dev["at_tuned_threshold"]
+    assert tuned["span_identification"]["f1"] >= dev["at_0.5"]["span_identification"]["f1"]
+    assert tuned["technique_classification"]["n_gold"] > 0
+    assert "span identification" in (spans_model / "README.md").read_text()
+
+
+def test_spans_eval_reproduces_dev_figures(spans_model: Path, tmp_path: Path) -> None:
+    meta = json.loads((spans_model / "framelab.json").read_text())
+    data_dir = Path(meta["extra"]["dataset"])
+    result = evaluate_model(spans_model, data_dir, "dev", tmp_path / "report")
+    dev = json.loads((spans_model / "dev_metrics.json").read_text())["at_tuned_threshold"]
+    model = result.metrics["model"]
+    assert model["span_identification"]["f1"] == pytest.approx(dev["span_identification"]["f1"], abs=1e-4)
+    assert model["technique_classification"]["f1"] == pytest.approx(dev["technique_classification"]["f1"], abs=1e-4)
+    assert result.metrics["baseline"]["technique_classification"]["n_gold"] == model["technique_classification"]["n_gold"]
+    assert (tmp_path / "report" / "report.md").read_text().count("| framelab model |") == 1
+
+
+def _sample_articles(n: int = 3) -> list[dict]:
+    return [json.loads(line) for line in SAMPLE.read_text(encoding="utf-8").splitlines()[:n]]
+
+
+def test_score_jsonl_spans_lie_inside_their_unit(spans_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "spans.jsonl"
+    score([spans_model], [SAMPLE], fmt="jsonl", out=out, progress=False)
+    texts = {a["id"]: a["text"] for a in (json.loads(line) for line in SAMPLE.read_text(encoding="utf-8").splitlines())}
+    n_spans = 0
+    for record in map(json.loads, out.read_text(encoding="utf-8").splitlines()):
+        if record["type"] != "unit":
+            continue
+        pred = record["predictions"][spans_model.name]
+        assert pred["task"] == "spans"
+        for span in pred["spans"]:
+            n_spans += 1
+            assert record["text"][span["start"] : span["end"]] == span["text"]
+            assert texts[record["article_id"]][record["start"] + span["start"] : record["start"] + span["end"]] == span["text"]
+            assert span["text"] == span["text"].strip().strip(".,:;") and span["label"] in pred["labels"]
+            assert 0.0 <= span["score"] <= 1.0
+    assert n_spans > 0
+
+
+def test_score_html_underlines_spans(spans_model: Path, tmp_path: Path) -> None:
+    source = tmp_path / "article.txt"
+    source.write_text("The <b>corrupt</b> elite & their shameful lies.\nA second line.", encoding="utf-8")
+    out = tmp_path / "page.html"
+    score([spans_model], [source], fmt="html", out=out, progress=False)
+    page = out.read_text(encoding="utf-8")
+    assert '<u class="span"' in page and "<b>" not in page and "&lt;b&gt;" in page
+
+
+def test_score_semeval2020_si_and_tc_files(spans_model: Path, tmp_path: Path) -> None:
+    articles = _sample_articles()
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    for a in articles:
+        (folder / f"{a['id']}.txt").write_text(a["text"], encoding="utf-8", newline="")
+    score([spans_model], [folder], fmt="semeval2020", out=tmp_path / "sub", progress=False)
+    si = [line.split("\t") for line in (tmp_path / "sub" / "SI.txt").read_text().splitlines()]
+    tc = [line.split("\t") for line in (tmp_path / "sub" / "TC.txt").read_text().splitlines()]
+    assert si and tc and all(len(r) == 3 for r in si) and all(len(r) == 4 for r in tc)
+    texts = {a["id"]: a["text"] for a in articles}
+    for aid, start, end in si:
+        assert 0 <= int(start) < int(end) <= len(texts[aid])
+    by_article: dict[str, list[tuple[int, int]]] = {}
+    for aid, start, end in si:
+        by_article.setdefault(aid, []).append((int(start), int(end)))
+    for spans in by_article.values():
+        assert all(a[1] <= b[0] for a, b in zip(sorted(spans), sorted(spans)[1:])), "SI spans must not overlap"
+    meta = json.loads((spans_model / "framelab.json").read_text())
+    assert {r[1] for r in tc} <= set(meta["labels"])
+
+
+def test_score_spans_file_names_each_given_span(spans_model: Path, tmp_path: Path) -> None:
+    articles = _sample_articles(2)
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    for a in articles:
+        (folder / f"{a['id']}.txt").write_text(a["text"], encoding="utf-8", newline="")
+    first = articles[0]
+    template = tmp_path / "dev-TC-template.labels"
+    rows = [(first["id"], 0, 12), (first["id"], 5, 30), (first["id"], 5, 30), (articles[1]["id"], 3, 9)]
+    template.write_text("".join(f"{a}\t?\t{s}\t{e}\n" for a, s, e in rows), encoding="utf-8")
+    out = tmp_path / "tc.txt"
+    assert main(["score", "--model", str(spans_model), "--spans", str(template), "--out", str(out), str(folder)]) == 0
+    answers = [line.split("\t") for line in out.read_text().splitlines()]
+    assert [(a, int(s), int(e)) for a, _, s, e in answers] == [(a, s, e) for a, s, e in rows]
+    labels = set(json.loads((spans_model / "framelab.json").read_text())["labels"])
+    assert all(r[1] in labels for r in answers)
+    assert answers[1][1] != answers[2][1], "a span listed twice gets two different techniques"
+
+
+def test_spans_file_problems_name_the_line(spans_model: Path, tmp_path: Path) -> None:
+    article = _sample_articles(1)[0]
+    (tmp_path / f"{article['id']}.txt").write_text(article["text"], encoding="utf-8")
+    template = tmp_path / "bad.labels"
+    template.write_text(f"{article['id']}\t?\t0\t5\n{article['id']}\t?\tx\t5\nmissing\t?\t0\t4\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad.labels:2"):
+        classify_span_file(spans_model, [tmp_path / f"{article['id']}.txt"], template, tmp_path / "out.txt")
+    template.write_text(f"other\t?\t0\t5\n{article['id']}\t?\t0\t{len(article['text']) + 5}\n", encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        classify_span_file(spans_model, [tmp_path / f"{article['id']}.txt"], template, tmp_path / "out.txt")
+    assert "bad.labels:1" in str(err.value) and "bad.labels:2" in str(err.value) and "past the end" in str(err.value)
+    assert not (tmp_path / "out.txt").exists()
