@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE      := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data train eval baseline score demo demo-stance bench-quality bench-soak bench-speed test test-slow test-real lint
+.PHONY: help setup data train eval baseline score demo demo-stance bench-quality bench-spans bench-soak bench-speed test test-slow test-real lint
 
 help: ## list every target
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
@@ -42,7 +42,7 @@ eval: setup ## report on MODEL over DATA's SPLIT, beside the TF-IDF baseline
 baseline: setup ## TF-IDF + logistic regression on DATA (TASK=techniques|frames|genre)
 	$(BIN)/framelab baseline --data $(DATA) --task $(or $(TASK),techniques) --split $(SPLIT)
 
-score: setup ## score INPUT with MODEL into OUT as FORMAT (jsonl|csv|html|semeval2023)
+score: setup ## score INPUT with MODEL into OUT as FORMAT (jsonl|csv|html|semeval2023|semeval2020)
 	$(BIN)/framelab score --model $(MODEL) --format $(FORMAT) --out $(OUT) $(INPUT)
 
 demo: setup ## sample corpus -> techniques + frames models -> reports -> scored article (under 10 min on 2 cores)
@@ -56,6 +56,11 @@ demo-stance: setup ## sample corpus -> stance model -> report beside the majorit
 bench-quality: setup ## SemEval-2023 techniques (lines, sentences) and frames beside TF-IDF; needs ../shared/data (long on CPU)
 	$(BIN)/python bench/quality.py --out-dir reports/bench-quality \
 	  --run configs/semeval2023-lines.yaml --run configs/semeval2023-frames.yaml --run configs/semeval2023-sentences.yaml
+
+bench-spans: setup ## PTC v2 spans (SI) and span techniques (TC) beside lexicon / TF-IDF baselines; needs ../shared/data (long on CPU)
+	$(BIN)/framelab data --config configs/ptc.yaml
+	$(BIN)/python bench/quality.py --out-dir reports/bench-spans \
+	  --run configs/ptc-spans.yaml --run configs/ptc-span-techniques.yaml
 
 bench-soak: setup ## score 2,000 generated articles in one process with MODEL; RSS start/end, completeness
 	$(BIN)/python bench/soak.py --model $(MODEL) --articles 2000

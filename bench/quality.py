@@ -78,6 +78,12 @@ def run(config_path: str, overrides: list[str], out_dir: Path, common: list[str]
     report = evaluate_model(result.model_dir, config.dataset_dir, "dev", out_dir / "reports" / name)
     if report.metrics["task"] == "spans":
         rows = [_span_row(name, report.metrics, "model"), _span_row(name, report.metrics, "baseline")]
+    elif report.metrics["task"] == "span_techniques":
+        rows = [
+            {"run": name, "system": key, "si_precision": None, "si_recall": None, "si_f1": None, "labelled_span_f1": None,
+             "tc_micro_f1": round(report.metrics[key]["technique_classification"]["f1"], 4)}
+            for key in ("model", "baseline")
+        ]
     else:
         rows = [_row(name, report.metrics, "model"), _row(name, report.metrics, "model_at_0.5") if "model_at_0.5" in report.metrics else None, _row(name, report.metrics, "baseline")]
     from datasets import load_from_disk
@@ -87,7 +93,13 @@ def run(config_path: str, overrides: list[str], out_dir: Path, common: list[str]
     texts_dir.mkdir(parents=True, exist_ok=True)
     for article in articles:
         (texts_dir / f"article{article['id']}.txt").write_text(article["text"], encoding="utf-8")
-    summary = score([result.model_dir], [texts_dir], fmt="jsonl", out=out_dir / f"{name}-dev.jsonl", progress=False, batch_size=64)
+    if config.train.task == "span_techniques":
+        # A span classifier only answers for given spans (framelab score --spans); nothing to time here.
+        units_per_s = articles_per_s = None
+    else:
+        summary = score([result.model_dir], [texts_dir], fmt="jsonl", out=out_dir / f"{name}-dev.jsonl", progress=False, batch_size=64)
+        units_per_s = round(summary.units / summary.seconds, 1)
+        articles_per_s = round(summary.articles / summary.seconds, 2)
     return {
         "name": name,
         "config": config_path,
@@ -96,8 +108,8 @@ def run(config_path: str, overrides: list[str], out_dir: Path, common: list[str]
         "train_wall_seconds": round(wall, 1),
         "train_examples_per_second": round(result.train_examples_per_second, 1),
         "peak_memory_mb": round(peak, 1),
-        "score_units_per_second": round(summary.units / summary.seconds, 1),
-        "score_articles_per_second": round(summary.articles / summary.seconds, 2),
+        "score_units_per_second": units_per_s,
+        "score_articles_per_second": articles_per_s,
         "rows": [r for r in rows if r],
     }
 
@@ -122,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
             if "si_f1" in row:
                 extra = (r["train_wall_seconds"], r["peak_memory_mb"], r["score_units_per_second"]) if row["system"] == "model" else ("", "", "")
                 cells = [row["run"], row["system"], row["si_precision"], row["si_recall"], row["si_f1"], row["labelled_span_f1"], row["tc_micro_f1"], *extra]
-                spans.append("| " + " | ".join(str(c) for c in cells) + " |")
+                spans.append("| " + " | ".join("–" if c is None else str(c) for c in cells) + " |")
                 continue
             extra = (r["train_wall_seconds"], r["peak_memory_mb"], r["score_units_per_second"]) if row["system"] == "model" else ("", "", "")
             cells = [row["run"], row["system"], row["micro_f1"], row["macro_f1"], row["any_f1"], row["loaded_language_f1"], *extra]

@@ -116,8 +116,12 @@ def _cmd_score(args: argparse.Namespace) -> None:
 def _classify_spans(args: argparse.Namespace) -> None:
     from framelab.spans.classify import classify_span_file
 
+    from framelab.score.distributed import world_size
+
     if len(args.model) != 1 or not args.out:
-        raise ValueError("--spans takes one --model (a spans model) and --out FILE")
+        raise ValueError("--spans takes one --model (a spans or span_techniques model) and --out FILE")
+    if world_size() > 1:
+        raise ValueError("--spans runs in one process; start it without accelerate launch / torchrun")
     count = classify_span_file(args.model[0], args.inputs, args.spans, args.out, batch_size=args.batch_size)
     print(f"named the technique of {count} spans; wrote {args.out}", file=sys.stderr)
 

@@ -74,8 +74,9 @@ class TrainConfig:
         "techniques",
         "techniques: unit multi-label; frames: article multi-label; genre: article single-label; "
         "stance: (target, article) pairs, single-label; spans: technique character spans "
-        "tagged per token inside units (long units windowed).",
-        ("techniques", "frames", "genre", "stance", "spans"),
+        "tagged per token inside units (long units windowed); span_techniques: the technique of a "
+        "given span (span text + context, single-label; SemEval-2020 TC).",
+        ("techniques", "frames", "genre", "stance", "spans", "span_techniques"),
     )
     epochs: float = _f(5.0, "Training epochs.")
     batch_size: int = _f(16, "Training examples per step.")

@@ -44,7 +44,10 @@ def encode(
     """
     if not texts:
         return Encoded({"input_ids": [], "attention_mask": []}, np.zeros(0, dtype=np.int64))
-    kwargs = {"truncation": "only_second" if pairs else True, "max_length": max_length}
+    # Windows slide over the second segment (the article after a stance
+    # target); unwindowed pairs (a span and its context) cut the longer one.
+    truncation = ("only_second" if windowed else "longest_first") if pairs else True
+    kwargs = {"truncation": truncation, "max_length": max_length}
     if windowed:
         kwargs.update(return_overflowing_tokens=True, stride=stride)
     args = (pairs, texts) if pairs else (texts,)

@@ -115,9 +115,7 @@ def test_parts_merge_into_the_single_process_output(monkeypatch: pytest.MonkeyPa
     seen = {}
 
     def process_1(report: object) -> object:
-        part = distributed._score_part(
-            models, [few], part_path(out, 1, 2), 1, 2, fmt=fmt, device="cpu", batch_size=64, quantize=None, chunk_articles=128, progress=False, target=None
-        )
+        part = score(models, [few], fmt=fmt, out=part_path(out, 1, 2), progress=False, shard=(1, 2), device="cpu")
         seen[1] = part.articles
         return distributed._Report(1, part.articles, part.units)
 

@@ -177,7 +177,7 @@ def test_score_html_underlines_spans(spans_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "page.html"
     score([spans_model], [source], fmt="html", out=out, progress=False)
     page = out.read_text(encoding="utf-8")
-    assert '<u class="span"' in page and "<b>" not in page and "&lt;b&gt;" in page
+    assert '<u class="span"' in page and "<b>corrupt" not in page and "&lt;b&gt;corrupt" in page
 
 
 def test_score_semeval2020_si_and_tc_files(spans_model: Path, tmp_path: Path) -> None:
@@ -233,3 +233,62 @@ def test_spans_file_problems_name_the_line(spans_model: Path, tmp_path: Path) ->
         classify_span_file(spans_model, [tmp_path / f"{article['id']}.txt"], template, tmp_path / "out.txt")
     assert "bad.labels:1" in str(err.value) and "bad.labels:2" in str(err.value) and "past the end" in str(err.value)
     assert not (tmp_path / "out.txt").exists()
+
+
+@pytest.fixture(scope="module")
+def span_classifier(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, spans_model: Path) -> Path:
+    workdir = tmp_path_factory.mktemp("span-techniques")
+    dataset = json.loads((spans_model / "framelab.json").read_text())["extra"]["dataset"]
+    config = load_config(
+        None,
+        [
+            "name=tiny-span-techniques",
+            f"data.path={SAMPLE}",
+            f"data.output_dir={dataset}",
+            f"output_dir={workdir / 'model'}",
+            f"model.base={tiny_model_dir}",
+            "model.max_length=64",
+            "model.stride=16",
+            "train.task=span_techniques",
+            "train.epochs=1",
+            "train.batch_size=32",
+            "train.learning_rate=0.001",
+        ],
+    )
+    return train(config).model_dir
+
+
+def test_span_context_is_whole_words_around_the_span() -> None:
+    from framelab.spans.context import CONTEXT_CHARS, span_with_context
+
+    text = "word " * 100 + "the shameful plot" + " word" * 100
+    start = text.index("shameful")
+    span, context = span_with_context(text, start, start + 8)
+    assert span == "shameful" and "the shameful plot" in context
+    assert context.startswith("word") and context.endswith("word")
+    assert 2 * CONTEXT_CHARS <= len(context) - len(span) <= 2 * CONTEXT_CHARS + 8
+
+
+def test_span_classifier_eval_and_spans_file(span_classifier: Path, tmp_path: Path) -> None:
+    meta = json.loads((span_classifier / "framelab.json").read_text())
+    assert meta["task"] == "span_techniques"
+    data_dir = Path(meta["extra"]["dataset"])
+    result = evaluate_model(span_classifier, data_dir, "dev", tmp_path / "report")
+    tc = result.metrics["model"]["technique_classification"]
+    assert tc["n_gold"] == result.metrics["n_examples"] and 0.0 <= tc["f1"] <= 1.0
+    assert "SemEval-2020 TC micro-F1" in (tmp_path / "report" / "report.md").read_text()
+
+    article = _sample_articles(1)[0]
+    (tmp_path / f"{article['id']}.txt").write_text(article["text"], encoding="utf-8")
+    template = tmp_path / "t.labels"
+    template.write_text(f"{article['id']}\t?\t0\t9\n{article['id']}\t?\t0\t9\n{article['id']}\t?\t10\t30\n", encoding="utf-8")
+    out = tmp_path / "tc.txt"
+    assert classify_span_file(span_classifier, [tmp_path / f"{article['id']}.txt"], template, out) == 3
+    answers = [line.split("\t") for line in out.read_text().splitlines()]
+    assert [(r[0], r[2], r[3]) for r in answers] == [(article["id"], "0", "9"), (article["id"], "0", "9"), (article["id"], "10", "30")]
+    assert answers[0][1] != answers[1][1] and {r[1] for r in answers} <= set(meta["labels"])
+
+
+def test_span_classifier_cannot_score_whole_articles(span_classifier: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="--spans FILE"):
+        score([span_classifier], [SAMPLE], fmt="jsonl", out=tmp_path / "x.jsonl", progress=False)

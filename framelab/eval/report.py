@@ -18,6 +18,7 @@ from framelab.eval.baseline import baseline_probabilities
 from framelab.eval.scores import decisions_at, multilabel_scores, single_label_scores, stance_scores
 from framelab.models.folder import MULTI_LABEL_TASKS, atomic_folder
 from framelab.predict import Predictor
+from framelab.spans.analysis import gold_from_ids, ranked_answers, tc_scores
 from framelab.train.run import TaskData, load_task_split
 
 
@@ -49,6 +50,9 @@ def _task_scores(task: str, probs: np.ndarray, decided: np.ndarray, data: TaskDa
             scores["article_level"] = _article_level(data.ids, decided, data.targets, names)
         return scores
     scores = single_label_scores(decided.argmax(axis=1), data.targets.argmax(axis=1), names)
+    if task == "span_techniques":
+        gold = gold_from_ids(data.ids, data.targets, names)
+        scores["technique_classification"] = tc_scores(ranked_answers(data.ids, probs, names), gold)
     if task == "stance":
         scores["stance"] = stance_scores([names[i] for i in decided.argmax(axis=1)], [names[i] for i in data.targets.argmax(axis=1)], names)
     return scores
@@ -106,6 +110,12 @@ def _write_report(folder: Path, metrics: dict, names: list[str], probs: np.ndarr
         )
     if "model_at_0.5" in metrics:
         lines.append(f"| framelab model at threshold 0.5 | | | {metrics['model_at_0.5']['micro']['f1']:.3f} | {metrics['model_at_0.5']['macro']['f1']:.3f} | {_fmt(metrics['model_at_0.5'], 'any')} | |")
+    if "technique_classification" in model:
+        lines += [
+            "",
+            "SemEval-2020 TC micro-F1 (a span listed k times gets the k most probable techniques): "
+            f"model {model['technique_classification']['f1']:.3f}, baseline {base['technique_classification']['f1']:.3f}.",
+        ]
     if "stance" in model:
         lines += ["", "## Stance measures", "", "| system | macro-F1 | accuracy | F_avg (favor, against) | FNC-1 relative score |", "|---|---:|---:|---:|---:|"]
         for title, s in systems:

@@ -25,11 +25,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from framelab.predict import Predictor
-from framelab.score.inputs import iter_articles
-from framelab.score.scorer import ScoreSummary, score_stream
-from framelab.score.shard import MERGE_FORMATS, merge, select_shard
-from framelab.score.writers import FORMATS, open_writer
+from framelab.score.scorer import ScoreSummary, score
+from framelab.score.shard import MERGE_FORMATS, merge
+from framelab.score.writers import FORMATS
 
 #: How long the processes wait for the slowest one at the gather. Shards are
 #: balanced by hash, but a slower device or a longer shard of a day-long run
@@ -110,29 +108,6 @@ def _gather(report: _Report, processes: int) -> list[_Report]:
     return reports  # type: ignore[return-value]
 
 
-def _score_part(
-    model_dirs, inputs, part: Path, rank: int, processes: int, *, fmt, device, batch_size, quantize, chunk_articles, progress, target
-) -> ScoreSummary:
-    """Shard ``rank`` of ``processes`` scored on ``device`` into ``part`` (as :func:`framelab.score.scorer.score` would)."""
-    predictors = [Predictor(d, batch_size=batch_size, quantize=quantize, device=device) for d in model_dirs]
-    names = [p.name for p in predictors]
-    if len(set(names)) != len(names):
-        raise ValueError(f"model folders must have distinct names (they key the output): {names}")
-    writer = open_writer(fmt, part, {p.meta.task for p in predictors})
-    summary = ScoreSummary()
-    try:
-        articles = select_shard(iter_articles(inputs), rank, processes)
-        for result in score_stream(predictors, articles, chunk_articles=chunk_articles, progress=progress, target=target):
-            writer.write(result)
-            summary.articles += 1
-            summary.units += len(result.units)
-    except BaseException:
-        writer.abort()
-        raise
-    summary.outputs = writer.close()
-    return summary
-
-
 def score_distributed(
     model_dirs: list[str | Path],
     inputs: list[str | Path],
@@ -166,19 +141,18 @@ def score_distributed(
     part = part_path(out, rank, processes)
     report, failure = _Report(rank), None
     try:
-        local = _score_part(
+        local = score(
             model_dirs,
             inputs,
-            part,
-            rank,
-            processes,
             fmt=fmt,
-            device=state.device,
+            out=part,
             batch_size=batch_size,
             quantize=quantize,
             chunk_articles=chunk_articles,
             progress=progress and state.is_main_process,
+            shard=(rank, processes),
             target=target,
+            device=state.device,
         )
         report.articles, report.units = local.articles, local.units
     except Exception as exc:  # noqa: BLE001 - reported to the others, then raised again

@@ -132,9 +132,12 @@ def score_stream(
     bar.close()
 
 
-def load_predictors(model_dirs: list[str | Path], *, batch_size: int = 64, quantize: str | None = None) -> list[Predictor]:
-    """Load each model folder, refusing two folders with the same name."""
-    predictors = [Predictor(d, batch_size=batch_size, quantize=quantize) for d in model_dirs]
+def load_predictors(model_dirs: list[str | Path], *, batch_size: int = 64, quantize: str | None = None, device=None) -> list[Predictor]:
+    """Load each model folder (on ``device``, default: a GPU when there is one), refusing two folders with the same name."""
+    predictors = [Predictor(d, batch_size=batch_size, quantize=quantize, device=device) for d in model_dirs]
+    for p in predictors:
+        if p.meta.task == "span_techniques":
+            raise ValueError(f"{p.model_dir} names the technique of given spans: use framelab score --spans FILE")
     names = [p.name for p in predictors]
     if len(set(names)) != len(names):
         raise ValueError(f"model folders must have distinct names (they key the output): {names}")
@@ -153,16 +156,18 @@ def score(
     progress: bool = True,
     shard: tuple[int, int] | None = None,
     target: str | None = None,
+    device=None,
 ) -> ScoreSummary:
     """Score ``inputs`` with every model and write them in ``fmt`` to ``out``.
 
     ``target`` is the stance target for articles that carry none.
     ``out`` may be omitted for jsonl and csv (standard output). ``shard``
     ``(k, n)`` scores only the articles of shard k of n (see
-    :mod:`framelab.score.shard`). Returns counts, elapsed seconds and the
+    :mod:`framelab.score.shard`). ``device`` overrides where the models run
+    (default: a GPU when there is one). Returns counts, elapsed seconds and the
     files written.
     """
-    predictors = load_predictors(model_dirs, batch_size=batch_size, quantize=quantize)
+    predictors = load_predictors(model_dirs, batch_size=batch_size, quantize=quantize, device=device)
     writer = open_writer(fmt, out, {p.meta.task for p in predictors})
     summary = ScoreSummary()
     started = time.perf_counter()

@@ -68,6 +68,37 @@ def classify_spans(tokens: UnitTokens | None, queries: list[tuple[int, int]], la
     return sorted(answers, key=lambda a: order[(a[0], a[1])])
 
 
+def ranked_answers(ids: list[str], probs: np.ndarray, labels: list[str]) -> dict[str, list[tuple[int, int, str, float]]]:
+    """Technique answers of a span classifier, per article.
+
+    ``ids`` are ``<article>:<start>-<end>``, one per gold line (an interval
+    with k techniques is listed k times) and ``probs`` the classifier's
+    probabilities per line; an interval listed k times gets its k most
+    probable techniques, each once.
+    """
+    rows: dict[str, list[int]] = defaultdict(list)
+    for row, key in enumerate(ids):
+        rows[key].append(row)
+    answers: dict[str, list] = defaultdict(list)
+    for key, where in rows.items():
+        aid, interval = key.rsplit(":", 1)
+        start, end = (int(x) for x in interval.split("-"))
+        p = probs[where[0]]
+        for k in np.argsort(-p, kind="stable")[: len(where)]:
+            answers[aid].append((start, end, labels[int(k)], float(p[k])))
+    return answers
+
+
+def gold_from_ids(ids: list[str], targets: np.ndarray, labels: list[str]) -> dict[str, list[Span]]:
+    """Gold spans per article from ``<article>:<start>-<end>`` ids and one-hot targets."""
+    gold: dict[str, list[Span]] = defaultdict(list)
+    for key, row in zip(ids, targets):
+        aid, interval = key.rsplit(":", 1)
+        start, end = (int(x) for x in interval.split("-"))
+        gold[aid].append(Span(start, end, labels[int(row.argmax())]))
+    return dict(gold)
+
+
 def si_scores(predicted: dict[str, list], gold: dict[str, list[Span]]) -> dict:
     """SemEval-2020 span identification (labels ignored), plus label-aware scores per technique."""
     ids = sorted(gold)

@@ -1,5 +1,10 @@
 """``framelab score --spans FILE``: name the technique of each given span (SemEval-2020 TC).
 
+Either model kind answers: a ``span_techniques`` classifier (trained for
+exactly this: the span's text with its context, one technique) or a
+``spans`` tagger (the techniques whose tags are most probable over the span's
+tokens).
+
 The template holds one line per span, ``id<TAB>?<TAB>start<TAB>end`` (the
 second column may hold anything: ``?`` or a gold technique, which is
 ignored); a span with k techniques is listed k times. Each line is answered
@@ -18,7 +23,9 @@ from framelab.predict import Predictor
 from framelab.readers.common import decode_file
 from framelab.score.inputs import iter_articles
 from framelab.score.writers import AtomicFile
-from framelab.spans.analysis import article_tokens, classify_spans
+from framelab.spans.analysis import article_tokens, classify_spans, ranked_answers
+from framelab.spans.context import span_with_context
+from framelab.types import Article
 from framelab.units import split_units
 
 
@@ -61,12 +68,48 @@ def read_template(path: Path) -> list[TemplateLine]:
     return lines
 
 
+Answers = dict[tuple[str, int, int], list[str]]
+
+
+def _tagger_answers(predictor: Predictor, articles: dict[str, Article], queries: dict[str, list[tuple[int, int]]]) -> Answers:
+    """A span tagger's answers: the techniques whose tags are most probable over the span's tokens."""
+    ids, starts, texts = [], [], []
+    for article in articles.values():
+        for unit in split_units(article, predictor.meta.unit):
+            ids.append(article.id)
+            starts.append(unit.start)
+            texts.append(unit.text)
+    tokens = article_tokens(ids, starts, predictor.token_probabilities(texts))
+    answers: Answers = defaultdict(list)
+    for aid, asked in queries.items():
+        for start, end, label, _ in classify_spans(tokens.get(aid), asked, predictor.meta.labels):
+            answers[(aid, start, end)].append(label)
+    return answers
+
+
+def _classifier_answers(predictor: Predictor, articles: dict[str, Article], queries: dict[str, list[tuple[int, int]]]) -> Answers:
+    """A span classifier's answers: the most probable techniques for the span in its context."""
+    ids, spans, contexts = [], [], []
+    for aid, asked in queries.items():
+        for start, end in asked:
+            span, context = span_with_context(articles[aid].text, start, end)
+            ids.append(f"{aid}:{start}-{end}")
+            spans.append(span)
+            contexts.append(context)
+    probs = predictor.probabilities(contexts, spans)
+    answers: Answers = defaultdict(list)
+    for aid, found in ranked_answers(ids, probs, predictor.meta.labels).items():
+        for start, end, label, _ in found:
+            answers[(aid, start, end)].append(label)
+    return answers
+
+
 def classify_span_file(model_dir: str | Path, inputs: list[str | Path], template: str | Path, out: str | Path, *, batch_size: int = 64) -> int:
     """Answer every line of ``template`` for the articles in ``inputs``; returns the lines written."""
     predictor = Predictor(model_dir, batch_size=batch_size)
     meta = predictor.meta
-    if meta.task != "spans":
-        raise ValueError(f"--spans needs a spans model; {model_dir} is a {meta.task} model")
+    if meta.task not in ("spans", "span_techniques"):
+        raise ValueError(f"--spans needs a spans or span_techniques model; {model_dir} is a {meta.task} model")
     lines = read_template(Path(template))
     wanted = {line.article_id for line in lines}
     articles = {a.id: a for a in iter_articles(inputs) if a.id in wanted}
@@ -79,20 +122,13 @@ def classify_span_file(model_dir: str | Path, inputs: list[str | Path], template
             problems.append(Problem(str(template), line.line, f"span end {line.end} is past the end of article {line.article_id} ({len(article.text)} characters)", "check that the template belongs to these articles"))
     if problems:
         raise DataError(problems)
-    ids, starts, texts = [], [], []
-    for article in articles.values():
-        for unit in split_units(article, meta.unit):
-            ids.append(article.id)
-            starts.append(unit.start)
-            texts.append(unit.text)
-    tokens = article_tokens(ids, starts, predictor.token_probabilities(texts))
     queries: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for line in lines:
         queries[line.article_id].append((line.start, line.end))
-    answers: dict[tuple[str, int, int], list[str]] = defaultdict(list)
-    for aid, asked in queries.items():
-        for start, end, label, _ in classify_spans(tokens.get(aid), asked, meta.labels):
-            answers[(aid, start, end)].append(label)
+    if meta.task == "spans":
+        answers = _tagger_answers(predictor, articles, queries)
+    else:
+        answers = _classifier_answers(predictor, articles, queries)
     target = AtomicFile(Path(out))
     try:
         for line in lines:

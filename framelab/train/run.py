@@ -40,6 +40,7 @@ from framelab.encoding import activate, encode, pool
 from framelab.errors import ConfigError, DataError, Problem
 from framelab.eval.scores import decisions_at, multilabel_scores, single_label_scores
 from framelab.models.card import write_model_card
+from framelab.spans.context import span_with_context
 from framelab.models.folder import ARTICLE_TASKS, MULTI_LABEL_TASKS, ModelMeta, atomic_folder, resolve_base_model, write_meta
 from framelab.train.losses import multilabel_loss, positive_weights
 from framelab.train.thresholds import tune_thresholds
@@ -65,6 +66,8 @@ def load_task_split(dataset_dir: Path, task: str, split: str, labels: list[str] 
     """
     dataset_dir = Path(dataset_dir)
     inventory = json.loads((dataset_dir / "labels.json").read_text(encoding="utf-8"))
+    if task == "span_techniques":
+        return _span_technique_split(dataset_dir, split, labels or inventory["techniques"]), labels or inventory["techniques"]
     if task == "techniques":
         table = load_from_disk(str(dataset_dir / "units"))
         column, inventory_key = "labels", "techniques"
@@ -89,6 +92,31 @@ def load_task_split(dataset_dir: Path, task: str, split: str, labels: list[str] 
         ids = list(rows["id"])
     pairs = list(rows["stance_target"]) if task == "stance" else None
     return TaskData(ids, list(rows["text"]), targets, pairs), names
+
+
+def _span_technique_split(dataset_dir: Path, split: str, names: list[str]) -> TaskData:
+    """One example per gold span line: the span's text paired with its context, one technique.
+
+    A span with k techniques gives k examples with the same input; ids are
+    ``<article>:<start>-<end>``.
+    """
+    articles = load_from_disk(str(dataset_dir / "articles"))
+    if split not in articles:
+        raise DataError(Problem(str(dataset_dir), None, f"has no '{split}' split (it has {', '.join(articles)})", "rebuild it with a dev_fraction/test_fraction above 0"))
+    index = {name: i for i, name in enumerate(names)}
+    ids, spans, contexts, rows = [], [], [], []
+    for article in articles[split]:
+        for s in sorted(article["spans"], key=lambda s: (s["start"], s["end"], s["label"])):
+            if s["label"] not in index:
+                continue
+            span, context = span_with_context(article["text"], s["start"], s["end"])
+            ids.append(f"{article['id']}:{s['start']}-{s['end']}")
+            spans.append(span)
+            contexts.append(context)
+            rows.append(index[s["label"]])
+    targets = np.zeros((len(rows), len(names)), dtype=np.int64)
+    targets[np.arange(len(rows)), rows] = 1
+    return TaskData(ids, contexts, targets, spans)
 
 
 class _Trainer(Trainer):
