@@ -114,9 +114,8 @@ def _cmd_score(args: argparse.Namespace) -> None:
 
 
 def _classify_spans(args: argparse.Namespace) -> None:
-    from framelab.spans.classify import classify_span_file
-
     from framelab.score.distributed import world_size
+    from framelab.spans.classify import classify_span_file
 
     if len(args.model) != 1 or not args.out:
         raise ValueError("--spans takes one --model (a spans or span_techniques model) and --out FILE")

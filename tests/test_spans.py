@@ -16,7 +16,7 @@ from framelab.errors import DataError
 from framelab.eval.report import evaluate_model
 from framelab.score.scorer import score
 from framelab.spans.classify import classify_span_file
-from framelab.spans.tags import IGNORE, decode, merge_windows, tokenize_windows, token_targets, trim_span, window_starts
+from framelab.spans.tags import IGNORE, decode, merge_windows, token_targets, tokenize_windows, trim_span, window_starts
 from framelab.train.run import train
 from framelab.types import Span
 

@@ -77,10 +77,8 @@ def _write(folder: Path, metrics: dict, names: list[str]) -> None:
         lines.append(f"| {title} | {si['precision']:.3f} | {si['recall']:.3f} | {si['f1']:.3f} | {si['labelled']['f1']:.3f} | {tc['f1']:.3f} |")
     lines += ["", "## Per technique", "", "| technique | gold spans | model span F1 | lexicon span F1 | model TC F1 | TF-IDF TC F1 |", "|---|---:|---:|---:|---:|---:|"]
     for n, count in zip(names, support):
-        def f1(scores: dict) -> str:
-            return f"{scores['per_label'].get(n, {'f1': 0.0})['f1']:.3f}"
-
-        lines.append(f"| {n} | {count} | {f1(msi)} | {f1(bsi)} | {f1(mtc)} | {f1(btc)} |")
+        f1 = [f"{scores['per_label'].get(n, {'f1': 0.0})['f1']:.3f}" for scores in (msi, bsi, mtc, btc)]
+        lines.append(f"| {n} | {count} | {' | '.join(f1)} |")
     lines += ["", "![per-technique span F1](per_label_f1.png)", ""]
     (folder / "report.md").write_text("\n".join(lines), encoding="utf-8")
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")

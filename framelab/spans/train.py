@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from datasets import Dataset
-from transformers import AutoModelForTokenClassification, EarlyStoppingCallback, TrainerCallback, set_seed
+from transformers import AutoModelForTokenClassification, TrainerCallback, set_seed
 
 import framelab
 from framelab.config import Config
@@ -25,7 +25,7 @@ from framelab.spans.analysis import answer_gold_spans, article_spans, article_to
 from framelab.spans.data import SpanSplit, label_counts, load_span_split
 from framelab.spans.tags import IGNORE, Windows, merge_windows, tag_names, token_targets, tokenize_windows, window_starts
 from framelab.train.losses import multilabel_loss
-from framelab.train.run import TrainResult, _Trainer, load_tokenizer, training_arguments, work_folder, write_model_folder
+from framelab.train.run import TrainResult, build_trainer, load_tokenizer, training_arguments, work_folder, write_model_folder
 
 
 class TagCollator:
@@ -138,20 +138,9 @@ def train_spans(config: Config, *, resume: bool = False, callbacks: list[Trainer
     args = training_arguments(config, work, "span_f1")
     positives, tokens_seen = tag_counts
     weights = torch.tensor(np.clip((tokens_seen - positives) / np.maximum(positives, 1), 1.0, t.max_pos_weight), dtype=torch.float32)
-    callbacks = list(callbacks or [])
-    if t.early_stopping_patience > 0:
-        callbacks.append(EarlyStoppingCallback(t.early_stopping_patience))
-    trainer = _Trainer(
-        model=model,
-        args=args,
-        train_dataset=train_ds,
-        eval_dataset=dev_ds,
-        data_collator=TagCollator(tokenizer, len(tags), config.model.max_length if t.pad_to_max_length else None),
-        processing_class=tokenizer,
-        compute_loss_func=tag_loss(t.rare_labels, pos_weight=weights, gamma=t.focal_gamma),
-        compute_metrics=compute_metrics,
-        callbacks=callbacks,
-    )
+    collator = TagCollator(tokenizer, len(tags), config.model.max_length if t.pad_to_max_length else None)
+    loss = tag_loss(t.rare_labels, pos_weight=weights, gamma=t.focal_gamma)
+    trainer = build_trainer(config, model, args, train_ds, dev_ds, collator, tokenizer, loss, compute_metrics, callbacks)
     started = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=last)
     train_seconds = time.perf_counter() - started

@@ -40,8 +40,8 @@ from framelab.encoding import activate, encode, pool
 from framelab.errors import ConfigError, DataError, Problem
 from framelab.eval.scores import decisions_at, multilabel_scores, single_label_scores
 from framelab.models.card import write_model_card
-from framelab.spans.context import span_with_context
 from framelab.models.folder import ARTICLE_TASKS, MULTI_LABEL_TASKS, ModelMeta, atomic_folder, resolve_base_model, write_meta
+from framelab.spans.context import span_with_context
 from framelab.train.losses import multilabel_loss, positive_weights
 from framelab.train.thresholds import tune_thresholds
 
@@ -233,20 +233,7 @@ def train(config: Config, *, resume: bool = False, callbacks: list[TrainerCallba
     if multi_label:
         weights = positive_weights(train_data.targets, t.max_pos_weight) if t.rare_labels == "pos_weight" else None
         loss = multilabel_loss(t.rare_labels, pos_weight=weights, gamma=t.focal_gamma)
-    callbacks = list(callbacks or [])
-    if t.early_stopping_patience > 0:
-        callbacks.append(EarlyStoppingCallback(t.early_stopping_patience))
-    trainer = _Trainer(
-        model=model,
-        args=args,
-        train_dataset=train_ds,
-        eval_dataset=dev_ds,
-        data_collator=collator,
-        processing_class=tokenizer,
-        compute_loss_func=loss,
-        compute_metrics=compute_metrics,
-        callbacks=callbacks,
-    )
+    trainer = build_trainer(config, model, args, train_ds, dev_ds, collator, tokenizer, loss, compute_metrics, callbacks)
     started = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=last)
     train_seconds = time.perf_counter() - started
@@ -281,6 +268,24 @@ def train(config: Config, *, resume: bool = False, callbacks: list[TrainerCallba
     )
     write_model_folder(trainer, tokenizer, config, meta, dev_metrics, work)
     return TrainResult(config.model_dir, dev_metrics, train_seconds, float(output.metrics.get("train_samples_per_second", 0.0)))
+
+
+def build_trainer(config: Config, model, args, train_ds, dev_ds, collator, tokenizer, loss, compute_metrics, callbacks) -> Trainer:
+    """The Trainer of every task, with early stopping when ``train.early_stopping_patience`` is set."""
+    callbacks = list(callbacks or [])
+    if config.train.early_stopping_patience > 0:
+        callbacks.append(EarlyStoppingCallback(config.train.early_stopping_patience))
+    return _Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=dev_ds,
+        data_collator=collator,
+        processing_class=tokenizer,
+        compute_loss_func=loss,
+        compute_metrics=compute_metrics,
+        callbacks=callbacks,
+    )
 
 
 def training_arguments(config: Config, work: Path, metric: str) -> TrainingArguments:

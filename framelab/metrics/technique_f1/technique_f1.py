@@ -8,8 +8,7 @@ evaluate 0.4.6 misreads ``import a, b`` when it scans a script's imports.
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import datasets
 import evaluate
