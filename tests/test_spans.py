@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -171,13 +172,37 @@ def test_score_jsonl_spans_lie_inside_their_unit(spans_model: Path, tmp_path: Pa
     assert n_spans > 0
 
 
-def test_score_html_underlines_spans(spans_model: Path, tmp_path: Path) -> None:
+def test_score_html_escapes_text_around_spans(spans_model: Path, tmp_path: Path) -> None:
     source = tmp_path / "article.txt"
-    source.write_text("The <b>corrupt</b> elite & their shameful lies.\nA second line.", encoding="utf-8")
+    source.write_text("The <script>corrupt</script> elite & their shameful lies.\nA second line.", encoding="utf-8")
     out = tmp_path / "page.html"
     score([spans_model], [source], fmt="html", out=out, progress=False)
     page = out.read_text(encoding="utf-8")
-    assert '<u class="span"' in page and "<b>corrupt" not in page and "&lt;b&gt;corrupt" in page
+    # Escaping happens per segment, so no underline can rebuild a raw tag,
+    # and without the underline tags the escaped text reads as written.
+    assert "<script>" not in page
+    assert "&lt;script&gt;corrupt&lt;/script&gt; elite &amp; their" in re.sub(r"</?u[^>]*>", "", page)
+
+
+def test_html_underlines_overlapping_spans_inside_their_unit(tmp_path: Path) -> None:
+    from framelab.score.records import Prediction, ScoredArticle, ScoredUnit
+    from framelab.score.writers import HtmlWriter
+    from framelab.spans.tags import TaggedSpan
+    from framelab.types import Article, Unit
+
+    text = "Intro. They <b>rigged</b> the vote & lied."
+    start = text.index("They")
+    unit = Unit("a1", 1, start, len(text), text[start:])
+    rigged = unit.text.index("rigged")
+    spans = [TaggedSpan(rigged, rigged + 6, "Loaded_Language", 0.9), TaggedSpan(0, len(unit.text) - 1, "Doubt", 0.6)]
+    prediction = Prediction("spans", ["Doubt", "Loaded_Language"], {"Doubt": 0.6, "Loaded_Language": 0.9}, spans=spans)
+    writer = HtmlWriter(tmp_path / "page.html")
+    writer.write(ScoredArticle(Article("a1", text), [ScoredUnit("sentence", unit, {"m": prediction})], {}))
+    page = (tmp_path / "page.html").read_text(encoding="utf-8") if writer.close() else ""
+    assert page.count('<u class="span"') == 3  # before, inside and after the nested span
+    assert 'title="Loaded_Language 0.90: rigged; Doubt 0.60: They &lt;b&gt;rigged&lt;/b&gt; the vote &amp; lied"' in page
+    assert "&lt;b&gt;" in page and "<b>rigged" not in page
+    assert '<span class="unit"' in page and page.index('<span class="unit"') < page.index('<u class="span"')
 
 
 def test_score_semeval2020_si_and_tc_files(spans_model: Path, tmp_path: Path) -> None:
