@@ -250,6 +250,7 @@ def run_scoring(a, tmp: Path, logs: Path, model: Path, results: dict) -> None:
     if "int8" in a.sections and a.quantize == "int8":
         if "score" not in a.sections:
             specs.append(("framelab", "serve-framelab", {**common, "warmup": str(warmup), "out": str(out / "framelab.jsonl")}))
+            specs.append(("predictor", "serve-predictor", common))
         specs.append(("framelab_int8", "serve-framelab", {**common, "warmup": str(warmup), "out": str(out / "int8.jsonl"), "quantize": "int8"}))
         specs.append(("predictor_int8", "serve-predictor", {**common, "quantize": "int8"}))
     if not specs:
@@ -355,6 +356,13 @@ def _cores(v: dict) -> str:
     return f"{statistics.median(ratios):.2f}" if ratios else "–"
 
 
+def _trace_points(trace: list | None) -> str:
+    """Resident memory at 10%, 50% and 90% of a run's samples."""
+    if not trace:
+        return "–"
+    return " / ".join(_mib(trace[min(len(trace) - 1, int(f * len(trace)))][1]) for f in (0.1, 0.5, 0.9))
+
+
 def _runs(v: dict) -> str:
     return ", ".join(f"{s:.1f}" for s in v["runs_seconds"])
 
@@ -457,11 +465,13 @@ def markdown(results: dict) -> str:
         lines += [
             "### Streaming memory (`score()` in a fresh process each)",
             "",
-            "| articles | units | peak RSS (MiB) | seconds | units/s |",
-            "|---:|---:|---:|---:|---:|",
+            "| articles | units | peak RSS (MiB) | RSS at 10% / 50% / 90% of the run (MiB) | seconds | units/s |",
+            "|---:|---:|---:|---|---:|---:|",
         ]
         for r in st["runs"]:
-            lines.append(f"| {r['articles']} | {r['units']} | {_mib(r['peak_rss_bytes'])} | {r['seconds']:.1f} | {r['units'] / r['seconds']:.0f} |")
+            lines.append(
+                f"| {r['articles']} | {r['units']} | {_mib(r['peak_rss_bytes'])} | {_trace_points(r.get('rss_trace'))} | {r['seconds']:.1f} | {r['units'] / r['seconds']:.0f} |"
+            )
         lines += ["", f"{st['articles_ratio']:.0f}× the articles, **{st['peak_rss_ratio']:.3f}×** the peak memory.", ""]
     return "\n".join(lines)
 

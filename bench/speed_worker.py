@@ -379,18 +379,46 @@ def job_check(a: dict) -> dict:
     }
 
 
+def rss_bytes() -> int:
+    """Resident memory of this process now."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def job_stream(a: dict) -> dict:
+    """``score()`` over a folder, with resident memory sampled every ``rss_every`` seconds."""
+    import threading
+
     from framelab.score.scorer import score
 
     started = time.perf_counter()
+    trace: list[tuple[float, int]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(a.get("rss_every", 5.0)):
+            trace.append((round(time.perf_counter() - started, 1), rss_bytes()))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     extra = {"chunk_articles": a["chunk_articles"]} if a.get("chunk_articles") else {}
-    summary = score([a["model"]], [a["input"]], fmt="jsonl", out=a["out"], batch_size=a["batch_size"], progress=False, **extra)
+    try:
+        summary = score([a["model"]], [a["input"]], fmt="jsonl", out=a["out"], batch_size=a["batch_size"], progress=False, **extra)
+    finally:
+        done.set()
+        sampler.join()
     return {
         "articles": summary.articles,
         "units": summary.units,
         "seconds": summary.seconds,
         "wall_seconds": time.perf_counter() - started,
         "peak_rss_bytes": peak_rss_bytes(),
+        "rss_trace": trace,
     }
 
 

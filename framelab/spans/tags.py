@@ -43,7 +43,11 @@ IGNORE = -100
 
 
 def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
-    """``[start, end)`` without surrounding whitespace and ``. , : ;`` (may become empty)."""
+    """``[start, end)`` without surrounding whitespace and ``. , : ;`` (may become empty).
+
+    A leading byte-order mark is dropped too: it is invisible, and the
+    tokenizer gives it no token of its own.
+    """
     while start < end and (text[start].isspace() or text[start] in TRIM_PUNCTUATION or text[start] == "\ufeff"):
         start += 1
     while end > start and (text[end - 1].isspace() or text[end - 1] in TRIM_PUNCTUATION):
