@@ -24,7 +24,7 @@ from framelab.models.folder import ModelMeta, resolve_base_model
 from framelab.spans.analysis import answer_gold_spans, article_spans, article_tokens, si_scores, tc_scores, tune_threshold
 from framelab.spans.data import SpanSplit, label_counts, load_span_split
 from framelab.spans.tags import IGNORE, Windows, merge_windows, tag_names, token_targets, tokenize_windows, window_starts
-from framelab.train.losses import multilabel_loss
+from framelab.train.losses import multilabel_loss, weights_from_counts
 from framelab.train.run import TrainResult, build_trainer, load_tokenizer, training_arguments, work_folder, write_model_folder
 
 
@@ -81,11 +81,10 @@ def window_probabilities(logits: np.ndarray, windows: Windows) -> list[np.ndarra
     return [1.0 / (1.0 + np.exp(-logits[w, : len(o)].astype(np.float64))) for w, o in enumerate(windows.offsets)]
 
 
-def dev_figures(split: SpanSplit, tokens: list, labels: list[str], threshold: float) -> dict:
-    """Span identification and technique classification of ``split`` at one threshold."""
+def dev_figures(split: SpanSplit, tokens: list, labels: list[str], threshold: float, tc: dict) -> dict:
+    """Span identification of ``split`` at one threshold, beside the (threshold-free) technique classification ``tc``."""
     found = article_spans(split.article_ids, split.unit_starts, split.texts, tokens, labels, [threshold] * len(labels))
-    answers = answer_gold_spans(article_tokens(split.article_ids, split.unit_starts, tokens), split.gold, labels)
-    return {"threshold": threshold, "span_identification": si_scores(found, split.gold), "technique_classification": tc_scores(answers, split.gold)}
+    return {"threshold": threshold, "span_identification": si_scores(found, split.gold), "technique_classification": tc}
 
 
 def train_spans(config: Config, *, resume: bool = False, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
@@ -99,12 +98,13 @@ def train_spans(config: Config, *, resume: bool = False, callbacks: list[Trainer
         torch.set_num_threads(t.num_threads)
     set_seed(t.seed)
 
-    train_split, names = load_span_split(dataset_dir, "train")
+    train_split, inventory = load_span_split(dataset_dir, "train")
     counts = label_counts(train_split)
-    names = [n for n in names if counts[n] >= max(1, t.min_label_count)]
+    names = [n for n in inventory if counts[n] >= max(1, t.min_label_count)]
     if not names:
         raise DataError(Problem(str(dataset_dir), None, "no technique spans in the train split", "the spans task needs a corpus with character spans (PTC, SemEval-2023, JSONL spans)"))
-    train_split, _ = load_span_split(dataset_dir, "train", names)
+    if names != inventory:
+        train_split, _ = load_span_split(dataset_dir, "train", names)
     dev_split, _ = load_span_split(dataset_dir, "dev", names)
     tokenizer = load_tokenizer(config, base)
     window = dict(max_length=config.model.max_length, stride=config.model.stride)
@@ -136,8 +136,7 @@ def train_spans(config: Config, *, resume: bool = False, callbacks: list[Trainer
 
     work, last = work_folder(config, resume)
     args = training_arguments(config, work, "span_f1")
-    positives, tokens_seen = tag_counts
-    weights = torch.tensor(np.clip((tokens_seen - positives) / np.maximum(positives, 1), 1.0, t.max_pos_weight), dtype=torch.float32)
+    weights = weights_from_counts(*tag_counts, t.max_pos_weight)
     collator = TagCollator(tokenizer, len(tags), config.model.max_length if t.pad_to_max_length else None)
     loss = tag_loss(t.rare_labels, pos_weight=weights, gamma=t.focal_gamma)
     trainer = build_trainer(config, model, args, train_ds, dev_ds, collator, tokenizer, loss, compute_metrics, callbacks)
@@ -147,10 +146,12 @@ def train_spans(config: Config, *, resume: bool = False, callbacks: list[Trainer
 
     logits = trainer.predict(dev_ds).predictions
     tokens = unit_tokens(np.asarray(logits[0] if isinstance(logits, tuple) else logits))
+    # Naming the technique of a gold span uses no tag threshold.
+    tc = tc_scores(answer_gold_spans(article_tokens(dev_split.article_ids, dev_split.unit_starts, tokens), dev_split.gold, names), dev_split.gold)
     threshold, tried = tune_threshold(dev_split.article_ids, dev_split.unit_starts, dev_split.texts, tokens, names, dev_split.gold)
     dev_metrics = {
-        "at_0.5": dev_figures(dev_split, tokens, names, 0.5),
-        "at_tuned_threshold": dev_figures(dev_split, tokens, names, threshold),
+        "at_0.5": dev_figures(dev_split, tokens, names, 0.5, tc),
+        "at_tuned_threshold": dev_figures(dev_split, tokens, names, threshold, tc),
         "span_f1_per_threshold": {str(k): v for k, v in tried.items()},
         "n_dev_articles": len(dev_split.gold),
         "n_dev_units": len(dev_split.texts),

@@ -19,9 +19,13 @@ import torch.nn.functional as F
 
 def positive_weights(targets: np.ndarray, cap: float) -> torch.Tensor:
     """``negatives / positives`` per label column of a 0/1 matrix, capped."""
-    positives = targets.sum(axis=0)
-    negatives = len(targets) - positives
-    weights = np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0)
+    return weights_from_counts(targets.sum(axis=0), len(targets), cap)
+
+
+def weights_from_counts(positives: np.ndarray, total: np.ndarray | int, cap: float) -> torch.Tensor:
+    """``(total - positives) / positives`` per label, between 1 and ``cap`` (1 for a label never positive)."""
+    positives = np.asarray(positives, dtype=np.float64)
+    weights = np.where(positives > 0, (total - positives) / np.maximum(positives, 1), 1.0)
     return torch.tensor(np.clip(weights, 1.0, cap), dtype=torch.float32)
 
 
