@@ -38,7 +38,7 @@ _ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "st", "prof", "gen", "sen",
 
 @lru_cache(maxsize=1)
 def _segmenter() -> pysbd.Segmenter:
-    return pysbd.Segmenter(language="en", clean=False, char_span=True)
+    return pysbd.Segmenter(language="en", clean=False)
 
 
 def iter_lines(text: str) -> Iterator[tuple[int, int, int]]:
@@ -104,18 +104,37 @@ def _bounded_pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return pieces
 
 
+def _place(piece: str, sentence: str, prior_end: int) -> tuple[int, int] | None:
+    """Where pysbd's ``char_span`` places ``sentence`` in ``piece``.
+
+    That is its first occurrence, trailing whitespace included, that ends after
+    ``prior_end``, scanning left to right without overlaps as ``re.finditer``
+    does. Returns ``(start, end)``, or ``None`` where pysbd drops the sentence.
+    """
+    pos = 0
+    while (found := piece.find(sentence, pos)) >= 0:
+        end = found + len(sentence)
+        while end < len(piece) and piece[end].isspace():
+            end += 1
+        if end > prior_end:
+            return found, end
+        pos = end if end > found else found + 1
+    return None
+
+
 def _pysbd_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Sentence offsets that pysbd finds in ``text[start:end]``, losing no character."""
     piece = text[start:end]
     found: list[int] = []
-    cursor = 0
-    for sentence in _segmenter().segment(piece):
-        # pysbd locates sentences by searching; re-check its offsets.
-        s = sentence.start if piece[sentence.start : sentence.end] == sentence.sent else piece.find(sentence.sent, cursor)
-        if s < 0:
-            continue
-        found.append(s)
-        cursor = s + len(sentence.sent)
+    prior_end = 0
+    # pysbd places its sentences with one freshly compiled regex per sentence,
+    # which also evicts pysbd's own patterns from the ``re`` cache: that doubled
+    # the cost of splitting. Its processor's sentences are placed here by the
+    # same rule with ``str.find``, so the offsets are the ones pysbd gives.
+    for sentence in _segmenter().processor(piece).process():
+        if span := _place(piece, sentence, prior_end):
+            found.append(span[0])
+            prior_end = span[1]
     # Cutting only at sentence starts folds whatever pysbd skipped into the
     # preceding sentence, so no character is lost.
     edges = [start, *(start + s for s in found if s > 0), end]

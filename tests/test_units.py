@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import pysbd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from framelab.types import Article
-from framelab.units import iter_lines, split_units
+from framelab.units import _pysbd_sentences, _trim, iter_lines, split_units
 
 
 def _texts(article: Article, kind: str) -> list[str]:
@@ -82,3 +83,21 @@ def test_units_are_ordered_disjoint_and_lose_no_visible_character(text: str) -> 
             covered.update(range(u.start, u.end))
         visible = {i for i, ch in enumerate(text) if not ch.isspace()}
         assert visible <= covered
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab AB.!?\"“”'…\u00a0\t,;")), max_size=120))
+def test_sentence_starts_are_where_pysbd_char_span_puts_them(text: str) -> None:
+    # The splitter places pysbd's sentences itself (a regex per sentence was the
+    # slow part of pysbd); the starts must stay those of pysbd's own char_span.
+    expected = [s.start for s in pysbd.Segmenter(language="en", clean=False, char_span=True).segment(text) if s.start > 0]
+    edges = [0, *expected, len(text)]
+    want = [_trim(text, a, b) for a, b in zip(edges, edges[1:])]
+    assert _pysbd_sentences(text, 0, len(text)) == want
+
+
+def test_repeated_sentences_and_ellipses_are_placed_in_order() -> None:
+    text = "Yes. Yes. Yes. For rulers are not a terror to the good, but to the evil. . . For he is."
+    starts = [s for s, _ in _pysbd_sentences(text, 0, len(text))]
+    assert starts == [0, *(s.start for s in pysbd.Segmenter(language="en", clean=False, char_span=True).segment(text)[1:])]
+    assert starts[:3] == [0, 5, 10]
