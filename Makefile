@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE      := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data train eval baseline score demo demo-stance bench-quality bench-spans bench-soak bench-speed test test-slow test-real lint
+.PHONY: help setup data train eval baseline score demo demo-stance bench-quality bench-blend bench-spans bench-soak bench-speed test test-slow test-real lint
 
 help: ## list every target
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ demo-stance: setup ## sample corpus -> stance model -> report beside the majorit
 bench-quality: setup ## SemEval-2023 techniques (lines, sentences) and frames beside TF-IDF; needs ../shared/data (long on CPU)
 	$(BIN)/python bench/quality.py --out-dir reports/bench-quality \
 	  --run configs/semeval2023-lines.yaml --run configs/semeval2023-frames.yaml --run configs/semeval2023-sentences.yaml
+
+bench-blend: setup ## MODEL's dev figures with the TF-IDF model averaged in at several weights (train.lexical_weight), thresholds cross-fitted
+	$(BIN)/python bench/blend.py --model $(MODEL) --data $(DATA)
 
 bench-spans: setup ## PTC v2 spans (SI) and span techniques (TC) beside lexicon / TF-IDF baselines; needs ../shared/data (long on CPU)
 	$(BIN)/framelab data --config configs/ptc.yaml

@@ -95,6 +95,12 @@ class TrainConfig:
     focal_gamma: float = _f(2.0, "Focusing parameter of the focal loss.")
     min_label_count: int = _f(1, "Labels with fewer training positives than this are left out of the model.")
     threshold_min_support: int = _f(5, "Labels with fewer dev positives keep the 0.5 threshold instead of a tuned one.")
+    lexical_weight: float = _f(
+        0.0,
+        "Weight w of a TF-IDF + logistic-regression model (fitted on the train split, saved in the model "
+        "folder) in the reported probabilities: (1 - w) * fine-tuned + w * TF-IDF; thresholds are tuned "
+        "on the blend. 0 = the fine-tuned model alone. techniques and frames only.",
+    )
     early_stopping_patience: int = _f(0, "Stop after this many evaluations without dev micro-F1 gain; 0 = off.")
     pad_to_max_length: bool = _f(False, "Pad every batch to max_length instead of dynamic, length-grouped padding.")
     logging_steps: int = _f(10, "Steps between loss logs.")
@@ -263,6 +269,10 @@ def _check(config: Config, where: str) -> None:
         raise ConfigError(f"{where}: model.max_length must be >= 8 and model.stride below half of it")
     if t.epochs <= 0 or t.batch_size < 1 or t.learning_rate <= 0:
         raise ConfigError(f"{where}: train.epochs, train.batch_size and train.learning_rate must be positive")
+    if not 0 <= t.lexical_weight <= 1:
+        raise ConfigError(f"{where}: train.lexical_weight must be within [0, 1], got {t.lexical_weight}")
+    if t.lexical_weight and t.task not in ("techniques", "frames"):
+        raise ConfigError(f"{where}: train.lexical_weight applies to the techniques and frames tasks, not '{t.task}'; set it to 0")
 
 
 def config_to_dict(config: Config) -> dict:

@@ -24,6 +24,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
 from framelab.encoding import Encoded, activate, encode, pool
+from framelab.lexical import LexicalModel, blend
 from framelab.models.folder import ModelMeta, read_meta
 from framelab.spans.tags import merge_windows, tokenize_windows
 
@@ -84,6 +85,7 @@ class Predictor:
         else:
             self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.model = model.to(self.device)
+        self.lexical = LexicalModel.load(self.model_dir) if self.meta.lexical_weight else None
 
     @property
     def name(self) -> str:
@@ -159,8 +161,14 @@ class Predictor:
         return merge_windows(windows, window_probs, len(texts))
 
     def probabilities(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
-        """Label probabilities per text, shape ``(len(texts), len(labels))``."""
-        return activate(self.logits(texts, pairs), self.meta.multi_label)
+        """Label probabilities per text, shape ``(len(texts), len(labels))``.
+
+        A blended model (``lexical_weight`` > 0) averages in its TF-IDF model's.
+        """
+        probs = activate(self.logits(texts, pairs), self.meta.multi_label)
+        if self.lexical is not None:
+            probs = blend(probs, self.lexical.probabilities(texts), self.meta.lexical_weight)
+        return probs
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
         """0/1 decisions: per-label thresholds, or the arg-max for single-label models."""

@@ -257,6 +257,33 @@ def test_stance_model_scores_articles_and_units_toward_a_target(workdir: Path, t
     assert len(stance["labels"]) == 1 and abs(sum(stance["scores"].values()) - 1) < 1e-3
 
 
+def _same_values(a: object, b: object) -> bool:
+    # A unit's probabilities depend in their last bits on the other units in its
+    # batch (padding changes the shapes of the matrix products), and a shard
+    # batches other units: a probability near a rounding edge may then move by
+    # one unit of the 4th decimal. Everything else must be identical.
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= 1.5e-4
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_values(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_values(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+def _assert_same_records(merged: Path, whole: Path, fmt: str) -> None:
+    if fmt == "jsonl":
+        rows = [[json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] for path in (merged, whole)]
+    else:
+        rows = [
+            [[json.loads(cell) if cell.startswith("{") else cell for cell in row] for row in csv.reader(path.open(encoding="utf-8", newline=""))]
+            for path in (merged, whole)
+        ]
+    assert len(rows[0]) == len(rows[1])
+    for got, want in zip(*rows):
+        assert _same_values(got, want), (got, want)
+
+
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "semeval2023"])
 def test_sharded_scoring_merged_equals_unsharded(workdir: Path, techniques_model: Path, frames_model: Path, fmt: str) -> None:
     from framelab.score.shard import merge
@@ -276,7 +303,7 @@ def test_sharded_scoring_merged_equals_unsharded(workdir: Path, techniques_model
         for name in ("subtask-2.txt", "subtask-3.txt"):
             assert (merged / name).read_bytes() == (whole / name).read_bytes()
     else:
-        assert merged.read_bytes() == whole.read_bytes()
+        _assert_same_records(merged, whole, fmt)
     if fmt == "csv":
         # A CSV has no row for an article without units, so it checks duplicates only.
         with pytest.raises(DataError, match="also appears"):

@@ -54,6 +54,16 @@ def _task_line(meta: ModelMeta) -> str:
     return f"{kind}, {meta.unit} units, up to {meta.max_length} tokens"
 
 
+def _blend_line(meta: ModelMeta) -> str:
+    if not meta.lexical_weight:
+        return ""
+    w = meta.lexical_weight
+    return (
+        f"- **Probabilities**: {1 - w:g} × the fine-tuned model + {w:g} × a TF-IDF + logistic-regression model "
+        "fitted on the same train split (`lexical.json`, `lexical.safetensors`); the thresholds apply to the blend\n"
+    )
+
+
 def write_model_card(folder: Path, meta: ModelMeta, config: Config, dev_metrics: dict) -> None:
     """Write ``README.md``: data, labels, dev metrics and how to score."""
     stats_path = Path(meta.extra.get("dataset", "")) / "stats.json"
@@ -72,6 +82,8 @@ def write_model_card(folder: Path, meta: ModelMeta, config: Config, dev_metrics:
             + "\n\nDev split at a 0.5 threshold: micro-F1 "
             + f"{dev_metrics['at_0.5']['micro']['f1']:.3f}, macro-F1 {dev_metrics['at_0.5']['macro']['f1']:.3f}."
         )
+        if "fine_tuned_alone_at_0.5" in dev_metrics:
+            table += f" The fine-tuned model alone, at 0.5: micro-F1 {dev_metrics['fine_tuned_alone_at_0.5']['micro']['f1']:.3f}."
     else:
         table = f"Dev split, arg-max (accuracy {dev_metrics['argmax']['accuracy']:.3f}):\n\n" + metrics_table(dev_metrics["argmax"])
     thresholds = ""
@@ -85,7 +97,7 @@ Fine-tuned from `{meta.base_model}` by framelab {meta.framelab_version}.
 - **Task**: {meta.task} ({_task_line(meta)})
 - **Data**: {data_line}
 - **Labels** ({len(meta.labels)}): {', '.join(meta.labels)}
-- **Training**: {config.train.epochs:g} epochs, batch {config.train.batch_size}, learning rate {config.train.learning_rate:g}, rare labels: {config.train.rare_labels}, seed {config.train.seed}; {dev_metrics.get('train_runtime_seconds', '?')} s
+{_blend_line(meta)}- **Training**: {config.train.epochs:g} epochs, batch {config.train.batch_size}, learning rate {config.train.learning_rate:g}, rare labels: {config.train.rare_labels}, seed {config.train.seed}; {dev_metrics.get('train_runtime_seconds', '?')} s
 
 ## Dev metrics
 
@@ -100,6 +112,6 @@ framelab eval --model {config.model_dir} --data {config.dataset_dir} --split dev
 
 Everything scoring needs is in this folder: weights (`model.safetensors`), tokenizer, `config.json`
 (id2label), `framelab.json` (task, unit, labels, thresholds, window settings), `training_config.yaml`
-and `dev_metrics.json`.
+and `dev_metrics.json`{', plus the TF-IDF model it averages in' if meta.lexical_weight else ''}.
 """
     (folder / "README.md").write_text(text, encoding="utf-8")

@@ -5,6 +5,7 @@ Layout (written atomically: a temporary sibling folder renamed into place)::
     model.safetensors, config.json (with id2label)   transformers weights + config
     tokenizer.json, tokenizer_config.json, ...       the tokenizer
     framelab.json                                    task, unit, labels, thresholds, window settings
+    lexical.json, lexical.safetensors                TF-IDF model averaged in (only if lexical_weight > 0)
     training_config.yaml                             the full run config
     dev_metrics.json                                 dev figures at 0.5 and at the tuned thresholds
     README.md                                        model card
@@ -47,6 +48,8 @@ class ModelMeta:
     base_model: str
     framelab_version: str
     extra: dict = field(default_factory=dict)
+    #: Weight of the TF-IDF model (:mod:`framelab.lexical`) in the probabilities; 0: none.
+    lexical_weight: float = 0.0
 
     @property
     def multi_label(self) -> bool:

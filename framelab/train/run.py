@@ -39,6 +39,7 @@ from framelab.config import Config, config_to_dict
 from framelab.encoding import activate, encode, pool
 from framelab.errors import ConfigError, DataError, Problem
 from framelab.eval.scores import decisions_at, multilabel_scores, single_label_scores
+from framelab.lexical import LexicalModel, blend
 from framelab.models.card import write_model_card
 from framelab.models.folder import ARTICLE_TASKS, MULTI_LABEL_TASKS, ModelMeta, atomic_folder, resolve_base_model, write_meta
 from framelab.spans.context import span_with_context
@@ -241,6 +242,12 @@ def train(config: Config, *, resume: bool = False, callbacks: list[TrainerCallba
     dev_logits = trainer.predict(dev_ds).predictions
     dev_logits = dev_logits[0] if isinstance(dev_logits, tuple) else dev_logits
     dev_probs = activate(pool(np.asarray(dev_logits, dtype=np.float64), dev_enc.example, len(dev_data.texts), pooling), multi_label)
+    lexical = None
+    fine_tuned_alone = None
+    if t.lexical_weight:
+        lexical = LexicalModel.fit(train_data.texts, train_data.targets, seed=t.seed)
+        fine_tuned_alone = multilabel_scores(decisions_at(dev_probs, 0.5), dev_data.targets, names)
+        dev_probs = blend(dev_probs, lexical.probabilities(dev_data.texts), t.lexical_weight)
     if multi_label:
         thresholds = tune_thresholds(dev_probs, dev_data.targets, t.threshold_min_support)
         dev_metrics = {
@@ -250,6 +257,8 @@ def train(config: Config, *, resume: bool = False, callbacks: list[TrainerCallba
     else:
         thresholds = None
         dev_metrics = {"argmax": single_label_scores(dev_probs.argmax(axis=1), dev_data.targets.argmax(axis=1), names)}
+    if fine_tuned_alone is not None:
+        dev_metrics["fine_tuned_alone_at_0.5"] = fine_tuned_alone
     dev_metrics["n_dev_examples"] = len(dev_data.texts)
     dev_metrics["train_runtime_seconds"] = round(train_seconds, 1)
     dev_metrics["train_samples_per_second"] = output.metrics.get("train_samples_per_second")
@@ -265,8 +274,9 @@ def train(config: Config, *, resume: bool = False, callbacks: list[TrainerCallba
         base_model=config.model.base,
         framelab_version=framelab.__version__,
         extra={"dataset": str(dataset_dir), "train_label_counts": dict(zip(names, map(int, train_data.targets.sum(axis=0))))},
+        lexical_weight=t.lexical_weight,
     )
-    write_model_folder(trainer, tokenizer, config, meta, dev_metrics, work)
+    write_model_folder(trainer, tokenizer, config, meta, dev_metrics, work, lexical)
     return TrainResult(config.model_dir, dev_metrics, train_seconds, float(output.metrics.get("train_samples_per_second", 0.0)))
 
 
@@ -333,8 +343,13 @@ def work_folder(config: Config, resume: bool) -> tuple[Path, str | None]:
     return work, last
 
 
-def write_model_folder(trainer: Trainer, tokenizer, config: Config, meta: ModelMeta, dev_metrics: dict, work: Path) -> None:
-    """Write the model folder once (main process only) and drop the checkpoints."""
+def write_model_folder(
+    trainer: Trainer, tokenizer, config: Config, meta: ModelMeta, dev_metrics: dict, work: Path, lexical: LexicalModel | None = None
+) -> None:
+    """Write the model folder once (main process only) and drop the checkpoints.
+
+    ``lexical`` is the TF-IDF model a blended model averages in.
+    """
     # Under torchrun / accelerate launch every process gets here; only the
     # main one writes, so the folder and its metrics are written once.
     trainer.accelerator.wait_for_everyone()
@@ -347,6 +362,8 @@ def write_model_folder(trainer: Trainer, tokenizer, config: Config, meta: ModelM
         (tmp / "training_args.bin").unlink(missing_ok=True)
         tokenizer.save_pretrained(str(tmp))
         write_meta(tmp, meta)
+        if lexical is not None:
+            lexical.save(tmp)
         (tmp / "training_config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False), encoding="utf-8")
         (tmp / "dev_metrics.json").write_text(json.dumps(dev_metrics, indent=2), encoding="utf-8")
         write_model_card(tmp, meta, config, dev_metrics)
