@@ -4,12 +4,14 @@ For a trained multi-label model folder and its dataset: fits the TF-IDF +
 logistic-regression model (:class:`framelab.lexical.LexicalModel`) on the
 train split, blends its dev probabilities with the model's for each weight w
 (``train.lexical_weight``; the transformer is the same, only the blend
-changes, so this is what training with that weight gives) and prints micro,
-macro, any-label and Loaded_Language F1 at 0.5, at thresholds tuned on the
-whole dev split (as ``framelab train`` does, optimistic) and **cross-fitted**:
-dev articles are cut into two halves at random (``--seed``), thresholds are
-tuned on one half and applied to the other, and both halves' decisions are
-scored together, so no decision comes from thresholds tuned on its own article::
+changes, so this is what training with that weight gives) and, for each
+threshold rule (``train.threshold_rule``), prints micro, macro, any-label and
+Loaded_Language F1 at thresholds tuned on the whole dev split (as
+``framelab train`` does, optimistic) and **cross-fitted**: dev articles are
+cut into two halves at random, thresholds are tuned on one half and applied to
+the other, both halves' decisions are scored together, and the figures are
+averaged over ``--seeds`` random cuts. No cross-fitted decision comes from
+thresholds tuned on its own article::
 
     python bench/blend.py --model M --data D --weights 0 0.25 0.5 0.75 1 --out-md blend.md
 """
@@ -26,10 +28,10 @@ from framelab.eval.scores import decisions_at, multilabel_scores
 from framelab.lexical import LexicalModel, blend
 from framelab.predict import Predictor
 from framelab.train.run import load_task_split
-from framelab.train.thresholds import tune_thresholds
+from framelab.train.thresholds import RULES, tuned_thresholds
 
 
-def cross_fitted(probs: np.ndarray, targets: np.ndarray, articles: list[str], seed: int, min_support: int) -> np.ndarray:
+def cross_fitted(rule: str, probs: np.ndarray, targets: np.ndarray, articles: list[str], seed: int, min_support: int) -> np.ndarray:
     """Decisions where each half of the dev articles uses thresholds tuned on the other half."""
     names = np.array(articles)
     unique = np.unique(names)
@@ -37,7 +39,7 @@ def cross_fitted(probs: np.ndarray, targets: np.ndarray, articles: list[str], se
     first = np.isin(names, unique[: len(unique) // 2])
     decided = np.zeros(probs.shape, dtype=np.int64)
     for tune, apply in ((first, ~first), (~first, first)):
-        decided[apply] = decisions_at(probs[apply], tune_thresholds(probs[tune], targets[tune], min_support))
+        decided[apply] = decisions_at(probs[apply], tuned_thresholds(rule, probs[tune], targets[tune], min_support))
     return decided
 
 
@@ -50,14 +52,18 @@ def _figures(scores: dict, names: list[str]) -> dict:
     }
 
 
+def _mean(rows: list[dict]) -> dict:
+    return {k: None if rows[0][k] is None else round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}
+
+
 def main(argv: list[str] | None = None) -> None:
     """Print (and optionally write) the blend table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True, help="trained techniques or frames model folder")
     parser.add_argument("--data", type=Path, required=True, help="its dataset folder (framelab data)")
     parser.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0])
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random halves of dev articles")
-    parser.add_argument("--min-support", type=int, default=5, help="train.threshold_min_support of the run")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the random halves of dev articles")
+    parser.add_argument("--min-support", type=int, default=5, help="train.threshold_min_support of the run (per_label rule)")
     parser.add_argument("--out-md", type=Path)
     parser.add_argument("--out-json", type=Path)
     args = parser.parse_args(argv)
@@ -77,33 +83,41 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for w in args.weights:
         probs = blend(model_probs, lexical_probs, w)
-        tuned = tune_thresholds(probs, dev.targets, args.min_support)
-        row = {"weight": w}
-        for key, decided in (
-            ("at_0.5", decisions_at(probs, 0.5)),
-            ("tuned_on_dev", decisions_at(probs, tuned)),
-            ("cross_fitted", cross_fitted(probs, dev.targets, articles, args.seed, args.min_support)),
-        ):
-            row[key] = _figures(multilabel_scores(decided, dev.targets, names), names)
-        rows.append(row)
+        at_half = _figures(multilabel_scores(decisions_at(probs, 0.5), dev.targets, names), names)
+        for rule in RULES:
+            tuned = tuned_thresholds(rule, probs, dev.targets, args.min_support)
+            crossed = [
+                _figures(multilabel_scores(cross_fitted(rule, probs, dev.targets, articles, seed, args.min_support), dev.targets, names), names)
+                for seed in args.seeds
+            ]
+            rows.append(
+                {
+                    "weight": w,
+                    "rule": rule,
+                    "at_0.5": at_half,
+                    "tuned_on_dev": _figures(multilabel_scores(decisions_at(probs, tuned), dev.targets, names), names),
+                    "cross_fitted_mean": _mean(crossed),
+                    "cross_fitted_micro_per_seed": [c["micro_f1"] for c in crossed],
+                }
+            )
 
     lines = [
         f"Model `{args.model}` ({meta.task}, {len(dev.texts)} dev examples from {len(set(articles))} articles); "
-        "w = weight of the TF-IDF model (0: the fine-tuned model alone, 1: TF-IDF alone).",
+        f"w = weight of the TF-IDF model (0: the fine-tuned model alone, 1: TF-IDF alone); cross-fitted: mean over seeds {args.seeds}.",
         "",
-        "| w | micro-F1 at 0.5 | tuned on dev: micro | macro | any | Loaded_Language | cross-fitted: micro | macro | any | Loaded_Language |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| w | thresholds | micro-F1 at 0.5 | tuned on dev: micro | macro | any | Loaded_Language | cross-fitted: micro | macro | any | Loaded_Language |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
-        t, c = row["tuned_on_dev"], row["cross_fitted"]
-        cells = [row["weight"], row["at_0.5"]["micro_f1"], t["micro_f1"], t["macro_f1"], t["any_f1"], t["loaded_language_f1"], c["micro_f1"], c["macro_f1"], c["any_f1"], c["loaded_language_f1"]]
-        lines.append("| " + " | ".join("–" if v is None else f"{v:g}" for v in cells) + " |")
+        t, c = row["tuned_on_dev"], row["cross_fitted_mean"]
+        cells = [row["weight"], row["rule"], row["at_0.5"]["micro_f1"], t["micro_f1"], t["macro_f1"], t["any_f1"], t["loaded_language_f1"], c["micro_f1"], c["macro_f1"], c["any_f1"], c["loaded_language_f1"]]
+        lines.append("| " + " | ".join("–" if v is None else (v if isinstance(v, str) else f"{v:g}") for v in cells) + " |")
     table = "\n".join(lines)
     print(table)
     if args.out_md:
         args.out_md.write_text(table + "\n", encoding="utf-8")
     if args.out_json:
-        args.out_json.write_text(json.dumps({"model": str(args.model), "data": str(args.data), "seed": args.seed, "rows": rows}, indent=2), encoding="utf-8")
+        args.out_json.write_text(json.dumps({"model": str(args.model), "data": str(args.data), "seeds": args.seeds, "rows": rows}, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":

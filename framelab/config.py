@@ -94,7 +94,13 @@ class TrainConfig:
     max_pos_weight: float = _f(10.0, "Cap on a label's positive weight.")
     focal_gamma: float = _f(2.0, "Focusing parameter of the focal loss.")
     min_label_count: int = _f(1, "Labels with fewer training positives than this are left out of the model.")
-    threshold_min_support: int = _f(5, "Labels with fewer dev positives keep the 0.5 threshold instead of a tuned one.")
+    threshold_rule: str = _f(
+        "global",
+        "Multi-label decision thresholds tuned on dev for micro-F1: one for all labels ('global'), or one per "
+        "label by coordinate ascent ('per_label'; overfits a small dev split, see framelab/train/thresholds.py).",
+        ("global", "per_label"),
+    )
+    threshold_min_support: int = _f(5, "per_label rule: labels with fewer dev positives keep the 0.5 threshold.")
     lexical_weight: float = _f(
         0.0,
         "Weight w of a TF-IDF + logistic-regression model (fitted on the train split, saved in the model "

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from framelab.train.thresholds import tune_thresholds
+from framelab.train.thresholds import global_threshold, tune_thresholds, tuned_thresholds
 
 
 def _micro(probs: np.ndarray, gold: np.ndarray, thresholds: list[float]) -> float:
@@ -31,3 +32,29 @@ def test_rare_labels_keep_half_and_micro_never_drops() -> None:
     rare = [j for j in range(6) if gold[:, j].sum() < 5]
     assert rare and all(thresholds[j] == 0.5 for j in rare)
     assert _micro(probs, gold, thresholds) >= _micro(probs, gold, [0.5] * 6)
+
+
+def test_global_rule_picks_one_value_for_all_labels() -> None:
+    # Positives score 0.3–0.4 on both labels, negatives at most 0.2: every grid value in
+    # (0.2, 0.3] separates them; the one nearest 0.5 is 0.3. Per label, label 1 alone would also
+    # accept 0.35, which the global rule must not pick since it loses label 0's 0.3 positive.
+    probs = np.array([[0.3, 0.35], [0.4, 0.4], [0.2, 0.1], [0.1, 0.2], [0.35, 0.38]])
+    gold = np.array([[1, 1], [1, 1], [0, 0], [0, 0], [1, 1]], dtype=bool)
+    assert global_threshold(probs, gold) == 0.3
+    assert tuned_thresholds("global", probs, gold) == [0.3, 0.3]
+    assert _micro(probs, gold, [0.3, 0.3]) == 1.0
+
+
+def test_global_rule_never_below_half_and_ties_go_to_half() -> None:
+    rng = np.random.default_rng(1)
+    gold = rng.random((300, 5)) < 0.2
+    probs = np.clip(gold * 0.25 + rng.random((300, 5)) * 0.75, 0, 1)
+    t = global_threshold(probs, gold)
+    assert _micro(probs, gold, [t] * 5) >= _micro(probs, gold, [0.5] * 5)
+    separable = np.where(gold, 0.9, 0.1)
+    assert global_threshold(separable, gold) == 0.5
+
+
+def test_unknown_rule_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown threshold rule"):
+        tuned_thresholds("per_unit", np.zeros((2, 1)), np.zeros((2, 1)))

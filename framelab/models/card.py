@@ -77,7 +77,7 @@ def write_model_card(folder: Path, meta: ModelMeta, config: Config, dev_metrics:
     elif meta.multi_label:
         headline = dev_metrics["at_tuned_thresholds"]
         table = (
-            "Dev split, tuned per-label thresholds (tuned on this same split, so optimistic):\n\n"
+            f"Dev split, thresholds tuned on this same split ({config.train.threshold_rule.replace('_', '-')} rule), so optimistic:\n\n"
             + metrics_table(headline)
             + "\n\nDev split at a 0.5 threshold: micro-F1 "
             + f"{dev_metrics['at_0.5']['micro']['f1']:.3f}, macro-F1 {dev_metrics['at_0.5']['macro']['f1']:.3f}."

@@ -4,7 +4,7 @@ The Hugging Face Trainer does the loop: dynamic padding with length-grouped
 batches (or max-length padding on request), an evaluation and a checkpoint
 each epoch, the best checkpoint by dev micro-F1 restored at the end, and
 ``--resume`` from the last checkpoint in ``<model folder>.work/``. After
-training, per-label thresholds are tuned on dev and the model folder is written
+training, decision thresholds are tuned on dev and the model folder is written
 atomically with everything scoring needs.
 """
 
@@ -44,7 +44,7 @@ from framelab.models.card import write_model_card
 from framelab.models.folder import ARTICLE_TASKS, MULTI_LABEL_TASKS, ModelMeta, atomic_folder, resolve_base_model, write_meta
 from framelab.spans.context import span_with_context
 from framelab.train.losses import multilabel_loss, positive_weights
-from framelab.train.thresholds import tune_thresholds
+from framelab.train.thresholds import tuned_thresholds
 
 
 @dataclass
@@ -249,7 +249,7 @@ def train(config: Config, *, resume: bool = False, callbacks: list[TrainerCallba
         fine_tuned_alone = multilabel_scores(decisions_at(dev_probs, 0.5), dev_data.targets, names)
         dev_probs = blend(dev_probs, lexical.probabilities(dev_data.texts), t.lexical_weight)
     if multi_label:
-        thresholds = tune_thresholds(dev_probs, dev_data.targets, t.threshold_min_support)
+        thresholds = tuned_thresholds(t.threshold_rule, dev_probs, dev_data.targets, t.threshold_min_support)
         dev_metrics = {
             "at_0.5": multilabel_scores(decisions_at(dev_probs, 0.5), dev_data.targets, names),
             "at_tuned_thresholds": multilabel_scores(decisions_at(dev_probs, thresholds), dev_data.targets, names),
