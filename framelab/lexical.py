@@ -88,6 +88,10 @@ class LexicalModel:
             return np.zeros((0, len(self.intercept)))
         return expit(self.features(texts) @ self.coef.T + self.intercept)
 
+    def blend(self, model_probs: np.ndarray, texts: list[str], weight: float) -> np.ndarray:
+        """``model_probs`` of ``texts`` with this model's averaged in at ``weight`` (see :func:`blend`)."""
+        return blend(model_probs, self.probabilities(texts), weight)
+
     def save(self, folder: Path) -> None:
         """Write :data:`VOCABULARY_FILE` and :data:`ARRAYS_FILE` into ``folder``."""
         folder = Path(folder)

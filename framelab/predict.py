@@ -24,7 +24,6 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
 from framelab.encoding import Encoded, activate, encode, pool
-from framelab.lexical import LexicalModel, blend
 from framelab.models.folder import ModelMeta, read_meta
 from framelab.spans.tags import merge_windows, tokenize_windows
 
@@ -85,7 +84,13 @@ class Predictor:
         else:
             self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.model = model.to(self.device)
-        self.lexical = LexicalModel.load(self.model_dir) if self.meta.lexical_weight else None
+        self.lexical = None
+        if self.meta.lexical_weight:
+            # Imported only here: scikit-learn and SciPy add about 150 MB to a
+            # scoring process, which a model without a TF-IDF part never needs.
+            from framelab.lexical import LexicalModel
+
+            self.lexical = LexicalModel.load(self.model_dir)
 
     @property
     def name(self) -> str:
@@ -167,7 +172,7 @@ class Predictor:
         """
         probs = activate(self.logits(texts, pairs), self.meta.multi_label)
         if self.lexical is not None:
-            probs = blend(probs, self.lexical.probabilities(texts), self.meta.lexical_weight)
+            probs = self.lexical.blend(probs, texts, self.meta.lexical_weight)
         return probs
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
