@@ -105,7 +105,10 @@ class LexicalModel:
         for name in (VOCABULARY_FILE, ARRAYS_FILE):
             if not (folder / name).is_file():
                 raise DataError(Problem(str(folder / name), None, "missing: the model averages in a TF-IDF model", "copy the whole model folder or retrain"))
-        terms = json.loads((folder / VOCABULARY_FILE).read_text(encoding="utf-8"))["terms"]
+        vocabulary = json.loads((folder / VOCABULARY_FILE).read_text(encoding="utf-8"))
+        if tuple(vocabulary["ngram_range"]) != NGRAM_RANGE:
+            raise DataError(Problem(str(folder / VOCABULARY_FILE), None, f"word n-grams {vocabulary['ngram_range']}, this framelab reads {list(NGRAM_RANGE)}", "retrain the model"))
+        terms = vocabulary["terms"]
         arrays = {k: v.astype(np.float64) for k, v in load_file(str(folder / ARRAYS_FILE)).items()}
         if arrays["idf"].shape != (len(terms),) or arrays["coef"].shape != (len(arrays["intercept"]), len(terms)):
             raise DataError(Problem(str(folder / ARRAYS_FILE), None, "its arrays do not match the vocabulary in lexical.json", "retrain the model"))

@@ -53,9 +53,11 @@ def test_saved_as_json_and_safetensors_and_read_back(tmp_path: Path) -> None:
     assert again.terms == model.terms
     np.testing.assert_array_equal(again.probabilities(TEST), model.probabilities(TEST))
     vocabulary = json.loads((tmp_path / VOCABULARY_FILE).read_text())
-    vocabulary["terms"] = vocabulary["terms"][:-1]
-    (tmp_path / VOCABULARY_FILE).write_text(json.dumps(vocabulary))
+    (tmp_path / VOCABULARY_FILE).write_text(json.dumps({**vocabulary, "terms": vocabulary["terms"][:-1]}))
     with pytest.raises(DataError, match="do not match the vocabulary"):
+        LexicalModel.load(tmp_path)
+    (tmp_path / VOCABULARY_FILE).write_text(json.dumps({**vocabulary, "ngram_range": [1, 3]}))
+    with pytest.raises(DataError, match="word n-grams"):
         LexicalModel.load(tmp_path)
 
 
