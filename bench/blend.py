@@ -80,22 +80,22 @@ def main(argv: list[str] | None = None) -> None:
     model_probs = predictor.probabilities(dev.texts)
     lexical_probs = LexicalModel.fit(train.texts, train.targets).probabilities(dev.texts)
 
+    def figures(decided: np.ndarray) -> dict:
+        return _figures(multilabel_scores(decided, dev.targets, names), names)
+
     rows = []
     for w in args.weights:
         probs = blend(model_probs, lexical_probs, w)
-        at_half = _figures(multilabel_scores(decisions_at(probs, 0.5), dev.targets, names), names)
+        at_half = figures(decisions_at(probs, 0.5))
         for rule in RULES:
             tuned = tuned_thresholds(rule, probs, dev.targets, args.min_support)
-            crossed = [
-                _figures(multilabel_scores(cross_fitted(rule, probs, dev.targets, articles, seed, args.min_support), dev.targets, names), names)
-                for seed in args.seeds
-            ]
+            crossed = [figures(cross_fitted(rule, probs, dev.targets, articles, seed, args.min_support)) for seed in args.seeds]
             rows.append(
                 {
                     "weight": w,
                     "rule": rule,
                     "at_0.5": at_half,
-                    "tuned_on_dev": _figures(multilabel_scores(decisions_at(probs, tuned), dev.targets, names), names),
+                    "tuned_on_dev": figures(decisions_at(probs, tuned)),
                     "cross_fitted_mean": _mean(crossed),
                     "cross_fitted_micro_per_seed": [c["micro_f1"] for c in crossed],
                 }

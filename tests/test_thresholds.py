@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from framelab.train.thresholds import global_threshold, tune_thresholds, tuned_thresholds
+from framelab.train.thresholds import global_threshold, per_label_thresholds, tuned_thresholds
 
 
 def _micro(probs: np.ndarray, gold: np.ndarray, thresholds: list[float]) -> float:
@@ -19,7 +19,7 @@ def test_tuning_moves_a_threshold_to_where_micro_f1_is_best() -> None:
     # the grid value nearest 0.5 among them is 0.3.
     probs = np.array([[0.35, 0.9], [0.3, 0.8], [0.1, 0.2], [0.4, 0.1], [0.1, 0.7]])
     gold = np.array([[1, 1], [1, 1], [0, 0], [1, 0], [0, 1]], dtype=bool)
-    thresholds = tune_thresholds(probs, gold)
+    thresholds = per_label_thresholds(probs, gold)
     assert thresholds[0] == 0.3
     assert _micro(probs, gold, thresholds) == 1.0 > _micro(probs, gold, [0.5, 0.5])
 
@@ -28,7 +28,7 @@ def test_rare_labels_keep_half_and_micro_never_drops() -> None:
     rng = np.random.default_rng(0)
     gold = rng.random((200, 6)) < np.array([0.3, 0.2, 0.1, 0.05, 0.01, 0.0])
     probs = np.clip(gold * 0.3 + rng.random((200, 6)) * 0.7, 0, 1)
-    thresholds = tune_thresholds(probs, gold, min_support=5)
+    thresholds = per_label_thresholds(probs, gold, min_support=5)
     rare = [j for j in range(6) if gold[:, j].sum() < 5]
     assert rare and all(thresholds[j] == 0.5 for j in rare)
     assert _micro(probs, gold, thresholds) >= _micro(probs, gold, [0.5] * 6)

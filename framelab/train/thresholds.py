@@ -35,7 +35,7 @@ def tuned_thresholds(rule: str, probs: np.ndarray, targets: np.ndarray, min_supp
     if rule == "global":
         return [global_threshold(probs, targets)] * targets.shape[1]
     if rule == "per_label":
-        return tune_thresholds(probs, targets, min_support)
+        return per_label_thresholds(probs, targets, min_support)
     raise ValueError(f"unknown threshold rule {rule!r}; choose one of {', '.join(RULES)}")
 
 
@@ -54,7 +54,7 @@ def global_threshold(probs: np.ndarray, targets: np.ndarray) -> float:
     return best
 
 
-def tune_thresholds(probs: np.ndarray, targets: np.ndarray, min_support: int = 1, passes: int = 2) -> list[float]:
+def per_label_thresholds(probs: np.ndarray, targets: np.ndarray, min_support: int = 1, passes: int = 2) -> list[float]:
     """One threshold per label column (see module docstring)."""
     gold = targets.astype(bool)
     thresholds = np.full(gold.shape[1], 0.5)
