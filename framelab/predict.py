@@ -24,6 +24,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
 from framelab.encoding import Encoded, activate, encode, pool
+from framelab.memory import release_freed_memory
 from framelab.models.folder import ModelMeta, read_meta
 from framelab.spans.tags import merge_windows, tokenize_windows
 
@@ -124,6 +125,13 @@ class Predictor:
                 batch[name] = torch.from_numpy(array)
             yield idx, batch
 
+    def _after_batch(self) -> None:
+        # Without this, a long CPU run's resident memory keeps growing with
+        # the allocator's holes (framelab/memory.py); GPU activations are not
+        # on the C heap.
+        if self.device.type == "cpu":
+            release_freed_memory()
+
     def logits(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
         """Logits per text (pooled over windows for article models)."""
         meta = self.meta
@@ -140,6 +148,7 @@ class Predictor:
             for idx, batch in self._batches(encoded, order, lengths):
                 batch = {k: v.to(self.device) for k, v in batch.items()}
                 window_logits[idx] = self.model(**batch).logits.float().cpu().numpy()
+                self._after_batch()
         if not meta.article_level:
             return window_logits.astype(np.float64)
         return pool(window_logits, encoded.example, len(texts), meta.pooling)
@@ -163,6 +172,7 @@ class Predictor:
                     n = lengths[i]
                     own = logits[row, width - n :] if left else logits[row, :n]
                     window_probs[i] = 1.0 / (1.0 + np.exp(-own))
+                self._after_batch()
         return merge_windows(windows, window_probs, len(texts))
 
     def probabilities(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -48,4 +49,23 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("tiny-bert")
     BertForMaskedLM(config).save_pretrained(out)
     fast.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    """The tiny random BERT as a 3-label techniques classifier folder (untrained head, fixed seed)."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from framelab.models.folder import ModelMeta
+
+    labels = ["a", "b", "c"]
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("tiny-classifier")
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=len(labels), problem_type="multi_label_classification")
+    model.save_pretrained(out, safe_serialization=True)
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(out)
+    meta = ModelMeta("techniques", "sentence", labels, [0.5] * len(labels), 64, 16, "max", str(tiny_model_dir), "test")
+    (out / "framelab.json").write_text(json.dumps(asdict(meta)), encoding="utf-8")
     return out

@@ -2,49 +2,29 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from framelab.models.folder import ModelMeta
 from framelab.predict import Predictor
 
-LABELS = ["a", "b", "c"]
 
-
-@pytest.fixture(scope="module")
-def classifier_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
-    """The tiny random BERT as a 3-label techniques classifier folder (untrained head, fixed seed)."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    torch.manual_seed(0)
-    out = tmp_path_factory.mktemp("tiny-classifier")
-    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=len(LABELS), problem_type="multi_label_classification")
-    model.save_pretrained(out, safe_serialization=True)
-    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(out)
-    meta = ModelMeta("techniques", "sentence", LABELS, [0.5] * len(LABELS), 64, 16, "max", str(tiny_model_dir), "test")
-    (out / "framelab.json").write_text(json.dumps(asdict(meta)), encoding="utf-8")
-    return out
-
-
-def test_int8_quantises_every_linear_per_channel_and_stays_close_to_fp32(classifier_dir: Path) -> None:
+def test_int8_quantises_every_linear_per_channel_and_stays_close_to_fp32(tiny_classifier_dir: Path) -> None:
     texts = ["The council voted to raise rents again.", "A reckless plan!", "Nurses say the hospital is shameful and the mayor must go now."]
-    fp32 = Predictor(classifier_dir)
-    int8 = Predictor(classifier_dir, quantize="int8")
+    fp32 = Predictor(tiny_classifier_dir)
+    int8 = Predictor(tiny_classifier_dir, quantize="int8")
     quantised = [m for m in int8.model.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
     assert quantised and not any(type(m) is torch.nn.Linear for m in int8.model.modules())
     # Symmetric per-channel observer; the packed weight reports it as per-channel affine with zero points 0.
     assert all(m.weight().qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric) for m in quantised)
     assert int8.device.type == "cpu"
     p32, p8 = fp32.probabilities(texts), int8.probabilities(texts)
-    assert p8.shape == (len(texts), len(LABELS))
+    assert p8.shape == (len(texts), 3)
     np.testing.assert_allclose(p8, p32, atol=0.05)
 
 
-def test_unknown_quantisation_is_refused(classifier_dir: Path) -> None:
+def test_unknown_quantisation_is_refused(tiny_classifier_dir: Path) -> None:
     with pytest.raises(ValueError, match="int8"):
-        Predictor(classifier_dir, quantize="int4")
+        Predictor(tiny_classifier_dir, quantize="int4")
