@@ -9,9 +9,11 @@ Batches are padded with NumPy straight from the token lists (the same ids,
 masks and token types ``tokenizer.pad`` would give, without its per-example
 Python work), and torch never runs more threads than the CPUs this process
 may use (CPU affinity and a cgroup quota both count), since oversubscribed
-threads make every matrix product wait on descheduled ones. ``bench/speed.py``
-measures this path against the plain Transformers pipeline and the bare
-forward pass.
+threads make every matrix product wait on descheduled ones. On the CPU the C
+heap's free pages go back to the system after every batch
+(:mod:`framelab.memory`), so resident memory does not creep up over a long
+run. ``bench/speed.py`` measures this path against the plain Transformers
+pipeline and the bare forward pass.
 """
 
 from __future__ import annotations
