@@ -4,10 +4,11 @@ On the CPU every forward pass allocates its activations afresh, tens of MB
 each, in sizes that change with every batch's width. glibc's malloc keeps the
 freed blocks for reuse, but the next batch's blocks rarely fit the holes, so
 the heap grows with each new mix of widths and a long scoring run ends up
-resident well above what one batch needs, more so the longer the run
+resident well above what one batch needs before it levels off
 (docs/benchmarks.md, "Speed"). ``malloc_trim`` returns the free pages, so
 resident memory stays near what the largest batch needs, however many batches
-have run.
+have run. The price is page faults when those pages are used again: about a
+tenth of CPU scoring throughput (docs/benchmarks.md measures both).
 """
 
 from __future__ import annotations
