@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from framelab.errors import ConfigError
+from framelab.train.thresholds import RULES as THRESHOLD_RULES
 
 DEFAULT_BASE_MODEL = "default"
 
@@ -98,7 +99,7 @@ class TrainConfig:
         "global",
         "Multi-label decision thresholds tuned on dev for micro-F1: one for all labels ('global'), or one per "
         "label by coordinate ascent ('per_label'; overfits a small dev split, see framelab/train/thresholds.py).",
-        ("global", "per_label"),
+        THRESHOLD_RULES,
     )
     threshold_min_support: int = _f(5, "per_label rule: labels with fewer dev positives keep the 0.5 threshold.")
     lexical_weight: float = _f(

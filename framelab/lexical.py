@@ -30,6 +30,11 @@ NGRAM_RANGE = (1, 2)
 MAX_FEATURES = 200_000
 
 
+def tfidf_vectorizer() -> TfidfVectorizer:
+    """The unfitted TF-IDF featuriser of every TF-IDF model here (word 1–2-grams, sublinear TF)."""
+    return TfidfVectorizer(ngram_range=NGRAM_RANGE, sublinear_tf=True, min_df=1, max_features=MAX_FEATURES)
+
+
 def _as_saved(values: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.float32).astype(np.float64)
 
@@ -52,7 +57,7 @@ class LexicalModel:
         the precision they are saved in (half the file; probabilities move by
         about 1e-7 from scikit-learn's).
         """
-        vectorizer = TfidfVectorizer(ngram_range=NGRAM_RANGE, sublinear_tf=True, min_df=1, max_features=MAX_FEATURES)
+        vectorizer = tfidf_vectorizer()
         features = vectorizer.fit_transform(texts)
         terms = [""] * len(vectorizer.vocabulary_)
         for term, column in vectorizer.vocabulary_.items():

@@ -9,10 +9,9 @@ seconds from the dataset's train split, so it is retrained for each report.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from framelab.lexical import MAX_FEATURES, NGRAM_RANGE, LexicalModel
+from framelab.lexical import LexicalModel, tfidf_vectorizer
 
 
 def baseline_probabilities(
@@ -21,7 +20,7 @@ def baseline_probabilities(
     """Fit on the training texts and return label probabilities for ``test_texts``."""
     if multi_label:
         return LexicalModel.fit(train_texts, train_targets, seed=seed).probabilities(test_texts)
-    vectorizer = TfidfVectorizer(ngram_range=NGRAM_RANGE, sublinear_tf=True, min_df=1, max_features=MAX_FEATURES)
+    vectorizer = tfidf_vectorizer()
     x_train = vectorizer.fit_transform(train_texts)
     probs = np.zeros((len(test_texts), train_targets.shape[1]))
     classes = train_targets.argmax(axis=1)
