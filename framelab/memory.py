@@ -4,18 +4,21 @@ On the CPU every forward pass allocates its activations afresh, tens of MB
 each, in sizes that change with every batch's width. glibc's malloc keeps the
 freed blocks for reuse, but the next batch's blocks rarely fit the holes, so
 the heap grows with each new mix of widths and a long scoring run ends up
-resident well above what one batch needs before it levels off
-(docs/benchmarks.md, "Speed"). ``malloc_trim`` returns the free pages, so
-resident memory stays near what the largest batch needs, however many batches
-have run. The price is page faults when those pages are used again: about a
-tenth of CPU scoring throughput (docs/benchmarks.md measures both).
+resident well above what one batch needs (docs/benchmarks.md, "Speed").
+``malloc_trim`` returns the free pages, but the next batch then faults them in
+again: trimming after every batch cost about a tenth of CPU scoring throughput.
+:class:`HeapTrimmer` therefore trims only once resident memory has climbed past
+what a batch was seen to need, which keeps memory flat at a small fraction of
+that cost.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 
 @functools.cache
@@ -34,3 +37,58 @@ def release_freed_memory() -> bool:
         return False
     trim(0)
     return True
+
+
+def resident_bytes() -> int | None:
+    """This process's resident memory in bytes, or None where there is no ``/proc`` to read it from."""
+    try:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class HeapTrimmer:
+    """Trims the C heap when resident memory climbs past what a batch needs.
+
+    The first batch after the start and after every trim shows the working set
+    without the allocator's holes; the ceiling is its resident size plus
+    ``slack`` (a fraction), and only ever rises, so a wide batch seen later
+    raises it once instead of triggering a trim each time. A batch that ends
+    above the ceiling triggers a trim.
+
+    Args:
+        slack: how far above the measured working set resident memory may
+            drift before a trim, as a fraction of it.
+        resident: reads resident memory in bytes (None where it cannot).
+        release: trims the heap; returns False where that is not possible.
+    """
+
+    def __init__(
+        self,
+        slack: float = 0.05,
+        resident: Callable[[], int | None] = resident_bytes,
+        release: Callable[[], bool] = release_freed_memory,
+    ) -> None:
+        self.slack = slack
+        self.ceiling: int | None = None
+        self.trims = 0
+        self._resident = resident
+        self._release = release
+        self._measure_next = True
+
+    def after_batch(self) -> bool:
+        """Call after each forward pass; returns whether it trimmed the heap."""
+        rss = self._resident()
+        if rss is None:  # nothing to measure against: trim every time, which keeps memory flat at a cost
+            return self._release()
+        if self._measure_next:
+            self.ceiling = max(self.ceiling or 0, int(rss * (1 + self.slack)))
+            self._measure_next = False
+            return False
+        if rss <= self.ceiling:
+            return False
+        self._measure_next = True
+        if not self._release():
+            return False
+        self.trims += 1
+        return True

@@ -10,9 +10,9 @@ masks and token types ``tokenizer.pad`` would give, without its per-example
 Python work), and torch never runs more threads than the CPUs this process
 may use (CPU affinity and a cgroup quota both count), since oversubscribed
 threads make every matrix product wait on descheduled ones. On the CPU the C
-heap's free pages go back to the system after every batch
-(:mod:`framelab.memory`), so resident memory does not creep up over a long
-run. ``bench/speed.py`` measures this path against the plain Transformers
+heap's free pages go back to the system whenever resident memory climbs past
+what a batch needs (:mod:`framelab.memory`), so it does not creep up over a
+long run. ``bench/speed.py`` measures this path against the plain Transformers
 pipeline and the bare forward pass.
 """
 
@@ -26,12 +26,15 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
 from framelab.encoding import Encoded, activate, encode, pool
-from framelab.memory import release_freed_memory
+from framelab.memory import HeapTrimmer
 from framelab.models.folder import ModelMeta, read_meta
 from framelab.spans.tags import merge_windows, tokenize_windows
 
 #: Features padded here; any other feature goes through ``tokenizer.pad``.
 _PADDED = ("input_ids", "attention_mask", "token_type_ids")
+
+#: One per process, shared by every predictor: resident memory is the process's.
+HEAP_TRIMMER = HeapTrimmer()
 
 
 def usable_cpus() -> int:
@@ -132,7 +135,7 @@ class Predictor:
         # the allocator's holes (framelab/memory.py); GPU activations are not
         # on the C heap.
         if self.device.type == "cpu":
-            release_freed_memory()
+            HEAP_TRIMMER.after_batch()
 
     def logits(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
         """Logits per text (pooled over windows for article models)."""
