@@ -7,9 +7,9 @@ the heap grows with each new mix of widths and a long scoring run ends up
 resident well above what one batch needs (docs/benchmarks.md, "Speed").
 ``malloc_trim`` returns the free pages, but the next batch then faults them in
 again: trimming after every batch cost about a tenth of CPU scoring throughput.
-:class:`HeapTrimmer` therefore trims only once resident memory has climbed past
-what a batch was seen to need, which keeps memory flat at a small fraction of
-that cost.
+:class:`HeapTrimmer` therefore trims only before the widest batch of each call
+and when resident memory has climbed past what a batch was seen to need, which
+keeps memory flat at a small fraction of that cost.
 """
 
 from __future__ import annotations
@@ -48,46 +48,53 @@ def resident_bytes() -> int | None:
 
 
 class HeapTrimmer:
-    """Trims the C heap when resident memory climbs past what a batch needs.
+    """Trims the C heap before the widest batch of each call, and when resident memory climbs.
 
-    The first batch after the start and after every trim shows the working set
-    without the allocator's holes; the ceiling is its resident size plus
-    ``slack`` (a fraction), and only ever rises, so a wide batch seen later
-    raises it once instead of triggering a trim each time. A batch that ends
-    above the ceiling triggers a trim.
+    Batches come sorted by length, widest first, so a batch larger than the
+    one before it starts a new call. It runs on a freshly trimmed heap, and
+    the resident size after it (the working set of that call's widest batch)
+    becomes the ceiling. The narrower batches after it reuse most of its
+    freed blocks, but not all, so resident memory still creeps up; a batch
+    that ends above the ceiling triggers a trim too.
 
     Args:
-        slack: how far above the measured working set resident memory may
-            drift before a trim, as a fraction of it.
         resident: reads resident memory in bytes (None where it cannot).
         release: trims the heap; returns False where that is not possible.
     """
 
     def __init__(
         self,
-        slack: float = 0.05,
         resident: Callable[[], int | None] = resident_bytes,
         release: Callable[[], bool] = release_freed_memory,
     ) -> None:
-        self.slack = slack
         self.ceiling: int | None = None
         self.trims = 0
         self._resident = resident
         self._release = release
+        self._last_size = 0
+        self._measure_next = False
+
+    def before_batch(self, size: int) -> bool:
+        """Call before each forward pass with its padded size (rows × width); returns whether it trimmed."""
+        larger = size > self._last_size
+        self._last_size = size
+        if not larger:
+            return False
         self._measure_next = True
+        return self._trim()
 
     def after_batch(self) -> bool:
         """Call after each forward pass; returns whether it trimmed the heap."""
         rss = self._resident()
         if rss is None:  # nothing to measure against: trim every time, which keeps memory flat at a cost
-            return self._release()
+            return self._trim()
         if self._measure_next:
-            self.ceiling = max(self.ceiling or 0, int(rss * (1 + self.slack)))
+            self.ceiling = rss
             self._measure_next = False
             return False
-        if rss <= self.ceiling:
-            return False
-        self._measure_next = True
+        return self.ceiling is not None and rss > self.ceiling and self._trim()
+
+    def _trim(self) -> bool:
         if not self._release():
             return False
         self.trims += 1

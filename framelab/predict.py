@@ -10,9 +10,9 @@ masks and token types ``tokenizer.pad`` would give, without its per-example
 Python work), and torch never runs more threads than the CPUs this process
 may use (CPU affinity and a cgroup quota both count), since oversubscribed
 threads make every matrix product wait on descheduled ones. On the CPU the C
-heap's free pages go back to the system whenever resident memory climbs past
-what a batch needs (:mod:`framelab.memory`), so it does not creep up over a
-long run. ``bench/speed.py`` measures this path against the plain Transformers
+heap's free pages go back to the system before the widest batch of each call
+and whenever resident memory climbs past what a batch needs
+(:mod:`framelab.memory`), so it does not creep up over a long run. ``bench/speed.py`` measures this path against the plain Transformers
 pipeline and the bare forward pass.
 """
 
@@ -130,10 +130,13 @@ class Predictor:
                 batch[name] = torch.from_numpy(array)
             yield idx, batch
 
+    # Without these, a long CPU run's resident memory keeps growing with the
+    # allocator's holes (framelab/memory.py); GPU activations are not on the C heap.
+    def _before_batch(self, batch: dict[str, torch.Tensor]) -> None:
+        if self.device.type == "cpu":
+            HEAP_TRIMMER.before_batch(next(iter(batch.values())).numel())
+
     def _after_batch(self) -> None:
-        # Without this, a long CPU run's resident memory keeps growing with
-        # the allocator's holes (framelab/memory.py); GPU activations are not
-        # on the C heap.
         if self.device.type == "cpu":
             HEAP_TRIMMER.after_batch()
 
@@ -151,6 +154,7 @@ class Predictor:
         window_logits = np.zeros((len(encoded), n_labels), dtype=np.float32)
         with torch.inference_mode():
             for idx, batch in self._batches(encoded, order, lengths):
+                self._before_batch(batch)
                 batch = {k: v.to(self.device) for k, v in batch.items()}
                 window_logits[idx] = self.model(**batch).logits.float().cpu().numpy()
                 self._after_batch()
@@ -170,6 +174,7 @@ class Predictor:
         window_probs: list[np.ndarray] = [np.zeros(0)] * len(windows)
         with torch.inference_mode():
             for idx, batch in self._batches(windows, order, lengths):
+                self._before_batch(batch)
                 batch = {k: v.to(self.device) for k, v in batch.items()}
                 logits = self.model(**batch).logits.float().cpu().numpy().astype(np.float64)
                 width = logits.shape[1]

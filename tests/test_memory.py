@@ -56,25 +56,26 @@ class _FakeProcess:
         return True
 
 
-def test_trims_only_past_the_ceiling_measured_after_each_trim() -> None:
+def test_trims_before_each_call_s_widest_batch_and_past_its_working_set() -> None:
     process = _FakeProcess()
-    trimmer = HeapTrimmer(slack=0.1, resident=lambda: process.rss, release=process.release)
-    steps = [  # (resident size after the batch, whether it trims, ceiling afterwards)
-        (1000, False, 1100),  # the first batch measures the working set
-        (1050, False, 1100),
-        (1100, False, 1100),
-        (1101, True, 1100),  # past the ceiling
-        (900, False, 1100),  # measured after the trim: the ceiling never falls
-        (1150, True, 1100),
-        (1200, False, 1320),  # a wider batch after the trim raises the ceiling
-        (1300, False, 1320),
-        (1400, True, 1320),
+    trimmer = HeapTrimmer(resident=lambda: process.rss, release=process.release)
+    steps = [  # (padded size of the batch, resident size after it, trimmed before, trimmed after, ceiling)
+        (640, 1000, True, False, 1000),  # the first batch is the widest so far: trim, then measure
+        (320, 990, False, False, 1000),
+        (320, 1000, False, False, 1000),
+        (160, 1001, False, True, 1000),  # narrower batches must not climb past the widest one's working set
+        (160, 900, False, False, 1000),  # a trim for climbing does not measure again
+        (600, 1200, True, False, 1200),  # a new call: its widest batch sets the ceiling, up ...
+        (300, 1250, False, True, 1200),
+        (400, 700, True, False, 700),  # ... or down
+        (100, 750, False, True, 700),
     ]
-    for rss, trims, ceiling in steps:
+    for size, rss, trims_before, trims_after, ceiling in steps:
+        assert trimmer.before_batch(size) is trims_before, size
         process.rss = rss
-        assert trimmer.after_batch() is trims, rss
+        assert trimmer.after_batch() is trims_after, rss
         assert trimmer.ceiling == ceiling, rss
-    assert process.trims == trimmer.trims == 3
+    assert process.trims == trimmer.trims == 6
 
 
 def test_trims_every_batch_where_memory_cannot_be_read() -> None:
@@ -87,14 +88,18 @@ def test_trims_every_batch_where_memory_cannot_be_read() -> None:
 def test_a_trim_that_is_not_possible_is_not_counted() -> None:
     sizes = iter([100, 200])
     trimmer = HeapTrimmer(resident=lambda: next(sizes), release=lambda: False)
+    assert trimmer.before_batch(64) is False
     assert trimmer.after_batch() is False
     assert trimmer.after_batch() is False
     assert trimmer.trims == 0
 
 
-def test_predictor_checks_memory_after_every_cpu_batch(tiny_classifier_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_predictor_checks_memory_around_every_cpu_batch(tiny_classifier_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    monkeypatch.setattr(framelab.predict.HEAP_TRIMMER, "after_batch", lambda: calls.append(1))
+    monkeypatch.setattr(framelab.predict.HEAP_TRIMMER, "before_batch", lambda size: calls.append(("before", size)))
+    monkeypatch.setattr(framelab.predict.HEAP_TRIMMER, "after_batch", lambda: calls.append(("after",)))
     texts = ["One short line.", "Another line, a bit longer than the first.", "A third.", "A fourth one here.", "Five."]
     Predictor(tiny_classifier_dir, batch_size=2, device="cpu").probabilities(texts)
-    assert len(calls) == 3
+    assert [call[0] for call in calls] == ["before", "after"] * 3
+    sizes = [call[1] for call in calls if call[0] == "before"]
+    assert sizes == sorted(sizes, reverse=True)  # widest first, so only a call's first batch trims
