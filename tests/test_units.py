@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import framelab.units
 from framelab.types import Article
 from framelab.units import _pysbd_sentences, _trim, iter_lines, split_units
 
@@ -101,3 +102,24 @@ def test_repeated_sentences_and_ellipses_are_placed_in_order() -> None:
     starts = [s for s, _ in _pysbd_sentences(text, 0, len(text))]
     assert starts == [0, *(s.start for s in pysbd.Segmenter(language="en", clean=False, char_span=True).segment(text)[1:])]
     assert starts[:3] == [0, 5, 10]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab AB1.!?\"“”'’»)(…\u00a0\t,;:")), max_size=60))
+def test_pieces_that_skip_pysbd_get_pysbd_s_answer(text: str) -> None:
+    # Short texts over these marks hit both sides of the no-inner-boundary shortcut.
+    expected = [s.start for s in pysbd.Segmenter(language="en", clean=False, char_span=True).segment(text) if s.start > 0]
+    edges = [0, *expected, len(text)]
+    assert _pysbd_sentences(text, 0, len(text)) == [_trim(text, a, b) for a, b in zip(edges, edges[1:])]
+
+
+def test_a_line_with_one_closing_mark_skips_pysbd(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_pysbd() -> None:
+        raise AssertionError("pysbd was called")
+
+    text = "A headline with no stop\nOne sentence, with a comma, ends here.\nDoes it?  \n"
+    monkeypatch.setattr(framelab.units, "_segmenter", no_pysbd)
+    units = split_units(Article("s", text), "sentence")
+    assert [u.text for u in units] == ["A headline with no stop", "One sentence, with a comma, ends here.", "Does it?"]
+    with pytest.raises(AssertionError, match="pysbd was called"):
+        split_units(Article("s", "It ended.. Or did it"), "sentence")
