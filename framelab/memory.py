@@ -51,11 +51,14 @@ class HeapTrimmer:
     """Trims the C heap before the widest batch of each call, and when resident memory climbs.
 
     Batches come sorted by length, widest first, so a batch larger than the
-    one before it starts a new call. It runs on a freshly trimmed heap, and
-    the resident size after it (the working set of that call's widest batch)
-    becomes the ceiling. The narrower batches after it reuse most of its
-    freed blocks, but not all, so resident memory still creeps up; a batch
-    that ends above the ceiling triggers a trim too.
+    one before it starts a new call: it runs on a freshly trimmed heap, and
+    the call's ceiling starts afresh. The resident size after the first batch
+    following each trim is the working set without the allocator's holes; the
+    ceiling is the largest such size in the call (glibc maps some large
+    blocks on their own and unmaps them when freed, so one measurement can
+    come out low). Narrower batches reuse most freed blocks, but not all, so
+    resident memory creeps up; a batch that ends above the ceiling triggers a
+    trim and a new measurement.
 
     Args:
         resident: reads resident memory in bytes (None where it cannot).
@@ -80,7 +83,7 @@ class HeapTrimmer:
         self._last_size = size
         if not larger:
             return False
-        self._measure_next = True
+        self.ceiling = None
         return self._trim()
 
     def after_batch(self) -> bool:
@@ -89,12 +92,13 @@ class HeapTrimmer:
         if rss is None:  # nothing to measure against: trim every time, which keeps memory flat at a cost
             return self._trim()
         if self._measure_next:
-            self.ceiling = rss
+            self.ceiling = max(self.ceiling or 0, rss)
             self._measure_next = False
             return False
         return self.ceiling is not None and rss > self.ceiling and self._trim()
 
     def _trim(self) -> bool:
+        self._measure_next = True
         if not self._release():
             return False
         self.trims += 1

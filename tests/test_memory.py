@@ -63,11 +63,11 @@ def test_trims_before_each_call_s_widest_batch_and_past_its_working_set() -> Non
         (640, 1000, True, False, 1000),  # the first batch is the widest so far: trim, then measure
         (320, 990, False, False, 1000),
         (320, 1000, False, False, 1000),
-        (160, 1001, False, True, 1000),  # narrower batches must not climb past the widest one's working set
-        (160, 900, False, False, 1000),  # a trim for climbing does not measure again
-        (600, 1200, True, False, 1200),  # a new call: its widest batch sets the ceiling, up ...
-        (300, 1250, False, True, 1200),
-        (400, 700, True, False, 700),  # ... or down
+        (160, 1001, False, True, 1000),  # narrower batches must not climb past the working set
+        (160, 900, False, False, 1000),  # measured again after the trim: the call's ceiling never falls ...
+        (160, 1100, False, True, 1000),
+        (160, 1050, False, False, 1050),  # ... but rises when a batch after a trim needs more
+        (600, 700, True, False, 700),  # a new call starts a new ceiling, lower too
         (100, 750, False, True, 700),
     ]
     for size, rss, trims_before, trims_after, ceiling in steps:
@@ -75,7 +75,7 @@ def test_trims_before_each_call_s_widest_batch_and_past_its_working_set() -> Non
         process.rss = rss
         assert trimmer.after_batch() is trims_after, rss
         assert trimmer.ceiling == ceiling, rss
-    assert process.trims == trimmer.trims == 6
+    assert process.trims == trimmer.trims == 5
 
 
 def test_trims_every_batch_where_memory_cannot_be_read() -> None:
