@@ -12,8 +12,9 @@ may use (CPU affinity and a cgroup quota both count), since oversubscribed
 threads make every matrix product wait on descheduled ones. On the CPU the C
 heap's free pages go back to the system before the widest batch of each call
 and whenever resident memory climbs past what a batch needs
-(:mod:`framelab.memory`), so it does not creep up over a long run. ``bench/speed.py`` measures this path against the plain Transformers
-pipeline and the bare forward pass.
+(:mod:`framelab.memory`), so it does not creep up over a long run.
+``bench/speed.py`` measures this path against the plain Transformers pipeline
+and the bare forward pass.
 """
 
 from __future__ import annotations
