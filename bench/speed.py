@@ -23,7 +23,8 @@ e. streaming memory: peak memory of scoring a small and a large folder.
 Every measurement runs in its own process (``bench/speed_worker.py``), so
 peak memory figures do not mix. The scoring variants of (a) and (b) are kept
 loaded, warmed up, and timed in interleaved rounds (``--repeats``); the
-median round is reported with the spread. The machine's load average is
+median round is reported with the spread, and the ratios that matter are also
+taken round by round from runs made back to back. The machine's load average is
 recorded before and after: on a shared machine the absolute figures move
 with the load, the ratios much less.
 
@@ -232,6 +233,27 @@ def _summary(runs: list[dict]) -> dict:
     }
 
 
+#: Ratios taken round by round from runs made back to back (numerator, denominator).
+PAIRS = (("framelab", "bare"), ("framelab", "pipeline"), ("predictor", "bare"))
+
+
+def _round_order(names: list[str]) -> list[str]:
+    """One round's order: framelab between the bare forward pass and the pipeline, the ``Predictor`` beside the bare pass.
+
+    Throughput on a shared machine drifts by 10–20% over tens of seconds, so a
+    ratio is steadier taken from two runs made back to back than from medians
+    of runs made far apart.
+    """
+    preferred = ["predictor", "bare", "framelab", "pipeline", "framelab_int8", "predictor_int8"]
+    return [n for n in preferred if n in names] + [n for n in names if n not in preferred]
+
+
+def _paired_ratios(numerator: list[dict], denominator: list[dict]) -> dict:
+    """Per-round throughput ratios of two variants timed back to back, and their median."""
+    ratios = [(d["seconds"] / d["units"]) / (n["seconds"] / n["units"]) for n, d in zip(numerator, denominator)]
+    return {"ratios": [round(r, 4) for r in ratios], "median": statistics.median(ratios)}
+
+
 def run_scoring(a, tmp: Path, logs: Path, model: Path, results: dict) -> None:
     """Sections a and b (throughput): interleaved rounds over loaded, warmed-up workers."""
     folder = write_articles(tmp / f"articles-{a.articles}", a.articles, seed=a.seed)
@@ -264,9 +286,11 @@ def run_scoring(a, tmp: Path, logs: Path, model: Path, results: dict) -> None:
             log(f"score: loading and warming up {name} ...")
             workers[name] = Worker(job, args, logs, f"score-{name}")
             env = workers[name].read()["env"]
-        names = [name for name, _, _ in specs]
+        order = _round_order([name for name, _, _ in specs])
         for r in range(a.repeats):
-            for name in names[r % len(names) :] + names[: r % len(names)]:
+            # Alternating the direction cancels a steady drift of the machine's speed;
+            # framelab runs right beside each variant it is compared with.
+            for name in order if r % 2 == 0 else order[::-1]:
                 result = workers[name].send("run")
                 runs[name].append(result)
                 log(f"score: round {r + 1}/{a.repeats} {name}: {result['units'] / result['seconds']:.0f} units/s")
@@ -285,6 +309,7 @@ def run_scoring(a, tmp: Path, logs: Path, model: Path, results: dict) -> None:
         "variants": table,
         "env": env,
     }
+    section["paired"] = {f"{x}/{y}": _paired_ratios(runs[x], runs[y]) for x, y in PAIRS if x in runs and y in runs}
     if "score" in a.sections:
         f, p, b = table["framelab"], table["pipeline"], table["bare"]
         section["framelab_vs_pipeline"] = f["units_per_second"] / p["units_per_second"]
@@ -409,6 +434,16 @@ def markdown(results: dict) -> str:
             lines.append(
                 f"| {titles[name]} | {x['units_per_second']:.0f} | {x['articles_per_second']:.1f} | {vs_p} | {vs_b} | {_mib(x['peak_rss_bytes'])} | {_runs(x)} | {_cores(x)} |"
             )
+        paired = s.get("paired") or {}
+        if paired:
+            lines += [
+                "",
+                "Ratios of runs made back to back, round by round (the order alternates direction each round): "
+                + "; ".join(
+                    f"{key.replace('/', ' / ')} median **{p['median']:.2f}** ({', '.join(f'{r:.2f}' for r in p['ratios'])})" for key, p in paired.items()
+                )
+                + ".",
+            ]
         if "int8_vs_fp32" in s:
             alone = f"; `Predictor` alone: {s['int8_vs_fp32_predictor']:.2f}×" if "int8_vs_fp32_predictor" in s else ""
             lines += ["", f"int8 / fp32 throughput: `score()` **{s['int8_vs_fp32']:.2f}×**{alone}."]

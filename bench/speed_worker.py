@@ -52,7 +52,7 @@ def environment() -> dict:
     import torch
     import transformers
 
-    from framelab.predict import usable_cpus
+    from framelab.cpus import usable_cpus
 
     return {
         "torch": torch.__version__,

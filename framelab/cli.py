@@ -11,6 +11,13 @@ from pathlib import Path
 from framelab.errors import ConfigError, DataError
 
 
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
 def _add_config(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", required=True, help="run config (YAML)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config field, e.g. train.epochs=3 (repeatable)")
@@ -104,6 +111,7 @@ def _cmd_score(args: argparse.Namespace) -> None:
         progress=not args.quiet,
         shard=parse_shard(args.shard) if args.shard else None,
         target=args.target,
+        split_workers=args.split_workers,
     )
     if launched and int(os.environ.get("RANK", "0")) != 0:
         return
@@ -188,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--target", help="stance target for stance models (articles from JSONL may carry their own)")
     p.add_argument("--shard", metavar="K/N", help="score only shard K of N (0 <= K < N, by a hash of the article id)")
+    p.add_argument("--split-workers", type=_positive_int, metavar="N", help="processes that cut articles into sentences (default: one per usable CPU; 1: none)")
     p.set_defaults(func=_cmd_score)
 
     p = sub.add_parser("merge", help="join the outputs of framelab score --shard K/N runs")

@@ -19,13 +19,13 @@ and the bare forward pass.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
+from framelab.cpus import usable_cpus
 from framelab.encoding import Encoded, activate, encode, pool
 from framelab.memory import HeapTrimmer
 from framelab.models.folder import ModelMeta, read_meta
@@ -36,21 +36,6 @@ _PADDED = ("input_ids", "attention_mask", "token_type_ids")
 
 #: One per process, shared by every predictor: resident memory is the process's.
 HEAP_TRIMMER = HeapTrimmer()
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on: its affinity, lowered by a cgroup v2 CPU quota."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            cpus = min(cpus, max(1, int(int(quota) // int(period))))
-    except (OSError, ValueError):
-        pass
-    return max(1, cpus)
 
 
 def _limit_threads() -> None:

@@ -140,6 +140,23 @@ def test_thresholds_are_read_at_scoring(workdir: Path, techniques_model: Path) -
     assert not predictor.decide(predictor.probabilities(texts)).any()
 
 
+def test_splitting_in_worker_processes_writes_the_same_file(workdir: Path, techniques_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from framelab import unit_pool
+
+    if not unit_pool._can_fork():
+        pytest.skip("worker processes are forked, which needs Linux")
+    monkeypatch.setattr(unit_pool, "MIN_POOL_CHARS", 0)
+    outs = {}
+    try:
+        for workers in (1, 2):
+            outs[workers] = workdir / f"pool-{workers}.jsonl"
+            score([techniques_model], [SAMPLE], fmt="jsonl", out=outs[workers], progress=False, split_workers=workers, chunk_articles=16)
+        assert unit_pool._pool is not None, "the pool was not used"
+    finally:
+        unit_pool.shutdown_pool()
+    assert outs[1].read_bytes() == outs[2].read_bytes()
+
+
 def test_every_input_unit_in_csv_and_html_escapes(workdir: Path, techniques_model: Path) -> None:
     src = workdir / "html-in"
     src.mkdir()

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from framelab.cpus import usable_cpus
 from framelab.score.scorer import ScoreSummary, score
 from framelab.score.shard import MERGE_FORMATS, merge
 from framelab.score.writers import FORMATS
@@ -121,6 +122,7 @@ def score_distributed(
     target: str | None = None,
     shard: object = None,
     state=None,
+    split_workers: int | None = None,
 ) -> ScoreSummary:
     """Score ``inputs`` with every launched process and merge their parts into ``out``.
 
@@ -129,7 +131,8 @@ def score_distributed(
     processes are the shards). Every process returns the totals (articles,
     units, wall seconds of the main process); ``outputs`` lists the merged
     files on the main process and is empty elsewhere. The progress bar shows
-    the main process's shard.
+    the main process's shard. By default the usable CPUs are shared out
+    among the processes for sentence splitting.
     """
     check_request(world_size(), fmt=fmt, out=out, shard=shard)
     started = time.perf_counter()
@@ -153,6 +156,7 @@ def score_distributed(
             shard=(rank, processes),
             target=target,
             device=state.device,
+            split_workers=split_workers or max(1, usable_cpus() // processes),
         )
         report.articles, report.units = local.articles, local.units
     except Exception as exc:  # noqa: BLE001 - reported to the others, then raised again

@@ -3,7 +3,8 @@
 Articles are read and scored in chunks (``chunk_articles`` at a time), so the
 units of many short articles share batches while memory stays flat however
 large the corpus is; each chunk's results are handed to the writer before the
-next chunk is read. Every unit of every article appears in the output, with or
+next chunk is read. A chunk is cut into sentences on every usable CPU
+(:mod:`framelab.unit_pool`) before its forward pass. Every unit of every article appears in the output, with or
 without labels.
 """
 
@@ -25,7 +26,7 @@ from framelab.score.shard import select_shard
 from framelab.score.writers import open_writer
 from framelab.spans.tags import TaggedSpan, decode
 from framelab.types import Article
-from framelab.units import split_units
+from framelab.unit_pool import split_many
 
 
 @dataclass
@@ -83,16 +84,17 @@ def stance_targets(articles: list[Article], target: str | None) -> list[str]:
     return targets
 
 
-def score_chunk(predictors: list[Predictor], articles: list[Article], target: str | None = None) -> list[ScoredArticle]:
+def score_chunk(predictors: list[Predictor], articles: list[Article], target: str | None = None, *, split_workers: int | None = None) -> list[ScoredArticle]:
     """Score a list of articles with every model.
 
     Stance models label each article (windows pooled) and, applied to each
-    sentence with the same target, every sentence.
+    sentence with the same target, every sentence. ``split_workers``
+    processes cut the articles into units (:func:`framelab.unit_pool.split_many`).
     """
     targets = stance_targets(articles, target) if any(p.meta.task == "stance" for p in predictors) else None
     scored = [ScoredArticle(a, [], {}) for a in articles]
     for kind in sorted({k for k in map(_unit_kind, predictors) if k}):
-        per_article = [split_units(a, kind) for a in articles]
+        per_article = split_many(articles, kind, workers=split_workers)
         flat = [ScoredUnit(kind, u) for units in per_article for u in units]
         texts = [s.unit.text for s in flat]
         for predictor in (p for p in predictors if _unit_kind(p) == kind):
@@ -116,7 +118,13 @@ def score_chunk(predictors: list[Predictor], articles: list[Article], target: st
 
 
 def score_stream(
-    predictors: list[Predictor], articles: Iterable[Article], *, chunk_articles: int = 128, progress: bool = True, target: str | None = None
+    predictors: list[Predictor],
+    articles: Iterable[Article],
+    *,
+    chunk_articles: int = 128,
+    progress: bool = True,
+    target: str | None = None,
+    split_workers: int | None = None,
 ) -> Iterator[ScoredArticle]:
     """Yield scored articles in input order, a chunk at a time, with a progress bar."""
     bar = tqdm(desc="scoring", unit=" articles", disable=not progress)
@@ -124,7 +132,7 @@ def score_stream(
     started = time.perf_counter()
     iterator = iter(articles)
     while chunk := list(itertools.islice(iterator, chunk_articles)):
-        for result in score_chunk(predictors, chunk, target):
+        for result in score_chunk(predictors, chunk, target, split_workers=split_workers):
             units += len(result.units)
             yield result
         bar.update(len(chunk))
@@ -157,6 +165,7 @@ def score(
     shard: tuple[int, int] | None = None,
     target: str | None = None,
     device=None,
+    split_workers: int | None = None,
 ) -> ScoreSummary:
     """Score ``inputs`` with every model and write them in ``fmt`` to ``out``.
 
@@ -164,8 +173,9 @@ def score(
     ``out`` may be omitted for jsonl and csv (standard output). ``shard``
     ``(k, n)`` scores only the articles of shard k of n (see
     :mod:`framelab.score.shard`). ``device`` overrides where the models run
-    (default: a GPU when there is one). Returns counts, elapsed seconds and the
-    files written.
+    (default: a GPU when there is one). ``split_workers`` processes cut each
+    chunk into units (default: one per usable CPU; 1 keeps it in this
+    process). Returns counts, elapsed seconds and the files written.
     """
     predictors = load_predictors(model_dirs, batch_size=batch_size, quantize=quantize, device=device)
     writer = open_writer(fmt, out, {p.meta.task for p in predictors})
@@ -175,7 +185,7 @@ def score(
         articles = iter_articles(inputs)
         if shard is not None:
             articles = select_shard(articles, *shard)
-        for result in score_stream(predictors, articles, chunk_articles=chunk_articles, progress=progress, target=target):
+        for result in score_stream(predictors, articles, chunk_articles=chunk_articles, progress=progress, target=target, split_workers=split_workers):
             writer.write(result)
             summary.articles += 1
             summary.units += len(result.units)

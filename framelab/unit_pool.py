@@ -1,0 +1,84 @@
+"""Cutting many articles into units on every usable CPU.
+
+Sentence splitting (pysbd) is pure Python, so in one process it runs on one
+core while the forward pass waits: on a CPU machine the other cores idle,
+and on a GPU it is most of scoring's time. A pool of worker processes splits
+a chunk's articles side by side and hands their units back in order; the
+units are the ones :func:`framelab.units.split_units` gives in this process.
+
+The pool is started once, at the first chunk large enough to need it, and
+kept for the life of the process (its workers are reused by every later
+call). Its workers are forked, not spawned: a spawned worker imports the
+caller's ``__main__`` again, which breaks scripts without a main guard, and
+the forked ones only run pysbd, never torch's or the tokenizer's threads,
+which is what makes forking a threaded process hazardous. Where there is no
+fork (not Linux), where one CPU is usable, or for a small chunk, articles are
+split in this process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from itertools import repeat
+
+from framelab.cpus import usable_cpus
+from framelab.types import Article, Unit
+from framelab.units import split_units
+
+#: Below this many characters a chunk is split in this process: handing
+#: articles to workers and units back costs more than it saves (pysbd takes
+#: about 4 µs a character, so this is some 40 ms of splitting).
+MIN_POOL_CHARS = 10_000
+
+_pool: ProcessPoolExecutor | None = None
+_pool_workers = 0
+
+
+def _can_fork() -> bool:
+    return sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _executor(workers: int) -> ProcessPoolExecutor:
+    global _pool, _pool_workers
+    if _pool is None or _pool_workers != workers:
+        shutdown_pool()
+        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+        _pool_workers = workers
+    return _pool
+
+
+def shutdown_pool() -> None:
+    """Stop the worker processes, if any were started (the next large chunk starts them again)."""
+    global _pool, _pool_workers
+    if _pool is not None:
+        _pool.shutdown(wait=True, cancel_futures=True)
+    _pool, _pool_workers = None, 0
+
+
+def split_many(articles: list[Article], kind: str, *, workers: int | None = None, min_chars: int | None = None) -> list[list[Unit]]:
+    """Units of each article, as :func:`framelab.units.split_units` cuts them, in input order.
+
+    ``workers`` is how many processes split side by side (default: the usable
+    CPUs; 1 splits in this process). Chunks under ``min_chars`` characters
+    (default :data:`MIN_POOL_CHARS`) are split in this process whatever
+    ``workers`` says.
+    """
+    min_chars = MIN_POOL_CHARS if min_chars is None else min_chars
+    workers = usable_cpus() if workers is None else workers
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    workers = min(workers, len(articles))
+    if workers <= 1 or not _can_fork() or sum(len(a.text) for a in articles) < min_chars:
+        return [split_units(a, kind) for a in articles]
+    try:
+        # A few tasks per worker even out articles of different lengths.
+        return list(_executor(workers).map(split_units, articles, repeat(kind), chunksize=max(1, len(articles) // (4 * workers))))
+    except BrokenProcessPool:
+        # A worker died (killed for memory, say): this chunk is split here, the next one starts a fresh pool.
+        warnings.warn("a sentence-splitting worker died; splitting this chunk in the main process", RuntimeWarning, stacklevel=2)
+        shutdown_pool()
+        return [split_units(a, kind) for a in articles]

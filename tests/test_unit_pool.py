@@ -1,0 +1,78 @@
+"""Cutting a chunk of articles into units across worker processes."""
+
+from __future__ import annotations
+
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import pytest
+
+from framelab import unit_pool
+from framelab.cli import build_parser
+from framelab.score.inputs import iter_articles
+from framelab.types import Article
+from framelab.unit_pool import shutdown_pool, split_many
+from framelab.units import split_units
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "articles.jsonl"
+
+
+@pytest.fixture(autouse=True)
+def _no_pool_left_behind():
+    yield
+    shutdown_pool()
+
+
+def _articles() -> list[Article]:
+    return list(iter_articles([SAMPLE]))
+
+
+@pytest.mark.skipif(not unit_pool._can_fork(), reason="worker processes are forked, which needs Linux")
+@pytest.mark.parametrize("kind", ["sentence", "line"])
+def test_workers_cut_the_units_split_units_cuts_in_input_order(kind: str) -> None:
+    articles = _articles()
+    got = split_many(articles, kind, workers=2, min_chars=0)
+    assert unit_pool._pool is not None, "the pool was not used"
+    assert got == [split_units(a, kind) for a in articles]
+    for article, units in zip(articles, got):
+        assert units and all(article.text[u.start : u.end] == u.text for u in units)
+    # Started once and reused: a second call keeps the same workers.
+    pool = unit_pool._pool
+    assert split_many(articles[:5], kind, workers=2, min_chars=0) == got[:5]
+    assert unit_pool._pool is pool
+
+
+def test_one_worker_or_a_small_chunk_stays_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_pool(workers: int):
+        raise AssertionError("a pool was started")
+
+    monkeypatch.setattr(unit_pool, "_executor", no_pool)
+    articles = _articles()
+    expected = [split_units(a, "sentence") for a in articles]
+    assert split_many(articles, "sentence", workers=1, min_chars=0) == expected
+    assert split_many(articles, "sentence", workers=2, min_chars=sum(len(a.text) for a in articles) + 1) == expected
+    assert split_many(articles[:1], "sentence", workers=2, min_chars=0) == expected[:1]
+
+
+def test_a_dead_worker_leaves_the_chunk_to_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    stopped = []
+
+    class DeadPool:
+        def map(self, *args, **kwargs):
+            raise BrokenProcessPool("a worker was killed")
+
+    monkeypatch.setattr(unit_pool, "_can_fork", lambda: True)
+    monkeypatch.setattr(unit_pool, "_executor", lambda workers: DeadPool())
+    monkeypatch.setattr(unit_pool, "shutdown_pool", lambda: stopped.append(True))
+    articles = _articles()
+    with pytest.warns(RuntimeWarning, match="worker died"):
+        got = split_many(articles, "sentence", workers=2, min_chars=0)
+    assert got == [split_units(a, "sentence") for a in articles]
+    assert stopped == [True]
+
+
+def test_workers_below_one_are_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        split_many(_articles(), "sentence", workers=0)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["score", "--model", "m", "--split-workers", "0", "in.txt"])
