@@ -18,7 +18,9 @@ c. training examples/s with dynamic, length-grouped padding (the default)
 d. data preparation (``framelab.dataset.build_dataset``) articles/s on the
    sample corpus and, where ``../shared/data/semeval2023-en`` exists, on
    SemEval-2023 sentences;
-e. streaming memory: peak memory of scoring a small and a large folder.
+e. streaming memory: peak memory of scoring a small and a large folder, and
+   the largest sum of the memory private to the sentence-splitting workers
+   (sampled with the scoring process's own).
 
 Every measurement runs in its own process (``bench/speed_worker.py``), so
 peak memory figures do not mix. The scoring variants of (a) and (b) are kept
@@ -500,12 +502,13 @@ def markdown(results: dict) -> str:
         lines += [
             "### Streaming memory (`score()` in a fresh process each)",
             "",
-            "| articles | units | peak RSS (MiB) | RSS at 10% / 50% / 90% of the run (MiB) | seconds | units/s |",
-            "|---:|---:|---:|---|---:|---:|",
+            "| articles | units | peak RSS (MiB) | RSS at 10% / 50% / 90% of the run (MiB) | splitting workers, private (MiB) | seconds | units/s |",
+            "|---:|---:|---:|---|---:|---:|---:|",
         ]
         for r in st["runs"]:
             lines.append(
-                f"| {r['articles']} | {r['units']} | {_mib(r['peak_rss_bytes'])} | {_trace_points(r.get('rss_trace'))} | {r['seconds']:.1f} | {r['units'] / r['seconds']:.0f} |"
+                f"| {r['articles']} | {r['units']} | {_mib(r['peak_rss_bytes'])} | {_trace_points(r.get('rss_trace'))} | "
+                f"{_mib(r.get('workers_private_peak_bytes'))} | {r['seconds']:.1f} | {r['units'] / r['seconds']:.0f} |"
             )
         lines += ["", f"{st['articles_ratio']:.0f}× the articles, **{st['peak_rss_ratio']:.3f}×** the peak memory.", ""]
     return "\n".join(lines)

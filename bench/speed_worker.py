@@ -390,6 +390,25 @@ def rss_bytes() -> int:
     return 0
 
 
+def workers_private_bytes() -> int:
+    """Memory private to this process's children (the sentence-splitting workers), summed.
+
+    Forked workers share the parent's pages until they write to them, so
+    their own cost is their private pages (``smaps_rollup``), not their RSS.
+    """
+    import multiprocessing
+
+    total = 0
+    for child in multiprocessing.active_children():
+        try:
+            for line in Path(f"/proc/{child.pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
+
+
 def job_stream(a: dict) -> dict:
     """``score()`` over a folder, with resident memory sampled every ``rss_every`` seconds."""
     import threading
@@ -398,11 +417,14 @@ def job_stream(a: dict) -> dict:
 
     started = time.perf_counter()
     trace: list[tuple[float, int]] = []
+    workers_peak = 0
     done = threading.Event()
 
     def sample() -> None:
+        nonlocal workers_peak
         while not done.wait(a.get("rss_every", 5.0)):
             trace.append((round(time.perf_counter() - started, 1), rss_bytes()))
+            workers_peak = max(workers_peak, workers_private_bytes())
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -419,6 +441,7 @@ def job_stream(a: dict) -> dict:
         "wall_seconds": time.perf_counter() - started,
         "peak_rss_bytes": peak_rss_bytes(),
         "rss_trace": trace,
+        "workers_private_peak_bytes": workers_peak,
     }
 
 
