@@ -1,10 +1,11 @@
 """Cutting many articles into units on every usable CPU.
 
 Sentence splitting (pysbd) is pure Python, so in one process it runs on one
-core while the forward pass waits: on a CPU machine the other cores idle,
-and on a GPU it is most of scoring's time. A pool of worker processes splits
-a chunk's articles side by side and hands their units back in order; the
-units are the ones :func:`framelab.units.split_units` gives in this process.
+core while the forward pass waits and the other cores idle; it was about 7%
+of scoring's time on 2 CPU cores (docs/benchmarks.md, "Speed"). A pool of
+worker processes splits a chunk's articles side by side and hands their
+units back in order; the units are the ones
+:func:`framelab.units.split_units` gives in this process.
 
 The pool is started once, at the first chunk large enough to need it, and
 kept for the life of the process (its workers are reused by every later
@@ -29,9 +30,10 @@ from framelab.cpus import usable_cpus
 from framelab.types import Article, Unit
 from framelab.units import split_units
 
-#: Below this many characters a chunk is split in this process: handing
-#: articles to workers and units back costs more than it saves (pysbd takes
-#: about 4 µs a character, so this is some 40 ms of splitting).
+#: Below this many characters a chunk is split in this process. On 2 cores,
+#: starting the workers took about 20 ms, and 12,000 characters took 30 ms in
+#: one process against 21 ms in a started pool and 41 ms in one being started,
+#: so a pool is only worth starting for a chunk about this large.
 MIN_POOL_CHARS = 10_000
 
 _pool: ProcessPoolExecutor | None = None

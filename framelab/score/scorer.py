@@ -4,8 +4,8 @@ Articles are read and scored in chunks (``chunk_articles`` at a time), so the
 units of many short articles share batches while memory stays flat however
 large the corpus is; each chunk's results are handed to the writer before the
 next chunk is read. A chunk is cut into sentences on every usable CPU
-(:mod:`framelab.unit_pool`) before its forward pass. Every unit of every article appears in the output, with or
-without labels.
+(:mod:`framelab.unit_pool`) before its forward pass. Every unit of every
+article appears in the output, with or without labels.
 """
 
 from __future__ import annotations
