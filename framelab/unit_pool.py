@@ -12,14 +12,18 @@ kept for the life of the process (its workers are reused by every later
 call). Its workers are forked, not spawned: a spawned worker imports the
 caller's ``__main__`` again, which breaks scripts without a main guard, and
 the forked ones only run pysbd, never torch's or the tokenizer's threads,
-which is what makes forking a threaded process hazardous. Where there is no
-fork (not Linux), where one CPU is usable, or for a small chunk, articles are
-split in this process.
+which is what makes forking a threaded process hazardous. The workers die
+with the process that forked them, even one killed outright. Where there is
+no fork (not Linux), where one CPU is usable, or for a small chunk, articles
+are split in this process.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
 import sys
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -39,16 +43,37 @@ MIN_POOL_CHARS = 10_000
 _pool: ProcessPoolExecutor | None = None
 _pool_workers = 0
 
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
 
 def _can_fork() -> bool:
     return sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _die_with_parent(parent: int) -> None:
+    """Start of every worker: have Linux kill it when the process that forked it dies.
+
+    A process killed outright (SIGKILL, SIGTERM, the OOM killer) runs no
+    clean-up, and its forked workers, which hold both ends of the pool's
+    pipes, would wait on them forever with its memory. The signal comes when
+    the forking thread ends; a pool whose workers went that way is replaced
+    (see :func:`split_many`).
+    """
+    try:
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(0)
 
 
 def _executor(workers: int) -> ProcessPoolExecutor:
     global _pool, _pool_workers
     if _pool is None or _pool_workers != workers:
         shutdown_pool()
-        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+        _pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("fork"), initializer=_die_with_parent, initargs=(os.getpid(),)
+        )
         _pool_workers = workers
     return _pool
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -76,3 +80,38 @@ def test_workers_below_one_are_refused() -> None:
         split_many(_articles(), "sentence", workers=0)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["score", "--model", "m", "--split-workers", "0", "in.txt"])
+
+
+@pytest.mark.skipif(not unit_pool._can_fork(), reason="worker processes are forked, which needs Linux")
+def test_workers_die_with_a_killed_scoring_process(tmp_path: Path) -> None:
+    # A killed process runs no clean-up; its workers must not wait on forever, holding its memory.
+    pid_file = tmp_path / "workers.txt"
+    script = (
+        "import os, signal, sys\n"
+        "from framelab import unit_pool\n"
+        "from framelab.score.inputs import iter_articles\n"
+        f"unit_pool.split_many(list(iter_articles([{str(SAMPLE)!r}])), 'sentence', workers=2, min_chars=0)\n"
+        f"open({str(pid_file)!r}, 'w').write(' '.join(str(p) for p in unit_pool._pool._processes))\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    # The workers inherit the child's standard streams, so those go to files:
+    # a pipe would stay open as long as a worker outlives the child.
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as stderr:
+        run = subprocess.run([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=stderr, timeout=120)
+    assert run.returncode == -signal.SIGKILL, log.read_text()
+    pids = [int(p) for p in pid_file.read_text().split()]
+    assert len(pids) == 2
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_running(p) for p in pids):
+        time.sleep(0.1)
+    assert not any(_running(p) for p in pids), "a splitting worker outlived its killed parent"
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting to be reaped is not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
