@@ -98,8 +98,9 @@ def split_many(articles: list[Article], kind: str, *, workers: int | None = None
     workers = usable_cpus() if workers is None else workers
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    workers = min(workers, len(articles))
-    if workers <= 1 or not _can_fork() or sum(len(a.text) for a in articles) < min_chars:
+    # The pool keeps its size for a chunk with fewer articles than workers (the
+    # last one, say): resizing it would mean starting every worker again.
+    if workers == 1 or len(articles) < 2 or not _can_fork() or sum(len(a.text) for a in articles) < min_chars:
         return [split_units(a, kind) for a in articles]
     try:
         # A few tasks per worker even out articles of different lengths.

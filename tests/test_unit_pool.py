@@ -40,9 +40,13 @@ def test_workers_cut_the_units_split_units_cuts_in_input_order(kind: str) -> Non
     assert got == [split_units(a, kind) for a in articles]
     for article, units in zip(articles, got):
         assert units and all(article.text[u.start : u.end] == u.text for u in units)
-    # Started once and reused: a second call keeps the same workers.
+    # Started once and reused, also for fewer articles than workers.
     pool = unit_pool._pool
     assert split_many(articles[:5], kind, workers=2, min_chars=0) == got[:5]
+    assert split_many(articles[:3], kind, workers=4, min_chars=0) == got[:3]
+    assert unit_pool._pool is not pool and unit_pool._pool_workers == 4
+    pool = unit_pool._pool
+    assert split_many(articles[:2], kind, workers=4, min_chars=0) == got[:2]
     assert unit_pool._pool is pool
 
 
