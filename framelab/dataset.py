@@ -11,6 +11,7 @@ The dataset folder holds
 - ``data_config.json``: the data settings it was built from.
 
 Splits are drawn by article with a fixed seed, so no article is in two splits.
+Articles are cut into units on every usable CPU (:mod:`framelab.unit_pool`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from framelab.errors import DataError, Problem, ProblemLog
 from framelab.projection import ProjectionRule, ProjectionStats, apply_line_labels, project
 from framelab.readers import read_corpus, read_label_list
 from framelab.types import Article, Unit
+from framelab.unit_pool import split_many
 from framelab.units import split_units
 
 SPAN_FEATURE = List({"start": Value("int32"), "end": Value("int32"), "label": Value("string")})
@@ -88,9 +90,13 @@ def split_articles(ids: list[str], dev_fraction: float, test_fraction: float, se
     return {i: group_split[i.split("#", 1)[0]] for i in ids}
 
 
-def make_units(article: Article, config: Config, stats: ProjectionStats) -> list[Unit]:
-    """Units of ``article`` with projected labels, per the data config."""
-    units = split_units(article, config.data.unit)
+def make_units(article: Article, config: Config, stats: ProjectionStats, units: list[Unit] | None = None) -> list[Unit]:
+    """Units of ``article`` with projected labels, per the data config.
+
+    ``units`` are the article's units as :func:`framelab.units.split_units`
+    cuts them, where they were cut already (they are labelled in place).
+    """
+    units = split_units(article, config.data.unit) if units is None else units
     rule = ProjectionRule(config.data.min_overlap_chars, config.data.min_overlap_fraction)
     project(article, units, rule, stats)
     if config.data.unit == "line":
@@ -195,9 +201,9 @@ def build_dataset(config: Config, *, force: bool = False) -> DatasetResult:
     unit_rows: dict[str, list[dict]] = {}
     article_rows: dict[str, list[dict]] = {}
     offset_errors: list[str] = []
-    for article in articles:
+    for article, cut in zip(articles, split_many(articles, d.unit)):
         split = assignment[article.id]
-        units = make_units(article, config, projection)
+        units = make_units(article, config, projection, cut)
         offset_errors.extend(_offset_errors(article, units))
         unit_rows.setdefault(split, []).extend(_unit_row(u) for u in units)
         article_rows.setdefault(split, []).append(_article_row(article))

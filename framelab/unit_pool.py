@@ -1,11 +1,12 @@
-"""Cutting many articles into units on every usable CPU.
+"""Cutting many articles into sentences on every usable CPU.
 
 Sentence splitting (pysbd) is pure Python, so in one process it runs on one
-core while the forward pass waits and the other cores idle; it was about 7%
-of scoring's time on 2 CPU cores (docs/benchmarks.md, "Speed"). A pool of
-worker processes splits a chunk's articles side by side and hands their
+core while the others idle; it was about 7% of scoring's time on 2 CPU
+cores, the forward pass waiting on it (docs/benchmarks.md, "Speed"). A pool
+of worker processes splits a chunk's articles side by side and hands their
 units back in order; the units are the ones
-:func:`framelab.units.split_units` gives in this process.
+:func:`framelab.units.split_units` gives in this process. ``framelab score``
+uses it for each chunk, ``framelab data`` for the whole corpus.
 
 The pool is started once, at the first chunk large enough to need it, and
 kept for the life of the process (its workers are reused by every later
@@ -89,18 +90,20 @@ def shutdown_pool() -> None:
 def split_many(articles: list[Article], kind: str, *, workers: int | None = None, min_chars: int | None = None) -> list[list[Unit]]:
     """Units of each article, as :func:`framelab.units.split_units` cuts them, in input order.
 
-    ``workers`` is how many processes split side by side (default: the usable
-    CPUs; 1 splits in this process). Chunks under ``min_chars`` characters
-    (default :data:`MIN_POOL_CHARS`) are split in this process whatever
-    ``workers`` says.
+    ``workers`` is how many processes cut sentences side by side (default:
+    the usable CPUs; 1 cuts them in this process). Other unit kinds, and
+    chunks under ``min_chars`` characters (default :data:`MIN_POOL_CHARS`),
+    are cut in this process whatever ``workers`` says.
     """
     min_chars = MIN_POOL_CHARS if min_chars is None else min_chars
     workers = usable_cpus() if workers is None else workers
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    # The pool keeps its size for a chunk with fewer articles than workers (the
-    # last one, say): resizing it would mean starting every worker again.
-    if workers == 1 or len(articles) < 2 or not _can_fork() or sum(len(a.text) for a in articles) < min_chars:
+    # Only sentences go through pysbd: lines and whole articles are cut faster
+    # here than their units come back from a worker (2 ms against 4 ms for 100
+    # articles' lines). The pool keeps its size for a chunk with fewer articles
+    # than workers (the last one, say): resizing it would restart every worker.
+    if kind != "sentence" or workers == 1 or len(articles) < 2 or not _can_fork() or sum(len(a.text) for a in articles) < min_chars:
         return [split_units(a, kind) for a in articles]
     try:
         # A few tasks per worker even out articles of different lengths.

@@ -146,6 +146,7 @@ def test_splitting_in_worker_processes_writes_the_same_file(workdir: Path, techn
     if not unit_pool._can_fork():
         pytest.skip("worker processes are forked, which needs Linux")
     monkeypatch.setattr(unit_pool, "MIN_POOL_CHARS", 0)
+    unit_pool.shutdown_pool()  # an earlier build may have started one
     outs = {}
     try:
         for workers in (1, 2):
@@ -155,6 +156,33 @@ def test_splitting_in_worker_processes_writes_the_same_file(workdir: Path, techn
     finally:
         unit_pool.shutdown_pool()
     assert outs[1].read_bytes() == outs[2].read_bytes()
+
+
+def test_dataset_cut_in_worker_processes_has_the_units_cut_in_one(workdir: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datasets import load_from_disk
+
+    import framelab.dataset
+    from framelab import unit_pool
+    from framelab.units import split_units
+
+    if not unit_pool._can_fork():
+        pytest.skip("worker processes are forked, which needs Linux")
+    unit_pool.shutdown_pool()  # an earlier build may have started one
+    tables = {}
+    try:
+        for mode in ("pool", "one process"):
+            if mode == "one process":
+                monkeypatch.setattr(framelab.dataset, "split_many", lambda articles, kind: [split_units(a, kind) for a in articles])
+            config = _config(workdir, tiny_model_dir, "techniques", **{"data.output_dir": str(workdir / f"dataset-{mode}")})
+            build_dataset(config)
+            tables[mode] = load_from_disk(str(workdir / f"dataset-{mode}" / "units"))
+            if mode == "pool":
+                assert unit_pool._pool is not None, "the pool was not used"
+    finally:
+        unit_pool.shutdown_pool()
+    assert list(tables["pool"]) == list(tables["one process"])
+    for split in tables["pool"]:
+        assert tables["pool"][split].to_list() == tables["one process"][split].to_list()
 
 
 def test_every_input_unit_in_csv_and_html_escapes(workdir: Path, techniques_model: Path) -> None:
