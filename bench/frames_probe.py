@@ -7,7 +7,7 @@ model. For a dataset folder with articles and frames (``framelab data``):
 - each article is embedded once with the encoder (mean of its token vectors,
   L2-normalised). ``--pooling windows``: 256-token windows with a 64-token
   stride, averaged; ``--pooling sentences``: every sentence
-  (:func:`framelab.units.split_units`), their mean and element-wise max
+  (:func:`framelab.unit_pool.split_many`), their mean and element-wise max
   concatenated;
 - one balanced logistic regression per frame on the embeddings (the probe,
   for each ``--C``), and the TF-IDF model (:class:`framelab.lexical.LexicalModel`);
@@ -33,52 +33,45 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 from transformers import AutoModel, AutoTokenizer
 
+from framelab.encoding import encode, pool
 from framelab.eval.scores import decisions_at, multilabel_scores
 from framelab.lexical import LexicalModel, blend
 from framelab.models.folder import resolve_base_model
 from framelab.train.run import load_task_split
 from framelab.train.thresholds import global_threshold
 from framelab.types import Article
-from framelab.units import split_units
+from framelab.unit_pool import split_many
 
 
-def _mean_vectors(tokenizer, encoder, texts: list[str], max_length: int, stride: int | None, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """L2-normalised mean token vectors of every window of ``texts``, and the text each window belongs to."""
-    kwargs = {"return_overflowing_tokens": True, "stride": stride} if stride is not None else {}
-    out = tokenizer(texts, truncation=True, max_length=max_length, **kwargs)
-    owner = np.asarray(out["overflow_to_sample_mapping"]) if stride is not None else np.arange(len(texts))
-    ids, masks = out["input_ids"], out["attention_mask"]
-    vectors = np.zeros((len(ids), encoder.config.hidden_size), dtype=np.float32)
-    order = np.argsort([-len(x) for x in ids], kind="stable")
+def _text_vectors(tokenizer, encoder, texts: list[str], *, max_length: int, windowed: bool, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """L2-normalised mean token vectors of every window of ``texts`` (one per text unless ``windowed``), and each window's text."""
+    encoded = encode(tokenizer, texts, max_length=max_length, stride=64, windowed=windowed)
+    features = encoded.features
+    vectors = np.zeros((len(encoded), encoder.config.hidden_size), dtype=np.float32)
+    order = np.argsort([-len(x) for x in features["input_ids"]], kind="stable")
     with torch.inference_mode():
         for begin in range(0, len(order), batch_size):
             idx = order[begin : begin + batch_size]
-            batch = tokenizer.pad({"input_ids": [ids[i] for i in idx], "attention_mask": [masks[i] for i in idx]}, return_tensors="pt")
+            batch = tokenizer.pad({k: [v[i] for i in idx] for k, v in features.items()}, return_tensors="pt")
             hidden = encoder(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).float()
             vectors[idx] = ((hidden * mask).sum(1) / mask.sum(1)).numpy()
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True), owner
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True), encoded.example
+
+
+def _unit_rows(rows: np.ndarray) -> np.ndarray:
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
 def embed_articles(tokenizer, encoder, texts: list[str], pooling: str) -> np.ndarray:
     """One feature row per article (see the module docstring for ``pooling``)."""
     if pooling == "windows":
-        vectors, owner = _mean_vectors(tokenizer, encoder, texts, max_length=256, stride=64)
-        rows = np.stack([vectors[owner == i].mean(0) for i in range(len(texts))])
-        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
-    sentences, owners = [], []
-    for i, text in enumerate(texts):
-        for unit in split_units(Article(str(i), text), "sentence"):
-            sentences.append(unit.text)
-            owners.append(i)
-    vectors, _ = _mean_vectors(tokenizer, encoder, sentences, max_length=128, stride=None, batch_size=64)
-    owner = np.asarray(owners)
-    rows = []
-    for i in range(len(texts)):
-        own = vectors[owner == i]
-        mean = own.mean(0)
-        rows.append(np.concatenate([mean / np.linalg.norm(mean), own.max(0)]))
-    return np.stack(rows)
+        vectors, article = _text_vectors(tokenizer, encoder, texts, max_length=256, windowed=True, batch_size=32)
+        return _unit_rows(pool(vectors, article, len(texts), "mean"))
+    units = split_many([Article(str(i), text) for i, text in enumerate(texts)], "sentence")
+    vectors, sentence = _text_vectors(tokenizer, encoder, [u.text for own in units for u in own], max_length=128, windowed=False, batch_size=64)
+    article = np.repeat(np.arange(len(texts)), [len(own) for own in units])[sentence]
+    return np.concatenate([_unit_rows(pool(vectors, article, len(texts), "mean")), pool(vectors, article, len(texts), "max")], axis=1)
 
 
 def probe_probabilities(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, c: float, seed: int) -> np.ndarray:

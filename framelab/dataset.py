@@ -34,7 +34,6 @@ from framelab.projection import ProjectionRule, ProjectionStats, apply_line_labe
 from framelab.readers import read_corpus, read_label_list
 from framelab.types import Article, Unit
 from framelab.unit_pool import split_many
-from framelab.units import split_units
 
 SPAN_FEATURE = List({"start": Value("int32"), "end": Value("int32"), "label": Value("string")})
 UNIT_FEATURES = Features(
@@ -90,13 +89,11 @@ def split_articles(ids: list[str], dev_fraction: float, test_fraction: float, se
     return {i: group_split[i.split("#", 1)[0]] for i in ids}
 
 
-def make_units(article: Article, config: Config, stats: ProjectionStats, units: list[Unit] | None = None) -> list[Unit]:
-    """Units of ``article`` with projected labels, per the data config.
+def label_units(article: Article, units: list[Unit], config: Config, stats: ProjectionStats) -> list[Unit]:
+    """``units`` of ``article`` (as :func:`framelab.units.split_units` cuts them) with projected labels, per the data config.
 
-    ``units`` are the article's units as :func:`framelab.units.split_units`
-    cuts them, where they were cut already (they are labelled in place).
+    The units are labelled in place and returned.
     """
-    units = split_units(article, config.data.unit) if units is None else units
     rule = ProjectionRule(config.data.min_overlap_chars, config.data.min_overlap_fraction)
     project(article, units, rule, stats)
     if config.data.unit == "line":
@@ -203,7 +200,7 @@ def build_dataset(config: Config, *, force: bool = False) -> DatasetResult:
     offset_errors: list[str] = []
     for article, cut in zip(articles, split_many(articles, d.unit)):
         split = assignment[article.id]
-        units = make_units(article, config, projection, cut)
+        units = label_units(article, cut, config, projection)
         offset_errors.extend(_offset_errors(article, units))
         unit_rows.setdefault(split, []).extend(_unit_row(u) for u in units)
         article_rows.setdefault(split, []).append(_article_row(article))

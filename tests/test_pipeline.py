@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import shutil
 from pathlib import Path
@@ -163,7 +164,6 @@ def test_dataset_cut_in_worker_processes_has_the_units_cut_in_one(workdir: Path,
 
     import framelab.dataset
     from framelab import unit_pool
-    from framelab.units import split_units
 
     if not unit_pool._can_fork():
         pytest.skip("worker processes are forked, which needs Linux")
@@ -172,7 +172,7 @@ def test_dataset_cut_in_worker_processes_has_the_units_cut_in_one(workdir: Path,
     try:
         for mode in ("pool", "one process"):
             if mode == "one process":
-                monkeypatch.setattr(framelab.dataset, "split_many", lambda articles, kind: [split_units(a, kind) for a in articles])
+                monkeypatch.setattr(framelab.dataset, "split_many", functools.partial(unit_pool.split_many, workers=1))
             config = _config(workdir, tiny_model_dir, "techniques", **{"data.output_dir": str(workdir / f"dataset-{mode}")})
             build_dataset(config)
             tables[mode] = load_from_disk(str(workdir / f"dataset-{mode}" / "units"))
