@@ -137,6 +137,17 @@ def test_multilabel_random_against_sklearn(multilabel, seed):
     assert out["any"]["support"] == int(gold.any(axis=1).sum())
 
 
+def test_multilabel_single_label_scores_its_positives(multilabel):
+    # One column is one label (a Loaded_Language-only model): TP 1 (row 3), predicted 2, gold 3.
+    gold = [[0], [1], [0], [1], [1]]
+    pred = [[1], [0], [0], [1], [0]]
+    out = multilabel.compute(predictions=pred, references=gold, label_names=["Loaded_Language"])
+    expected = {"precision": 1 / 2, "recall": 1 / 3, "f1": 0.4, "support": 3}
+    assert out["micro"] == pytest.approx(expected)
+    assert out["per_label"]["Loaded_Language"] == pytest.approx(expected)
+    assert out["macro"] == pytest.approx({k: expected[k] for k in ("precision", "recall", "f1")})
+
+
 def test_multilabel_one_hot_multiclass_micro_f1_is_accuracy(multilabel):
     gold_cls = [0, 1, 2, 2, 1, 0]
     pred_cls = [0, 2, 2, 2, 1, 1]  # 4 of 6 right

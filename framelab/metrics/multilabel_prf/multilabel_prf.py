@@ -10,13 +10,13 @@ from __future__ import annotations
 import datasets
 import evaluate
 import numpy as np
-from sklearn.metrics import precision_recall_fscore_support
 
 _DESCRIPTION = """\
 Precision, recall and F1 for multi-label classification given as 0/1 indicator
 rows (n_samples x n_labels), e.g. frames of an article or persuasion techniques
 of a paragraph. Micro and macro averages are exactly scikit-learn's
-precision_recall_fscore_support with zero_division=0: macro averages over ALL
+precision_recall_fscore_support with zero_division=0 on indicator rows (a single
+column included, which scikit-learn alone would read as binary classes): macro averages over ALL
 labels, including labels that neither the gold nor the predictions use (they
 score 0 and pull the macro average down). The "any" block scores the binary
 question "does this row have at least one label?" (the 'any technique' F1).
@@ -127,25 +127,13 @@ class MultilabelPrf(evaluate.Metric):
             if len(set(names)) != len(names):
                 raise ValueError("label_names contains duplicates; each column needs its own name")
 
-        # labels= is pinned so sklearn never infers a smaller label set from the data.
-        labels = list(range(n_labels))
-        micro = precision_recall_fscore_support(gold, pred, labels=labels, average="micro", zero_division=0)
-        macro = precision_recall_fscore_support(gold, pred, labels=labels, average="macro", zero_division=0)
-        p, r, f, s = precision_recall_fscore_support(gold, pred, labels=labels, average=None, zero_division=0)
-
-        per_label = {
-            name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
-            for i, name in enumerate(names)
-        }
+        # Counted here rather than by sklearn: given one column, sklearn takes the
+        # rows for binary targets and would score the negative class as "label 0".
+        per_label = {name: _binary_prf(gold[:, i].astype(bool), pred[:, i].astype(bool)) for i, name in enumerate(names)}
+        micro = _binary_prf(gold.astype(bool).ravel(), pred.astype(bool).ravel())
         return {
-            "micro": {
-                "precision": float(micro[0]),
-                "recall": float(micro[1]),
-                "f1": float(micro[2]),
-                # sklearn gives no support for averages; the total of gold cells is what callers expect.
-                "support": int(gold.sum()),
-            },
-            "macro": {"precision": float(macro[0]), "recall": float(macro[1]), "f1": float(macro[2])},
+            "micro": micro,
+            "macro": {k: float(np.mean([scores[k] for scores in per_label.values()])) for k in ("precision", "recall", "f1")},
             "per_label": per_label,
             "any": _binary_prf(gold.any(axis=1), pred.any(axis=1)),
         }
