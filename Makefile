@@ -8,17 +8,19 @@ DATA    ?= data/processed/sample-sentence
 SPLIT   ?= dev
 INPUT   ?= data/sample/articles.jsonl
 FORMAT  ?= jsonl
+MODELS  ?= models/semeval2023-lines models/semeval2023-sentences
+ENSEMBLE ?= models/semeval2023-lines-ensemble
 OUT     ?= outputs/predictions.$(FORMAT)
 export HF_EVALUATE_OFFLINE := 1
 export HF_HUB_OFFLINE      := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data train eval baseline score demo demo-stance bench-quality bench-blend bench-spans bench-soak bench-speed test test-slow test-real lint
+.PHONY: help setup data train eval baseline ensemble score demo demo-stance bench-quality bench-blend bench-spans bench-soak bench-speed test test-slow test-real lint
 
 help: ## list every target
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
-	@echo "  variables: CONFIG=$(CONFIG) MODEL=$(MODEL) DATA=$(DATA) SPLIT=$(SPLIT) INPUT=$(INPUT) FORMAT=$(FORMAT) OUT=$(OUT)"
+	@echo "  variables: CONFIG=$(CONFIG) MODEL=$(MODEL) DATA=$(DATA) SPLIT=$(SPLIT) INPUT=$(INPUT) FORMAT=$(FORMAT) OUT=$(OUT) MODELS=\"$(MODELS)\" ENSEMBLE=$(ENSEMBLE)"
 
 $(BIN)/framelab: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -42,6 +44,10 @@ eval: setup ## report on MODEL over DATA's SPLIT, beside the TF-IDF baseline
 baseline: setup ## TF-IDF + logistic regression on DATA (TASK=techniques|frames|genre)
 	$(BIN)/framelab baseline --data $(DATA) --task $(or $(TASK),techniques) --split $(SPLIT)
 
+ensemble: DATA = data/processed/semeval2023-lines
+ensemble: setup ## average the techniques MODELS on DATA's units (default: SemEval-2023 lines + sentences) into ENSEMBLE
+	$(BIN)/framelab ensemble $(addprefix --model ,$(MODELS)) --data $(DATA) --out $(ENSEMBLE)
+
 score: setup ## score INPUT with MODEL into OUT as FORMAT (jsonl|csv|html|semeval2023|semeval2020)
 	$(BIN)/framelab score --model $(MODEL) --format $(FORMAT) --out $(OUT) $(INPUT)
 
@@ -53,9 +59,10 @@ demo-stance: setup ## sample corpus -> stance model -> report beside the majorit
 	$(BIN)/framelab train --config configs/sample-stance.yaml
 	$(BIN)/framelab eval --model models/sample-stance --data data/processed/sample-sentence --split dev
 
-bench-quality: setup ## SemEval-2023 techniques (lines, sentences) and frames beside TF-IDF; needs ../shared/data (long on CPU)
+bench-quality: setup ## SemEval-2023 techniques (lines, sentences, their ensemble) and frames beside TF-IDF; needs ../shared/data (long on CPU)
 	$(BIN)/python bench/quality.py --out-dir reports/bench-quality \
-	  --run configs/semeval2023-lines.yaml --run configs/semeval2023-frames.yaml --run configs/semeval2023-sentences.yaml
+	  --run configs/semeval2023-lines.yaml --run configs/semeval2023-frames.yaml --run configs/semeval2023-sentences.yaml \
+	  --ensemble 1 3
 
 bench-blend: setup ## MODEL's dev figures with the TF-IDF model averaged in at several weights (train.lexical_weight), thresholds cross-fitted
 	$(BIN)/python bench/blend.py --model $(MODEL) --data $(DATA)

@@ -28,19 +28,7 @@ from framelab.eval.scores import decisions_at, multilabel_scores
 from framelab.lexical import LexicalModel, blend
 from framelab.predict import Predictor
 from framelab.train.run import load_task_split
-from framelab.train.thresholds import RULES, tuned_thresholds
-
-
-def cross_fitted(rule: str, probs: np.ndarray, targets: np.ndarray, articles: list[str], seed: int, min_support: int) -> np.ndarray:
-    """Decisions where each half of the dev articles uses thresholds tuned on the other half."""
-    names = np.array(articles)
-    unique = np.unique(names)
-    np.random.default_rng(seed).shuffle(unique)
-    first = np.isin(names, unique[: len(unique) // 2])
-    decided = np.zeros(probs.shape, dtype=np.int64)
-    for tune, apply in ((first, ~first), (~first, first)):
-        decided[apply] = decisions_at(probs[apply], tuned_thresholds(rule, probs[tune], targets[tune], min_support))
-    return decided
+from framelab.train.thresholds import RULES, cross_fitted, tuned_thresholds
 
 
 def _figures(scores: dict, names: list[str]) -> dict:

@@ -5,11 +5,15 @@ memory of training (peak RSS on CPU, peak allocated GPU memory on a GPU),
 dev figures of the model (at its tuned thresholds and at 0.5) beside the
 TF-IDF baseline, then scoring throughput of the dev articles. Span runs
 (``train.task=spans``) get their own table: span identification (SI) and
-technique classification (TC) beside the lexicon / TF-IDF baselines. Example::
+technique classification (TC) beside the lexicon / TF-IDF baselines.
+``--ensemble I J`` then averages runs I and J (1-based, techniques models) on
+the units of run I's dataset (:func:`framelab.train.ensemble.build_ensemble`)
+and adds its figures, tuned on dev and cross-fitted. Example::
 
     python bench/quality.py --out-dir reports/bench-quality \\
         --run configs/semeval2023-lines.yaml train.epochs=5 \\
-        --run configs/semeval2023-frames.yaml
+        --run configs/semeval2023-frames.yaml \\
+        --run configs/semeval2023-sentences.yaml --ensemble 1 3
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from framelab.config import load_config
 from framelab.dataset import build_dataset
 from framelab.eval.report import evaluate_model
 from framelab.score.scorer import score
+from framelab.train.ensemble import build_ensemble
 from framelab.train.run import train
 
 
@@ -103,6 +108,8 @@ def run(config_path: str, overrides: list[str], out_dir: Path, common: list[str]
     return {
         "name": name,
         "config": config_path,
+        "model_dir": str(result.model_dir),
+        "dataset_dir": str(config.dataset_dir),
         "overrides": overrides,
         "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
         "train_wall_seconds": round(wall, 1),
@@ -114,17 +121,47 @@ def run(config_path: str, overrides: list[str], out_dir: Path, common: list[str]
     }
 
 
+def ensemble(results: list[dict], picks: list[int], out_dir: Path) -> dict:
+    """Average the models of the runs numbered ``picks`` on the units of the first one's dataset; return its figures."""
+    chosen = [results[i - 1] for i in picks]
+    name = "ensemble-" + "+".join(r["name"] for r in chosen)
+    started = time.perf_counter()
+    built = build_ensemble([r["model_dir"] for r in chosen], chosen[0]["dataset_dir"], out_dir / "models" / name)
+    wall = time.perf_counter() - started
+    metrics = built.dev_metrics
+    crossed = metrics["cross_fitted"]
+    return {
+        "name": name,
+        "members": [r["name"] for r in chosen],
+        "build_wall_seconds": round(wall, 1),
+        "peak_memory_mb": round(_peak_memory_mb(), 1),
+        "rows": [
+            _row(name, metrics, "at_tuned_thresholds") | {"system": "model"},
+            {"run": name, "system": "cross-fitted", "micro_f1": round(crossed["micro_f1"], 4), "macro_f1": round(crossed["macro_f1"], 4),
+             "any_f1": round(crossed["any_f1"], 4), "loaded_language_f1": round(crossed["per_label_f1"].get("Loaded_Language", float("nan")), 4)},
+            _row(name, metrics, "at_0.5") | {"system": "model_at_0.5"},
+        ],
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse ``--run CONFIG [KEY=VALUE …]`` groups and run each."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", nargs="+", action="append", required=True, metavar="CONFIG [KEY=VALUE]")
     parser.add_argument("--set", dest="common", action="append", default=[], help="override applied to every run")
     parser.add_argument("--out-dir", type=Path, default=Path("reports/bench-quality"))
+    parser.add_argument("--ensemble", type=int, nargs="+", metavar="RUN", help="1-based numbers of techniques runs to average after the runs (the first one's dataset sets the units)")
     args = parser.parse_args(argv)
+    if args.ensemble and (len(args.ensemble) < 2 or not all(1 <= i <= len(args.run) for i in args.ensemble)):
+        parser.error(f"--ensemble takes two or more run numbers between 1 and {len(args.run)}")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for config_path, *overrides in args.run:
         results.append(run(config_path, overrides, args.out_dir, args.common))
+        (args.out_dir / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+        print(json.dumps(results[-1]), flush=True)
+    if args.ensemble:
+        results.append(ensemble(results, args.ensemble, args.out_dir))
         (args.out_dir / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
         print(json.dumps(results[-1]), flush=True)
     lines = ["| run | system | micro-F1 | macro-F1 | any F1 | Loaded_Language F1 | train s | peak MB | score units/s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -136,7 +173,10 @@ def main(argv: list[str] | None = None) -> None:
                 cells = [row["run"], row["system"], row["si_precision"], row["si_recall"], row["si_f1"], row["labelled_span_f1"], row["tc_micro_f1"], *extra]
                 spans.append("| " + " | ".join("–" if c is None else str(c) for c in cells) + " |")
                 continue
-            extra = (r["train_wall_seconds"], r["peak_memory_mb"], r["score_units_per_second"]) if row["system"] == "model" else ("", "", "")
+            if "build_wall_seconds" in r:
+                extra = (f"{r['build_wall_seconds']} (build)", r["peak_memory_mb"], "") if row["system"] == "model" else ("", "", "")
+            else:
+                extra = (r["train_wall_seconds"], r["peak_memory_mb"], r["score_units_per_second"]) if row["system"] == "model" else ("", "", "")
             cells = [row["run"], row["system"], row["micro_f1"], row["macro_f1"], row["any_f1"], row["loaded_language_f1"], *extra]
             lines.append("| " + " | ".join("–" if c is None else str(c) for c in cells) + " |")
     table = "\n".join(lines if len(lines) > 2 else []) + ("\n\n" + "\n".join(spans) if len(spans) > 2 else "")

@@ -91,6 +91,20 @@ def _cmd_baseline(args: argparse.Namespace) -> None:
     print(f"metrics: {result.report_dir}/metrics.json")
 
 
+def _cmd_ensemble(args: argparse.Namespace) -> None:
+    from framelab.train.ensemble import build_ensemble
+
+    result = build_ensemble(args.model, args.data, args.out, weights=args.weight)
+    m = result.dev_metrics
+    print(f"{'dev':<34}{'micro-F1':>9}{'macro-F1':>9}{'any F1':>8}")
+    for name, s in m["members"].items():
+        print(f"{name[:34]:<34}{s['micro']['f1']:>9.3f}{s['macro']['f1']:>9.3f}{s['any']['f1']:>8.3f}")
+    t, c = m["at_tuned_thresholds"], m["cross_fitted"]
+    print(f"{'ensemble, threshold tuned on dev':<34}{t['micro']['f1']:>9.3f}{t['macro']['f1']:>9.3f}{t['any']['f1']:>8.3f}")
+    print(f"{'ensemble, cross-fitted':<34}{c['micro_f1']:>9.3f}{c['macro_f1']:>9.3f}{c['any_f1']:>8.3f}")
+    print(f"ensemble: {result.model_dir}")
+
+
 def _cmd_score(args: argparse.Namespace) -> None:
     if args.spans:
         _classify_spans(args)
@@ -177,6 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="dev", choices=["train", "dev", "test"])
     p.add_argument("--out", help="report folder (default reports/<model>-<split>)")
     p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("ensemble", help="average technique models (e.g. a line and a sentence model) -> ensemble folder")
+    p.add_argument("--model", action="append", required=True, help="techniques model folder (repeat: two or more)")
+    p.add_argument("--data", required=True, help="dataset folder whose units the ensemble labels and whose dev split sets its threshold")
+    p.add_argument("--weight", action="append", type=float, help="one weight per --model, in order (default: equal)")
+    p.add_argument("--out", required=True, help="ensemble folder")
+    p.set_defaults(func=_cmd_ensemble)
 
     p = sub.add_parser("baseline", help="TF-IDF + logistic regression on a dataset -> metrics")
     p.add_argument("--data", required=True, help="dataset folder")

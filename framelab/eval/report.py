@@ -16,8 +16,8 @@ import numpy as np
 from framelab.eval import plots
 from framelab.eval.baseline import baseline_probabilities
 from framelab.eval.scores import decisions_at, multilabel_scores, single_label_scores, stance_scores
+from framelab.models.ensemble import load_model
 from framelab.models.folder import MULTI_LABEL_TASKS, atomic_folder
-from framelab.predict import Predictor
 from framelab.spans.analysis import gold_from_ids, ranked_answers, tc_scores
 from framelab.train.run import TaskData, load_task_split
 
@@ -139,7 +139,7 @@ def evaluate_model(model_dir: str | Path, dataset_dir: str | Path, split: str = 
     TF-IDF baseline. Default folder: ``reports/<model name>-<split>``.
     """
     model_dir, dataset_dir = Path(model_dir), Path(dataset_dir)
-    predictor = Predictor(model_dir)
+    predictor = load_model(model_dir)
     meta = predictor.meta
     out = Path(report_dir or Path("reports") / f"{model_dir.name}-{split}")
     if meta.task == "spans":

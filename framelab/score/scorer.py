@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from framelab.models.ensemble import EnsemblePredictor, load_model
 from framelab.predict import Predictor
 from framelab.score.inputs import iter_articles
 from framelab.score.records import Prediction, ScoredArticle, ScoredUnit
@@ -140,9 +141,9 @@ def score_stream(
     bar.close()
 
 
-def load_predictors(model_dirs: list[str | Path], *, batch_size: int = 64, quantize: str | None = None, device=None) -> list[Predictor]:
-    """Load each model folder (on ``device``, default: a GPU when there is one), refusing two folders with the same name."""
-    predictors = [Predictor(d, batch_size=batch_size, quantize=quantize, device=device) for d in model_dirs]
+def load_predictors(model_dirs: list[str | Path], *, batch_size: int = 64, quantize: str | None = None, device=None) -> list[Predictor | EnsemblePredictor]:
+    """Load each model or ensemble folder (on ``device``, default: a GPU when there is one), refusing two folders with the same name."""
+    predictors = [load_model(d, batch_size=batch_size, quantize=quantize, device=device) for d in model_dirs]
     for p in predictors:
         if p.meta.task == "span_techniques":
             raise ValueError(f"{p.model_dir} names the technique of given spans: use framelab score --spans FILE")

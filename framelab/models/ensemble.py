@@ -1,0 +1,118 @@
+"""Averaging technique models trained on different units: a line model and a sentence model.
+
+A paragraph-level (line) model sees the whole paragraph; a sentence model sees
+finer units and pins a technique to the sentence that carries it. Their errors
+differ, so the average of their probabilities scores lines better than either
+(docs/benchmarks.md, SemEval-2023). An ensemble folder, built by
+:func:`framelab.train.ensemble.build_ensemble` (``framelab ensemble``), works
+wherever a model folder does (``framelab score``, ``framelab eval``)::
+
+    ensemble.json        unit, labels, the global threshold, members and weights
+    members/<name>/      a full copy of each member model folder
+    dev_metrics.json     dev figures: each member, the ensemble at 0.5, at the
+                         tuned threshold and cross-fitted over halves of the dev articles
+    README.md            model card
+
+On a unit of the ensemble's kind, a member of that kind gives its
+probabilities directly; a member of a finer kind (sentences inside a line)
+gives, per label, the highest probability over the units it cuts from that
+unit. Sentences never cross lines (:mod:`framelab.units`), so a line's
+sentences are the article's sentences on that line. The ensemble's
+probabilities are the weighted mean over members, and one global threshold,
+tuned on the dev split for micro-F1, decides.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from framelab.errors import DataError, Problem
+from framelab.models.folder import ModelMeta
+from framelab.predict import Predictor
+from framelab.types import Article
+from framelab.unit_pool import split_many
+
+ENSEMBLE_FILE = "ensemble.json"
+MEMBERS_DIR = "members"
+
+
+def unit_probabilities(member: Predictor, texts: list[str], unit: str, labels: list[str]) -> np.ndarray:
+    """``member``'s probabilities of ``labels`` for each text, a unit of kind ``unit``.
+
+    A member of a finer unit kind scores the units it cuts from each text;
+    each text gets the per-label maximum over them (0 where it has none).
+    """
+    columns = [member.meta.labels.index(name) for name in labels]
+    if member.meta.unit == unit:
+        return member.probabilities(texts)[:, columns]
+    pieces = split_many([Article(str(i), text) for i, text in enumerate(texts)], member.meta.unit)
+    flat = [u.text for units in pieces for u in units]
+    probs = member.probabilities(flat)[:, columns] if flat else np.zeros((0, len(labels)))
+    out = np.zeros((len(texts), len(labels)))
+    cursor = 0
+    for row, units in enumerate(pieces):
+        if units:
+            out[row] = probs[cursor : cursor + len(units)].max(axis=0)
+        cursor += len(units)
+    return out
+
+
+class EnsemblePredictor:
+    """An ensemble folder ready to score texts; the interface of :class:`framelab.predict.Predictor`."""
+
+    def __init__(self, model_dir: str | Path, *, batch_size: int = 64, quantize: str | None = None, device=None):
+        self.model_dir = Path(model_dir)
+        spec = read_spec(self.model_dir)
+        self.members = [Predictor(self.model_dir / m["folder"], batch_size=batch_size, quantize=quantize, device=device) for m in spec["members"]]
+        self.weights = np.array([m["weight"] for m in spec["members"]], dtype=np.float64)
+        first = self.members[0].meta
+        self.meta = ModelMeta(
+            task=spec["task"],
+            unit=spec["unit"],
+            labels=spec["labels"],
+            thresholds=spec["thresholds"],
+            max_length=max(m.meta.max_length for m in self.members),
+            stride=first.stride,
+            pooling=first.pooling,
+            base_model=" + ".join(m.meta.base_model for m in self.members),
+            framelab_version=spec["framelab_version"],
+            extra={"ensemble": spec["members"]},
+        )
+
+    @property
+    def name(self) -> str:
+        """The ensemble folder's name, used to key its predictions."""
+        return self.model_dir.name
+
+    def probabilities(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
+        """Weighted mean of the members' probabilities, shape ``(len(texts), len(labels))``."""
+        if pairs is not None:
+            raise ValueError("an ensemble of technique models takes no text pairs")
+        stacked = [unit_probabilities(m, texts, self.meta.unit, self.meta.labels) for m in self.members]
+        return np.tensordot(self.weights, np.stack(stacked), axes=1)
+
+    def decide(self, probs: np.ndarray) -> np.ndarray:
+        """0/1 decisions at the ensemble's threshold."""
+        return (probs >= np.asarray(self.meta.thresholds)).astype(np.int64)
+
+
+def read_spec(model_dir: Path) -> dict:
+    """Load ``ensemble.json`` and check that every member folder is there."""
+    path = Path(model_dir) / ENSEMBLE_FILE
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(Problem(str(path), exc.lineno, f"unreadable ensemble file: {exc.msg}", "rebuild it with `framelab ensemble`")) from exc
+    for member in spec["members"]:
+        if not (Path(model_dir) / member["folder"]).is_dir():
+            raise DataError(Problem(str(path), None, f"member folder {member['folder']} is missing", "copy the whole ensemble folder or rebuild it"))
+    return spec
+
+
+def load_model(model_dir: str | Path, *, batch_size: int = 64, quantize: str | None = None, device=None) -> Predictor | EnsemblePredictor:
+    """A model folder or an ensemble folder, whichever ``model_dir`` holds."""
+    cls = EnsemblePredictor if (Path(model_dir) / ENSEMBLE_FILE).is_file() else Predictor
+    return cls(model_dir, batch_size=batch_size, quantize=quantize, device=device)

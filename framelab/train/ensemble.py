@@ -1,0 +1,152 @@
+"""``framelab ensemble``: average technique models on a dataset's units and tune one threshold on its dev split.
+
+The folder it writes, and how it scores, are described in
+:mod:`framelab.models.ensemble`. Besides the figures at the tuned threshold,
+``dev_metrics.json`` holds cross-fitted ones (each half of the dev articles
+decided at the threshold tuned on the other half), because the threshold is
+tuned on the split that reports it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from framelab import __version__
+from framelab.errors import ConfigError, DataError, Problem
+from framelab.eval.scores import decisions_at, multilabel_scores
+from framelab.models.card import metrics_table
+from framelab.models.ensemble import ENSEMBLE_FILE, MEMBERS_DIR, unit_probabilities
+from framelab.models.folder import atomic_folder
+from framelab.predict import Predictor
+from framelab.train.run import load_task_split
+from framelab.train.thresholds import cross_fitted, global_threshold
+from framelab.units import UNIT_KINDS
+
+#: Seeds of the random halves of dev articles behind the cross-fitted figures.
+CROSS_FIT_SEEDS = (0, 1, 2)
+
+
+@dataclass
+class EnsembleResult:
+    """Where the ensemble went and its dev figures."""
+
+    model_dir: Path
+    dev_metrics: dict
+
+
+def _check_members(members: list[Predictor], unit: str) -> list[str]:
+    """The members' shared label list; refuse members that cannot be averaged on ``unit`` units."""
+    names = [m.name for m in members]
+    if len(members) < 2:
+        raise ConfigError("an ensemble needs at least two --model folders")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"member folders must have distinct names (they name the copies): {names}")
+    for m in members:
+        if m.meta.task != "techniques":
+            raise ConfigError(f"{m.model_dir} is a {m.meta.task} model; an ensemble averages techniques models")
+        if UNIT_KINDS.index(m.meta.unit) > UNIT_KINDS.index(unit):
+            raise ConfigError(f"{m.model_dir} labels {m.meta.unit} units, coarser than the dataset's {unit} units: give a dataset of {m.meta.unit} units or finer")
+        if sorted(m.meta.labels) != sorted(members[0].meta.labels):
+            raise ConfigError(f"{m.model_dir} and {members[0].model_dir} have different technique labels; train them on the same label list")
+    return list(members[0].meta.labels)
+
+
+def _own_thresholds(member: Predictor, labels: list[str]) -> list[float]:
+    """``member``'s saved thresholds in the order of ``labels``."""
+    return [member.meta.thresholds[member.meta.labels.index(name)] for name in labels]
+
+
+def _cross_fitted_figures(probs: np.ndarray, targets: np.ndarray, ids: list[str], names: list[str]) -> dict:
+    """Mean micro/macro/any and per-label F1 when each half of the dev articles is decided at the other half's threshold."""
+    articles = [i.rsplit("#", 1)[0] for i in ids]
+    runs = [multilabel_scores(cross_fitted("global", probs, targets, articles, seed), targets, names) for seed in CROSS_FIT_SEEDS]
+    return {
+        "seeds": list(CROSS_FIT_SEEDS),
+        "micro_f1": float(np.mean([r["micro"]["f1"] for r in runs])),
+        "macro_f1": float(np.mean([r["macro"]["f1"] for r in runs])),
+        "any_f1": float(np.mean([r["any"]["f1"] for r in runs])),
+        "per_label_f1": {n: float(np.mean([r["per_label"][n]["f1"] for r in runs])) for n in names},
+    }
+
+
+def _write_card(folder: Path, final: Path, spec: dict, dev_metrics: dict, dataset_dir: Path) -> None:
+    """Write ``README.md`` into ``folder``, the temporary copy of ``final``."""
+    members = "\n".join(f"  - `{m['folder']}` ({m['unit']} units), weight {m['weight']:g}: micro-F1 alone {dev_metrics['members'][m['name']]['micro']['f1']:.3f}" for m in spec["members"])
+    crossed = dev_metrics["cross_fitted"]
+    text = f"""# framelab ensemble: {final.name}
+
+- **Task**: techniques on {spec['unit']} units, multi-label
+- **Members** (probabilities averaged with these weights; a finer member gives each {spec['unit']} its highest probability over its units there; dev figures alone at their own thresholds):
+{members}
+- **Threshold**: {spec['thresholds'][0]:.2f} for every label, tuned for micro-F1 on the dev split of `{dataset_dir}`
+- **framelab**: {spec['framelab_version']}
+
+## Dev metrics
+
+Cross-fitted (each half of the dev articles decided at the threshold tuned on the other half; mean over seeds {crossed['seeds']}):
+micro-F1 {crossed['micro_f1']:.3f}, macro-F1 {crossed['macro_f1']:.3f}, any-technique F1 {crossed['any_f1']:.3f}.
+
+At the threshold tuned on this same split, so optimistic:
+
+{metrics_table(dev_metrics['at_tuned_thresholds'])}
+
+## Scoring
+
+```bash
+framelab score --model {final} articles/ --format semeval2023 --out predictions/
+```
+"""
+    (folder / "README.md").write_text(text, encoding="utf-8")
+
+
+def build_ensemble(model_dirs: list[str | Path], dataset_dir: str | Path, out_dir: str | Path, *, weights: list[float] | None = None) -> EnsembleResult:
+    """Average ``model_dirs`` on the units of ``dataset_dir``, tune the threshold on its dev split and save the ensemble in ``out_dir``.
+
+    ``weights`` (default: equal) are normalised to sum to 1. The members are
+    copied into the folder, so it scores on its own.
+    """
+    dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
+    weights = [1.0] * len(model_dirs) if weights is None else list(weights)
+    if len(weights) != len(model_dirs) or min(weights) < 0 or sum(weights) <= 0:
+        raise ConfigError(f"give one non-negative weight per --model ({len(model_dirs)}), not all zero; got {weights}")
+    settings = dataset_dir / "data_config.json"
+    if not settings.is_file():
+        raise DataError(Problem(str(settings), None, "missing: not a dataset folder", "build it with `framelab data`"))
+    unit = json.loads(settings.read_text(encoding="utf-8"))["unit"]
+    members = [Predictor(d) for d in model_dirs]
+    labels = _check_members(members, unit)
+    total = float(sum(weights))
+    dev, names = load_task_split(dataset_dir, "techniques", "dev", labels)
+    member_probs = [unit_probabilities(m, dev.texts, unit, labels) for m in members]
+    probs = np.tensordot(np.array(weights) / total, np.stack(member_probs), axes=1)
+    threshold = global_threshold(probs, dev.targets)
+    thresholds = [threshold] * len(labels)
+    dev_metrics = {
+        "data_dir": str(dataset_dir),
+        "n_examples": len(dev.texts),
+        "threshold_rule": "global",
+        "members": {m.name: multilabel_scores(decisions_at(p, _own_thresholds(m, labels)), dev.targets, names) for m, p in zip(members, member_probs)},
+        "at_0.5": multilabel_scores(decisions_at(probs, 0.5), dev.targets, names),
+        "at_tuned_thresholds": multilabel_scores(decisions_at(probs, thresholds), dev.targets, names),
+        "cross_fitted": _cross_fitted_figures(probs, dev.targets, dev.ids, names),
+    }
+    spec = {
+        "task": "techniques",
+        "unit": unit,
+        "labels": labels,
+        "thresholds": thresholds,
+        "members": [{"name": m.name, "folder": f"{MEMBERS_DIR}/{m.name}", "unit": m.meta.unit, "weight": w / total} for m, w in zip(members, weights)],
+        "framelab_version": __version__,
+    }
+    with atomic_folder(out_dir) as tmp:
+        for m in members:
+            shutil.copytree(m.model_dir, tmp / MEMBERS_DIR / m.name, ignore=shutil.ignore_patterns("logs", "checkpoint-*"))
+        (tmp / ENSEMBLE_FILE).write_text(json.dumps(spec, indent=2, ensure_ascii=False), encoding="utf-8")
+        (tmp / "dev_metrics.json").write_text(json.dumps(dev_metrics, indent=2), encoding="utf-8")
+        _write_card(tmp, out_dir, spec, dev_metrics, dataset_dir)
+    return EnsembleResult(out_dir, dev_metrics)

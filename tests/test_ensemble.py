@@ -1,0 +1,134 @@
+"""``framelab ensemble``: a line model and a sentence model averaged on lines, saved as a folder that scores on its own."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+from datasets import load_from_disk
+
+from framelab.config import load_config
+from framelab.dataset import build_dataset
+from framelab.errors import ConfigError, DataError
+from framelab.eval.report import evaluate_model
+from framelab.eval.scores import decisions_at, multilabel_scores
+from framelab.models.ensemble import EnsemblePredictor, load_model
+from framelab.predict import Predictor
+from framelab.score.scorer import score
+from framelab.train.ensemble import build_ensemble
+from framelab.train.run import load_task_split, train
+from framelab.train.thresholds import global_threshold
+
+from .conftest import SAMPLE
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ensemble")
+
+
+def _trained(workdir: Path, base: Path, unit: str, task: str = "techniques", **extra: str) -> Path:
+    overrides = [
+        f"name=tiny-{unit}-{task}",
+        f"data.path={SAMPLE}",
+        f"data.unit={unit}",
+        f"data.output_dir={workdir / ('dataset-' + unit)}",
+        f"output_dir={workdir / ('model-' + unit + '-' + task)}",
+        f"model.base={base}",
+        f"train.task={task}",
+        "train.epochs=2",
+        "train.batch_size=32",
+        "train.learning_rate=0.001",
+    ] + [f"{k}={v}" for k, v in extra.items()]
+    config = load_config(None, overrides)
+    if not Path(config.data.output_dir).is_dir():
+        build_dataset(config)
+    return train(config).model_dir
+
+
+@pytest.fixture(scope="module")
+def members(workdir: Path, tiny_model_dir: Path) -> tuple[Path, Path]:
+    return _trained(workdir, tiny_model_dir, "line"), _trained(workdir, tiny_model_dir, "sentence")
+
+
+@pytest.fixture(scope="module")
+def ensemble(workdir: Path, members: tuple[Path, Path]) -> Path:
+    return build_ensemble(list(members), workdir / "dataset-line", workdir / "ensemble").model_dir
+
+
+def test_line_probabilities_average_the_line_model_and_the_best_sentence_of_each_line(workdir: Path, members: tuple[Path, Path], ensemble: Path) -> None:
+    line_model, sentence_model = Predictor(members[0]), Predictor(members[1])
+    labels = line_model.meta.labels
+    dev, _ = load_task_split(workdir / "dataset-line", "techniques", "dev", labels)
+    lines = load_from_disk(str(workdir / "dataset-line" / "units"))["dev"]
+    # The sentence dataset cut the whole articles; the ensemble cuts each line on its own.
+    sentences = load_from_disk(str(workdir / "dataset-sentence" / "units"))["dev"]
+    sentence_probs = sentence_model.probabilities(list(sentences["text"]))[:, [sentence_model.meta.labels.index(n) for n in labels]]
+    best = defaultdict(lambda: np.zeros(len(labels)))
+    for k, key in enumerate(zip(sentences["article_id"], sentences["line"])):
+        best[key] = np.maximum(best[key], sentence_probs[k])
+    by_hand = 0.5 * line_model.probabilities(dev.texts) + 0.5 * np.stack([best[key] for key in zip(lines["article_id"], lines["line"])])
+
+    probs = EnsemblePredictor(ensemble).probabilities(dev.texts)
+    np.testing.assert_allclose(probs, by_hand, atol=1e-6)
+
+    spec = json.loads((ensemble / "ensemble.json").read_text(encoding="utf-8"))
+    assert spec["unit"] == "line" and [m["weight"] for m in spec["members"]] == [0.5, 0.5]
+    threshold = global_threshold(probs, dev.targets)
+    assert spec["thresholds"] == [threshold] * len(labels)
+    metrics = json.loads((ensemble / "dev_metrics.json").read_text(encoding="utf-8"))
+    assert metrics["at_tuned_thresholds"]["micro"]["f1"] == pytest.approx(multilabel_scores(decisions_at(probs, threshold), dev.targets, labels)["micro"]["f1"])
+    assert set(metrics["members"]) == {members[0].name, members[1].name}
+    assert 0.0 <= metrics["cross_fitted"]["micro_f1"] <= 1.0
+    assert f"framelab score --model {ensemble} " in (ensemble / "README.md").read_text(encoding="utf-8")
+
+
+def test_ensemble_folder_scores_on_its_own_and_evaluates(workdir: Path, ensemble: Path) -> None:
+    moved = workdir / "elsewhere" / "ensemble-copy"
+    shutil.copytree(ensemble, moved)
+    assert isinstance(load_model(moved), EnsemblePredictor)
+    out = workdir / "scored.jsonl"
+    summary = score([moved], [SAMPLE], out=out, progress=False)
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    units = [r for r in records if r["type"] == "unit"]
+    assert summary.units == len(units) > 0
+    assert {r["unit"] for r in units} == {"line"}
+    assert all(r["predictions"]["ensemble-copy"]["task"] == "techniques" for r in units)
+
+    report = evaluate_model(moved, workdir / "dataset-line", report_dir=workdir / "report")
+    saved = json.loads((ensemble / "dev_metrics.json").read_text(encoding="utf-8"))
+    assert report.metrics["model"]["micro"]["f1"] == pytest.approx(saved["at_tuned_thresholds"]["micro"]["f1"])
+
+
+def test_weights_are_normalised(workdir: Path, members: tuple[Path, Path]) -> None:
+    result = build_ensemble(list(members), workdir / "dataset-line", workdir / "weighted", weights=[3.0, 1.0])
+    spec = json.loads((result.model_dir / "ensemble.json").read_text(encoding="utf-8"))
+    assert [m["weight"] for m in spec["members"]] == [0.75, 0.25]
+
+
+def test_what_cannot_be_averaged_is_refused(workdir: Path, tiny_model_dir: Path, members: tuple[Path, Path]) -> None:
+    line_model, sentence_model = members
+    with pytest.raises(ConfigError, match="at least two"):
+        build_ensemble([line_model], workdir / "dataset-line", workdir / "refused")
+    with pytest.raises(ConfigError, match="coarser than the dataset's sentence units"):
+        build_ensemble([line_model, sentence_model], workdir / "dataset-sentence", workdir / "refused")
+    with pytest.raises(ConfigError, match="one non-negative weight per --model"):
+        build_ensemble([line_model, sentence_model], workdir / "dataset-line", workdir / "refused", weights=[1.0])
+    frames = _trained(workdir, tiny_model_dir, "line", "frames", **{"model.max_length": "64", "model.stride": "16", "train.min_label_count": "2"})
+    with pytest.raises(ConfigError, match="is a frames model"):
+        build_ensemble([line_model, frames], workdir / "dataset-line", workdir / "refused")
+    with pytest.raises(DataError, match="not a dataset folder"):
+        build_ensemble([line_model, sentence_model], workdir, workdir / "refused")
+    assert not (workdir / "refused").exists()
+
+
+def test_missing_member_folder_is_named(workdir: Path, ensemble: Path) -> None:
+    broken = workdir / "broken-ensemble"
+    shutil.copytree(ensemble, broken)
+    shutil.rmtree(next((broken / "members").iterdir()))
+    with pytest.raises(DataError, match="member folder members/.* is missing"):
+        load_model(broken)
