@@ -63,7 +63,7 @@ class DataConfig:
 class ModelConfig:
     """The pretrained encoder and how text is fed to it."""
 
-    base: str = _f(DEFAULT_BASE_MODEL, "Local HF model folder or hub name; 'default' is all-MiniLM-L6-v2 from PyPI; 'mpnet' is all-mpnet-base-v2 from its PyPI parts (make setup-mpnet), about 5x slower.")
+    base: str = _f(DEFAULT_BASE_MODEL, "Local HF model folder or hub name; 'default' is all-MiniLM-L6-v2 from PyPI; 'mpnet' is all-mpnet-base-v2 from its PyPI parts (make setup-mpnet), 13x slower to train on a 2-core CPU.")
     max_length: int = _f(128, "Tokens per example (window length for article tasks and span tagging).")
     stride: int = _f(32, "Overlapping tokens between consecutive windows of a long article or unit.")
 
