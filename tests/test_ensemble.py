@@ -126,9 +126,24 @@ def test_what_cannot_be_averaged_is_refused(workdir: Path, tiny_model_dir: Path,
     assert not (workdir / "refused").exists()
 
 
-def test_missing_member_folder_is_named(workdir: Path, ensemble: Path) -> None:
+def test_missing_member_folder_or_field_is_named(workdir: Path, ensemble: Path) -> None:
     broken = workdir / "broken-ensemble"
     shutil.copytree(ensemble, broken)
+    spec = json.loads((broken / "ensemble.json").read_text(encoding="utf-8"))
+    del spec["thresholds"], spec["members"][1]["weight"]
+    (broken / "ensemble.json").write_text(json.dumps(spec), encoding="utf-8")
+    with pytest.raises(DataError, match=r"lacks thresholds, members\[1\]\.weight"):
+        load_model(broken)
+    shutil.copytree(ensemble, broken, dirs_exist_ok=True)
     shutil.rmtree(next((broken / "members").iterdir()))
     with pytest.raises(DataError, match="member folder members/.* is missing"):
         load_model(broken)
+
+
+def test_scoring_with_one_process_writes_the_same_file(workdir: Path, ensemble: Path) -> None:
+    outputs = []
+    for workers in (1, 2):
+        out = workdir / f"scored-workers{workers}.jsonl"
+        score([ensemble], [SAMPLE], out=out, progress=False, split_workers=workers)
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]

@@ -39,16 +39,17 @@ ENSEMBLE_FILE = "ensemble.json"
 MEMBERS_DIR = "members"
 
 
-def unit_probabilities(member: Predictor, texts: list[str], unit: str, labels: list[str]) -> np.ndarray:
+def unit_probabilities(member: Predictor, texts: list[str], unit: str, labels: list[str], *, split_workers: int | None = None) -> np.ndarray:
     """``member``'s probabilities of ``labels`` for each text, a unit of kind ``unit``.
 
-    A member of a finer unit kind scores the units it cuts from each text;
+    A member of a finer unit kind scores the units it cuts from each text
+    (in ``split_workers`` processes, :func:`framelab.unit_pool.split_many`);
     each text gets the per-label maximum over them (0 where it has none).
     """
     columns = [member.meta.labels.index(name) for name in labels]
     if member.meta.unit == unit:
         return member.probabilities(texts)[:, columns]
-    pieces = split_many([Article(str(i), text) for i, text in enumerate(texts)], member.meta.unit)
+    pieces = split_many([Article(str(i), text) for i, text in enumerate(texts)], member.meta.unit, workers=split_workers)
     flat = [u.text for units in pieces for u in units]
     probs = member.probabilities(flat)[:, columns] if flat else np.zeros((0, len(labels)))
     out = np.zeros((len(texts), len(labels)))
@@ -61,10 +62,15 @@ def unit_probabilities(member: Predictor, texts: list[str], unit: str, labels: l
 
 
 class EnsemblePredictor:
-    """An ensemble folder ready to score texts; the interface of :class:`framelab.predict.Predictor`."""
+    """An ensemble folder ready to score texts; the interface of :class:`framelab.predict.Predictor`.
 
-    def __init__(self, model_dir: str | Path, *, batch_size: int = 64, quantize: str | None = None, device=None):
+    ``split_workers`` processes cut units for members of a finer unit kind
+    (default: one per usable CPU; 1: none).
+    """
+
+    def __init__(self, model_dir: str | Path, *, batch_size: int = 64, quantize: str | None = None, device=None, split_workers: int | None = None):
         self.model_dir = Path(model_dir)
+        self.split_workers = split_workers
         spec = read_spec(self.model_dir)
         self.members = [Predictor(self.model_dir / m["folder"], batch_size=batch_size, quantize=quantize, device=device) for m in spec["members"]]
         self.weights = np.array([m["weight"] for m in spec["members"]], dtype=np.float64)
@@ -91,7 +97,7 @@ class EnsemblePredictor:
         """Weighted mean of the members' probabilities, shape ``(len(texts), len(labels))``."""
         if pairs is not None:
             raise ValueError("an ensemble of technique models takes no text pairs")
-        stacked = [unit_probabilities(m, texts, self.meta.unit, self.meta.labels) for m in self.members]
+        stacked = [unit_probabilities(m, texts, self.meta.unit, self.meta.labels, split_workers=self.split_workers) for m in self.members]
         return np.tensordot(self.weights, np.stack(stacked), axes=1)
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
@@ -99,20 +105,27 @@ class EnsemblePredictor:
         return (probs >= np.asarray(self.meta.thresholds)).astype(np.int64)
 
 
+_SPEC_KEYS = ("task", "unit", "labels", "thresholds", "members", "framelab_version")
+
+
 def read_spec(model_dir: Path) -> dict:
-    """Load ``ensemble.json`` and check that every member folder is there."""
+    """Load ``ensemble.json`` and check that it is complete and every member folder is there."""
     path = Path(model_dir) / ENSEMBLE_FILE
     try:
         spec = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataError(Problem(str(path), exc.lineno, f"unreadable ensemble file: {exc.msg}", "rebuild it with `framelab ensemble`")) from exc
+    missing = [key for key in _SPEC_KEYS if key not in spec] + [f"members[{i}].{key}" for i, m in enumerate(spec.get("members", [])) for key in ("folder", "weight") if key not in m]
+    if missing:
+        raise DataError(Problem(str(path), None, f"lacks {', '.join(missing)}", "rebuild it with `framelab ensemble`"))
     for member in spec["members"]:
         if not (Path(model_dir) / member["folder"]).is_dir():
             raise DataError(Problem(str(path), None, f"member folder {member['folder']} is missing", "copy the whole ensemble folder or rebuild it"))
     return spec
 
 
-def load_model(model_dir: str | Path, *, batch_size: int = 64, quantize: str | None = None, device=None) -> Predictor | EnsemblePredictor:
-    """A model folder or an ensemble folder, whichever ``model_dir`` holds."""
-    cls = EnsemblePredictor if (Path(model_dir) / ENSEMBLE_FILE).is_file() else Predictor
-    return cls(model_dir, batch_size=batch_size, quantize=quantize, device=device)
+def load_model(model_dir: str | Path, *, batch_size: int = 64, quantize: str | None = None, device=None, split_workers: int | None = None) -> Predictor | EnsemblePredictor:
+    """A model folder or an ensemble folder, whichever ``model_dir`` holds (``split_workers`` serves ensembles only)."""
+    if (Path(model_dir) / ENSEMBLE_FILE).is_file():
+        return EnsemblePredictor(model_dir, batch_size=batch_size, quantize=quantize, device=device, split_workers=split_workers)
+    return Predictor(model_dir, batch_size=batch_size, quantize=quantize, device=device)

@@ -141,9 +141,14 @@ def score_stream(
     bar.close()
 
 
-def load_predictors(model_dirs: list[str | Path], *, batch_size: int = 64, quantize: str | None = None, device=None) -> list[Predictor | EnsemblePredictor]:
-    """Load each model or ensemble folder (on ``device``, default: a GPU when there is one), refusing two folders with the same name."""
-    predictors = [load_model(d, batch_size=batch_size, quantize=quantize, device=device) for d in model_dirs]
+def load_predictors(
+    model_dirs: list[str | Path], *, batch_size: int = 64, quantize: str | None = None, device=None, split_workers: int | None = None
+) -> list[Predictor | EnsemblePredictor]:
+    """Load each model or ensemble folder (on ``device``, default: a GPU when there is one), refusing two folders with the same name.
+
+    ``split_workers`` is for ensembles, which cut their units into their sentence members' units.
+    """
+    predictors = [load_model(d, batch_size=batch_size, quantize=quantize, device=device, split_workers=split_workers) for d in model_dirs]
     for p in predictors:
         if p.meta.task == "span_techniques":
             raise ValueError(f"{p.model_dir} names the technique of given spans: use framelab score --spans FILE")
@@ -178,7 +183,7 @@ def score(
     chunk into units (default: one per usable CPU; 1 keeps it in this
     process). Returns counts, elapsed seconds and the files written.
     """
-    predictors = load_predictors(model_dirs, batch_size=batch_size, quantize=quantize, device=device)
+    predictors = load_predictors(model_dirs, batch_size=batch_size, quantize=quantize, device=device, split_workers=split_workers)
     writer = open_writer(fmt, out, {p.meta.task for p in predictors})
     summary = ScoreSummary()
     started = time.perf_counter()
