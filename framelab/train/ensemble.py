@@ -42,8 +42,6 @@ class EnsembleResult:
 def _check_members(members: list[Predictor], unit: str) -> list[str]:
     """The members' shared label list; refuse members that cannot be averaged on ``unit`` units."""
     names = [m.name for m in members]
-    if len(members) < 2:
-        raise ConfigError("an ensemble needs at least two --model folders")
     if len(set(names)) != len(names):
         raise ConfigError(f"member folders must have distinct names (they name the copies): {names}")
     for m in members:
@@ -111,6 +109,8 @@ def build_ensemble(model_dirs: list[str | Path], dataset_dir: str | Path, out_di
     copied into the folder, so it scores on its own.
     """
     dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
+    if len(model_dirs) < 2:
+        raise ConfigError("an ensemble needs at least two --model folders")
     weights = [1.0] * len(model_dirs) if weights is None else list(weights)
     if len(weights) != len(model_dirs) or min(weights) < 0 or sum(weights) <= 0:
         raise ConfigError(f"give one non-negative weight per --model ({len(model_dirs)}), not all zero; got {weights}")
