@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from framelab.errors import DataError, Problem
+from framelab.eval.scores import decisions_at
 from framelab.models.folder import ModelMeta
 from framelab.predict import Predictor
 from framelab.types import Article
@@ -59,6 +60,11 @@ def unit_probabilities(member: Predictor, texts: list[str], unit: str, labels: l
             out[row] = probs[cursor : cursor + len(units)].max(axis=0)
         cursor += len(units)
     return out
+
+
+def weighted_mean(weights: np.ndarray, member_probs: list[np.ndarray]) -> np.ndarray:
+    """The ensemble's probabilities: ``member_probs`` (one array per member, same shape) averaged with ``weights``."""
+    return np.tensordot(np.asarray(weights, dtype=np.float64), np.stack(member_probs), axes=1)
 
 
 class EnsemblePredictor:
@@ -97,12 +103,11 @@ class EnsemblePredictor:
         """Weighted mean of the members' probabilities, shape ``(len(texts), len(labels))``."""
         if pairs is not None:
             raise ValueError("an ensemble of technique models takes no text pairs")
-        stacked = [unit_probabilities(m, texts, self.meta.unit, self.meta.labels, split_workers=self.split_workers) for m in self.members]
-        return np.tensordot(self.weights, np.stack(stacked), axes=1)
+        return weighted_mean(self.weights, [unit_probabilities(m, texts, self.meta.unit, self.meta.labels, split_workers=self.split_workers) for m in self.members])
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
         """0/1 decisions at the ensemble's threshold."""
-        return (probs >= np.asarray(self.meta.thresholds)).astype(np.int64)
+        return decisions_at(probs, self.meta.thresholds)
 
 
 _SPEC_KEYS = ("task", "unit", "labels", "thresholds", "members", "framelab_version")

@@ -20,7 +20,7 @@ from framelab import __version__
 from framelab.errors import ConfigError, DataError, Problem
 from framelab.eval.scores import decisions_at, multilabel_scores
 from framelab.models.card import metrics_table
-from framelab.models.ensemble import ENSEMBLE_FILE, MEMBERS_DIR, unit_probabilities
+from framelab.models.ensemble import ENSEMBLE_FILE, MEMBERS_DIR, unit_probabilities, weighted_mean
 from framelab.models.folder import atomic_folder
 from framelab.predict import Predictor
 from framelab.train.run import load_task_split
@@ -123,7 +123,7 @@ def build_ensemble(model_dirs: list[str | Path], dataset_dir: str | Path, out_di
     total = float(sum(weights))
     dev, names = load_task_split(dataset_dir, "techniques", "dev", labels)
     member_probs = [unit_probabilities(m, dev.texts, unit, labels) for m in members]
-    probs = np.tensordot(np.array(weights) / total, np.stack(member_probs), axes=1)
+    probs = weighted_mean(np.array(weights) / total, member_probs)
     threshold = global_threshold(probs, dev.targets)
     thresholds = [threshold] * len(labels)
     dev_metrics = {
