@@ -8,7 +8,7 @@ DATA    ?= data/processed/sample-sentence
 SPLIT   ?= dev
 INPUT   ?= data/sample/articles.jsonl
 FORMAT  ?= jsonl
-MODELS  ?= models/semeval2023-lines models/semeval2023-sentences
+MODELS  ?= models/semeval2023-lines models/semeval2023-sentences models/semeval2023-spans
 ENSEMBLE ?= models/semeval2023-lines-ensemble
 OUT     ?= outputs/predictions.$(FORMAT)
 export HF_EVALUATE_OFFLINE := 1
@@ -48,7 +48,7 @@ baseline: setup ## TF-IDF + logistic regression on DATA (TASK=techniques|frames|
 	$(BIN)/framelab baseline --data $(DATA) --task $(or $(TASK),techniques) --split $(SPLIT)
 
 ensemble: DATA = data/processed/semeval2023-lines
-ensemble: setup ## average the techniques MODELS on DATA's units (default: SemEval-2023 lines + sentences) into ENSEMBLE
+ensemble: setup ## average the techniques models and span taggers MODELS on DATA's units (default: SemEval-2023 lines + sentences + spans) into ENSEMBLE
 	$(BIN)/framelab ensemble $(addprefix --model ,$(MODELS)) --data $(DATA) --out $(ENSEMBLE)
 
 score: setup ## score INPUT with MODEL into OUT as FORMAT (jsonl|csv|html|semeval2023|semeval2020)
@@ -62,10 +62,10 @@ demo-stance: setup ## sample corpus -> stance model -> report beside the majorit
 	$(BIN)/framelab train --config configs/sample-stance.yaml
 	$(BIN)/framelab eval --model models/sample-stance --data data/processed/sample-sentence --split dev
 
-bench-quality: setup ## SemEval-2023 techniques (lines, sentences, their ensemble) and frames beside TF-IDF; needs ../shared/data (long on CPU)
+bench-quality: setup ## SemEval-2023 techniques (lines, sentences, span tagger, their ensemble) and frames beside TF-IDF; needs ../shared/data (long on CPU)
 	$(BIN)/python bench/quality.py --out-dir reports/bench-quality \
 	  --run configs/semeval2023-lines.yaml --run configs/semeval2023-frames.yaml --run configs/semeval2023-sentences.yaml \
-	  --ensemble 1 3
+	  --run configs/semeval2023-spans.yaml --ensemble 1 3 4
 
 bench-blend: setup ## MODEL's dev figures with the TF-IDF model averaged in at several weights (train.lexical_weight), thresholds cross-fitted
 	$(BIN)/python bench/blend.py --model $(MODEL) --data $(DATA)

@@ -6,14 +6,15 @@ dev figures of the model (at its tuned thresholds and at 0.5) beside the
 TF-IDF baseline, then scoring throughput of the dev articles. Span runs
 (``train.task=spans``) get their own table: span identification (SI) and
 technique classification (TC) beside the lexicon / TF-IDF baselines.
-``--ensemble I J`` then averages runs I and J (1-based, techniques models) on
+``--ensemble I J …`` then averages runs I, J, … (1-based; techniques models or span taggers) on
 the units of run I's dataset (:func:`framelab.train.ensemble.build_ensemble`)
 and adds its figures, tuned on dev and cross-fitted. Example::
 
     python bench/quality.py --out-dir reports/bench-quality \\
         --run configs/semeval2023-lines.yaml train.epochs=5 \\
         --run configs/semeval2023-frames.yaml \\
-        --run configs/semeval2023-sentences.yaml --ensemble 1 3
+        --run configs/semeval2023-sentences.yaml \\
+        --run configs/semeval2023-spans.yaml --ensemble 1 3 4
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run", nargs="+", action="append", required=True, metavar="CONFIG [KEY=VALUE]")
     parser.add_argument("--set", dest="common", action="append", default=[], help="override applied to every run")
     parser.add_argument("--out-dir", type=Path, default=Path("reports/bench-quality"))
-    parser.add_argument("--ensemble", type=int, nargs="+", metavar="RUN", help="1-based numbers of techniques runs to average after the runs (the first one's dataset sets the units)")
+    parser.add_argument("--ensemble", type=int, nargs="+", metavar="RUN", help="1-based numbers of techniques or spans runs to average after the runs (the first one's dataset sets the units)")
     args = parser.parse_args(argv)
     if args.ensemble and (len(args.ensemble) < 2 or not all(1 <= i <= len(args.run) for i in args.ensemble)):
         parser.error(f"--ensemble takes two or more run numbers between 1 and {len(args.run)}")

@@ -192,8 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="report folder (default reports/<model>-<split>)")
     p.set_defaults(func=_cmd_eval)
 
-    p = sub.add_parser("ensemble", help="average technique models (e.g. a line and a sentence model) -> ensemble folder")
-    p.add_argument("--model", action="append", required=True, help="techniques model folder (repeat: two or more)")
+    p = sub.add_parser("ensemble", help="average technique models and span taggers (e.g. a line model, a sentence model and a span tagger) -> ensemble folder")
+    p.add_argument("--model", action="append", required=True, help="techniques or spans model folder (repeat: two or more; the first sets the labels)")
     p.add_argument("--data", required=True, help="dataset folder whose units the ensemble labels and whose dev split sets its threshold")
     p.add_argument("--weight", action="append", type=float, help="one weight per --model, in order (default: equal)")
     p.add_argument("--out", required=True, help="ensemble folder")

@@ -29,7 +29,7 @@ from framelab.cpus import usable_cpus
 from framelab.encoding import Encoded, activate, encode, pool
 from framelab.memory import HeapTrimmer
 from framelab.models.folder import ModelMeta, read_meta
-from framelab.spans.tags import merge_windows, tokenize_windows
+from framelab.spans.tags import merge_windows, text_label_scores, tokenize_windows
 
 #: Features padded here; any other feature goes through ``tokenizer.pad``.
 _PADDED = ("input_ids", "attention_mask", "token_type_ids")
@@ -175,7 +175,12 @@ class Predictor:
         """Label probabilities per text, shape ``(len(texts), len(labels))``.
 
         A blended model (``lexical_weight`` > 0) averages in its TF-IDF model's.
+        A span tagger gives each technique its highest token probability in the
+        text (:func:`framelab.spans.tags.text_label_scores`): how likely the
+        text holds a span of it.
         """
+        if self.meta.task == "spans":
+            return text_label_scores(self.token_probabilities(texts), len(self.meta.labels))
         probs = activate(self.logits(texts, pairs), self.meta.multi_label)
         if self.lexical is not None:
             probs = self.lexical.blend(probs, texts, self.meta.lexical_weight)

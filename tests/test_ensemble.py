@@ -16,6 +16,7 @@ from framelab.dataset import build_dataset
 from framelab.errors import ConfigError, DataError
 from framelab.eval.report import evaluate_model
 from framelab.eval.scores import decisions_at, multilabel_scores
+from framelab.models import ensemble as ensemble_models
 from framelab.models.ensemble import EnsemblePredictor, load_model
 from framelab.predict import Predictor
 from framelab.score.scorer import score
@@ -85,6 +86,43 @@ def test_line_probabilities_average_the_line_model_and_the_best_sentence_of_each
     assert set(metrics["members"]) == {members[0].name, members[1].name}
     assert 0.0 <= metrics["cross_fitted"]["micro_f1"] <= 1.0
     assert f"framelab score --model {ensemble} " in (ensemble / "README.md").read_text(encoding="utf-8")
+
+
+def test_a_span_tagger_member_gives_each_line_its_best_token_of_each_technique(workdir: Path, tiny_model_dir: Path, members: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    tagger_dir = _trained(workdir, tiny_model_dir, "sentence", "spans")
+    line_model, sentence_model, tagger = Predictor(members[0]), Predictor(members[1]), Predictor(tagger_dir)
+    labels = line_model.meta.labels
+    assert set(labels) <= set(tagger.meta.labels)
+    dev, _ = load_task_split(workdir / "dataset-line", "techniques", "dev", labels)
+    lines = load_from_disk(str(workdir / "dataset-line" / "units"))["dev"]
+    sentences = load_from_disk(str(workdir / "dataset-sentence" / "units"))["dev"]
+    keys = list(zip(sentences["article_id"], sentences["line"]))
+    n, columns = len(tagger.meta.labels), [tagger.meta.labels.index(name) for name in labels]
+    best_token, best_sentence = defaultdict(lambda: np.zeros(len(labels))), defaultdict(lambda: np.zeros(len(labels)))
+    for key, (offsets, probs) in zip(keys, tagger.token_probabilities(list(sentences["text"]))):
+        for token in range(len(offsets)):
+            best_token[key] = np.maximum(best_token[key], np.maximum(probs[token, :n], probs[token, n:])[columns])
+    sentence_probs = sentence_model.probabilities(list(sentences["text"]))[:, [sentence_model.meta.labels.index(name) for name in labels]]
+    for key, row in zip(keys, sentence_probs):
+        best_sentence[key] = np.maximum(best_sentence[key], row)
+    line_keys = list(zip(lines["article_id"], lines["line"]))
+    by_hand = (line_model.probabilities(dev.texts) + np.stack([best_sentence[k] for k in line_keys]) + np.stack([best_token[k] for k in line_keys])) / 3
+
+    result = build_ensemble([members[0], members[1], tagger_dir], workdir / "dataset-line", workdir / "with-tagger")
+    cut_kinds = []
+    real_split = ensemble_models.split_many
+    monkeypatch.setattr(ensemble_models, "split_many", lambda articles, kind, **kw: cut_kinds.append(kind) or real_split(articles, kind, **kw))
+    np.testing.assert_allclose(EnsemblePredictor(result.model_dir).probabilities(dev.texts), by_hand, atol=1e-6)
+    assert cut_kinds == ["sentence"]  # once for both sentence-unit members
+
+    fewer = workdir / "fewer-labels"
+    shutil.copytree(members[1], fewer)
+    meta = json.loads((fewer / "framelab.json").read_text(encoding="utf-8"))
+    dropped = meta["labels"].pop()
+    meta["thresholds"].pop()
+    (fewer / "framelab.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ConfigError, match=f"lacks techniques of .*: {dropped}; list first the member with the fewest labels"):
+        build_ensemble([members[0], fewer], workdir / "dataset-line", workdir / "refused")
 
 
 def test_ensemble_folder_scores_on_its_own_and_evaluates(workdir: Path, ensemble: Path) -> None:

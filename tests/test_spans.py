@@ -17,7 +17,7 @@ from framelab.errors import DataError
 from framelab.eval.report import evaluate_model
 from framelab.score.scorer import score
 from framelab.spans.classify import classify_span_file
-from framelab.spans.tags import IGNORE, decode, merge_windows, token_targets, tokenize_windows, trim_span, window_starts
+from framelab.spans.tags import IGNORE, decode, merge_windows, text_label_scores, token_targets, tokenize_windows, trim_span, window_starts
 from framelab.train.run import train
 from framelab.types import Span
 
@@ -87,6 +87,16 @@ def test_span_inside_a_word_widens_to_whole_tokens(tokenizer) -> None:
     # A span starting mid-token comes back from the token's start.
     got = _round_trip(tokenizer, text, [Span(2, 12, "Doubt")])
     assert len(got) == 1 and got[0][0] <= 2 and got[0][1] >= 12
+
+
+def test_text_scores_are_the_highest_b_or_i_probability_of_each_technique() -> None:
+    # Two techniques: columns B-first, B-second, I-first, I-second.
+    tokens = [
+        (np.array([[0, 4], [5, 9]]), np.array([[0.1, 0.2, 0.7, 0.3], [0.9, 0.05, 0.2, 0.1]])),
+        (np.zeros((0, 2), dtype=np.int64), np.zeros((0, 0))),
+    ]
+    np.testing.assert_allclose(text_label_scores(tokens, 2), [[0.9, 0.3], [0.0, 0.0]])
+    assert text_label_scores([], 2).shape == (0, 2)
 
 
 def test_windowing_loses_and_duplicates_no_span(tokenizer) -> None:

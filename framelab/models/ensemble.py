@@ -1,9 +1,11 @@
-"""Averaging technique models trained on different units: a line model and a sentence model.
+"""Averaging technique models trained on different units: a line model, a sentence model, a span tagger.
 
 A paragraph-level (line) model sees the whole paragraph; a sentence model sees
-finer units and pins a technique to the sentence that carries it. Their errors
-differ, so the average of their probabilities scores lines better than either
-(docs/benchmarks.md, SemEval-2023). An ensemble folder, built by
+finer units and pins a technique to the sentence that carries it; a span
+tagger (``train.task: spans``) learns from the annotated character spans
+themselves. Their errors differ, so the average of their probabilities scores
+lines better than any one of them (docs/benchmarks.md, SemEval-2023). An
+ensemble folder, built by
 :func:`framelab.train.ensemble.build_ensemble` (``framelab ensemble``), works
 wherever a model folder does (``framelab score``, ``framelab eval``)::
 
@@ -17,7 +19,9 @@ On a unit of the ensemble's kind, a member of that kind gives its
 probabilities directly; a member of a finer kind (sentences inside a line)
 gives, per label, the highest probability over the units it cuts from that
 unit. Sentences never cross lines (:mod:`framelab.units`), so a line's
-sentences are the article's sentences on that line. The ensemble's
+sentences are the article's sentences on that line. A span tagger's
+probability of a technique in a unit is its highest token probability (B or
+I) there (:meth:`framelab.predict.Predictor.probabilities`). The ensemble's
 probabilities are the weighted mean over members, and one global threshold,
 tuned on the dev split for micro-F1, decides.
 """
@@ -33,24 +37,22 @@ from framelab.errors import DataError, Problem
 from framelab.eval.scores import decisions_at
 from framelab.models.folder import ModelMeta
 from framelab.predict import Predictor
-from framelab.types import Article
+from framelab.types import Article, Unit
 from framelab.unit_pool import split_many
 
 ENSEMBLE_FILE = "ensemble.json"
 MEMBERS_DIR = "members"
 
 
-def unit_probabilities(member: Predictor, texts: list[str], unit: str, labels: list[str], *, split_workers: int | None = None) -> np.ndarray:
+def _unit_probabilities(member: Predictor, texts: list[str], unit: str, labels: list[str], pieces: list[list[Unit]] | None) -> np.ndarray:
     """``member``'s probabilities of ``labels`` for each text, a unit of kind ``unit``.
 
-    A member of a finer unit kind scores the units it cuts from each text
-    (in ``split_workers`` processes, :func:`framelab.unit_pool.split_many`);
-    each text gets the per-label maximum over them (0 where it has none).
+    A member of a finer unit kind scores ``pieces``, the units of its kind in
+    each text; each text gets the per-label maximum over them (0 where it has none).
     """
     columns = [member.meta.labels.index(name) for name in labels]
     if member.meta.unit == unit:
         return member.probabilities(texts)[:, columns]
-    pieces = split_many([Article(str(i), text) for i, text in enumerate(texts)], member.meta.unit, workers=split_workers)
     flat = [u.text for units in pieces for u in units]
     probs = member.probabilities(flat)[:, columns] if flat else np.zeros((0, len(labels)))
     out = np.zeros((len(texts), len(labels)))
@@ -60,6 +62,19 @@ def unit_probabilities(member: Predictor, texts: list[str], unit: str, labels: l
             out[row] = probs[cursor : cursor + len(units)].max(axis=0)
         cursor += len(units)
     return out
+
+
+def member_probabilities(members: list[Predictor], texts: list[str], unit: str, labels: list[str], *, split_workers: int | None = None) -> list[np.ndarray]:
+    """Each member's probabilities of ``labels`` for each text, a unit of kind ``unit``.
+
+    A member of a finer unit kind scores the units of its kind in each text,
+    cut once for all the members of that kind (in ``split_workers`` processes,
+    :func:`framelab.unit_pool.split_many`); each text gets the per-label
+    maximum over them (0 where it has none).
+    """
+    articles = [Article(str(i), text) for i, text in enumerate(texts)]
+    cuts = {kind: split_many(articles, kind, workers=split_workers) for kind in sorted({m.meta.unit for m in members} - {unit})}
+    return [_unit_probabilities(m, texts, unit, labels, cuts.get(m.meta.unit)) for m in members]
 
 
 def weighted_mean(weights: np.ndarray, member_probs: list[np.ndarray]) -> np.ndarray:
@@ -103,7 +118,7 @@ class EnsemblePredictor:
         """Weighted mean of the members' probabilities, shape ``(len(texts), len(labels))``."""
         if pairs is not None:
             raise ValueError("an ensemble of technique models takes no text pairs")
-        return weighted_mean(self.weights, [unit_probabilities(m, texts, self.meta.unit, self.meta.labels, split_workers=self.split_workers) for m in self.members])
+        return weighted_mean(self.weights, member_probabilities(self.members, texts, self.meta.unit, self.meta.labels, split_workers=self.split_workers))
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
         """0/1 decisions at the ensemble's threshold."""

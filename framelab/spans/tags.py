@@ -203,6 +203,15 @@ def decode(text: str, offsets: np.ndarray, probs: np.ndarray, labels: list[str],
     return sorted(spans, key=lambda s: (s.start, s.end, s.label))
 
 
+def text_label_scores(tokens: list[tuple[np.ndarray, np.ndarray]], n_labels: int) -> np.ndarray:
+    """Per text (``tokens`` as from :meth:`framelab.predict.Predictor.token_probabilities`), each technique's highest inside-probability ``max(P(B), P(I))`` over its tokens; 0 for a text without tokens."""
+    out = np.zeros((len(tokens), n_labels))
+    for row, (offsets, probs) in enumerate(tokens):
+        if len(offsets):
+            out[row] = np.maximum(probs[:, :n_labels], probs[:, n_labels:]).max(axis=0)
+    return out
+
+
 def span_label_scores(offsets: np.ndarray, probs: np.ndarray, n_labels: int, start: int, end: int) -> np.ndarray | None:
     """Mean inside-probability per technique over the tokens overlapping ``[start, end)``, or None if no token does."""
     if len(offsets) == 0:

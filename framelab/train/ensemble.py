@@ -20,12 +20,15 @@ from framelab import __version__
 from framelab.errors import ConfigError, DataError, Problem
 from framelab.eval.scores import decisions_at, multilabel_scores
 from framelab.models.card import metrics_table
-from framelab.models.ensemble import ENSEMBLE_FILE, MEMBERS_DIR, unit_probabilities, weighted_mean
+from framelab.models.ensemble import ENSEMBLE_FILE, MEMBERS_DIR, member_probabilities, weighted_mean
 from framelab.models.folder import atomic_folder
 from framelab.predict import Predictor
 from framelab.train.run import load_task_split
 from framelab.train.thresholds import cross_fitted, global_threshold
 from framelab.units import UNIT_KINDS
+
+#: Model tasks an ensemble can average: unit classifiers and span taggers (read per unit by :meth:`framelab.predict.Predictor.probabilities`).
+MEMBER_TASKS = ("techniques", "spans")
 
 #: Seeds of the random halves of dev articles behind the cross-fitted figures.
 CROSS_FIT_SEEDS = (0, 1, 2)
@@ -40,18 +43,25 @@ class EnsembleResult:
 
 
 def _check_members(members: list[Predictor], unit: str) -> list[str]:
-    """The members' shared label list; refuse members that cannot be averaged on ``unit`` units."""
+    """The ensemble's labels, the first member's; refuse members that cannot be averaged on ``unit`` units.
+
+    A span tagger learns the techniques found in spans, which can outnumber
+    those of the units' labels, so a member may know more labels than the
+    first; the extra ones are not used.
+    """
     names = [m.name for m in members]
     if len(set(names)) != len(names):
         raise ConfigError(f"member folders must have distinct names (they name the copies): {names}")
+    labels = list(members[0].meta.labels)
     for m in members:
-        if m.meta.task != "techniques":
-            raise ConfigError(f"{m.model_dir} is a {m.meta.task} model; an ensemble averages techniques models")
+        if m.meta.task not in MEMBER_TASKS:
+            raise ConfigError(f"{m.model_dir} is a {m.meta.task} model; an ensemble averages techniques models and span taggers")
         if UNIT_KINDS.index(m.meta.unit) > UNIT_KINDS.index(unit):
             raise ConfigError(f"{m.model_dir} labels {m.meta.unit} units, coarser than the dataset's {unit} units: give a dataset of {m.meta.unit} units or finer")
-        if sorted(m.meta.labels) != sorted(members[0].meta.labels):
-            raise ConfigError(f"{m.model_dir} and {members[0].model_dir} have different technique labels; train them on the same label list")
-    return list(members[0].meta.labels)
+        missing = sorted(set(labels) - set(m.meta.labels))
+        if missing:
+            raise ConfigError(f"{m.model_dir} lacks techniques of {members[0].model_dir}: {', '.join(missing)}; list first the member with the fewest labels, or train them on the same label list")
+    return labels
 
 
 def _own_thresholds(member: Predictor, labels: list[str]) -> list[float]:
@@ -79,7 +89,7 @@ def _write_card(folder: Path, final: Path, spec: dict, dev_metrics: dict, datase
     text = f"""# framelab ensemble: {final.name}
 
 - **Task**: techniques on {spec['unit']} units, multi-label
-- **Members** (probabilities averaged with these weights; a finer member gives each {spec['unit']} its highest probability over its units there; dev figures alone at their own thresholds):
+- **Members** (probabilities averaged with these weights; a finer member gives each {spec['unit']} its highest probability over its units there, a span tagger its highest token probability; dev figures alone at their own thresholds):
 {members}
 - **Threshold**: {spec['thresholds'][0]:.2f} for every label, tuned for micro-F1 on the dev split of `{dataset_dir}`
 - **framelab**: {spec['framelab_version']}
@@ -122,7 +132,7 @@ def build_ensemble(model_dirs: list[str | Path], dataset_dir: str | Path, out_di
     labels = _check_members(members, unit)
     total = float(sum(weights))
     dev, names = load_task_split(dataset_dir, "techniques", "dev", labels)
-    member_probs = [unit_probabilities(m, dev.texts, unit, labels) for m in members]
+    member_probs = member_probabilities(members, dev.texts, unit, labels)
     probs = weighted_mean(np.array(weights) / total, member_probs)
     threshold = global_threshold(probs, dev.targets)
     thresholds = [threshold] * len(labels)
