@@ -131,6 +131,7 @@ def ensemble(results: list[dict], picks: list[int], out_dir: Path) -> dict:
     wall = time.perf_counter() - started
     metrics = built.dev_metrics
     crossed = metrics["cross_fitted"]
+    loaded = crossed["per_label_f1"].get("Loaded_Language")
     return {
         "name": name,
         "members": [r["name"] for r in chosen],
@@ -139,7 +140,7 @@ def ensemble(results: list[dict], picks: list[int], out_dir: Path) -> dict:
         "rows": [
             _row(name, metrics, "at_tuned_thresholds") | {"system": "model"},
             {"run": name, "system": "cross-fitted", "micro_f1": round(crossed["micro_f1"], 4), "macro_f1": round(crossed["macro_f1"], 4),
-             "any_f1": round(crossed["any_f1"], 4), "loaded_language_f1": round(crossed["per_label_f1"].get("Loaded_Language", float("nan")), 4)},
+             "any_f1": round(crossed["any_f1"], 4), "loaded_language_f1": round(loaded, 4) if loaded is not None else None},
             _row(name, metrics, "at_0.5") | {"system": "model_at_0.5"},
         ],
     }
@@ -174,10 +175,12 @@ def main(argv: list[str] | None = None) -> None:
                 cells = [row["run"], row["system"], row["si_precision"], row["si_recall"], row["si_f1"], row["labelled_span_f1"], row["tc_micro_f1"], *extra]
                 spans.append("| " + " | ".join("–" if c is None else str(c) for c in cells) + " |")
                 continue
-            if "build_wall_seconds" in r:
-                extra = (f"{r['build_wall_seconds']} (build)", r["peak_memory_mb"], "") if row["system"] == "model" else ("", "", "")
+            if row["system"] != "model":
+                extra = ("", "", "")
+            elif "build_wall_seconds" in r:
+                extra = (f"{r['build_wall_seconds']} (build)", r["peak_memory_mb"], "")
             else:
-                extra = (r["train_wall_seconds"], r["peak_memory_mb"], r["score_units_per_second"]) if row["system"] == "model" else ("", "", "")
+                extra = (r["train_wall_seconds"], r["peak_memory_mb"], r["score_units_per_second"])
             cells = [row["run"], row["system"], row["micro_f1"], row["macro_f1"], row["any_f1"], row["loaded_language_f1"], *extra]
             lines.append("| " + " | ".join("–" if c is None else str(c) for c in cells) + " |")
     table = "\n".join(lines if len(lines) > 2 else []) + ("\n\n" + "\n".join(spans) if len(spans) > 2 else "")

@@ -45,11 +45,7 @@ MEMBERS_DIR = "members"
 
 
 def _unit_probabilities(member: Predictor, texts: list[str], unit: str, labels: list[str], pieces: list[list[Unit]] | None) -> np.ndarray:
-    """``member``'s probabilities of ``labels`` for each text, a unit of kind ``unit``.
-
-    A member of a finer unit kind scores ``pieces``, the units of its kind in
-    each text; each text gets the per-label maximum over them (0 where it has none).
-    """
+    """One member's share of :func:`member_probabilities`; ``pieces`` are the units of its kind in each text when that kind is finer than ``unit``."""
     columns = [member.meta.labels.index(name) for name in labels]
     if member.meta.unit == unit:
         return member.probabilities(texts)[:, columns]
