@@ -3,8 +3,15 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 CONFIG  ?= configs/sample-techniques.yaml
-MODEL   ?= models/sample-techniques
-DATA    ?= data/processed/sample-sentence
+# MODEL and DATA follow CONFIG: its model and dataset folders as framelab resolves them (output_dir,
+# data.output_dir, else models/<name> and data/processed/<name>). Worked out once, on first use, and
+# only once .venv exists; before `make setup` they show the sample defaults. MODEL=… DATA=… still win.
+CONFIG_DIRS = $(eval CONFIG_DIRS := $(if $(shell [ -x $(BIN)/python ] && echo y),$\
+  $(shell $(BIN)/python -c 'import sys; from framelab.config import load_config as load; c = load(sys.argv[1]); print(c.model_dir, c.dataset_dir)' '$(CONFIG)' 2>/dev/null $\
+    || echo 'make: MODEL and DATA: CONFIG=$(CONFIG) does not load (framelab config --config $(CONFIG) says why)' >&2),$\
+  models/sample-techniques data/processed/sample-sentence))$(CONFIG_DIRS)
+MODEL   ?= $(word 1,$(CONFIG_DIRS))
+DATA    ?= $(word 2,$(CONFIG_DIRS))
 SPLIT   ?= dev
 INPUT   ?= data/sample/articles.jsonl
 FORMAT  ?= jsonl
@@ -41,7 +48,7 @@ data: setup ## build the dataset of CONFIG (default: the sample corpus)
 train: setup ## fine-tune the model of CONFIG (build its dataset first with make data)
 	$(BIN)/framelab train --config $(CONFIG)
 
-eval: setup ## report on MODEL over DATA's SPLIT, beside the TF-IDF baseline
+eval: setup ## report on MODEL over DATA's SPLIT (default: CONFIG's model and dataset), beside the TF-IDF baseline
 	$(BIN)/framelab eval --model $(MODEL) --data $(DATA) --split $(SPLIT)
 
 baseline: setup ## TF-IDF + logistic regression on DATA (TASK=techniques|frames|genre)
