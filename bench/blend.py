@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from framelab.eval.scores import decisions_at, multilabel_scores
+from framelab.eval.scores import multilabel_scores
 from framelab.lexical import LexicalModel, blend
 from framelab.predict import Predictor
-from framelab.train.run import load_task_split
-from framelab.train.thresholds import RULES, cross_fitted, tuned_thresholds
+from framelab.splits import load_task_split
+from framelab.thresholds import RULES, cross_fitted, decisions_at, tuned_thresholds
 
 
 def _figures(scores: dict, names: list[str]) -> dict:

@@ -13,7 +13,7 @@ model. For a dataset folder with articles and frames (``framelab data``):
   for each ``--C``), and the TF-IDF model (:class:`framelab.lexical.LexicalModel`);
 - everything is chosen on the train split only: 5-fold out-of-fold
   probabilities pick the probe's C, the blend weight of TF-IDF
-  (``--weights``) and one global threshold (:func:`framelab.train.thresholds.global_threshold`),
+  (``--weights``) and one global threshold (:func:`framelab.thresholds.global_threshold`),
   by micro-F1;
 - the dev split is scored once, with those choices, for TF-IDF (at 0.5 and at
   its own cross-fitted threshold), the probe and the chosen blend::
@@ -34,11 +34,11 @@ from sklearn.model_selection import KFold
 from transformers import AutoModel, AutoTokenizer
 
 from framelab.encoding import encode, pool
-from framelab.eval.scores import decisions_at, multilabel_scores
+from framelab.eval.scores import multilabel_scores
 from framelab.lexical import LexicalModel, blend
 from framelab.models.folder import resolve_base_model
-from framelab.train.run import load_task_split
-from framelab.train.thresholds import global_threshold
+from framelab.splits import load_task_split
+from framelab.thresholds import decisions_at, global_threshold
 from framelab.types import Article
 from framelab.unit_pool import split_many
 

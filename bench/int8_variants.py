@@ -63,7 +63,7 @@ from speed_articles import write_articles  # noqa: E402
 from framelab.eval.scores import multilabel_scores  # noqa: E402
 from framelab.predict import Predictor  # noqa: E402
 from framelab.score.inputs import iter_articles  # noqa: E402
-from framelab.train.run import load_task_split  # noqa: E402
+from framelab.splits import load_task_split  # noqa: E402
 from framelab.units import split_units  # noqa: E402
 
 

@@ -308,7 +308,7 @@ def job_f1(a: dict) -> dict:
     from framelab.eval.report import evaluate_model
     from framelab.eval.scores import multilabel_scores
     from framelab.predict import Predictor
-    from framelab.train.run import load_task_split
+    from framelab.splits import load_task_split
 
     evaluated = evaluate_model(a["model"], a["dataset"], "dev", a["report_dir"])
     out = {"fp32_micro_f1_evaluate_model": evaluated.metrics["model"]["micro"]["f1"]}

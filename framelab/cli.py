@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from framelab.errors import ConfigError, DataError
+from framelab.score.shard import MERGE_FORMATS
+from framelab.score.writers import WRITERS
+from framelab.tasks import task_names
 
 
 def _positive_int(value: str) -> int:
@@ -48,37 +50,24 @@ def _cmd_data(args: argparse.Namespace) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> None:
     from framelab.config import load_config
+    from framelab.processes import is_main_process
+    from framelab.tasks import get_task
     from framelab.train.run import train
 
     config = load_config(args.config, args.overrides)
     result = train(config, resume=args.resume)
-    if int(os.environ.get("RANK", "0")) != 0:
+    if not is_main_process():
         return
     print(f"model: {result.model_dir}")
-    if config.train.task == "spans":
-        tuned = result.dev_metrics["at_tuned_threshold"]
-        si, tc = tuned["span_identification"], tuned["technique_classification"]
-        print(f"dev span F1 {si['f1']:.3f} (threshold {tuned['threshold']:.2f}), technique classification micro-F1 {tc['f1']:.3f}; trained in {result.train_seconds:.0f} s")
-        return
-    key = "at_tuned_thresholds" if "at_tuned_thresholds" in result.dev_metrics else "argmax"
-    scores = result.dev_metrics[key]
-    print(f"dev micro-F1 {scores['micro']['f1']:.3f}, macro-F1 {scores['macro']['f1']:.3f} ({key}); trained in {result.train_seconds:.0f} s")
+    print(get_task(config.train.task).summarize_training(result.dev_metrics))
 
 
 def _cmd_eval(args: argparse.Namespace) -> None:
     from framelab.eval.report import evaluate_model
+    from framelab.tasks import get_task
 
     result = evaluate_model(args.model, args.data, args.split, args.out)
-    m, b = result.metrics["model"], result.metrics["baseline"]
-    if result.metrics["task"] == "spans":
-        print(f"{'':<18}{'span F1':>9}{'TC micro-F1':>13}")
-        for title, s in (("model", m), ("baseline", b)):
-            print(f"{title:<18}{s['span_identification']['f1']:>9.3f}{s['technique_classification']['f1']:>13.3f}")
-        print(f"report: {result.report_dir}/report.md")
-        return
-    print(f"{'':<18}{'micro-F1':>9}{'macro-F1':>9}")
-    print(f"{'model':<18}{m['micro']['f1']:>9.3f}{m['macro']['f1']:>9.3f}")
-    print(f"{'TF-IDF baseline':<18}{b['micro']['f1']:>9.3f}{b['macro']['f1']:>9.3f}")
+    print(get_task(result.metrics["task"]).summarize_evaluation(result.metrics))
     print(f"report: {result.report_dir}/report.md")
 
 
@@ -109,15 +98,12 @@ def _cmd_score(args: argparse.Namespace) -> None:
     if args.spans:
         _classify_spans(args)
         return
-    from framelab.score.distributed import score_distributed, world_size
-    from framelab.score.scorer import score
+    from framelab.processes import is_main_process, world_size
+    from framelab.score.distributed import score_distributed
+    from framelab.score.scorer import ScoreOptions, score
     from framelab.score.shard import parse_shard
 
-    # Under accelerate launch / torchrun every process scores one shard and the main one merges them into --out.
-    launched = world_size() > 1
-    summary = (score_distributed if launched else score)(
-        args.model,
-        args.inputs,
+    options = ScoreOptions(
         fmt=args.format,
         out=args.out,
         batch_size=args.batch_size,
@@ -127,7 +113,10 @@ def _cmd_score(args: argparse.Namespace) -> None:
         target=args.target,
         split_workers=args.split_workers,
     )
-    if launched and int(os.environ.get("RANK", "0")) != 0:
+    # Under accelerate launch / torchrun every process scores one shard and the main one merges them into --out.
+    launched = world_size() > 1
+    summary = (score_distributed if launched else score)(args.model, args.inputs, options)
+    if not is_main_process():
         return
     rate = summary.units / summary.seconds if summary.seconds else 0.0
     print(f"scored {summary.articles} articles, {summary.units} units in {summary.seconds:.1f} s ({rate:.0f} units/s)", file=sys.stderr)
@@ -136,14 +125,14 @@ def _cmd_score(args: argparse.Namespace) -> None:
 
 
 def _classify_spans(args: argparse.Namespace) -> None:
-    from framelab.score.distributed import world_size
-    from framelab.spans.classify import classify_span_file
+    from framelab.processes import world_size
+    from framelab.score.given_spans import classify_given_spans
 
     if len(args.model) != 1 or not args.out:
-        raise ValueError("--spans takes one --model (a spans or span_techniques model) and --out FILE")
+        raise ValueError("--spans takes one --model (a model whose task names the technique of given spans) and --out FILE")
     if world_size() > 1:
         raise ValueError("--spans runs in one process; start it without accelerate launch / torchrun")
-    count = classify_span_file(args.model[0], args.inputs, args.spans, args.out, batch_size=args.batch_size)
+    count = classify_given_spans(args.model[0], args.inputs, args.spans, args.out, batch_size=args.batch_size)
     print(f"named the technique of {count} spans; wrote {args.out}", file=sys.stderr)
 
 
@@ -158,11 +147,14 @@ def _cmd_config(args: argparse.Namespace) -> None:
     from dataclasses import asdict
 
     from framelab.config import describe, load_config
+    from framelab.tasks import get_task
 
     if args.config:
         print(json.dumps(asdict(load_config(args.config, args.overrides)), indent=2))
     else:
         print("\n".join(describe()))
+        print("\ntasks (train.task):")
+        print("\n".join(f"  {name}: {get_task(name).doc}" for name in task_names()))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -201,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("baseline", help="TF-IDF + logistic regression on a dataset -> metrics")
     p.add_argument("--data", required=True, help="dataset folder")
-    p.add_argument("--task", required=True, choices=["techniques", "frames", "genre", "stance"])
+    p.add_argument("--task", required=True, choices=task_names(), help="a task with a TF-IDF baseline")
     p.add_argument("--split", default="dev", choices=["train", "dev", "test"])
     p.add_argument("--out", help="report folder")
     p.set_defaults(func=_cmd_baseline)
@@ -209,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", help="score articles with saved models")
     p.add_argument("--model", action="append", required=True, help="model folder (repeatable)")
     p.add_argument("inputs", nargs="+", help=".txt files, folders of them, or .jsonl files")
-    p.add_argument("--format", default="jsonl", choices=["jsonl", "csv", "html", "semeval2023", "semeval2020"])
+    p.add_argument("--format", default="jsonl", choices=list(WRITERS))
     p.add_argument("--spans", metavar="FILE", help="span model: name the technique of each span in FILE (id<TAB>?<TAB>start<TAB>end) and write id<TAB>technique<TAB>start<TAB>end to --out")
     p.add_argument("--out", help="output file (folder for semeval2023); default standard output")
     p.add_argument("--batch-size", type=int, default=64)
@@ -223,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("merge", help="join the outputs of framelab score --shard K/N runs")
     p.add_argument("shards", nargs="+", help="shard output files (folders for semeval2023)")
     p.add_argument("--inputs", nargs="+", required=True, help="the inputs every shard was given (fix order, check completeness)")
-    p.add_argument("--format", default="jsonl", choices=["jsonl", "csv", "semeval2023"])
+    p.add_argument("--format", default="jsonl", choices=list(MERGE_FORMATS))
     p.add_argument("--out", required=True, help="merged file (folder for semeval2023)")
     p.set_defaults(func=_cmd_merge)
 

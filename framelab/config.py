@@ -13,6 +13,7 @@ import dataclasses
 import difflib
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,16 @@ from typing import Any
 import yaml
 
 from framelab.errors import ConfigError
-from framelab.train.thresholds import RULES as THRESHOLD_RULES
+from framelab.readers import READERS
+from framelab.tasks import get_task, task_names
+from framelab.thresholds import RULES as THRESHOLD_RULES
 
 DEFAULT_BASE_MODEL = "default"
 MPNET_BASE_MODEL = "mpnet"
 
 
-def _f(default: Any, doc: str, choices: tuple | None = None) -> Any:
-    """A dataclass field carrying its documentation (and allowed values)."""
+def _f(default: Any, doc: str, choices: tuple | Callable[[], tuple] | None = None) -> Any:
+    """A dataclass field carrying its documentation (and allowed values, or the function that lists them)."""
     meta = {"doc": doc, "choices": choices}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
@@ -38,7 +41,7 @@ def _f(default: Any, doc: str, choices: tuple | None = None) -> Any:
 class DataConfig:
     """How a corpus becomes a unit dataset (``framelab data``)."""
 
-    format: str = _f("jsonl", "Corpus format.", ("jsonl", "ptc", "semeval2023", "semeval2016", "fnc1"))
+    format: str = _f("jsonl", "Corpus format.", tuple(READERS))
     path: str = _f("data/sample/articles.jsonl", "Corpus file (jsonl, semeval2016) or folder (ptc, semeval2023, fnc1, semeval2016).")
     unit: str = _f("sentence", "Unit the technique labels are projected onto.", ("sentence", "line", "article"))
     labels: str | None = _f(None, "Technique label-list file (one name a line); unset: names found in the corpus.")
@@ -72,14 +75,7 @@ class ModelConfig:
 class TrainConfig:
     """Fine-tuning hyper-parameters (``framelab train``)."""
 
-    task: str = _f(
-        "techniques",
-        "techniques: unit multi-label; frames: article multi-label; genre: article single-label; "
-        "stance: (target, article) pairs, single-label; spans: technique character spans "
-        "tagged per token inside units (long units windowed); span_techniques: the technique of a "
-        "given span (span text + context, single-label; SemEval-2020 TC).",
-        ("techniques", "frames", "genre", "stance", "spans", "span_techniques"),
-    )
+    task: str = _f("techniques", "What the model learns; `framelab config` lists each task with its meaning.", task_names)
     epochs: float = _f(5.0, "Training epochs.")
     batch_size: int = _f(16, "Training examples per step.")
     eval_batch_size: int = _f(64, "Examples per step at evaluation.")
@@ -99,7 +95,7 @@ class TrainConfig:
     threshold_rule: str = _f(
         "global",
         "Multi-label decision thresholds tuned on dev for micro-F1: one for all labels ('global'), or one per "
-        "label by coordinate ascent ('per_label'; overfits a small dev split, see framelab/train/thresholds.py).",
+        "label by coordinate ascent ('per_label'; overfits a small dev split, see framelab/thresholds.py).",
         THRESHOLD_RULES,
     )
     threshold_min_support: int = _f(5, "per_label rule: labels with fewer dev positives keep the 0.5 threshold.")
@@ -177,11 +173,17 @@ def _build(cls: type, values: dict[str, Any], where: str, prefix: str = "") -> A
         value = _coerce_number(value, hint)
         if not _type_ok(value, hint):
             raise ConfigError(f"{where}: '{name}' must be {_type_name(hint)}, got {value!r}")
-        choices = fields[key].metadata.get("choices")
+        choices = _choices(fields[key])
         if choices and value not in choices:
             raise ConfigError(f"{where}: '{name}' must be one of {', '.join(choices)}, got {value!r}")
         kwargs[key] = float(value) if hint is float else value
     return cls(**kwargs)
+
+
+def _choices(f: dataclasses.Field) -> tuple | None:
+    """A field's allowed values; registries are asked when a value is checked, so later registrations count."""
+    choices = f.metadata.get("choices")
+    return choices() if callable(choices) else choices
 
 
 def _coerce_number(value: Any, hint: Any) -> Any:
@@ -279,8 +281,9 @@ def _check(config: Config, where: str) -> None:
         raise ConfigError(f"{where}: train.epochs, train.batch_size and train.learning_rate must be positive")
     if not 0 <= t.lexical_weight <= 1:
         raise ConfigError(f"{where}: train.lexical_weight must be within [0, 1], got {t.lexical_weight}")
-    if t.lexical_weight and t.task not in ("techniques", "frames"):
-        raise ConfigError(f"{where}: train.lexical_weight applies to the techniques and frames tasks, not '{t.task}'; set it to 0")
+    if t.lexical_weight and not get_task(t.task).lexical_blend:
+        blendable = [name for name in task_names() if get_task(name).lexical_blend]
+        raise ConfigError(f"{where}: train.lexical_weight applies to the {' and '.join(blendable)} tasks, not '{t.task}'; set it to 0")
 
 
 def config_to_dict(config: Config) -> dict:
@@ -297,7 +300,7 @@ def describe(cls: type = Config, prefix: str = "") -> list[str]:
             lines.extend(describe(hint, f"{prefix}{f.name}."))
             continue
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        choices = f.metadata.get("choices")
+        choices = _choices(f)
         extra = f" [{' | '.join(choices)}]" if choices else ""
         lines.append(f"{prefix}{f.name} = {default!r}{extra}: {f.metadata.get('doc', '')}")
     return lines

@@ -14,15 +14,18 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from safetensors.numpy import load_file, save_file
-from scipy.special import expit
-from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import normalize
 
 from framelab.errors import DataError, Problem
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+
+# scikit-learn and SciPy are imported where they are used: they add about
+# 150 MB to a scoring process, which a model without a TF-IDF part never needs.
 
 VOCABULARY_FILE = "lexical.json"
 ARRAYS_FILE = "lexical.safetensors"
@@ -32,6 +35,8 @@ MAX_FEATURES = 200_000
 
 def tfidf_vectorizer() -> TfidfVectorizer:
     """The unfitted TF-IDF featuriser of every TF-IDF model here (word 1–2-grams, sublinear TF)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     return TfidfVectorizer(ngram_range=NGRAM_RANGE, sublinear_tf=True, min_df=1, max_features=MAX_FEATURES)
 
 
@@ -57,6 +62,8 @@ class LexicalModel:
         the precision they are saved in (half the file; probabilities move by
         about 1e-7 from scikit-learn's).
         """
+        from sklearn.linear_model import LogisticRegression
+
         vectorizer = tfidf_vectorizer()
         features = vectorizer.fit_transform(texts)
         terms = [""] * len(vectorizer.vocabulary_)
@@ -79,16 +86,22 @@ class LexicalModel:
 
     @cached_property
     def _counter(self) -> CountVectorizer:
+        from sklearn.feature_extraction.text import CountVectorizer
+
         return CountVectorizer(ngram_range=NGRAM_RANGE, vocabulary={t: i for i, t in enumerate(self.terms)})
 
     def features(self, texts: list[str]):
         """TF-IDF rows of ``texts`` as a sparse matrix (what ``TfidfVectorizer`` gives)."""
+        from sklearn.preprocessing import normalize
+
         counts = self._counter.transform(texts).astype(np.float64)
         counts.data = np.log(counts.data) + 1.0
         return normalize(counts.multiply(self.idf).tocsr())
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
         """Label probabilities, shape ``(len(texts), labels)``."""
+        from scipy.special import expit
+
         if not texts:
             return np.zeros((0, len(self.intercept)))
         return expit(self.features(texts) @ self.coef.T + self.intercept)

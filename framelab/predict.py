@@ -27,9 +27,11 @@ from transformers import AutoModelForSequenceClassification, AutoModelForTokenCl
 
 from framelab.cpus import usable_cpus
 from framelab.encoding import Encoded, activate, encode, pool
+from framelab.lexical import LexicalModel
 from framelab.memory import HeapTrimmer
 from framelab.models.folder import ModelMeta, read_meta
-from framelab.spans.tags import merge_windows, text_label_scores, tokenize_windows
+from framelab.tagging import merge_windows, text_label_scores, tokenize_windows
+from framelab.tasks import get_task
 
 #: Features padded here; any other feature goes through ``tokenizer.pad``.
 _PADDED = ("input_ids", "attention_mask", "token_type_ids")
@@ -55,8 +57,8 @@ class Predictor:
         self.batch_size = batch_size
         _limit_threads()
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), trust_remote_code=False)
-        # Span models tag tokens; every other task classifies whole texts.
-        auto = AutoModelForTokenClassification if self.meta.task == "spans" else AutoModelForSequenceClassification
+        self.task = get_task(self.meta.task)
+        auto = AutoModelForTokenClassification if self.task.head == "token" else AutoModelForSequenceClassification
         model = auto.from_pretrained(str(self.model_dir), use_safetensors=True, trust_remote_code=False)
         model.eval()
         if quantize == "int8":
@@ -76,13 +78,7 @@ class Predictor:
         else:
             self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.model = model.to(self.device)
-        self.lexical = None
-        if self.meta.lexical_weight:
-            # Imported only here: scikit-learn and SciPy add about 150 MB to a
-            # scoring process, which a model without a TF-IDF part never needs.
-            from framelab.lexical import LexicalModel
-
-            self.lexical = LexicalModel.load(self.model_dir)
+        self.lexical = LexicalModel.load(self.model_dir) if self.meta.lexical_weight else None
 
     @property
     def name(self) -> str:
@@ -176,10 +172,10 @@ class Predictor:
 
         A blended model (``lexical_weight`` > 0) averages in its TF-IDF model's.
         A span tagger gives each technique its highest token probability in the
-        text (:func:`framelab.spans.tags.text_label_scores`): how likely the
+        text (:func:`framelab.tagging.text_label_scores`): how likely the
         text holds a span of it.
         """
-        if self.meta.task == "spans":
+        if self.task.head == "token":
             return text_label_scores(self.token_probabilities(texts), len(self.meta.labels))
         probs = activate(self.logits(texts, pairs), self.meta.multi_label)
         if self.lexical is not None:

@@ -16,14 +16,15 @@ from framelab.config import load_config
 from framelab.dataset import build_dataset
 from framelab.errors import ConfigError, DataError
 from framelab.eval.report import evaluate_model
-from framelab.eval.scores import decisions_at, multilabel_scores
+from framelab.eval.scores import multilabel_scores
 from framelab.models import ensemble as ensemble_models
 from framelab.models.ensemble import EnsemblePredictor, load_model
 from framelab.predict import Predictor
 from framelab.score.scorer import score
+from framelab.splits import load_task_split
+from framelab.thresholds import decisions_at, global_threshold
 from framelab.train.ensemble import build_ensemble
-from framelab.train.run import load_task_split, train
-from framelab.train.thresholds import global_threshold
+from framelab.train.run import train
 
 from .conftest import SAMPLE
 

@@ -133,7 +133,7 @@ def test_ptc_v2_spans_survive_token_tagging():
     from transformers import AutoTokenizer
 
     from framelab.spans.analysis import si_scores
-    from framelab.spans.tags import IGNORE, decode, merge_windows, token_targets, tokenize_windows, trim_span, window_starts
+    from framelab.tagging import IGNORE, decode, merge_windows, token_targets, tokenize_windows, trim_span, window_starts
     from framelab.types import Span
 
     tokenizer = AutoTokenizer.from_pretrained(str(gt.get_model_path()))

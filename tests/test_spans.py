@@ -17,7 +17,7 @@ from framelab.errors import DataError
 from framelab.eval.report import evaluate_model
 from framelab.score.scorer import score
 from framelab.spans.classify import classify_span_file
-from framelab.spans.tags import IGNORE, decode, merge_windows, text_label_scores, token_targets, tokenize_windows, trim_span, window_starts
+from framelab.tagging import IGNORE, decode, merge_windows, text_label_scores, token_targets, tokenize_windows, trim_span, window_starts
 from framelab.train.run import train
 from framelab.types import Span
 
@@ -197,7 +197,7 @@ def test_score_html_escapes_text_around_spans(spans_model: Path, tmp_path: Path)
 def test_html_underlines_overlapping_spans_inside_their_unit(tmp_path: Path) -> None:
     from framelab.score.records import Prediction, ScoredArticle, ScoredUnit
     from framelab.score.writers import HtmlWriter
-    from framelab.spans.tags import TaggedSpan
+    from framelab.tagging import TaggedSpan
     from framelab.types import Article, Unit
 
     text = "Intro. They <b>rigged</b> the vote & lied."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from framelab.train.thresholds import global_threshold, per_label_thresholds, tuned_thresholds
+from framelab.thresholds import global_threshold, per_label_thresholds, tuned_thresholds
 
 
 def _micro(probs: np.ndarray, gold: np.ndarray, thresholds: list[float]) -> float:

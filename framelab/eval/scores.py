@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import cache
 
 import numpy as np
@@ -13,11 +12,6 @@ from framelab.metrics import load_metric
 @cache
 def _metric(name: str):
     return load_metric(name)
-
-
-def decisions_at(probs: np.ndarray, thresholds: float | Sequence[float]) -> np.ndarray:
-    """0/1 matrix of ``probs >= thresholds`` (one threshold, or one per column)."""
-    return (probs >= np.asarray(thresholds, dtype=np.float64)).astype(np.int64)
 
 
 def multilabel_scores(pred: np.ndarray, gold: np.ndarray, names: list[str]) -> dict:

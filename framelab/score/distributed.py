@@ -17,16 +17,18 @@ file system; otherwise use ``--shard K/N`` per job and ``framelab merge``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from framelab.cpus import usable_cpus
-from framelab.score.scorer import ScoreSummary, score
+from framelab.processes import world_size
+from framelab.score.scorer import ScoreOptions, ScoreSummary, score
 from framelab.score.shard import MERGE_FORMATS, merge
 from framelab.score.writers import FORMATS
 
@@ -34,15 +36,6 @@ from framelab.score.writers import FORMATS
 #: balanced by hash, but a slower device or a longer shard of a day-long run
 #: must not hit the 10-30 minute default of ``init_process_group``.
 GATHER_TIMEOUT = timedelta(hours=24)
-
-
-def world_size(env: Mapping[str, str] = os.environ) -> int:
-    """The number of processes a launcher started (``WORLD_SIZE``; 1 without a launcher)."""
-    value = env.get("WORLD_SIZE", "").strip() or "1"
-    try:
-        return max(1, int(value))
-    except ValueError:
-        raise ValueError(f"WORLD_SIZE={value!r} in the environment is not a whole number") from None
 
 
 def check_request(processes: int, *, fmt: str, out: str | Path | None, shard: object = None) -> None:
@@ -110,53 +103,38 @@ def _gather(report: _Report, processes: int) -> list[_Report]:
 
 
 def score_distributed(
-    model_dirs: list[str | Path],
-    inputs: list[str | Path],
-    *,
-    fmt: str = "jsonl",
-    out: str | Path | None = None,
-    batch_size: int = 64,
-    quantize: str | None = None,
-    chunk_articles: int = 128,
-    progress: bool = True,
-    target: str | None = None,
-    shard: object = None,
-    state=None,
-    split_workers: int | None = None,
+    model_dirs: list[str | Path], inputs: list[str | Path], options: ScoreOptions | None = None, *, state=None, **changes: Any
 ) -> ScoreSummary:
     """Score ``inputs`` with every launched process and merge their parts into ``out``.
 
-    Call it in every process of ``accelerate launch``/``torchrun``; options are
-    those of :func:`framelab.score.scorer.score` (``shard`` is refused: the
+    Call it in every process of ``accelerate launch``/``torchrun``; ``options``
+    and ``changes`` are those of :func:`framelab.score.scorer.score` (``shard`` is refused: the
     processes are the shards). Every process returns the totals (articles,
     units, wall seconds of the main process); ``outputs`` lists the merged
     files on the main process and is empty elsewhere. The progress bar shows
     the main process's shard. By default the usable CPUs are shared out
     among the processes for sentence splitting.
     """
-    check_request(world_size(), fmt=fmt, out=out, shard=shard)
+    o = dataclasses.replace(options or ScoreOptions(), **changes)
+    check_request(world_size(), fmt=o.fmt, out=o.out, shard=o.shard)
     started = time.perf_counter()
     state = state or _state()
     processes, rank = state.num_processes, state.process_index
     if processes != world_size():
         raise RuntimeError(f"accelerate sees {processes} process(es) but WORLD_SIZE is {world_size()}")
-    out = Path(out)
+    out = Path(o.out)
     part = part_path(out, rank, processes)
     report, failure = _Report(rank), None
     try:
         local = score(
             model_dirs,
             inputs,
-            fmt=fmt,
+            o,
             out=part,
-            batch_size=batch_size,
-            quantize=quantize,
-            chunk_articles=chunk_articles,
-            progress=progress and state.is_main_process,
+            progress=o.progress and state.is_main_process,
             shard=(rank, processes),
-            target=target,
             device=state.device,
-            split_workers=split_workers or max(1, usable_cpus() // processes),
+            split_workers=o.split_workers or max(1, usable_cpus() // processes),
         )
         report.articles, report.units = local.articles, local.units
     except Exception as exc:  # noqa: BLE001 - reported to the others, then raised again
@@ -184,7 +162,7 @@ def score_distributed(
                 f"parts of other processes not found ({', '.join(missing)}): on several machines --out must be on a file system "
                 "they all share; otherwise score with --shard K/N per machine and join with framelab merge"
             )
-        summary.outputs = merge(parts, inputs, fmt=fmt, out=out).outputs
+        summary.outputs = merge(parts, inputs, fmt=o.fmt, out=out).outputs
     finally:
         for p in parts:
             _remove(p)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from framelab.spans.tags import TaggedSpan
+from framelab.tagging import TaggedSpan
 from framelab.types import Article, Unit
 
 

@@ -10,11 +10,13 @@ article appears in the output, with or without labels.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -25,7 +27,8 @@ from framelab.score.inputs import iter_articles
 from framelab.score.records import Prediction, ScoredArticle, ScoredUnit
 from framelab.score.shard import select_shard
 from framelab.score.writers import open_writer
-from framelab.spans.tags import TaggedSpan, decode
+from framelab.tagging import TaggedSpan, decode
+from framelab.tasks import get_task
 from framelab.types import Article
 from framelab.unit_pool import split_many
 
@@ -40,7 +43,28 @@ class ScoreSummary:
     outputs: list[str] = field(default_factory=list)
 
 
-STANCE_UNIT = "sentence"
+@dataclass
+class ScoreOptions:
+    """How ``framelab score`` runs; see :func:`score`."""
+
+    #: Output format, a key of :data:`framelab.score.writers.WRITERS`.
+    fmt: str = "jsonl"
+    #: Output file (folder for semeval2023/semeval2020); None: standard output (jsonl, csv).
+    out: str | Path | None = None
+    batch_size: int = 64
+    #: ``int8``: dynamic int8 quantisation of the linear layers (CPU).
+    quantize: str | None = None
+    #: Articles read and scored together.
+    chunk_articles: int = 128
+    progress: bool = True
+    #: ``(k, n)``: score only shard k of n (:mod:`framelab.score.shard`).
+    shard: tuple[int, int] | None = None
+    #: Stance target for articles that carry none.
+    target: str | None = None
+    #: Where the models run (default: a GPU when there is one).
+    device: Any = None
+    #: Processes that cut each chunk into units (default: one per usable CPU; 1: this process).
+    split_workers: int | None = None
 
 
 def _decisions(predictor: Predictor, texts: list[str], targets: list[str] | None = None) -> list[Prediction]:
@@ -68,10 +92,9 @@ def _span_decisions(predictor: Predictor, texts: list[str]) -> list[Prediction]:
 
 
 def _unit_kind(predictor: Predictor) -> str | None:
-    """The unit kind a model labels: its own, sentences for stance, none for frames/genre."""
-    if predictor.meta.task == "stance":
-        return STANCE_UNIT
-    return None if predictor.meta.article_level else predictor.meta.unit
+    """The unit kind a model labels besides whole articles: its own, the one its task also scores (stance: sentences), or none."""
+    task = get_task(predictor.meta.task)
+    return task.also_scores if task.windowed else predictor.meta.unit
 
 
 def stance_targets(articles: list[Article], target: str | None) -> list[str]:
@@ -92,17 +115,18 @@ def score_chunk(predictors: list[Predictor], articles: list[Article], target: st
     sentence with the same target, every sentence. ``split_workers``
     processes cut the articles into units (:func:`framelab.unit_pool.split_many`).
     """
-    targets = stance_targets(articles, target) if any(p.meta.task == "stance" for p in predictors) else None
+    targets = stance_targets(articles, target) if any(get_task(p.meta.task).has_target for p in predictors) else None
     scored = [ScoredArticle(a, [], {}) for a in articles]
     for kind in sorted({k for k in map(_unit_kind, predictors) if k}):
         per_article = split_many(articles, kind, workers=split_workers)
         flat = [ScoredUnit(kind, u) for units in per_article for u in units]
         texts = [s.unit.text for s in flat]
         for predictor in (p for p in predictors if _unit_kind(p) == kind):
-            if predictor.meta.task == "spans":
+            task = get_task(predictor.meta.task)
+            if task.head == "token":
                 predictions = _span_decisions(predictor, texts)
             else:
-                unit_targets = [t for t, units in zip(targets, per_article) for _ in units] if predictor.meta.task == "stance" else None
+                unit_targets = [t for t, units in zip(targets, per_article) for _ in units] if task.has_target else None
                 predictions = _decisions(predictor, texts, unit_targets)
             for item, pred in zip(flat, predictions):
                 item.predictions[predictor.name] = pred
@@ -112,7 +136,7 @@ def score_chunk(predictors: list[Predictor], articles: list[Article], target: st
             cursor += len(units)
     texts = [a.text for a in articles]
     for predictor in (p for p in predictors if p.meta.article_level):
-        article_targets = targets if predictor.meta.task == "stance" else None
+        article_targets = targets if get_task(predictor.meta.task).has_target else None
         for result, pred in zip(scored, _decisions(predictor, texts, article_targets)):
             result.predictions[predictor.name] = pred
     return scored
@@ -150,48 +174,31 @@ def load_predictors(
     """
     predictors = [load_model(d, batch_size=batch_size, quantize=quantize, device=device, split_workers=split_workers) for d in model_dirs]
     for p in predictors:
-        if p.meta.task == "span_techniques":
-            raise ValueError(f"{p.model_dir} names the technique of given spans: use framelab score --spans FILE")
+        refusal = get_task(p.meta.task).not_scored
+        if refusal:
+            raise ValueError(f"{p.model_dir} {refusal}")
     names = [p.name for p in predictors]
     if len(set(names)) != len(names):
         raise ValueError(f"model folders must have distinct names (they key the output): {names}")
     return predictors
 
 
-def score(
-    model_dirs: list[str | Path],
-    inputs: list[str | Path],
-    *,
-    fmt: str = "jsonl",
-    out: str | Path | None = None,
-    batch_size: int = 64,
-    quantize: str | None = None,
-    chunk_articles: int = 128,
-    progress: bool = True,
-    shard: tuple[int, int] | None = None,
-    target: str | None = None,
-    device=None,
-    split_workers: int | None = None,
-) -> ScoreSummary:
-    """Score ``inputs`` with every model and write them in ``fmt`` to ``out``.
+def score(model_dirs: list[str | Path], inputs: list[str | Path], options: ScoreOptions | None = None, **changes: Any) -> ScoreSummary:
+    """Score ``inputs`` with every model and write them as ``options`` say (fields of :class:`ScoreOptions`, or ``changes`` to them).
 
-    ``target`` is the stance target for articles that carry none.
-    ``out`` may be omitted for jsonl and csv (standard output). ``shard``
-    ``(k, n)`` scores only the articles of shard k of n (see
-    :mod:`framelab.score.shard`). ``device`` overrides where the models run
-    (default: a GPU when there is one). ``split_workers`` processes cut each
-    chunk into units (default: one per usable CPU; 1 keeps it in this
-    process). Returns counts, elapsed seconds and the files written.
+    ``out`` may be omitted for jsonl and csv (standard output). Returns
+    counts, elapsed seconds and the files written.
     """
-    predictors = load_predictors(model_dirs, batch_size=batch_size, quantize=quantize, device=device, split_workers=split_workers)
-    writer = open_writer(fmt, out, {p.meta.task for p in predictors})
+    o = dataclasses.replace(options or ScoreOptions(), **changes)
+    predictors = load_predictors(model_dirs, batch_size=o.batch_size, quantize=o.quantize, device=o.device, split_workers=o.split_workers)
+    writer = open_writer(o.fmt, o.out, {p.meta.task for p in predictors})
     summary = ScoreSummary()
     started = time.perf_counter()
     try:
         articles = iter_articles(inputs)
-        if shard is not None:
-            articles = select_shard(articles, *shard)
-        for result in score_stream(predictors, articles, chunk_articles=chunk_articles, progress=progress, target=target, split_workers=split_workers):
+        if o.shard is not None:
+            articles = select_shard(articles, *o.shard)
+        for result in score_stream(predictors, articles, chunk_articles=o.chunk_articles, progress=o.progress, target=o.target, split_workers=o.split_workers):
             writer.write(result)
             summary.articles += 1
             summary.units += len(result.units)

@@ -38,9 +38,9 @@ from pathlib import Path
 from typing import IO
 
 from framelab.score.records import Prediction, ScoredArticle
-from framelab.spans.tags import TaggedSpan
+from framelab.tagging import TaggedSpan
+from framelab.tasks import get_task, task_names
 
-FORMATS = ("jsonl", "csv", "html", "semeval2023", "semeval2020")
 PALETTE = ["#ffd166", "#ef8a8a", "#8ecae6", "#b5e48c", "#cdb4db", "#f4a261", "#90e0ef", "#e9c46a", "#a3c4f3", "#ffafcc", "#caffbf", "#fdffb6"]
 
 
@@ -73,9 +73,13 @@ def _pred_json(p: Prediction, text: str = "") -> dict:
 
 
 class Writer:
-    """Base: receives scored articles, writes them, and is committed or aborted."""
+    """Base: receives scored articles, writes them, and is committed or aborted.
 
-    def __init__(self, out: Path | None):
+    Every writer is built from the output path and the tasks of the models
+    being scored (``open_writer``); the general formats ignore the tasks.
+    """
+
+    def __init__(self, out: Path | None, tasks: set[str] = frozenset()):
         self.out = out
         self.files: list[AtomicFile] = []
 
@@ -98,7 +102,7 @@ class Writer:
 
 
 class JsonlWriter(Writer):
-    def __init__(self, out: Path | None):
+    def __init__(self, out: Path | None, tasks: set[str] = frozenset()):
         super().__init__(out)
         self.handle = self._open(out) if out else sys.stdout
 
@@ -117,7 +121,7 @@ class JsonlWriter(Writer):
 class CsvWriter(Writer):
     COLUMNS = ["article_id", "level", "unit", "index", "start", "end", "line", "model", "task", "labels", "scores", "text"]
 
-    def __init__(self, out: Path | None):
+    def __init__(self, out: Path | None, tasks: set[str] = frozenset()):
         super().__init__(out)
         self.csv = csv.writer(self._open(out) if out else sys.stdout)
         self.csv.writerow(self.COLUMNS)
@@ -135,7 +139,7 @@ class CsvWriter(Writer):
 class HtmlWriter(Writer):
     """A self-contained page; every piece of input text goes through ``html.escape``."""
 
-    def __init__(self, out: Path | None):
+    def __init__(self, out: Path | None, tasks: set[str] = frozenset()):
         if out is None:
             raise ValueError("--format html needs --out FILE.html")
         super().__init__(out)
@@ -183,10 +187,11 @@ class HtmlWriter(Writer):
             for s in units:
                 u = s.unit
                 out.write(e(a.text[cursor : u.start]))
-                # Stance is shown on hover only: every unit has one, so colouring by it would hide the techniques.
-                labels = [(label, p.scores[label]) for p in s.predictions.values() if p.task != "stance" for label in p.labels]
+                # A pair task's label (stance) is shown on hover only: every unit has one, so colouring by it would hide the techniques.
+                paired = {name: get_task(p.task).has_target for name, p in s.predictions.items()}
+                labels = [(label, p.scores[label]) for name, p in s.predictions.items() if not paired[name] for label in p.labels]
                 labels.sort(key=lambda x: -x[1])
-                stances = [f"stance {label} {p.scores[label]:.2f}" for p in s.predictions.values() if p.task == "stance" for label in p.labels]
+                stances = [f"{p.task} {label} {p.scores[label]:.2f}" for name, p in s.predictions.items() if paired[name] for label in p.labels]
                 tip = "; ".join([*(f"{label} {score:.2f}" for label, score in labels), *stances]) or "no label"
                 style = f' style="background:{self._colour(labels[0][0])}"' if labels else ""
                 spans = [t for p in s.predictions.values() if p.spans for t in p.spans]
@@ -210,31 +215,51 @@ class HtmlWriter(Writer):
         return super().close()
 
 
+def _written_in(fmt: str, tasks: set[str]) -> set[str]:
+    """The tasks among ``tasks`` whose predictions ``fmt`` holds; refuses when there are none."""
+    chosen = {t for t in tasks if fmt in get_task(t).formats}
+    if not chosen:
+        raise ValueError(f"--format {fmt} needs a model of one of the tasks {', '.join(_tasks_of(fmt))}")
+    return chosen
+
+
+def _tasks_of(fmt: str) -> list[str]:
+    return [name for name in task_names() if fmt in get_task(name).formats]
+
+
 class Semeval2023Writer(Writer):
+    """SemEval-2023 Task 3: an article single-label task to subtask 1 (genre), article multi-label to 2 (frames), unit labels to 3 (techniques per line)."""
+
     def __init__(self, out: Path | None, tasks: set[str]):
         if out is None:
             raise ValueError("--format semeval2023 needs --out FOLDER")
-        if not tasks & {"genre", "frames", "techniques"}:
-            raise ValueError("--format semeval2023 needs a techniques, frames or genre model")
         super().__init__(out)
-        self.tasks = tasks
-        self.genre = self._open(out / "subtask-1.txt") if "genre" in tasks else None
-        self.frames = self._open(out / "subtask-2.txt") if "frames" in tasks else None
-        self.lines = self._open(out / "subtask-3.txt") if "techniques" in tasks else None
+        self.subtask = {t: self._subtask(get_task(t)) for t in _written_in("semeval2023", tasks)}
+        chosen = set(self.subtask.values())
+        self.genre = self._open(out / "subtask-1.txt") if 1 in chosen else None
+        self.frames = self._open(out / "subtask-2.txt") if 2 in chosen else None
+        self.lines = self._open(out / "subtask-3.txt") if 3 in chosen else None
+
+    @staticmethod
+    def _subtask(task) -> int:
+        if not task.windowed:
+            return 3
+        return 2 if task.multi_label else 1
 
     def write(self, result: ScoredArticle) -> None:
         a = result.article
         for p in result.predictions.values():
-            if p.task == "frames":
+            subtask = self.subtask.get(p.task)
+            if subtask == 2:
                 self.frames.write(f"{a.id}\t{','.join(p.labels)}\n")
-            elif p.task == "genre":
+            elif subtask == 1:
                 self.genre.write(f"{a.id}\t{p.labels[0] if p.labels else ''}\n")
         if self.lines is None:
             return
         per_line: dict[int, set[str]] = {}
         for s in result.units:
             for p in s.predictions.values():
-                if p.task == "techniques" and s.unit.line is not None:
+                if self.subtask.get(p.task) == 3 and s.unit.line is not None:
                     per_line.setdefault(s.unit.line, set()).update(p.labels)
         # The official template lists every line whose str.strip() is not empty,
         # a line holding only a byte-order mark included.
@@ -248,8 +273,7 @@ class Semeval2020Writer(Writer):
     def __init__(self, out: Path | None, tasks: set[str]):
         if out is None:
             raise ValueError("--format semeval2020 needs --out FOLDER")
-        if "spans" not in tasks:
-            raise ValueError("--format semeval2020 needs a spans model")
+        _written_in("semeval2020", tasks)
         super().__init__(out)
         self.si = self._open(out / "SI.txt")
         self.tc = self._open(out / "TC.txt")
@@ -274,17 +298,17 @@ class Semeval2020Writer(Writer):
             self.si.write(f"{a.id}\t{start}\t{end}\n")
 
 
-WRITERS = {"jsonl": JsonlWriter, "csv": CsvWriter, "html": HtmlWriter, "semeval2023": Semeval2023Writer, "semeval2020": Semeval2020Writer}
+#: Every output format of ``framelab score``, the one list the CLI offers.
+WRITERS: dict[str, type[Writer]] = {"jsonl": JsonlWriter, "csv": CsvWriter, "html": HtmlWriter, "semeval2023": Semeval2023Writer, "semeval2020": Semeval2020Writer}
+FORMATS = tuple(WRITERS)
 
 
 def open_writer(fmt: str, out: str | Path | None, tasks: set[str]) -> Writer:
     """The writer for ``fmt`` (one of :data:`FORMATS`) writing to ``out``.
 
-    ``tasks`` are the tasks of the models being scored.
+    ``tasks`` are the tasks of the models being scored; a task-specific
+    format refuses models none of whose tasks it can hold.
     """
     if fmt not in WRITERS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    path = Path(out) if out else None
-    if fmt in ("semeval2023", "semeval2020"):
-        return WRITERS[fmt](path, tasks)
-    return WRITERS[fmt](path)
+    return WRITERS[fmt](Path(out) if out else None, tasks)

@@ -12,7 +12,7 @@ from functools import cache
 import numpy as np
 
 from framelab.metrics import load_metric
-from framelab.spans.tags import TaggedSpan, decode, span_label_scores
+from framelab.tagging import TaggedSpan, decode, span_label_scores
 from framelab.types import Span
 
 #: Global thresholds tried on dev when tuning (the best one is saved for every technique).

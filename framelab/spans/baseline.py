@@ -19,7 +19,7 @@ import numpy as np
 
 from framelab.eval.baseline import baseline_probabilities
 from framelab.spans.data import SpanSplit
-from framelab.spans.tags import TaggedSpan, trim_span
+from framelab.tagging import TaggedSpan, trim_span
 from framelab.types import Span
 
 _WORD = re.compile(r"\w+")

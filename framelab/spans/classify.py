@@ -107,9 +107,6 @@ def _classifier_answers(predictor: Predictor, articles: dict[str, Article], quer
 def classify_span_file(model_dir: str | Path, inputs: list[str | Path], template: str | Path, out: str | Path, *, batch_size: int = 64) -> int:
     """Answer every line of ``template`` for the articles in ``inputs``; returns the lines written."""
     predictor = Predictor(model_dir, batch_size=batch_size)
-    meta = predictor.meta
-    if meta.task not in ("spans", "span_techniques"):
-        raise ValueError(f"--spans needs a spans or span_techniques model; {model_dir} is a {meta.task} model")
     lines = read_template(Path(template))
     wanted = {line.article_id for line in lines}
     articles = {a.id: a for a in iter_articles(inputs) if a.id in wanted}
@@ -125,7 +122,7 @@ def classify_span_file(model_dir: str | Path, inputs: list[str | Path], template
     queries: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for line in lines:
         queries[line.article_id].append((line.start, line.end))
-    if meta.task == "spans":
+    if predictor.task.head == "token":
         answers = _tagger_answers(predictor, articles, queries)
     else:
         answers = _classifier_answers(predictor, articles, queries)

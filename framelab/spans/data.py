@@ -1,16 +1,16 @@
-"""The spans task's view of a dataset folder: units with their spans, and gold article spans."""
+"""The span tasks' view of a dataset folder: units with their spans and gold article spans (spans), or one example per gold span (span_techniques)."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from datasets import load_from_disk
+import numpy as np
 
-from framelab.errors import DataError, Problem
-from framelab.spans.tags import trim_span
+from framelab.spans.context import span_with_context
+from framelab.splits import TaskData, label_inventory, load_table
+from framelab.tagging import trim_span
 from framelab.types import Span
 
 
@@ -38,15 +38,9 @@ def load_span_split(dataset_dir: Path, split: str, labels: list[str] | None = No
     Spans of techniques outside ``labels`` are dropped everywhere, so the
     scores only judge techniques the model knows.
     """
-    dataset_dir = Path(dataset_dir)
-    inventory = json.loads((dataset_dir / "labels.json").read_text(encoding="utf-8"))
-    names = labels or inventory["techniques"]
+    names = labels or label_inventory(dataset_dir)["techniques"]
     known = set(names)
-    units = load_from_disk(str(dataset_dir / "units"))
-    articles = load_from_disk(str(dataset_dir / "articles"))
-    if split not in units:
-        raise DataError(Problem(str(dataset_dir), None, f"has no '{split}' split (it has {', '.join(units)})", "rebuild it with a dev_fraction/test_fraction above 0"))
-    rows = units[split]
+    rows = load_table(dataset_dir, "units", split)
     unit_spans = []
     for text, spans in zip(rows["text"], rows["spans"]):
         kept = []
@@ -59,7 +53,7 @@ def load_span_split(dataset_dir: Path, split: str, labels: list[str] | None = No
         unit_spans.append(kept)
     gold = {}
     texts = {}
-    for row in articles[split]:
+    for row in load_table(dataset_dir, "articles", split):
         gold[row["id"]] = [Span(s["start"], s["end"], s["label"]) for s in row["spans"] if s["label"] in known]
         texts[row["id"]] = row["text"]
     return SpanSplit(list(rows["article_id"]), list(rows["start"]), list(rows["text"]), unit_spans, gold, texts), names
@@ -68,3 +62,26 @@ def load_span_split(dataset_dir: Path, split: str, labels: list[str] | None = No
 def label_counts(split: SpanSplit) -> Counter:
     """Gold spans per technique."""
     return Counter(s.label for spans in split.gold.values() for s in spans)
+
+
+def load_span_technique_split(dataset_dir: Path, split: str, labels: list[str] | None = None) -> tuple[TaskData, list[str]]:
+    """One example per gold span line: the span's text paired with its context, one technique.
+
+    A span with k techniques gives k examples with the same input; ids are
+    ``<article>:<start>-<end>``.
+    """
+    names = labels or label_inventory(dataset_dir)["techniques"]
+    index = {name: i for i, name in enumerate(names)}
+    ids, spans, contexts, rows = [], [], [], []
+    for article in load_table(dataset_dir, "articles", split):
+        for s in sorted(article["spans"], key=lambda s: (s["start"], s["end"], s["label"])):
+            if s["label"] not in index:
+                continue
+            span, context = span_with_context(article["text"], s["start"], s["end"])
+            ids.append(f"{article['id']}:{s['start']}-{s['end']}")
+            spans.append(span)
+            contexts.append(context)
+            rows.append(index[s["label"]])
+    targets = np.zeros((len(rows), len(names)), dtype=np.int64)
+    targets[np.arange(len(rows)), rows] = 1
+    return TaskData(ids, contexts, targets, spans), names

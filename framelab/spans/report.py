@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
+from framelab.config import Config
 from framelab.eval import plots
-from framelab.eval.report import EvalResult
+from framelab.eval.result import EvalResult
 from framelab.models.folder import atomic_folder
 from framelab.predict import Predictor
-from framelab.spans.analysis import answer_gold_spans, article_spans, article_tokens, si_scores, tc_scores
+from framelab.spans.analysis import answer_gold_spans, article_spans, article_tokens, gold_from_ids, ranked_answers, si_scores, tc_scores
 from framelab.spans.baseline import LexiconTagger, tfidf_technique_answers
 from framelab.spans.data import load_span_split
+from framelab.splits import TaskData
 
 
 def evaluate_spans(predictor: Predictor, dataset_dir: Path, split: str, out: Path) -> EvalResult:
@@ -82,3 +86,44 @@ def _write(folder: Path, metrics: dict, names: list[str]) -> None:
     lines += ["", "![per-technique span F1](per_label_f1.png)", ""]
     (folder / "report.md").write_text("\n".join(lines), encoding="utf-8")
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+
+
+def card_metrics(dev_metrics: dict, config: Config) -> str:
+    """The dev-metrics section of a span tagger's card: span identification and technique classification, per technique."""
+    tuned = dev_metrics["at_tuned_threshold"]
+    si, tc = tuned["span_identification"], tuned["technique_classification"]
+    lines = [
+        f"Dev split at the tuned tag threshold {tuned['threshold']:.2f} (tuned on this same split, so optimistic):",
+        "",
+        f"- span identification (SemEval-2020 SI, partial credit): P {si['precision']:.3f}, R {si['recall']:.3f}, **F1 {si['f1']:.3f}** "
+        f"({si['n_pred']} predicted, {si['n_gold']} gold spans after merging); at 0.5: F1 {dev_metrics['at_0.5']['span_identification']['f1']:.3f}",
+        f"- technique classification of the gold spans (SemEval-2020 TC): **micro-F1 {tc['f1']:.3f}** over {tc['n_gold']} spans",
+        "",
+        "| technique | gold spans | span F1 (same technique) | TC F1 |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, s in si["per_label"].items():
+        c = tc["per_label"].get(name, {"f1": 0.0})
+        lines.append(f"| {name} | {s['n_gold']} | {s['f1']:.3f} | {c['f1']:.3f} |")
+    return "\n".join(lines)
+
+
+def technique_classification_scores(probs: np.ndarray, decided: np.ndarray, data: TaskData, names: list[str]) -> dict:
+    """``span_techniques``' extra figure: SemEval-2020 TC micro-F1, a span listed k times getting its k most probable techniques."""
+    gold = gold_from_ids(data.ids, data.targets, names)
+    return {"technique_classification": tc_scores(ranked_answers(data.ids, probs, names), gold)}
+
+
+def summarize_training(dev_metrics: dict) -> str:
+    """Dev span F1 at the tuned threshold and TC micro-F1, as ``framelab train`` prints them."""
+    tuned = dev_metrics["at_tuned_threshold"]
+    si, tc = tuned["span_identification"], tuned["technique_classification"]
+    return f"dev span F1 {si['f1']:.3f} (threshold {tuned['threshold']:.2f}), technique classification micro-F1 {tc['f1']:.3f}; trained in {dev_metrics['train_runtime_seconds']:.0f} s"
+
+
+def summarize_evaluation(metrics: dict) -> str:
+    """Span F1 and TC micro-F1 of the model and the baseline, as ``framelab eval`` prints them."""
+    lines = [f"{'':<18}{'span F1':>9}{'TC micro-F1':>13}"]
+    for title, s in (("model", metrics["model"]), ("baseline", metrics["baseline"])):
+        lines.append(f"{title:<18}{s['span_identification']['f1']:>9.3f}{s['technique_classification']['f1']:>13.3f}")
+    return "\n".join(lines)

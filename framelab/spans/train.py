@@ -1,7 +1,7 @@
-"""Training the ``spans`` task: per-token B/I tags for every technique (see :mod:`framelab.spans.tags`).
+"""Training the ``spans`` task: per-token B/I tags for every technique (see :mod:`framelab.tagging`).
 
 The Trainer set-up (epochs, checkpoints, best epoch restored, ``--resume``,
-the model folder) is the one of :mod:`framelab.train.run`; what differs is the
+the model folder) is the shared one of :mod:`framelab.train.trainer`; what differs is the
 token-classification head, the masked multi-label loss, the collator that pads
 tag targets, and the dev measure: SemEval-2020 span-identification F1 over
 article offsets, which also picks the best epoch and the tag threshold.
@@ -9,23 +9,19 @@ article offsets, which also picks the best epoch and the tag threshold.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from datasets import Dataset
-from transformers import AutoModelForTokenClassification, TrainerCallback, set_seed
+from transformers import AutoModelForTokenClassification, TrainerCallback
 
-import framelab
 from framelab.config import Config
 from framelab.errors import DataError, Problem
-from framelab.models.folder import ModelMeta, resolve_base_model
 from framelab.spans.analysis import answer_gold_spans, article_spans, article_tokens, si_scores, tc_scores, tune_threshold
 from framelab.spans.data import SpanSplit, label_counts, load_span_split
-from framelab.spans.tags import IGNORE, Windows, merge_windows, tag_names, token_targets, tokenize_windows, window_starts
+from framelab.tagging import IGNORE, Windows, merge_windows, tag_names, token_targets, tokenize_windows, window_starts
 from framelab.train.losses import multilabel_loss, weights_from_counts
-from framelab.train.run import TrainResult, build_trainer, load_tokenizer, training_arguments, work_folder, write_model_folder
+from framelab.train.trainer import FineTuning, TrainResult, fine_tune, finish, load_tokenizer, model_meta, prediction_logits, start
 
 
 class TagCollator:
@@ -90,14 +86,8 @@ def dev_figures(split: SpanSplit, tokens: list, labels: list[str], threshold: fl
 def train_spans(config: Config, *, resume: bool = False, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
     """Fine-tune a token tagger for technique spans and save its model folder."""
     t = config.train
-    base = resolve_base_model(config.model.base)
+    base, _ = start(config)
     dataset_dir = config.dataset_dir
-    if not (dataset_dir / "labels.json").is_file():
-        raise DataError(Problem(str(dataset_dir), None, "no dataset here", "build it first: framelab data --config <this config>"))
-    if t.num_threads:
-        torch.set_num_threads(t.num_threads)
-    set_seed(t.seed)
-
     train_split, inventory = load_span_split(dataset_dir, "train")
     counts = label_counts(train_split)
     names = [n for n in inventory if counts[n] >= max(1, t.min_label_count)]
@@ -128,24 +118,23 @@ def train_spans(config: Config, *, resume: bool = False, callbacks: list[Trainer
         return merge_windows(dev_windows, window_probabilities(logits, dev_windows), len(dev_split.texts))
 
     def compute_metrics(prediction) -> dict:
-        logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
-        tokens = unit_tokens(np.asarray(logits))
+        tokens = unit_tokens(prediction_logits(prediction.predictions))
         found = article_spans(dev_split.article_ids, dev_split.unit_starts, dev_split.texts, tokens, names, [0.5] * len(names))
         scores = si_scores(found, dev_split.gold)
         return {"span_f1": scores["f1"], "span_precision": scores["precision"], "span_recall": scores["recall"]}
 
-    work, last = work_folder(config, resume)
-    args = training_arguments(config, work, "span_f1")
-    weights = weights_from_counts(*tag_counts, t.max_pos_weight)
-    collator = TagCollator(tokenizer, len(tags), config.model.max_length if t.pad_to_max_length else None)
-    loss = tag_loss(t.rare_labels, pos_weight=weights, gamma=t.focal_gamma)
-    trainer = build_trainer(config, model, args, train_ds, dev_ds, collator, tokenizer, loss, compute_metrics, callbacks)
-    started = time.perf_counter()
-    output = trainer.train(resume_from_checkpoint=last)
-    train_seconds = time.perf_counter() - started
+    job = FineTuning(
+        model=model,
+        train_dataset=train_ds,
+        dev_dataset=dev_ds,
+        collator=TagCollator(tokenizer, len(tags), config.model.max_length if t.pad_to_max_length else None),
+        loss=tag_loss(t.rare_labels, pos_weight=weights_from_counts(*tag_counts, t.max_pos_weight), gamma=t.focal_gamma),
+        compute_metrics=compute_metrics,
+        metric="span_f1",
+    )
+    run = fine_tune(config, tokenizer, job, resume=resume, callbacks=callbacks)
 
-    logits = trainer.predict(dev_ds).predictions
-    tokens = unit_tokens(np.asarray(logits[0] if isinstance(logits, tuple) else logits))
+    tokens = unit_tokens(run.dev_logits)
     # Naming the technique of a gold span uses no tag threshold.
     tc = tc_scores(answer_gold_spans(article_tokens(dev_split.article_ids, dev_split.unit_starts, tokens), dev_split.gold, names), dev_split.gold)
     threshold, tried = tune_threshold(dev_split.article_ids, dev_split.unit_starts, dev_split.texts, tokens, names, dev_split.gold)
@@ -155,20 +144,14 @@ def train_spans(config: Config, *, resume: bool = False, callbacks: list[Trainer
         "span_f1_per_threshold": {str(k): v for k, v in tried.items()},
         "n_dev_articles": len(dev_split.gold),
         "n_dev_units": len(dev_split.texts),
-        "train_runtime_seconds": round(train_seconds, 1),
-        "train_samples_per_second": output.metrics.get("train_samples_per_second"),
     }
-    meta = ModelMeta(
+    meta = model_meta(
+        config,
         task="spans",
         unit=config.data.unit,
         labels=names,
         thresholds=[threshold] * len(names),
-        max_length=config.model.max_length,
-        stride=config.model.stride,
         pooling="none",
-        base_model=config.model.base,
-        framelab_version=framelab.__version__,
-        extra={"dataset": str(dataset_dir), "tags": "B-/I- per technique, sigmoid", "train_span_counts": {n: counts[n] for n in names}},
+        extra={"tags": "B-/I- per technique, sigmoid", "train_span_counts": {n: counts[n] for n in names}},
     )
-    write_model_folder(trainer, tokenizer, config, meta, dev_metrics, work)
-    return TrainResult(config.model_dir, dev_metrics, train_seconds, float(output.metrics.get("train_samples_per_second", 0.0)))
+    return finish(run, tokenizer, config, meta, dev_metrics)

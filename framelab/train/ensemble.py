@@ -18,17 +18,14 @@ import numpy as np
 
 from framelab import __version__
 from framelab.errors import ConfigError, DataError, Problem
-from framelab.eval.scores import decisions_at, multilabel_scores
+from framelab.eval.scores import multilabel_scores
 from framelab.models.card import metrics_table
 from framelab.models.ensemble import ENSEMBLE_FILE, MEMBERS_DIR, member_probabilities, weighted_mean
 from framelab.models.folder import atomic_folder
 from framelab.predict import Predictor
-from framelab.train.run import load_task_split
-from framelab.train.thresholds import cross_fitted, global_threshold
+from framelab.tasks import Task, get_task, task_names
+from framelab.thresholds import cross_fitted, decisions_at, global_threshold
 from framelab.units import UNIT_KINDS
-
-#: Model tasks an ensemble can average: unit classifiers and span taggers (read per unit by :meth:`framelab.predict.Predictor.probabilities`).
-MEMBER_TASKS = ("techniques", "spans")
 
 #: Seeds of the random halves of dev articles behind the cross-fitted figures.
 CROSS_FIT_SEEDS = (0, 1, 2)
@@ -54,14 +51,23 @@ def _check_members(members: list[Predictor], unit: str) -> list[str]:
         raise ConfigError(f"member folders must have distinct names (they name the copies): {names}")
     labels = list(members[0].meta.labels)
     for m in members:
-        if m.meta.task not in MEMBER_TASKS:
-            raise ConfigError(f"{m.model_dir} is a {m.meta.task} model; an ensemble averages techniques models and span taggers")
+        if not m.task.ensemble_member:
+            able = [name for name in task_names() if get_task(name).ensemble_member]
+            raise ConfigError(f"{m.model_dir} is a {m.meta.task} model; an ensemble averages models of the tasks {', '.join(able)}")
         if UNIT_KINDS.index(m.meta.unit) > UNIT_KINDS.index(unit):
             raise ConfigError(f"{m.model_dir} labels {m.meta.unit} units, coarser than the dataset's {unit} units: give a dataset of {m.meta.unit} units or finer")
         missing = sorted(set(labels) - set(m.meta.labels))
         if missing:
             raise ConfigError(f"{m.model_dir} lacks techniques of {members[0].model_dir}: {', '.join(missing)}; list first the member with the fewest labels, or train them on the same label list")
     return labels
+
+
+def _unit_task(members: list[Predictor]) -> Task:
+    """The unit-level task among the members' (the ensemble labels units as its models do); a span tagger alone has none."""
+    for m in members:
+        if m.task.level == "unit":
+            return m.task
+    raise ConfigError("an ensemble needs at least one model that labels units (e.g. a techniques model) besides span taggers")
 
 
 def _own_thresholds(member: Predictor, labels: list[str]) -> list[float]:
@@ -88,7 +94,7 @@ def _write_card(folder: Path, final: Path, spec: dict, dev_metrics: dict, datase
     crossed = dev_metrics["cross_fitted"]
     text = f"""# framelab ensemble: {final.name}
 
-- **Task**: techniques on {spec['unit']} units, multi-label
+- **Task**: {spec['task']} on {spec['unit']} units, multi-label
 - **Members** (probabilities averaged with these weights; a finer member gives each {spec['unit']} its highest probability over its units there, a span tagger its highest token probability; dev figures alone at their own thresholds):
 {members}
 - **Threshold**: {spec['thresholds'][0]:.2f} for every label, tuned for micro-F1 on the dev split of `{dataset_dir}`
@@ -130,8 +136,9 @@ def build_ensemble(model_dirs: list[str | Path], dataset_dir: str | Path, out_di
     unit = json.loads(settings.read_text(encoding="utf-8"))["unit"]
     members = [Predictor(d) for d in model_dirs]
     labels = _check_members(members, unit)
+    task = _unit_task(members)
     total = float(sum(weights))
-    dev, names = load_task_split(dataset_dir, "techniques", "dev", labels)
+    dev, names = task.load_split(dataset_dir, "dev", labels)
     member_probs = member_probabilities(members, dev.texts, unit, labels)
     probs = weighted_mean(np.array(weights) / total, member_probs)
     threshold = global_threshold(probs, dev.targets)
@@ -146,7 +153,7 @@ def build_ensemble(model_dirs: list[str | Path], dataset_dir: str | Path, out_di
         "cross_fitted": _cross_fitted_figures(probs, dev.targets, dev.ids, names),
     }
     spec = {
-        "task": "techniques",
+        "task": task.name,
         "unit": unit,
         "labels": labels,
         "thresholds": thresholds,

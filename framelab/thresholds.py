@@ -23,13 +23,18 @@ Hence the default.
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Sequence
 
-from framelab.eval.scores import decisions_at
+import numpy as np
 
 GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
 _BY_CLOSENESS = GRID[np.argsort(np.abs(GRID - 0.5), kind="stable")]
 RULES = ("global", "per_label")
+
+
+def decisions_at(probs: np.ndarray, thresholds: float | Sequence[float]) -> np.ndarray:
+    """0/1 matrix of ``probs >= thresholds`` (one threshold, or one per column)."""
+    return (probs >= np.asarray(thresholds, dtype=np.float64)).astype(np.int64)
 
 
 def tuned_thresholds(rule: str, probs: np.ndarray, targets: np.ndarray, min_support: int = 1) -> list[float]:

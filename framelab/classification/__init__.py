@@ -1,0 +1,1 @@
+"""The sequence-classification tasks: techniques, frames, genre and stance (see :mod:`framelab.classification.tasks`)."""

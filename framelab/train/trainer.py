@@ -1,0 +1,276 @@
+"""The training sequence every task shares, on the Hugging Face Trainer.
+
+A task package loads its splits, builds its model, datasets, collator, loss
+and dev measure, and hands them to :func:`fine_tune` as a :class:`FineTuning`;
+the sequence here does the rest: the Trainer (an evaluation and a checkpoint
+each epoch, the best epoch by the task's dev measure restored at the end,
+``--resume`` from the last checkpoint in ``<model folder>.work/``), the dev
+predictions, and (:func:`finish`) the model folder, written atomically with
+everything scoring needs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from datasets import Dataset
+from torch.utils.data import SequentialSampler
+from transformers import (
+    AutoTokenizer,
+    EarlyStoppingCallback,
+    PreTrainedModel,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
+from transformers.trainer_utils import get_last_checkpoint
+
+import framelab
+from framelab.config import Config, config_to_dict
+from framelab.errors import ConfigError
+from framelab.lexical import LexicalModel
+from framelab.models.card import write_model_card
+from framelab.models.folder import ModelMeta, atomic_folder, resolve_base_model, write_meta
+from framelab.processes import is_main_process
+from framelab.splits import label_inventory
+
+
+class _Trainer(Trainer):
+    """Trainer whose evaluation keeps the dataset order.
+
+    With ``train_sampling_strategy="group_by_length"`` transformers 5 also
+    length-groups the *evaluation* batches, which returns predictions in a
+    shuffled order; per-article pooling and threshold tuning need them in
+    dataset order.
+    """
+
+    def _get_eval_sampler(self, eval_dataset):
+        if eval_dataset is None or self.args.world_size > 1:
+            return None
+        return SequentialSampler(eval_dataset)
+
+
+@dataclass
+class TrainResult:
+    """Where the model went and how it did on dev."""
+
+    model_dir: Path
+    dev_metrics: dict
+    train_seconds: float
+    train_examples_per_second: float
+
+
+@dataclass
+class FineTuning:
+    """What a task hands the shared sequence: a model with its head, the encoded splits and how to train and judge it."""
+
+    model: PreTrainedModel
+    train_dataset: Dataset
+    dev_dataset: Dataset
+    collator: Callable
+    #: A Trainer ``compute_loss_func``, or None for the model's own loss.
+    loss: Callable | None
+    #: The Trainer's ``compute_metrics`` on the dev split; must return the task's selection metric.
+    compute_metrics: Callable
+    #: Dev measure that picks the best epoch.
+    metric: str
+
+
+@dataclass
+class FineTuned:
+    """A finished Trainer run: the trainer, its work folder, the dev logits and the time it took."""
+
+    trainer: Trainer
+    work: Path
+    dev_logits: np.ndarray
+    seconds: float
+    samples_per_second: float
+
+
+def start(config: Config) -> tuple[str, dict]:
+    """Check the dataset folder, apply ``train.num_threads`` and the seed; returns the base model's path or hub name and the dataset's label inventory."""
+    base = resolve_base_model(config.model.base)
+    inventory = label_inventory(config.dataset_dir)
+    if config.train.num_threads:
+        torch.set_num_threads(config.train.num_threads)
+    set_seed(config.train.seed)
+    return base, inventory
+
+
+def prediction_logits(predictions) -> np.ndarray:
+    """The logits of a Trainer prediction (the first array when the model also returned others)."""
+    return np.asarray(predictions[0] if isinstance(predictions, tuple) else predictions)
+
+
+def fine_tune(config: Config, tokenizer, job: FineTuning, *, resume: bool = False, callbacks: list[TrainerCallback] | None = None) -> FineTuned:
+    """Train ``job`` with the Trainer, restore its best epoch and predict the dev split."""
+    work, last = work_folder(config, resume)
+    args = training_arguments(config, work, job.metric)
+    trainer = build_trainer(config, job.model, args, job.train_dataset, job.dev_dataset, job.collator, tokenizer, job.loss, job.compute_metrics, callbacks)
+    started = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=last)
+    seconds = time.perf_counter() - started
+    dev_logits = prediction_logits(trainer.predict(job.dev_dataset).predictions)
+    return FineTuned(trainer, work, dev_logits, seconds, float(output.metrics.get("train_samples_per_second", 0.0)))
+
+
+def model_meta(config: Config, *, task: str, unit: str, labels: list[str], thresholds: list[float] | None, pooling: str, extra: dict, lexical_weight: float = 0.0) -> ModelMeta:
+    """The ``framelab.json`` record of a model trained under ``config``."""
+    return ModelMeta(
+        task=task,
+        unit=unit,
+        labels=labels,
+        thresholds=thresholds,
+        max_length=config.model.max_length,
+        stride=config.model.stride,
+        pooling=pooling,
+        base_model=config.model.base,
+        framelab_version=framelab.__version__,
+        extra={"dataset": str(config.dataset_dir), **extra},
+        lexical_weight=lexical_weight,
+    )
+
+
+def finish(run: FineTuned, tokenizer, config: Config, meta: ModelMeta, dev_metrics: dict, lexical: LexicalModel | None = None) -> TrainResult:
+    """Add the run's time to ``dev_metrics``, write the model folder and return the result."""
+    dev_metrics["train_runtime_seconds"] = round(run.seconds, 1)
+    dev_metrics["train_samples_per_second"] = run.samples_per_second
+    write_model_folder(run.trainer, tokenizer, config, meta, dev_metrics, run.work, lexical)
+    return TrainResult(config.model_dir, dev_metrics, run.seconds, run.samples_per_second)
+
+
+def _logs_to_folder(trainer: Trainer, work: Path, dest: Path) -> None:
+    logs = dest / "logs"
+    logs.mkdir()
+    (logs / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=2), encoding="utf-8")
+    runs = work / "runs"
+    if runs.is_dir():
+        shutil.copytree(runs, logs / "runs")
+
+
+def build_trainer(config: Config, model, args, train_ds, dev_ds, collator, tokenizer, loss, compute_metrics, callbacks) -> Trainer:
+    """The Trainer of every task, with early stopping when ``train.early_stopping_patience`` is set."""
+    callbacks = list(callbacks or [])
+    if config.train.early_stopping_patience > 0:
+        callbacks.append(EarlyStoppingCallback(config.train.early_stopping_patience))
+    return _Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=dev_ds,
+        data_collator=collator,
+        processing_class=tokenizer,
+        compute_loss_func=loss,
+        compute_metrics=compute_metrics,
+        callbacks=callbacks,
+    )
+
+
+def training_arguments(config: Config, work: Path, metric: str) -> TrainingArguments:
+    """Trainer arguments shared by every task: an evaluation and checkpoint per
+    epoch, the best epoch by dev ``metric`` restored at the end, length-grouped
+    batches unless ``train.pad_to_max_length``, mixed precision per config."""
+    t = config.train
+    return TrainingArguments(
+        output_dir=str(work),
+        num_train_epochs=t.epochs,
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.eval_batch_size,
+        learning_rate=t.learning_rate,
+        warmup_steps=t.warmup_ratio,
+        weight_decay=t.weight_decay,
+        seed=t.seed,
+        data_seed=t.seed,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model=metric,
+        greater_is_better=True,
+        logging_steps=t.logging_steps,
+        report_to=_reporters(),
+        train_sampling_strategy="random" if t.pad_to_max_length else "group_by_length",
+        save_only_model=False,
+        disable_tqdm=False,
+        use_cpu=not torch.cuda.is_available(),
+        **_precision(t.mixed_precision),
+    )
+
+
+def work_folder(config: Config, resume: bool) -> tuple[Path, str | None]:
+    """The checkpoint folder of a run and, with ``resume``, its last checkpoint.
+
+    A fresh run clears the folder (on the main process only).
+    """
+    work = config.model_dir.with_name(config.model_dir.name + ".work")
+    last = get_last_checkpoint(str(work)) if resume and work.is_dir() else None
+    if resume and last is None:
+        raise ConfigError(f"--resume: no checkpoint in {work}; start without --resume")
+    if not resume and work.exists() and is_main_process():
+        shutil.rmtree(work)
+    return work, last
+
+
+def write_model_folder(
+    trainer: Trainer, tokenizer, config: Config, meta: ModelMeta, dev_metrics: dict, work: Path, lexical: LexicalModel | None = None
+) -> None:
+    """Write the model folder once (main process only) and drop the checkpoints.
+
+    ``lexical`` is the TF-IDF model a blended model averages in.
+    """
+    # Under torchrun / accelerate launch every process gets here; only the
+    # main one writes, so the folder and its metrics are written once.
+    trainer.accelerator.wait_for_everyone()
+    if not trainer.is_world_process_zero():
+        return
+    with atomic_folder(config.model_dir) as tmp:
+        trainer.save_model(str(tmp))
+        # The Trainer also pickles its arguments; scoring never needs them and
+        # model folders must hold no pickle files.
+        (tmp / "training_args.bin").unlink(missing_ok=True)
+        tokenizer.save_pretrained(str(tmp))
+        write_meta(tmp, meta)
+        if lexical is not None:
+            lexical.save(tmp)
+        (tmp / "training_config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False), encoding="utf-8")
+        (tmp / "dev_metrics.json").write_text(json.dumps(dev_metrics, indent=2), encoding="utf-8")
+        write_model_card(tmp, meta, config, dev_metrics)
+        _logs_to_folder(trainer, work, tmp)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def load_tokenizer(config: Config, base: str):
+    """The base model's fast tokenizer, with errors that say what to fix."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
+    except OSError as exc:
+        raise ConfigError(f"model.base {config.model.base}: cannot load a tokenizer ({exc}); give a local model folder or a reachable hub name") from exc
+    if not tokenizer.is_fast:
+        raise ConfigError(f"model.base {base}: framelab needs a fast tokenizer (tokenizer.json)")
+    return tokenizer
+
+
+def _precision(mode: str) -> dict[str, bool]:
+    """TrainingArguments for ``train.mixed_precision`` (auto: bf16 or fp16 on a GPU, none on CPU)."""
+    if mode == "auto":
+        if not torch.cuda.is_available():
+            return {}
+        mode = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return {"bf16": True} if mode == "bf16" else {"fp16": True} if mode == "fp16" else {}
+
+
+def _reporters() -> list[str]:
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        return []
+    return ["tensorboard"]
