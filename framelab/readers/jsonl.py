@@ -56,6 +56,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,7 @@ from framelab.readers.common import (
     check_bounds,
     check_label,
     check_span,
+    finish,
     id_problem,
     is_empty_text,
 )
@@ -74,10 +76,12 @@ KEYS = ("id", "text", "spans", "frames", "genre", "stance", "line_labels", "sour
 
 
 def _is_int(value: Any) -> bool:
+    """Whether ``value`` is a JSON integer (``true``/``false`` are not)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _str_list(value: Any) -> bool:
+    """Whether ``value`` is a list of strings."""
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
@@ -135,142 +139,248 @@ def write_jsonl(articles: Iterable[Article], path: Path) -> int:
     return count
 
 
-def _record(
-    obj: dict[str, Any],
-    *,
-    path: Path,
-    line: int,
-    log: ProblemLog,
-    labels: list[str] | None,
-    label_map: dict[str, str] | None,
-    frames: list[str] | None,
-) -> Article | None:
-    def bad(message: str, hint: str = "") -> None:
-        log.add(path, line, message, hint)
+@dataclass(frozen=True)
+class _Line:
+    """One JSONL line being read: where problems go and the lists its names are checked against."""
 
+    path: Path
+    number: int
+    log: ProblemLog
+    labels: list[str] | None
+    label_map: dict[str, str] | None
+    frames: list[str] | None
+
+    def bad(self, message: str, hint: str = "") -> None:
+        """Log a problem on this line."""
+        self.log.add(self.path, self.number, message, hint)
+
+    def technique(self, name: str) -> str | None:
+        """The project name of technique ``name``, or ``None`` to drop it (logged when unknown)."""
+        return check_label(
+            name,
+            labels=self.labels,
+            label_map=self.label_map,
+            log=self.log,
+            path=self.path,
+            line=self.number,
+        )
+
+
+def _id_and_text(obj: dict[str, Any], at: _Line) -> tuple[str, str] | None:
+    """The record's id and text, or ``None`` (logged) when either is unusable."""
     aid, text = obj.get("id"), obj.get("text")
     if not isinstance(aid, str) or not aid:
-        bad("record has no string 'id'", 'every line needs "id": "<string>"')
+        at.bad("record has no string 'id'", 'every line needs "id": "<string>"')
         return None
     why = id_problem(aid)
     if why is not None:
-        bad(why, "use an id of visible characters without TABs or newlines")
+        at.bad(why, "use an id of visible characters without TABs or newlines")
         return None
     if not isinstance(text, str):
-        bad(
+        at.bad(
             f"article {aid} has no string 'text'",
             'every line needs "text": "<article text>"',
         )
         return None
     if is_empty_text(text):
-        bad(f"article {aid} is empty", "remove the line or restore its text")
+        at.bad(f"article {aid} is empty", "remove the line or restore its text")
         return None
+    return aid, text
+
+
+def _check_keys(obj: dict[str, Any], aid: str, at: _Line) -> None:
+    """Log keys outside :data:`KEYS`; they are most likely misspelt."""
     extra = sorted(set(obj) - set(KEYS))
     if extra:
-        bad(
+        at.bad(
             f"article {aid}: unknown key(s) {', '.join(map(repr, extra))} ignored",
             f"allowed keys: {', '.join(KEYS)}",
         )
 
-    article = Article(id=aid, text=text)
-    article.source = obj["source"] if isinstance(obj.get("source"), str) else f"{path}:{line}"
-    if obj.get("source") is not None and not isinstance(obj.get("source"), str):
-        bad(f"article {aid}: 'source' must be a string")
 
-    spans = obj.get("spans")
-    if spans is not None and not isinstance(spans, list):
-        bad(
+def _source(value: Any, aid: str, at: _Line) -> str:
+    """The ``source`` field, or ``"<path>:<line>"`` when it is absent or not a string."""
+    if value is not None and not isinstance(value, str):
+        at.bad(f"article {aid}: 'source' must be a string")
+    return value if isinstance(value, str) else f"{at.path}:{at.number}"
+
+
+def _span(item: Any, index: int, aid: str, text: str, at: _Line) -> Span | None:
+    """Span ``item`` of the record, or ``None`` when it is malformed, misplaced or its label dropped."""
+    if not (isinstance(item, dict) and _is_int(item.get("start")) and _is_int(item.get("end")) and isinstance(item.get("label"), str)):
+        at.bad(
+            f"article {aid}: span #{index} {json.dumps(item, ensure_ascii=False)[:80]} is not {{start: int, end: int, label: str}}",
+            "offsets must be integers and the label a string",
+        )
+        return None
+    if check_bounds(item["start"], item["end"], log=at.log, path=at.path, line=at.number) is None:
+        return None
+    label = at.technique(item["label"])
+    if label is None:
+        return None
+    span = Span(item["start"], item["end"], label)
+    return span if check_span(span, aid, len(text), log=at.log, path=at.path, line=at.number) else None
+
+
+def _spans(value: Any, aid: str, text: str, at: _Line) -> list[Span]:
+    """The usable spans of the ``spans`` field (in record order)."""
+    if value is not None and not isinstance(value, list):
+        at.bad(
             f"article {aid}: 'spans' must be a list",
             'use "spans": [{"start": 0, "end": 5, "label": "..."}]',
         )
-        spans = None
-    for i, item in enumerate(spans or []):
-        if not (isinstance(item, dict) and _is_int(item.get("start")) and _is_int(item.get("end")) and isinstance(item.get("label"), str)):
-            bad(
-                f"article {aid}: span #{i} {json.dumps(item, ensure_ascii=False)[:80]} is not {{start: int, end: int, label: str}}",
-                "offsets must be integers and the label a string",
-            )
-            continue
-        if check_bounds(item["start"], item["end"], log=log, path=path, line=line) is None:
-            continue
-        label = check_label(
-            item["label"],
-            labels=labels,
-            label_map=label_map,
-            log=log,
-            path=path,
-            line=line,
+        return []
+    spans = (_span(item, i, aid, text, at) for i, item in enumerate(value or []))
+    return [span for span in spans if span is not None]
+
+
+def _frames(value: Any, aid: str, at: _Line) -> list[str] | None:
+    """The known frames of the ``frames`` field; ``None`` when absent or ill-typed."""
+    if value is None:
+        return None
+    if not _str_list(value):
+        at.bad(f"article {aid}: 'frames' must be a list of strings or null")
+        return None
+    kept: list[str] = []
+    for name in value:
+        frame = check_label(
+            name,
+            labels=at.frames,
+            label_map=None,
+            log=at.log,
+            path=at.path,
+            line=at.number,
+            kind="frame",
         )
-        if label is None:
+        if frame is not None:
+            kept.append(frame)
+    return kept
+
+
+def _genre(value: Any, aid: str, at: _Line) -> str | None:
+    """The ``genre`` field, or ``None`` when absent or not a string."""
+    if value is not None and not isinstance(value, str):
+        at.bad(f"article {aid}: 'genre' must be a string or null")
+        return None
+    return value
+
+
+def _stance(value: Any, aid: str, at: _Line) -> tuple[str | None, str | None]:
+    """The ``stance`` field as (target, label); both ``None`` when absent or ill-typed."""
+    if value is None:
+        return None, None
+    if isinstance(value, dict) and set(value) <= {"target", "label"} and all(v is None or isinstance(v, str) for v in value.values()):
+        return value.get("target"), value.get("label")
+    at.bad(f'article {aid}: \'stance\' must be {{"target": str, "label": str}} or null')
+    return None, None
+
+
+def _line_labels(value: Any, aid: str, text: str, at: _Line) -> dict[int, list[str]] | None:
+    """The usable entries of the ``line_labels`` field; ``None`` when absent or not an object."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        at.bad(f"article {aid}: 'line_labels' must be an object mapping line numbers to lists of names")
+        return None
+    line_labels: dict[int, list[str]] = {}
+    n_lines = text.count("\n") + 1
+    for key, names in value.items():
+        if not (key.isascii() and key.isdigit() and int(key) >= 1) or not _str_list(names):
+            at.bad(f"article {aid}: line_labels entry {key!r} must map a line number ≥ 1 to a list of names")
             continue
-        span = Span(item["start"], item["end"], label)
-        if check_span(span, aid, len(text), log=log, path=path, line=line):
-            article.spans.append(span)
+        if int(key) > n_lines:
+            at.bad(f"article {aid}: line {key} lies beyond the end of the article ({n_lines} lines)")
+            continue
+        techniques = (at.technique(name) for name in names)
+        line_labels[int(key)] = [t for t in techniques if t is not None]
+    return line_labels
 
-    value = obj.get("frames")
-    if value is not None:
-        if not _str_list(value):
-            bad(f"article {aid}: 'frames' must be a list of strings or null")
-        else:
-            kept: list[str] = []
-            for name in value:
-                frame = check_label(
-                    name,
-                    labels=frames,
-                    label_map=None,
-                    log=log,
-                    path=path,
-                    line=line,
-                    kind="frame",
-                )
-                if frame is not None:
-                    kept.append(frame)
-            article.frames = kept
 
-    value = obj.get("genre")
-    if value is not None:
-        if isinstance(value, str):
-            article.genre = value
-        else:
-            bad(f"article {aid}: 'genre' must be a string or null")
+def _record(obj: dict[str, Any], at: _Line) -> Article | None:
+    """The article of one JSONL object, or ``None`` (logged) when its id or text is unusable."""
+    found = _id_and_text(obj, at)
+    if found is None:
+        return None
+    aid, text = found
+    _check_keys(obj, aid, at)
+    source = _source(obj.get("source"), aid, at)
+    spans = _spans(obj.get("spans"), aid, text, at)
+    frames = _frames(obj.get("frames"), aid, at)
+    genre = _genre(obj.get("genre"), aid, at)
+    stance_target, stance = _stance(obj.get("stance"), aid, at)
+    line_labels = _line_labels(obj.get("line_labels"), aid, text, at)
+    return Article(
+        id=aid,
+        text=text,
+        spans=spans,
+        frames=frames,
+        genre=genre,
+        stance_target=stance_target,
+        stance=stance,
+        line_labels=line_labels,
+        source=source,
+    )
 
-    value = obj.get("stance")
-    if value is not None:
-        if isinstance(value, dict) and set(value) <= {"target", "label"} and all(v is None or isinstance(v, str) for v in value.values()):
-            article.stance_target = value.get("target")
-            article.stance = value.get("label")
-        else:
-            bad(f'article {aid}: \'stance\' must be {{"target": str, "label": str}} or null')
 
-    value = obj.get("line_labels")
-    if value is not None:
-        if not isinstance(value, dict):
-            bad(f"article {aid}: 'line_labels' must be an object mapping line numbers to lists of names")
-        else:
-            line_labels: dict[int, list[str]] = {}
-            n_lines = text.count("\n") + 1
-            for key, names in value.items():
-                if not (key.isascii() and key.isdigit() and int(key) >= 1) or not _str_list(names):
-                    bad(f"article {aid}: line_labels entry {key!r} must map a line number ≥ 1 to a list of names")
-                    continue
-                if int(key) > n_lines:
-                    bad(f"article {aid}: line {key} lies beyond the end of the article ({n_lines} lines)")
-                    continue
-                kept = []
-                for name in names:
-                    tech = check_label(
-                        name,
-                        labels=labels,
-                        label_map=label_map,
-                        log=log,
-                        path=path,
-                        line=line,
-                    )
-                    if tech is not None:
-                        kept.append(tech)
-                line_labels[int(key)] = kept
-            article.line_labels = line_labels
-    return article
+def _read_bytes(path: Path) -> bytes:
+    """The JSONL file's bytes; raises :class:`DataError` when it is missing or unreadable."""
+    if not path.is_file():
+        raise DataError(
+            Problem(
+                str(path),
+                None,
+                "JSONL corpus file not found",
+                "point the data config at a .jsonl file",
+            )
+        )
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DataError(
+            Problem(
+                str(path),
+                None,
+                f"cannot read JSONL file: {exc.strerror or exc}",
+                "check that the file is readable",
+            )
+        ) from None
+
+
+def _json_object(chunk: bytes, offset: int, path: Path, number: int, log: ProblemLog) -> dict[str, Any] | None:
+    """Line ``number`` (starting at byte ``offset``) as a JSON object; ``None`` when blank or bad (logged)."""
+    try:
+        raw = chunk.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        log.add(
+            path,
+            number,
+            f"line is not valid UTF-8: byte 0x{chunk[exc.start]:02x} at byte offset {offset + exc.start}",
+            "re-save the file as UTF-8",
+        )
+        return None
+    if number == 1 and raw.startswith(BOM):
+        raw = raw[1:]
+    if not raw.strip():
+        return None
+    try:
+        obj = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        log.add(
+            path,
+            number,
+            f"not valid JSON: {exc.msg} at column {exc.colno}",
+            "each line must be one complete JSON object",
+        )
+        return None
+    if not isinstance(obj, dict):
+        log.add(
+            path,
+            number,
+            f"expected a JSON object, found {type(obj).__name__}",
+            "each line must be one JSON object",
+        )
+        return None
+    return obj
 
 
 def read_jsonl(
@@ -283,72 +393,16 @@ def read_jsonl(
 ) -> list[Article]:
     """Read a JSONL corpus (format in the module docstring), sorted by id."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(
-            Problem(
-                str(path),
-                None,
-                "JSONL corpus file not found",
-                "point the data config at a .jsonl file",
-            )
-        )
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DataError(
-            Problem(
-                str(path),
-                None,
-                f"cannot read JSONL file: {exc.strerror or exc}",
-                "check that the file is readable",
-            )
-        ) from None
+    data = _read_bytes(path)
     first_line: dict[str, int] = {}
     out: list[Article] = []
     position = 0
     for number, chunk in enumerate(data.split(b"\n"), start=1):
-        at, position = position, position + len(chunk) + 1
-        try:
-            raw = chunk.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            log.add(
-                path,
-                number,
-                f"line is not valid UTF-8: byte 0x{chunk[exc.start]:02x} at byte offset {at + exc.start}",
-                "re-save the file as UTF-8",
-            )
+        offset, position = position, position + len(chunk) + 1
+        obj = _json_object(chunk, offset, path, number, log)
+        if obj is None:
             continue
-        if number == 1 and raw.startswith(BOM):
-            raw = raw[1:]
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            log.add(
-                path,
-                number,
-                f"not valid JSON: {exc.msg} at column {exc.colno}",
-                "each line must be one complete JSON object",
-            )
-            continue
-        if not isinstance(obj, dict):
-            log.add(
-                path,
-                number,
-                f"expected a JSON object, found {type(obj).__name__}",
-                "each line must be one JSON object",
-            )
-            continue
-        article = _record(
-            obj,
-            path=path,
-            line=number,
-            log=log,
-            labels=labels,
-            label_map=label_map,
-            frames=frames,
-        )
+        article = _record(obj, _Line(path, number, log, labels, label_map, frames))
         if article is None:
             continue
         if article.id in first_line:
@@ -361,6 +415,4 @@ def read_jsonl(
             continue
         first_line[article.id] = number
         out.append(article)
-    for article in out:
-        article.spans.sort()
-    return sorted(out, key=lambda a: a.id)
+    return finish(out)

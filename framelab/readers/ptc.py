@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from framelab.errors import DataError, Problem, ProblemLog
@@ -80,6 +80,8 @@ _COLUMNS = {"TC": "id, technique, start, end", "SI": "id, start, end"}
 
 @dataclass(frozen=True)
 class _Row:
+    """One well-formed label row: where it is, the article and the span it gives."""
+
     path: Path
     line: int
     article_id: str
@@ -122,7 +124,134 @@ def _parse_rows(path: Path, kind: str, log: ProblemLog, expected_id: str | None)
 
 
 def _key(rows: list[_Row]) -> Counter:
+    """The rows as a multiset of (start, end, label), to compare two sources."""
     return Counter((r.start, r.end, r.label) for r in rows)
+
+
+@dataclass
+class _Files:
+    """The files under a PTC folder, by kind; ids map to every path found."""
+
+    texts: dict[str, list[Path]] = field(default_factory=lambda: defaultdict(list))
+    per_article: dict[str, dict[str, list[Path]]] = field(default_factory=lambda: {"TC": defaultdict(list), "SI": defaultdict(list)})
+    aggregated: dict[str, list[Path]] = field(default_factory=lambda: {"TC": [], "SI": []})
+
+
+def _find_files(root: Path) -> _Files:
+    """Sort the files under ``root`` into texts, per-article and aggregated label files."""
+    files = _Files()
+    for file in walk_files(root):
+        name = file.name
+        if m := _TEXT_RE.fullmatch(name):
+            files.texts[m.group(1)].append(file)
+            continue
+        for kind in ("TC", "SI"):
+            if m := _PER_RE[kind].fullmatch(name):
+                files.per_article[kind][m.group(1)].append(file)
+                break
+            if _AGG_RE[kind].fullmatch(name):
+                files.aggregated[kind].append(file)
+                break
+    return files
+
+
+def _read_per_article(kind: str, files: _Files, log: ProblemLog) -> dict[str, list[_Row]]:
+    """The rows of each article's own ``kind`` labels file, id -> rows."""
+    out: dict[str, list[_Row]] = {}
+    for aid in sorted(files.per_article[kind]):
+        paths = sorted(files.per_article[kind][aid])
+        for extra in paths[1:]:
+            log.add(
+                extra,
+                None,
+                f"second {kind} labels file for article {aid} (also {paths[0]})",
+                "remove one copy",
+            )
+        if aid not in files.texts:
+            log.add(
+                paths[0],
+                None,
+                f"labels for article {aid}, but article{aid}.txt is missing",
+                "add the article text or remove its labels file",
+            )
+            continue
+        out[aid] = _parse_rows(paths[0], kind, log, expected_id=aid)
+    return out
+
+
+def _read_aggregated(kind: str, files: _Files, per_rows: dict[str, list[_Row]], log: ProblemLog) -> dict[str, list[_Row]]:
+    """The rows of the aggregated ``kind`` files, id -> rows, each id from one file only."""
+    out: dict[str, list[_Row]] = {}
+    for file in files.aggregated[kind]:
+        grouped: dict[str, list[_Row]] = defaultdict(list)
+        for row in _parse_rows(file, kind, log, expected_id=None):
+            grouped[row.article_id].append(row)
+        for aid, rows in grouped.items():
+            if aid not in files.texts:
+                log.add(
+                    file,
+                    rows[0].line,
+                    f"labels for article {aid} ({len(rows)} rows), but article{aid}.txt is missing",
+                    "add the article text or remove its rows",
+                )
+                continue
+            if aid in out:
+                first = out[aid][0]
+                log.add(
+                    file,
+                    rows[0].line,
+                    f"article {aid} also has {kind} rows in {first.path} (line {first.line})",
+                    "keep each article's rows in one aggregated file",
+                )
+                continue
+            out[aid] = rows
+            if aid in per_rows and _key(per_rows[aid]) != _key(rows):
+                # An empty per-article file has no row to take its path from.
+                per_path = per_rows[aid][0].path if per_rows[aid] else min(files.per_article[kind][aid])
+                log.add(
+                    file,
+                    rows[0].line,
+                    f"{kind} rows for article {aid} differ from {per_path}; the per-article file is used",
+                    "make the two agree or remove one of them",
+                )
+    return out
+
+
+def _spans(aid: str, text: str, rows: list[_Row], labels: list[str] | None, label_map: dict[str, str] | None, log: ProblemLog) -> list[Span]:
+    """The spans of ``rows`` whose label is known and which fit inside ``text``."""
+    spans = []
+    for row in rows:
+        label = check_label(
+            row.label,
+            labels=labels,
+            label_map=label_map,
+            log=log,
+            path=row.path,
+            line=row.line,
+        )
+        if label is None:
+            continue
+        span = Span(row.start, row.end, label)
+        if check_span(span, aid, len(text), log=log, path=row.path, line=row.line):
+            spans.append(span)
+    return spans
+
+
+def _article_rows(aid: str, text_path: Path, sources: list[dict[str, list[_Row]]], files: _Files, log: ProblemLog) -> list[_Row]:
+    """The rows of the first source (in priority order) that has ``aid``; logs an unlabelled article."""
+    for source in sources:
+        if aid in source:
+            return source[aid]
+    # An aggregated file cannot list an article without spans, so its presence vouches for every article.
+    any_aggregated = bool(files.aggregated["TC"] or files.aggregated["SI"])
+    if not any_aggregated and aid not in files.per_article["TC"] and aid not in files.per_article["SI"]:
+        log.add(
+            text_path,
+            None,
+            f"article {aid} has no labels file",
+            f"add an empty article{aid}.task2-TC.labels if it has no propaganda, or remove the article",
+        )
+    return []
 
 
 def read_ptc(
@@ -149,124 +278,17 @@ def read_ptc(
                 "point the data config at the folder holding article<ID>.txt files",
             )
         )
-
-    texts: dict[str, list[Path]] = defaultdict(list)
-    per_files: dict[str, dict[str, list[Path]]] = {
-        "TC": defaultdict(list),
-        "SI": defaultdict(list),
-    }
-    agg_files: dict[str, list[Path]] = {"TC": [], "SI": []}
-    for file in walk_files(root):
-        name = file.name
-        if m := _TEXT_RE.fullmatch(name):
-            texts[m.group(1)].append(file)
-            continue
-        for kind in ("TC", "SI"):
-            if m := _PER_RE[kind].fullmatch(name):
-                per_files[kind][m.group(1)].append(file)
-                break
-            if _AGG_RE[kind].fullmatch(name):
-                agg_files[kind].append(file)
-                break
-
-    if not texts:
-        log.add(
-            root,
-            None,
-            "no article<ID>.txt files found",
-            "check the path in the data config",
-        )
+    files = _find_files(root)
+    if not files.texts:
+        log.add(root, None, "no article<ID>.txt files found", "check the path in the data config")
         return []
-    articles = load_articles(texts, log)
-
-    # Per-article label files: id -> rows (one file per id and task).
-    per_rows: dict[str, dict[str, list[_Row]]] = {"TC": {}, "SI": {}}
-    for kind in ("TC", "SI"):
-        for aid in sorted(per_files[kind]):
-            paths = sorted(per_files[kind][aid])
-            for extra in paths[1:]:
-                log.add(
-                    extra,
-                    None,
-                    f"second {kind} labels file for article {aid} (also {paths[0]})",
-                    "remove one copy",
-                )
-            if aid not in texts:
-                log.add(
-                    paths[0],
-                    None,
-                    f"labels for article {aid}, but article{aid}.txt is missing",
-                    "add the article text or remove its labels file",
-                )
-                continue
-            per_rows[kind][aid] = _parse_rows(paths[0], kind, log, expected_id=aid)
-
-    # Aggregated files: id -> rows, each id from one file only.
-    agg_rows: dict[str, dict[str, list[_Row]]] = {"TC": {}, "SI": {}}
-    for kind in ("TC", "SI"):
-        for file in agg_files[kind]:
-            grouped: dict[str, list[_Row]] = defaultdict(list)
-            for row in _parse_rows(file, kind, log, expected_id=None):
-                grouped[row.article_id].append(row)
-            for aid, rows in grouped.items():
-                if aid not in texts:
-                    log.add(
-                        file,
-                        rows[0].line,
-                        f"labels for article {aid} ({len(rows)} rows), but article{aid}.txt is missing",
-                        "add the article text or remove its rows",
-                    )
-                    continue
-                if aid in agg_rows[kind]:
-                    first = agg_rows[kind][aid][0]
-                    log.add(
-                        file,
-                        rows[0].line,
-                        f"article {aid} also has {kind} rows in {first.path} (line {first.line})",
-                        "keep each article's rows in one aggregated file",
-                    )
-                    continue
-                agg_rows[kind][aid] = rows
-                if aid in per_rows[kind] and _key(per_rows[kind][aid]) != _key(rows):
-                    per_path = per_rows[kind][aid][0].path if per_rows[kind][aid] else min(per_files[kind][aid])
-                    log.add(
-                        file,
-                        rows[0].line,
-                        f"{kind} rows for article {aid} differ from {per_path}; the per-article file is used",
-                        "make the two agree or remove one of them",
-                    )
-
-    any_aggregated = bool(agg_files["TC"] or agg_files["SI"])
+    articles = load_articles(files.texts, log)
+    per_rows = {kind: _read_per_article(kind, files, log) for kind in ("TC", "SI")}
+    agg_rows = {kind: _read_aggregated(kind, files, per_rows[kind], log) for kind in ("TC", "SI")}
+    sources = [per_rows["TC"], agg_rows["TC"], per_rows["SI"], agg_rows["SI"]]
     out: list[Article] = []
     for aid, (text_path, text) in articles.items():
-        rows: list[_Row] | None = None
-        for source in (per_rows["TC"], agg_rows["TC"], per_rows["SI"], agg_rows["SI"]):
-            if aid in source:
-                rows = source[aid]
-                break
-        if rows is None:
-            rows = []
-            if not any_aggregated and aid not in per_files["TC"] and aid not in per_files["SI"]:
-                log.add(
-                    text_path,
-                    None,
-                    f"article {aid} has no labels file",
-                    f"add an empty article{aid}.task2-TC.labels if it has no propaganda, or remove the article",
-                )
-        spans = []
-        for row in rows:
-            label = check_label(
-                row.label,
-                labels=labels,
-                label_map=label_map,
-                log=log,
-                path=row.path,
-                line=row.line,
-            )
-            if label is None:
-                continue
-            span = Span(row.start, row.end, label)
-            if check_span(span, aid, len(text), log=log, path=row.path, line=row.line):
-                spans.append(span)
+        rows = _article_rows(aid, text_path, sources, files, log)
+        spans = _spans(aid, text, rows, labels, label_map, log)
         out.append(Article(id=aid, text=text, spans=spans, source=str(text_path)))
     return finish(out)
