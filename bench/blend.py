@@ -26,7 +26,7 @@ import numpy as np
 
 from framelab.eval.scores import multilabel_scores
 from framelab.lexical import LexicalModel, blend
-from framelab.predict import Predictor
+from framelab.models.predictor import Predictor
 from framelab.splits import load_task_split
 from framelab.thresholds import RULES, cross_fitted, decisions_at, tuned_thresholds
 

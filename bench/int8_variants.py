@@ -2,7 +2,7 @@
 
 One process loads a trained model once and, for each variant, quantises a copy
 of the fp32 model with ``torch.ao.quantization.quantize_dynamic`` and puts it
-in a ``framelab.predict.Predictor``. For each variant it reports, on the dev
+in a ``framelab.models.predictor.Predictor``. For each variant it reports, on the dev
 split of the model's dataset: micro-F1 at the model's thresholds, how many
 unit×label decisions differ from fp32 and the largest probability change;
 and, on generated articles (``bench/speed_articles.py``), the throughput of
@@ -15,7 +15,7 @@ jobs), and median CPU seconds (all threads) per pass.
 Variants:
 
 - ``fp32``: no quantisation;
-- ``current``: ``Predictor(quantize="int8")`` as it stands in ``framelab/predict.py``;
+- ``current``: ``Predictor(quantize="int8")`` as it stands in ``framelab/models/predictor.py``;
 - ``all``: every ``nn.Linear`` (the classification head and pooler included);
 - ``all-perchannel``: as ``all`` with per-channel weight scales
   (``per_channel_dynamic_qconfig``);
@@ -61,7 +61,7 @@ sys.path.insert(0, str(HERE))
 from speed_articles import write_articles  # noqa: E402
 
 from framelab.eval.scores import multilabel_scores  # noqa: E402
-from framelab.predict import Predictor  # noqa: E402
+from framelab.models.predictor import Predictor  # noqa: E402
 from framelab.score.inputs import iter_articles  # noqa: E402
 from framelab.splits import load_task_split  # noqa: E402
 from framelab.units import split_units  # noqa: E402

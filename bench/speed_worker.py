@@ -205,7 +205,7 @@ class PredictorOnly:
     """``Predictor.probabilities`` on pre-split units, one call per chunk of articles as the scorer makes."""
 
     def __init__(self, a: dict):
-        from framelab.predict import Predictor
+        from framelab.models.predictor import Predictor
         from framelab.score.inputs import iter_articles
         from framelab.units import split_units
 
@@ -307,7 +307,7 @@ def job_f1(a: dict) -> dict:
 
     from framelab.eval.report import evaluate_model
     from framelab.eval.scores import multilabel_scores
-    from framelab.predict import Predictor
+    from framelab.models.predictor import Predictor
     from framelab.splits import load_task_split
 
     evaluated = evaluate_model(a["model"], a["dataset"], "dev", a["report_dir"])
@@ -337,7 +337,7 @@ def job_check(a: dict) -> dict:
     from transformers import pipeline
 
     from framelab.encoding import activate
-    from framelab.predict import Predictor
+    from framelab.models.predictor import Predictor
 
     meta = model_meta(a["model"])
     _, texts = read_units(a["input"], meta.unit)

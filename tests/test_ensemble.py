@@ -19,7 +19,7 @@ from framelab.eval.report import evaluate_model
 from framelab.eval.scores import multilabel_scores
 from framelab.models import ensemble as ensemble_models
 from framelab.models.ensemble import EnsemblePredictor, load_model
-from framelab.predict import Predictor
+from framelab.models.predictor import Predictor
 from framelab.score.scorer import score
 from framelab.splits import load_task_split
 from framelab.thresholds import decisions_at, global_threshold

@@ -14,7 +14,7 @@ from framelab.config import load_config
 from framelab.errors import ConfigError, DataError
 from framelab.eval.report import evaluate_model
 from framelab.lexical import ARRAYS_FILE, VOCABULARY_FILE, LexicalModel
-from framelab.predict import Predictor
+from framelab.models.predictor import Predictor
 from framelab.train.run import train
 
 from .test_pipeline import _config, techniques_model, workdir  # noqa: F401  (module fixtures)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import framelab.predict
+import framelab.models.predictor
 from framelab.memory import HeapTrimmer, release_freed_memory, resident_bytes
-from framelab.predict import Predictor
+from framelab.models.predictor import Predictor
 
 glibc_only = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
 
@@ -96,8 +96,8 @@ def test_a_trim_that_is_not_possible_is_not_counted() -> None:
 
 def test_predictor_checks_memory_around_every_cpu_batch(tiny_classifier_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    monkeypatch.setattr(framelab.predict.HEAP_TRIMMER, "before_batch", lambda size: calls.append(("before", size)))
-    monkeypatch.setattr(framelab.predict.HEAP_TRIMMER, "after_batch", lambda: calls.append(("after",)))
+    monkeypatch.setattr(framelab.models.predictor.HEAP_TRIMMER, "before_batch", lambda size: calls.append(("before", size)))
+    monkeypatch.setattr(framelab.models.predictor.HEAP_TRIMMER, "after_batch", lambda: calls.append(("after",)))
     texts = ["One short line.", "Another line, a bit longer than the first.", "A third.", "A fourth one here.", "Five."]
     Predictor(tiny_classifier_dir, batch_size=2, device="cpu").probabilities(texts)
     assert [call[0] for call in calls] == ["before", "after"] * 3

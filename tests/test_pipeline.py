@@ -15,7 +15,7 @@ from framelab.config import load_config
 from framelab.dataset import build_dataset
 from framelab.errors import DataError
 from framelab.eval.report import evaluate_model
-from framelab.predict import Predictor
+from framelab.models.predictor import Predictor
 from framelab.score.scorer import score
 from framelab.train.run import train
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from framelab.predict import Predictor
+from framelab.models.predictor import Predictor
 
 
 def test_int8_quantises_every_linear_per_channel_and_stays_close_to_fp32(tiny_classifier_dir: Path) -> None:

@@ -21,7 +21,7 @@ gives, per label, the highest probability over the units it cuts from that
 unit. Sentences never cross lines (:mod:`framelab.units`), so a line's
 sentences are the article's sentences on that line. A span tagger's
 probability of a technique in a unit is its highest token probability (B or
-I) there (:meth:`framelab.predict.Predictor.probabilities`). The ensemble's
+I) there (:meth:`framelab.models.predictor.Predictor.probabilities`). The ensemble's
 probabilities are the weighted mean over members, and one global threshold,
 tuned on the dev split for micro-F1, decides.
 """
@@ -35,7 +35,7 @@ import numpy as np
 
 from framelab.errors import DataError, Problem
 from framelab.models.folder import ModelMeta
-from framelab.predict import Predictor
+from framelab.models.predictor import Predictor
 from framelab.tasks import get_task
 from framelab.thresholds import decisions_at
 from framelab.types import Article, Unit
@@ -80,7 +80,7 @@ def weighted_mean(weights: np.ndarray, member_probs: list[np.ndarray]) -> np.nda
 
 
 class EnsemblePredictor:
-    """An ensemble folder ready to score texts; the interface of :class:`framelab.predict.Predictor`.
+    """An ensemble folder ready to score texts; the interface of :class:`framelab.models.predictor.Predictor`.
 
     ``split_workers`` processes cut units for members of a finer unit kind
     (default: one per usable CPU; 1: none).

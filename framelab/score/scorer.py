@@ -22,7 +22,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from framelab.models.ensemble import EnsemblePredictor, load_model
-from framelab.predict import Predictor
+from framelab.models.predictor import Predictor
 from framelab.score.inputs import iter_articles
 from framelab.score.records import Prediction, ScoredArticle, ScoredUnit
 from framelab.score.shard import select_shard

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from framelab.errors import DataError, Problem, ProblemLog
-from framelab.predict import Predictor
+from framelab.models.predictor import Predictor
 from framelab.readers.common import decode_file
 from framelab.score.inputs import iter_articles
 from framelab.score.writers import AtomicFile

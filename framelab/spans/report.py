@@ -11,7 +11,7 @@ from framelab.config import Config
 from framelab.eval import plots
 from framelab.eval.result import EvalResult
 from framelab.models.folder import atomic_folder
-from framelab.predict import Predictor
+from framelab.models.predictor import Predictor
 from framelab.spans.analysis import answer_gold_spans, article_spans, article_tokens, gold_from_ids, ranked_answers, si_scores, tc_scores
 from framelab.spans.baseline import LexiconTagger, tfidf_technique_answers
 from framelab.spans.data import load_span_split

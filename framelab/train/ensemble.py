@@ -22,7 +22,7 @@ from framelab.eval.scores import multilabel_scores
 from framelab.models.card import metrics_table
 from framelab.models.ensemble import ENSEMBLE_FILE, MEMBERS_DIR, member_probabilities, weighted_mean
 from framelab.models.folder import atomic_folder
-from framelab.predict import Predictor
+from framelab.models.predictor import Predictor
 from framelab.tasks import Task, get_task, task_names
 from framelab.thresholds import cross_fitted, decisions_at, global_threshold
 from framelab.units import UNIT_KINDS
