@@ -54,7 +54,10 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from framelab.tasks import get_task
     from framelab.train.run import train
 
-    config = load_config(args.config, args.overrides)
+    folds = [f"train.folds={args.folds}"] if args.folds is not None else []
+    config = load_config(args.config, [*args.overrides, *folds])
+    if args.resume and config.train.folds:
+        raise ValueError("--resume continues one run; a k-fold run starts over (drop --resume or --folds)")
     result = train(config, resume=args.resume)
     if not is_main_process():
         return
@@ -175,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="fine-tune a model -> model folder")
     _add_config(p)
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of an interrupted run")
+    p.add_argument("--folds", type=int, metavar="K", help="k-fold by article, thresholds from out-of-fold predictions, then refit on every article (train.folds)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("eval", help="model + dataset split -> report folder")

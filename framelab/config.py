@@ -94,8 +94,9 @@ class TrainConfig:
     min_label_count: int = _f(1, "Labels with fewer training positives than this are left out of the model.")
     threshold_rule: str = _f(
         "global",
-        "Multi-label decision thresholds tuned on dev for micro-F1: one for all labels ('global'), or one per "
-        "label by coordinate ascent ('per_label'; overfits a small dev split, see framelab/thresholds.py).",
+        "Multi-label decision thresholds tuned on dev (or, with folds, on the out-of-fold predictions) for micro-F1: "
+        "one for all labels ('global'), one per label by coordinate ascent from 0.5 ('per_label'; overfits a small dev "
+        "split) or from the global value ('per_label_or_global'); see framelab/thresholds.py.",
         THRESHOLD_RULES,
     )
     threshold_min_support: int = _f(5, "per_label rule: labels with fewer dev positives keep the 0.5 threshold.")
@@ -104,6 +105,13 @@ class TrainConfig:
         "Weight w of a TF-IDF + logistic-regression model (fitted on the train split, saved in the model "
         "folder) in the reported probabilities: (1 - w) * fine-tuned + w * TF-IDF; thresholds are tuned "
         "on the blend. 0 = the fine-tuned model alone. techniques and frames only.",
+    )
+    folds: int = _f(
+        0,
+        "k > 1: k-fold by article over the train and dev articles (sequence classifiers): each fold's model predicts the "
+        "articles it did not see; thresholds are tuned on all those out-of-fold predictions, the cross-validated figures "
+        "(mean and std over folds) go to dev_metrics.json, and the saved model is refit on every article for the median "
+        "best epoch of the folds. 0: train on train, choose the epoch and thresholds on dev.",
     )
     early_stopping_patience: int = _f(0, "Stop after this many evaluations without dev micro-F1 gain; 0 = off.")
     pad_to_max_length: bool = _f(False, "Pad every batch to max_length instead of dynamic, length-grouped padding.")
@@ -279,6 +287,8 @@ def _check(config: Config, where: str) -> None:
         raise ConfigError(f"{where}: model.max_length must be >= 8 and model.stride below half of it")
     if t.epochs <= 0 or t.batch_size < 1 or t.learning_rate <= 0:
         raise ConfigError(f"{where}: train.epochs, train.batch_size and train.learning_rate must be positive")
+    if t.folds == 1 or t.folds < 0:
+        raise ConfigError(f"{where}: train.folds must be 0 (no folds) or at least 2, got {t.folds}")
     if not 0 <= t.lexical_weight <= 1:
         raise ConfigError(f"{where}: train.lexical_weight must be within [0, 1], got {t.lexical_weight}")
     if t.lexical_weight and not get_task(t.task).lexical_blend:

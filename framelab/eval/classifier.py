@@ -165,6 +165,13 @@ def summarize_evaluation(metrics: dict) -> str:
 
 def summarize_training(dev_metrics: dict) -> str:
     """Dev micro and macro F1 at the tuned thresholds (or arg-max), as ``framelab train`` prints them."""
+    if "cross_validated" in dev_metrics:
+        cv = dev_metrics["cross_validated"]
+        return (
+            f"{cv['folds']}-fold cross-validated micro-F1 {cv['micro_f1']['mean']:.3f} ± {cv['micro_f1']['std']:.3f}, "
+            f"macro-F1 {cv['macro_f1']['mean']:.3f} ± {cv['macro_f1']['std']:.3f}; refit on {dev_metrics['refit']['examples']} examples "
+            f"for {dev_metrics['refit']['epochs']:g} epochs; trained in {dev_metrics['train_runtime_seconds']:.0f} s (refit)"
+        )
     key = "at_tuned_thresholds" if "at_tuned_thresholds" in dev_metrics else "argmax"
     scores = dev_metrics[key]
     return f"dev micro-F1 {scores['micro']['f1']:.3f}, macro-F1 {scores['macro']['f1']:.3f} ({key}); trained in {dev_metrics['train_runtime_seconds']:.0f} s"

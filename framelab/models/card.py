@@ -27,7 +27,9 @@ def metrics_table(scores: dict) -> str:
 
 
 def classifier_metrics(dev_metrics: dict, config: Config) -> str:
-    """The dev-metrics section of a sequence classifier's card: tuned and 0.5 thresholds (multi-label) or arg-max."""
+    """The dev-metrics section of a sequence classifier's card: cross-validated figures (k-fold), tuned and 0.5 thresholds (multi-label) or arg-max."""
+    if "cross_validated" in dev_metrics:
+        return _cross_validated(dev_metrics)
     if "argmax" in dev_metrics:
         return f"Dev split, arg-max (accuracy {dev_metrics['argmax']['accuracy']:.3f}):\n\n" + metrics_table(dev_metrics["argmax"])
     table = (
@@ -39,6 +41,32 @@ def classifier_metrics(dev_metrics: dict, config: Config) -> str:
     if "fine_tuned_alone_at_0.5" in dev_metrics:
         table += f" The fine-tuned model alone, at 0.5: micro-F1 {dev_metrics['fine_tuned_alone_at_0.5']['micro']['f1']:.3f}."
     return table
+
+
+def _cross_validated(dev_metrics: dict) -> str:
+    cv = dev_metrics["cross_validated"]
+    lines = [
+        f"{cv['folds']}-fold cross-validation by article over the train and dev articles (seed {cv['seed']}); each fold decided at "
+        "thresholds tuned on the other folds' out-of-fold predictions. Mean ± std over folds:",
+        "",
+        "| measure | mean | std |",
+        "|---|---:|---:|",
+    ]
+    for name in ("micro_f1", "macro_f1", "any_f1"):
+        if name in cv:
+            lines.append(f"| {name.replace('_', '-')} | {cv[name]['mean']:.3f} | {cv[name]['std']:.3f} |")
+    per_example = cv["labels_per_example"]
+    lines += [
+        "",
+        f"Labels per example: {per_example['predicted']:.3f} predicted, {per_example['gold']:.3f} gold. "
+        f"The saved model is refit on all {dev_metrics['refit']['examples']} examples for {dev_metrics['refit']['epochs']:g} epochs "
+        "(the median best epoch of the folds), with thresholds tuned on every out-of-fold prediction.",
+        "",
+        "| label | F1 mean | F1 std |",
+        "|---|---:|---:|",
+        *(f"| {n} | {f['mean']:.3f} | {f['std']:.3f} |" for n, f in cv["per_label_f1"].items()),
+    ]
+    return "\n".join(lines)
 
 
 def _task_line(meta: ModelMeta) -> str:

@@ -5,10 +5,18 @@ article and pair examples are cut into windows whose logits are pooled),
 whether labels combine (multi-label: sigmoid, positive weights or focal loss,
 thresholds tuned on dev; single-label: softmax and arg-max) and which dev
 measure picks the best epoch. A multi-label task may average a TF-IDF model
-into its probabilities (``train.lexical_weight``).
+into its probabilities (``train.lexical_weight``). With ``train.folds`` k,
+k models are trained on k-fold splits of the train and dev articles, their
+out-of-fold predictions choose the thresholds and the epoch count, and the
+saved model is refit on every article (:mod:`framelab.train.folds`).
 """
 
 from __future__ import annotations
+
+import dataclasses
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,8 +31,9 @@ from framelab.lexical import LexicalModel, blend
 from framelab.splits import TaskData
 from framelab.tasks import Task, get_task
 from framelab.thresholds import decisions_at, tuned_thresholds
+from framelab.train.folds import assign_folds, concat, cross_validated, decide, scores, subset
 from framelab.train.losses import multilabel_loss, positive_weights
-from framelab.train.trainer import FineTuning, TrainResult, fine_tune, finish, load_tokenizer, model_meta, prediction_logits, start
+from framelab.train.trainer import FineTuned, FineTuning, TrainResult, fine_tune, finish, load_tokenizer, model_meta, prediction_logits, start, work_folder
 
 
 def _hf_dataset(encoded, targets: np.ndarray, multi_label: bool) -> Dataset:
@@ -55,23 +64,34 @@ def dev_scores(task: Task, probs: np.ndarray, targets: np.ndarray, names: list[s
     return single_label_scores(probs.argmax(axis=1), targets.argmax(axis=1), names)
 
 
-def train_classifier(config: Config, *, resume: bool = False, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
-    """Fine-tune the configured encoder as a sequence classifier for ``train.task`` and save its folder."""
-    t = config.train
-    task = get_task(t.task)
-    base, inventory = start(config)
-    train_data, names = task.load_split(config.dataset_dir, "train", None)
-    keep = _kept_labels(task, config, train_data, names)
-    names = [names[i] for i in keep]
-    train_data.targets = train_data.targets[:, keep]
-    dev_data, _ = task.load_split(config.dataset_dir, "dev", names)
+@dataclass
+class Fitted:
+    """One fine-tuning run and its dev probabilities (as reported, TF-IDF blended in; and of the fine-tuned model alone)."""
 
-    tokenizer = load_tokenizer(config, base)
+    run: FineTuned
+    dev_probs: np.ndarray | None
+    fine_tuned_probs: np.ndarray | None
+    lexical: LexicalModel | None
+
+
+@dataclass
+class Setup:
+    """What every run of one training shares: the task, the encoder, its tokenizer and the label names."""
+
+    task: Task
+    base: str
+    tokenizer: object
+    names: list[str]
+
+
+def fit(config: Config, setup: Setup, train_data: TaskData, dev_data: TaskData | None, *, work: Path | None = None, resume: bool = False, callbacks=None) -> Fitted:
+    """Fine-tune on ``train_data``, choosing the epoch on ``dev_data`` (without it: train the configured epochs) and predict it."""
+    t, task, tokenizer, names = config.train, setup.task, setup.tokenizer, setup.names
     enc = dict(max_length=config.model.max_length, stride=config.model.stride, windowed=task.windowed)
     train_enc = encode(tokenizer, train_data.texts, pairs=train_data.pairs, **enc)
-    dev_enc = encode(tokenizer, dev_data.texts, pairs=dev_data.pairs, **enc)
+    dev_enc = encode(tokenizer, dev_data.texts, pairs=dev_data.pairs, **enc) if dev_data is not None else None
     model = AutoModelForSequenceClassification.from_pretrained(
-        base,
+        setup.base,
         num_labels=len(names),
         id2label=dict(enumerate(names)),
         label2id={n: i for i, n in enumerate(names)},
@@ -86,8 +106,8 @@ def train_classifier(config: Config, *, resume: bool = False, callbacks: list[Tr
 
     def compute_metrics(prediction) -> dict:
         probs = dev_probabilities(task, prediction_logits(prediction.predictions), dev_enc, len(dev_data.texts))
-        scores = dev_scores(task, probs, dev_data.targets, names)
-        return {"micro_f1": scores["micro"]["f1"], "macro_f1": scores["macro"]["f1"]}
+        figures = dev_scores(task, probs, dev_data.targets, names)
+        return {"micro_f1": figures["micro"]["f1"], "macro_f1": figures["macro"]["f1"]}
 
     loss = None
     if task.multi_label:
@@ -96,39 +116,93 @@ def train_classifier(config: Config, *, resume: bool = False, callbacks: list[Tr
     job = FineTuning(
         model=model,
         train_dataset=_hf_dataset(train_enc, train_data.targets, task.multi_label),
-        dev_dataset=_hf_dataset(dev_enc, dev_data.targets, task.multi_label),
+        dev_dataset=_hf_dataset(dev_enc, dev_data.targets, task.multi_label) if dev_data is not None else None,
         collator=DataCollatorWithPadding(tokenizer, padding="max_length" if t.pad_to_max_length else "longest", max_length=config.model.max_length),
         loss=loss,
-        compute_metrics=compute_metrics,
+        compute_metrics=compute_metrics if dev_data is not None else None,
         metric=task.selection_metric,
     )
-    run = fine_tune(config, tokenizer, job, resume=resume, callbacks=callbacks)
+    run = fine_tune(config, tokenizer, job, work=work, resume=resume, callbacks=callbacks)
+    lexical = LexicalModel.fit(train_data.texts, train_data.targets, seed=t.seed) if t.lexical_weight else None
+    if dev_data is None:
+        return Fitted(run, None, None, lexical)
+    alone = dev_probabilities(task, run.dev_logits, dev_enc, len(dev_data.texts))
+    blended = blend(alone, lexical.probabilities(dev_data.texts), t.lexical_weight) if lexical is not None else alone
+    return Fitted(run, blended, alone, lexical)
 
-    dev_probs = dev_probabilities(task, run.dev_logits, dev_enc, len(dev_data.texts))
-    lexical = None
-    dev_metrics: dict = {}
-    if t.lexical_weight:
-        lexical = LexicalModel.fit(train_data.texts, train_data.targets, seed=t.seed)
-        alone = dev_scores(task, dev_probs, dev_data.targets, names)
-        dev_probs = blend(dev_probs, lexical.probabilities(dev_data.texts), t.lexical_weight)
-    thresholds = None
-    if task.multi_label:
-        thresholds = tuned_thresholds(t.threshold_rule, dev_probs, dev_data.targets, t.threshold_min_support)
-        dev_metrics["at_0.5"] = dev_scores(task, dev_probs, dev_data.targets, names)
-        dev_metrics["at_tuned_thresholds"] = multilabel_scores(decisions_at(dev_probs, thresholds), dev_data.targets, names)
-    else:
-        dev_metrics["argmax"] = dev_scores(task, dev_probs, dev_data.targets, names)
-    if lexical is not None:
-        dev_metrics["fine_tuned_alone_at_0.5"] = alone
-    dev_metrics["n_dev_examples"] = len(dev_data.texts)
-    meta = model_meta(
+
+def _setup(config: Config) -> tuple[Setup, dict, TaskData, TaskData]:
+    """The task, encoder, tokenizer, kept labels and the train and dev examples of a training run."""
+    task = get_task(config.train.task)
+    base, inventory = start(config)
+    train_data, names = task.load_split(config.dataset_dir, "train", None)
+    keep = _kept_labels(task, config, train_data, names)
+    names = [names[i] for i in keep]
+    train_data.targets = train_data.targets[:, keep]
+    dev_data, _ = task.load_split(config.dataset_dir, "dev", names)
+    return Setup(task, base, load_tokenizer(config, base), names), inventory, train_data, dev_data
+
+
+def _meta(config: Config, setup: Setup, inventory: dict, thresholds: list[float] | None, train_targets: np.ndarray):
+    return model_meta(
         config,
-        task=task.name,
-        unit="article" if task.windowed else inventory["unit"],
-        labels=names,
+        task=setup.task.name,
+        unit="article" if setup.task.windowed else inventory["unit"],
+        labels=setup.names,
         thresholds=thresholds,
-        pooling=task.pooling,
-        extra={"train_label_counts": dict(zip(names, map(int, train_data.targets.sum(axis=0))))},
-        lexical_weight=t.lexical_weight,
+        pooling=setup.task.pooling,
+        extra={"train_label_counts": dict(zip(setup.names, map(int, train_targets.sum(axis=0))))},
+        lexical_weight=config.train.lexical_weight,
     )
-    return finish(run, tokenizer, config, meta, dev_metrics, lexical)
+
+
+def _figures(task: Task, probs: np.ndarray, targets: np.ndarray, names: list[str], thresholds: list[float] | None) -> dict:
+    """Figures at 0.5 and at ``thresholds`` (multi-label), or of the arg-max."""
+    if task.multi_label:
+        return {"at_0.5": dev_scores(task, probs, targets, names), "at_tuned_thresholds": scores(decide(probs, True, thresholds), targets, names, True)}
+    return {"argmax": dev_scores(task, probs, targets, names)}
+
+
+def train_classifier(config: Config, *, resume: bool = False, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
+    """Fine-tune the configured encoder as a sequence classifier for ``train.task`` and save its folder (k-fold and refit with ``train.folds``)."""
+    if config.train.folds:
+        return train_folds(config, callbacks=callbacks)
+    t = config.train
+    setup, inventory, train_data, dev_data = _setup(config)
+    fitted = fit(config, setup, train_data, dev_data, resume=resume, callbacks=callbacks)
+    thresholds = tuned_thresholds(t.threshold_rule, fitted.dev_probs, dev_data.targets, t.threshold_min_support) if setup.task.multi_label else None
+    dev_metrics = _figures(setup.task, fitted.dev_probs, dev_data.targets, setup.names, thresholds)
+    if fitted.lexical is not None:
+        dev_metrics["fine_tuned_alone_at_0.5"] = dev_scores(setup.task, fitted.fine_tuned_probs, dev_data.targets, setup.names)
+    dev_metrics["n_dev_examples"] = len(dev_data.texts)
+    return finish(fitted.run, setup.tokenizer, config, _meta(config, setup, inventory, thresholds, train_data.targets), dev_metrics, fitted.lexical)
+
+
+def train_folds(config: Config, *, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
+    """k-fold by article over the train and dev articles, thresholds from the out-of-fold predictions, then a refit on every article."""
+    t = config.train
+    setup, inventory, train_data, dev_data = _setup(config)
+    if setup.task.level not in ("unit", "article", "pair"):
+        raise ValueError(f"train.folds: task {setup.task.name} does not group its examples by article; set train.folds to 0")
+    data = concat(train_data, dev_data)
+    folds = assign_folds(data.ids, t.folds, t.seed)
+    probs = np.zeros(data.targets.shape)
+    per_fold_runs = []
+    work, _ = work_folder(config, resume=False)
+    for k in range(t.folds):
+        inside = np.flatnonzero(folds == k)
+        fitted = fit(config, setup, subset(data, np.flatnonzero(folds != k)), subset(data, inside), work=work / f"fold-{k}", callbacks=callbacks)
+        probs[inside] = fitted.dev_probs
+        per_fold_runs.append({"examples": len(inside), "best_epoch": fitted.run.best_epoch, "train_runtime_seconds": round(fitted.run.seconds, 1)})
+        shutil.rmtree(fitted.run.work, ignore_errors=True)
+    per_fold, summary = cross_validated(probs, data, folds, setup.names, multi_label=setup.task.multi_label, rule=t.threshold_rule, min_support=t.threshold_min_support)
+    thresholds = tuned_thresholds(t.threshold_rule, probs, data.targets, t.threshold_min_support) if setup.task.multi_label else None
+    epochs = float(np.median([r["best_epoch"] for r in per_fold_runs])) or t.epochs
+    refit_config = dataclasses.replace(config, train=dataclasses.replace(t, epochs=epochs))
+    refit = fit(refit_config, setup, data, None, work=work, callbacks=callbacks)
+    # Out-of-fold figures at the saved thresholds are tuned on the predictions they score (optimistic); the cross-validated ones are not.
+    dev_metrics = _figures(setup.task, probs, data.targets, setup.names, thresholds)
+    dev_metrics["cross_validated"] = {"folds": t.folds, "seed": t.seed, **summary, "per_fold": [{**r, "scores": f} for r, f in zip(per_fold_runs, per_fold)]}
+    dev_metrics["refit"] = {"epochs": epochs, "examples": len(data.texts)}
+    dev_metrics["n_dev_examples"] = len(data.texts)
+    return finish(refit.run, setup.tokenizer, refit_config, _meta(refit_config, setup, inventory, thresholds, data.targets), dev_metrics, refit.lexical)

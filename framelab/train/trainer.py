@@ -71,27 +71,32 @@ class TrainResult:
 
 @dataclass
 class FineTuning:
-    """What a task hands the shared sequence: a model with its head, the encoded splits and how to train and judge it."""
+    """What a task hands the shared sequence: a model with its head, the encoded splits and how to train and judge it.
+
+    Without a dev split (a refit on every article) the run trains for the
+    configured epochs, with no evaluation, checkpoint or best-epoch choice.
+    """
 
     model: PreTrainedModel
     train_dataset: Dataset
-    dev_dataset: Dataset
+    dev_dataset: Dataset | None
     collator: Callable
     #: A Trainer ``compute_loss_func``, or None for the model's own loss.
     loss: Callable | None
     #: The Trainer's ``compute_metrics`` on the dev split; must return the task's selection metric.
-    compute_metrics: Callable
+    compute_metrics: Callable | None
     #: Dev measure that picks the best epoch.
     metric: str
 
 
 @dataclass
 class FineTuned:
-    """A finished Trainer run: the trainer, its work folder, the dev logits and the time it took."""
+    """A finished Trainer run: the trainer, its work folder, the dev logits (None without dev), the epoch kept and the time it took."""
 
     trainer: Trainer
     work: Path
-    dev_logits: np.ndarray
+    dev_logits: np.ndarray | None
+    best_epoch: float
     seconds: float
     samples_per_second: float
 
@@ -111,16 +116,35 @@ def prediction_logits(predictions) -> np.ndarray:
     return np.asarray(predictions[0] if isinstance(predictions, tuple) else predictions)
 
 
-def fine_tune(config: Config, tokenizer, job: FineTuning, *, resume: bool = False, callbacks: list[TrainerCallback] | None = None) -> FineTuned:
-    """Train ``job`` with the Trainer, restore its best epoch and predict the dev split."""
-    work, last = work_folder(config, resume)
-    args = training_arguments(config, work, job.metric)
+def fine_tune(
+    config: Config, tokenizer, job: FineTuning, *, work: Path | None = None, resume: bool = False, callbacks: list[TrainerCallback] | None = None
+) -> FineTuned:
+    """Train ``job`` with the Trainer, restore its best epoch and predict the dev split.
+
+    ``work`` is the checkpoint folder (default: ``<model folder>.work``, cleared unless ``resume``).
+    """
+    if work is None:
+        work, last = work_folder(config, resume)
+    else:
+        last = None
+    args = training_arguments(config, work, job.metric if job.dev_dataset is not None else None)
     trainer = build_trainer(config, job.model, args, job.train_dataset, job.dev_dataset, job.collator, tokenizer, job.loss, job.compute_metrics, callbacks)
     started = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=last)
     seconds = time.perf_counter() - started
+    samples_per_second = float(output.metrics.get("train_samples_per_second", 0.0))
+    if job.dev_dataset is None:
+        return FineTuned(trainer, work, None, float(config.train.epochs), seconds, samples_per_second)
     dev_logits = prediction_logits(trainer.predict(job.dev_dataset).predictions)
-    return FineTuned(trainer, work, dev_logits, seconds, float(output.metrics.get("train_samples_per_second", 0.0)))
+    return FineTuned(trainer, work, dev_logits, best_epoch(trainer.state.log_history, job.metric), seconds, samples_per_second)
+
+
+def best_epoch(log_history: list[dict], metric: str) -> float:
+    """The epoch whose evaluation scored highest on ``metric`` (the one ``load_best_model_at_end`` restores; ties: the first)."""
+    evaluations = [entry for entry in log_history if f"eval_{metric}" in entry]
+    if not evaluations:
+        return 0.0
+    return float(max(evaluations, key=lambda entry: entry[f"eval_{metric}"])["epoch"])
 
 
 def model_meta(config: Config, *, task: str, unit: str, labels: list[str], thresholds: list[float] | None, pooling: str, extra: dict, lexical_weight: float = 0.0) -> ModelMeta:
@@ -160,7 +184,7 @@ def _logs_to_folder(trainer: Trainer, work: Path, dest: Path) -> None:
 def build_trainer(config: Config, model, args, train_ds, dev_ds, collator, tokenizer, loss, compute_metrics, callbacks) -> Trainer:
     """The Trainer of every task, with early stopping when ``train.early_stopping_patience`` is set."""
     callbacks = list(callbacks or [])
-    if config.train.early_stopping_patience > 0:
+    if config.train.early_stopping_patience > 0 and dev_ds is not None:
         callbacks.append(EarlyStoppingCallback(config.train.early_stopping_patience))
     return _Trainer(
         model=model,
@@ -175,11 +199,13 @@ def build_trainer(config: Config, model, args, train_ds, dev_ds, collator, token
     )
 
 
-def training_arguments(config: Config, work: Path, metric: str) -> TrainingArguments:
+def training_arguments(config: Config, work: Path, metric: str | None) -> TrainingArguments:
     """Trainer arguments shared by every task: an evaluation and checkpoint per
-    epoch, the best epoch by dev ``metric`` restored at the end, length-grouped
-    batches unless ``train.pad_to_max_length``, mixed precision per config."""
+    epoch, the best epoch by dev ``metric`` restored at the end (with no
+    ``metric``, no dev split: neither), length-grouped batches unless
+    ``train.pad_to_max_length``, mixed precision per config."""
     t = config.train
+    evaluate = metric is not None
     return TrainingArguments(
         output_dir=str(work),
         num_train_epochs=t.epochs,
@@ -190,10 +216,10 @@ def training_arguments(config: Config, work: Path, metric: str) -> TrainingArgum
         weight_decay=t.weight_decay,
         seed=t.seed,
         data_seed=t.seed,
-        eval_strategy="epoch",
-        save_strategy="epoch",
+        eval_strategy="epoch" if evaluate else "no",
+        save_strategy="epoch" if evaluate else "no",
         save_total_limit=2,
-        load_best_model_at_end=True,
+        load_best_model_at_end=evaluate,
         metric_for_best_model=metric,
         greater_is_better=True,
         logging_steps=t.logging_steps,

@@ -1,0 +1,81 @@
+"""k-fold by article: which fold each article falls in, and the figures the folds give.
+
+Every example of an article falls in the article's fold, so no fold's model
+ever sees a unit of an article it is judged on. Each fold is judged at
+thresholds tuned on the other folds' out-of-fold predictions, so the
+cross-validated figures never use thresholds tuned on the examples they score.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from framelab.eval.scores import multilabel_scores, single_label_scores
+from framelab.splits import TaskData
+from framelab.thresholds import decisions_at, tuned_thresholds
+
+
+def article_of(example_id: str) -> str:
+    """The article an example belongs to: ``<article>#<unit>`` for units, the id itself for articles."""
+    return example_id.rsplit("#", 1)[0]
+
+
+def assign_folds(ids: list[str], k: int, seed: int) -> np.ndarray:
+    """Each example's fold in ``0..k-1``: articles shuffled by ``seed`` and dealt round-robin."""
+    articles = sorted({article_of(i) for i in ids})
+    if len(articles) < k:
+        raise ValueError(f"{k} folds need at least {k} articles; the train and dev splits hold {len(articles)}")
+    np.random.default_rng(seed).shuffle(articles)
+    fold = {a: n % k for n, a in enumerate(articles)}
+    return np.array([fold[article_of(i)] for i in ids])
+
+
+def concat(first: TaskData, second: TaskData) -> TaskData:
+    """The examples of both splits, in order."""
+    pairs = first.pairs + second.pairs if first.pairs is not None and second.pairs is not None else None
+    return TaskData(first.ids + second.ids, first.texts + second.texts, np.concatenate([first.targets, second.targets]), pairs)
+
+
+def subset(data: TaskData, rows: np.ndarray) -> TaskData:
+    """The examples at ``rows``."""
+    pick = [int(r) for r in rows]
+    return TaskData([data.ids[r] for r in pick], [data.texts[r] for r in pick], data.targets[pick], [data.pairs[r] for r in pick] if data.pairs else None)
+
+
+def decide(probs: np.ndarray, multi_label: bool, thresholds: list[float] | None) -> np.ndarray:
+    """0/1 decisions: thresholds for multi-label, the arg-max otherwise."""
+    if multi_label:
+        return decisions_at(probs, thresholds)
+    out = np.zeros_like(probs, dtype=np.int64)
+    out[np.arange(len(probs)), probs.argmax(axis=1)] = 1
+    return out
+
+
+def scores(decided: np.ndarray, targets: np.ndarray, names: list[str], multi_label: bool) -> dict:
+    """Micro, macro, per-label (and 'any' or accuracy) figures of 0/1 decisions."""
+    if multi_label:
+        return multilabel_scores(decided, targets, names)
+    return single_label_scores(decided.argmax(axis=1), targets.argmax(axis=1), names)
+
+
+def cross_validated(probs: np.ndarray, data: TaskData, folds: np.ndarray, names: list[str], *, multi_label: bool, rule: str, min_support: int) -> tuple[list[dict], dict]:
+    """Per-fold figures (each fold decided at thresholds tuned on the other folds' predictions) and their mean and std."""
+    per_fold, predicted = [], np.zeros_like(data.targets)
+    for k in range(int(folds.max()) + 1):
+        inside, outside = folds == k, folds != k
+        thresholds = tuned_thresholds(rule, probs[outside], data.targets[outside], min_support) if multi_label else None
+        predicted[inside] = decide(probs[inside], multi_label, thresholds)
+        per_fold.append(scores(predicted[inside], data.targets[inside], names, multi_label))
+    summary = {
+        "micro_f1": _mean_std([f["micro"]["f1"] for f in per_fold]),
+        "macro_f1": _mean_std([f["macro"]["f1"] for f in per_fold]),
+        "per_label_f1": {n: _mean_std([f["per_label"][n]["f1"] for f in per_fold]) for n in names},
+        "labels_per_example": {"predicted": float(predicted.sum(axis=1).mean()), "gold": float(data.targets.sum(axis=1).mean())},
+    }
+    if multi_label:
+        summary["any_f1"] = _mean_std([f["any"]["f1"] for f in per_fold])
+    return per_fold, summary
+
+
+def _mean_std(values: list[float]) -> dict:
+    return {"mean": float(np.mean(values)), "std": float(np.std(values))}
