@@ -117,7 +117,18 @@ class TrainConfig:
     pad_to_max_length: bool = _f(False, "Pad every batch to max_length instead of dynamic, length-grouped padding.")
     logging_steps: int = _f(10, "Steps between loss logs.")
     num_threads: int = _f(0, "torch CPU threads; 0 = torch's default.")
-    mixed_precision: str = _f("auto", "auto: bf16 (or fp16) on a GPU, full precision on CPU.", ("auto", "no", "fp16", "bf16"))
+    mixed_precision: str = _f(
+        "auto",
+        "auto: bf16 (or fp16) on a GPU, full precision on CPU; bf16 also runs on a CPU (autocast; fast where the CPU has AMX or AVX512-BF16).",
+        ("auto", "no", "fp16", "bf16"),
+    )
+    freeze_embeddings: bool = _f(False, "Keep the encoder's embedding layer fixed (its optimizer step dominates a small encoder's training step on a CPU).")
+    freeze_layers: int = _f(0, "Keep the lowest N encoder layers fixed (with the embeddings); 0 = train every layer.")
+    gradient_accumulation_steps: int = _f(1, "Batches whose gradients add up before each optimizer step (effective batch = batch_size x this).")
+    lr_scheduler_type: str = _f("linear", "Learning-rate schedule after warm-up (a transformers SchedulerType).", ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"))
+    max_steps: int = _f(0, "Stop after this many optimizer steps (overrides epochs); 0 = run the epochs.")
+    save_total_limit: int = _f(2, "Checkpoints kept in <model folder>.work/ during training (the best is always kept).")
+    report_to: list[str] | None = _f(None, "Trainer loggers (tensorboard, wandb, mlflow, ...); unset: TensorBoard when it is installed; [] = none.")
 
 
 @dataclass
@@ -287,6 +298,8 @@ def _check(config: Config, where: str) -> None:
         raise ConfigError(f"{where}: model.max_length must be >= 8 and model.stride below half of it")
     if t.epochs <= 0 or t.batch_size < 1 or t.learning_rate <= 0:
         raise ConfigError(f"{where}: train.epochs, train.batch_size and train.learning_rate must be positive")
+    if t.freeze_layers < 0 or t.gradient_accumulation_steps < 1 or t.max_steps < 0 or t.save_total_limit < 1:
+        raise ConfigError(f"{where}: train.freeze_layers and train.max_steps must be >= 0, train.gradient_accumulation_steps and train.save_total_limit >= 1")
     if t.folds == 1 or t.folds < 0:
         raise ConfigError(f"{where}: train.folds must be 0 (no folds) or at least 2, got {t.folds}")
     if not 0 <= t.lexical_weight <= 1:
