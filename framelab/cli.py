@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from framelab import __version__
 from framelab.errors import ConfigError, DataError
 from framelab.score.shard import MERGE_FORMATS
 from framelab.score.writers import WRITERS
@@ -163,6 +164,7 @@ def _cmd_config(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(prog="framelab", description="Framing, persuasion-technique and stance classifiers for news.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("data", help="corpus -> unit dataset folder (or --export jsonl)")
