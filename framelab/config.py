@@ -69,6 +69,11 @@ class ModelConfig:
     base: str = _f(DEFAULT_BASE_MODEL, "Local HF model folder or hub name; 'default' is all-MiniLM-L6-v2 from PyPI; 'mpnet' is all-mpnet-base-v2 from its PyPI parts (make setup-mpnet), 13x slower to train on a 2-core CPU.")
     max_length: int = _f(128, "Tokens per example (window length for article tasks and span tagging).")
     stride: int = _f(32, "Overlapping tokens between consecutive windows of a long article or unit.")
+    license: str = _f(
+        "other",
+        "License in the model card's metadata (a Hub license id). The base model's and the training data's terms decide it: "
+        "all-MiniLM-L6-v2 is apache-2.0; the SemEval and PTC corpora are for research use.",
+    )
 
 
 @dataclass
