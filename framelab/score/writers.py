@@ -72,6 +72,21 @@ def _pred_json(p: Prediction, text: str = "") -> dict:
     return record
 
 
+def article_records(result: ScoredArticle) -> list[dict]:
+    """The JSONL records of one scored article: one per unit, then the article's (what ``--format jsonl`` writes, and :meth:`framelab.api.Model.score_records` returns)."""
+    a = result.article
+    records = []
+    for s in result.units:
+        u = s.unit
+        record = {"type": "unit", "article_id": a.id, "unit": s.kind, "index": u.index, "start": u.start, "end": u.end, "line": u.line, "text": u.text}
+        record["predictions"] = {name: _pred_json(p, u.text) for name, p in s.predictions.items()}
+        records.append(record)
+    record = {"type": "article", "article_id": a.id, "source": a.source, "length": len(a.text), "units": len(result.units)}
+    record["predictions"] = {name: _pred_json(p) for name, p in result.predictions.items()}
+    records.append(record)
+    return records
+
+
 class Writer:
     """Base: receives scored articles, writes them, and is committed or aborted.
 
@@ -107,15 +122,8 @@ class JsonlWriter(Writer):
         self.handle = self._open(out) if out else sys.stdout
 
     def write(self, result: ScoredArticle) -> None:
-        a = result.article
-        for s in result.units:
-            u = s.unit
-            record = {"type": "unit", "article_id": a.id, "unit": s.kind, "index": u.index, "start": u.start, "end": u.end, "line": u.line, "text": u.text}
-            record["predictions"] = {name: _pred_json(p, u.text) for name, p in s.predictions.items()}
+        for record in article_records(result):
             self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        record = {"type": "article", "article_id": a.id, "source": a.source, "length": len(a.text), "units": len(result.units)}
-        record["predictions"] = {name: _pred_json(p) for name, p in result.predictions.items()}
-        self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 class CsvWriter(Writer):
