@@ -366,6 +366,18 @@ def _json_object(chunk: bytes, offset: int, path: Path, number: int, log: Proble
             "each line must be one JSON object",
         )
         return None
+    # An escape such as \ud800 decodes to a lone surrogate, which no output can encode: refuse it here, naming the line.
+    if "\\ud" in raw.lower():
+        try:
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            log.add(
+                path,
+                number,
+                f"a string holds a lone surrogate (U+{ord(exc.object[exc.start]):04X}, from a \\u escape): not Unicode text",
+                "fix or remove the escape; a character outside the BMP is written as a pair such as \\ud83d\\ude80",
+            )
+            return None
     return obj
 
 
