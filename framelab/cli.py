@@ -73,12 +73,14 @@ def _cmd_data(args: argparse.Namespace) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> None:
     from framelab.config import load_config
+    from framelab.output import check_output
     from framelab.processes import is_main_process
     from framelab.tasks import get_task
     from framelab.train.run import train
 
     folds = [f"train.folds={args.folds}"] if args.folds is not None else []
     config = load_config(args.config, [*args.overrides, *folds])
+    check_output(config.model_dir, folder=True, what="the model folder")
     if args.resume and config.train.folds:
         raise ValueError("--resume continues one run; a k-fold run starts over (drop --resume or --folds)")
     result = train(config, resume=args.resume)
@@ -102,7 +104,10 @@ def _cmd_eval(args: argparse.Namespace) -> None:
 
 def _cmd_baseline(args: argparse.Namespace) -> None:
     from framelab.eval.report import baseline_report
+    from framelab.output import check_output
 
+    if args.out:
+        check_output(args.out, folder=True)
     result = baseline_report(args.data, args.task, args.split, args.out)
     b = result.metrics["baseline"]
     print(f"TF-IDF baseline on {args.split}: micro-F1 {b['micro']['f1']:.3f}, macro-F1 {b['macro']['f1']:.3f}")
@@ -110,8 +115,10 @@ def _cmd_baseline(args: argparse.Namespace) -> None:
 
 
 def _cmd_ensemble(args: argparse.Namespace) -> None:
+    from framelab.output import check_output
     from framelab.train.ensemble import build_ensemble
 
+    check_output(args.out, folder=True)
     result = build_ensemble(args.model, args.data, args.out, weights=args.weight)
     m = result.dev_metrics
     print(f"{'dev':<34}{'micro-F1':>9}{'macro-F1':>9}{'any F1':>8}")

@@ -202,8 +202,13 @@ def score(model_dirs: list[str | Path], inputs: list[str | Path], options: Score
         raise ValueError(f"on_error must be strict or skip, not {o.on_error!r}")
     if o.batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {o.batch_size}")
+    writer_class = WRITERS.get(o.fmt)
+    if writer_class is None:
+        raise ValueError(f"unknown format {o.fmt!r}; choose one of {', '.join(WRITERS)}")
+    if writer_class.needs_out and not o.out:
+        raise ValueError(f"--format {o.fmt} needs --out ({'a folder' if writer_class.folder else 'a file'})")
     # The output is checked and locked, then every input read once, before any model loads.
-    with claim(o.out, folder=getattr(WRITERS.get(o.fmt), "folder", False)):
+    with claim(o.out, folder=writer_class.folder):
         files, problems = check_inputs(inputs, skip=o.on_error == "skip")
         predictors = load_predictors(model_dirs, batch_size=o.batch_size, quantize=o.quantize, device=o.device, split_workers=o.split_workers)
         return _score_files(predictors, files, problems, o)

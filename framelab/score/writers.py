@@ -65,6 +65,8 @@ class Writer:
 
     #: Whether ``out`` is a folder (built whole, then swapped in) rather than one file.
     folder = False
+    #: Whether the format needs ``--out`` (it cannot go to standard output).
+    needs_out = False
 
     def __init__(self, out: Path | None, tasks: set[str] = frozenset()):
         self.out = out
@@ -147,6 +149,8 @@ class CsvWriter(Writer):
 
 class HtmlWriter(Writer):
     """A self-contained page; every piece of input text goes through ``html.escape``."""
+
+    needs_out = True
 
     def __init__(self, out: Path | None, tasks: set[str] = frozenset()):
         if out is None:
@@ -239,7 +243,7 @@ def _tasks_of(fmt: str) -> list[str]:
 class Semeval2023Writer(Writer):
     """SemEval-2023 Task 3: an article single-label task to subtask 1 (genre), article multi-label to 2 (frames), unit labels to 3 (techniques per line)."""
 
-    folder = True
+    folder = needs_out = True
 
     def __init__(self, out: Path | None, tasks: set[str]):
         if out is None:
@@ -281,7 +285,7 @@ class Semeval2023Writer(Writer):
 
 
 class Semeval2020Writer(Writer):
-    folder = True
+    folder = needs_out = True
 
     def __init__(self, out: Path | None, tasks: set[str]):
         if out is None:
