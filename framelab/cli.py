@@ -318,10 +318,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except KeyboardInterrupt:
-        print(f"framelab {args.command}: interrupted; nothing written", file=sys.stderr)
+        print(f"framelab {args.command}: interrupted; no partial output left", file=sys.stderr)
         return 130
     except Terminated as exc:
-        print(f"framelab {args.command}: terminated (SIGTERM); nothing written", file=sys.stderr)
+        print(f"framelab {args.command}: terminated (SIGTERM); no partial output left", file=sys.stderr)
         return int(exc.code)
     except USER_ERRORS as exc:
         if args.verbose:

@@ -94,6 +94,11 @@ def remove_stale(path: Path) -> list[Path]:
     if not path.parent.is_dir():
         return []
     stale = [p for p in path.parent.iterdir() if p.name.startswith((f".{path.name}{TMP_MARK}", f".{path.name}{OLD_MARK}"))]
+    old = [p for p in stale if p.name.startswith(f".{path.name}{OLD_MARK}")]
+    if old and not os.path.lexists(path):
+        # Killed between the two renames of a folder swap: the old folder goes back.
+        old[0].rename(path)
+        stale.remove(old[0])
     for p in stale:
         _remove(p)
     return stale

@@ -315,3 +315,14 @@ def test_a_misspelt_technique_without_a_label_list_is_named(tmp_path: Path) -> N
     table = stats_table(build_dataset(config).stats)
     assert "no label list (data.labels): 3 technique name(s) taken from the corpus: Doubt (4), Loaded_Langauge (1), Loaded_Language (4)" in table
     assert "'Loaded_Langauge' (1 use(s)) looks like 'Loaded_Language' (4)" in table
+
+
+def test_a_folder_swap_killed_between_its_renames_gets_the_old_folder_back(tmp_path: Path) -> None:
+    # The old folder was renamed aside, then the run died before the new one moved in.
+    old = tmp_path / ".report.old-99999-deadbeef"
+    old.mkdir()
+    (old / "metrics.json").write_text("{}")
+    (tmp_path / ".report.tmp-99999-cafebabe").mkdir()
+    with output.claim(tmp_path / "report", folder=True):
+        assert (tmp_path / "report" / "metrics.json").read_text() == "{}"
+    assert _hidden(tmp_path) == []
