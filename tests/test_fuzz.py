@@ -291,3 +291,19 @@ def test_a_lone_surrogate_escape_is_refused_naming_the_line(tmp_path: Path) -> N
     assert article.text == "🚀 levy"
     (problem,) = log.problems
     assert (problem.path, problem.line) == (str(path), 1) and "lone surrogate" in problem.message
+
+
+def test_stance_rows_without_a_usable_id_or_text_are_refused(tmp_path: Path) -> None:
+    # Found by the fuzzing run: SemEval-2016 took an empty ID; FNC-1 took control characters in a body ID and empty bodies.
+    tweets = tmp_path / "stance.txt"
+    tweets.write_text("ID\tTarget\tTweet\tStance\n\tRent\tGood idea\tFAVOR\n7\tRent\tFine\tAGAINST\n", encoding="utf-8")
+    log = ProblemLog()
+    assert [a.id for a in read_semeval2016(tweets, log=log)] == ["7"]
+    assert [(p.line, p.message) for p in log.problems] == [(2, "article id is empty")]
+    fnc = tmp_path / "fnc"
+    fnc.mkdir()
+    (fnc / "train_bodies.csv").write_text("Body ID,articleBody\n1,Body text\n\x1b,Other\n2, \n", encoding="utf-8")
+    (fnc / "train_stances.csv").write_text("Headline,Body ID,Stance\nH,1,agree\nH,\x1b,agree\nH,2,discuss\n", encoding="utf-8")
+    log = ProblemLog()
+    assert [a.id for a in read_fnc1(fnc, log=log)] == ["1#2"]
+    assert [p.line for p in log.problems] == [3, 4] and "control character" in log.problems[0].message and "empty" in log.problems[1].message
