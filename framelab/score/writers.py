@@ -20,9 +20,11 @@
   article offsets, for the SemEval-2020 Task 11 scorers.
 
 Files are written under a temporary name and renamed into place when
-complete, so an interrupted run never leaves a truncated output that looks
-finished. Output file names are fixed: nothing taken from the input becomes a
-path.
+complete, and the folder formats are built whole in a temporary folder and
+swapped in (:mod:`framelab.output`), so an interrupted run never leaves a
+truncated output that looks finished and no file of an older run survives
+beside the new ones. Output file names are fixed: nothing taken from the
+input becomes a path.
 """
 
 from __future__ import annotations
@@ -33,34 +35,16 @@ import io
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import IO
 
+from framelab.errors import Problem
+from framelab.output import AtomicFile, AtomicFolder
 from framelab.score.records import Prediction, ScoredArticle
 from framelab.tagging import TaggedSpan
 from framelab.tasks import get_task, task_names
 
 PALETTE = ["#ffd166", "#ef8a8a", "#8ecae6", "#b5e48c", "#cdb4db", "#f4a261", "#90e0ef", "#e9c46a", "#a3c4f3", "#ffafcc", "#caffbf", "#fdffb6"]
-
-
-class AtomicFile:
-    """A text file that appears at ``path`` only when closed successfully."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        self.handle: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="")
-
-    def commit(self) -> str:
-        self.handle.close()
-        os.replace(self.tmp, self.path)
-        return str(self.path)
-
-    def abort(self) -> None:
-        self.handle.close()
-        Path(self.tmp).unlink(missing_ok=True)
 
 
 def _pred_json(p: Prediction, text: str = "") -> dict:
@@ -94,11 +78,22 @@ class Writer:
     being scored (``open_writer``); the general formats ignore the tasks.
     """
 
+    #: Whether ``out`` is a folder (built whole, then swapped in) rather than one file.
+    folder = False
+    #: Whether the format needs ``--out`` (it cannot go to standard output).
+    needs_out = False
+
     def __init__(self, out: Path | None, tasks: set[str] = frozenset()):
         self.out = out
         self.files: list[AtomicFile] = []
+        self.built = AtomicFolder(out) if self.folder and out is not None else None
+        self.inside: list[tuple[IO[str], Path]] = []
 
     def _open(self, path: Path) -> IO[str]:
+        if self.built is not None and path.parent == self.out:
+            handle = os.fdopen(os.open(self.built.tmp / path.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "w", encoding="utf-8", newline="")
+            self.inside.append((handle, path))
+            return handle
         f = AtomicFile(path)
         self.files.append(f)
         return f.handle
@@ -106,12 +101,23 @@ class Writer:
     def write(self, result: ScoredArticle) -> None:
         raise NotImplementedError
 
+    def problems(self, problems: list[Problem]) -> None:
+        """Inputs skipped under ``--on-error skip``; formats with room for them record them."""
+
     def close(self) -> list[str]:
         """Finish and move every file into place; returns their paths."""
-        return [f.commit() for f in self.files]
+        for handle, _ in self.inside:
+            handle.close()
+        if self.built is not None:
+            self.built.commit()
+        return [str(path) for _, path in self.inside] + [f.commit() for f in self.files]
 
     def abort(self) -> None:
         """Drop every partly written file."""
+        for handle, _ in self.inside:
+            handle.close()
+        if self.built is not None:
+            self.built.abort()
         for f in self.files:
             f.abort()
 
@@ -124,6 +130,11 @@ class JsonlWriter(Writer):
     def write(self, result: ScoredArticle) -> None:
         for record in article_records(result):
             self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def problems(self, problems: list[Problem]) -> None:
+        """One last record, ``"type": "problems"``: the inputs skipped and why."""
+        files = [{"path": p.path, "line": p.line, "message": p.message} for p in problems]
+        self.handle.write(json.dumps({"type": "problems", "count": len(problems), "files": files}, ensure_ascii=False) + "\n")
 
 
 class CsvWriter(Writer):
@@ -146,6 +157,8 @@ class CsvWriter(Writer):
 
 class HtmlWriter(Writer):
     """A self-contained page; every piece of input text goes through ``html.escape``."""
+
+    needs_out = True
 
     def __init__(self, out: Path | None, tasks: set[str] = frozenset()):
         if out is None:
@@ -238,11 +251,13 @@ def _tasks_of(fmt: str) -> list[str]:
 class Semeval2023Writer(Writer):
     """SemEval-2023 Task 3: an article single-label task to subtask 1 (genre), article multi-label to 2 (frames), unit labels to 3 (techniques per line)."""
 
+    folder = needs_out = True
+
     def __init__(self, out: Path | None, tasks: set[str]):
         if out is None:
             raise ValueError("--format semeval2023 needs --out FOLDER")
-        super().__init__(out)
         self.subtask = {t: self._subtask(get_task(t)) for t in _written_in("semeval2023", tasks)}
+        super().__init__(out)
         chosen = set(self.subtask.values())
         self.genre = self._open(out / "subtask-1.txt") if 1 in chosen else None
         self.frames = self._open(out / "subtask-2.txt") if 2 in chosen else None
@@ -278,6 +293,8 @@ class Semeval2023Writer(Writer):
 
 
 class Semeval2020Writer(Writer):
+    folder = needs_out = True
+
     def __init__(self, out: Path | None, tasks: set[str]):
         if out is None:
             raise ValueError("--format semeval2020 needs --out FOLDER")
