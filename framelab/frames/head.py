@@ -53,26 +53,25 @@ class FrameAttention(nn.Module):
         self.bias = nn.Parameter(torch.zeros(spec.labels))
         self.dropout = nn.Dropout(spec.dropout)
 
-    def forward(self, vectors: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits ``(articles, labels)`` and attention ``(articles, labels, sentences)`` for padded ``vectors`` ``(articles, sentences, input)``."""
-        hidden = self.project(vectors)
+    def forward(self, vectors: torch.Tensor, lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``(articles, labels)`` and attention ``(articles, labels, sentences)``.
+
+        ``vectors`` are the sentences of every article one after the other,
+        ``lengths`` how many each article has (at least 1). Sentences are
+        projected unpadded, the costly step; only the projections are padded.
+        """
+        hidden = nn.utils.rnn.pad_sequence(self.project(vectors).split(lengths), batch_first=True)
+        mask = torch.arange(hidden.shape[1])[None, :] < torch.tensor(lengths)[:, None]
         scores = torch.einsum("bsh,lh->bls", hidden, self.query)
         attention = scores.masked_fill(~mask[:, None, :], torch.finfo(scores.dtype).min).softmax(-1)
         pooled = torch.einsum("bls,bsh->blh", attention, hidden)
         return (self.dropout(pooled) * self.weight).sum(-1) + self.bias, attention
 
 
-def padded(articles: list[np.ndarray], input_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sentence vectors of each article stacked and zero-padded, with the mask of real sentences."""
-    width = max([len(a) for a in articles] + [1])
-    vectors = np.zeros((len(articles), width, input_size), dtype=np.float32)
-    mask = np.zeros((len(articles), width), dtype=bool)
-    for row, a in enumerate(articles):
-        vectors[row, : len(a)] = a
-        mask[row, : len(a)] = True
-    # An article with no sentence attends to one zero vector rather than to nothing.
-    mask[:, 0] = True
-    return torch.from_numpy(vectors), torch.from_numpy(mask)
+def _stacked(articles: list[np.ndarray], input_size: int) -> tuple[torch.Tensor, list[int]]:
+    """The articles' sentence vectors one after the other, and each article's count; an article with no sentence gets one zero vector."""
+    parts = [a if len(a) else np.zeros((1, input_size), dtype=np.float32) for a in articles]
+    return torch.from_numpy(np.concatenate(parts).astype(np.float32)), [len(a) for a in parts]
 
 
 def train_heads(
@@ -87,7 +86,8 @@ def train_heads(
     seed: int,
 ) -> list[FrameAttention]:
     """``spec.heads`` heads trained with binary cross-entropy on the articles' sentence vectors and 0/1 ``targets``."""
-    vectors, mask = padded(articles, spec.input_size)
+    vectors, lengths = _stacked(articles, spec.input_size)
+    starts = np.concatenate([[0], np.cumsum(lengths)])
     gold = torch.from_numpy(np.asarray(targets, dtype=np.float32))
     heads = []
     for k in range(spec.heads):
@@ -98,8 +98,8 @@ def train_heads(
         head.train()
         for _ in range(epochs):
             for batch in torch.randperm(len(articles), generator=order).split(batch_size):
-                width = int(mask[batch].sum(1).max())
-                logits, _ = head(vectors[batch, :width], mask[batch, :width])
+                rows = torch.cat([torch.arange(starts[i], starts[i + 1]) for i in batch.tolist()])
+                logits, _ = head(vectors[rows], [lengths[i] for i in batch.tolist()])
                 loss = nn.functional.binary_cross_entropy_with_logits(logits, gold[batch])
                 optimiser.zero_grad()
                 loss.backward()
@@ -115,10 +115,10 @@ def apply_heads(heads: list[FrameAttention], spec: HeadSpec, articles: list[np.n
     with torch.inference_mode():
         for begin in range(0, len(articles), batch_size):
             chunk = articles[begin : begin + batch_size]
-            vectors, mask = padded(chunk, spec.input_size)
-            attention = torch.zeros(len(chunk), spec.labels, vectors.shape[1])
+            vectors, lengths = _stacked(chunk, spec.input_size)
+            attention = torch.zeros(len(chunk), spec.labels, max(lengths))
             for head in heads:
-                logits, a = head(vectors, mask)
+                logits, a = head(vectors, lengths)
                 probs[begin : begin + len(chunk)] += torch.sigmoid(logits).double().numpy() / len(heads)
                 attention += a / len(heads)
             weights.extend(attention[row, :, : len(a)].numpy() for row, a in enumerate(chunk))
