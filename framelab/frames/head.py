@@ -37,7 +37,7 @@ class HeadSpec:
 
     input_size: int
     labels: int
-    hidden: int = 256
+    hidden: int = 64
     dropout: float = 0.2
     heads: int = HEADS
 
