@@ -114,6 +114,9 @@ class Task:
     classify_spans: Callable[..., int] | None = None
     #: Why ``framelab score`` (articles in, labels out) does not apply, or None when it does.
     not_scored: str | None = None
+    #: The predictor class of its model folders when :class:`~framelab.models.predictor.Predictor` is not enough
+    #: (a folder holding more than one stage): ``(model_dir, *, batch_size, quantize, device) -> Predictor``.
+    predictor: Callable[..., Any] | None = None
 
     @property
     def windowed(self) -> bool:

@@ -175,3 +175,23 @@ def read_fnc1(path: Path, *, log: ProblemLog, labels=None, label_map=None, frame
     for body_id, pair in read_fnc1_stances(stance_files, bodies, log):
         by_body.setdefault(body_id, []).append(pair)
     return [Article(body_id, text, source=source, pairs=by_body.get(body_id, [])) for body_id, (text, source) in sorted(bodies.items())]
+
+
+def read_fnc1_pair_inputs(files: list[Path], log: ProblemLog) -> list[Article]:
+    """FNC-1 CSV files to score: bodies files and stances files (the Stance column optional), told apart by their header.
+
+    One article per (headline, body) row, in file order: id ``<Body ID>#<row>``,
+    the body as text (one string per body, shared), the headline as target.
+    """
+    heads = {f: [h.strip() for h in next(csv.reader([_decode_lenient(f).split("\n", 1)[0].rstrip("\r")]), [])] for f in files}
+    body_files = [f for f, h in heads.items() if h[:1] == ["Body ID"]]
+    stance_files = [f for f, h in heads.items() if h[:1] == ["Headline"]]
+    for f in files:
+        if f not in body_files and f not in stance_files:
+            log.add(f, 1, "row 1: header is neither Headline,Body ID[,Stance] nor Body ID,articleBody", "give FNC-1 stances and bodies CSV files")
+    if not body_files or not stance_files:
+        log.add(files[0], None, "FNC-1 inputs need a stances CSV (Headline,Body ID[,Stance]) and a bodies CSV (Body ID,articleBody)", "give both files")
+        return []
+    bodies = read_fnc1_bodies(body_files, log)
+    pairs = read_fnc1_stances(stance_files, bodies, log, labelled=False)
+    return [Article(f"{body_id}#{p.row}", bodies[body_id][0], stance_target=p.headline, stance=p.stance, source=p.source) for body_id, p in pairs]
