@@ -165,6 +165,32 @@ class Bodies:
         )
 
 
+    def body(self, b: int) -> Bodies:
+        """Body ``b`` alone."""
+        lo, hi = self.bounds[b], self.bounds[b + 1]
+        return Bodies(
+            [self.texts[b]], self.sentences[lo:hi], np.array([0, hi - lo]), self.sentence_tfidf[lo:hi], self.body_tfidf[b],
+            self.sentence_embeddings[lo:hi], [self.words[b]], [self.bigrams[b]],
+        )  # fmt: skip
+
+    @classmethod
+    def concat(cls, parts: list[Bodies]) -> Bodies:
+        """The bodies of ``parts``, in order."""
+        from scipy.sparse import vstack
+
+        sizes = [len(p.sentences) for p in parts]
+        return cls(
+            [t for p in parts for t in p.texts],
+            [s for p in parts for s in p.sentences],
+            np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+            vstack([p.sentence_tfidf for p in parts]).tocsr(),
+            vstack([p.body_tfidf for p in parts]).tocsr(),
+            np.concatenate([p.sentence_embeddings for p in parts]),
+            [w for p in parts for w in p.words],
+            [g for p in parts for g in p.bigrams],
+        )
+
+
 def _top_mean(sims: np.ndarray, k: int) -> np.ndarray:
     """Per row, the mean of the ``k`` largest values (all of them when fewer)."""
     if sims.shape[1] == 0:

@@ -6,11 +6,13 @@ gets P(related) × its stage-2 probability. Pairs below the relatedness
 threshold skip stage 2 (their related classes share P(related) equally), and
 :meth:`FncPredictor.decide` follows the two stages: unrelated below the
 threshold, else stage 2's arg-max. Bodies are cut into sentences and embedded
-once per call, however many headlines they are paired with.
+once, however many headlines they are paired with, across calls too (the
+scorer hands pairs over a chunk at a time).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,9 @@ from framelab.stance.features import Bodies, SentenceEncoder, StageOne, pair_fea
 from framelab.types import Article
 from framelab.units import split_units
 
+#: Bodies kept cut and embedded between calls: FNC-1 files pair each body with many headlines, far apart.
+BODY_CACHE = 4096
+
 
 class FncPredictor(Predictor):
     """The two stages of an ``fnc1`` model folder."""
@@ -33,6 +38,21 @@ class FncPredictor(Predictor):
         self.encoder = SentenceEncoder(self.stage_one.encoder_dir, batch_size=batch_size, device="cpu" if quantize else device)
         self.unrelated = self.meta.labels.index("unrelated")
         self.related_columns = [self.meta.labels.index(n) for n in RELATED]
+        self._cache: OrderedDict[str, Bodies] = OrderedDict()
+
+    def _bodies(self, texts: list[str]) -> Bodies:
+        """``texts`` as bodies; each is cut and embedded once and kept for later calls (the last ``BODY_CACHE`` of them)."""
+        new = [t for t in texts if t not in self._cache]
+        if new:
+            sentences = [[u.text for u in split_units(Article(str(i), t), "sentence")] for i, t in enumerate(new)]
+            built = Bodies.build(new, sentences, self.stage_one.tfidf, self.encoder)
+            for b, text in enumerate(new):
+                self._cache[text] = built.body(b)
+        for text in texts:
+            self._cache.move_to_end(text)
+        while len(self._cache) > max(BODY_CACHE, len(texts)):
+            self._cache.popitem(last=False)
+        return Bodies.concat([self._cache[t] for t in texts])
 
     def _stage_two_logits(self, headlines: list[str], segments: list[str]) -> np.ndarray:
         encoded = encode(self.tokenizer, segments, pairs=headlines, max_length=self.meta.max_length, stride=0, windowed=False)
@@ -58,8 +78,7 @@ class FncPredictor(Predictor):
             return probs
         unique = list(dict.fromkeys(texts))
         row = {t: i for i, t in enumerate(unique)}
-        sentences = [[u.text for u in split_units(Article(str(i), t), "sentence")] for i, t in enumerate(unique)]
-        bodies = Bodies.build(unique, sentences, self.stage_one.tfidf, self.encoder)
+        bodies = self._bodies(unique)
         body_of = np.array([row[t] for t in texts], dtype=np.int64)
         features, segments = pair_features(list(pairs), body_of, bodies, self.stage_one.tfidf, self.encoder, top_k=self.stage_one.top_k)
         related = self.stage_one.related_probability(features)

@@ -135,6 +135,7 @@ def train_fnc1(config: Config, *, resume: bool = False, callbacks: list[TrainerC
     logits[dv] = run.dev_logits
     if len(extra):
         extra_ds = _stage_two_dataset(tokenizer, [dev.headlines[i] for i in extra], [seg_dev[i] for i in extra], [0] * len(extra), ml)
+        run.trainer.compute_metrics = None  # its measure is for the gold-related dev pairs only
         logits[extra] = prediction_logits(run.trainer.predict(extra_ds).predictions)
     predicted = pipeline_labels(p_dev, stage_one.threshold, logits)
     gold = list(dev.stances)
