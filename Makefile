@@ -23,7 +23,7 @@ export HF_HUB_OFFLINE      := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-mpnet data train eval baseline ensemble score demo demo-stance bench-quality bench-blend bench-spans bench-soak bench-speed test test-slow test-real lint
+.PHONY: help setup setup-mpnet data train eval baseline ensemble score demo demo-stance fnc1 bench-quality bench-blend bench-spans bench-soak bench-speed test test-slow test-real lint
 
 help: ## list every target
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
@@ -68,6 +68,11 @@ demo-stance: setup ## sample corpus -> stance model -> report beside the majorit
 	$(BIN)/framelab data --config configs/sample-stance.yaml
 	$(BIN)/framelab train --config configs/sample-stance.yaml
 	$(BIN)/framelab eval --model models/sample-stance --data data/processed/sample-sentence --split dev
+
+fnc1: setup ## FNC-1 stance from ../shared/data/fnc-1: data, two-stage model, report on the dev split by body (about 40 min on 2 cores)
+	$(BIN)/framelab data --config configs/fnc1.yaml
+	$(BIN)/framelab train --config configs/fnc1.yaml
+	$(BIN)/framelab eval --model models/fnc1 --data data/processed/fnc1 --split dev
 
 bench-quality: setup ## SemEval-2023 techniques (lines, sentences, span tagger, their ensemble) and frames beside TF-IDF; needs ../shared/data (long on CPU)
 	$(BIN)/python bench/quality.py --out-dir reports/bench-quality \

@@ -261,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--quantize", choices=["int8"], help="dynamic int8 quantisation of the linear layers")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--target", help="stance target for stance models (articles from JSONL may carry their own)")
+    p.add_argument("--target", action="append", help="stance target for stance models (articles from JSONL may carry their own); repeat for each article's stance toward each target")
     p.add_argument("--shard", metavar="K/N", help="score only shard K of N (0 <= K < N, by a hash of the article id)")
     p.add_argument("--split-workers", type=_positive_int, metavar="N", help="processes that cut articles into sentences (default: one per usable CPU; 1: none)")
     p.add_argument(

@@ -6,6 +6,9 @@ The dataset folder holds
   ``article_id, index, start, end, line, text, labels, spans``;
 - ``articles/``: a ``DatasetDict`` with the same split, one row per article:
   ``id, text, frames, genre, stance_target, stance, spans``;
+- ``pairs/`` (only for corpora of headline–body pairs, FNC-1): a ``DatasetDict``
+  with the same split, one row per pair: ``pair, row, headline, body_id,
+  stance``; the body is the article ``body_id``, stored once;
 - ``labels.json``: the label inventories (techniques, frames, genres, stances);
 - ``stats.json``: counts per split, projection figures and data problems;
 - ``data_config.json``: the data settings it was built from.
@@ -58,6 +61,10 @@ ARTICLE_FEATURES = Features(
         "stance": Value("string"),
         "spans": SPAN_FEATURE,
     }
+)
+
+PAIR_FEATURES = Features(
+    {"pair": Value("int32"), "row": Value("int32"), "headline": Value("string"), "body_id": Value("string"), "stance": Value("string")}
 )
 
 
@@ -198,6 +205,7 @@ def build_dataset(config: Config, *, force: bool = False) -> DatasetResult:
     projection = ProjectionStats()
     unit_rows: dict[str, list[dict]] = {}
     article_rows: dict[str, list[dict]] = {}
+    pair_rows = _pair_rows(articles, assignment)
     offset_errors: list[str] = []
     for article, cut in zip(articles, split_many(articles, d.unit)):
         split = assignment[article.id]
@@ -211,12 +219,13 @@ def build_dataset(config: Config, *, force: bool = False) -> DatasetResult:
     splits = [s for s in ("train", "dev", "test") if s in article_rows]
     units_dd = DatasetDict({s: Dataset.from_list(unit_rows[s], features=UNIT_FEATURES) for s in splits})
     articles_dd = DatasetDict({s: Dataset.from_list(article_rows[s], features=ARTICLE_FEATURES) for s in splits})
+    pairs_dd = DatasetDict({s: Dataset.from_list(pair_rows.get(s, []), features=PAIR_FEATURES) for s in splits}) if pair_rows else None
 
     inventory = {
         "techniques": labels or sorted({s.label for a in articles for s in a.spans} | _line_label_names(articles)),
         "frames": frames or sorted({f for a in articles for f in a.frames or []}),
         "genres": sorted({a.genre for a in articles if a.genre}),
-        "stances": sorted({a.stance for a in articles if a.stance}),
+        "stances": sorted({a.stance for a in articles if a.stance} | {r["stance"] for rows in pair_rows.values() for r in rows if r["stance"]}),
         "unit": d.unit,
     }
     stats = {
@@ -231,10 +240,18 @@ def build_dataset(config: Config, *, force: bool = False) -> DatasetResult:
     }
     if labels is None:
         stats["derived_labels"] = derived_labels(articles)
+    if pairs_dd is not None:
+        for s in splits:
+            stats["splits"][s]["pairs"] = len(pair_rows.get(s, []))
+            stats["splits"][s]["pair_stance_counts"] = dict(Counter(r["stance"] for r in pair_rows.get(s, []) if r["stance"]).most_common())
+    if log.warnings:
+        stats["warnings"] = [str(p) for p in log.warnings]
 
     with atomic_folder(out) as tmp:
         units_dd.save_to_disk(str(tmp / "units"))
         articles_dd.save_to_disk(str(tmp / "articles"))
+        if pairs_dd is not None:
+            pairs_dd.save_to_disk(str(tmp / "pairs"))
         (tmp / "labels.json").write_text(json.dumps(inventory, indent=2, ensure_ascii=False), encoding="utf-8")
         (tmp / "data_config.json").write_text(json.dumps(fingerprint, indent=2, ensure_ascii=False), encoding="utf-8")
         stats["seconds"] = round(time.perf_counter() - started, 2)
@@ -252,6 +269,17 @@ def derived_labels(articles: list[Article]) -> dict:
         for match in difflib.get_close_matches(name, others, n=1, cutoff=0.85):
             look_alike.append({"name": name, "count": count, "like": match, "like_count": counts[match]})
     return {"names": dict(sorted(counts.items())), "look_alike": look_alike}
+
+
+def _pair_rows(articles: list[Article], assignment: dict[str, str]) -> dict[str, list[dict]]:
+    """Rows of the ``pairs`` table per split (each pair in its body's split), in reading order."""
+    rows: dict[str, list[dict]] = {}
+    for article in articles:
+        for p in article.pairs or []:
+            rows.setdefault(assignment[article.id], []).append({"pair": p.index, "row": p.row, "headline": p.headline, "body_id": article.id, "stance": p.stance})
+    for split_rows in rows.values():
+        split_rows.sort(key=lambda r: r["pair"])
+    return rows
 
 
 def _line_label_names(articles: list[Article]) -> set[str]:
@@ -285,6 +313,10 @@ def stats_table(stats: dict) -> str:
     width = max(len(str(r[0])) for r in rows)
     lines = [f"{'':<{width}}  " + "  ".join(f"{s:>7}" for s in splits)]
     lines.extend(f"{r[0]:<{width}}  " + "  ".join(f"{v:>7}" for v in r[1:]) for r in rows)
+    if "pairs" in stats["splits"][splits[0]]:
+        lines.append(f"{'pairs':<{width}}  " + "  ".join(f"{stats['splits'][s]['pairs']:>7}" for s in splits))
+        names = sorted({n for s in splits for n in stats["splits"][s]["pair_stance_counts"]})
+        lines.extend(f"{'pair: ' + n:<{width}}  " + "  ".join(f"{stats['splits'][s]['pair_stance_counts'].get(n, 0):>7}" for s in splits) for n in names)
     p = stats["projection"]
     lines.append(
         f"\nprojection: {p['spans']} spans, {p['spans_crossing_units']} cross a unit boundary, "
@@ -302,4 +334,6 @@ def stats_table(stats: dict) -> str:
                 f"warning: technique {a['name']!r} ({a['count']} use(s)) looks like {a['like']!r} ({a['like_count']}): "
                 "a misspelling becomes a class of its own; set data.labels to a label list, or data.label_map to map it"
             )
+    if stats.get("warnings"):
+        lines.append(f"{len(stats['warnings'])} warning(s), rows kept (e.g. {stats['warnings'][0]}); see stats.json")
     return "\n".join(lines)

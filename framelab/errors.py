@@ -52,10 +52,16 @@ class ProblemLog:
 
     strict: bool = True
     problems: list[Problem] = field(default_factory=list)
+    #: Oddities that are kept, not dropped (FNC-1's repeated pairs), counted in the dataset stats.
+    warnings: list[Problem] = field(default_factory=list)
 
     def add(self, path: str | Path, line: int | None, message: str, hint: str = "") -> None:
         """Record one problem."""
         self.problems.append(Problem(str(path), line, message, hint))
+
+    def warn(self, path: str | Path, line: int | None, message: str, hint: str = "") -> None:
+        """Record one oddity that is kept as it is (never raises, in either mode)."""
+        self.warnings.append(Problem(str(path), line, message, hint))
 
     def raise_if_any(self) -> None:
         """Raise a :class:`DataError` with every problem, in strict mode."""

@@ -23,6 +23,21 @@ class Span:
         return max(0, min(self.end, end) - max(self.start, start))
 
 
+@dataclass(frozen=True)
+class StancePair:
+    """One headline paired with an article (FNC-1: a row of the stances file; the article is its body).
+
+    ``index`` is the pair's 0-based position in reading order, ``row`` its
+    CSV record number (header = 1), ``source`` the file and line it starts on.
+    """
+
+    index: int
+    row: int
+    headline: str
+    stance: str | None
+    source: str
+
+
 @dataclass
 class Article:
     """One news article and every annotation a corpus gives for it.
@@ -30,6 +45,8 @@ class Article:
     ``line_labels`` maps a 1-based line number to the technique names that the
     SemEval-2023 subtask-3 file gives for that line (paragraph-level gold).
     ``source`` names the file the text came from, for error messages.
+    ``pairs`` are the headlines paired with this article as a body (FNC-1),
+    each stored once with the body, not with a copy of it.
     """
 
     id: str
@@ -41,6 +58,7 @@ class Article:
     stance: str | None = None
     line_labels: dict[int, list[str]] | None = None
     source: str | None = None
+    pairs: list[StancePair] | None = None
 
 
 @dataclass

@@ -7,11 +7,13 @@ Windows-1252 / latin-1), so a file that does not decode as UTF-8 is read as
 Windows-1252, falling back to latin-1, which never fails.
 
 FNC-1: a folder with ``*stances*.csv`` (``Headline,Body ID,Stance``) and
-``*bodies*.csv`` (``Body ID,articleBody``). Each (headline, body) pair becomes
-one article with id ``<Body ID>#<row>``, the body as text and the headline as
-the stance target; stances are agree / disagree / discuss / unrelated. Ids
-share the part before ``#`` with every other pair of the same body, and the
-dataset split keeps such groups together, so no body is in two splits.
+``*bodies*.csv`` (``Body ID,articleBody``). Each body becomes one article
+(id = Body ID), read and cut into sentences once; its headlines ride along as
+:class:`~framelab.types.StancePair` records (stances agree / disagree /
+discuss / unrelated), which ``framelab data`` stores in a ``pairs`` table
+that names the body. The dataset split is drawn over bodies, so no body is
+in two splits. Problems name the file, the CSV row (header = row 1) and the
+line the row starts on.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 
 from framelab.errors import DataError, Problem, ProblemLog
 from framelab.readers.common import id_problem, is_empty_text, walk_files
-from framelab.types import Article
+from framelab.types import Article, StancePair
 
 SEMEVAL2016_STANCES = {"FAVOR": "favor", "AGAINST": "against", "NONE": "none"}
 FNC1_STANCES = ("agree", "disagree", "discuss", "unrelated")
@@ -84,46 +86,116 @@ def read_semeval2016(path: Path, *, log: ProblemLog, labels=None, label_map=None
     return sorted(articles.values(), key=lambda a: a.id)
 
 
-def _csv_rows(file: Path, log: ProblemLog, header: list[str]) -> list[tuple[int, list[str]]]:
+def _csv_rows(file: Path, log: ProblemLog, header: list[str], optional: int = 0) -> list[tuple[int, int, list[str]]]:
+    """``(record number, first line, fields)`` of every row after the header (the header is record 1).
+
+    A leading BOM and CRLF line ends are accepted; bodies may span several
+    lines, so rows are named by record number and the line they start on.
+    The last ``optional`` header columns may be missing (an unlabelled test file).
+    """
     reader = csv.reader(io.StringIO(_decode_lenient(file), newline=""))
-    rows = list(reader)
-    if not rows or [h.strip() for h in rows[0]] != header:
-        log.add(file, 1, f"header is not {','.join(header)}", "give the FNC-1 CSV files unchanged")
+    rows: list[tuple[int, int, list[str]]] = []
+    first_line = 1
+    for number, row in enumerate(reader, start=1):
+        rows.append((number, first_line, row))
+        first_line = reader.line_num + 1
+    got = [h.strip() for h in rows[0][2]] if rows else []
+    if not any(got == header[: len(header) - k] for k in range(optional + 1)):
+        log.add(file, 1, f"row 1: header is not {','.join(header)}", "give the FNC-1 CSV files unchanged")
         return []
-    # csv rows may span several lines (bodies hold newlines); report row numbers.
-    return [(i, row) for i, row in enumerate(rows[1:], start=2)]
+    return rows[1:]
+
+
+def read_fnc1_bodies(files: list[Path], log: ProblemLog) -> dict[str, tuple[str, str]]:
+    """Body ID → (text, ``file:line``) from FNC-1 bodies files.
+
+    A Body ID given twice with the same text is kept once and counted as a
+    warning; with another text it is an error.
+    """
+    bodies: dict[str, tuple[str, str]] = {}
+    for file in files:
+        for number, line, row in _csv_rows(file, log, ["Body ID", "articleBody"]):
+            if len(row) != 2:
+                log.add(file, line, f"row {number}: expected 2 fields (Body ID, articleBody), found {len(row)}", "fix the row")
+                continue
+            body_id, text = row[0].strip(), row[1]
+            if not body_id or not text.strip():
+                log.add(file, line, f"row {number}: empty {'Body ID' if not body_id else 'articleBody'}", "fix or remove the row")
+                continue
+            if body_id in bodies:
+                if bodies[body_id][0] != text:
+                    log.add(file, line, f"row {number}: Body ID {body_id} appears again with another text (first at {bodies[body_id][1]})", "give every body a unique Body ID")
+                else:
+                    log.warn(file, line, f"row {number}: Body ID {body_id} repeated with the same text (kept once)")
+                continue
+            bodies[body_id] = (text, f"{file}:{line}")
+    return bodies
+
+
+def read_fnc1_stances(files: list[Path], bodies: dict, log: ProblemLog, *, labelled: bool = True) -> list[tuple[str, StancePair]]:
+    """``(Body ID, pair)`` for every row of FNC-1 stances files, in file order.
+
+    ``labelled``: the Stance column is required (training data); otherwise it
+    may be absent (the competition's unlabelled test file). A repeated
+    (headline, Body ID) row is kept and counted as a warning, since the
+    official training file has such rows.
+    """
+    pairs: list[tuple[str, StancePair]] = []
+    seen: dict[tuple[str, str], str] = {}
+    for file in files:
+        for number, line, row in _csv_rows(file, log, ["Headline", "Body ID", "Stance"], optional=0 if labelled else 1):
+            where = f"row {number}"
+            if len(row) not in ((3,) if labelled else (2, 3)):
+                log.add(file, line, f"{where}: expected {'3' if labelled else '2 or 3'} fields (Headline, Body ID, Stance), found {len(row)}", "fix the row")
+                continue
+            headline, body_id = row[0], row[1].strip()
+            stance = row[2].strip().lower() if len(row) == 3 and row[2].strip() else None
+            if not headline.strip():
+                log.add(file, line, f"{where}: empty headline", "fix or remove the row")
+                continue
+            if (labelled or stance is not None) and stance not in FNC1_STANCES:
+                log.add(file, line, f"{where}: unknown stance {row[2] if len(row) == 3 else ''!r}", f"use one of {', '.join(FNC1_STANCES)}")
+                continue
+            if body_id not in bodies:
+                log.add(file, line, f"{where}: Body ID {body_id!r} is not in the bodies file", "give the matching bodies CSV")
+                continue
+            key = (headline, body_id)
+            if key in seen:
+                log.warn(file, line, f"{where}: headline and Body ID {body_id} repeat {seen[key]} (kept)")
+            seen.setdefault(key, f"{file}:{line}")
+            pairs.append((body_id, StancePair(len(pairs), number, headline, stance, f"{file}:{line}")))
+    return pairs
 
 
 def read_fnc1(path: Path, *, log: ProblemLog, labels=None, label_map=None, frames=None) -> list[Article]:
-    """Read FNC-1 stances and bodies (see module docstring)."""
+    """Read FNC-1 stances and bodies (see module docstring): one article per body, its headlines as ``pairs``."""
     path = Path(path)
     stance_files = _files(path, "*stances*.csv")
     body_files = _files(path, "*bodies*.csv")
     if not stance_files or not body_files:
         raise DataError(Problem(str(path), None, "needs a *stances*.csv and a *bodies*.csv file", "point data.path at the FNC-1 folder"))
-    bodies: dict[str, str] = {}
-    for file in body_files:
-        for number, row in _csv_rows(file, log, ["Body ID", "articleBody"]):
-            if len(row) != 2:
-                log.add(file, number, f"expected 2 fields, found {len(row)}", "fix the row")
-                continue
-            bodies[row[0].strip()] = row[1]
-    articles: list[Article] = []
-    for file in stance_files:
-        for number, row in _csv_rows(file, log, ["Headline", "Body ID", "Stance"]):
-            if len(row) != 3:
-                log.add(file, number, f"expected 3 fields, found {len(row)}", "fix the row")
-                continue
-            headline, body_id, stance = row[0], row[1].strip(), row[2].strip().lower()
-            if stance not in FNC1_STANCES:
-                log.add(file, number, f"unknown stance {row[2]!r}", f"use one of {', '.join(FNC1_STANCES)}")
-                continue
-            if body_id not in bodies:
-                log.add(file, number, f"body {body_id} is not in the bodies file", "give the matching bodies CSV")
-                continue
-            why = id_problem(f"{body_id}#{number}")
-            if why is not None or is_empty_text(bodies[body_id]):
-                log.add(file, number, f"body {body_id!r}: {why or 'the body text is empty'}", "give every body an ID of visible characters and a text")
-                continue
-            articles.append(Article(f"{body_id}#{number}", bodies[body_id], stance_target=headline, stance=stance, source=f"{file}:{number}"))
-    return sorted(articles, key=lambda a: a.id)
+    bodies = read_fnc1_bodies(body_files, log)
+    by_body: dict[str, list[StancePair]] = {}
+    for body_id, pair in read_fnc1_stances(stance_files, bodies, log):
+        by_body.setdefault(body_id, []).append(pair)
+    return [Article(body_id, text, source=source, pairs=by_body.get(body_id, [])) for body_id, (text, source) in sorted(bodies.items())]
+
+
+def read_fnc1_pair_inputs(files: list[Path], log: ProblemLog) -> list[Article]:
+    """FNC-1 CSV files to score: bodies files and stances files (the Stance column optional), told apart by their header.
+
+    One article per (headline, body) row, in file order: id ``<Body ID>#<row>``,
+    the body as text (one string per body, shared), the headline as target.
+    """
+    heads = {f: [h.strip() for h in next(csv.reader([_decode_lenient(f).split("\n", 1)[0].rstrip("\r")]), [])] for f in files}
+    body_files = [f for f, h in heads.items() if h[:1] == ["Body ID"]]
+    stance_files = [f for f, h in heads.items() if h[:1] == ["Headline"]]
+    for f in files:
+        if f not in body_files and f not in stance_files:
+            log.add(f, 1, "row 1: header is neither Headline,Body ID[,Stance] nor Body ID,articleBody", "give FNC-1 stances and bodies CSV files")
+    if not body_files or not stance_files:
+        log.add(files[0], None, "FNC-1 inputs need a stances CSV (Headline,Body ID[,Stance]) and a bodies CSV (Body ID,articleBody)", "give both files")
+        return []
+    bodies = read_fnc1_bodies(body_files, log)
+    pairs = read_fnc1_stances(stance_files, bodies, log, labelled=False)
+    return [Article(f"{body_id}#{p.row}", bodies[body_id][0], stance_target=p.headline, stance=p.stance, source=p.source) for body_id, p in pairs]

@@ -1,4 +1,8 @@
-"""Articles to score: .txt files, folders of them, or the project's JSONL.
+"""Articles to score: .txt files, folders of them, the project's JSONL, or FNC-1 CSV pairs.
+
+FNC-1 inputs are a stances CSV (``Headline,Body ID[,Stance]``) and a bodies
+CSV (``Body ID,articleBody``), named together; each row is one (headline,
+body) pair to score, in file order, ahead of any other input.
 
 A folder is searched recursively; if it holds files named ``article<ID>.txt``
 (the SemEval layout, where label files are .txt too) only those are taken,
@@ -30,6 +34,7 @@ from pathlib import Path
 from framelab.errors import DataError, Problem, ProblemLog
 from framelab.readers import read_jsonl
 from framelab.readers.common import decode_file, id_problem, is_empty_text, walk_files
+from framelab.readers.stance import read_fnc1_pair_inputs
 from framelab.types import Article
 
 _SEMEVAL_NAME = re.compile(r"^article(\d+)\.txt$")
@@ -38,7 +43,7 @@ _SEMEVAL_NAME = re.compile(r"^article(\d+)\.txt$")
 #: archives and UTF-16 text, which all carry NULs in their first bytes.
 _BINARY_PROBE = 8192
 
-_TXT_HINT = "give UTF-8 .txt files, folders of them, or .jsonl files"
+_TXT_HINT = "give UTF-8 .txt files, folders of them, .jsonl files, or FNC-1 stances and bodies .csv files"
 
 
 def article_id_for(path: Path) -> str:
@@ -145,7 +150,17 @@ def check_inputs(inputs: list[str | Path], *, skip: bool = False) -> tuple[list[
             problems.extend(exc.problems)
     seen: dict[str, str] = {}
     good: list[Path] = []
-    for path in files:
+    tables = [p for p in files if _suffix(p) == ".csv"]
+    if tables:
+        # FNC-1 stances and bodies files are read together: the rows of one refer to the other.
+        try:
+            _check_new(_read_fnc1_csv(tables), tables[0], seen)
+            good.extend(tables)
+        except DataError as exc:
+            if not skip:
+                raise
+            problems.extend(exc.problems)
+    for path in (p for p in files if _suffix(p) != ".csv"):
         try:
             found = _read_file(path)
             _check_new(found, path, dict(seen))
@@ -161,6 +176,16 @@ def check_inputs(inputs: list[str | Path], *, skip: bool = False) -> tuple[list[
     return good, problems
 
 
+def _read_fnc1_csv(files: list[Path]) -> list[Article]:
+    """FNC-1 stances and bodies CSV files as (headline, body) pairs in file order; any problem stops the run."""
+    log = ProblemLog(strict=True)
+    articles = read_fnc1_pair_inputs(files, log)
+    log.raise_if_any()
+    if not articles:
+        raise DataError(Problem(str(files[0]), None, "FNC-1 stances file holds no row", "give at least one Headline,Body ID row"))
+    return articles
+
+
 def iter_articles(inputs: list[str | Path]) -> Iterator[Article]:
     """Yield every input article once, checking ids are unique.
 
@@ -168,7 +193,13 @@ def iter_articles(inputs: list[str | Path]) -> Iterator[Article]:
     files (a JSONL file is read whole). Ids are yielded exactly as given.
     """
     seen: dict[str, str] = {}
-    for path in expand_inputs(inputs):
+    files = expand_inputs(inputs)
+    tables = [p for p in files if _suffix(p) == ".csv"]
+    if tables:
+        articles = _read_fnc1_csv(tables)
+        _check_new(articles, tables[0], seen)
+        yield from articles
+    for path in (p for p in files if _suffix(p) != ".csv"):
         articles = _read_file(path)
         _check_new(articles, path, seen)
         yield from articles

@@ -65,8 +65,8 @@ class ScoreOptions:
     progress: bool = True
     #: ``(k, n)``: score only shard k of n (:mod:`framelab.score.shard`).
     shard: tuple[int, int] | None = None
-    #: Stance target for articles that carry none.
-    target: str | None = None
+    #: Stance target for articles that carry none; several: every article toward each of them.
+    target: str | list[str] | None = None
     #: Where the models run (default: a GPU when there is one).
     device: Any = None
     #: Processes that cut each chunk into units (default: one per usable CPU; 1: this process).
@@ -119,13 +119,36 @@ def stance_targets(articles: list[Article], target: str | None) -> list[str]:
     return targets
 
 
-def score_chunk(predictors: list[Predictor], articles: list[Article], target: str | None = None, *, split_workers: int | None = None) -> list[ScoredArticle]:
+def score_chunk(
+    predictors: list[Predictor], articles: list[Article], target: str | list[str] | None = None, *, split_workers: int | None = None
+) -> list[ScoredArticle]:
     """Score a list of articles with every model.
 
     Stance models label each article (windows pooled) and, applied to each
-    sentence with the same target, every sentence. ``split_workers``
-    processes cut the articles into units (:func:`framelab.unit_pool.split_many`).
+    sentence with the same target, every sentence. With several targets, each
+    article is scored toward each of them, every target's predictions keyed
+    ``<model>@<target>``. ``split_workers`` processes cut the articles into
+    units (:func:`framelab.unit_pool.split_many`).
     """
+    if target is None or isinstance(target, str) or len(target) == 1:
+        return _score_chunk(predictors, articles, target if target is None or isinstance(target, str) else target[0], split_workers=split_workers)
+    paired = [p for p in predictors if get_task(p.meta.task).has_target]
+    scored = _score_chunk([p for p in predictors if p not in paired], articles, None, split_workers=split_workers)
+    for t in target:
+        toward = [dataclasses.replace(a, stance_target=None) for a in articles]
+        for result, part in zip(scored, _score_chunk(paired, toward, t, split_workers=split_workers)):
+            result.predictions.update({f"{name}@{t}": p for name, p in part.predictions.items()})
+            have = {(u.kind, u.unit.index): u for u in result.units}
+            for other in part.units:
+                unit = have.get((other.kind, other.unit.index))
+                if unit is None:
+                    unit = have[(other.kind, other.unit.index)] = ScoredUnit(other.kind, other.unit)
+                    result.units.append(unit)
+                unit.predictions.update({f"{name}@{t}": p for name, p in other.predictions.items()})
+    return scored
+
+
+def _score_chunk(predictors: list[Predictor], articles: list[Article], target: str | None, *, split_workers: int | None) -> list[ScoredArticle]:
     targets = stance_targets(articles, target) if any(get_task(p.meta.task).has_target for p in predictors) else None
     scored = [ScoredArticle(a, [], {}) for a in articles]
     for kind in sorted({k for k in map(_unit_kind, predictors) if k}):

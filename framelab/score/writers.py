@@ -24,6 +24,8 @@
   span-identification scorer wants them) and ``TC.txt``
   (``id<TAB>technique<TAB>start<TAB>end``, one line per predicted span), in
   article offsets, for the SemEval-2020 Task 11 scorers.
+- ``fnc1``: the FNC-1 submission CSV (``Headline,Body ID,Stance``), one row
+  per pair of FNC-1 CSV inputs, in input order, for the official scorer.
 
 Files are written under a temporary name and renamed into place when
 complete, and the folder formats are built whole in a temporary folder and
@@ -353,8 +355,39 @@ class Semeval2020Writer(Writer):
             self.si.write(f"{a.id}\t{start}\t{end}\n")
 
 
+class Fnc1Writer(Writer):
+    """FNC-1 submission CSV: ``Headline,Body ID,Stance``, one row per input pair, in input order.
+
+    Each scored article is one (headline, body) pair read from FNC-1 CSV
+    inputs (:func:`framelab.score.inputs.iter_articles`): its target is the
+    headline and its id ``<Body ID>#<row>``.
+    """
+
+    COLUMNS = ["Headline", "Body ID", "Stance"]
+
+    def __init__(self, out: Path | None, tasks: set[str]):
+        self.tasks = _written_in("fnc1", tasks)
+        super().__init__(out)
+        self.csv = csv.writer(self._open(out) if out else sys.stdout)
+        self.csv.writerow(self.COLUMNS)
+
+    def write(self, result: ScoredArticle) -> None:
+        a = result.article
+        stances = [p for p in result.predictions.values() if p.task in self.tasks]
+        if len(stances) != 1 or a.stance_target is None:
+            raise ValueError(f"--format fnc1 needs one fnc1 model and FNC-1 CSV inputs (stances and bodies); {a.source or a.id} got {len(stances)} stance(s)")
+        self.csv.writerow([a.stance_target, a.id.rpartition("#")[0] or a.id, stances[0].labels[0]])
+
+
 #: Every output format of ``framelab score``, the one list the CLI offers.
-WRITERS: dict[str, type[Writer]] = {"jsonl": JsonlWriter, "csv": CsvWriter, "html": HtmlWriter, "semeval2023": Semeval2023Writer, "semeval2020": Semeval2020Writer}
+WRITERS: dict[str, type[Writer]] = {
+    "jsonl": JsonlWriter,
+    "csv": CsvWriter,
+    "html": HtmlWriter,
+    "semeval2023": Semeval2023Writer,
+    "semeval2020": Semeval2020Writer,
+    "fnc1": Fnc1Writer,
+}
 FORMATS = tuple(WRITERS)
 
 

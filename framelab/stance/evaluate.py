@@ -1,0 +1,86 @@
+"""Reports of an FNC-1 model: the measures the field uses, beside the majority-class and TF-IDF baselines.
+
+``framelab eval`` writes the shared classifier report (:func:`framelab.eval.classifier.evaluate_classifier`:
+per-class P/R/F1, the TF-IDF and majority-class baselines, plots) and adds,
+for the model and both baselines, the official FNC-1 relative score (weighted
+score / maximum; Pomerleau & Rao 2017), macro-F1 over the four classes (the
+measure Hanselowski et al. 2018 argue for, since the relative score rewards the
+majority classes), per-class F1 and the confusion matrix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from framelab.config import Config
+from framelab.eval.classifier import evaluate_classifier
+from framelab.eval.result import EvalResult
+from framelab.eval.scores import stance_scores
+from framelab.splits import TaskData
+from framelab.stance.data import FNC1_LABELS
+from framelab.stance.train import confusion
+
+_SYSTEMS = (("model", "framelab model"), ("baseline", "TF-IDF baseline"), ("majority_baseline", "majority-class baseline"))
+
+
+def _fnc_lines(metrics: dict) -> list[str]:
+    names = FNC1_LABELS
+    lines = ["", "## FNC-1 measures", "", "| system | relative score | macro-F1 (4 classes) | " + " | ".join(f"F1 {n}" for n in names) + " |", "|---|" + "---:|" * (2 + len(names))]
+    for key, title in _SYSTEMS:
+        st = metrics[key]["stance"]
+        lines.append(f"| {title} | {st['fnc_relative']:.4f} | {st['macro_f1']:.4f} | " + " | ".join(f"{st['per_label'][n]['f1']:.3f}" for n in names) + " |")
+    matrix = metrics["model"]["confusion_matrix"]["rows_gold_columns_predicted"]
+    lines += ["", "Confusion matrix of the model (rows: gold, columns: predicted):", "", "| gold \\ predicted | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    lines += [f"| {n} | " + " | ".join(str(v) for v in row) + " |" for n, row in zip(names, matrix)]
+    return lines
+
+
+def evaluate_fnc1(predictor, dataset_dir: Path, split: str, out: Path) -> EvalResult:
+    """The shared classifier report, with the FNC-1 figures of every system (:func:`fnc1_scores`) added to ``report.md``."""
+    result = evaluate_classifier(predictor, dataset_dir, split, out)
+    with (Path(result.report_dir) / "report.md").open("a", encoding="utf-8") as report:
+        report.write("\n".join(_fnc_lines(result.metrics)) + "\n")
+    return result
+
+
+def fnc1_scores(probs: np.ndarray, decided: np.ndarray, data: TaskData, names: list[str]) -> dict:
+    """The task's extra figures: relative score, macro-F1 and per-class F1 (``stance``), and the confusion matrix."""
+    pred = [names[i] for i in decided.argmax(axis=1)]
+    gold = [names[i] for i in data.targets.argmax(axis=1)]
+    return {"stance": stance_scores(pred, gold, names), "confusion_matrix": {"labels": list(names), "rows_gold_columns_predicted": confusion(pred, gold, names)}}
+
+
+def summarize_evaluation(metrics: dict) -> str:
+    """Relative score, macro-F1 and per-class F1 of the model and both baselines, as ``framelab eval`` prints them."""
+    head = f"{'':<24}{'relative':>9}{'macro-F1':>9}" + "".join(f"{n:>10}" for n in FNC1_LABELS)
+    rows = [head]
+    for key, title in _SYSTEMS:
+        st = metrics[key]["stance"]
+        rows.append(f"{title:<24}{st['fnc_relative']:>9.4f}{st['macro_f1']:>9.4f}" + "".join(f"{st['per_label'][n]['f1']:>10.3f}" for n in FNC1_LABELS))
+    return "\n".join(rows)
+
+
+def summarize_training(dev_metrics: dict) -> str:
+    """The dev line ``framelab train`` prints."""
+    st = dev_metrics["stance"]
+    per = ", ".join(f"{n} {st['per_label'][n]['f1']:.3f}" for n in FNC1_LABELS)
+    return (
+        f"dev FNC-1 relative score {st['fnc_relative']:.4f}, macro-F1 {st['macro_f1']:.4f} (F1: {per}); "
+        f"relatedness accuracy {dev_metrics['relatedness_accuracy']:.4f}; trained in {dev_metrics['train_runtime_seconds']:.0f} s"
+    )
+
+
+def card_metrics(dev_metrics: dict, config: Config) -> str:
+    """The dev section of the model card."""
+    st = dev_metrics["stance"]
+    lines = [
+        f"Dev split by body ({dev_metrics['n_dev_pairs']} pairs): FNC-1 relative score {st['fnc_relative']:.4f}, macro-F1 {st['macro_f1']:.4f}, "
+        f"accuracy {st['accuracy']:.4f}; relatedness accuracy {dev_metrics['relatedness_accuracy']:.4f}.",
+        "",
+        "| class | precision | recall | F1 | support |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [f"| {n} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |" for n, s in st["per_label"].items()]
+    return "\n".join(lines)
