@@ -119,8 +119,9 @@ def read_fnc1_bodies(files: list[Path], log: ProblemLog) -> dict[str, tuple[str,
                 log.add(file, line, f"row {number}: expected 2 fields (Body ID, articleBody), found {len(row)}", "fix the row")
                 continue
             body_id, text = row[0].strip(), row[1]
-            if not body_id or not text.strip():
-                log.add(file, line, f"row {number}: empty {'Body ID' if not body_id else 'articleBody'}", "fix or remove the row")
+            why = id_problem(body_id) or ("empty articleBody" if is_empty_text(text) else None)
+            if why is not None:
+                log.add(file, line, f"row {number}: {why}", "give every body a Body ID of visible characters and a text")
                 continue
             if body_id in bodies:
                 if bodies[body_id][0] != text:
