@@ -91,10 +91,10 @@ class Batcher:
         self.stats.requests += 1
         try:
             return await asyncio.wait_for(asyncio.shield(job.future), timeout_s)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11
             self.stats.timed_out += 1
             job.future.cancel()  # not yet scored: its batch skips it
-            raise
+            raise TimeoutError(f"not scored within {timeout_s} s") from None
 
     async def _consume(self) -> None:
         assert self.queue is not None
