@@ -187,7 +187,7 @@ def _compare(
     try:
         for server in servers:
             server.wait_ready()
-            # Warm-up under the full load, not counted: the first forward passes of each new batch shape are several times slower.
+            # Warm-up under the full load, not counted: the first calls are several times slower.
             asyncio.run(_load(server.url, articles, clients, warmup_s, server.process.pid, timeout_s))
         before = [httpx.get(s.url + "/health", timeout=10).json() for s in servers]
         windows: list[list[dict]] = [[], []]
