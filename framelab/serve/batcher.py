@@ -4,7 +4,7 @@ One :class:`Batcher` per worker process: requests wait in a bounded
 :class:`asyncio.Queue`; a single consumer task takes the first, waits up to
 ``wait_s`` (a few milliseconds) for others, takes up to ``max_batch``
 articles in all, scores them with :func:`framelab.score.scorer.score_chunk`
-in a worker thread (the event loop keeps answering meanwhile) and hands each
+in one worker thread (the event loop keeps answering meanwhile) and hands each
 request its own results. While one batch runs the next one gathers, so under
 load batches fill without waiting. ``max_batch=1`` scores one article per
 forward pass (batching off, for comparison).
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from framelab.score.records import ScoredArticle
@@ -60,9 +61,12 @@ class Batcher:
         self.stats = BatchStats()
         self.queue: asyncio.Queue[_Job] | None = None
         self.task: asyncio.Task | None = None
+        self.executor: ThreadPoolExecutor | None = None
 
     async def start(self) -> None:
         self.queue = asyncio.Queue(maxsize=self.queue_limit)
+        # One thread scores every batch: torch's thread team stays the same, and batches never overlap.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="framelab-score")
         self.task = asyncio.create_task(self._consume(), name="framelab-batcher")
 
     async def stop(self) -> None:
@@ -73,6 +77,9 @@ class Batcher:
             except asyncio.CancelledError:
                 pass
             self.task = None
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor = None
 
     @property
     def waiting(self) -> int:
@@ -112,15 +119,17 @@ class Batcher:
             if jobs:
                 await self._run(jobs)
 
+    def _score(self, articles: list[Article]) -> list[ScoredArticle]:
+        return score_chunk(self.predictors, articles, split_workers=1)
+
     async def _run(self, jobs: list[_Job]) -> None:
         articles = [a for j in jobs for a in j.articles]
+        loop = asyncio.get_running_loop()
+        chunks = [[a] for a in articles] if self.max_batch == 1 else [articles]
         try:
-            if self.max_batch == 1:
-                results = []
-                for article in articles:
-                    results += await asyncio.to_thread(score_chunk, self.predictors, [article], split_workers=1)
-            else:
-                results = await asyncio.to_thread(score_chunk, self.predictors, articles, split_workers=1)
+            results = []
+            for chunk in chunks:
+                results += await loop.run_in_executor(self.executor, self._score, chunk)
         except Exception as exc:  # a bad batch fails its own requests, never the consumer
             if len(jobs) > 1:  # one request's articles must not fail the others: score each alone
                 for j in jobs:
