@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import signal
 import sys
+import threading
+import traceback
 from pathlib import Path
 
 from framelab import __version__
@@ -18,6 +23,23 @@ def _positive_int(value: str) -> int:
     number = int(value)
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def _folds(value: str) -> int:
+    number = int(value) if value.lstrip("-").isdigit() else None
+    if number is None or number == 1 or number < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (no folds) or at least 2, got {value!r}")
+    return number
+
+
+def _finite_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+    if not math.isfinite(number) or number < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {value}")
     return number
 
 
@@ -35,12 +57,13 @@ def _cmd_data(args: argparse.Namespace) -> None:
     config = load_config(args.config, [*args.overrides, *strictness])
     if args.export:
         from framelab.errors import ProblemLog
+        from framelab.output import check_output
         from framelab.readers import read_corpus
 
+        out = check_output(args.out or f"data/processed/{config.name}.jsonl")
         log = ProblemLog(strict=config.data.strict)
         articles = read_corpus(config.data.format, Path(config.data.path), log=log, label_map=config.data.label_map)
         log.raise_if_any()
-        out = Path(args.out or f"data/processed/{config.name}.jsonl")
         count = write_jsonl(articles, out)
         print(f"wrote {count} articles to {out}")
         return
@@ -51,12 +74,14 @@ def _cmd_data(args: argparse.Namespace) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> None:
     from framelab.config import load_config
+    from framelab.output import check_output
     from framelab.processes import is_main_process
     from framelab.tasks import get_task
     from framelab.train.run import train
 
     folds = [f"train.folds={args.folds}"] if args.folds is not None else []
     config = load_config(args.config, [*args.overrides, *folds])
+    check_output(config.model_dir, folder=True, what="the model folder")
     if args.resume and config.train.folds:
         raise ValueError("--resume continues one run; a k-fold run starts over (drop --resume or --folds)")
     result = train(config, resume=args.resume)
@@ -68,8 +93,11 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 def _cmd_eval(args: argparse.Namespace) -> None:
     from framelab.eval.report import evaluate_model
+    from framelab.output import check_output
     from framelab.tasks import get_task
 
+    if args.out:
+        check_output(args.out, folder=True)
     result = evaluate_model(args.model, args.data, args.split, args.out)
     print(get_task(result.metrics["task"]).summarize_evaluation(result.metrics))
     print(f"report: {result.report_dir}/report.md")
@@ -77,7 +105,10 @@ def _cmd_eval(args: argparse.Namespace) -> None:
 
 def _cmd_baseline(args: argparse.Namespace) -> None:
     from framelab.eval.report import baseline_report
+    from framelab.output import check_output
 
+    if args.out:
+        check_output(args.out, folder=True)
     result = baseline_report(args.data, args.task, args.split, args.out)
     b = result.metrics["baseline"]
     print(f"TF-IDF baseline on {args.split}: micro-F1 {b['micro']['f1']:.3f}, macro-F1 {b['macro']['f1']:.3f}")
@@ -85,8 +116,10 @@ def _cmd_baseline(args: argparse.Namespace) -> None:
 
 
 def _cmd_ensemble(args: argparse.Namespace) -> None:
+    from framelab.output import check_output
     from framelab.train.ensemble import build_ensemble
 
+    check_output(args.out, folder=True)
     result = build_ensemble(args.model, args.data, args.out, weights=args.weight)
     m = result.dev_metrics
     print(f"{'dev':<34}{'micro-F1':>9}{'macro-F1':>9}{'any F1':>8}")
@@ -116,6 +149,7 @@ def _cmd_score(args: argparse.Namespace) -> None:
         shard=parse_shard(args.shard) if args.shard else None,
         target=args.target,
         split_workers=args.split_workers,
+        on_error=args.on_error,
     )
     # Under accelerate launch / torchrun every process scores one shard and the main one merges them into --out.
     launched = world_size() > 1
@@ -124,6 +158,12 @@ def _cmd_score(args: argparse.Namespace) -> None:
         return
     rate = summary.units / summary.seconds if summary.seconds else 0.0
     print(f"scored {summary.articles} articles, {summary.units} units in {summary.seconds:.1f} s ({rate:.0f} units/s)", file=sys.stderr)
+    for name, count in summary.cut_units.items():
+        print(f"warning: {name}: {count} unit(s) longer than the model's max_length tokens were cut to it (the rest of each unit was not seen)", file=sys.stderr)
+    if summary.problems:
+        print(f"skipped {len(summary.problems)} bad input(s) (--on-error skip):", file=sys.stderr)
+        for line in summary.problems:
+            print(f"  - {line}", file=sys.stderr)
     for path in summary.outputs:
         print(f"wrote {path}", file=sys.stderr)
 
@@ -136,7 +176,10 @@ def _classify_spans(args: argparse.Namespace) -> None:
         raise ValueError("--spans takes one --model (a model whose task names the technique of given spans) and --out FILE")
     if world_size() > 1:
         raise ValueError("--spans runs in one process; start it without accelerate launch / torchrun")
-    count = classify_given_spans(args.model[0], args.inputs, args.spans, args.out, batch_size=args.batch_size)
+    from framelab.output import claim
+
+    with claim(args.out):
+        count = classify_given_spans(args.model[0], args.inputs, args.spans, args.out, batch_size=args.batch_size)
     print(f"named the technique of {count} spans; wrote {args.out}", file=sys.stderr)
 
 
@@ -177,7 +220,7 @@ def _cmd_config(args: argparse.Namespace) -> None:
     from framelab.config import describe, load_config
     from framelab.tasks import get_task
 
-    if args.config:
+    if args.config or args.overrides:
         print(json.dumps(asdict(load_config(args.config, args.overrides)), indent=2))
     else:
         print("\n".join(describe()))
@@ -189,7 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(prog="framelab", description="Framing, persuasion-technique and stance classifiers for news.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the traceback of an error")
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
+    add_parser = sub.add_parser
+    sub.add_parser = lambda *a, **k: add_parser(*a, parents=[verbose], **k)  # every sub-command takes -v too
 
     p = sub.add_parser("data", help="corpus -> unit dataset folder (or --export jsonl)")
     _add_config(p)
@@ -204,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="fine-tune a model -> model folder")
     _add_config(p)
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of an interrupted run")
-    p.add_argument("--folds", type=int, metavar="K", help="k-fold by article, thresholds from out-of-fold predictions, then refit on every article (train.folds)")
+    p.add_argument("--folds", type=_folds, metavar="K", help="k-fold by article, thresholds from out-of-fold predictions, then refit on every article (train.folds)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("eval", help="model + dataset split -> report folder")
@@ -217,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ensemble", help="average technique models and span taggers (e.g. a line model, a sentence model and a span tagger) -> ensemble folder")
     p.add_argument("--model", action="append", required=True, help="techniques or spans model folder (repeat: two or more; the first sets the labels)")
     p.add_argument("--data", required=True, help="dataset folder whose units the ensemble labels and whose dev split sets its threshold")
-    p.add_argument("--weight", action="append", type=float, help="one weight per --model, in order (default: equal)")
+    p.add_argument("--weight", action="append", type=_finite_float, help="one weight per --model, in order (default: equal)")
     p.add_argument("--out", required=True, help="ensemble folder")
     p.set_defaults(func=_cmd_ensemble)
 
@@ -234,12 +282,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="jsonl", choices=list(WRITERS))
     p.add_argument("--spans", metavar="FILE", help="span model: name the technique of each span in FILE (id<TAB>?<TAB>start<TAB>end) and write id<TAB>technique<TAB>start<TAB>end to --out")
     p.add_argument("--out", help="output file (folder for semeval2023); default standard output")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--quantize", choices=["int8"], help="dynamic int8 quantisation of the linear layers")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--target", help="stance target for stance models (articles from JSONL may carry their own)")
     p.add_argument("--shard", metavar="K/N", help="score only shard K of N (0 <= K < N, by a hash of the article id)")
     p.add_argument("--split-workers", type=_positive_int, metavar="N", help="processes that cut articles into sentences (default: one per usable CPU; 1: none)")
+    p.add_argument(
+        "--on-error",
+        choices=["strict", "skip"],
+        default="strict",
+        help="strict (default): a bad input file stops the run before any model loads; skip: leave bad files out, list them on stderr and in a 'problems' record (jsonl)",
+    )
     p.set_defaults(func=_cmd_score)
 
     p = sub.add_parser("merge", help="join the outputs of framelab score --shard K/N runs")
@@ -271,15 +325,71 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Errors a user causes and can fix (bad input, config, paths, permissions): exit status 2, one line.
+USER_ERRORS = (DataError, ConfigError, ValueError, OSError)
+
+
+class Terminated(SystemExit):
+    """SIGTERM, raised in the main thread so that every ``finally`` and cleanup runs."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    if os.getpid() != _MAIN_PID:
+        # A forked helper (sentence splitting) dies as before.
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    raise Terminated(128 + signum)
+
+
+_MAIN_PID = os.getpid()
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status.
+
+    Without ``-v`` an error prints one line, ``framelab <command>: error: …``:
+    exit status 2 for what the user can fix, 1 for anything else (rerun with
+    ``-v`` for the traceback). SIGTERM and Ctrl-C remove every temporary output.
+    """
+    global _MAIN_PID
     args = build_parser().parse_args(argv)
+    _MAIN_PID = os.getpid()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if _is_main_thread() else None
     try:
         args.func(args)
-    except (DataError, ConfigError, ValueError) as exc:
-        print(f"framelab {args.command}: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"framelab {args.command}: interrupted; no partial output left", file=sys.stderr)
+        return 130
+    except Terminated as exc:
+        print(f"framelab {args.command}: terminated (SIGTERM); no partial output left", file=sys.stderr)
+        return int(exc.code)
+    except USER_ERRORS as exc:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"framelab {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except Exception as exc:  # noqa: BLE001 - one line instead of a traceback; -v shows it
+        if args.verbose:
+            traceback.print_exc()
+        print(f"framelab {args.command}: error: {type(exc).__name__}: {_one_line(exc)} (an internal error: rerun with -v for the traceback and report it)", file=sys.stderr)
+        return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _is_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message of ``exc``; an OSError as its file and reason."""
+    if isinstance(exc, OSError) and not isinstance(exc, (DataError, ConfigError)) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror}"
+    return str(exc) or type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -3,14 +3,16 @@
 A run file holds up to four sections (``data``, ``model``, ``train``, plus the
 top-level ``name`` and ``output_dir``) and states only what differs from the
 defaults below, or from the file named by its ``extends:`` key. Unknown keys,
-wrong types and values outside a field's choices fail on load with the key's
-dotted name. ``framelab config --show`` prints every field with its doc.
+wrong types, values outside a field's choices, NaN or infinite numbers, and
+numbers out of range (zero or negative where a positive one is needed,
+``warmup_ratio`` outside [0, 1)) fail on load with the key's dotted name. ``framelab config --show`` prints every field with its doc.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Callable
@@ -197,6 +199,8 @@ def _build(cls: type, values: dict[str, Any], where: str, prefix: str = "") -> A
         value = _coerce_number(value, hint)
         if not _type_ok(value, hint):
             raise ConfigError(f"{where}: '{name}' must be {_type_name(hint)}, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{where}: '{name}' must be a finite number, got {value!r}")
         choices = _choices(fields[key])
         if choices and value not in choices:
             raise ConfigError(f"{where}: '{name}' must be one of {', '.join(choices)}, got {value!r}")
@@ -301,10 +305,33 @@ def _check(config: Config, where: str) -> None:
         raise ConfigError(f"{where}: data.min_overlap_fraction must be within [0, 1]")
     if config.model.max_length < 8 or not 0 <= config.model.stride < config.model.max_length // 2:
         raise ConfigError(f"{where}: model.max_length must be >= 8 and model.stride below half of it")
-    if t.epochs <= 0 or t.batch_size < 1 or t.learning_rate <= 0:
-        raise ConfigError(f"{where}: train.epochs, train.batch_size and train.learning_rate must be positive")
-    if t.freeze_layers < 0 or t.gradient_accumulation_steps < 1 or t.max_steps < 0 or t.save_total_limit < 1:
-        raise ConfigError(f"{where}: train.freeze_layers and train.max_steps must be >= 0, train.gradient_accumulation_steps and train.save_total_limit >= 1")
+    for key, value in (
+        ("train.epochs", t.epochs),
+        ("train.batch_size", t.batch_size),
+        ("train.eval_batch_size", t.eval_batch_size),
+        ("train.learning_rate", t.learning_rate),
+        ("train.logging_steps", t.logging_steps),
+        ("train.max_pos_weight", t.max_pos_weight),
+        ("data.min_overlap_chars", d.min_overlap_chars),
+        ("train.gradient_accumulation_steps", t.gradient_accumulation_steps),
+        ("train.save_total_limit", t.save_total_limit),
+    ):
+        if not value > 0:
+            raise ConfigError(f"{where}: '{key}' must be positive, got {value!r}")
+    for key, value in (
+        ("train.weight_decay", t.weight_decay),
+        ("train.focal_gamma", t.focal_gamma),
+        ("train.min_label_count", t.min_label_count),
+        ("train.threshold_min_support", t.threshold_min_support),
+        ("train.early_stopping_patience", t.early_stopping_patience),
+        ("train.num_threads", t.num_threads),
+        ("train.freeze_layers", t.freeze_layers),
+        ("train.max_steps", t.max_steps),
+    ):
+        if not value >= 0:
+            raise ConfigError(f"{where}: '{key}' must be 0 or more, got {value!r}")
+    if not 0 <= t.warmup_ratio < 1:
+        raise ConfigError(f"{where}: 'train.warmup_ratio' must be in [0, 1), got {t.warmup_ratio!r}")
     if t.folds == 1 or t.folds < 0:
         raise ConfigError(f"{where}: train.folds must be 0 (no folds) or at least 2, got {t.folds}")
     if not 0 <= t.lexical_weight <= 1:

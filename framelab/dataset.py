@@ -16,10 +16,9 @@ Articles are cut into units on every usable CPU (:mod:`framelab.unit_pool`).
 
 from __future__ import annotations
 
+import difflib
 import json
 import random
-import shutil
-import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -30,6 +29,7 @@ from datasets.utils.logging import disable_progress_bar
 
 from framelab.config import Config
 from framelab.errors import DataError, Problem, ProblemLog
+from framelab.output import atomic_folder, check_output
 from framelab.projection import ProjectionRule, ProjectionStats, apply_line_labels, project
 from framelab.readers import read_corpus, read_label_list
 from framelab.types import Article, Unit
@@ -184,6 +184,7 @@ def build_dataset(config: Config, *, force: bool = False) -> DatasetResult:
     out = config.dataset_dir
     fingerprint = _fingerprint(config)
     _check_destination(out, fingerprint, force)
+    check_output(out, folder=True, what="the dataset folder")
 
     log = ProblemLog(strict=d.strict)
     labels = read_label_list(Path(d.labels)) if d.labels else None
@@ -228,23 +229,29 @@ def build_dataset(config: Config, *, force: bool = False) -> DatasetResult:
         "problems": [str(p) for p in log.problems],
         "seconds": 0.0,
     }
+    if labels is None:
+        stats["derived_labels"] = derived_labels(articles)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         units_dd.save_to_disk(str(tmp / "units"))
         articles_dd.save_to_disk(str(tmp / "articles"))
         (tmp / "labels.json").write_text(json.dumps(inventory, indent=2, ensure_ascii=False), encoding="utf-8")
         (tmp / "data_config.json").write_text(json.dumps(fingerprint, indent=2, ensure_ascii=False), encoding="utf-8")
         stats["seconds"] = round(time.perf_counter() - started, 2)
         (tmp / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return DatasetResult(out, stats)
+
+
+def derived_labels(articles: list[Article]) -> dict:
+    """The technique names a corpus uses when no label list is given, with counts, and the rare names that look like a common one (likely misspellings)."""
+    counts = Counter(s.label for a in articles for s in a.spans)
+    counts.update(name for a in articles for names in (a.line_labels or {}).values() for name in names)
+    look_alike = []
+    for name, count in sorted(counts.items()):
+        others = [o for o in counts if o != name and counts[o] > count]
+        for match in difflib.get_close_matches(name, others, n=1, cutoff=0.85):
+            look_alike.append({"name": name, "count": count, "like": match, "like_count": counts[match]})
+    return {"names": dict(sorted(counts.items())), "look_alike": look_alike}
 
 
 def _line_label_names(articles: list[Article]) -> set[str]:
@@ -286,4 +293,13 @@ def stats_table(stats: dict) -> str:
     )
     if stats["problems"]:
         lines.append(f"{len(stats['problems'])} data problem(s) dropped (lenient mode); see stats.json")
+    derived = stats.get("derived_labels")
+    if derived is not None:
+        names = ", ".join(f"{n} ({c})" for n, c in derived["names"].items()) or "none"
+        lines.append(f"\nno label list (data.labels): {len(derived['names'])} technique name(s) taken from the corpus: {names}")
+        for a in derived["look_alike"]:
+            lines.append(
+                f"warning: technique {a['name']!r} ({a['count']} use(s)) looks like {a['like']!r} ({a['like_count']}): "
+                "a misspelling becomes a class of its own; set data.labels to a label list, or data.label_map to map it"
+            )
     return "\n".join(lines)

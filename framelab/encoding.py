@@ -1,6 +1,7 @@
 """Tokenising texts into model inputs, and pooling window outputs per text.
 
-Unit tasks truncate each unit to ``max_length`` tokens. Article tasks cut each
+Unit tasks truncate each unit to ``max_length`` tokens (and count the units
+cut, which ``framelab score`` reports). Article tasks cut each
 article into windows of ``max_length`` tokens that overlap by ``stride``
 tokens (the fast tokenizer's overflowing tokens), so no part of a long article
 is ignored; the window outputs of one article are pooled into one prediction:
@@ -23,6 +24,8 @@ class Encoded:
 
     features: dict[str, list[list[int]]]
     example: np.ndarray
+    #: Unwindowed texts longer than ``max_length`` tokens, cut to it.
+    cut: int = 0
 
     def __len__(self) -> int:
         return len(self.example)
@@ -57,7 +60,9 @@ def encode(
     else:
         example = np.arange(len(texts), dtype=np.int64)
     out.pop("offset_mapping", None)
-    return Encoded(dict(out), example)
+    # A fast tokenizer keeps what truncation cut off in each encoding's ``overflowing``.
+    cut = 0 if windowed or not out.encodings else sum(1 for e in out.encodings if e.overflowing)
+    return Encoded(dict(out), example, cut)
 
 
 def pool(logits: np.ndarray, example: np.ndarray, n_examples: int, how: str) -> np.ndarray:

@@ -117,6 +117,10 @@ class Task:
     classify_spans: Callable[..., int] | None = None
     #: Why ``framelab score`` (articles in, labels out) does not apply, or None when it does.
     not_scored: str | None = None
+    #: How a model folder of the task loads for scoring, ``(model_dir, *, batch_size, quantize, device) -> predictor``;
+    #: None: :class:`framelab.models.predictor.Predictor`. A predictor with an ``evidence`` method also tells
+    #: which sentences carry each predicted label (``frame_evidence`` in the output).
+    predictor: Callable[..., Any] | None = None
 
     @property
     def windowed(self) -> bool:

@@ -120,7 +120,7 @@ def test_no_framelab_import_inside_a_function() -> None:
 
 
 def test_layers_never_name_a_task_package() -> None:
-    task_packages = {"classification", "spans"}
+    task_packages = {"classification", "spans", "frames"}
     edges = import_graph(PACKAGE)
     for layer in ("tasks", "config", "splits", "dataset", "readers", "models", "train", "eval", "score", "cli"):
         assert not edges.get(layer, set()) & task_packages, f"{layer} imports a task package"

@@ -59,3 +59,25 @@ def test_frozen_layers_stay_put_and_the_options_reach_the_trainer(tmp_path: Path
 def test_bad_trainer_options_fail_on_load(override: str) -> None:
     with pytest.raises(ConfigError, match=override.split("=")[0]):
         load_config(None, [override])
+
+
+def test_the_top_layers_on_cached_states_give_the_whole_model_logits(tiny_model_dir: Path) -> None:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from framelab.train.frozen import collate_cached, lower_states, top_layers_only
+
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=3).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    texts = ["A short one.", "A somewhat longer sentence with more words in it than the first."]
+    features = {k: v for k, v in tokenizer(texts).items()}
+    with torch.inference_mode():
+        whole = model(**tokenizer(texts, padding=True, return_tensors="pt")).logits
+    states = lower_states(model, features, 1, batch_size=8, bf16=False)
+    model.eval()
+    batch = collate_cached([{"inputs_embeds": s, "labels": 0} for s in states])
+    batch.pop("labels")
+    with top_layers_only(model, 1), torch.inference_mode():
+        top = model(**batch).logits
+    assert torch.allclose(whole, top, atol=1e-5)
+    assert len(model.base_model.encoder.layer) == 2 and hasattr(model.base_model.embeddings, "word_embeddings")

@@ -1,6 +1,6 @@
 """The saved model folder: everything scoring needs, and nothing else needed.
 
-Layout (written atomically: a temporary sibling folder renamed into place)::
+Layout (written atomically by :func:`framelab.output.atomic_folder`: a temporary sibling folder swapped into place)::
 
     model.safetensors, config.json (with id2label)   transformers weights + config
     tokenizer.json, tokenizer_config.json, ...       the tokenizer
@@ -17,16 +17,13 @@ Weights are only ever read from safetensors and remote code is never trusted.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from framelab.config import DEFAULT_BASE_MODEL, MPNET_BASE_MODEL
 from framelab.errors import ConfigError, DataError, Problem
 from framelab.models.mpnet import mpnet_path
+from framelab.output import atomic_folder as atomic_folder  # the one way folders are written; re-exported for the model writers
 from framelab.tasks import get_task
 
 META_FILE = "framelab.json"
@@ -135,28 +132,3 @@ def read_meta(model_dir: Path) -> ModelMeta:
 def write_meta(model_dir: Path, meta: ModelMeta) -> None:
     """Write ``framelab.json``."""
     (Path(model_dir) / META_FILE).write_text(json.dumps(asdict(meta), indent=2, ensure_ascii=False), encoding="utf-8")
-
-
-@contextmanager
-def atomic_folder(final: Path) -> Iterator[Path]:
-    """Yield a temporary sibling of ``final``; on success it replaces ``final``.
-
-    A crash inside the block leaves ``final`` as it was (absent or the previous
-    version), never half-written.
-    """
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-    try:
-        yield tmp
-        if final.exists():
-            old = final.with_name(f".{final.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            final.rename(old)
-            tmp.rename(final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(final)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)

@@ -27,6 +27,7 @@ from transformers import AutoModelForSequenceClassification, AutoModelForTokenCl
 
 from framelab.cpus import usable_cpus
 from framelab.encoding import Encoded, activate, encode, pool
+from framelab.errors import DataError, Problem
 from framelab.lexical import LexicalModel
 from framelab.memory import HeapTrimmer
 from framelab.models.folder import ModelMeta, read_meta
@@ -46,6 +47,17 @@ def _limit_threads() -> None:
         torch.set_num_threads(usable)
 
 
+def _load(path: Path, what: str, load, *args, **kwargs):
+    """``load(*args, **kwargs)``, any failure turned into a :class:`DataError` naming ``path``: a truncated or corrupt file is the user's to replace."""
+    try:
+        return load(*args, **kwargs)
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - safetensors, tokenizers and transformers each raise their own kinds
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(Problem(str(path), None, f"cannot load the model's {what}: {detail}", "the folder is damaged or incomplete: copy it again or retrain")) from exc
+
+
 class Predictor:
     """A trained framelab model ready to score texts."""
 
@@ -56,10 +68,12 @@ class Predictor:
         self.meta: ModelMeta = read_meta(self.model_dir)
         self.batch_size = batch_size
         _limit_threads()
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), trust_remote_code=False)
+        self.tokenizer = _load(self.model_dir, "tokenizer files", AutoTokenizer.from_pretrained, str(self.model_dir), trust_remote_code=False)
         self.task = get_task(self.meta.task)
         auto = AutoModelForTokenClassification if self.task.head == "token" else AutoModelForSequenceClassification
-        model = auto.from_pretrained(str(self.model_dir), use_safetensors=True, trust_remote_code=False)
+        model = _load(self.model_dir / "model.safetensors", "weights", auto.from_pretrained, str(self.model_dir), use_safetensors=True, trust_remote_code=False)
+        #: Units longer than ``max_length`` tokens cut to it so far (unit models; article models window instead).
+        self.cut_units = 0
         model.eval()
         if quantize == "int8":
             # Per-channel weight scales: as fast as per-tensor, with half the largest
@@ -128,6 +142,8 @@ class Predictor:
         encoded = encode(
             self.tokenizer, texts, max_length=meta.max_length, stride=meta.stride, windowed=meta.article_level, pairs=pairs
         )
+        if not meta.article_level:
+            self.cut_units += encoded.cut
         n_labels = len(meta.labels)
         if len(encoded) == 0:
             return np.zeros((len(texts), n_labels))

@@ -53,14 +53,13 @@ dropped).  A leading BOM on the file's first line is ignored.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from framelab.errors import DataError, Problem, ProblemLog
+from framelab.output import AtomicFile
 from framelab.readers.common import (
     BOM,
     check_bounds,
@@ -113,29 +112,16 @@ def article_to_json(article: Article) -> dict[str, Any]:
 def write_jsonl(articles: Iterable[Article], path: Path) -> int:
     """Write ``articles`` to ``path`` atomically; returns how many were written.
 
-    The file is written to a temporary file in the same folder, flushed and
-    then moved into place with :func:`os.replace`, so readers never see a
-    half-written corpus.
+    The file is written to a temporary file in the same folder, fsynced and
+    then moved into place (:class:`framelab.output.AtomicFile`), so readers
+    never see a half-written corpus.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            for article in articles:
-                out.write(json.dumps(article_to_json(article), ensure_ascii=False))
-                out.write("\n")
-                count += 1
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with AtomicFile(Path(path), newline="\n") as out:
+        for article in articles:
+            out.handle.write(json.dumps(article_to_json(article), ensure_ascii=False))
+            out.handle.write("\n")
+            count += 1
     return count
 
 
@@ -380,6 +366,18 @@ def _json_object(chunk: bytes, offset: int, path: Path, number: int, log: Proble
             "each line must be one JSON object",
         )
         return None
+    # An escape such as \ud800 decodes to a lone surrogate, which no output can encode: refuse it here, naming the line.
+    if "\\ud" in raw.lower():
+        try:
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            log.add(
+                path,
+                number,
+                f"a string holds a lone surrogate (U+{ord(exc.object[exc.start]):04X}, from a \\u escape): not Unicode text",
+                "fix or remove the escape; a character outside the BMP is written as a pair such as \\ud83d\\ude80",
+            )
+            return None
     return obj
 
 

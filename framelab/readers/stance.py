@@ -21,7 +21,7 @@ import io
 from pathlib import Path
 
 from framelab.errors import DataError, Problem, ProblemLog
-from framelab.readers.common import walk_files
+from framelab.readers.common import id_problem, is_empty_text, walk_files
 from framelab.types import Article
 
 SEMEVAL2016_STANCES = {"FAVOR": "favor", "AGAINST": "against", "NONE": "none"}
@@ -68,10 +68,14 @@ def read_semeval2016(path: Path, *, log: ProblemLog, labels=None, label_map=None
             if label is None:
                 log.add(file, number, f"unknown stance {stance!r}", "use FAVOR, AGAINST or NONE")
                 continue
+            why = id_problem(article_id)
+            if why is not None:
+                log.add(file, number, why, "give every row an ID of visible characters")
+                continue
             if article_id in articles:
                 log.add(file, number, f"id {article_id} appears twice", "give every row a unique ID")
                 continue
-            if not text:
+            if is_empty_text(text):
                 log.add(file, number, "empty text", "remove the line")
                 continue
             articles[article_id] = Article(article_id, text, stance_target=target, stance=label, source=f"{file}:{number}")
@@ -116,6 +120,10 @@ def read_fnc1(path: Path, *, log: ProblemLog, labels=None, label_map=None, frame
                 continue
             if body_id not in bodies:
                 log.add(file, number, f"body {body_id} is not in the bodies file", "give the matching bodies CSV")
+                continue
+            why = id_problem(f"{body_id}#{number}")
+            if why is not None or is_empty_text(bodies[body_id]):
+                log.add(file, number, f"body {body_id!r}: {why or 'the body text is empty'}", "give every body an ID of visible characters and a text")
                 continue
             articles.append(Article(f"{body_id}#{number}", bodies[body_id], stance_target=headline, stance=stance, source=f"{file}:{number}"))
     return sorted(articles, key=lambda a: a.id)

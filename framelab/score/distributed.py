@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from framelab.cpus import usable_cpus
+from framelab.output import check_output
 from framelab.processes import world_size
 from framelab.score.scorer import ScoreOptions, ScoreSummary, score
 from framelab.score.shard import MERGE_FORMATS, merge
@@ -56,6 +57,7 @@ def check_request(processes: int, *, fmt: str, out: str | Path | None, shard: ob
         raise ValueError(f"--format {fmt} cannot be merged; with several processes use {', '.join(MERGE_FORMATS)}")
     if not out:
         raise ValueError(f"--out is required with {processes} processes (their parts are merged into it)")
+    check_output(out, folder=fmt == "semeval2023")
 
 
 def part_path(out: str | Path, rank: int, processes: int) -> Path:
@@ -162,7 +164,7 @@ def score_distributed(
                 f"parts of other processes not found ({', '.join(missing)}): on several machines --out must be on a file system "
                 "they all share; otherwise score with --shard K/N per machine and join with framelab merge"
             )
-        summary.outputs = merge(parts, inputs, fmt=o.fmt, out=out).outputs
+        summary.outputs = merge(parts, inputs, fmt=o.fmt, out=out, on_error=o.on_error).outputs
     finally:
         for p in parts:
             _remove(p)

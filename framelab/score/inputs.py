@@ -12,6 +12,10 @@ no ``.txt`` file, a file type other than ``.txt``/``.jsonl``, a binary or
 non-UTF-8 file, a JSONL problem, an empty input, an id seen twice or an id
 with a TAB, newline or other control character.
 
+:func:`check_inputs` makes that pass over every file before any model is
+loaded (keeping ids, not texts), and with ``skip`` leaves bad files out and
+returns their problems (``framelab score --on-error skip``).
+
 Article ids are passed on unchanged (``../x`` and ``a/b`` included): the
 writers use fixed file names and no scoring code path builds a path from an
 id, so an id cannot point outside the output.
@@ -104,6 +108,59 @@ def _read_jsonl(path: Path) -> list[Article]:
     return articles
 
 
+def _read_file(path: Path) -> list[Article]:
+    suffix = _suffix(path)
+    if suffix == ".jsonl":
+        return _read_jsonl(path)
+    if suffix == ".txt" or not suffix:
+        return [_read_text(path)]
+    raise DataError(Problem(str(path), None, f"unsupported input type '{path.suffix}'", _TXT_HINT))
+
+
+def _check_new(articles: list[Article], path: Path, seen: dict[str, str]) -> None:
+    for article in articles:
+        if article.id in seen:
+            raise DataError(
+                Problem(str(path), None, f"article id {article.id!r} was already read from {seen[article.id]}", "give each article a unique id or file name")
+            )
+        seen[article.id] = str(path)
+
+
+def check_inputs(inputs: list[str | Path], *, skip: bool = False) -> tuple[list[Path], list[Problem]]:
+    """Read every input once, as :func:`iter_articles` will, keeping only ids: the files to score and the problems of those left out.
+
+    Strict (``skip=False``): the first bad file raises :class:`DataError`.
+    ``skip=True`` (``--on-error skip``): a bad file (or path) is left out and
+    its problems returned; a file repeating an id already read is left out
+    whole. Raises when no file is left.
+    """
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for item in inputs:
+        try:
+            files.extend(expand_inputs([item]))
+        except DataError as exc:
+            if not skip:
+                raise
+            problems.extend(exc.problems)
+    seen: dict[str, str] = {}
+    good: list[Path] = []
+    for path in files:
+        try:
+            found = _read_file(path)
+            _check_new(found, path, dict(seen))
+        except DataError as exc:
+            if not skip:
+                raise
+            problems.extend(exc.problems)
+            continue
+        _check_new(found, path, seen)
+        good.append(path)
+    if not good:
+        raise DataError(problems or Problem(", ".join(map(str, inputs)), None, "no input to score", _TXT_HINT))
+    return good, problems
+
+
 def iter_articles(inputs: list[str | Path]) -> Iterator[Article]:
     """Yield every input article once, checking ids are unique.
 
@@ -112,19 +169,6 @@ def iter_articles(inputs: list[str | Path]) -> Iterator[Article]:
     """
     seen: dict[str, str] = {}
     for path in expand_inputs(inputs):
-        suffix = _suffix(path)
-        if suffix == ".jsonl":
-            articles = _read_jsonl(path)
-        elif suffix == ".txt" or not suffix:
-            articles = [_read_text(path)]
-        else:
-            raise DataError(Problem(str(path), None, f"unsupported input type '{path.suffix}'", _TXT_HINT))
-        for article in articles:
-            if article.id in seen:
-                raise DataError(
-                    Problem(
-                        str(path), None, f"article id {article.id!r} was already read from {seen[article.id]}", "give each article a unique id or file name"
-                    )
-                )
-            seen[article.id] = str(path)
-            yield article
+        articles = _read_file(path)
+        _check_new(articles, path, seen)
+        yield from articles

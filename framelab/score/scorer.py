@@ -21,12 +21,14 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from framelab.errors import Problem
 from framelab.models.ensemble import EnsemblePredictor, load_model
 from framelab.models.predictor import Predictor
-from framelab.score.inputs import iter_articles
+from framelab.output import claim
+from framelab.score.inputs import check_inputs, iter_articles
 from framelab.score.records import Prediction, ScoredArticle, ScoredUnit
 from framelab.score.shard import select_shard
-from framelab.score.writers import open_writer
+from framelab.score.writers import WRITERS, open_writer
 from framelab.tagging import TaggedSpan, decode
 from framelab.tasks import get_task
 from framelab.types import Article
@@ -41,6 +43,10 @@ class ScoreSummary:
     units: int = 0
     seconds: float = 0.0
     outputs: list[str] = field(default_factory=list)
+    #: Inputs left out under ``on_error="skip"``, one line each.
+    problems: list[str] = field(default_factory=list)
+    #: Per model: units longer than its ``max_length`` tokens, cut to it (unit models only; article models window).
+    cut_units: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -65,16 +71,21 @@ class ScoreOptions:
     device: Any = None
     #: Processes that cut each chunk into units (default: one per usable CPU; 1: this process).
     split_workers: int | None = None
+    #: ``strict``: the first bad input stops the run; ``skip``: bad input files are left out and listed.
+    on_error: str = "strict"
 
 
 def _decisions(predictor: Predictor, texts: list[str], targets: list[str] | None = None) -> list[Prediction]:
     names = predictor.meta.labels
-    probs = predictor.probabilities(texts, targets)
+    # A predictor that can say where each label sits (frames_attention) gives its evidence from the same pass.
+    explained = predictor.explained(texts, targets) if hasattr(predictor, "evidence") else None
+    probs = explained[0] if explained else predictor.probabilities(texts, targets)
     decided = predictor.decide(probs)
+    evidence = predictor.evidence(texts, decided, explained) if explained else [None] * len(texts)
     targets = targets or [None] * len(texts)
     return [
-        Prediction(predictor.meta.task, [names[j] for j in np.flatnonzero(row)], {n: round(float(p), 4) for n, p in zip(names, prow)}, target)
-        for row, prow, target in zip(decided, probs, targets)
+        Prediction(predictor.meta.task, [names[j] for j in np.flatnonzero(row)], {n: round(float(p), 4) for n, p in zip(names, prow)}, target, evidence=found)
+        for row, prow, target, found in zip(decided, probs, targets, evidence)
     ]
 
 
@@ -190,21 +201,40 @@ def score(model_dirs: list[str | Path], inputs: list[str | Path], options: Score
     counts, elapsed seconds and the files written.
     """
     o = dataclasses.replace(options or ScoreOptions(), **changes)
-    predictors = load_predictors(model_dirs, batch_size=o.batch_size, quantize=o.quantize, device=o.device, split_workers=o.split_workers)
+    if o.on_error not in ("strict", "skip"):
+        raise ValueError(f"on_error must be strict or skip, not {o.on_error!r}")
+    if o.batch_size < 1:
+        raise ValueError(f"batch size must be at least 1, got {o.batch_size}")
+    writer_class = WRITERS.get(o.fmt)
+    if writer_class is None:
+        raise ValueError(f"unknown format {o.fmt!r}; choose one of {', '.join(WRITERS)}")
+    if writer_class.needs_out and not o.out:
+        raise ValueError(f"--format {o.fmt} needs --out ({'a folder' if writer_class.folder else 'a file'})")
+    # The output is checked and locked, then every input read once, before any model loads.
+    with claim(o.out, folder=writer_class.folder):
+        files, problems = check_inputs(inputs, skip=o.on_error == "skip")
+        predictors = load_predictors(model_dirs, batch_size=o.batch_size, quantize=o.quantize, device=o.device, split_workers=o.split_workers)
+        return _score_files(predictors, files, problems, o)
+
+
+def _score_files(predictors: list[Predictor], files: list[Path], problems: list[Problem], o: ScoreOptions) -> ScoreSummary:
     writer = open_writer(o.fmt, o.out, {p.meta.task for p in predictors})
-    summary = ScoreSummary()
+    summary = ScoreSummary(problems=[str(p) for p in problems])
     started = time.perf_counter()
     try:
-        articles = iter_articles(inputs)
+        articles = iter_articles(files)
         if o.shard is not None:
             articles = select_shard(articles, *o.shard)
         for result in score_stream(predictors, articles, chunk_articles=o.chunk_articles, progress=o.progress, target=o.target, split_workers=o.split_workers):
             writer.write(result)
             summary.articles += 1
             summary.units += len(result.units)
+        if problems:
+            writer.problems(problems)
     except BaseException:
         writer.abort()
         raise
     summary.outputs = writer.close()
     summary.seconds = time.perf_counter() - started
+    summary.cut_units = {p.name: p.cut_units for p in predictors if getattr(p, "cut_units", 0)}
     return summary

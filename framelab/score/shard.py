@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from framelab.errors import DataError, Problem
-from framelab.score.inputs import iter_articles
-from framelab.score.writers import AtomicFile
+from framelab.output import AtomicFile, atomic_folder, claim
+from framelab.score.inputs import check_inputs, iter_articles
 from framelab.types import Article
 
 MERGE_FORMATS = ("jsonl", "csv", "semeval2023")
@@ -55,7 +55,8 @@ class MergeSummary:
     outputs: list[str]
 
 
-def _group_jsonl(paths: list[Path]) -> dict[str, list[str]]:
+def _group_jsonl(paths: list[Path], problems: list[dict] | None = None) -> dict[str, list[str]]:
+    """Each article's lines; the ``problems`` records (inputs a shard skipped) go to ``problems``."""
     groups: dict[str, list[str]] = {}
     owner: dict[str, int] = {}
     for number_of_file, path in enumerate(paths):
@@ -63,7 +64,11 @@ def _group_jsonl(paths: list[Path]) -> dict[str, list[str]]:
             if not line.strip():
                 continue
             try:
-                article_id = json.loads(line)["article_id"]
+                record = json.loads(line)
+                if isinstance(record, dict) and record.get("type") == "problems" and problems is not None:
+                    problems.extend(f for f in record["files"] if f not in problems)
+                    continue
+                article_id = record["article_id"]
             except (json.JSONDecodeError, KeyError, TypeError):
                 raise DataError(Problem(str(path), number, "not a framelab score record", "merge only files written by framelab score --format jsonl")) from None
             if owner.setdefault(article_id, number_of_file) != number_of_file:
@@ -107,23 +112,32 @@ def _check_complete(order: list[str], groups: dict[str, list[str]], what: str, r
         raise DataError(Problem(what, None, "; ".join(detail), "score every shard 0…N-1 of the same inputs, then merge them all"))
 
 
-def merge(shard_outputs: list[str | Path], inputs: list[str | Path], *, fmt: str, out: str | Path) -> MergeSummary:
+def merge(shard_outputs: list[str | Path], inputs: list[str | Path], *, fmt: str, out: str | Path, on_error: str = "strict") -> MergeSummary:
     """Join shard outputs of ``framelab score`` into one, in input order.
 
     ``inputs`` are the inputs every shard was given; they fix the order and
-    let the merge check that each article appears exactly once.
+    let the merge check that each article appears exactly once; with
+    ``on_error="skip"`` the inputs the shards skipped are left out of the order.
     """
     if fmt not in MERGE_FORMATS:
         raise ValueError(f"framelab merge handles {', '.join(MERGE_FORMATS)}, not {fmt!r}")
+    out = Path(out)
+    with claim(out, folder=fmt == "semeval2023"):
+        return _merge(shard_outputs, check_inputs(inputs, skip=on_error == "skip")[0], fmt, out)
+
+
+def _merge(shard_outputs: list[str | Path], inputs: list[Path], fmt: str, out: Path) -> MergeSummary:
     order = [a.id for a in iter_articles(inputs)]
     paths = [Path(p) for p in shard_outputs]
-    out = Path(out)
     written: list[str] = []
     if fmt == "jsonl":
-        groups = _group_jsonl(paths)
+        skipped: list[dict] = []
+        groups = _group_jsonl(paths, skipped)
         _check_complete(order, groups, "shard outputs")
         target = AtomicFile(out)
         target.handle.writelines(line for a in order for line in groups[a])
+        if skipped:
+            target.handle.write(json.dumps({"type": "problems", "count": len(skipped), "files": skipped}, ensure_ascii=False) + "\n")
         written.append(target.commit())
     elif fmt == "csv":
         header, groups = _group_csv(paths)
@@ -136,18 +150,19 @@ def merge(shard_outputs: list[str | Path], inputs: list[str | Path], *, fmt: str
         written.append(target.commit())
     else:
         names = sorted({p.name for folder in paths for p in folder.glob("subtask-*.txt")})
-        for name in names:
-            groups: dict[str, list[str]] = {}
-            for folder in paths:
-                file = folder / name
-                if not file.is_file():
-                    raise DataError(Problem(str(file), None, "missing from this shard", "merge shards scored with the same models"))
-                for line in file.read_text(encoding="utf-8").split("\n"):
-                    if not line:
-                        continue
-                    groups.setdefault(line.split("\t", 1)[0], []).append(line + "\n")
-            _check_complete(order, groups, f"shard files {name}", required=name != "subtask-3.txt")
-            target = AtomicFile(out / name)
-            target.handle.writelines(line for a in order for line in groups.get(a, []))
-            written.append(target.commit())
+        # Built whole and swapped in: no subtask file of an older run survives beside these.
+        with atomic_folder(out) as tmp:
+            for name in names:
+                groups: dict[str, list[str]] = {}
+                for folder in paths:
+                    file = folder / name
+                    if not file.is_file():
+                        raise DataError(Problem(str(file), None, "missing from this shard", "merge shards scored with the same models"))
+                    for line in file.read_text(encoding="utf-8").split("\n"):
+                        if not line:
+                            continue
+                        groups.setdefault(line.split("\t", 1)[0], []).append(line + "\n")
+                _check_complete(order, groups, f"shard files {name}", required=name != "subtask-3.txt")
+                (tmp / name).write_text("".join(line for a in order for line in groups.get(a, [])), encoding="utf-8", newline="")
+                written.append(str(out / name))
     return MergeSummary(len(order), written)

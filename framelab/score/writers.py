@@ -4,11 +4,17 @@
   per article (``"type": "article"``) with the article-level predictions.
   Span models add ``"spans"`` to their unit predictions: ``start``/``end``
   into the unit's text (add the unit's ``start`` for article offsets),
-  ``label``, ``score`` and the span ``text``.
-- ``csv``: one row per (unit or article, model).
+  ``label``, ``score`` and the span ``text``. Models that show where each
+  frame is (``frames_attention``) add ``"frame_evidence"`` to their article
+  predictions: per predicted frame, the sentences that carry it (``frame``,
+  ``start``/``end`` into the article text, attention ``weight``, ``text``).
+- ``csv``: one row per (unit or article, model), and one ``frame_evidence``
+  row per evidence sentence (``labels``: the frame, ``scores``: its weight).
 - ``html``: one page; units highlighted by their top label with a legend,
   label scores on hover, predicted spans underlined inside their unit with
-  their techniques on hover; every text is HTML-escaped.
+  their techniques on hover; the sentences that carry each predicted frame
+  highlighted in the article, frames and weights on hover; every text is
+  HTML-escaped.
 - ``semeval2023``: a folder with ``subtask-1.txt`` (genre), ``subtask-2.txt``
   (``id<TAB>frame,…``) and ``subtask-3.txt`` (``id<TAB>line<TAB>tech,…``, one
   line for every non-empty line of every article; sentence predictions are
@@ -20,9 +26,11 @@
   article offsets, for the SemEval-2020 Task 11 scorers.
 
 Files are written under a temporary name and renamed into place when
-complete, so an interrupted run never leaves a truncated output that looks
-finished. Output file names are fixed: nothing taken from the input becomes a
-path.
+complete, and the folder formats are built whole in a temporary folder and
+swapped in (:mod:`framelab.output`), so an interrupted run never leaves a
+truncated output that looks finished and no file of an older run survives
+beside the new ones. Output file names are fixed: nothing taken from the
+input becomes a path.
 """
 
 from __future__ import annotations
@@ -33,34 +41,16 @@ import io
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import IO
 
+from framelab.errors import Problem
+from framelab.output import AtomicFile, AtomicFolder
 from framelab.score.records import Prediction, ScoredArticle
 from framelab.tagging import TaggedSpan
 from framelab.tasks import get_task, task_names
 
 PALETTE = ["#ffd166", "#ef8a8a", "#8ecae6", "#b5e48c", "#cdb4db", "#f4a261", "#90e0ef", "#e9c46a", "#a3c4f3", "#ffafcc", "#caffbf", "#fdffb6"]
-
-
-class AtomicFile:
-    """A text file that appears at ``path`` only when closed successfully."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        self.handle: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="")
-
-    def commit(self) -> str:
-        self.handle.close()
-        os.replace(self.tmp, self.path)
-        return str(self.path)
-
-    def abort(self) -> None:
-        self.handle.close()
-        Path(self.tmp).unlink(missing_ok=True)
 
 
 def _pred_json(p: Prediction, text: str = "") -> dict:
@@ -69,6 +59,8 @@ def _pred_json(p: Prediction, text: str = "") -> dict:
         record["target"] = p.target
     if p.spans is not None:
         record["spans"] = [{"start": t.start, "end": t.end, "label": t.label, "score": t.score, "text": text[t.start : t.end]} for t in p.spans]
+    if p.evidence is not None:
+        record["frame_evidence"] = [{"frame": v.frame, "start": v.start, "end": v.end, "weight": v.weight, "text": text[v.start : v.end]} for v in p.evidence]
     return record
 
 
@@ -82,7 +74,7 @@ def article_records(result: ScoredArticle) -> list[dict]:
         record["predictions"] = {name: _pred_json(p, u.text) for name, p in s.predictions.items()}
         records.append(record)
     record = {"type": "article", "article_id": a.id, "source": a.source, "length": len(a.text), "units": len(result.units)}
-    record["predictions"] = {name: _pred_json(p) for name, p in result.predictions.items()}
+    record["predictions"] = {name: _pred_json(p, a.text) for name, p in result.predictions.items()}
     records.append(record)
     return records
 
@@ -94,11 +86,22 @@ class Writer:
     being scored (``open_writer``); the general formats ignore the tasks.
     """
 
+    #: Whether ``out`` is a folder (built whole, then swapped in) rather than one file.
+    folder = False
+    #: Whether the format needs ``--out`` (it cannot go to standard output).
+    needs_out = False
+
     def __init__(self, out: Path | None, tasks: set[str] = frozenset()):
         self.out = out
         self.files: list[AtomicFile] = []
+        self.built = AtomicFolder(out) if self.folder and out is not None else None
+        self.inside: list[tuple[IO[str], Path]] = []
 
     def _open(self, path: Path) -> IO[str]:
+        if self.built is not None and path.parent == self.out:
+            handle = os.fdopen(os.open(self.built.tmp / path.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "w", encoding="utf-8", newline="")
+            self.inside.append((handle, path))
+            return handle
         f = AtomicFile(path)
         self.files.append(f)
         return f.handle
@@ -106,12 +109,23 @@ class Writer:
     def write(self, result: ScoredArticle) -> None:
         raise NotImplementedError
 
+    def problems(self, problems: list[Problem]) -> None:
+        """Inputs skipped under ``--on-error skip``; formats with room for them record them."""
+
     def close(self) -> list[str]:
         """Finish and move every file into place; returns their paths."""
-        return [f.commit() for f in self.files]
+        for handle, _ in self.inside:
+            handle.close()
+        if self.built is not None:
+            self.built.commit()
+        return [str(path) for _, path in self.inside] + [f.commit() for f in self.files]
 
     def abort(self) -> None:
         """Drop every partly written file."""
+        for handle, _ in self.inside:
+            handle.close()
+        if self.built is not None:
+            self.built.abort()
         for f in self.files:
             f.abort()
 
@@ -124,6 +138,11 @@ class JsonlWriter(Writer):
     def write(self, result: ScoredArticle) -> None:
         for record in article_records(result):
             self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def problems(self, problems: list[Problem]) -> None:
+        """One last record, ``"type": "problems"``: the inputs skipped and why."""
+        files = [{"path": p.path, "line": p.line, "message": p.message} for p in problems]
+        self.handle.write(json.dumps({"type": "problems", "count": len(problems), "files": files}, ensure_ascii=False) + "\n")
 
 
 class CsvWriter(Writer):
@@ -142,10 +161,14 @@ class CsvWriter(Writer):
                 self.csv.writerow([a.id, "unit", s.kind, u.index, u.start, u.end, u.line, name, p.task, ";".join(p.labels), json.dumps(p.scores), u.text])
         for name, p in result.predictions.items():
             self.csv.writerow([a.id, "article", "article", "", 0, len(a.text), "", name, p.task, ";".join(p.labels), json.dumps(p.scores), ""])
+            for v in p.evidence or ():
+                self.csv.writerow([a.id, "frame_evidence", "sentence", "", v.start, v.end, "", name, p.task, v.frame, json.dumps({"weight": v.weight}), a.text[v.start : v.end]])
 
 
 class HtmlWriter(Writer):
     """A self-contained page; every piece of input text goes through ``html.escape``."""
+
+    needs_out = True
 
     def __init__(self, out: Path | None, tasks: set[str] = frozenset()):
         if out is None:
@@ -179,6 +202,24 @@ class HtmlWriter(Writer):
             parts.append(f'<u class="span" title="{e(tip)}" style="text-decoration-color:{colour}">{e(text[a:b])}</u>')
         return "".join(parts)
 
+    def _evidence(self, text: str, name: str, p: Prediction) -> str:
+        """The article with the sentences that carry each predicted frame highlighted in the frame's colour, frames and weights on hover."""
+        e = html.escape
+        by_sentence: dict[tuple[int, int], list] = {}
+        for v in p.evidence:
+            by_sentence.setdefault((v.start, v.end), []).append(v)
+        parts, cursor = [], 0
+        for (start, end), found in sorted(by_sentence.items()):
+            if start < cursor:
+                continue
+            found.sort(key=lambda v: -v.weight)
+            tip = "; ".join(f"{v.frame} {v.weight:.2f}" for v in found)
+            parts.append(e(text[cursor:start]))
+            parts.append(f'<mark class="evidence" title="{e(tip)}" style="background:{self._colour(found[0].frame)}">{e(text[start:end])}</mark>')
+            cursor = end
+        parts.append(e(text[cursor:]))
+        return f'<div class="text" data-evidence="{e(name)}">{"".join(parts)}</div>\n'
+
     def write(self, result: ScoredArticle) -> None:
         a, e = result.article, html.escape
         out = self.body
@@ -187,6 +228,8 @@ class HtmlWriter(Writer):
             badges = " ".join(f'<span class="badge">{e(label)} {p.scores[label]:.2f}</span>' for label in p.labels) or "<em>none</em>"
             toward = f" toward <q>{e(p.target)}</q>" if p.target else ""
             out.write(f"<p><b>{e(name)}</b> ({e(p.task)}{toward}): {badges}</p>\n")
+            if p.evidence:
+                out.write(self._evidence(a.text, name, p))
         kinds = sorted({s.kind for s in result.units})
         for kind in kinds:
             units = [s for s in result.units if s.kind == kind]
@@ -238,11 +281,13 @@ def _tasks_of(fmt: str) -> list[str]:
 class Semeval2023Writer(Writer):
     """SemEval-2023 Task 3: an article single-label task to subtask 1 (genre), article multi-label to 2 (frames), unit labels to 3 (techniques per line)."""
 
+    folder = needs_out = True
+
     def __init__(self, out: Path | None, tasks: set[str]):
         if out is None:
             raise ValueError("--format semeval2023 needs --out FOLDER")
-        super().__init__(out)
         self.subtask = {t: self._subtask(get_task(t)) for t in _written_in("semeval2023", tasks)}
+        super().__init__(out)
         chosen = set(self.subtask.values())
         self.genre = self._open(out / "subtask-1.txt") if 1 in chosen else None
         self.frames = self._open(out / "subtask-2.txt") if 2 in chosen else None
@@ -278,6 +323,8 @@ class Semeval2023Writer(Writer):
 
 
 class Semeval2020Writer(Writer):
+    folder = needs_out = True
+
     def __init__(self, out: Path | None, tasks: set[str]):
         if out is None:
             raise ValueError("--format semeval2020 needs --out FOLDER")

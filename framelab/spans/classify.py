@@ -20,9 +20,9 @@ from pathlib import Path
 
 from framelab.errors import DataError, Problem, ProblemLog
 from framelab.models.predictor import Predictor
+from framelab.output import AtomicFile
 from framelab.readers.common import decode_file
 from framelab.score.inputs import iter_articles
-from framelab.score.writers import AtomicFile
 from framelab.spans.analysis import article_tokens, classify_spans, ranked_answers
 from framelab.spans.context import span_with_context
 from framelab.types import Article

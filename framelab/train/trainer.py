@@ -127,7 +127,6 @@ def fine_tune(
         work, last = work_folder(config, resume)
     else:
         last = None
-    freeze(job.model, config)
     args = training_arguments(config, work, job.metric if job.dev_dataset is not None else None)
     trainer = build_trainer(config, job.model, args, job.train_dataset, job.dev_dataset, job.collator, tokenizer, job.loss, job.compute_metrics, callbacks)
     started = time.perf_counter()
