@@ -23,7 +23,7 @@ export HF_HUB_OFFLINE      := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-mpnet data train eval baseline ensemble score demo demo-stance fnc1 bench-quality bench-blend bench-spans bench-soak bench-speed test test-slow test-real lint
+.PHONY: help setup setup-mpnet data train eval baseline ensemble score demo demo-stance fnc1 bench-quality bench-blend bench-spans bench-soak bench-speed bench-serve test test-slow test-real lint
 
 help: ## list every target
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
@@ -92,6 +92,9 @@ bench-soak: setup ## score 2,000 generated articles in one process with MODEL; R
 
 bench-speed: setup ## scoring/training/data throughput against the plain Transformers path (~10 min on 2 cores)
 	$(BIN)/python bench/speed.py $(if $(wildcard $(MODEL)/framelab.json),--model $(MODEL)) --out-md reports/speed.md --out-json reports/speed.json
+
+bench-serve: setup ## load test of framelab serve on 127.0.0.1 with MODEL: 16 clients x 60 s, batching on vs off, then overload (503s); ~5 min
+	$(BIN)/python bench/serve.py --model $(MODEL) --out-md reports/serve.md --out-json reports/serve.json
 
 test: setup ## fast offline test suite
 	$(BIN)/python -m pytest -q

@@ -190,6 +190,30 @@ def _cmd_merge(args: argparse.Namespace) -> None:
     print(f"merged {summary.articles} articles into {', '.join(summary.outputs)}")
 
 
+def _cmd_serve(args: argparse.Namespace) -> None:
+    try:
+        from framelab.serve.app import ServeSettings
+        from framelab.serve.server import serve
+    except ImportError as exc:
+        raise ValueError(f"framelab serve needs the serve extra ({exc.name} is missing): pip install 'framelab[serve]'") from None
+
+    settings = ServeSettings(
+        model_dirs=args.model,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        token=args.token,
+        max_batch=args.max_batch,
+        batch_wait_ms=args.batch_wait_ms,
+        queue_limit=args.queue,
+        max_body_bytes=args.max_body,
+        max_articles=args.max_articles,
+        timeout_s=args.timeout,
+        batch_size=args.batch_size,
+    )
+    serve(settings)
+
+
 def _cmd_config(args: argparse.Namespace) -> None:
     from dataclasses import asdict
 
@@ -278,6 +302,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="jsonl", choices=list(MERGE_FORMATS))
     p.add_argument("--out", required=True, help="merged file (folder for semeval2023)")
     p.set_defaults(func=_cmd_merge)
+
+    p = sub.add_parser("serve", help="score articles over HTTP (POST /score) and in a browser page (GET /)")
+    p.add_argument("--model", action="append", required=True, help="model folder (repeatable)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; any other needs a token)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=_positive_int, default=1, help="worker processes, each loading the models once")
+    p.add_argument("--token", help="bearer token clients must send (default: $FRAMELAB_SERVE_TOKEN; none on loopback)")
+    p.add_argument("--max-batch", type=_positive_int, default=32, help="most articles in one forward pass (1: batching off)")
+    p.add_argument("--batch-wait-ms", type=float, default=5.0, help="how long a batch waits for more requests")
+    p.add_argument("--queue", type=_positive_int, default=64, help="requests waiting before the server answers 503")
+    p.add_argument("--max-body", type=_positive_int, default=1 << 20, metavar="BYTES", help="largest request body (413 beyond)")
+    p.add_argument("--max-articles", type=_positive_int, default=64, help="most articles in one request (413 beyond)")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds a request may wait for its results (504 beyond)")
+    p.add_argument("--batch-size", type=int, default=64, help="texts per forward pass inside a batch")
+    p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("config", help="list every config field with its doc, or show a resolved config")
     p.add_argument("--config", help="config to resolve (omit to list the fields)")

@@ -1,0 +1,12 @@
+"""``framelab serve``: saved models scoring articles over HTTP, with a browser page.
+
+- :mod:`framelab.serve.requests`: the JSON a client sends, checked field by field;
+- :mod:`framelab.serve.batcher`: one queue per worker process; requests arriving within a few
+  milliseconds share a forward pass, a full queue answers 503;
+- :mod:`framelab.serve.render`: the HTML view, drawn by the HTML writer of ``framelab score`` in memory;
+- :mod:`framelab.serve.app`: the Starlette application (routes, bearer token, body limit, headers);
+- :mod:`framelab.serve.openapi`: the OpenAPI description served at ``/openapi.json``;
+- ``static/``: the page's HTML, script and style, served by the app (no build step, no external asset).
+
+Starlette and uvicorn come with the ``serve`` extra (``pip install 'framelab[serve]'``).
+"""

@@ -1,0 +1,151 @@
+"""The body of ``POST /score``, checked field by field into articles.
+
+A body is one article object or a non-empty list of them::
+
+    {"id": "a1", "title": "Headline", "text": "Body text…", "target": "carbon tax"}
+
+- ``text`` (required): a non-empty string with no NUL or other control
+  character besides TAB, LF, CR, VT and FF (binary data sent as text is refused);
+- ``id`` (optional): a string usable as an article id (no TAB, newline or
+  other control character, no surrounding whitespace); default: the
+  article's position in the body, ``"0"``, ``"1"``, … as :func:`framelab.load`
+  numbers texts; ids must be unique within a body;
+- ``title`` (optional): a string; the scored text is then
+  ``title + "\\n\\n" + text``, the layout of the sample corpus (a title
+  line, a blank line, the body), so offsets index that joined text;
+- ``target`` (optional string) or ``targets`` (optional list of strings):
+  stance targets. An article with several targets is scored once per
+  target (its records appear once per target, in order). A target given
+  when no loaded model is a stance model is an unknown target (422), and
+  so is an article without one when a stance model is loaded.
+
+Any other key is refused (it is probably a misspelling). Every problem is a
+:class:`RequestProblem` naming the field (``[2].text`` for the third
+article of a list) and the HTTP status to answer with.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from framelab.readers.common import id_problem, is_empty_text
+from framelab.types import Article
+
+KEYS = ("id", "title", "text", "target", "targets")
+
+#: C0 controls other than TAB, LF, VT, FF and CR, and DEL: what binary data decoded as text is full of.
+_BINARY = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+@dataclass
+class RequestProblem(Exception):
+    """Why a request is refused: HTTP ``status``, a message and the field at fault."""
+
+    status: int
+    error: str
+    field: str | None = None
+
+    def body(self) -> dict:
+        return {"error": self.error, "field": self.field}
+
+
+def decode_body(raw: bytes) -> Any:
+    """The JSON value of a request body; 400 for anything that is not UTF-8 JSON."""
+    if not raw.strip():
+        raise RequestProblem(400, "the request body is empty: send an article as JSON")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestProblem(400, "the request body is not UTF-8 text: send JSON") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RequestProblem(400, f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+
+
+def _string(item: dict, key: str, where: str, *, required: bool = False) -> str | None:
+    value = item.get(key)
+    if value is None:
+        if required:
+            raise RequestProblem(422, f"'{key}' is required", f"{where}{key}")
+        return None
+    if not isinstance(value, str):
+        raise RequestProblem(422, f"'{key}' must be a string, not {_json_type(value)}", f"{where}{key}")
+    return value
+
+
+def _json_type(value: Any) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _text(value: str, field: str) -> str:
+    if _BINARY.search(value):
+        raise RequestProblem(422, "text holds NUL or other control characters: it looks binary; send plain text", field)
+    return value
+
+
+def _targets(item: dict, where: str) -> list[str | None]:
+    single, many = item.get("target"), item.get("targets")
+    if single is not None and many is not None:
+        raise RequestProblem(422, "give 'target' or 'targets', not both", f"{where}targets")
+    if single is not None:
+        many, key = [single], "target"
+    elif many is not None:
+        key = "targets"
+        if not isinstance(many, list) or not many:
+            raise RequestProblem(422, f"'targets' must be a non-empty list of strings, not {_json_type(many)}", f"{where}targets")
+    else:
+        return [None]
+    for n, target in enumerate(many):
+        field = f"{where}{key}" + (f"[{n}]" if key == "targets" else "")
+        if not isinstance(target, str):
+            raise RequestProblem(422, f"a stance target must be a string, not {_json_type(target)}", field)
+        if not target.strip() or _BINARY.search(target):
+            raise RequestProblem(422, "a stance target must be visible text", field)
+    return list(many)
+
+
+def parse_articles(body: Any, *, takes_target: bool, max_articles: int) -> list[Article]:
+    """The articles to score, one per (article, target); ``takes_target``: whether a loaded model is a stance model."""
+    many = isinstance(body, list)
+    items = body if many else [body]
+    if many and not items:
+        raise RequestProblem(422, "the list of articles is empty")
+    if len(items) > max_articles:
+        raise RequestProblem(413, f"{len(items)} articles in one request; the limit is {max_articles}: split the list")
+    articles: list[Article] = []
+    seen: set[str] = set()
+    for n, item in enumerate(items):
+        where = f"[{n}]." if many else ""
+        if not isinstance(item, dict):
+            raise RequestProblem(422, f"an article must be a JSON object with 'text', not {_json_type(item)}", f"[{n}]" if many else None)
+        unknown = sorted(set(item) - set(KEYS))
+        if unknown:
+            raise RequestProblem(422, f"unknown field '{unknown[0]}'; an article has {', '.join(KEYS)}", f"{where}{unknown[0]}")
+        text = _text(_string(item, "text", where, required=True), f"{where}text")
+        if is_empty_text(text):
+            raise RequestProblem(422, "text is empty", f"{where}text")
+        title = _string(item, "title", where)
+        if title is not None:
+            text = _text(title, f"{where}title") + "\n\n" + text
+        article_id = _string(item, "id", where)
+        if article_id is None:
+            article_id = str(n)
+        elif (why := id_problem(article_id)) is not None:
+            raise RequestProblem(422, why, f"{where}id")
+        if article_id in seen:
+            raise RequestProblem(422, f"article id {article_id!r} appears twice in this request", f"{where}id")
+        seen.add(article_id)
+        targets = _targets(item, where)
+        if targets != [None] and not takes_target:
+            raise RequestProblem(
+                422, "unknown target: no loaded model is a stance model, so no article takes a target", f"{where}{'target' if 'target' in item else 'targets'}"
+            )
+        if targets == [None] and takes_target:
+            raise RequestProblem(422, "a stance model is loaded: give the article a 'target' (or 'targets')", f"{where}target")
+        articles += [Article(article_id, text, stance_target=target) for target in targets]
+    return articles
