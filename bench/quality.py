@@ -92,6 +92,9 @@ def run(config_path: str, overrides: list[str], out_dir: Path, common: list[str]
         ]
     else:
         rows = [_row(name, report.metrics, "model"), _row(name, report.metrics, "model_at_0.5") if "model_at_0.5" in report.metrics else None, _row(name, report.metrics, "baseline")]
+        crossed = result.dev_metrics.get("cross_fitted")
+        if crossed:  # a model that measured its own cross-fitted dev figure (frames_attention)
+            rows.insert(1, {"run": name, "system": "cross-fitted", "micro_f1": round(crossed["micro_f1"], 4), "macro_f1": round(crossed["macro_f1"], 4), "any_f1": None, "loaded_language_f1": None})
     from datasets import load_from_disk
 
     articles = load_from_disk(str(config.dataset_dir / "articles"))["dev"]

@@ -12,6 +12,7 @@ import threading
 import traceback
 from pathlib import Path
 
+from framelab import __version__
 from framelab.errors import ConfigError, DataError
 from framelab.score.shard import MERGE_FORMATS
 from framelab.score.writers import WRITERS
@@ -206,6 +207,7 @@ def _cmd_config(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(prog="framelab", description="Framing, persuasion-technique and stance classifiers for news.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="show the traceback of an error")
     verbose = argparse.ArgumentParser(add_help=False)
     verbose.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="show the traceback of an error")

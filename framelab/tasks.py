@@ -70,6 +70,9 @@ class Task:
     :func:`framelab.splits.load_task_split` (``load_split``),
     :func:`framelab.train.run.train` (``train``) and
     :func:`framelab.eval.report.evaluate_model` after loading (``evaluate``).
+    Training, evaluation and their descriptions default to the shared
+    sequence classifier (:mod:`framelab.train.classifier`,
+    :mod:`framelab.eval.classifier`); a task with another head names its own.
     """
 
     #: The name configs, model folders and outputs use.
@@ -84,16 +87,16 @@ class Task:
     head: str
     #: ``(dataset_dir, split, labels) -> (TaskData, label names)``.
     load_split: Callable[..., Any]
-    #: ``(config, *, resume, callbacks) -> TrainResult``.
-    train: Callable[..., Any]
+    #: ``(config, *, resume, callbacks) -> TrainResult``; default: the shared sequence classifier.
+    train: Callable[..., Any] = Lazy("framelab.train.classifier:train_classifier")
     #: ``(predictor, dataset_dir, split, report_dir) -> EvalResult``.
-    evaluate: Callable[..., Any]
+    evaluate: Callable[..., Any] = Lazy("framelab.eval.classifier:evaluate_classifier")
     #: ``(dev_metrics) -> str``: the one-line dev summary ``framelab train`` prints.
-    summarize_training: Callable[[dict], str]
+    summarize_training: Callable[[dict], str] = Lazy("framelab.eval.classifier:summarize_training")
     #: ``(metrics) -> str``: the lines ``framelab eval`` prints.
-    summarize_evaluation: Callable[[dict], str]
+    summarize_evaluation: Callable[[dict], str] = Lazy("framelab.eval.classifier:summarize_evaluation")
     #: ``(dev_metrics, config) -> str``: the dev-metrics section of the model card.
-    card_metrics: Callable[..., str]
+    card_metrics: Callable[..., str] = Lazy("framelab.models.card:classifier_metrics")
     #: Dev measure that picks the best epoch (a key of the trainer's ``compute_metrics``).
     selection_metric: str = "micro_f1"
     #: How window logits of one example combine: ``max`` (any part counts), ``mean``, or ``none``.
@@ -114,6 +117,10 @@ class Task:
     classify_spans: Callable[..., int] | None = None
     #: Why ``framelab score`` (articles in, labels out) does not apply, or None when it does.
     not_scored: str | None = None
+    #: How a model folder of the task loads for scoring, ``(model_dir, *, batch_size, quantize, device) -> predictor``;
+    #: None: :class:`framelab.models.predictor.Predictor`. A predictor with an ``evidence`` method also tells
+    #: which sentences carry each predicted label (``frame_evidence`` in the output).
+    predictor: Callable[..., Any] | None = None
 
     @property
     def windowed(self) -> bool:

@@ -120,7 +120,7 @@ def test_no_framelab_import_inside_a_function() -> None:
 
 
 def test_layers_never_name_a_task_package() -> None:
-    task_packages = {"classification", "spans"}
+    task_packages = {"classification", "spans", "frames"}
     edges = import_graph(PACKAGE)
     for layer in ("tasks", "config", "splits", "dataset", "readers", "models", "train", "eval", "score", "cli"):
         assert not edges.get(layer, set()) & task_packages, f"{layer} imports a task package"
@@ -149,7 +149,7 @@ TOY_MODULE = '''
 import numpy as np
 
 from framelab.splits import TaskData, load_table
-from framelab.tasks import Lazy, Task
+from framelab.tasks import Task
 
 LABELS = ["short", "long"]
 
@@ -171,11 +171,6 @@ SENTENCE_LENGTH = Task(
     multi_label=False,
     head="sequence",
     load_split=load_split,
-    train=Lazy("framelab.train.classifier:train_classifier"),
-    evaluate=Lazy("framelab.eval.classifier:evaluate_classifier"),
-    summarize_training=Lazy("framelab.eval.classifier:summarize_training"),
-    summarize_evaluation=Lazy("framelab.eval.classifier:summarize_evaluation"),
-    card_metrics=Lazy("framelab.models.card:classifier_metrics"),
     pooling="mean",
 )
 '''

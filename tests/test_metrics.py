@@ -424,3 +424,12 @@ def test_stance_rejects_bad_input(stance):
         stance.compute(predictions=["maybe"], references=["agree"], scheme="fnc1")
     with pytest.raises(ValueError, match="unknown scheme"):
         stance.compute(predictions=["a"], references=["a"], scheme="semeval2017")
+
+
+def test_label_counts_show_misses_and_false_alarms_in_the_none_row_and_column() -> None:
+    from framelab.eval.plots import label_counts
+
+    gold = np.array([[1, 0], [0, 0], [1, 1], [0, 1]])
+    pred = np.array([[1, 0], [0, 1], [0, 0], [0, 1]])
+    counts = label_counts(gold, pred)
+    assert counts.tolist() == [[1, 0, 1], [0, 1, 1], [0, 1, 0]]

@@ -407,3 +407,16 @@ def test_lenient_data_flag_keeps_going(workdir: Path, tmp_path: Path) -> None:
     assert main(["data", "--config", str(REPO / "configs" / "sample.yaml"), "--lenient", *sets]) == 0
     stats = json.loads((tmp_path / "ds" / "stats.json").read_text())
     assert len(stats["problems"]) == 1 and ":2" in stats["problems"][0]
+
+
+def test_model_card_metadata_reads_with_huggingface_hub(techniques_model: Path) -> None:
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(techniques_model / "README.md")
+    data = card.data.to_dict()
+    assert data["license"] == "other" and data["library_name"] == "transformers" and data["pipeline_tag"] == "text-classification"
+    assert data["base_model"]
+    dev = json.loads((techniques_model / "dev_metrics.json").read_text(encoding="utf-8"))
+    (result,) = data["model-index"][0]["results"]
+    assert result["metrics"][0]["value"] == round(dev["at_tuned_thresholds"]["micro"]["f1"], 4)
+    assert "## Intended use" in card.text and "## Limitations" in card.text

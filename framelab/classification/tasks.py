@@ -14,15 +14,7 @@ from framelab.tasks import Lazy, Task
 
 _ARTICLE_SPLIT = Lazy("framelab.splits:load_article_split")
 
-_COMMON = dict(
-    head="sequence",
-    train=Lazy("framelab.train.classifier:train_classifier"),
-    evaluate=Lazy("framelab.eval.classifier:evaluate_classifier"),
-    summarize_training=Lazy("framelab.eval.classifier:summarize_training"),
-    summarize_evaluation=Lazy("framelab.eval.classifier:summarize_evaluation"),
-    card_metrics=Lazy("framelab.models.card:classifier_metrics"),
-    has_baseline=True,
-)
+_COMMON = dict(head="sequence", has_baseline=True)
 
 TECHNIQUES = Task(
     name="techniques",

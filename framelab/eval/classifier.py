@@ -74,12 +74,12 @@ def _fmt(scores: dict, key: str) -> str:
     return f"{scores[key]['f1']:.3f}" if key in scores else "–"
 
 
-def _write_report(folder: Path, metrics: dict, names: list[str], probs: np.ndarray, decided: np.ndarray, gold: np.ndarray) -> None:
+def _write_report(folder: Path, metrics: dict, names: list[str], probs: np.ndarray, decided: np.ndarray, gold: np.ndarray, thresholds: list[float] | None) -> None:
     model, base = metrics["model"], metrics["baseline"]
     support = [model["per_label"][n]["support"] for n in names]
     plots.per_label_f1(folder / "per_label_f1.png", names, [model["per_label"][n]["f1"] for n in names], [base["per_label"][n]["f1"] for n in names], support)
-    plots.pr_curves(folder / "pr_curves.png", names, probs, gold)
-    title = "confusion matrix" if "accuracy" in model else "gold label (row) × predicted label (column)"
+    plots.pr_curves(folder / "pr_curves.png", names, probs, gold, thresholds)
+    title = "confusion matrix" if "accuracy" in model else "gold label (row) × predicted label (column); none: no label"
     plots.label_matrix(folder / "label_matrix.png", names, gold, decided, title)
     lines = [
         f"# Evaluation: `{metrics['model_dir']}` on `{metrics['data_dir']}` ({metrics['split']})",
@@ -147,7 +147,7 @@ def evaluate_classifier(predictor, dataset_dir: Path, split: str, out: Path) -> 
     if task.multi_label:
         metrics["model_at_0.5"] = task_scores(task, probs, decisions_at(probs, 0.5), data, names)
     with atomic_folder(out) as tmp:
-        _write_report(tmp, metrics, names, probs, decided, data.targets)
+        _write_report(tmp, metrics, names, probs, decided, data.targets, meta.thresholds if task.multi_label else None)
     return EvalResult(out, metrics)
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import yaml
+
 from framelab.config import Config
-from framelab.models.folder import ModelMeta
+from framelab.models.folder import ModelMeta, base_model_name
 from framelab.tasks import get_task
 
 
@@ -88,8 +90,82 @@ def _blend_line(meta: ModelMeta) -> str:
     )
 
 
+def headline_metrics(dev_metrics: dict) -> list[dict]:
+    """The figures a card's metadata reports, as model-index metric entries (type, name, value)."""
+    if "cross_validated" in dev_metrics:
+        cv = dev_metrics["cross_validated"]
+        return [
+            {"type": "f1", "name": f"{cv['folds']}-fold cross-validated micro-F1", "value": round(cv["micro_f1"]["mean"], 4)},
+            {"type": "f1", "name": f"{cv['folds']}-fold cross-validated macro-F1", "value": round(cv["macro_f1"]["mean"], 4)},
+        ]
+    if "at_tuned_thresholds" in dev_metrics:
+        tuned = dev_metrics["at_tuned_thresholds"]
+        return [
+            {"type": "f1", "name": "dev micro-F1 (thresholds tuned on dev)", "value": round(tuned["micro"]["f1"], 4)},
+            {"type": "f1", "name": "dev macro-F1 (thresholds tuned on dev)", "value": round(tuned["macro"]["f1"], 4)},
+        ]
+    if "argmax" in dev_metrics:
+        top = dev_metrics["argmax"]
+        return [{"type": "accuracy", "name": "dev accuracy", "value": round(top["accuracy"], 4)}, {"type": "f1", "name": "dev macro-F1", "value": round(top["macro"]["f1"], 4)}]
+    if "at_tuned_threshold" in dev_metrics:
+        si = dev_metrics["at_tuned_threshold"]["span_identification"]
+        return [{"type": "f1", "name": "dev span-identification F1 (SemEval-2020 SI)", "value": round(si["f1"], 4)}]
+    return []
+
+
+def card_metadata(meta: ModelMeta, config: Config, dev_metrics: dict, name: str) -> dict:
+    """The card's YAML front matter, as the Hugging Face Hub reads it (``huggingface_hub.ModelCard``)."""
+    task = get_task(meta.task)
+    pipeline = "token-classification" if task.head == "token" else "text-classification"
+    dataset = Path(config.data.path).name or config.data.format
+    return {
+        "library_name": "transformers",
+        "pipeline_tag": pipeline,
+        "base_model": base_model_name(meta.base_model),
+        "license": config.model.license,
+        "language": ["en"],
+        "tags": ["framelab", meta.task],
+        "datasets": [dataset],
+        "metrics": sorted({m["type"] for m in headline_metrics(dev_metrics)}),
+        "model-index": [
+            {
+                "name": name,
+                "results": [
+                    {
+                        "task": {"type": pipeline, "name": meta.task},
+                        "dataset": {"name": dataset, "type": config.data.format, "split": "dev"},
+                        "metrics": headline_metrics(dev_metrics),
+                    }
+                ],
+            }
+        ],
+    }
+
+
+_USE = """## Intended use
+
+Research on how news is written: measuring framing, persuasion techniques and stance across many
+articles, and pointing an analyst at passages worth reading. Scores are probabilities from a model trained
+on a small annotated corpus; they support human judgement and aggregate statistics.
+
+## Limitations
+
+- Not a fact checker and not a verdict on an article or its author: a persuasion technique is a way of
+  writing, found in honest and dishonest texts alike.
+- Trained on {data}; quality drops on other outlets, topics, periods and languages (our own dev split
+  overstates it: see the dev figures below and docs/benchmarks.md).
+- Rare labels are learnt from a handful of examples; their predictions are the least reliable.
+- The decision thresholds were tuned on the dev split (or out of fold); the probabilities keep their
+  ranking under any threshold you choose instead.
+
+## Training data
+
+{data_line}
+"""
+
+
 def write_model_card(folder: Path, meta: ModelMeta, config: Config, dev_metrics: dict) -> None:
-    """Write ``README.md``: data, labels, dev metrics and how to score."""
+    """Write ``README.md``: metadata for the Hub, intended use and limitations, data, labels, dev metrics and how to score."""
     stats_path = Path(meta.extra.get("dataset", "")) / "stats.json"
     data_line = f"`{config.data.format}` corpus `{config.data.path}`, {meta.unit} units"
     if stats_path.is_file():
@@ -101,7 +177,12 @@ def write_model_card(folder: Path, meta: ModelMeta, config: Config, dev_metrics:
     if meta.thresholds:
         thresholds = "\n".join(f"| {n} | {t:.2f} |" for n, t in zip(meta.labels, meta.thresholds))
         thresholds = "\n## Decision thresholds\n\n| label | threshold |\n|---|---:|\n" + thresholds + "\n"
-    text = f"""# {folder.name if not folder.name.startswith('.') else config.model_dir.name}: framelab `{meta.task}` model
+    name = folder.name if not folder.name.startswith(".") else config.model_dir.name
+    front = yaml.safe_dump(card_metadata(meta, config, dev_metrics, name), sort_keys=False, allow_unicode=True)
+    text = f"""---
+{front}---
+
+# {name}: framelab `{meta.task}` model
 
 Fine-tuned from `{meta.base_model}` by framelab {meta.framelab_version}.
 
@@ -110,6 +191,7 @@ Fine-tuned from `{meta.base_model}` by framelab {meta.framelab_version}.
 - **Labels** ({len(meta.labels)}): {', '.join(meta.labels)}
 {_blend_line(meta)}- **Training**: {config.train.epochs:g} epochs, batch {config.train.batch_size}, learning rate {config.train.learning_rate:g}, rare labels: {config.train.rare_labels}, seed {config.train.seed}; {dev_metrics.get('train_runtime_seconds', '?')} s
 
+{_USE.format(data=f"`{config.data.path}` ({config.data.format})", data_line=data_line)}
 ## Dev metrics
 
 {table}
@@ -124,5 +206,8 @@ framelab eval --model {config.model_dir} --data {config.dataset_dir} --split dev
 Everything scoring needs is in this folder: weights (`model.safetensors`), tokenizer, `config.json`
 (id2label), `framelab.json` (task, unit, labels, thresholds, window settings), `training_config.yaml`
 and `dev_metrics.json`{', plus the TF-IDF model it averages in' if meta.lexical_weight else ''}.
+The stock `transformers` pipeline loads the weights and label names but not the decision thresholds:
+apply `thresholds` from `framelab.json` to its scores (`top_k=None`, `function_to_apply="sigmoid"` for
+multi-label models), or score with framelab.
 """
     (folder / "README.md").write_text(text, encoding="utf-8")

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from framelab.errors import DataError, Problem
-from framelab.models.folder import ModelMeta
+from framelab.models.folder import ModelMeta, read_meta
 from framelab.models.predictor import Predictor
 from framelab.tasks import get_task
 from framelab.thresholds import decisions_at
@@ -146,4 +146,5 @@ def load_model(model_dir: str | Path, *, batch_size: int = 64, quantize: str | N
     """A model folder or an ensemble folder, whichever ``model_dir`` holds (``split_workers`` serves ensembles only)."""
     if (Path(model_dir) / ENSEMBLE_FILE).is_file():
         return EnsemblePredictor(model_dir, batch_size=batch_size, quantize=quantize, device=device, split_workers=split_workers)
-    return Predictor(model_dir, batch_size=batch_size, quantize=quantize, device=device)
+    predictor = get_task(read_meta(Path(model_dir)).task).predictor or Predictor
+    return predictor(model_dir, batch_size=batch_size, quantize=quantize, device=device)

@@ -88,6 +88,22 @@ def resolve_base_model(base: str) -> str:
     return base
 
 
+#: Hub names of the encoders that ``model.base`` names by a short word.
+HUB_NAMES = {DEFAULT_BASE_MODEL: "sentence-transformers/all-MiniLM-L6-v2", MPNET_BASE_MODEL: "sentence-transformers/all-mpnet-base-v2"}
+
+
+def base_model_name(base: str) -> str:
+    """The name a model card gives ``model.base``: the Hub name of a short word, a folder's recorded ``_name_or_path`` when it is a Hub name, else ``base`` itself."""
+    if base in HUB_NAMES:
+        return HUB_NAMES[base]
+    config = Path(base).expanduser() / "config.json"
+    if config.is_file():
+        recorded = json.loads(config.read_text(encoding="utf-8")).get("_name_or_path", "")
+        if recorded.count("/") == 1 and not recorded.startswith((".", "/", "~")):
+            return recorded
+    return base
+
+
 def read_meta(model_dir: Path) -> ModelMeta:
     """Load and check ``framelab.json`` of a model folder."""
     model_dir = Path(model_dir)

@@ -61,6 +61,13 @@ def id_problem(article_id: str) -> str | None:
     return None
 
 
+def corpus_folder(root: Path, corpus: str) -> Path:
+    """``root``, refused with a clear error unless it is a folder (``corpus`` names the format in the message)."""
+    if not root.is_dir():
+        raise DataError(Problem(str(root), None, f"{corpus} corpus folder not found", "point the data config at the folder holding article<ID>.txt files"))
+    return root
+
+
 def walk_files(root: Path) -> Iterator[Path]:
     """Every file under ``root``, recursively, in sorted order.
 

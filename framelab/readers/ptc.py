@@ -51,11 +51,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from framelab.errors import DataError, Problem, ProblemLog
+from framelab.errors import ProblemLog
 from framelab.readers.common import (
     ID_PATTERN,
     check_label,
     check_span,
+    corpus_folder,
     finish,
     load_articles,
     parse_offsets,
@@ -269,16 +270,7 @@ def read_ptc(
     ``.txt`` path.
     """
     root = Path(path)
-    if not root.is_dir():
-        raise DataError(
-            Problem(
-                str(root),
-                None,
-                "PTC corpus folder not found",
-                "point the data config at the folder holding article<ID>.txt files",
-            )
-        )
-    files = _find_files(root)
+    files = _find_files(corpus_folder(root, "PTC"))
     if not files.texts:
         log.add(root, None, "no article<ID>.txt files found", "check the path in the data config")
         return []

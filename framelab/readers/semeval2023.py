@@ -47,11 +47,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from framelab.errors import DataError, Problem, ProblemLog
+from framelab.errors import ProblemLog
 from framelab.readers.common import (
     ID_PATTERN,
     check_label,
     check_span,
+    corpus_folder,
     finish,
     load_articles,
     parse_int,
@@ -356,16 +357,7 @@ def read_semeval2023(
     Articles are sorted by id, spans sorted, ``source`` is the ``.txt`` path.
     """
     root = Path(path)
-    if not root.is_dir():
-        raise DataError(
-            Problem(
-                str(root),
-                None,
-                "SemEval-2023 corpus folder not found",
-                "point the data config at the folder holding article<ID>.txt files",
-            )
-        )
-    files = _find_files(root)
+    files = _find_files(corpus_folder(root, "SemEval-2023"))
     if not files.texts:
         log.add(root, None, "no article<ID>.txt files found", "check the path in the data config")
         return []

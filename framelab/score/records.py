@@ -9,12 +9,23 @@ from framelab.types import Article, Unit
 
 
 @dataclass
+class FrameEvidence:
+    """A sentence that carries a predicted label of an article: ``start``/``end`` index the article text, ``weight`` is the model's attention on it (0–1)."""
+
+    frame: str
+    start: int
+    end: int
+    weight: float
+
+
+@dataclass
 class Prediction:
     """One model's decision on one unit or article.
 
     Span models also give ``spans``, with offsets into the unit's text;
     ``labels`` are then the techniques of those spans and ``scores`` each
-    technique's best span score.
+    technique's best span score. Article models that can tell where each
+    predicted label sits give ``evidence``: the sentences that carry it.
     """
 
     task: str
@@ -22,6 +33,7 @@ class Prediction:
     scores: dict[str, float]
     target: str | None = None
     spans: list[TaggedSpan] | None = None
+    evidence: list[FrameEvidence] | None = None
 
 
 @dataclass

@@ -77,12 +77,15 @@ class ScoreOptions:
 
 def _decisions(predictor: Predictor, texts: list[str], targets: list[str] | None = None) -> list[Prediction]:
     names = predictor.meta.labels
-    probs = predictor.probabilities(texts, targets)
+    # A predictor that can say where each label sits (frames_attention) gives its evidence from the same pass.
+    explained = predictor.explained(texts, targets) if hasattr(predictor, "evidence") else None
+    probs = explained[0] if explained else predictor.probabilities(texts, targets)
     decided = predictor.decide(probs)
+    evidence = predictor.evidence(texts, decided, explained) if explained else [None] * len(texts)
     targets = targets or [None] * len(texts)
     return [
-        Prediction(predictor.meta.task, [names[j] for j in np.flatnonzero(row)], {n: round(float(p), 4) for n, p in zip(names, prow)}, target)
-        for row, prow, target in zip(decided, probs, targets)
+        Prediction(predictor.meta.task, [names[j] for j in np.flatnonzero(row)], {n: round(float(p), 4) for n, p in zip(names, prow)}, target, evidence=found)
+        for row, prow, target, found in zip(decided, probs, targets, evidence)
     ]
 
 

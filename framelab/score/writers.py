@@ -4,11 +4,17 @@
   per article (``"type": "article"``) with the article-level predictions.
   Span models add ``"spans"`` to their unit predictions: ``start``/``end``
   into the unit's text (add the unit's ``start`` for article offsets),
-  ``label``, ``score`` and the span ``text``.
-- ``csv``: one row per (unit or article, model).
+  ``label``, ``score`` and the span ``text``. Models that show where each
+  frame is (``frames_attention``) add ``"frame_evidence"`` to their article
+  predictions: per predicted frame, the sentences that carry it (``frame``,
+  ``start``/``end`` into the article text, attention ``weight``, ``text``).
+- ``csv``: one row per (unit or article, model), and one ``frame_evidence``
+  row per evidence sentence (``labels``: the frame, ``scores``: its weight).
 - ``html``: one page; units highlighted by their top label with a legend,
   label scores on hover, predicted spans underlined inside their unit with
-  their techniques on hover; every text is HTML-escaped.
+  their techniques on hover; the sentences that carry each predicted frame
+  highlighted in the article, frames and weights on hover; every text is
+  HTML-escaped.
 - ``semeval2023``: a folder with ``subtask-1.txt`` (genre), ``subtask-2.txt``
   (``id<TAB>frame,…``) and ``subtask-3.txt`` (``id<TAB>line<TAB>tech,…``, one
   line for every non-empty line of every article; sentence predictions are
@@ -53,7 +59,24 @@ def _pred_json(p: Prediction, text: str = "") -> dict:
         record["target"] = p.target
     if p.spans is not None:
         record["spans"] = [{"start": t.start, "end": t.end, "label": t.label, "score": t.score, "text": text[t.start : t.end]} for t in p.spans]
+    if p.evidence is not None:
+        record["frame_evidence"] = [{"frame": v.frame, "start": v.start, "end": v.end, "weight": v.weight, "text": text[v.start : v.end]} for v in p.evidence]
     return record
+
+
+def article_records(result: ScoredArticle) -> list[dict]:
+    """The JSONL records of one scored article: one per unit, then the article's (what ``--format jsonl`` writes, and :meth:`framelab.api.Model.score_records` returns)."""
+    a = result.article
+    records = []
+    for s in result.units:
+        u = s.unit
+        record = {"type": "unit", "article_id": a.id, "unit": s.kind, "index": u.index, "start": u.start, "end": u.end, "line": u.line, "text": u.text}
+        record["predictions"] = {name: _pred_json(p, u.text) for name, p in s.predictions.items()}
+        records.append(record)
+    record = {"type": "article", "article_id": a.id, "source": a.source, "length": len(a.text), "units": len(result.units)}
+    record["predictions"] = {name: _pred_json(p, a.text) for name, p in result.predictions.items()}
+    records.append(record)
+    return records
 
 
 class Writer:
@@ -113,15 +136,8 @@ class JsonlWriter(Writer):
         self.handle = self._open(out) if out else sys.stdout
 
     def write(self, result: ScoredArticle) -> None:
-        a = result.article
-        for s in result.units:
-            u = s.unit
-            record = {"type": "unit", "article_id": a.id, "unit": s.kind, "index": u.index, "start": u.start, "end": u.end, "line": u.line, "text": u.text}
-            record["predictions"] = {name: _pred_json(p, u.text) for name, p in s.predictions.items()}
+        for record in article_records(result):
             self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        record = {"type": "article", "article_id": a.id, "source": a.source, "length": len(a.text), "units": len(result.units)}
-        record["predictions"] = {name: _pred_json(p) for name, p in result.predictions.items()}
-        self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     def problems(self, problems: list[Problem]) -> None:
         """One last record, ``"type": "problems"``: the inputs skipped and why."""
@@ -145,6 +161,8 @@ class CsvWriter(Writer):
                 self.csv.writerow([a.id, "unit", s.kind, u.index, u.start, u.end, u.line, name, p.task, ";".join(p.labels), json.dumps(p.scores), u.text])
         for name, p in result.predictions.items():
             self.csv.writerow([a.id, "article", "article", "", 0, len(a.text), "", name, p.task, ";".join(p.labels), json.dumps(p.scores), ""])
+            for v in p.evidence or ():
+                self.csv.writerow([a.id, "frame_evidence", "sentence", "", v.start, v.end, "", name, p.task, v.frame, json.dumps({"weight": v.weight}), a.text[v.start : v.end]])
 
 
 class HtmlWriter(Writer):
@@ -184,6 +202,24 @@ class HtmlWriter(Writer):
             parts.append(f'<u class="span" title="{e(tip)}" style="text-decoration-color:{colour}">{e(text[a:b])}</u>')
         return "".join(parts)
 
+    def _evidence(self, text: str, name: str, p: Prediction) -> str:
+        """The article with the sentences that carry each predicted frame highlighted in the frame's colour, frames and weights on hover."""
+        e = html.escape
+        by_sentence: dict[tuple[int, int], list] = {}
+        for v in p.evidence:
+            by_sentence.setdefault((v.start, v.end), []).append(v)
+        parts, cursor = [], 0
+        for (start, end), found in sorted(by_sentence.items()):
+            if start < cursor:
+                continue
+            found.sort(key=lambda v: -v.weight)
+            tip = "; ".join(f"{v.frame} {v.weight:.2f}" for v in found)
+            parts.append(e(text[cursor:start]))
+            parts.append(f'<mark class="evidence" title="{e(tip)}" style="background:{self._colour(found[0].frame)}">{e(text[start:end])}</mark>')
+            cursor = end
+        parts.append(e(text[cursor:]))
+        return f'<div class="text" data-evidence="{e(name)}">{"".join(parts)}</div>\n'
+
     def write(self, result: ScoredArticle) -> None:
         a, e = result.article, html.escape
         out = self.body
@@ -192,6 +228,8 @@ class HtmlWriter(Writer):
             badges = " ".join(f'<span class="badge">{e(label)} {p.scores[label]:.2f}</span>' for label in p.labels) or "<em>none</em>"
             toward = f" toward <q>{e(p.target)}</q>" if p.target else ""
             out.write(f"<p><b>{e(name)}</b> ({e(p.task)}{toward}): {badges}</p>\n")
+            if p.evidence:
+                out.write(self._evidence(a.text, name, p))
         kinds = sorted({s.kind for s in result.units})
         for kind in kinds:
             units = [s for s in result.units if s.kind == kind]

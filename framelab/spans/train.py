@@ -21,7 +21,7 @@ from framelab.spans.analysis import answer_gold_spans, article_spans, article_to
 from framelab.spans.data import SpanSplit, label_counts, load_span_split
 from framelab.tagging import IGNORE, Windows, merge_windows, tag_names, token_targets, tokenize_windows, window_starts
 from framelab.train.losses import multilabel_loss, weights_from_counts
-from framelab.train.trainer import FineTuning, TrainResult, fine_tune, finish, load_tokenizer, model_meta, prediction_logits, start
+from framelab.train.trainer import FineTuning, TrainResult, fine_tune, finish, freeze, load_tokenizer, model_meta, prediction_logits, start
 
 
 class TagCollator:
@@ -123,6 +123,7 @@ def train_spans(config: Config, *, resume: bool = False, callbacks: list[Trainer
         scores = si_scores(found, dev_split.gold)
         return {"span_f1": scores["f1"], "span_precision": scores["precision"], "span_recall": scores["recall"]}
 
+    freeze(model, config)
     job = FineTuning(
         model=model,
         train_dataset=train_ds,

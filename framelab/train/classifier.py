@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +33,21 @@ from framelab.splits import TaskData
 from framelab.tasks import Task, get_task
 from framelab.thresholds import decisions_at, tuned_thresholds
 from framelab.train.folds import assign_folds, concat, cross_validated, decide, scores, subset
+from framelab.train.frozen import CachedDataset, cacheable, collate_cached, lower_states, top_layers_only
 from framelab.train.losses import multilabel_loss, positive_weights
-from framelab.train.trainer import FineTuned, FineTuning, TrainResult, fine_tune, finish, load_tokenizer, model_meta, prediction_logits, start, work_folder
+from framelab.train.trainer import (
+    FineTuned,
+    FineTuning,
+    TrainResult,
+    fine_tune,
+    finish,
+    freeze,
+    load_tokenizer,
+    model_meta,
+    prediction_logits,
+    start,
+    work_folder,
+)
 
 
 def _hf_dataset(encoded, targets: np.ndarray, multi_label: bool) -> Dataset:
@@ -113,16 +127,29 @@ def fit(config: Config, setup: Setup, train_data: TaskData, dev_data: TaskData |
     if task.multi_label:
         weights = positive_weights(train_data.targets, t.max_pos_weight) if t.rare_labels == "pos_weight" else None
         loss = multilabel_loss(t.rare_labels, pos_weight=weights, gamma=t.focal_gamma)
+    train_ds = _hf_dataset(train_enc, train_data.targets, task.multi_label)
+    dev_ds = _hf_dataset(dev_enc, dev_data.targets, task.multi_label) if dev_data is not None else None
+    collator = DataCollatorWithPadding(tokenizer, padding="max_length" if t.pad_to_max_length else "longest", max_length=config.model.max_length)
+    freeze(model, config)
+    cached = cacheable(model, t.freeze_layers)
+    if cached:
+        # The frozen layers' outputs never change: computed once here instead of at every step of every epoch.
+        states = dict(layers=t.freeze_layers, batch_size=t.eval_batch_size, bf16=t.mixed_precision == "bf16")
+        train_ds = CachedDataset(lower_states(model, train_enc.features, **states), train_enc.features, train_ds["labels"])
+        if dev_ds is not None:
+            dev_ds = CachedDataset(lower_states(model, dev_enc.features, **states), dev_enc.features, dev_ds["labels"])
+        collator = collate_cached
     job = FineTuning(
         model=model,
-        train_dataset=_hf_dataset(train_enc, train_data.targets, task.multi_label),
-        dev_dataset=_hf_dataset(dev_enc, dev_data.targets, task.multi_label) if dev_data is not None else None,
-        collator=DataCollatorWithPadding(tokenizer, padding="max_length" if t.pad_to_max_length else "longest", max_length=config.model.max_length),
+        train_dataset=train_ds,
+        dev_dataset=dev_ds,
+        collator=collator,
         loss=loss,
         compute_metrics=compute_metrics if dev_data is not None else None,
         metric=task.selection_metric,
     )
-    run = fine_tune(config, tokenizer, job, work=work, resume=resume, callbacks=callbacks)
+    with top_layers_only(model, t.freeze_layers) if cached else nullcontext():
+        run = fine_tune(config, tokenizer, job, work=work, resume=resume, callbacks=callbacks)
     lexical = LexicalModel.fit(train_data.texts, train_data.targets, seed=t.seed) if t.lexical_weight else None
     if dev_data is None:
         return Fitted(run, None, None, lexical)

@@ -209,6 +209,9 @@ def training_arguments(config: Config, work: Path, metric: str | None) -> Traini
     return TrainingArguments(
         output_dir=str(work),
         num_train_epochs=t.epochs,
+        max_steps=t.max_steps or -1,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        lr_scheduler_type=t.lr_scheduler_type,
         per_device_train_batch_size=t.batch_size,
         per_device_eval_batch_size=t.eval_batch_size,
         learning_rate=t.learning_rate,
@@ -218,12 +221,12 @@ def training_arguments(config: Config, work: Path, metric: str | None) -> Traini
         data_seed=t.seed,
         eval_strategy="epoch" if evaluate else "no",
         save_strategy="epoch" if evaluate else "no",
-        save_total_limit=2,
+        save_total_limit=t.save_total_limit,
         load_best_model_at_end=evaluate,
         metric_for_best_model=metric,
         greater_is_better=True,
         logging_steps=t.logging_steps,
-        report_to=_reporters(),
+        report_to=_reporters() if t.report_to is None else t.report_to,
         train_sampling_strategy="random" if t.pad_to_max_length else "group_by_length",
         save_only_model=False,
         disable_tqdm=False,
@@ -285,8 +288,26 @@ def load_tokenizer(config: Config, base: str):
     return tokenizer
 
 
+def freeze(model: PreTrainedModel, config: Config) -> None:
+    """Fix the embeddings and the lowest ``train.freeze_layers`` encoder layers (``train.freeze_embeddings``, ``train.freeze_layers``)."""
+    t = config.train
+    if not t.freeze_embeddings and not t.freeze_layers:
+        return
+    encoder = model.base_model
+    layers = getattr(getattr(encoder, "encoder", None), "layer", None)
+    if not hasattr(encoder, "embeddings") or layers is None:
+        raise ConfigError(f"train.freeze_embeddings / train.freeze_layers: {type(encoder).__name__} has no embeddings and encoder.layer to freeze; set them to false / 0")
+    if t.freeze_layers > len(layers):
+        raise ConfigError(f"train.freeze_layers is {t.freeze_layers} but model.base has {len(layers)} layers")
+    for module in [encoder.embeddings, *layers[: t.freeze_layers]]:
+        module.requires_grad_(False)
+
+
 def _precision(mode: str) -> dict[str, bool]:
-    """TrainingArguments for ``train.mixed_precision`` (auto: bf16 or fp16 on a GPU, none on CPU)."""
+    """TrainingArguments for ``train.mixed_precision`` (auto: bf16 or fp16 on a GPU, none on CPU).
+
+    bf16 on a CPU is the Trainer's CPU autocast.
+    """
     if mode == "auto":
         if not torch.cuda.is_available():
             return {}

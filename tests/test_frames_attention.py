@@ -1,0 +1,165 @@
+"""frames_attention with the tiny BERT: train on cached sentence vectors, reload, evaluate, score, and show where each frame is."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from framelab.config import load_config
+from framelab.dataset import build_dataset
+from framelab.errors import ConfigError
+from framelab.eval.report import evaluate_model
+from framelab.frames.predictor import AttentionPredictor, frame_evidence
+from framelab.frames.tasks import FRAMES_ATTENTION
+from framelab.models.ensemble import load_model
+from framelab.score.scorer import score
+from framelab.tasks import register
+from framelab.train.run import train
+from framelab.types import Article
+from framelab.units import split_units
+
+from .conftest import SAMPLE
+
+# Declared as an entry point in pyproject.toml; registered here too, so the tests run in an
+# environment installed before the entry point was added.
+register(FRAMES_ATTENTION)
+
+TEXT = "Harbour plan\r\n\r\nThe reckless plan is a disaster. It will cost 3.5 million.\r\nMr. Ito disagreed, and the union said jobs would go."
+
+
+def _config(workdir: Path, base: Path, **extra: str):
+    overrides = [
+        "name=tiny-frames-attention",
+        f"data.path={SAMPLE}",
+        f"data.output_dir={workdir / 'dataset'}",
+        f"output_dir={workdir / 'model'}",
+        f"model.base={base}",
+        "model.max_length=64",
+        "model.stride=16",
+        "train.task=frames_attention",
+        "train.epochs=3",
+        "train.batch_size=8",
+        "train.learning_rate=0.003",
+        "train.min_label_count=2",
+        "train.lexical_weight=0.5",
+    ]
+    return load_config(None, overrides + [f"{k}={v}" for k, v in extra.items()])
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("frames-attention")
+
+
+@pytest.fixture(scope="module")
+def model(workdir: Path, tiny_model_dir: Path) -> Path:
+    config = _config(workdir, tiny_model_dir)
+    build_dataset(config)
+    return train(config).model_dir
+
+
+@pytest.fixture(scope="module")
+def eager_model(workdir: Path, model: Path) -> Path:
+    """The trained folder with every threshold at 0: every frame is predicted, so every frame needs evidence."""
+    copy = workdir / "eager"
+    shutil.copytree(model, copy)
+    meta = json.loads((copy / "framelab.json").read_text())
+    meta["thresholds"] = [0.0] * len(meta["labels"])
+    (copy / "framelab.json").write_text(json.dumps(meta))
+    return copy
+
+
+def test_folder_holds_everything_scoring_needs_and_no_pickle(model: Path) -> None:
+    names = {p.name for p in model.iterdir()}
+    assert {"framelab.json", "config.json", "model.safetensors", "head.safetensors", "head.json", "lexical.safetensors", "dev_metrics.json", "README.md"} <= names
+    assert not [p for p in model.rglob("*") if p.suffix in (".bin", ".pkl", ".pt", ".pickle")]
+    dev = json.loads((model / "dev_metrics.json").read_text())
+    assert {"at_0.5", "at_tuned_thresholds", "cross_fitted", "heads_alone_at_0.5"} <= set(dev)
+    assert 0.0 <= dev["cross_fitted"]["micro_f1"] <= 1.0
+    assert isinstance(load_model(model), AttentionPredictor)
+
+
+def test_resume_is_refused(workdir: Path, tiny_model_dir: Path, model: Path) -> None:
+    with pytest.raises(ConfigError, match="without --resume"):
+        train(_config(workdir, tiny_model_dir), resume=True)
+
+
+def test_reloaded_model_gives_the_same_probabilities(model: Path) -> None:
+    texts = [TEXT, "One sentence only.", ""]
+    first = AttentionPredictor(model).probabilities(texts)
+    second = load_model(model).probabilities(texts)
+    assert first.shape == (3, len(json.loads((model / "framelab.json").read_text())["labels"]))
+    np.testing.assert_allclose(first, second, atol=1e-6)
+    assert ((first >= 0) & (first <= 1)).all()
+
+
+def test_evaluate_writes_a_report_beside_tfidf(workdir: Path, model: Path) -> None:
+    result = evaluate_model(model, workdir / "dataset", "dev", workdir / "report")
+    assert result.metrics["task"] == "frames_attention"
+    assert "TF-IDF baseline" in (result.report_dir / "report.md").read_text()
+
+
+def test_frame_evidence_offsets_round_trip_and_cover_every_predicted_frame(workdir: Path, eager_model: Path) -> None:
+    article = workdir / "article.txt"
+    article.write_bytes(TEXT.encode("utf-8"))
+    out = workdir / "pred.jsonl"
+    score([eager_model], [article, SAMPLE], fmt="jsonl", out=out, progress=False)
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    articles = [r for r in records if r["type"] == "article"]
+    texts = {"article": TEXT, **{json.loads(line)["id"]: json.loads(line)["text"] for line in SAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()}}
+    assert len(articles) == len(texts)
+    for record in articles:
+        text = texts[record["article_id"]]
+        sentences = {(u.start, u.end) for u in split_units(Article(record["article_id"], text), "sentence")}
+        prediction = record["predictions"][eager_model.name]
+        assert prediction["labels"], "every threshold is 0: every frame is predicted"
+        evidence = prediction["frame_evidence"]
+        assert {v["frame"] for v in evidence} == set(prediction["labels"])
+        for v in evidence:
+            assert text[v["start"] : v["end"]] == v["text"]
+            assert (v["start"], v["end"]) in sentences
+            assert 0.0 < v["weight"] <= 1.0
+
+
+def test_evidence_in_csv_and_highlighted_in_html(workdir: Path, eager_model: Path) -> None:
+    article = workdir / "article-csv.txt"
+    article.write_bytes(TEXT.encode("utf-8"))
+    out = workdir / "pred.csv"
+    score([eager_model], [article], fmt="csv", out=out, progress=False)
+    rows = list(csv.DictReader(out.open(encoding="utf-8", newline="")))
+    (frames_row,) = [r for r in rows if r["level"] == "article"]
+    evidence = [r for r in rows if r["level"] == "frame_evidence"]
+    assert {r["labels"] for r in evidence} == set(frames_row["labels"].split(";"))
+    for r in evidence:
+        assert TEXT[int(r["start"]) : int(r["end"])] == r["text"]
+        assert 0.0 < json.loads(r["scores"])["weight"] <= 1.0
+    page = workdir / "pred.html"
+    score([eager_model], [article], fmt="html", out=page, progress=False)
+    html = page.read_text(encoding="utf-8")
+    assert 'class="evidence"' in html and "The reckless plan is a disaster." in html
+
+
+def test_semeval2023_subtask2(workdir: Path, model: Path) -> None:
+    folder = workdir / "semeval-in"
+    folder.mkdir()
+    for article_id, text in {"111": "Title one\n\nFirst para. Second sentence.\n", "222": "Only a title"}.items():
+        (folder / f"article{article_id}.txt").write_text(text, encoding="utf-8")
+    out = workdir / "semeval-out"
+    score([model], [folder], fmt="semeval2023", out=out, progress=False)
+    rows = [line.split("\t") for line in (out / "subtask-2.txt").read_text().splitlines()]
+    assert [row[0] for row in rows] == ["111", "222"]
+    labels = set(json.loads((model / "framelab.json").read_text())["labels"])
+    assert all(set(filter(None, row[1].split(","))) <= labels for row in rows)
+
+
+def test_frame_evidence_takes_the_most_attended_sentences_until_half_the_weight() -> None:
+    offsets = [(0, 5), (6, 10), (11, 20)]
+    attention = np.array([[0.1, 0.6, 0.3], [0.3, 0.3, 0.4], [1.0, 0.0, 0.0]])
+    found = frame_evidence(offsets, attention, ["A", "B", "C"], np.array([1, 1, 0]))
+    assert [(v.frame, v.start, v.end) for v in found] == [("A", 6, 10), ("B", 11, 20), ("B", 0, 5)]
+    assert frame_evidence([], attention, ["A", "B", "C"], np.array([1, 1, 1])) == []
