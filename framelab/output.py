@@ -26,6 +26,8 @@ import fcntl
 import os
 import secrets
 import shutil
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +41,23 @@ TMP_MARK = ".tmp-"
 OLD_MARK = ".old-"
 
 _held: dict[Path, list] = {}
+
+
+@contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for the block (main thread); they arrive, and raise, right after it.
+
+    Taking or giving back a lock, and creating or swapping a temporary, must not be cut in half by
+    the exception the CLI raises for SIGTERM: that would leave a lock file or temporary behind.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _refuse(path: Path, message: str, hint: str) -> DataError:
@@ -133,36 +152,37 @@ def _acquire(path: Path) -> int:
 def acquire(path: str | Path, *, folder: bool = False) -> Path:
     """Check and lock output ``path`` (re-entrant within a process) and remove its stale temporaries; pair with :func:`release`."""
     path = Path(path).absolute()
-    if path in _held:
-        _held[path][1] += 1
-        return path
-    check_output(path, folder=folder)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = _acquire(path)
-    _held[path] = [fd, 1]
-    try:
-        remove_stale(path)
-    except BaseException:
-        release(path)
-        raise
+    with _uninterrupted():
+        if path in _held:
+            _held[path][1] += 1
+            return path
+        check_output(path, folder=folder)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _held[path] = [_acquire(path), 1]
+        try:
+            remove_stale(path)
+        except BaseException:
+            release(path)
+            raise
     return path
 
 
 def release(path: str | Path) -> None:
     """Give back one hold on the lock of ``path``; the last one removes the lock file."""
     path = Path(path).absolute()
-    entry = _held.get(path)
-    if entry is None:
-        return
-    entry[1] -= 1
-    if entry[1] > 0:
-        return
-    del _held[path]
-    try:
-        _lock_path(path).unlink()
-    except FileNotFoundError:
-        pass
-    os.close(entry[0])
+    with _uninterrupted():
+        entry = _held.get(path)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] > 0:
+            return
+        del _held[path]
+        try:
+            _lock_path(path).unlink()
+        except FileNotFoundError:
+            pass
+        os.close(entry[0])
 
 
 @contextmanager
@@ -171,11 +191,13 @@ def claim(path: str | Path | None, *, folder: bool = False) -> Iterator[Path | N
     if path is None:
         yield None
         return
-    held = acquire(path, folder=folder)
+    held = None
     try:
+        held = acquire(path, folder=folder)
         yield held
     finally:
-        release(held)
+        if held is not None:
+            release(held)
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -204,15 +226,16 @@ class AtomicFile:
 
     def __init__(self, path: str | Path, *, newline: str = ""):
         self.path = Path(path)
-        self._held = acquire(self.path)
-        try:
-            self.tmp = temporary_name(self.path)
-            fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except BaseException:
-            release(self._held)
-            raise
-        self.handle: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline=newline)
         self.done = False
+        with _uninterrupted():
+            self._held = acquire(self.path)
+            try:
+                self.tmp = temporary_name(self.path)
+                fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            except BaseException:
+                release(self._held)
+                raise
+            self.handle: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline=newline)
 
     def commit(self) -> str:
         """Flush, fsync and rename into place; returns the path."""
@@ -233,12 +256,13 @@ class AtomicFile:
 
     def abort(self) -> None:
         """Drop the temporary."""
-        try:
-            self.handle.close()
-        except OSError:
-            pass
-        _remove(Path(self.tmp))
-        self._finish()
+        with _uninterrupted():
+            try:
+                self.handle.close()
+            except OSError:
+                pass
+            _remove(Path(self.tmp))
+            self._finish()
 
     def _finish(self) -> None:
         if not self.done:
@@ -260,14 +284,15 @@ class AtomicFolder:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._held = acquire(self.path, folder=True)
-        try:
-            self.tmp = temporary_name(self.path)
-            os.mkdir(self.tmp, 0o777)
-        except BaseException:
-            release(self._held)
-            raise
         self.done = False
+        with _uninterrupted():
+            self._held = acquire(self.path, folder=True)
+            try:
+                self.tmp = temporary_name(self.path)
+                os.mkdir(self.tmp, 0o777)
+            except BaseException:
+                release(self._held)
+                raise
 
     def commit(self) -> str:
         """Swap the built folder in for ``path``; returns the path."""
@@ -276,17 +301,18 @@ class AtomicFolder:
                 for name in files:
                     with open(os.path.join(root, name), "rb") as handle:
                         os.fsync(handle.fileno())
-            if self.path.exists():
-                old = self.path.with_name(f".{self.path.name}{OLD_MARK}{os.getpid()}-{secrets.token_hex(4)}")
-                self.path.rename(old)
-                try:
+            with _uninterrupted():
+                if self.path.exists():
+                    old = self.path.with_name(f".{self.path.name}{OLD_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+                    self.path.rename(old)
+                    try:
+                        self.tmp.rename(self.path)
+                    except BaseException:
+                        old.rename(self.path)
+                        raise
+                    shutil.rmtree(old, ignore_errors=True)
+                else:
                     self.tmp.rename(self.path)
-                except BaseException:
-                    old.rename(self.path)
-                    raise
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                self.tmp.rename(self.path)
             _fsync_folder(self.path.parent)
         except BaseException:
             self.abort()
@@ -296,8 +322,9 @@ class AtomicFolder:
 
     def abort(self) -> None:
         """Drop the temporary folder."""
-        _remove(self.tmp)
-        self._finish()
+        with _uninterrupted():
+            _remove(self.tmp)
+            self._finish()
 
     def _finish(self) -> None:
         if not self.done:
