@@ -44,7 +44,7 @@ _held: dict[Path, list] = {}
 
 
 @contextmanager
-def _uninterrupted() -> Iterator[None]:
+def uninterrupted() -> Iterator[None]:
     """Hold SIGINT and SIGTERM back for the block (main thread); they arrive, and raise, right after it.
 
     Taking or giving back a lock, and creating or swapping a temporary, must not be cut in half by
@@ -152,7 +152,7 @@ def _acquire(path: Path) -> int:
 def acquire(path: str | Path, *, folder: bool = False) -> Path:
     """Check and lock output ``path`` (re-entrant within a process) and remove its stale temporaries; pair with :func:`release`."""
     path = Path(path).absolute()
-    with _uninterrupted():
+    with uninterrupted():
         if path in _held:
             _held[path][1] += 1
             return path
@@ -170,7 +170,7 @@ def acquire(path: str | Path, *, folder: bool = False) -> Path:
 def release(path: str | Path) -> None:
     """Give back one hold on the lock of ``path``; the last one removes the lock file."""
     path = Path(path).absolute()
-    with _uninterrupted():
+    with uninterrupted():
         entry = _held.get(path)
         if entry is None:
             return
@@ -193,7 +193,9 @@ def claim(path: str | Path | None, *, folder: bool = False) -> Iterator[Path | N
         return
     held = None
     try:
-        held = acquire(path, folder=folder)
+        # A signal held back inside acquire is raised at the end of this block, once ``held`` is set.
+        with uninterrupted():
+            held = acquire(path, folder=folder)
         yield held
     finally:
         if held is not None:
@@ -227,15 +229,19 @@ class AtomicFile:
     def __init__(self, path: str | Path, *, newline: str = ""):
         self.path = Path(path)
         self.done = False
-        with _uninterrupted():
-            self._held = acquire(self.path)
-            try:
+        self._held: Path | None = None
+        self.tmp: Path | None = None
+        self.handle: IO[str] | None = None
+        try:
+            # A signal held back here is raised at the end of the block; the except below then undoes it all.
+            with uninterrupted():
+                self._held = acquire(self.path)
                 self.tmp = temporary_name(self.path)
                 fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            except BaseException:
-                release(self._held)
-                raise
-            self.handle: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline=newline)
+                self.handle = os.fdopen(fd, "w", encoding="utf-8", newline=newline)
+        except BaseException:
+            self.abort()
+            raise
 
     def commit(self) -> str:
         """Flush, fsync and rename into place; returns the path."""
@@ -256,18 +262,21 @@ class AtomicFile:
 
     def abort(self) -> None:
         """Drop the temporary."""
-        with _uninterrupted():
+        with uninterrupted():
             try:
-                self.handle.close()
+                if self.handle is not None:
+                    self.handle.close()
             except OSError:
                 pass
-            _remove(Path(self.tmp))
+            if self.tmp is not None:
+                _remove(Path(self.tmp))
             self._finish()
 
     def _finish(self) -> None:
         if not self.done:
             self.done = True
-            release(self._held)
+            if self._held is not None:
+                release(self._held)
 
     def __enter__(self) -> AtomicFile:
         return self
@@ -285,14 +294,17 @@ class AtomicFolder:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.done = False
-        with _uninterrupted():
-            self._held = acquire(self.path, folder=True)
-            try:
-                self.tmp = temporary_name(self.path)
-                os.mkdir(self.tmp, 0o777)
-            except BaseException:
-                release(self._held)
-                raise
+        self._held: Path | None = None
+        self.tmp: Path | None = None
+        try:
+            with uninterrupted():
+                self._held = acquire(self.path, folder=True)
+                tmp = temporary_name(self.path)
+                os.mkdir(tmp, 0o777)
+                self.tmp = tmp
+        except BaseException:
+            self.abort()
+            raise
 
     def commit(self) -> str:
         """Swap the built folder in for ``path``; returns the path."""
@@ -301,7 +313,7 @@ class AtomicFolder:
                 for name in files:
                     with open(os.path.join(root, name), "rb") as handle:
                         os.fsync(handle.fileno())
-            with _uninterrupted():
+            with uninterrupted():
                 if self.path.exists():
                     old = self.path.with_name(f".{self.path.name}{OLD_MARK}{os.getpid()}-{secrets.token_hex(4)}")
                     self.path.rename(old)
@@ -322,14 +334,16 @@ class AtomicFolder:
 
     def abort(self) -> None:
         """Drop the temporary folder."""
-        with _uninterrupted():
-            _remove(self.tmp)
+        with uninterrupted():
+            if self.tmp is not None:
+                _remove(self.tmp)
             self._finish()
 
     def _finish(self) -> None:
         if not self.done:
             self.done = True
-            release(self._held)
+            if self._held is not None:
+                release(self._held)
 
 
 @contextmanager
