@@ -300,6 +300,8 @@ def _on_sigterm(signum, frame) -> None:
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
         return
+    # One is enough: a second SIGTERM must not cut the cleanup short (SIGKILL still ends the process).
+    signal.signal(signum, signal.SIG_IGN)
     raise Terminated(128 + signum)
 
 
@@ -320,9 +322,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except KeyboardInterrupt:
+        _cleanup()
         print(f"framelab {args.command}: interrupted; no partial output left", file=sys.stderr)
         return 130
     except Terminated as exc:
+        _cleanup()
         print(f"framelab {args.command}: terminated (SIGTERM); no partial output left", file=sys.stderr)
         return int(exc.code)
     except USER_ERRORS as exc:
@@ -339,6 +343,13 @@ def main(argv: list[str] | None = None) -> int:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _cleanup() -> None:
+    """Whatever temporaries and locks the interrupted command still held."""
+    from framelab.output import cleanup
+
+    cleanup()
 
 
 def _is_main_thread() -> bool:

@@ -41,6 +41,24 @@ TMP_MARK = ".tmp-"
 OLD_MARK = ".old-"
 
 _held: dict[Path, list] = {}
+#: Temporaries of this process not yet renamed into place or removed.
+_live: set[Path] = set()
+
+
+def cleanup() -> None:
+    """Remove every temporary of this process and give back every lock it holds.
+
+    The CLI calls it after SIGTERM or Ctrl-C: the exception they raise may
+    land between a cleanup's first bytecode and its masked part, and this
+    catches whatever that left.
+    """
+    with uninterrupted():
+        for tmp in list(_live):
+            _remove(tmp)
+            _live.discard(tmp)
+        for path in list(_held):
+            _held[path][1] = 1
+            release(path)
 
 
 @contextmanager
@@ -238,6 +256,7 @@ class AtomicFile:
                 self._held = acquire(self.path)
                 self.tmp = temporary_name(self.path)
                 fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                _live.add(self.tmp)
                 self.handle = os.fdopen(fd, "w", encoding="utf-8", newline=newline)
         except BaseException:
             self.abort()
@@ -253,6 +272,7 @@ class AtomicFile:
             if mode is not None:
                 os.chmod(self.tmp, mode)
             os.replace(self.tmp, self.path)
+            _live.discard(self.tmp)
             _fsync_folder(self.path.parent)
         except BaseException:
             self.abort()
@@ -270,6 +290,7 @@ class AtomicFile:
                 pass
             if self.tmp is not None:
                 _remove(Path(self.tmp))
+                _live.discard(self.tmp)
             self._finish()
 
     def _finish(self) -> None:
@@ -302,6 +323,7 @@ class AtomicFolder:
                 tmp = temporary_name(self.path)
                 os.mkdir(tmp, 0o777)
                 self.tmp = tmp
+                _live.add(tmp)
         except BaseException:
             self.abort()
             raise
@@ -322,9 +344,11 @@ class AtomicFolder:
                     except BaseException:
                         old.rename(self.path)
                         raise
+                    _live.discard(self.tmp)
                     shutil.rmtree(old, ignore_errors=True)
                 else:
                     self.tmp.rename(self.path)
+                    _live.discard(self.tmp)
             _fsync_folder(self.path.parent)
         except BaseException:
             self.abort()
@@ -335,8 +359,9 @@ class AtomicFolder:
     def abort(self) -> None:
         """Drop the temporary folder."""
         with uninterrupted():
-            if self.tmp is not None:
+            if self.tmp is not None and self.tmp in _live:
                 _remove(self.tmp)
+                _live.discard(self.tmp)
             self._finish()
 
     def _finish(self) -> None:
