@@ -26,8 +26,6 @@ import fcntl
 import os
 import secrets
 import shutil
-import signal
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,21 +59,35 @@ def cleanup() -> None:
             release(path)
 
 
+#: Depth of nested :func:`uninterrupted` blocks, and the interruption they hold back.
+_guard: dict = {"depth": 0, "pending": None}
+
+
 @contextmanager
 def uninterrupted() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back for the block (main thread); they arrive, and raise, right after it.
+    """Hold back an interruption (SIGTERM, Ctrl-C, as the CLI raises them through :func:`interrupt`) until the block ends.
 
-    Taking or giving back a lock, and creating or swapping a temporary, must not be cut in half by
-    the exception the CLI raises for SIGTERM: that would leave a lock file or temporary behind.
+    Taking or giving back a lock, and creating, swapping or dropping a temporary, must not be cut in half:
+    that would leave a lock file or a temporary behind. A signal may reach any thread, so masking it in
+    the main thread is not enough; the handler asks here instead.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    _guard["depth"] += 1
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        _guard["depth"] -= 1
+        if _guard["depth"] == 0 and _guard["pending"] is not None:
+            pending, _guard["pending"] = _guard["pending"], None
+            raise pending
+
+
+def interrupt(exc: BaseException) -> None:
+    """Raise ``exc`` (from a signal handler) now, or at the end of the :func:`uninterrupted` block running."""
+    if _guard["depth"]:
+        if _guard["pending"] is None:
+            _guard["pending"] = exc
+        return
+    raise exc
 
 
 def _refuse(path: Path, message: str, hint: str) -> DataError:
