@@ -14,6 +14,7 @@ from pathlib import Path
 
 from framelab import __version__
 from framelab.errors import ConfigError, DataError
+from framelab.output import cleanup, interrupt
 from framelab.score.shard import MERGE_FORMATS
 from framelab.score.writers import WRITERS
 from framelab.tasks import task_names
@@ -339,7 +340,15 @@ def _on_sigterm(signum, frame) -> None:
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
         return
-    raise Terminated(128 + signum)
+    # One is enough: a second SIGTERM must not cut the cleanup short (SIGKILL still ends the process).
+    signal.signal(signum, signal.SIG_IGN)
+    interrupt(Terminated(128 + signum))
+
+
+def _on_sigint(signum, frame) -> None:
+    if os.getpid() != _MAIN_PID:
+        raise KeyboardInterrupt
+    interrupt(KeyboardInterrupt())
 
 
 _MAIN_PID = os.getpid()
@@ -355,13 +364,16 @@ def main(argv: list[str] | None = None) -> int:
     global _MAIN_PID
     args = build_parser().parse_args(argv)
     _MAIN_PID = os.getpid()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if _is_main_thread() else None
+    handlers = {signal.SIGTERM: _on_sigterm, signal.SIGINT: _on_sigint} if _is_main_thread() else {}
+    previous = {number: signal.signal(number, handler) for number, handler in handlers.items()}
     try:
         args.func(args)
     except KeyboardInterrupt:
+        cleanup()  # whatever temporaries and locks the interrupted command still held
         print(f"framelab {args.command}: interrupted; no partial output left", file=sys.stderr)
         return 130
     except Terminated as exc:
+        cleanup()  # whatever temporaries and locks the interrupted command still held
         print(f"framelab {args.command}: terminated (SIGTERM); no partial output left", file=sys.stderr)
         return int(exc.code)
     except USER_ERRORS as exc:
@@ -375,8 +387,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"framelab {args.command}: error: {type(exc).__name__}: {_one_line(exc)} (an internal error: rerun with -v for the traceback and report it)", file=sys.stderr)
         return 1
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     return 0
 
 

@@ -39,6 +39,55 @@ TMP_MARK = ".tmp-"
 OLD_MARK = ".old-"
 
 _held: dict[Path, list] = {}
+#: Temporaries of this process not yet renamed into place or removed.
+_live: set[Path] = set()
+
+
+def cleanup() -> None:
+    """Remove every temporary of this process and give back every lock it holds.
+
+    The CLI calls it after SIGTERM or Ctrl-C: the exception they raise may
+    land between a cleanup's first bytecode and its masked part, and this
+    catches whatever that left.
+    """
+    with uninterrupted():
+        for tmp in list(_live):
+            _remove(tmp)
+            _live.discard(tmp)
+        for path in list(_held):
+            _held[path][1] = 1
+            release(path)
+
+
+#: Depth of nested :func:`uninterrupted` blocks, and the interruption they hold back.
+_guard: dict = {"depth": 0, "pending": None}
+
+
+@contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Hold back an interruption (SIGTERM, Ctrl-C, as the CLI raises them through :func:`interrupt`) until the block ends.
+
+    Taking or giving back a lock, and creating, swapping or dropping a temporary, must not be cut in half:
+    that would leave a lock file or a temporary behind. A signal may reach any thread, so masking it in
+    the main thread is not enough; the handler asks here instead.
+    """
+    _guard["depth"] += 1
+    try:
+        yield
+    finally:
+        _guard["depth"] -= 1
+        if _guard["depth"] == 0 and _guard["pending"] is not None:
+            pending, _guard["pending"] = _guard["pending"], None
+            raise pending
+
+
+def interrupt(exc: BaseException) -> None:
+    """Raise ``exc`` (from a signal handler) now, or at the end of the :func:`uninterrupted` block running."""
+    if _guard["depth"]:
+        if _guard["pending"] is None:
+            _guard["pending"] = exc
+        return
+    raise exc
 
 
 def _refuse(path: Path, message: str, hint: str) -> DataError:
@@ -133,36 +182,37 @@ def _acquire(path: Path) -> int:
 def acquire(path: str | Path, *, folder: bool = False) -> Path:
     """Check and lock output ``path`` (re-entrant within a process) and remove its stale temporaries; pair with :func:`release`."""
     path = Path(path).absolute()
-    if path in _held:
-        _held[path][1] += 1
-        return path
-    check_output(path, folder=folder)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = _acquire(path)
-    _held[path] = [fd, 1]
-    try:
-        remove_stale(path)
-    except BaseException:
-        release(path)
-        raise
+    with uninterrupted():
+        if path in _held:
+            _held[path][1] += 1
+            return path
+        check_output(path, folder=folder)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _held[path] = [_acquire(path), 1]
+        try:
+            remove_stale(path)
+        except BaseException:
+            release(path)
+            raise
     return path
 
 
 def release(path: str | Path) -> None:
     """Give back one hold on the lock of ``path``; the last one removes the lock file."""
     path = Path(path).absolute()
-    entry = _held.get(path)
-    if entry is None:
-        return
-    entry[1] -= 1
-    if entry[1] > 0:
-        return
-    del _held[path]
-    try:
-        _lock_path(path).unlink()
-    except FileNotFoundError:
-        pass
-    os.close(entry[0])
+    with uninterrupted():
+        entry = _held.get(path)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] > 0:
+            return
+        del _held[path]
+        try:
+            _lock_path(path).unlink()
+        except FileNotFoundError:
+            pass
+        os.close(entry[0])
 
 
 @contextmanager
@@ -171,11 +221,15 @@ def claim(path: str | Path | None, *, folder: bool = False) -> Iterator[Path | N
     if path is None:
         yield None
         return
-    held = acquire(path, folder=folder)
+    held = None
     try:
+        # A signal held back inside acquire is raised at the end of this block, once ``held`` is set.
+        with uninterrupted():
+            held = acquire(path, folder=folder)
         yield held
     finally:
-        release(held)
+        if held is not None:
+            release(held)
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -204,15 +258,21 @@ class AtomicFile:
 
     def __init__(self, path: str | Path, *, newline: str = ""):
         self.path = Path(path)
-        self._held = acquire(self.path)
-        try:
-            self.tmp = temporary_name(self.path)
-            fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except BaseException:
-            release(self._held)
-            raise
-        self.handle: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline=newline)
         self.done = False
+        self._held: Path | None = None
+        self.tmp: Path | None = None
+        self.handle: IO[str] | None = None
+        try:
+            # A signal held back here is raised at the end of the block; the except below then undoes it all.
+            with uninterrupted():
+                self._held = acquire(self.path)
+                self.tmp = temporary_name(self.path)
+                fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                _live.add(self.tmp)
+                self.handle = os.fdopen(fd, "w", encoding="utf-8", newline=newline)
+        except BaseException:
+            self.abort()
+            raise
 
     def commit(self) -> str:
         """Flush, fsync and rename into place; returns the path."""
@@ -224,6 +284,7 @@ class AtomicFile:
             if mode is not None:
                 os.chmod(self.tmp, mode)
             os.replace(self.tmp, self.path)
+            _live.discard(self.tmp)
             _fsync_folder(self.path.parent)
         except BaseException:
             self.abort()
@@ -233,17 +294,22 @@ class AtomicFile:
 
     def abort(self) -> None:
         """Drop the temporary."""
-        try:
-            self.handle.close()
-        except OSError:
-            pass
-        _remove(Path(self.tmp))
-        self._finish()
+        with uninterrupted():
+            try:
+                if self.handle is not None:
+                    self.handle.close()
+            except OSError:
+                pass
+            if self.tmp is not None:
+                _remove(Path(self.tmp))
+                _live.discard(self.tmp)
+            self._finish()
 
     def _finish(self) -> None:
         if not self.done:
             self.done = True
-            release(self._held)
+            if self._held is not None:
+                release(self._held)
 
     def __enter__(self) -> AtomicFile:
         return self
@@ -260,14 +326,19 @@ class AtomicFolder:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._held = acquire(self.path, folder=True)
-        try:
-            self.tmp = temporary_name(self.path)
-            os.mkdir(self.tmp, 0o777)
-        except BaseException:
-            release(self._held)
-            raise
         self.done = False
+        self._held: Path | None = None
+        self.tmp: Path | None = None
+        try:
+            with uninterrupted():
+                self._held = acquire(self.path, folder=True)
+                tmp = temporary_name(self.path)
+                os.mkdir(tmp, 0o777)
+                self.tmp = tmp
+                _live.add(tmp)
+        except BaseException:
+            self.abort()
+            raise
 
     def commit(self) -> str:
         """Swap the built folder in for ``path``; returns the path."""
@@ -276,17 +347,20 @@ class AtomicFolder:
                 for name in files:
                     with open(os.path.join(root, name), "rb") as handle:
                         os.fsync(handle.fileno())
-            if self.path.exists():
-                old = self.path.with_name(f".{self.path.name}{OLD_MARK}{os.getpid()}-{secrets.token_hex(4)}")
-                self.path.rename(old)
-                try:
+            with uninterrupted():
+                if self.path.exists():
+                    old = self.path.with_name(f".{self.path.name}{OLD_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+                    self.path.rename(old)
+                    try:
+                        self.tmp.rename(self.path)
+                    except BaseException:
+                        old.rename(self.path)
+                        raise
+                    _live.discard(self.tmp)
+                    shutil.rmtree(old, ignore_errors=True)
+                else:
                     self.tmp.rename(self.path)
-                except BaseException:
-                    old.rename(self.path)
-                    raise
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                self.tmp.rename(self.path)
+                    _live.discard(self.tmp)
             _fsync_folder(self.path.parent)
         except BaseException:
             self.abort()
@@ -296,13 +370,17 @@ class AtomicFolder:
 
     def abort(self) -> None:
         """Drop the temporary folder."""
-        _remove(self.tmp)
-        self._finish()
+        with uninterrupted():
+            if self.tmp is not None and self.tmp in _live:
+                _remove(self.tmp)
+                _live.discard(self.tmp)
+            self._finish()
 
     def _finish(self) -> None:
         if not self.done:
             self.done = True
-            release(self._held)
+            if self._held is not None:
+                release(self._held)
 
 
 @contextmanager

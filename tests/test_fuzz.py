@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -96,7 +98,8 @@ def _check_articles(articles: list[Article], folder: Path) -> None:
             assert visible <= covered
 
 
-def _refused_or_sound(read: Callable[[Path, ProblemLog], list[Article]], build: Callable[[Path], Path]) -> None:
+def _refused_or_sound(read: Callable[[Path, ProblemLog], list[Article]], build: Callable[[Path], Path]) -> str:
+    """``refused`` or ``read`` (articles checked), whichever happened; any other outcome fails."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         target = build(folder)
@@ -105,11 +108,12 @@ def _refused_or_sound(read: Callable[[Path, ProblemLog], list[Article]], build: 
             articles = read(target, log)
         except DataError as exc:
             assert exc.problems and all(p.path and p.message for p in exc.problems)
-            return
+            return "refused"
         if log.problems:
             assert all(p.path and p.message for p in log.problems)
-            return
+            return "refused"
         _check_articles(articles, folder)
+        return "read" if articles else "read, no article"
 
 
 def _write(path: Path, content: bytes) -> Path:
@@ -121,9 +125,27 @@ def _write(path: Path, content: bytes) -> Path:
 # --------------------------------------------------------------------------- targets
 
 
+def plausible(draw: st.DrawFn, fields: int = 4) -> tuple[bytes, bytes]:
+    """A hostile but decodable article (UTF-8, maybe a BOM) and label rows with spans inside it, on Unix or Windows line ends."""
+    text = draw(texts.filter(lambda t: t.strip("\ufeff \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u2028\u2029")))
+    end = draw(st.sampled_from(["\n", "\r\n"]))
+    rows = []
+    for _ in range(draw(st.integers(0, 4))):
+        start = draw(st.integers(0, len(text) - 1))
+        stop = draw(st.integers(start + 1, len(text)))
+        rows.append(
+            "\t".join(
+                ["1", draw(st.sampled_from(["Loaded_Language", "Doubt", "Name_Calling,Labeling"])), str(start), str(stop)][-fields:]
+                if fields == 4
+                else ["1", str(start), str(stop)]
+            )
+        )
+    return text.encode(draw(st.sampled_from(["utf-8", "utf-8-sig"]))), "".join(r + end for r in rows).encode()
+
+
 @st.composite
 def ptc_case(draw: st.DrawFn) -> Callable[[Path], Path]:
-    text, rows = draw(payloads), draw(label_lines(["1", "2"]))
+    text, rows = plausible(draw) if draw(st.booleans()) else (draw(payloads), draw(label_lines(["1", "2"])))
     agg = draw(st.none() | label_lines(["1"]))
 
     def build(folder: Path) -> Path:
@@ -138,8 +160,10 @@ def ptc_case(draw: st.DrawFn) -> Callable[[Path], Path]:
 
 @st.composite
 def semeval2023_case(draw: st.DrawFn) -> Callable[[Path], Path]:
-    text, spans = draw(payloads), draw(label_lines(["1", "2"]))
+    text, spans = plausible(draw) if draw(st.booleans()) else (draw(payloads), draw(label_lines(["1", "2"])))
     genre, frames, lines = draw(label_lines(["1"], 2)), draw(label_lines(["1"], 2)), draw(label_lines(["1"], 3))
+    if draw(st.booleans()):
+        genre, frames, lines = b"1\topinion\n", b"1\tEconomic,Political\n", b""
 
     def build(folder: Path) -> Path:
         _write(folder / "article1.txt", text)
@@ -152,14 +176,19 @@ def semeval2023_case(draw: st.DrawFn) -> Callable[[Path], Path]:
     return build
 
 
-def _json_line(draw: st.DrawFn) -> str:
-    kind = draw(st.integers(0, 3))
+def _json_line(draw: st.DrawFn, number: int) -> str:
+    """One JSONL line: mostly a record with hostile text (and spans inside it, or random ones), sometimes garbage."""
+    kind = draw(st.integers(0, 7))
     if kind == 0:
         return draw(st.text(max_size=30))
     text = draw(texts)
-    record: dict = {"id": draw(st.sampled_from(["a", "b", "c/d", " e", "f\tg"]) | st.text(max_size=4)), "text": text}
-    if kind >= 2 and text:
+    bad_id = draw(st.integers(0, 5)) == 0
+    record: dict = {"id": draw(st.sampled_from([" e", "f\tg", ""]) | st.text(max_size=4)) if bad_id else f"id{number}/ü", "text": text}
+    if text and kind in (2, 3):
         record["spans"] = [{"start": draw(numbers), "end": draw(numbers), "label": draw(labels)} for _ in range(draw(st.integers(0, 3)))]
+    elif text and kind in (4, 5):
+        starts = [draw(st.integers(0, len(text) - 1)) for _ in range(draw(st.integers(0, 3)))]
+        record["spans"] = [{"start": a, "end": draw(st.integers(a + 1, len(text))), "label": "Doubt"} for a in starts]
     line = json.dumps(record, ensure_ascii=draw(st.booleans()))
     if kind == 3:
         # Lone surrogates and NUL as JSON escapes.
@@ -169,9 +198,9 @@ def _json_line(draw: st.DrawFn) -> str:
 
 @st.composite
 def jsonl_case(draw: st.DrawFn) -> Callable[[Path], Path]:
-    lines = [_json_line(draw) for _ in range(draw(st.integers(0, 4)))]
+    lines = [_json_line(draw, i) for i in range(draw(st.integers(0, 4)))]
     end = draw(st.sampled_from(["\n", "\r\n", "\r"]))
-    content = draw(st.one_of(st.just(end.join(lines).encode("utf-8", "surrogatepass")), payloads))
+    content = end.join(lines).encode("utf-8", "surrogatepass") if draw(st.integers(0, 3)) else draw(payloads)
     bom = draw(st.sampled_from([b"", b"\xef\xbb\xbf"]))
 
     def build(folder: Path) -> Path:
@@ -182,15 +211,33 @@ def jsonl_case(draw: st.DrawFn) -> Callable[[Path], Path]:
 
 def _csv_cell(draw: st.DrawFn) -> str:
     cell = draw(st.one_of(texts, st.sampled_from(["1", "2", "agree", "discuss", "unrelated", "AGAINST", "FAVOR", "NONE"])))
-    return '"' + cell.replace('"', '""') + '"' if draw(st.booleans()) else cell
+    return _quoted(cell) if draw(st.booleans()) else cell
+
+
+def _quoted(cell: str) -> str:
+    return '"' + cell.replace('"', '""') + '"'
 
 
 @st.composite
 def fnc1_case(draw: st.DrawFn) -> Callable[[Path], Path]:
-    stances = "Headline,Body ID,Stance\n" + "".join(",".join(_csv_cell(draw) for _ in range(draw(st.integers(1, 4)))) + "\n" for _ in range(draw(st.integers(0, 4))))
-    bodies = "Body ID,articleBody\n" + "".join(",".join(_csv_cell(draw) for _ in range(draw(st.integers(1, 3)))) + "\n" for _ in range(draw(st.integers(0, 3))))
-    raw = draw(st.sampled_from(ENCODINGS))
-    garbage = draw(st.none() | payloads)
+    """Half the time well-formed files with hostile text (quoted cells), else random cells, encodings or bytes."""
+    if draw(st.booleans()):
+        end = draw(st.sampled_from(["\n", "\r\n"]))
+        n = draw(st.integers(1, 3))
+        body_rows = [f"{i},{_quoted(draw(texts.filter(str.strip)))}" for i in range(n)]
+        stance = st.sampled_from(["agree", "disagree", "discuss", "unrelated", "Agree "])
+        stance_rows = [f"{_quoted(draw(texts))},{draw(st.integers(0, n - 1))},{draw(stance)}" for _ in range(draw(st.integers(1, 4)))]
+        stances = end.join(["Headline,Body ID,Stance", *stance_rows]) + end
+        bodies = end.join(["Body ID,articleBody", *body_rows]) + end
+        raw, garbage = draw(st.sampled_from(["utf-8", "utf-8-sig"])), None
+    else:
+        stances = "Headline,Body ID,Stance\n" + "".join(
+            ",".join(_csv_cell(draw) for _ in range(draw(st.integers(1, 4)))) + "\n" for _ in range(draw(st.integers(0, 4)))
+        )
+        bodies = "Body ID,articleBody\n" + "".join(
+            ",".join(_csv_cell(draw) for _ in range(draw(st.integers(1, 3)))) + "\n" for _ in range(draw(st.integers(0, 3)))
+        )
+        raw, garbage = draw(st.sampled_from(ENCODINGS)), draw(st.none() | payloads)
 
     def build(folder: Path) -> Path:
         _write(folder / "train_stances.csv", encoded(stances, raw) if garbage is None else garbage)
@@ -202,13 +249,21 @@ def fnc1_case(draw: st.DrawFn) -> Callable[[Path], Path]:
 
 @st.composite
 def semeval2016_case(draw: st.DrawFn) -> Callable[[Path], Path]:
-    rows = [
-        "\t".join(str(draw(st.one_of(st.integers(0, 9), texts, st.sampled_from(["AGAINST", "FAVOR", "NONE"]))))
-                  for _ in range(draw(st.integers(1, 5))))
-        for _ in range(draw(st.integers(0, 4)))
-    ]  # fmt: skip
-    content = "ID\tTarget\tTweet\tStance\n" + draw(st.sampled_from(["\n", "\r\n", "\r"])).join(rows)
-    raw = draw(st.one_of(st.builds(encoded, st.just(content), st.sampled_from(ENCODINGS)), payloads))
+    """Half the time well-formed rows with hostile tweets (no TAB or newline in them), else random fields, encodings or bytes."""
+    if draw(st.booleans()):
+        tweets = texts.map(lambda t: t.replace("\t", " ").replace("\n", " ").replace("\r", " "))
+        stances = st.sampled_from(["AGAINST", "FAVOR", "NONE", "none"])
+        rows = [f"{i}\t{draw(tweets)}\t{draw(tweets.filter(str.strip))}\t{draw(stances)}" for i in range(draw(st.integers(1, 4)))]
+        content = "ID\tTarget\tTweet\tStance\n" + draw(st.sampled_from(["\n", "\r\n"])).join(rows)
+        raw = encoded(content, draw(st.sampled_from(["utf-8", "utf-8-sig", "latin-1"])))
+    else:
+        rows = [
+            "\t".join(str(draw(st.one_of(st.integers(0, 9), texts, st.sampled_from(["AGAINST", "FAVOR", "NONE"]))))
+                      for _ in range(draw(st.integers(1, 5))))
+            for _ in range(draw(st.integers(0, 4)))
+        ]  # fmt: skip
+        content = "ID\tTarget\tTweet\tStance\n" + draw(st.sampled_from(["\n", "\r\n", "\r"])).join(rows)
+        raw = draw(st.one_of(st.builds(encoded, st.just(content), st.sampled_from(ENCODINGS)), payloads))
 
     def build(folder: Path) -> Path:
         return _write(folder / "stance.txt", raw)
@@ -261,14 +316,27 @@ TARGETS = {
 
 
 def _fuzz(name: str, examples: int) -> None:
+    """Run target ``name`` for ``examples`` examples; with ``FUZZ_REPORT=FILE`` append the outcome counts and seconds to FILE (JSON lines)."""
     read, cases = TARGETS[name]
+    outcomes: Counter[str] = Counter()
 
     @settings(max_examples=examples, deadline=5000, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], database=None)
     @given(cases)
     def run(build: Callable[[Path], Path]) -> None:
-        _refused_or_sound(read, build)
+        outcomes[_refused_or_sound(read, build)] += 1
 
+    started = time.perf_counter()
     run()
+    if os.environ.get("FUZZ_REPORT"):
+        with open(os.environ["FUZZ_REPORT"], "a", encoding="utf-8") as report:
+            record = {
+                "target": name,
+                "max_examples": examples,
+                "examples": sum(outcomes.values()),
+                **outcomes,
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+            report.write(json.dumps(record) + "\n")
 
 
 @pytest.mark.parametrize("name", list(TARGETS))

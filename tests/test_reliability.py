@@ -78,7 +78,19 @@ def test_read_only_output_folder_is_refused_before_any_work(tmp_path: Path, tiny
     locked.mkdir()
     locked.chmod(0o555)
     drop = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"] if os.geteuid() == 0 else []
-    command = [*drop, sys.executable, "-m", "framelab.cli", "score", "--model", str(tiny_classifier_dir), "--quiet", str(inputs), "--out", str(locked / "out.jsonl")]
+    command = [
+        *drop,
+        sys.executable,
+        "-m",
+        "framelab.cli",
+        "score",
+        "--model",
+        str(tiny_classifier_dir),
+        "--quiet",
+        str(inputs),
+        "--out",
+        str(locked / "out.jsonl"),
+    ]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
     assert done.returncode == 2, done.stderr

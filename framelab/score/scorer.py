@@ -241,10 +241,11 @@ def score(model_dirs: list[str | Path], inputs: list[str | Path], options: Score
 
 
 def _score_files(predictors: list[Predictor], files: list[Path], problems: list[Problem], o: ScoreOptions) -> ScoreSummary:
-    writer = open_writer(o.fmt, o.out, {p.meta.task for p in predictors})
     summary = ScoreSummary(problems=[str(p) for p in problems])
     started = time.perf_counter()
+    writer = None
     try:
+        writer = open_writer(o.fmt, o.out, {p.meta.task for p in predictors})
         articles = iter_articles(files)
         if o.shard is not None:
             articles = select_shard(articles, *o.shard)
@@ -254,10 +255,11 @@ def _score_files(predictors: list[Predictor], files: list[Path], problems: list[
             summary.units += len(result.units)
         if problems:
             writer.problems(problems)
+        summary.outputs = writer.close()
     except BaseException:
-        writer.abort()
+        if writer is not None:
+            writer.abort()
         raise
-    summary.outputs = writer.close()
     summary.seconds = time.perf_counter() - started
     summary.cut_units = {p.name: p.cut_units for p in predictors if getattr(p, "cut_units", 0)}
     return summary

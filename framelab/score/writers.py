@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import IO
 
 from framelab.errors import Problem
-from framelab.output import AtomicFile, AtomicFolder
+from framelab.output import AtomicFile, AtomicFolder, uninterrupted
 from framelab.score.records import Prediction, ScoredArticle
 from framelab.tagging import TaggedSpan
 from framelab.tasks import get_task, task_names
@@ -399,4 +399,13 @@ def open_writer(fmt: str, out: str | Path | None, tasks: set[str]) -> Writer:
     """
     if fmt not in WRITERS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return WRITERS[fmt](Path(out) if out else None, tasks)
+    writer = None
+    try:
+        # SIGTERM is held back while the temporaries are created, then dropped with them if it came.
+        with uninterrupted():
+            writer = WRITERS[fmt](Path(out) if out else None, tasks)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    return writer
