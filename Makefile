@@ -26,7 +26,7 @@ export TOKENIZERS_PARALLELISM := false
 .PHONY: help setup setup-mpnet data train eval baseline ensemble score demo demo-stance fnc1 bench-quality bench-blend bench-spans bench-soak bench-speed bench-serve test test-slow test-real lint
 
 help: ## list every target
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
 	@echo "  variables: CONFIG=$(CONFIG) MODEL=$(MODEL) DATA=$(DATA) SPLIT=$(SPLIT) INPUT=$(INPUT) FORMAT=$(FORMAT) OUT=$(OUT) MODELS=\"$(MODELS)\" ENSEMBLE=$(ENSEMBLE)"
 
 $(BIN)/framelab: pyproject.toml
@@ -69,7 +69,7 @@ demo-stance: setup ## sample corpus -> stance model -> report beside the majorit
 	$(BIN)/framelab train --config configs/sample-stance.yaml
 	$(BIN)/framelab eval --model models/sample-stance --data data/processed/sample-sentence --split dev
 
-fnc1: setup ## FNC-1 stance from ../shared/data/fnc-1: data, two-stage model, report on the dev split by body (about 40 min on 2 cores)
+fnc1: setup ## FNC-1 stance from ../shared/data/fnc-1: data, two-stage model, report on the dev split by body (long on CPU: stage 1 took 35 min and stage 2 44 min on a busy 2-core machine)
 	$(BIN)/framelab data --config configs/fnc1.yaml
 	$(BIN)/framelab train --config configs/fnc1.yaml
 	$(BIN)/framelab eval --model models/fnc1 --data data/processed/fnc1 --split dev

@@ -253,7 +253,37 @@ def _existing_mode(path: Path) -> int | None:
     return st.st_mode & 0o7777 if not os.path.isdir(path) else None
 
 
-class AtomicFile:
+class _Output:
+    """What a file and a folder output share: the lock held for the run, and commit = move into place, or undo it all."""
+
+    path: Path
+    done: bool
+    _held: Path | None
+
+    def _move(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def commit(self) -> str:
+        """Move the output into place and release its lock; on any failure, undo it all. Returns the path."""
+        try:
+            self._move()
+        except BaseException:
+            self.abort()
+            raise
+        self._finish()
+        return str(self.path)
+
+    def _finish(self) -> None:
+        if not self.done:
+            self.done = True
+            if self._held is not None:
+                release(self._held)
+
+
+class AtomicFile(_Output):
     """A text file that appears at ``path`` only when committed; ``abort`` (or any failure) leaves ``path`` as it was."""
 
     def __init__(self, path: str | Path, *, newline: str = ""):
@@ -274,23 +304,17 @@ class AtomicFile:
             self.abort()
             raise
 
-    def commit(self) -> str:
-        """Flush, fsync and rename into place; returns the path."""
-        try:
-            self.handle.flush()
-            os.fsync(self.handle.fileno())
-            self.handle.close()
-            mode = _existing_mode(self.path)
-            if mode is not None:
-                os.chmod(self.tmp, mode)
-            os.replace(self.tmp, self.path)
-            _live.discard(self.tmp)
-            _fsync_folder(self.path.parent)
-        except BaseException:
-            self.abort()
-            raise
-        self._finish()
-        return str(self.path)
+    def _move(self) -> None:
+        """Flush, fsync and rename into place (keeping a replaced file's mode)."""
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+        mode = _existing_mode(self.path)
+        if mode is not None:
+            os.chmod(self.tmp, mode)
+        os.replace(self.tmp, self.path)
+        _live.discard(self.tmp)
+        _fsync_folder(self.path.parent)
 
     def abort(self) -> None:
         """Drop the temporary."""
@@ -305,12 +329,6 @@ class AtomicFile:
                 _live.discard(self.tmp)
             self._finish()
 
-    def _finish(self) -> None:
-        if not self.done:
-            self.done = True
-            if self._held is not None:
-                release(self._held)
-
     def __enter__(self) -> AtomicFile:
         return self
 
@@ -321,7 +339,7 @@ class AtomicFile:
             self.abort()
 
 
-class AtomicFolder:
+class AtomicFolder(_Output):
     """A folder built whole under a temporary name and swapped in at ``path`` on commit."""
 
     def __init__(self, path: str | Path):
@@ -340,33 +358,27 @@ class AtomicFolder:
             self.abort()
             raise
 
-    def commit(self) -> str:
-        """Swap the built folder in for ``path``; returns the path."""
-        try:
-            for root, _, files in os.walk(self.tmp):
-                for name in files:
-                    with open(os.path.join(root, name), "rb") as handle:
-                        os.fsync(handle.fileno())
-            with uninterrupted():
-                if self.path.exists():
-                    old = self.path.with_name(f".{self.path.name}{OLD_MARK}{os.getpid()}-{secrets.token_hex(4)}")
-                    self.path.rename(old)
-                    try:
-                        self.tmp.rename(self.path)
-                    except BaseException:
-                        old.rename(self.path)
-                        raise
-                    _live.discard(self.tmp)
-                    shutil.rmtree(old, ignore_errors=True)
-                else:
+    def _move(self) -> None:
+        """Fsync the built files and swap the folder in for ``path`` (the old one back if the swap fails)."""
+        for root, _, files in os.walk(self.tmp):
+            for name in files:
+                with open(os.path.join(root, name), "rb") as handle:
+                    os.fsync(handle.fileno())
+        with uninterrupted():
+            if self.path.exists():
+                old = self.path.with_name(f".{self.path.name}{OLD_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+                self.path.rename(old)
+                try:
                     self.tmp.rename(self.path)
-                    _live.discard(self.tmp)
-            _fsync_folder(self.path.parent)
-        except BaseException:
-            self.abort()
-            raise
-        self._finish()
-        return str(self.path)
+                except BaseException:
+                    old.rename(self.path)
+                    raise
+                _live.discard(self.tmp)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                self.tmp.rename(self.path)
+                _live.discard(self.tmp)
+        _fsync_folder(self.path.parent)
 
     def abort(self) -> None:
         """Drop the temporary folder."""
@@ -375,12 +387,6 @@ class AtomicFolder:
                 _remove(self.tmp)
                 _live.discard(self.tmp)
             self._finish()
-
-    def _finish(self) -> None:
-        if not self.done:
-            self.done = True
-            if self._held is not None:
-                release(self._held)
 
 
 @contextmanager
