@@ -8,6 +8,7 @@ Chromium is installed; CI installs Debian's ``chromium`` (``.ci/run``).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import socket
@@ -40,6 +41,10 @@ def server(tmp_path_factory: pytest.TempPathFactory, tiny_classifier_dir: Path):
     """``framelab serve`` on an ephemeral port of 127.0.0.1, in a thread of this process."""
     folder = tmp_path_factory.mktemp("browser") / "sample-techniques"
     shutil.copytree(tiny_classifier_dir, folder)
+    # The tiny model's head is random: thresholds of 0 make every unit carry every label, so the page's badges are certain.
+    meta = json.loads((folder / "framelab.json").read_text(encoding="utf-8"))
+    meta["thresholds"] = [0.0] * len(meta["labels"])
+    (folder / "framelab.json").write_text(json.dumps(meta), encoding="utf-8")
     app = create_app(ServeSettings(model_dirs=[str(folder)]))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
