@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import signal
 import sys
+import tempfile
 import threading
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from framelab import __version__
 from framelab.errors import ConfigError, DataError
 from framelab.output import cleanup, interrupt
+from framelab.progress import no_progress_bars
 from framelab.score.shard import MERGE_FORMATS
 from framelab.score.writers import WRITERS
 from framelab.tasks import task_names
+
+log = logging.getLogger("framelab")
 
 
 def _positive_int(value: str) -> int:
@@ -132,6 +139,21 @@ def _cmd_ensemble(args: argparse.Namespace) -> None:
     print(f"ensemble: {result.model_dir}")
 
 
+@contextmanager
+def _stdin_as_file(inputs: list[str]) -> Iterator[list[str]]:
+    """``inputs`` with ``-`` replaced by a temporary ``stdin.txt`` holding standard input (article id ``stdin``)."""
+    if "-" not in inputs:
+        yield inputs
+        return
+    if inputs.count("-") > 1:
+        raise ValueError("'-' (standard input) can be given once")
+    with tempfile.TemporaryDirectory(prefix="framelab-stdin-") as folder:
+        path = Path(folder) / "stdin.txt"
+        # Bytes as given: offsets must index the text exactly as it arrived (no newline translation).
+        path.write_bytes(sys.stdin.buffer.read())
+        yield [str(path) if name == "-" else name for name in inputs]
+
+
 def _cmd_score(args: argparse.Namespace) -> None:
     if args.spans:
         _classify_spans(args)
@@ -154,19 +176,18 @@ def _cmd_score(args: argparse.Namespace) -> None:
     )
     # Under accelerate launch / torchrun every process scores one shard and the main one merges them into --out.
     launched = world_size() > 1
-    summary = (score_distributed if launched else score)(args.model, args.inputs, options)
+    with _stdin_as_file(args.inputs) as inputs:
+        summary = (score_distributed if launched else score)(args.model, inputs, options)
     if not is_main_process():
         return
     rate = summary.units / summary.seconds if summary.seconds else 0.0
-    print(f"scored {summary.articles} articles, {summary.units} units in {summary.seconds:.1f} s ({rate:.0f} units/s)", file=sys.stderr)
+    log.info("scored %d articles, %d units in %.1f s (%.0f units/s)", summary.articles, summary.units, summary.seconds, rate)
     for name, count in summary.cut_units.items():
-        print(f"warning: {name}: {count} unit(s) longer than the model's max_length tokens were cut to it (the rest of each unit was not seen)", file=sys.stderr)
+        log.warning("warning: %s: %d unit(s) longer than the model's max_length tokens were cut to it (the rest of each unit was not seen)", name, count)
     if summary.problems:
-        print(f"skipped {len(summary.problems)} bad input(s) (--on-error skip):", file=sys.stderr)
-        for line in summary.problems:
-            print(f"  - {line}", file=sys.stderr)
+        log.warning("skipped %d bad input(s) (--on-error skip):\n%s", len(summary.problems), "\n".join(f"  - {line}" for line in summary.problems))
     for path in summary.outputs:
-        print(f"wrote {path}", file=sys.stderr)
+        log.info("wrote %s", path)
 
 
 def _classify_spans(args: argparse.Namespace) -> None:
@@ -180,8 +201,9 @@ def _classify_spans(args: argparse.Namespace) -> None:
     from framelab.output import claim
 
     with claim(args.out):
-        count = classify_given_spans(args.model[0], args.inputs, args.spans, args.out, batch_size=args.batch_size)
-    print(f"named the technique of {count} spans; wrote {args.out}", file=sys.stderr)
+        with _stdin_as_file(args.inputs) as inputs:
+            count = classify_given_spans(args.model[0], inputs, args.spans, args.out, batch_size=args.batch_size)
+    log.info("named the technique of %d spans; wrote %s", count, args.out)
 
 
 def _cmd_merge(args: argparse.Namespace) -> None:
@@ -231,16 +253,38 @@ def _cmd_config(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
-    parser = argparse.ArgumentParser(prog="framelab", description="Framing, persuasion-technique and stance classifiers for news.")
+    parser = argparse.ArgumentParser(
+        prog="framelab",
+        description="Framing, persuasion-technique and stance classifiers for news.\n\n"
+        "The result (tables, output paths) goes to standard output; notes, warnings and progress bars to standard error.",
+        epilog="example: framelab data --config configs/sample-techniques.yaml && framelab train --config configs/sample-techniques.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show the traceback of an error")
-    verbose = argparse.ArgumentParser(add_help=False)
-    verbose.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="show the traceback of an error")
-    sub = parser.add_subparsers(dest="command", required=True)
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", action="store_true", help="debug messages, and the traceback of an error")
+    loudness.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only: no notes, no progress bars")
+    # Sub-commands take -v/-q too (framelab score -q …); SUPPRESS keeps a flag given before the sub-command.
+    sub_manners = argparse.ArgumentParser(add_help=False)
+    sub_loudness = sub_manners.add_mutually_exclusive_group()
+    sub_loudness.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug messages, and the traceback of an error")
+    sub_loudness.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="warnings and errors only: no notes, no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_parser = sub.add_parser
-    sub.add_parser = lambda *a, **k: add_parser(*a, parents=[verbose], **k)  # every sub-command takes -v too
 
-    p = sub.add_parser("data", help="corpus -> unit dataset folder (or --export jsonl)")
+    def add_command(name: str, *, help: str, example: str) -> argparse.ArgumentParser:
+        return add_parser(
+            name,
+            help=help,
+            description=help[0].upper() + help[1:] + ".",
+            epilog=f"example:\n  {example}",
+            parents=[sub_manners],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    sub.add_parser = add_command
+
+    p = sub.add_parser("data", help="corpus -> unit dataset folder (or --export jsonl)", example="framelab data --config configs/semeval2023-lines.yaml --set data.path=../shared/data/semeval2023-en")
     _add_config(p)
     p.add_argument("--force", action="store_true", help="replace a dataset folder built from other settings")
     strict = p.add_mutually_exclusive_group()
@@ -250,42 +294,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="file for --export (default data/processed/<name>.jsonl)")
     p.set_defaults(func=_cmd_data)
 
-    p = sub.add_parser("train", help="fine-tune a model -> model folder")
+    p = sub.add_parser("train", help="fine-tune a model -> model folder", example="framelab train --config configs/sample-techniques.yaml --set train.epochs=2")
     _add_config(p)
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of an interrupted run")
     p.add_argument("--folds", type=_folds, metavar="K", help="k-fold by article, thresholds from out-of-fold predictions, then refit on every article (train.folds)")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("eval", help="model + dataset split -> report folder")
+    p = sub.add_parser("eval", help="model + dataset split -> report folder", example="framelab eval --model models/sample-techniques --data data/processed/sample-sentence --split dev")
     p.add_argument("--model", required=True, help="model folder")
     p.add_argument("--data", required=True, help="dataset folder (from framelab data)")
     p.add_argument("--split", default="dev", choices=["train", "dev", "test"])
     p.add_argument("--out", help="report folder (default reports/<model>-<split>)")
     p.set_defaults(func=_cmd_eval)
 
-    p = sub.add_parser("ensemble", help="average technique models and span taggers (e.g. a line model, a sentence model and a span tagger) -> ensemble folder")
+    p = sub.add_parser("ensemble", help="average technique models and span taggers (e.g. a line model, a sentence model and a span tagger) -> ensemble folder", example="framelab ensemble --model models/semeval2023-lines --model models/semeval2023-spans --data data/processed/semeval2023-lines --out models/lines+spans")
     p.add_argument("--model", action="append", required=True, help="techniques or spans model folder (repeat: two or more; the first sets the labels)")
     p.add_argument("--data", required=True, help="dataset folder whose units the ensemble labels and whose dev split sets its threshold")
     p.add_argument("--weight", action="append", type=_finite_float, help="one weight per --model, in order (default: equal)")
     p.add_argument("--out", required=True, help="ensemble folder")
     p.set_defaults(func=_cmd_ensemble)
 
-    p = sub.add_parser("baseline", help="TF-IDF + logistic regression on a dataset -> metrics")
+    p = sub.add_parser("baseline", help="TF-IDF + logistic regression on a dataset -> metrics", example="framelab baseline --data data/processed/sample-sentence --task techniques")
     p.add_argument("--data", required=True, help="dataset folder")
     p.add_argument("--task", required=True, choices=task_names(), help="a task with a TF-IDF baseline")
     p.add_argument("--split", default="dev", choices=["train", "dev", "test"])
     p.add_argument("--out", help="report folder")
     p.set_defaults(func=_cmd_baseline)
 
-    p = sub.add_parser("score", help="score articles with saved models")
+    p = sub.add_parser("score", help="score articles with saved models", example="framelab score --model models/sample-techniques --format html --out article.html article.txt   (or: cat article.txt | framelab score --model … -)")
     p.add_argument("--model", action="append", required=True, help="model folder (repeatable)")
-    p.add_argument("inputs", nargs="+", help=".txt files, folders of them, or .jsonl files")
+    p.add_argument("inputs", nargs="+", help=".txt files, folders of them, or .jsonl files; - reads one article from standard input (id: stdin)")
     p.add_argument("--format", default="jsonl", choices=list(WRITERS))
     p.add_argument("--spans", metavar="FILE", help="span model: name the technique of each span in FILE (id<TAB>?<TAB>start<TAB>end) and write id<TAB>technique<TAB>start<TAB>end to --out")
     p.add_argument("--out", help="output file (folder for semeval2023); default standard output")
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--quantize", choices=["int8"], help="dynamic int8 quantisation of the linear layers")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--target", action="append", help="stance target for stance models (articles from JSONL may carry their own); repeat for each article's stance toward each target")
     p.add_argument("--shard", metavar="K/N", help="score only shard K of N (0 <= K < N, by a hash of the article id)")
     p.add_argument("--split-workers", type=_positive_int, metavar="N", help="processes that cut articles into sentences (default: one per usable CPU; 1: none)")
@@ -297,14 +340,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_score)
 
-    p = sub.add_parser("merge", help="join the outputs of framelab score --shard K/N runs")
+    p = sub.add_parser("merge", help="join the outputs of framelab score --shard K/N runs", example="framelab merge part0.jsonl part1.jsonl --inputs articles/ --out all.jsonl")
     p.add_argument("shards", nargs="+", help="shard output files (folders for semeval2023)")
     p.add_argument("--inputs", nargs="+", required=True, help="the inputs every shard was given (fix order, check completeness)")
     p.add_argument("--format", default="jsonl", choices=list(MERGE_FORMATS))
     p.add_argument("--out", required=True, help="merged file (folder for semeval2023)")
     p.set_defaults(func=_cmd_merge)
 
-    p = sub.add_parser("serve", help="score articles over HTTP (POST /score) and in a browser page (GET /)")
+    p = sub.add_parser("serve", help="score articles over HTTP (POST /score) and in a browser page (GET /)", example="framelab serve --model models/sample-techniques --port 8000   (then open http://127.0.0.1:8000/)")
     p.add_argument("--model", action="append", required=True, help="model folder (repeatable)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; any other needs a token)")
     p.add_argument("--port", type=int, default=8000)
@@ -319,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64, help="texts per forward pass inside a batch")
     p.set_defaults(func=_cmd_serve)
 
-    p = sub.add_parser("config", help="list every config field with its doc, or show a resolved config")
+    p = sub.add_parser("config", help="list every config field with its doc, or show a resolved config", example="framelab config --config configs/fnc1.yaml --set train.epochs=2")
     p.add_argument("--config", help="config to resolve (omit to list the fields)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.set_defaults(func=_cmd_config)
@@ -364,32 +407,57 @@ def main(argv: list[str] | None = None) -> int:
     global _MAIN_PID
     args = build_parser().parse_args(argv)
     _MAIN_PID = os.getpid()
+    _configure_logging(args.verbose, args.quiet)
+    log.debug("framelab %s %s: %s", __version__, args.command, {k: v for k, v in vars(args).items() if k != "func"})
     handlers = {signal.SIGTERM: _on_sigterm, signal.SIGINT: _on_sigint} if _is_main_thread() else {}
     previous = {number: signal.signal(number, handler) for number, handler in handlers.items()}
     try:
-        args.func(args)
+        with no_progress_bars() if args.quiet else nullcontext():
+            args.func(args)
     except KeyboardInterrupt:
         cleanup()  # whatever temporaries and locks the interrupted command still held
-        print(f"framelab {args.command}: interrupted; no partial output left", file=sys.stderr)
+        log.error("framelab %s: interrupted; no partial output left", args.command)
         return 130
     except Terminated as exc:
         cleanup()  # whatever temporaries and locks the interrupted command still held
-        print(f"framelab {args.command}: terminated (SIGTERM); no partial output left", file=sys.stderr)
+        log.error("framelab %s: terminated (SIGTERM); no partial output left", args.command)
         return int(exc.code)
     except USER_ERRORS as exc:
         if args.verbose:
             traceback.print_exc()
-        print(f"framelab {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        log.error("framelab %s: error: %s", args.command, _one_line(exc))
         return 2
     except Exception as exc:  # noqa: BLE001 - one line instead of a traceback; -v shows it
         if args.verbose:
             traceback.print_exc()
-        print(f"framelab {args.command}: error: {type(exc).__name__}: {_one_line(exc)} (an internal error: rerun with -v for the traceback and report it)", file=sys.stderr)
+        log.error("framelab %s: error: %s: %s (an internal error: rerun with -v for the traceback and report it)", args.command, type(exc).__name__, _one_line(exc))
         return 1
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
     return 0
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (tests and embedding tools swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def _configure_logging(verbose: bool, quiet: bool) -> None:
+    """framelab's messages to standard error, bare; -v adds debug messages, -q keeps warnings and errors only."""
+    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.propagate = False
+    log.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
 
 
 def _is_main_thread() -> bool:

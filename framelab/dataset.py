@@ -1,9 +1,9 @@
 """``framelab data``: a corpus becomes labelled unit and article datasets on disk.
 
-The dataset folder holds
+The dataset folder is itself the unit table, so ``datasets.load_from_disk``
+on it gives a ``DatasetDict`` (train / dev [/ test]) with one row per unit:
+``article_id, index, start, end, line, text, labels, spans``. Beside it:
 
-- ``units/``: a ``DatasetDict`` (train / dev [/ test]) with one row per unit:
-  ``article_id, index, start, end, line, text, labels, spans``;
 - ``articles/``: a ``DatasetDict`` with the same split, one row per article:
   ``id, text, frames, genre, stance_target, stance, spans``;
 - ``pairs/`` (only for corpora of headline–body pairs, FNC-1): a ``DatasetDict``
@@ -11,7 +11,13 @@ The dataset folder holds
   stance``; the body is the article ``body_id``, stored once;
 - ``labels.json``: the label inventories (techniques, frames, genres, stances);
 - ``stats.json``: counts per split, projection figures and data problems;
-- ``data_config.json``: the data settings it was built from.
+- ``data_config.json``: the data settings it was built from;
+- ``README.md``: the dataset card.
+
+Label columns are ``ClassLabel`` features (lists of them for multi-label
+columns and span labels) named by the inventory, so the folder reads as any
+Hugging Face dataset; :func:`framelab.splits.load_table` gives them back as
+names.
 
 Splits are drawn by article with a fixed seed, so no article is in two splits.
 Articles are cut into units on every usable CPU (:mod:`framelab.unit_pool`).
@@ -27,45 +33,61 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from datasets import Dataset, DatasetDict, Features, List, Value
+from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
 from datasets.utils.logging import disable_progress_bar
 
 from framelab.config import Config
+from framelab.dataset_card import dataset_card
 from framelab.errors import DataError, Problem, ProblemLog
 from framelab.output import atomic_folder, check_output
+from framelab.progress import bar
 from framelab.projection import ProjectionRule, ProjectionStats, apply_line_labels, project
 from framelab.readers import read_corpus, read_label_list
 from framelab.types import Article, Unit
 from framelab.unit_pool import split_many
 
-SPAN_FEATURE = List({"start": Value("int32"), "end": Value("int32"), "label": Value("string")})
-UNIT_FEATURES = Features(
-    {
-        "article_id": Value("string"),
-        "index": Value("int32"),
-        "start": Value("int32"),
-        "end": Value("int32"),
-        "line": Value("int32"),
-        "text": Value("string"),
-        "labels": List(Value("string")),
-        "spans": SPAN_FEATURE,
-    }
-)
-ARTICLE_FEATURES = Features(
-    {
-        "id": Value("string"),
-        "text": Value("string"),
-        "frames": List(Value("string")),
-        "genre": Value("string"),
-        "stance_target": Value("string"),
-        "stance": Value("string"),
-        "spans": SPAN_FEATURE,
-    }
-)
 
-PAIR_FEATURES = Features(
-    {"pair": Value("int32"), "row": Value("int32"), "headline": Value("string"), "body_id": Value("string"), "stance": Value("string")}
-)
+def _span_feature(techniques: list[str]) -> List:
+    return List({"start": Value("int32"), "end": Value("int32"), "label": ClassLabel(names=techniques)})
+
+
+def table_features(inventory: dict) -> dict[str, Features]:
+    """The features of the ``units``, ``articles`` and ``pairs`` tables, label columns named by ``inventory``."""
+    techniques = inventory["techniques"]
+    return {
+        "units": Features(
+            {
+                "article_id": Value("string"),
+                "index": Value("int32"),
+                "start": Value("int32"),
+                "end": Value("int32"),
+                "line": Value("int32"),
+                "text": Value("string"),
+                "labels": List(ClassLabel(names=techniques)),
+                "spans": _span_feature(techniques),
+            }
+        ),
+        "articles": Features(
+            {
+                "id": Value("string"),
+                "text": Value("string"),
+                "frames": List(ClassLabel(names=inventory["frames"])),
+                "genre": ClassLabel(names=inventory["genres"]),
+                "stance_target": Value("string"),
+                "stance": ClassLabel(names=inventory["stances"]),
+                "spans": _span_feature(techniques),
+            }
+        ),
+        "pairs": Features(
+            {
+                "pair": Value("int32"),
+                "row": Value("int32"),
+                "headline": Value("string"),
+                "body_id": Value("string"),
+                "stance": ClassLabel(names=inventory["stances"]),
+            }
+        ),
+    }
 
 
 @dataclass
@@ -207,7 +229,8 @@ def build_dataset(config: Config, *, force: bool = False) -> DatasetResult:
     article_rows: dict[str, list[dict]] = {}
     pair_rows = _pair_rows(articles, assignment)
     offset_errors: list[str] = []
-    for article, cut in zip(articles, split_many(articles, d.unit)):
+    cutting = bar(zip(articles, split_many(articles, d.unit)), total=len(articles), desc=f"cutting into {d.unit}s", unit=" articles", leave=False)
+    for article, cut in cutting:
         split = assignment[article.id]
         units = label_units(article, cut, config, projection)
         offset_errors.extend(_offset_errors(article, units))
@@ -217,10 +240,6 @@ def build_dataset(config: Config, *, force: bool = False) -> DatasetResult:
         raise DataError([Problem(d.path, None, e) for e in offset_errors])
 
     splits = [s for s in ("train", "dev", "test") if s in article_rows]
-    units_dd = DatasetDict({s: Dataset.from_list(unit_rows[s], features=UNIT_FEATURES) for s in splits})
-    articles_dd = DatasetDict({s: Dataset.from_list(article_rows[s], features=ARTICLE_FEATURES) for s in splits})
-    pairs_dd = DatasetDict({s: Dataset.from_list(pair_rows.get(s, []), features=PAIR_FEATURES) for s in splits}) if pair_rows else None
-
     inventory = {
         "techniques": labels or sorted({s.label for a in articles for s in a.spans} | _line_label_names(articles)),
         "frames": frames or sorted({f for a in articles for f in a.frames or []}),
@@ -228,6 +247,10 @@ def build_dataset(config: Config, *, force: bool = False) -> DatasetResult:
         "stances": sorted({a.stance for a in articles if a.stance} | {r["stance"] for rows in pair_rows.values() for r in rows if r["stance"]}),
         "unit": d.unit,
     }
+    features = table_features(_class_names(inventory, articles))
+    units_dd = DatasetDict({s: Dataset.from_list(unit_rows[s], features=features["units"]) for s in splits})
+    articles_dd = DatasetDict({s: Dataset.from_list(article_rows[s], features=features["articles"]) for s in splits})
+    pairs_dd = DatasetDict({s: Dataset.from_list(pair_rows.get(s, []), features=features["pairs"]) for s in splits}) if pair_rows else None
     stats = {
         "name": config.name,
         "corpus": {"format": d.format, "path": d.path},
@@ -248,7 +271,7 @@ def build_dataset(config: Config, *, force: bool = False) -> DatasetResult:
         stats["warnings"] = [str(p) for p in log.warnings]
 
     with atomic_folder(out) as tmp:
-        units_dd.save_to_disk(str(tmp / "units"))
+        units_dd.save_to_disk(str(tmp))
         articles_dd.save_to_disk(str(tmp / "articles"))
         if pairs_dd is not None:
             pairs_dd.save_to_disk(str(tmp / "pairs"))
@@ -256,7 +279,14 @@ def build_dataset(config: Config, *, force: bool = False) -> DatasetResult:
         (tmp / "data_config.json").write_text(json.dumps(fingerprint, indent=2, ensure_ascii=False), encoding="utf-8")
         stats["seconds"] = round(time.perf_counter() - started, 2)
         (tmp / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False), encoding="utf-8")
+        (tmp / "README.md").write_text(dataset_card(config, inventory, stats, features), encoding="utf-8")
     return DatasetResult(out, stats)
+
+
+def _class_names(inventory: dict, articles: list[Article]) -> dict:
+    """``inventory`` with the technique names that spans or line labels use outside a given label list appended, so every row keeps its labels."""
+    extra = sorted(({s.label for a in articles for s in a.spans} | _line_label_names(articles)) - set(inventory["techniques"]))
+    return {**inventory, "techniques": [*inventory["techniques"], *extra]}
 
 
 def derived_labels(articles: list[Article]) -> dict:

@@ -15,6 +15,7 @@ from framelab.config import load_config
 from framelab.dataset import build_dataset, stats_table
 from framelab.eval.report import evaluate_model
 from framelab.score.scorer import score
+from framelab.splits import load_table
 from framelab.train.run import train
 
 CONFIGS = ("configs/sample-techniques.yaml", "configs/sample-frames.yaml")
@@ -39,9 +40,7 @@ def run_demo() -> dict[str, str]:
         print(f"{config.train.task} on dev: model micro-F1 {m['micro']['f1']:.3f} / macro-F1 {m['macro']['f1']:.3f};"
               f" TF-IDF baseline micro-F1 {b['micro']['f1']:.3f} / macro-F1 {b['macro']['f1']:.3f}")
 
-    from datasets import load_from_disk
-
-    article = load_from_disk(str(configs[0].dataset_dir / "articles"))["dev"][0]
+    article = load_table(configs[0].dataset_dir, "articles", "dev")[0]
     OUT.mkdir(parents=True, exist_ok=True)
     article_path = OUT / f"{article['id']}.txt"
     article_path.write_text(article["text"], encoding="utf-8")

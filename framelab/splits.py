@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from datasets import DatasetDict, load_from_disk
+from datasets import ClassLabel, Dataset, DatasetDict, List, Value, load_from_disk
 
 from framelab.errors import DataError, Problem
 from framelab.tasks import get_task
@@ -47,12 +47,64 @@ def label_inventory(dataset_dir: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def load_table(dataset_dir: Path, table: str, split: str):
-    """Split ``split`` of the dataset's ``units`` or ``articles`` table, with an error naming the splits it has."""
-    tables: DatasetDict = load_from_disk(str(Path(dataset_dir) / table))
+def load_table(dataset_dir: Path, table: str, split: str) -> Dataset:
+    """Split ``split`` of the dataset's ``units``, ``articles`` or ``pairs`` table, labels as names.
+
+    The units table is the dataset folder itself (so ``load_from_disk`` reads
+    it as any Hugging Face dataset); the others are its sub-folders.
+    """
+    dataset_dir = Path(dataset_dir)
+    folder = dataset_dir if table == "units" else dataset_dir / table
+    if not (folder / "dataset_dict.json").is_file():
+        if table == "units" and (dataset_dir / "units").is_dir():
+            raise DataError(Problem(str(dataset_dir), None, "was built by an older framelab (units/ sub-folder)", "rebuild it: framelab data --config <its config> --force"))
+        raise DataError(Problem(str(folder), None, f"holds no '{table}' table", "build the dataset first: framelab data --config <its config>"))
+    tables: DatasetDict = load_from_disk(str(folder))
     if split not in tables:
         raise DataError(Problem(str(dataset_dir), None, f"has no '{split}' split (it has {', '.join(tables)})", "rebuild it with a dev_fraction/test_fraction above 0"))
-    return tables[split]
+    return with_label_names(tables[split])
+
+
+def with_label_names(rows: Dataset) -> Dataset:
+    """``rows`` with every ``ClassLabel`` value (also inside lists and span records) given back as its name."""
+    coded = [name for name, feature in rows.features.items() if _has_class_label(feature)]
+    if not coded:
+        return rows
+    named = rows.remove_columns(coded)
+    for name in coded:
+        feature = rows.features[name]
+        named = named.add_column(name, [_decode(value, feature) for value in rows[name]], feature=_as_names(feature))
+    return named.select_columns(list(rows.features))
+
+
+def _has_class_label(feature) -> bool:
+    if isinstance(feature, ClassLabel):
+        return True
+    if isinstance(feature, List):
+        return _has_class_label(feature.feature)
+    return isinstance(feature, dict) and any(_has_class_label(f) for f in feature.values())
+
+
+def _as_names(feature):
+    if isinstance(feature, ClassLabel):
+        return Value("string")
+    if isinstance(feature, List):
+        return List(_as_names(feature.feature))
+    if isinstance(feature, dict):
+        return {key: _as_names(f) for key, f in feature.items()}
+    return feature
+
+
+def _decode(value, feature):
+    if value is None:
+        return None
+    if isinstance(feature, ClassLabel):
+        return feature.int2str(value)
+    if isinstance(feature, List):
+        return [_decode(v, feature.feature) for v in value]
+    if isinstance(feature, dict):
+        return {key: _decode(value[key], f) for key, f in feature.items()}
+    return value
 
 
 def targets_of(values: list, names: list[str]) -> np.ndarray:

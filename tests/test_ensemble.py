@@ -67,9 +67,9 @@ def test_line_probabilities_average_the_line_model_and_the_best_sentence_of_each
     line_model, sentence_model = Predictor(members[0]), Predictor(members[1])
     labels = line_model.meta.labels
     dev, _ = load_task_split(workdir / "dataset-line", "techniques", "dev", labels)
-    lines = load_from_disk(str(workdir / "dataset-line" / "units"))["dev"]
+    lines = load_from_disk(str(workdir / "dataset-line"))["dev"]
     # The sentence dataset cut the whole articles; the ensemble cuts each line on its own.
-    sentences = load_from_disk(str(workdir / "dataset-sentence" / "units"))["dev"]
+    sentences = load_from_disk(str(workdir / "dataset-sentence"))["dev"]
     sentence_probs = sentence_model.probabilities(list(sentences["text"]))[:, [sentence_model.meta.labels.index(n) for n in labels]]
     best = defaultdict(lambda: np.zeros(len(labels)))
     for k, key in enumerate(zip(sentences["article_id"], sentences["line"])):
@@ -96,8 +96,8 @@ def test_a_span_tagger_member_gives_each_line_its_best_token_of_each_technique(w
     labels = line_model.meta.labels
     assert set(labels) <= set(tagger.meta.labels)
     dev, _ = load_task_split(workdir / "dataset-line", "techniques", "dev", labels)
-    lines = load_from_disk(str(workdir / "dataset-line" / "units"))["dev"]
-    sentences = load_from_disk(str(workdir / "dataset-sentence" / "units"))["dev"]
+    lines = load_from_disk(str(workdir / "dataset-line"))["dev"]
+    sentences = load_from_disk(str(workdir / "dataset-sentence"))["dev"]
     keys = list(zip(sentences["article_id"], sentences["line"]))
     n, columns = len(tagger.meta.labels), [tagger.meta.labels.index(name) for name in labels]
     best_token, best_sentence = defaultdict(lambda: np.zeros(len(labels))), defaultdict(lambda: np.zeros(len(labels)))

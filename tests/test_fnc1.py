@@ -57,7 +57,7 @@ def test_bodies_stored_once_pairs_split_by_body(tmp_path: Path) -> None:
 
     result = build_dataset(_config(tmp_path))
     out = result.path
-    articles, pairs, units = (load_from_disk(str(out / name)) for name in ("articles", "pairs", "units"))
+    articles, pairs, units = load_from_disk(str(out / "articles")), load_from_disk(str(out / "pairs")), load_from_disk(str(out))
     bodies = {s: set(articles[s]["id"]) for s in articles}
     assert sum(len(b) for b in bodies.values()) == 10 and not bodies["train"] & bodies["dev"]
     assert sorted(len(b) for b in bodies.values()) == [3, 7]
@@ -67,6 +67,7 @@ def test_bodies_stored_once_pairs_split_by_body(tmp_path: Path) -> None:
         assert set(pairs[s]["body_id"]) <= bodies[s]
         assert set(units[s]["article_id"]) == bodies[s]
     assert json.loads((out / "labels.json").read_text())["stances"] == ["agree", "disagree", "discuss", "unrelated"]
+    assert pairs["train"].features["stance"].names == ["agree", "disagree", "discuss", "unrelated"]
     assert json.loads((out / "data_config.json").read_text())["seed"] == 13
     assert result.stats["splits"]["train"]["pairs"] + result.stats["splits"]["dev"]["pairs"] == 50
 

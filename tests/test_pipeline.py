@@ -17,6 +17,7 @@ from framelab.errors import DataError
 from framelab.eval.report import evaluate_model
 from framelab.models.predictor import Predictor
 from framelab.score.scorer import score
+from framelab.splits import load_table
 from framelab.train.run import train
 
 from .conftest import REPO, SAMPLE
@@ -60,7 +61,7 @@ def frames_model(workdir: Path, tiny_model_dir: Path, techniques_model: Path) ->
 def test_dataset_split_by_article(workdir: Path, techniques_model: Path) -> None:
     from datasets import load_from_disk
 
-    units = load_from_disk(str(workdir / "dataset" / "units"))
+    units = load_from_disk(str(workdir / "dataset"))  # the top folder is the unit table
     train_ids, dev_ids = set(units["train"]["article_id"]), set(units["dev"]["article_id"])
     assert train_ids and dev_ids and not train_ids & dev_ids
     stats = json.loads((workdir / "dataset" / "stats.json").read_text())
@@ -70,6 +71,27 @@ def test_dataset_split_by_article(workdir: Path, techniques_model: Path) -> None
         assert articles[row["article_id"]][row["start"] : row["end"]] == row["text"]
         for span in row["spans"]:
             assert 0 <= span["start"] < span["end"] <= len(row["text"])
+
+
+def test_dataset_labels_are_class_labels_and_the_folder_has_a_card(workdir: Path, techniques_model: Path) -> None:
+    from datasets import ClassLabel, load_from_disk
+    from huggingface_hub import DatasetCard
+
+    folder = workdir / "dataset"
+    inventory = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
+    units, articles = load_from_disk(str(folder)), load_from_disk(str(folder / "articles"))
+    label_feature = units["train"].features["labels"].feature
+    assert isinstance(label_feature, ClassLabel) and label_feature.names == inventory["techniques"]
+    assert units["train"].features["spans"].feature["label"].names == inventory["techniques"]
+    assert articles["train"].features["frames"].feature.names == inventory["frames"]
+    # framelab's reader gives the same rows back with names, in the same order.
+    named = load_table(folder, "units", "train")
+    coded = units["train"]
+    assert [[label_feature.int2str(i) for i in row] for row in coded["labels"]] == list(named["labels"])
+    assert any(named["labels"]) and all(isinstance(n, str) for row in named["labels"] for n in row)
+    card = DatasetCard.load(folder / "README.md")
+    assert card.data.task_categories == ["text-classification"] and "framelab" in card.data.tags
+    assert f"| train | {len(set(coded['article_id']))} | {len(coded)} |" in card.text
 
 
 def test_dataset_of_other_settings_is_not_overwritten(workdir: Path, tiny_model_dir: Path, techniques_model: Path) -> None:
@@ -175,7 +197,7 @@ def test_dataset_cut_in_worker_processes_has_the_units_cut_in_one(workdir: Path,
                 monkeypatch.setattr(framelab.dataset, "split_many", functools.partial(unit_pool.split_many, workers=1))
             config = _config(workdir, tiny_model_dir, "techniques", **{"data.output_dir": str(workdir / f"dataset-{mode}")})
             build_dataset(config)
-            tables[mode] = load_from_disk(str(workdir / f"dataset-{mode}" / "units"))
+            tables[mode] = load_from_disk(str(workdir / f"dataset-{mode}"))
             if mode == "pool":
                 assert unit_pool._pool is not None, "the pool was not used"
     finally:

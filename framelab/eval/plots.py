@@ -50,7 +50,7 @@ def pr_curves(path: Path, names: list[str], probs: np.ndarray, gold: np.ndarray,
     order = [j for j in np.argsort(-gold.sum(axis=0))[:top] if gold[:, j].sum()]
     fig, ax = plt.subplots(figsize=(6, 5))
     for j in order:
-        display = PrecisionRecallDisplay.from_predictions(gold[:, j], probs[:, j], ax=ax, name=f"{names[j]} ({int(gold[:, j].sum())})", drawstyle="steps-post")
+        display = PrecisionRecallDisplay.from_predictions(gold[:, j], probs[:, j], ax=ax, name=f"{names[j]} ({int(gold[:, j].sum())})", curve_kwargs={"drawstyle": "steps-post"})
         if thresholds is not None:
             decided = probs[:, j] >= thresholds[j]
             tp = int((decided & (gold[:, j] == 1)).sum())

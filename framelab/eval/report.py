@@ -15,6 +15,7 @@ from framelab.eval.classifier import baseline_decisions, task_scores
 from framelab.eval.result import EvalResult
 from framelab.models.ensemble import load_model
 from framelab.models.folder import atomic_folder
+from framelab.models.predictor import inference_progress
 from framelab.tasks import get_task
 
 
@@ -26,7 +27,8 @@ def evaluate_model(model_dir: str | Path, dataset_dir: str | Path, split: str = 
     model_dir, dataset_dir = Path(model_dir), Path(dataset_dir)
     predictor = load_model(model_dir)
     out = Path(report_dir or Path("reports") / f"{model_dir.name}-{split}")
-    return get_task(predictor.meta.task).evaluate(predictor, dataset_dir, split, out)
+    with inference_progress(f"{model_dir.name} on {split}"):
+        return get_task(predictor.meta.task).evaluate(predictor, dataset_dir, split, out)
 
 
 def baseline_report(dataset_dir: str | Path, task: str, split: str = "dev", report_dir: str | Path | None = None) -> EvalResult:

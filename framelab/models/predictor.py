@@ -19,6 +19,9 @@ and the bare forward pass.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import numpy as np
@@ -31,11 +34,25 @@ from framelab.errors import DataError, Problem
 from framelab.lexical import LexicalModel
 from framelab.memory import HeapTrimmer
 from framelab.models.folder import ModelMeta, read_meta
+from framelab.progress import bar
 from framelab.tagging import merge_windows, text_label_scores, tokenize_windows
 from framelab.tasks import get_task
 
 #: Features padded here; any other feature goes through ``tokenizer.pad``.
 _PADDED = ("input_ids", "attention_mask", "token_type_ids")
+
+# The label of the bar over forward passes; None (the default) shows none, since scoring draws its own bar per article.
+_progress_label: ContextVar[str | None] = ContextVar("framelab_inference_progress", default=None)
+
+
+@contextmanager
+def inference_progress(label: str) -> Iterator[None]:
+    """Show a progress bar, named ``label``, over the batches of every forward pass inside the block (``framelab eval``)."""
+    token = _progress_label.set(label)
+    try:
+        yield
+    finally:
+        _progress_label.reset(token)
 
 #: One per process, shared by every predictor: resident memory is the process's.
 HEAP_TRIMMER = HeapTrimmer()
@@ -107,7 +124,9 @@ class Predictor:
         fast = set(names) <= set(_PADDED) and "input_ids" in names and tok.pad_token_id is not None
         pad_values = {"input_ids": tok.pad_token_id, "attention_mask": 0, "token_type_ids": tok.pad_token_type_id}
         left = tok.padding_side == "left"
-        for begin in range(0, len(order), self.batch_size):
+        label = _progress_label.get()
+        batches = range(0, len(order), self.batch_size)
+        for begin in batches if label is None else bar(batches, desc=label, unit=" batches", leave=False):
             idx = order[begin : begin + self.batch_size]
             if not fast:
                 yield idx, tok.pad({k: [features[k][i] for i in idx] for k in names}, return_tensors="pt")

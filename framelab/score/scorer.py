@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from framelab.errors import Problem
 from framelab.models.ensemble import EnsemblePredictor, load_model
 from framelab.models.predictor import Predictor
 from framelab.output import claim
+from framelab.progress import bar as progress_bar
 from framelab.score.inputs import check_inputs, iter_articles
 from framelab.score.records import Prediction, ScoredArticle, ScoredUnit
 from framelab.score.shard import select_shard
@@ -186,7 +186,7 @@ def score_stream(
     split_workers: int | None = None,
 ) -> Iterator[ScoredArticle]:
     """Yield scored articles in input order, a chunk at a time, with a progress bar."""
-    bar = tqdm(desc="scoring", unit=" articles", disable=not progress)
+    bar = progress_bar(desc="scoring", unit=" articles", disable=not progress)
     units = 0
     started = time.perf_counter()
     iterator = iter(articles)

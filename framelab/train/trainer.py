@@ -41,6 +41,7 @@ from framelab.lexical import LexicalModel
 from framelab.models.card import write_model_card
 from framelab.models.folder import ModelMeta, atomic_folder, resolve_base_model, write_meta
 from framelab.processes import is_main_process
+from framelab.progress import bars_shown
 from framelab.splits import label_inventory
 
 
@@ -229,7 +230,7 @@ def training_arguments(config: Config, work: Path, metric: str | None) -> Traini
         report_to=_reporters() if t.report_to is None else t.report_to,
         train_sampling_strategy="random" if t.pad_to_max_length else "group_by_length",
         save_only_model=False,
-        disable_tqdm=False,
+        disable_tqdm=not bars_shown(),
         use_cpu=not torch.cuda.is_available(),
         **_precision(t.mixed_precision),
     )
