@@ -64,3 +64,39 @@ def test_bad_items_are_refused_by_position(sample_techniques: Path) -> None:
     with pytest.raises(DataError, match="empty"):
         model.score("   ")
     assert model.score(Article("x", "One sentence."))[0].article.id == "x"
+
+
+def test_a_plain_hugging_face_multi_label_classifier_scores_at_one_half_with_a_warning(
+    tiny_classifier_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    plain = tmp_path / "plain"
+    shutil.copytree(tiny_classifier_dir, plain)
+    (plain / "framelab.json").unlink()
+    config = json.loads((plain / "config.json").read_text(encoding="utf-8"))
+    config["id2label"], config["label2id"] = {"0": "a", "1": "b", "2": "c"}, {"a": 0, "b": 1, "c": 2}
+    (plain / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    article = tmp_path / "a.txt"
+    article.write_text("Only a fool would trust this disastrous plan. The council met on Tuesday.", encoding="utf-8")
+    with caplog.at_level("WARNING", logger="framelab"):
+        model = framelab.load(plain)
+    assert "has no framelab.json" in caplog.text and "0.5" in caplog.text
+    assert model.labels == {"plain": ["a", "b", "c"]} and model.predictors[0].meta.thresholds == [0.5] * 3
+    out = tmp_path / "plain.jsonl"
+    score([plain], [article], fmt="jsonl", out=out, progress=False)
+    units = [r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines()) if r["type"] == "unit"]
+    assert len(units) == 2
+    probs = model.predictors[0].probabilities([u["text"] for u in units])
+    for unit, row in zip(units, probs):
+        prediction = unit["predictions"]["plain"]
+        assert prediction["labels"] == [name for name, p in zip(["a", "b", "c"], row) if p >= 0.5]
+
+
+def test_a_plain_single_label_classifier_is_refused_naming_its_problem_type(tiny_classifier_dir: Path, tmp_path: Path) -> None:
+    plain = tmp_path / "single"
+    shutil.copytree(tiny_classifier_dir, plain)
+    (plain / "framelab.json").unlink()
+    config = json.loads((plain / "config.json").read_text(encoding="utf-8"))
+    config["problem_type"] = "single_label_classification"
+    (plain / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    with pytest.raises(DataError, match="problem_type is 'single_label_classification'"):
+        framelab.load(plain)

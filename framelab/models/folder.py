@@ -17,6 +17,7 @@ Weights are only ever read from safetensors and remote code is never trusted.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from framelab.output import atomic_folder as atomic_folder  # the one way folder
 from framelab.tasks import get_task
 
 META_FILE = "framelab.json"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -110,13 +113,14 @@ def read_meta(model_dir: Path) -> ModelMeta:
     path = model_dir / META_FILE
     if not model_dir.is_dir():
         raise DataError(Problem(str(model_dir), None, "no such model folder", "train one with `framelab train`"))
-    if not path.is_file():
-        raise DataError(Problem(str(path), None, "missing: this is not a framelab model folder", "train it with `framelab train`"))
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        meta = ModelMeta(**raw)
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise DataError(Problem(str(path), None, f"unreadable model metadata: {exc}", "retrain the model")) from exc
+    if path.is_file():
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            meta = ModelMeta(**raw)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise DataError(Problem(str(path), None, f"unreadable model metadata: {exc}", "retrain the model")) from exc
+    else:
+        meta = plain_classifier_meta(model_dir)
     if get_task(meta.task).needs_thresholds and (meta.thresholds is None or len(meta.thresholds) != len(meta.labels)):
         raise DataError(
             Problem(str(path), None, "thresholds are missing or do not match the labels", "retrain the model; thresholds are written by `framelab train`")
@@ -127,6 +131,45 @@ def read_meta(model_dir: Path) -> ModelMeta:
     if not any((model_dir / name).is_file() for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json")):
         raise DataError(Problem(str(model_dir), None, "the model folder holds no tokenizer", "copy the whole folder or retrain"))
     return meta
+
+
+#: Window of a plain Hugging Face classifier, which records none: sentence-sized units.
+PLAIN_MAX_LENGTH = 128
+
+
+def plain_classifier_meta(model_dir: Path) -> ModelMeta:
+    """What scoring needs of a plain Hugging Face multi-label sequence classifier (no ``framelab.json``): its
+    ``id2label`` as techniques of sentences, every threshold 0.5, said in a warning."""
+    path = Path(model_dir) / META_FILE
+    config_path = Path(model_dir) / "config.json"
+    hint = "train it with `framelab train`, or give a Hugging Face multi-label sequence-classification folder"
+    if not config_path.is_file():
+        raise DataError(Problem(str(path), None, "missing, and no config.json either: this is not a model folder", hint))
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(Problem(str(config_path), None, f"unreadable: {exc}", "copy the whole folder again")) from None
+    architectures = config.get("architectures") or []
+    if not any(name.endswith("ForSequenceClassification") for name in architectures):
+        raise DataError(Problem(str(path), None, f"missing, and config.json names no sequence classifier (architectures: {architectures})", hint))
+    if config.get("problem_type") != "multi_label_classification":
+        raise DataError(
+            Problem(
+                str(config_path),
+                None,
+                f"problem_type is {config.get('problem_type')!r}: framelab scores plain Hugging Face classifiers that are multi-label (independent sigmoid per label)",
+                "score a single-label classifier with transformers' text-classification pipeline, or train a framelab model",
+            )
+        )
+    id2label = config.get("id2label") or {}
+    labels = [id2label[key] for key in sorted(id2label, key=int)]
+    log.warning(
+        "warning: %s has no framelab.json: scoring it as a plain Hugging Face multi-label classifier of sentences, "
+        "every label at a threshold of 0.5 (not tuned)",
+        model_dir,
+    )
+    base = config.get("_name_or_path") or str(model_dir)
+    return ModelMeta("techniques", "sentence", labels, [0.5] * len(labels), PLAIN_MAX_LENGTH, 0, "max", base, "", {"plain_huggingface_folder": True})
 
 
 def write_meta(model_dir: Path, meta: ModelMeta) -> None:
