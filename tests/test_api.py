@@ -29,7 +29,7 @@ def sample_techniques(tmp_path_factory: pytest.TempPathFactory, tiny_classifier_
 
 def test_the_readme_python_example_runs(sample_techniques: Path) -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("### From Python") :]
+    section = readme[readme.index("## From Python") :]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     code = code.replace('"models/sample-techniques"', repr(str(sample_techniques)))
     out = io.StringIO()

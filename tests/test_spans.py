@@ -147,6 +147,22 @@ def test_spans_model_folder_and_dev_metrics(spans_model: Path) -> None:
     assert "span identification" in (spans_model / "README.md").read_text()
 
 
+def test_the_stock_pipeline_refuses_a_span_tagger_instead_of_mislabelling(spans_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import transformers.dynamic_module_utils as dynamic
+    from transformers import AutoModelForTokenClassification, pipeline
+
+    from framelab.spans.stock_pipeline import MESSAGE
+
+    # Auto classes still load it (framelab's own scoring does so).
+    assert AutoModelForTokenClassification.from_pretrained(spans_model).config.custom_pipelines["token-classification"]
+    with pytest.raises(ValueError, match="trust_remote_code"):
+        pipeline("token-classification", model=str(spans_model))
+    monkeypatch.setattr(dynamic, "HF_MODULES_CACHE", str(tmp_path / "modules"))  # the copied module lands in this test's folder
+    with pytest.raises(ValueError) as refused:
+        pipeline("token-classification", model=str(spans_model), trust_remote_code=True)
+    assert str(refused.value) == MESSAGE
+
+
 def test_spans_eval_reproduces_dev_figures(spans_model: Path, tmp_path: Path) -> None:
     meta = json.loads((spans_model / "framelab.json").read_text())
     data_dir = Path(meta["extra"]["dataset"])

@@ -18,6 +18,7 @@ from transformers import AutoModelForTokenClassification, TrainerCallback
 from framelab.config import Config
 from framelab.errors import DataError, Problem
 from framelab.spans.analysis import answer_gold_spans, article_spans, article_tokens, si_scores, tc_scores, tune_threshold
+from framelab.spans import stock_pipeline
 from framelab.spans.data import SpanSplit, label_counts, load_span_split
 from framelab.tagging import IGNORE, Windows, merge_windows, tag_names, token_targets, tokenize_windows, window_starts
 from framelab.train.losses import multilabel_loss, weights_from_counts
@@ -113,6 +114,7 @@ def train_spans(config: Config, *, resume: bool = False, callbacks: list[Trainer
         use_safetensors=True,
         trust_remote_code=False,
     )
+    stock_pipeline.declare(model)
 
     def unit_tokens(logits: np.ndarray) -> list:
         return merge_windows(dev_windows, window_probabilities(logits, dev_windows), len(dev_split.texts))
@@ -155,4 +157,4 @@ def train_spans(config: Config, *, resume: bool = False, callbacks: list[Trainer
         pooling="none",
         extra={"tags": "B-/I- per technique, sigmoid", "train_span_counts": {n: counts[n] for n in names}},
     )
-    return finish(run, tokenizer, config, meta, dev_metrics)
+    return finish(run, tokenizer, config, meta, dev_metrics, files=stock_pipeline.module_file())

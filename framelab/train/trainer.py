@@ -165,11 +165,13 @@ def model_meta(config: Config, *, task: str, unit: str, labels: list[str], thres
     )
 
 
-def finish(run: FineTuned, tokenizer, config: Config, meta: ModelMeta, dev_metrics: dict, lexical: LexicalModel | None = None) -> TrainResult:
-    """Add the run's time to ``dev_metrics``, write the model folder and return the result."""
+def finish(
+    run: FineTuned, tokenizer, config: Config, meta: ModelMeta, dev_metrics: dict, lexical: LexicalModel | None = None, files: dict[str, str] | None = None
+) -> TrainResult:
+    """Add the run's time to ``dev_metrics``, write the model folder (with the task's own ``files``: name → text) and return the result."""
     dev_metrics["train_runtime_seconds"] = round(run.seconds, 1)
     dev_metrics["train_samples_per_second"] = run.samples_per_second
-    write_model_folder(run.trainer, tokenizer, config, meta, dev_metrics, run.work, lexical)
+    write_model_folder(run.trainer, tokenizer, config, meta, dev_metrics, run.work, lexical, files)
     return TrainResult(config.model_dir, dev_metrics, run.seconds, run.samples_per_second)
 
 
@@ -251,11 +253,19 @@ def work_folder(config: Config, resume: bool) -> tuple[Path, str | None]:
 
 
 def write_model_folder(
-    trainer: Trainer, tokenizer, config: Config, meta: ModelMeta, dev_metrics: dict, work: Path, lexical: LexicalModel | None = None
+    trainer: Trainer,
+    tokenizer,
+    config: Config,
+    meta: ModelMeta,
+    dev_metrics: dict,
+    work: Path,
+    lexical: LexicalModel | None = None,
+    files: dict[str, str] | None = None,
 ) -> None:
     """Write the model folder once (main process only) and drop the checkpoints.
 
-    ``lexical`` is the TF-IDF model a blended model averages in.
+    ``lexical`` is the TF-IDF model a blended model averages in; ``files`` are
+    text files a task adds (name → text).
     """
     # Under torchrun / accelerate launch every process gets here; only the
     # main one writes, so the folder and its metrics are written once.
@@ -274,6 +284,8 @@ def write_model_folder(
         (tmp / "training_config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False), encoding="utf-8")
         (tmp / "dev_metrics.json").write_text(json.dumps(dev_metrics, indent=2), encoding="utf-8")
         write_model_card(tmp, meta, config, dev_metrics)
+        for name, text in (files or {}).items():
+            (tmp / name).write_text(text, encoding="utf-8")
         _logs_to_folder(trainer, work, tmp)
     shutil.rmtree(work, ignore_errors=True)
 
