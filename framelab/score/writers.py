@@ -8,8 +8,14 @@
   frame is (``frames_attention``) add ``"frame_evidence"`` to their article
   predictions: per predicted frame, the sentences that carry it (``frame``,
   ``start``/``end`` into the article text, attention ``weight``, ``text``).
-- ``csv``: one row per (unit or article, model), and one ``frame_evidence``
-  row per evidence sentence (``labels``: the frame, ``scores``: its weight).
+- ``csv``: one row per (unit, model), per predicted span and per (article,
+  model), and one row per frame-evidence sentence; ``level`` (``unit``,
+  ``span``, ``article``, ``frame_evidence``) tells them apart. ``start``/``end``
+  index the article text (``text`` is its ``[start:end]``), ``labels`` are
+  ``;``-joined, and each label of the models has a ``score:<label>`` column
+  (a span row: its span's score; an evidence row: the frame's attention in
+  ``weight``). ``excel`` (``--excel``) starts the file with a UTF-8
+  byte-order mark, which Excel needs to read non-ASCII text.
 - ``html``: one page; units highlighted by their top label with a legend,
   label scores on hover, predicted spans underlined inside their unit with
   their techniques on hover; the sentences that carry each predicted frame
@@ -43,12 +49,13 @@ import io
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
 from framelab.errors import Problem
 from framelab.output import AtomicFile, AtomicFolder, uninterrupted
-from framelab.score.records import Prediction, ScoredArticle
+from framelab.score.records import ModelLabels, Prediction, ScoredArticle
 from framelab.tagging import TaggedSpan
 from framelab.tasks import get_task, task_names
 
@@ -84,17 +91,21 @@ def article_records(result: ScoredArticle) -> list[dict]:
 class Writer:
     """Base: receives scored articles, writes them, and is committed or aborted.
 
-    Every writer is built from the output path and the tasks of the models
-    being scored (``open_writer``); the general formats ignore the tasks.
+    Every writer is built from the output path and the models being scored
+    (``open_writer``): the task formats pick the models of their tasks, csv
+    and html take the label lists, jsonl ignores them.
     """
 
     #: Whether ``out`` is a folder (built whole, then swapped in) rather than one file.
     folder = False
     #: Whether the format needs ``--out`` (it cannot go to standard output).
     needs_out = False
+    #: Whether the format takes ``excel`` (``--excel``: a UTF-8 byte-order mark first).
+    takes_excel = False
 
-    def __init__(self, out: Path | None, tasks: set[str] = frozenset()):
+    def __init__(self, out: Path | None, models: Sequence[ModelLabels] = (), *, excel: bool = False):
         self.out = out
+        self.models = list(models)
         self.files: list[AtomicFile] = []
         self.built = AtomicFolder(out) if self.folder and out is not None else None
         self.inside: list[tuple[IO[str], Path]] = []
@@ -133,8 +144,8 @@ class Writer:
 
 
 class JsonlWriter(Writer):
-    def __init__(self, out: Path | None, tasks: set[str] = frozenset()):
-        super().__init__(out)
+    def __init__(self, out: Path | None, models: Sequence[ModelLabels] = (), *, excel: bool = False):
+        super().__init__(out, models)
         self.handle = self._open(out) if out else sys.stdout
 
     def write(self, result: ScoredArticle) -> None:
@@ -148,23 +159,46 @@ class JsonlWriter(Writer):
 
 
 class CsvWriter(Writer):
-    COLUMNS = ["article_id", "level", "unit", "index", "start", "end", "line", "model", "task", "labels", "scores", "text"]
+    """One row per (unit, model), per predicted span, per (article, model) and per frame-evidence sentence.
 
-    def __init__(self, out: Path | None, tasks: set[str] = frozenset()):
-        super().__init__(out)
-        self.csv = csv.writer(self._open(out) if out else sys.stdout)
-        self.csv.writerow(self.COLUMNS)
+    ``level`` tells the rows apart; ``start``/``end`` index the article text.
+    Every label of the models has a ``score:<label>`` column, in the models'
+    label order, and a row fills those of the labels its model scored.
+    """
+
+    COLUMNS = ["article_id", "level", "unit", "index", "start", "end", "line", "model", "task", "labels", "weight", "text"]
+    takes_excel = True
+
+    def __init__(self, out: Path | None, models: Sequence[ModelLabels] = (), *, excel: bool = False):
+        super().__init__(out, models, excel=excel)
+        handle = self._open(out) if out else sys.stdout
+        if excel:
+            # Excel reads a CSV in the system's code page unless it starts with a UTF-8 byte-order mark.
+            handle.write("\ufeff")
+        labels = dict.fromkeys(label for m in self.models for label in m.labels)
+        self.csv = csv.DictWriter(handle, [*self.COLUMNS, *(f"score:{label}" for label in labels)])
+        self.csv.writeheader()
 
     def write(self, result: ScoredArticle) -> None:
         a = result.article
         for s in result.units:
             u = s.unit
             for name, p in s.predictions.items():
-                self.csv.writerow([a.id, "unit", s.kind, u.index, u.start, u.end, u.line, name, p.task, ";".join(p.labels), json.dumps(p.scores), u.text])
+                cells = {"article_id": a.id, "unit": s.kind, "index": u.index, "line": u.line, "model": name, "task": p.task}
+                self._row(cells, "unit", u.start, u.end, a.text, p.labels, p.scores)
+                for t in p.spans or ():
+                    self._row(cells, "span", u.start + t.start, u.start + t.end, a.text, [t.label], {t.label: t.score})
         for name, p in result.predictions.items():
-            self.csv.writerow([a.id, "article", "article", "", 0, len(a.text), "", name, p.task, ";".join(p.labels), json.dumps(p.scores), ""])
+            cells = {"article_id": a.id, "model": name, "task": p.task}
+            # The article's row leaves its text out: the unit rows hold it.
+            self._row(cells | {"unit": "article"}, "article", 0, len(a.text), "", p.labels, p.scores)
             for v in p.evidence or ():
-                self.csv.writerow([a.id, "frame_evidence", "sentence", "", v.start, v.end, "", name, p.task, v.frame, json.dumps({"weight": v.weight}), a.text[v.start : v.end]])
+                self._row(cells | {"unit": "sentence", "weight": v.weight}, "frame_evidence", v.start, v.end, a.text, [v.frame], {})
+
+    def _row(self, cells: dict, level: str, start: int, end: int, text: str, labels: list[str], scores: dict[str, float]) -> None:
+        """One row of ``level`` over ``text[start:end]``; a score of a label outside the header is a bug and raises."""
+        fixed = {"level": level, "start": start, "end": end, "labels": ";".join(labels), "text": text[start:end]}
+        self.csv.writerow(cells | fixed | {f"score:{label}": score for label, score in scores.items()})
 
 
 class HtmlWriter(Writer):
@@ -172,10 +206,10 @@ class HtmlWriter(Writer):
 
     needs_out = True
 
-    def __init__(self, out: Path | None, tasks: set[str] = frozenset()):
+    def __init__(self, out: Path | None, models: Sequence[ModelLabels] = (), *, excel: bool = False):
         if out is None:
             raise ValueError("--format html needs --out FILE.html")
-        super().__init__(out)
+        super().__init__(out, models)
         self.handle = self._open(out)
         self.body = io.StringIO()
         self.colours: dict[str, str] = {}
@@ -268,9 +302,9 @@ class HtmlWriter(Writer):
         return super().close()
 
 
-def _written_in(fmt: str, tasks: set[str]) -> set[str]:
-    """The tasks among ``tasks`` whose predictions ``fmt`` holds; refuses when there are none."""
-    chosen = {t for t in tasks if fmt in get_task(t).formats}
+def _written_in(fmt: str, models: Sequence[ModelLabels]) -> set[str]:
+    """The tasks of ``models`` whose predictions ``fmt`` holds; refuses when there are none."""
+    chosen = {m.task for m in models if fmt in get_task(m.task).formats}
     if not chosen:
         raise ValueError(f"--format {fmt} needs a model of one of the tasks {', '.join(_tasks_of(fmt))}")
     return chosen
@@ -285,11 +319,11 @@ class Semeval2023Writer(Writer):
 
     folder = needs_out = True
 
-    def __init__(self, out: Path | None, tasks: set[str]):
+    def __init__(self, out: Path | None, models: Sequence[ModelLabels] = (), *, excel: bool = False):
         if out is None:
             raise ValueError("--format semeval2023 needs --out FOLDER")
-        self.subtask = {t: self._subtask(get_task(t)) for t in _written_in("semeval2023", tasks)}
-        super().__init__(out)
+        self.subtask = {t: self._subtask(get_task(t)) for t in _written_in("semeval2023", models)}
+        super().__init__(out, models)
         chosen = set(self.subtask.values())
         self.genre = self._open(out / "subtask-1.txt") if 1 in chosen else None
         self.frames = self._open(out / "subtask-2.txt") if 2 in chosen else None
@@ -327,11 +361,11 @@ class Semeval2023Writer(Writer):
 class Semeval2020Writer(Writer):
     folder = needs_out = True
 
-    def __init__(self, out: Path | None, tasks: set[str]):
+    def __init__(self, out: Path | None, models: Sequence[ModelLabels] = (), *, excel: bool = False):
         if out is None:
             raise ValueError("--format semeval2020 needs --out FOLDER")
-        _written_in("semeval2020", tasks)
-        super().__init__(out)
+        _written_in("semeval2020", models)
+        super().__init__(out, models)
         self.si = self._open(out / "SI.txt")
         self.tc = self._open(out / "TC.txt")
 
@@ -365,9 +399,9 @@ class Fnc1Writer(Writer):
 
     COLUMNS = ["Headline", "Body ID", "Stance"]
 
-    def __init__(self, out: Path | None, tasks: set[str]):
-        self.tasks = _written_in("fnc1", tasks)
-        super().__init__(out)
+    def __init__(self, out: Path | None, models: Sequence[ModelLabels] = (), *, excel: bool = False):
+        self.tasks = _written_in("fnc1", models)
+        super().__init__(out, models)
         self.csv = csv.writer(self._open(out) if out else sys.stdout)
         self.csv.writerow(self.COLUMNS)
 
@@ -391,11 +425,12 @@ WRITERS: dict[str, type[Writer]] = {
 FORMATS = tuple(WRITERS)
 
 
-def open_writer(fmt: str, out: str | Path | None, tasks: set[str]) -> Writer:
+def open_writer(fmt: str, out: str | Path | None, models: Sequence[ModelLabels], *, excel: bool = False) -> Writer:
     """The writer for ``fmt`` (one of :data:`FORMATS`) writing to ``out``.
 
-    ``tasks`` are the tasks of the models being scored; a task-specific
-    format refuses models none of whose tasks it can hold.
+    ``models`` are the models being scored: a task-specific format refuses
+    models none of whose tasks it can hold, and csv and html take their
+    label lists. ``excel`` (csv only) starts the file with a UTF-8 byte-order mark.
     """
     if fmt not in WRITERS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -403,7 +438,7 @@ def open_writer(fmt: str, out: str | Path | None, tasks: set[str]) -> Writer:
     try:
         # SIGTERM is held back while the temporaries are created, then dropped with them if it came.
         with uninterrupted():
-            writer = WRITERS[fmt](Path(out) if out else None, tasks)
+            writer = WRITERS[fmt](Path(out) if out else None, models, excel=excel)
     except BaseException:
         if writer is not None:
             writer.abort()
