@@ -1,15 +1,17 @@
-"""The csv output of ``framelab score`` from hand-made predictions: span rows, score columns, ``--excel``."""
+"""The csv and html outputs of ``framelab score`` from hand-made predictions: colours by label position, tags, legends, summaries, span rows, score columns, ``--excel``."""
 
 from __future__ import annotations
 
 import csv
+import html
+import re
 from pathlib import Path
 
 import pytest
 
 from framelab.cli import main
 from framelab.score.records import FrameEvidence, ModelLabels, Prediction, ScoredArticle, ScoredUnit
-from framelab.score.writers import CsvWriter
+from framelab.score.writers import PALETTE, STYLE, CsvWriter, HtmlWriter, label_look
 from framelab.tagging import TaggedSpan
 from framelab.types import Article, Unit
 
@@ -39,6 +41,80 @@ def _article(article_id: str = "a1", techniques: tuple[list[str], ...] = (["Doub
     frames = Prediction("frames", ["Political"], {"Economic": 0.2, "Political": 0.8}, evidence=[FrameEvidence("Political", *bounds[1], 0.6)])
     stance = Prediction("stance", ["against"], {"against": 0.6, "favor": 0.1, "none": 0.3}, target="the <plan>")
     return ScoredArticle(Article(article_id, TEXT), units, {"frames-model": frames, "stance-model": stance})
+
+
+def _page(path: Path, *results: ScoredArticle, models: tuple[ModelLabels, ...] = MODELS) -> str:
+    writer = HtmlWriter(path, models)
+    for result in results:
+        writer.write(result)
+    writer.close()
+    return path.read_text(encoding="utf-8")
+
+
+def _styles(page: str, label: str) -> set[str]:
+    """The style attributes of every tag naming ``label``."""
+    return set(re.findall(rf'<span class="tag" data-label="{re.escape(label)}" style="([^"]*)"', page))
+
+
+def test_a_labels_colour_is_its_position_in_its_models_label_list(tmp_path: Path) -> None:
+    # In the first page Doubt comes first; in the second only Loaded_Language and Flag_Waving show.
+    first = _page(tmp_path / "one.html", _article(techniques=(["Doubt"], ["Doubt"], [])))
+    second = _page(tmp_path / "two.html", _article(techniques=(["Flag_Waving"], ["Loaded_Language"], [])))
+    for page, label in ((first, "Doubt"), (second, "Loaded_Language"), (second, "Flag_Waving")):
+        colour, line = label_look(TECHNIQUES.labels.index(label))
+        assert _styles(page, label) == {f"--c:{colour};--t:{colour}59;--b:{line}"}
+    assert _styles(first, "Doubt") != _styles(second, "Loaded_Language") != _styles(second, "Flag_Waving")
+    # Past the palette the colours come round again, drawn with another line style.
+    assert label_look(len(PALETTE) + 1) == (PALETTE[1], "dashed") and label_look(1) == (PALETTE[1], "solid")
+    assert len(set(PALETTE)) == len(PALETTE) >= 19
+
+
+def test_every_label_is_a_visible_tag_after_its_unit_or_span_and_in_its_legend(tmp_path: Path) -> None:
+    page = _page(tmp_path / "page.html", _article())
+    body = page[page.index("<body>") :]
+    units = body[body.index('data-unit="sentence"') :].split('<span class="unit"')[1:]
+    # Tags are element text, not titles: each span's where it ends, then the unit's techniques (best first) and its stance.
+    tagged = [re.findall(r'<span class="tag" data-label="([^"]+)"[^>]*>([^<]*)<small>', unit) for unit in units]
+    assert tagged == [
+        [("Loaded_Language", "Loaded_Language "), ("Doubt", "Doubt "), ("Doubt", "Doubt "), ("none", "none ")],
+        [("Doubt", "Doubt "), ("Loaded_Language", "Loaded_Language "), ("none", "none ")],
+        [("none", "none ")],
+    ]
+    assert '&lt;b&gt;rigged&lt;/b&gt;</u><span class="tag" data-label="Loaded_Language"' in units[0]
+    assert '<span class="tag" data-label="Political"' in body  # the frame's evidence sentence
+    legend = body[body.index('<div class="legend">') : body.index("<section")]
+    units, spans, articles = (legend[legend.index(f"<b>{name}</b>") :].split("</p>")[0] for name in ("Units", "Spans", "Articles"))
+    assert re.findall(r">([^<>]+)</span>", units.split(": ", 1)[1]) == ["Loaded_Language", "Doubt", "none"]
+    assert re.findall(r">([^<>]+)</span>", spans.split(": ", 1)[1]) == ["Loaded_Language", "Doubt"]
+    assert re.findall(r">([^<>]+)</span>", articles.split(": ", 1)[1]) == ["Political", "against"]
+
+
+def test_each_article_opens_with_a_summary_of_its_frames_top_techniques_and_stance(tmp_path: Path) -> None:
+    page = _page(tmp_path / "page.html", _article())
+    summary = page[page.index('<div class="summary">') :].split("</div>")[0]
+    badges = re.findall(r'data-label="([^"]+)"[^>]*>[^<]*<small>([^<]*)</small>', summary)
+    assert badges == [("Political", "0.80"), ("against", "0.60"), ("Doubt", "×2"), ("Loaded_Language", "×1"), ("none", "×3"), ("Loaded_Language", "×1"), ("Doubt", "×1")]
+    assert "(techniques, 2 of 3 sentences labelled)" in summary and "(spans, 2 spans in 1 sentence)" in summary
+    assert "(stance toward <q>the &lt;plan&gt;</q>)" in summary
+
+
+def test_labels_model_names_targets_and_ids_are_escaped(tmp_path: Path) -> None:
+    evil = '<script>alert(1)</script>" onmouseover="x'
+    result = _article(article_id=evil)
+    result.units[1].predictions["tech"] = Prediction("techniques", [evil], {evil: 0.9})
+    result.predictions[evil] = Prediction("stance", ["none"], {"none": 0.5}, target=evil)
+    page = _page(tmp_path / "page.html", result)
+    assert "<script>" not in page and 'onmouseover="x' not in page
+    assert page.count(html.escape(evil)) >= 5  # id, model name, target, tag text and attribute, legend
+
+
+def test_the_print_stylesheet_keeps_tags_and_lines_and_breaks_pages_between_articles() -> None:
+    screen, print_rules = STYLE.split("@media print")
+    assert "display:none" not in STYLE and "visibility" not in STYLE  # nothing, on screen or paper, hides a tag
+    assert "section.article+section.article{break-before:page}" in print_rules
+    assert "print-color-adjust:exact" in print_rules
+    # The label is in the tag's text and its colour in lines, which print whether or not backgrounds do.
+    assert "border:2px var(--b,solid) var(--c,#777)" in screen and "text-decoration:underline var(--b) var(--c)" in screen
 
 
 def _rows(path: Path, encoding: str = "utf-8") -> list[dict[str, str]]:
