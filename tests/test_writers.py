@@ -98,6 +98,15 @@ def test_each_article_opens_with_a_summary_of_its_frames_top_techniques_and_stan
     assert "(stance toward <q>the &lt;plan&gt;</q>)" in summary
 
 
+def test_with_several_targets_each_stance_tag_names_its_target(tmp_path: Path) -> None:
+    result = _article()
+    for unit in result.units:
+        unit.predictions = {f"stance-model@{t}": Prediction("stance", ["none"], {"against": 0.1, "favor": 0.2, "none": 0.7}, target=t) for t in ("Pier", "Toll")}
+    page = _page(tmp_path / "page.html", result)
+    units = page[page.index('data-unit="sentence"') :].split('<span class="unit"')[1:]
+    assert [re.findall(r'<span class="tag"[^>]*>([^<]*)<small>', unit) for unit in units] == [["Pier: none ", "Toll: none "]] * 3
+
+
 def test_labels_model_names_targets_and_ids_are_escaped(tmp_path: Path) -> None:
     evil = '<script>alert(1)</script>" onmouseover="x'
     result = _article(article_id=evil)
