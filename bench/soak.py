@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from framelab.score.scorer import load_predictors, score_stream
+from framelab.score.scorer import load_predictors, model_labels, score_stream
 from framelab.score.writers import open_writer
 from framelab.types import Article
 from framelab.units import split_units
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     kinds = {p.meta.unit for p in predictors if not p.meta.article_level}
     expected_units = {a.id: sum(len(split_units(a, k)) for k in kinds) for a in articles}
     out = Path(tempfile.mkdtemp()) / "soak.jsonl"
-    writer = open_writer("jsonl", out, {p.meta.task for p in predictors})
+    writer = open_writer("jsonl", out, model_labels(predictors))
     started = time.perf_counter()
     rss = []
     for n, result in enumerate(score_stream(predictors, iter(articles), progress=False), start=1):

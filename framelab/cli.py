@@ -173,6 +173,7 @@ def _cmd_score(args: argparse.Namespace) -> None:
         target=args.target,
         split_workers=args.split_workers,
         on_error=args.on_error,
+        excel=args.excel,
     )
     # Under accelerate launch / torchrun every process scores one shard and the main one merges them into --out.
     launched = world_size() > 1
@@ -327,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="jsonl", choices=list(WRITERS))
     p.add_argument("--spans", metavar="FILE", help="span model: name the technique of each span in FILE (id<TAB>?<TAB>start<TAB>end) and write id<TAB>technique<TAB>start<TAB>end to --out")
     p.add_argument("--out", help="output file (folder for semeval2023); default standard output")
+    p.add_argument("--excel", action="store_true", help="csv: start with a UTF-8 byte-order mark, so that Excel reads non-ASCII text")
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--quantize", choices=["int8"], help="dynamic int8 quantisation of the linear layers")
     p.add_argument("--target", action="append", help="stance target for stance models (articles from JSONL may carry their own); repeat for each article's stance toward each target")

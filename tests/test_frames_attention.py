@@ -137,7 +137,7 @@ def test_evidence_in_csv_and_highlighted_in_html(workdir: Path, eager_model: Pat
     assert {r["labels"] for r in evidence} == set(frames_row["labels"].split(";"))
     for r in evidence:
         assert TEXT[int(r["start"]) : int(r["end"])] == r["text"]
-        assert 0.0 < json.loads(r["scores"])["weight"] <= 1.0
+        assert 0.0 < float(r["weight"]) <= 1.0
     page = workdir / "pred.html"
     score([eager_model], [article], fmt="html", out=page, progress=False)
     html = page.read_text(encoding="utf-8")

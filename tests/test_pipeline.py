@@ -338,14 +338,18 @@ def _same_values(a: object, b: object) -> bool:
     return type(a) is type(b) and a == b
 
 
+def _csv_records(path: Path) -> list[list]:
+    """A CSV's header and rows, the score and weight cells as numbers."""
+    header, *rows = csv.reader(path.open(encoding="utf-8", newline=""))
+    numeric = [name.startswith("score:") or name == "weight" for name in header]
+    return [header, *([float(cell) if number and cell else cell for cell, number in zip(row, numeric)] for row in rows)]
+
+
 def _assert_same_records(merged: Path, whole: Path, fmt: str) -> None:
     if fmt == "jsonl":
         rows = [[json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] for path in (merged, whole)]
     else:
-        rows = [
-            [[json.loads(cell) if cell.startswith("{") else cell for cell in row] for row in csv.reader(path.open(encoding="utf-8", newline=""))]
-            for path in (merged, whole)
-        ]
+        rows = [_csv_records(path) for path in (merged, whole)]
     assert len(rows[0]) == len(rows[1])
     for got, want in zip(*rows):
         assert _same_values(got, want), (got, want)

@@ -7,7 +7,7 @@ processes then meet (a gather of their counts, which is also the barrier),
 the main process merges the parts with :func:`framelab.score.shard.merge`,
 so ``--out`` is byte for byte what one process would write, and every part
 is removed. jsonl, csv and semeval2023 are merged; html is refused, since
-the page's label colours and legend depend on every article.
+the page is one document whose legend covers every article.
 
 A process that fails removes its part and still joins the gather, so the
 others never wait on it forever; the main process then writes nothing and
@@ -48,7 +48,7 @@ def check_request(processes: int, *, fmt: str, out: str | Path | None, shard: ob
         )
     if fmt == "html":
         raise ValueError(
-            f"--format html cannot be split over {processes} processes (its label colours and legend depend on every article): "
+            f"--format html cannot be split over {processes} processes (it is one page, whose legend covers every article): "
             "score it with one process, or write jsonl/csv/semeval2023 here"
         )
     if fmt not in FORMATS:

@@ -8,6 +8,18 @@ from framelab.tagging import TaggedSpan
 from framelab.types import Article, Unit
 
 
+@dataclass(frozen=True)
+class ModelLabels:
+    """What a writer knows of one scored model before the first article: its name, task and labels, in the model's order.
+
+    The order fixes each label's colour in the HTML page and the ``score:<label>`` columns of the CSV.
+    """
+
+    name: str
+    task: str
+    labels: tuple[str, ...]
+
+
 @dataclass
 class FrameEvidence:
     """A sentence that carries a predicted label of an article: ``start``/``end`` index the article text, ``weight`` is the model's attention on it (0–1)."""

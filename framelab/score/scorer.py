@@ -26,7 +26,7 @@ from framelab.models.predictor import Predictor
 from framelab.output import claim
 from framelab.progress import bar as progress_bar
 from framelab.score.inputs import check_inputs, iter_articles
-from framelab.score.records import Prediction, ScoredArticle, ScoredUnit
+from framelab.score.records import ModelLabels, Prediction, ScoredArticle, ScoredUnit
 from framelab.score.shard import select_shard
 from framelab.score.writers import WRITERS, open_writer
 from framelab.tagging import TaggedSpan, decode
@@ -73,6 +73,8 @@ class ScoreOptions:
     split_workers: int | None = None
     #: ``strict``: the first bad input stops the run; ``skip``: bad input files are left out and listed.
     on_error: str = "strict"
+    #: csv: start with a UTF-8 byte-order mark, so that Excel reads non-ASCII text.
+    excel: bool = False
 
 
 def _decisions(predictor: Predictor, texts: list[str], targets: list[str] | None = None) -> list[Prediction]:
@@ -217,6 +219,11 @@ def load_predictors(
     return predictors
 
 
+def model_labels(predictors: list[Predictor | EnsemblePredictor]) -> list[ModelLabels]:
+    """What the writers know of ``predictors``: each one's name, task and labels."""
+    return [ModelLabels(p.name, p.meta.task, tuple(p.meta.labels)) for p in predictors]
+
+
 def score(model_dirs: list[str | Path], inputs: list[str | Path], options: ScoreOptions | None = None, **changes: Any) -> ScoreSummary:
     """Score ``inputs`` with every model and write them as ``options`` say (fields of :class:`ScoreOptions`, or ``changes`` to them).
 
@@ -233,6 +240,8 @@ def score(model_dirs: list[str | Path], inputs: list[str | Path], options: Score
         raise ValueError(f"unknown format {o.fmt!r}; choose one of {', '.join(WRITERS)}")
     if writer_class.needs_out and not o.out:
         raise ValueError(f"--format {o.fmt} needs --out ({'a folder' if writer_class.folder else 'a file'})")
+    if o.excel and not writer_class.takes_excel:
+        raise ValueError(f"--excel is for --format {', '.join(f for f, w in WRITERS.items() if w.takes_excel)}, not {o.fmt}")
     # The output is checked and locked, then every input read once, before any model loads.
     with claim(o.out, folder=writer_class.folder):
         files, problems = check_inputs(inputs, skip=o.on_error == "skip")
@@ -245,7 +254,7 @@ def _score_files(predictors: list[Predictor], files: list[Path], problems: list[
     started = time.perf_counter()
     writer = None
     try:
-        writer = open_writer(o.fmt, o.out, {p.meta.task for p in predictors})
+        writer = open_writer(o.fmt, o.out, model_labels(predictors), excel=o.excel)
         articles = iter_articles(files)
         if o.shard is not None:
             articles = select_shard(articles, *o.shard)

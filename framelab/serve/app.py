@@ -43,7 +43,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from framelab.models.card import headline_metrics
 from framelab.models.folder import base_model_name
-from framelab.score.scorer import load_predictors
+from framelab.score.scorer import load_predictors, model_labels
 from framelab.serve.batcher import Batcher, QueueFull
 from framelab.serve.openapi import openapi
 from framelab.serve.render import html_page, jsonl, records
@@ -200,6 +200,7 @@ def create_app(settings: ServeSettings, predictors: list | None = None) -> Starl
         raise ValueError("framelab serve needs at least one --model")
     batcher = Batcher(predictors, max_batch=settings.max_batch, wait_s=settings.batch_wait_ms / 1000, queue_limit=settings.queue_limit)
     models = describe_models(predictors)
+    labels = model_labels(predictors)
     takes_target = any(m["takes_target"] for m in models)
     static = _static_files()
 
@@ -225,7 +226,7 @@ def create_app(settings: ServeSettings, predictors: list | None = None) -> Starl
         except ValueError as exc:
             return problem(422, str(exc))
         if fmt == "html":
-            return Response(html_page(results), media_type="text/html; charset=utf-8")
+            return Response(html_page(results, labels), media_type="text/html; charset=utf-8")
         if fmt == "jsonl":
             return Response(jsonl(results), media_type="application/x-ndjson; charset=utf-8")
         return JSONResponse(records(results))

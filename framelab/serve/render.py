@@ -10,28 +10,31 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
 
-from framelab.score.records import ScoredArticle
-from framelab.score.writers import HtmlWriter, Writer, article_records
+from framelab.score.records import ModelLabels, ScoredArticle
+from framelab.score.writers import HtmlWriter, article_records
 
 
 class MemoryHtml(HtmlWriter):
     """The HTML writer with a string for its file."""
 
-    def __init__(self) -> None:
-        Writer.__init__(self, None)
-        self.handle = io.StringIO()
-        self.body = io.StringIO()
-        self.colours: dict[str, str] = {}
+    def __init__(self, models: Sequence[ModelLabels] = ()) -> None:
+        super().__init__(None, models)
+
+    def _page(self, out: Path | None) -> IO[str]:
+        return io.StringIO()
 
     def page(self) -> str:
         self.close()  # writes the page into self.handle; no file to move into place
         return self.handle.getvalue()
 
 
-def html_page(results: list[ScoredArticle]) -> str:
-    """One page for ``results``, as ``framelab score --format html`` writes it."""
-    writer = MemoryHtml()
+def html_page(results: list[ScoredArticle], models: Sequence[ModelLabels] = ()) -> str:
+    """One page for ``results`` of ``models``, as ``framelab score --format html`` writes it."""
+    writer = MemoryHtml(models)
     for result in results:
         writer.write(result)
     return writer.page()

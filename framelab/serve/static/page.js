@@ -55,11 +55,12 @@ async function score() {
     const view = new DOMParser().parseFromString(await response.text(), "text/html");
     const result = $("result");
     result.replaceChildren();
-    for (const node of Array.from(view.body.childNodes)) {
+    // The view's stylesheet comes along, so the page draws it as the file of framelab score --format html.
+    for (const node of [...view.head.querySelectorAll("style"), ...view.body.childNodes]) {
       if (node.nodeName === "H1" || node.nodeName === "SCRIPT") continue;
       result.appendChild(document.adoptNode(node));
     }
-    say("Hover a highlighted sentence for its labels and scores, an underlined span for its techniques.", false);
+    say("Each label is tagged after its sentence or span; hover a sentence or span for every score.", false);
     document.body.dataset.state = "done";
   } catch (e) {
     say("The server did not answer: " + e, true);
