@@ -61,7 +61,7 @@ ensemble: setup ## average the techniques models and span taggers MODELS on DATA
 score: setup ## score INPUT with MODEL into OUT as FORMAT (jsonl|csv|html|semeval2023|semeval2020)
 	$(BIN)/framelab score --model $(MODEL) --format $(FORMAT) --out $(OUT) $(INPUT)
 
-demo: setup ## sample corpus -> techniques + frames models -> reports -> scored article (under 10 min on 2 cores)
+demo: setup ## sample corpus -> techniques + frames models -> reports -> scored article (about 4 min on 2 idle cores after set-up)
 	$(BIN)/python -m framelab.demo
 
 demo-stance: setup ## sample corpus -> stance model -> report beside the majority and TF-IDF baselines

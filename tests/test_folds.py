@@ -60,7 +60,7 @@ def test_per_label_or_global_starts_from_the_global_threshold() -> None:
     assert per_label_thresholds(probs, targets, 5)[1] == 0.5
 
 
-def test_folds_train_then_refit_on_every_article(tmp_path: Path, tiny_model_dir: Path) -> None:
+def test_folds_train_then_refit_on_every_article(tmp_path: Path, tiny_model_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
     overrides = [
         "name=tiny-folds",
         f"data.path={SAMPLE}",
@@ -74,9 +74,12 @@ def test_folds_train_then_refit_on_every_article(tmp_path: Path, tiny_model_dir:
     ]
     config = load_config(None, overrides)
     build_dataset(config)
-    result = train(config)
+    with caplog.at_level("INFO", logger="framelab"):
+        result = train(config)
     metrics = json.loads((tmp_path / "model" / "dev_metrics.json").read_text(encoding="utf-8"))
     cv = metrics["cross_validated"]
+    # The folds' figures are said before the refit starts.
+    assert f"cross-validated over 2 folds: micro-F1 {cv['micro_f1']['mean']:.3f} ± {cv['micro_f1']['std']:.3f}" in caplog.text
     assert cv["folds"] == 2 and len(cv["per_fold"]) == 2
     assert sum(f["examples"] for f in cv["per_fold"]) == metrics["refit"]["examples"] == metrics["n_dev_examples"]
     assert 0 <= cv["micro_f1"]["mean"] <= 1 and cv["micro_f1"]["std"] >= 0
