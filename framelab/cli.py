@@ -262,14 +262,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    loudness = parser.add_mutually_exclusive_group()
-    loudness.add_argument("-v", "--verbose", action="store_true", help="debug messages, and the traceback of an error")
-    loudness.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only: no notes, no progress bars")
+    # -v and -q combine: the traceback of an error without the notes and bars.
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug messages, and the traceback of an error")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no notes and no progress bars: warnings and errors only (with -v: and debug messages)")
     # Sub-commands take -v/-q too (framelab score -q …); SUPPRESS keeps a flag given before the sub-command.
     sub_manners = argparse.ArgumentParser(add_help=False)
-    sub_loudness = sub_manners.add_mutually_exclusive_group()
-    sub_loudness.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug messages, and the traceback of an error")
-    sub_loudness.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="warnings and errors only: no notes, no progress bars")
+    sub_manners.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug messages, and the traceback of an error")
+    sub_manners.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no notes and no progress bars: warnings and errors only (with -v: and debug messages)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_parser = sub.add_parser
 
@@ -453,7 +452,7 @@ class _StderrHandler(logging.StreamHandler):
 
 
 def _configure_logging(verbose: bool, quiet: bool) -> None:
-    """framelab's messages to standard error, bare; -v adds debug messages, -q keeps warnings and errors only."""
+    """framelab's messages to standard error, bare; -v adds debug messages, -q (alone) keeps warnings and errors only."""
     if not any(isinstance(h, _StderrHandler) for h in log.handlers):
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))

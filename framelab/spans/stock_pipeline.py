@@ -26,8 +26,10 @@ MESSAGE = (
 
 _MODULE_TEXT = f'''"""Written by framelab: stops transformers' token-classification pipeline from mislabelling this span tagger."""
 
+from transformers import TokenClassificationPipeline
 
-class FramelabSpanTagger:
+
+class FramelabSpanTagger(TokenClassificationPipeline):
     """Declared in config.json (custom_pipelines) so that pipeline(...) fails with the reason instead of labelling every token."""
 
     def __init__(self, *args, **kwargs):
