@@ -177,6 +177,8 @@ def _cmd_score(args: argparse.Namespace) -> None:
     )
     # Under accelerate launch / torchrun every process scores one shard and the main one merges them into --out.
     launched = world_size() > 1
+    if launched and "-" in args.inputs:
+        raise ValueError("'-' (standard input) reaches one process only; give files when scoring under accelerate launch / torchrun")
     with _stdin_as_file(args.inputs) as inputs:
         summary = (score_distributed if launched else score)(args.model, inputs, options)
     if not is_main_process():

@@ -11,8 +11,6 @@ class (a small file in the folder) raises an error that says what to use instead
 
 from __future__ import annotations
 
-from pathlib import Path
-
 MODULE_FILE = "framelab_span_tagger.py"
 
 #: ``config.custom_pipelines`` of every span tagger.

@@ -17,8 +17,8 @@ from transformers import AutoModelForTokenClassification, TrainerCallback
 
 from framelab.config import Config
 from framelab.errors import DataError, Problem
-from framelab.spans.analysis import answer_gold_spans, article_spans, article_tokens, si_scores, tc_scores, tune_threshold
 from framelab.spans import stock_pipeline
+from framelab.spans.analysis import answer_gold_spans, article_spans, article_tokens, si_scores, tc_scores, tune_threshold
 from framelab.spans.data import SpanSplit, label_counts, load_span_split
 from framelab.tagging import IGNORE, Windows, merge_windows, tag_names, token_targets, tokenize_windows, window_starts
 from framelab.train.losses import multilabel_loss, weights_from_counts
