@@ -11,6 +11,7 @@ import pytest
 from framelab.config import load_config
 from framelab.dataset import build_dataset
 from framelab.errors import ConfigError
+from framelab.models.out_of_fold import load_out_of_fold
 from framelab.models.predictor import Predictor
 from framelab.splits import TaskData
 from framelab.thresholds import per_label_thresholds, tuned_thresholds
@@ -90,6 +91,15 @@ def test_folds_train_then_refit_on_every_article(tmp_path: Path, tiny_model_dir:
     assert len(predictor.meta.thresholds) == len(predictor.meta.labels)
     assert predictor.probabilities(["A short test sentence."]).shape == (1, len(predictor.meta.labels))
     assert "-fold cross-validation by article" in (tmp_path / "model" / "README.md").read_text(encoding="utf-8")
+    # Every example's out-of-fold probabilities are kept, and they give back the cross-validated figures.
+    oof = load_out_of_fold(tmp_path / "model")
+    assert len(oof.ids) == len(set(oof.ids)) == metrics["n_dev_examples"]
+    assert oof.labels == predictor.meta.labels and oof.probabilities.shape == oof.targets.shape == (len(oof.ids), len(oof.labels))
+    assert oof.fine_tuned is None or oof.fine_tuned.shape == oof.probabilities.shape
+    assert sorted(np.bincount(oof.folds).tolist()) == sorted(f["examples"] for f in cv["per_fold"])
+    data = TaskData(oof.ids, [""] * len(oof.ids), oof.targets)
+    _, again = cross_validated(oof.probabilities, data, oof.folds, oof.labels, multi_label=True, rule="global", min_support=5)
+    assert again["micro_f1"]["mean"] == pytest.approx(cv["micro_f1"]["mean"], abs=1e-6)
 
 
 def test_folds_must_be_zero_or_at_least_two() -> None:

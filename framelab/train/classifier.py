@@ -7,8 +7,9 @@ thresholds tuned on dev; single-label: softmax and arg-max) and which dev
 measure picks the best epoch. A multi-label task may average a TF-IDF model
 into its probabilities (``train.lexical_weight``). With ``train.folds`` k,
 k models are trained on k-fold splits of the train and dev articles, their
-out-of-fold predictions choose the thresholds and the epoch count, and the
-saved model is refit on every article (:mod:`framelab.train.folds`).
+out-of-fold predictions choose the thresholds and the epoch count and are
+kept in the folder (:mod:`framelab.models.out_of_fold`), and the saved model
+is refit on every article (:mod:`framelab.train.folds`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from framelab.encoding import activate, encode, pool
 from framelab.errors import DataError, Problem
 from framelab.eval.scores import multilabel_scores, single_label_scores
 from framelab.lexical import LexicalModel, blend
+from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, out_of_fold_bytes
 from framelab.splits import TaskData
 from framelab.tasks import Task, get_task
 from framelab.thresholds import decisions_at, tuned_thresholds
@@ -217,12 +219,15 @@ def train_folds(config: Config, *, callbacks: list[TrainerCallback] | None = Non
     data = concat(train_data, dev_data)
     folds = assign_folds(data.ids, t.folds, t.seed)
     probs = np.zeros(data.targets.shape)
+    fine_tuned = np.zeros(data.targets.shape) if t.lexical_weight else None
     per_fold_runs = []
     work, _ = work_folder(config, resume=False)
     for k in range(t.folds):
         inside = np.flatnonzero(folds == k)
         fitted = fit(config, setup, subset(data, np.flatnonzero(folds != k)), subset(data, inside), work=work / f"fold-{k}", callbacks=callbacks)
         probs[inside] = fitted.dev_probs
+        if fine_tuned is not None:
+            fine_tuned[inside] = fitted.fine_tuned_probs
         per_fold_runs.append({"examples": len(inside), "best_epoch": fitted.run.best_epoch, "train_runtime_seconds": round(fitted.run.seconds, 1)})
         shutil.rmtree(fitted.run.work, ignore_errors=True)
     per_fold, summary = cross_validated(probs, data, folds, setup.names, multi_label=setup.task.multi_label, rule=t.threshold_rule, min_support=t.threshold_min_support)
@@ -248,4 +253,6 @@ def train_folds(config: Config, *, callbacks: list[TrainerCallback] | None = Non
     dev_metrics["cross_validated"] = {"folds": t.folds, "seed": t.seed, **summary, "per_fold": [{**r, "scores": f} for r, f in zip(per_fold_runs, per_fold)]}
     dev_metrics["refit"] = {"epochs": epochs, "examples": len(data.texts)}
     dev_metrics["n_dev_examples"] = len(data.texts)
-    return finish(refit.run, setup.tokenizer, refit_config, _meta(refit_config, setup, inventory, thresholds, data.targets), dev_metrics, refit.lexical)
+    oof = OutOfFold(data.ids, setup.names, folds, data.targets, probs, fine_tuned)
+    meta = _meta(refit_config, setup, inventory, thresholds, data.targets)
+    return finish(refit.run, setup.tokenizer, refit_config, meta, dev_metrics, refit.lexical, files={OUT_OF_FOLD_FILE: out_of_fold_bytes(oof)})

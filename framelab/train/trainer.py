@@ -166,9 +166,9 @@ def model_meta(config: Config, *, task: str, unit: str, labels: list[str], thres
 
 
 def finish(
-    run: FineTuned, tokenizer, config: Config, meta: ModelMeta, dev_metrics: dict, lexical: LexicalModel | None = None, files: dict[str, str] | None = None
+    run: FineTuned, tokenizer, config: Config, meta: ModelMeta, dev_metrics: dict, lexical: LexicalModel | None = None, files: dict[str, str | bytes] | None = None
 ) -> TrainResult:
-    """Add the run's time to ``dev_metrics``, write the model folder (with the task's own ``files``: name → text) and return the result."""
+    """Add the run's time to ``dev_metrics``, write the model folder (with the task's own ``files``: name → text or bytes) and return the result."""
     dev_metrics["train_runtime_seconds"] = round(run.seconds, 1)
     dev_metrics["train_samples_per_second"] = run.samples_per_second
     write_model_folder(run.trainer, tokenizer, config, meta, dev_metrics, run.work, lexical, files)
@@ -260,12 +260,12 @@ def write_model_folder(
     dev_metrics: dict,
     work: Path,
     lexical: LexicalModel | None = None,
-    files: dict[str, str] | None = None,
+    files: dict[str, str | bytes] | None = None,
 ) -> None:
     """Write the model folder once (main process only) and drop the checkpoints.
 
     ``lexical`` is the TF-IDF model a blended model averages in; ``files`` are
-    text files a task adds (name → text).
+    files a task adds (name → text or bytes).
     """
     # Under torchrun / accelerate launch every process gets here; only the
     # main one writes, so the folder and its metrics are written once.
@@ -284,8 +284,11 @@ def write_model_folder(
         (tmp / "training_config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False), encoding="utf-8")
         (tmp / "dev_metrics.json").write_text(json.dumps(dev_metrics, indent=2), encoding="utf-8")
         write_model_card(tmp, meta, config, dev_metrics)
-        for name, text in (files or {}).items():
-            (tmp / name).write_text(text, encoding="utf-8")
+        for name, content in (files or {}).items():
+            if isinstance(content, bytes):
+                (tmp / name).write_bytes(content)
+            else:
+                (tmp / name).write_text(content, encoding="utf-8")
         _logs_to_folder(trainer, work, tmp)
     shutil.rmtree(work, ignore_errors=True)
 
