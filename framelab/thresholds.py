@@ -15,6 +15,11 @@ Three rules (``train.threshold_rule``):
   global threshold, so a label with too few positives to move keeps the
   global value instead of 0.5. Meant for the many out-of-fold predictions
   of ``--folds``, where frequent labels have the support to move.
+- ``per_label_rate``: no F1 search; each label's threshold is the probability
+  at which it fires as often as it is gold (on ``k`` positives, the ``k``-th
+  highest probability), so labels per example match the gold rate and rare
+  labels fire at their own rates instead of almost never. A label with fewer
+  than ``min_support`` positives keeps the global threshold.
 
 By construction dev micro-F1 at the tuned thresholds is at least that at 0.5;
 since it is measured on the split it was tuned on, it is optimistic. Measured
@@ -33,7 +38,7 @@ import numpy as np
 
 GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
 _BY_CLOSENESS = GRID[np.argsort(np.abs(GRID - 0.5), kind="stable")]
-RULES = ("global", "per_label", "per_label_or_global")
+RULES = ("global", "per_label", "per_label_or_global", "per_label_rate")
 
 
 def decisions_at(probs: np.ndarray, thresholds: float | Sequence[float]) -> np.ndarray:
@@ -49,6 +54,8 @@ def tuned_thresholds(rule: str, probs: np.ndarray, targets: np.ndarray, min_supp
         return per_label_thresholds(probs, targets, min_support)
     if rule == "per_label_or_global":
         return per_label_thresholds(probs, targets, min_support, start=global_threshold(probs, targets))
+    if rule == "per_label_rate":
+        return rate_thresholds(probs, targets, min_support)
     raise ValueError(f"unknown threshold rule {rule!r}; choose one of {', '.join(RULES)}")
 
 
@@ -90,6 +97,19 @@ def per_label_thresholds(probs: np.ndarray, targets: np.ndarray, min_support: in
             thresholds[j] = float(_BY_CLOSENESS[best])
             tp[j], fp[j], fn[j] = cand_tp[best], cand_fp[best], cand_fn[best]
     return [float(t) for t in thresholds]
+
+
+def rate_thresholds(probs: np.ndarray, targets: np.ndarray, min_support: int = 1) -> list[float]:
+    """Per label, the probability at which it fires on as many examples as it is gold on (see module docstring)."""
+    fallback = global_threshold(probs, targets)
+    positives = targets.astype(bool).sum(axis=0)
+    thresholds = []
+    for j, k in enumerate(positives):
+        if k < max(1, min_support):
+            thresholds.append(fallback)
+        else:
+            thresholds.append(float(np.sort(probs[:, j])[-int(k)]))
+    return thresholds
 
 
 def cross_fitted(rule: str, probs: np.ndarray, targets: np.ndarray, articles: list[str], seed: int, min_support: int = 1) -> np.ndarray:

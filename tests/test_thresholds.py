@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from framelab.thresholds import global_threshold, per_label_thresholds, tuned_thresholds
+from framelab.thresholds import decisions_at, global_threshold, per_label_thresholds, tuned_thresholds
 
 
 def _micro(probs: np.ndarray, gold: np.ndarray, thresholds: list[float]) -> float:
@@ -58,3 +58,16 @@ def test_global_rule_never_below_half_and_ties_go_to_half() -> None:
 def test_unknown_rule_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown threshold rule"):
         tuned_thresholds("per_unit", np.zeros((2, 1)), np.zeros((2, 1)))
+
+
+def test_rate_rule_fires_each_label_as_often_as_it_is_gold() -> None:
+    rng = np.random.default_rng(3)
+    targets = np.zeros((200, 3), dtype=np.int64)
+    targets[:40, 0] = 1  # frequent
+    targets[:8, 1] = 1  # rare, but with support
+    targets[:2, 2] = 1  # too few to set its own
+    probs = rng.random((200, 3)) * 0.3 + targets * 0.1  # a timid model: nothing reaches 0.5
+    thresholds = tuned_thresholds("per_label_rate", probs, targets, min_support=5)
+    fired = decisions_at(probs, thresholds).sum(axis=0)
+    assert fired[0] == 40 and fired[1] == 8
+    assert thresholds[2] == global_threshold(probs, targets)
