@@ -16,8 +16,6 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 from framelab.lexical import blend
 from framelab.models.folder import read_meta
 from framelab.models.out_of_fold import load_out_of_fold

@@ -125,17 +125,14 @@ def _cmd_baseline(args: argparse.Namespace) -> None:
 
 def _cmd_ensemble(args: argparse.Namespace) -> None:
     from framelab.output import check_output
-    from framelab.train.ensemble import build_ensemble
+    from framelab.train.ensemble import build_ensemble, summary_rows
 
     check_output(args.out, folder=True)
     result = build_ensemble(args.model, args.data, args.out, weights=args.weight)
-    m = result.dev_metrics
-    print(f"{'dev':<34}{'micro-F1':>9}{'macro-F1':>9}{'any F1':>8}")
-    for name, s in m["members"].items():
-        print(f"{name[:34]:<34}{s['micro']['f1']:>9.3f}{s['macro']['f1']:>9.3f}{s['any']['f1']:>8.3f}")
-    t, c = m["at_tuned_thresholds"], m["cross_fitted"]
-    print(f"{'ensemble, threshold tuned on dev':<34}{t['micro']['f1']:>9.3f}{t['macro']['f1']:>9.3f}{t['any']['f1']:>8.3f}")
-    print(f"{'ensemble, cross-fitted':<34}{c['micro_f1']:>9.3f}{c['macro_f1']:>9.3f}{c['any_f1']:>8.3f}")
+    source = "out of fold" if result.dev_metrics["source"] == "out_of_fold" else "dev"
+    print(f"{source:<34}{'micro-F1':>9}{'macro-F1':>9}{'any F1':>8}")
+    for name, micro, macro, any_f1 in summary_rows(result.dev_metrics):
+        print(f"{name[:34]:<34}{micro:>9.3f}{macro:>9.3f}{any_f1:>8.3f}")
     print(f"ensemble: {result.model_dir}")
 
 

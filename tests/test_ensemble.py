@@ -19,11 +19,13 @@ from framelab.eval.report import evaluate_model
 from framelab.eval.scores import multilabel_scores
 from framelab.models import ensemble as ensemble_models
 from framelab.models.ensemble import EnsemblePredictor, load_model
+from framelab.models.out_of_fold import load_out_of_fold
 from framelab.models.predictor import Predictor
 from framelab.score.scorer import score
-from framelab.splits import load_task_split
+from framelab.splits import TaskData, load_task_split
 from framelab.thresholds import decisions_at, global_threshold
 from framelab.train.ensemble import build_ensemble
+from framelab.train.folds import cross_validated
 from framelab.train.run import train
 
 from .conftest import SAMPLE
@@ -187,3 +189,26 @@ def test_scoring_with_one_process_writes_the_same_file(workdir: Path, ensemble: 
         score([ensemble], [SAMPLE], out=out, progress=False, split_workers=workers)
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
+
+
+def test_members_trained_with_folds_set_the_threshold_out_of_fold(workdir: Path, tiny_model_dir: Path, members: tuple[Path, Path]) -> None:
+    folded = [_trained(workdir, tiny_model_dir, "line", **{"name": f"tiny-folds-{lr}", "output_dir": workdir / f"folds-{lr}", "train.folds": "2", "train.learning_rate": lr}) for lr in ("0.001", "0.002")]
+    result = build_ensemble(folded, workdir / "dataset-line", workdir / "out-of-fold", weights=[1.0, 3.0])
+    metrics = result.dev_metrics
+    assert metrics["source"] == "out_of_fold" and metrics["folds"] == 2
+    # The threshold and figures come from the members' out-of-fold probabilities, never from the dev split their weights saw.
+    oofs = [load_out_of_fold(d) for d in folded]
+    probs = 0.25 * oofs[0].probabilities + 0.75 * oofs[1].probabilities
+    spec = json.loads((result.model_dir / "ensemble.json").read_text(encoding="utf-8"))
+    assert spec["thresholds"][0] == global_threshold(probs, oofs[0].targets)
+    data = TaskData(oofs[0].ids, [""] * len(oofs[0].ids), oofs[0].targets)
+    expected = cross_validated(probs, data, oofs[0].folds, oofs[0].labels, multi_label=True, rule="global", min_support=1)[1]
+    assert metrics["cross_validated"]["micro_f1"]["mean"] == pytest.approx(expected["micro_f1"]["mean"])
+    assert set(metrics["members"]) == {d.name for d in folded}
+    assert "Cross-validated over the members' 2 folds" in (result.model_dir / "README.md").read_text(encoding="utf-8")
+    # A member without out-of-fold predictions, or with other folds, cannot join.
+    with pytest.raises(ConfigError, match="no out-of-fold predictions"):
+        build_ensemble([folded[0], members[0]], workdir / "dataset-line", workdir / "refused")
+    other = _trained(workdir, tiny_model_dir, "line", **{"name": "tiny-folds-seed", "output_dir": workdir / "folds-seed", "train.folds": "2", "train.seed": "7"})
+    with pytest.raises(ConfigError, match="folds differ"):
+        build_ensemble([folded[0], other], workdir / "dataset-line", workdir / "refused")

@@ -1,10 +1,19 @@
-"""``framelab ensemble``: average technique models on a dataset's units and tune one threshold on its dev split.
+"""``framelab ensemble``: average technique models on a dataset's units and tune one threshold.
 
 The folder it writes, and how it scores, are described in
-:mod:`framelab.models.ensemble`. Besides the figures at the tuned threshold,
-``dev_metrics.json`` holds cross-fitted ones (each half of the dev articles
-decided at the threshold tuned on the other half), because the threshold is
-tuned on the split that reports it.
+:mod:`framelab.models.ensemble`. Where the threshold comes from depends on the members:
+
+- Members trained with ``--folds`` carry out-of-fold predictions on every
+  train and dev example (:mod:`framelab.models.out_of_fold`); when all do, on
+  the same examples and folds, the threshold is tuned on their weighted mean
+  over all of them, and ``dev_metrics.json`` reports the cross-validated
+  figures (each fold decided at the threshold tuned on the other folds). Their
+  saved weights saw the dev split, so it is never scored.
+- Otherwise the members score the dataset's dev split and the threshold is
+  tuned there; besides the figures at that threshold, ``dev_metrics.json``
+  holds cross-fitted ones (each half of the dev articles decided at the
+  threshold tuned on the other half), because the threshold is tuned on the
+  split that reports it.
 """
 
 from __future__ import annotations
@@ -22,9 +31,12 @@ from framelab.eval.scores import multilabel_scores
 from framelab.models.card import metrics_table
 from framelab.models.ensemble import ENSEMBLE_FILE, MEMBERS_DIR, member_probabilities, weighted_mean
 from framelab.models.folder import atomic_folder
+from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, load_out_of_fold
 from framelab.models.predictor import Predictor
+from framelab.splits import TaskData
 from framelab.tasks import Task, get_task, task_names
 from framelab.thresholds import cross_fitted, decisions_at, global_threshold
+from framelab.train.folds import cross_validated
 from framelab.units import UNIT_KINDS
 
 #: Seeds of the random halves of dev articles behind the cross-fitted figures.
@@ -88,24 +100,117 @@ def _cross_fitted_figures(probs: np.ndarray, targets: np.ndarray, ids: list[str]
     }
 
 
+def out_of_fold_members(members: list[Predictor]) -> list[OutOfFold] | None:
+    """Every member's out-of-fold predictions when all carry them on the same examples and folds; ``None`` when none does."""
+    carrying = [(m.model_dir / OUT_OF_FOLD_FILE).is_file() for m in members]
+    if not any(carrying):
+        return None
+    if not all(carrying):
+        without = ", ".join(str(m.model_dir) for m, c in zip(members, carrying) if not c)
+        raise ConfigError(
+            f"{without}: no out-of-fold predictions, while other members were trained with --folds (their weights saw the dev split, "
+            "so it cannot judge them): train every member with --folds on the same dataset and train.seed, or none"
+        )
+    oofs = [load_out_of_fold(m.model_dir) for m in members]
+    for m, oof in zip(members[1:], oofs[1:]):
+        if oof.ids != oofs[0].ids or not np.array_equal(oof.folds, oofs[0].folds):
+            raise ConfigError(f"{m.model_dir}: its out-of-fold examples or folds differ from {members[0].model_dir}'s; train both with --folds on the same dataset, folds and train.seed")
+    return oofs
+
+
+def _columns(oof: OutOfFold, labels: list[str]) -> list[int]:
+    return [oof.labels.index(name) for name in labels]
+
+
+def _out_of_fold_figures(members: list[Predictor], oofs: list[OutOfFold], weights: np.ndarray, labels: list[str]) -> tuple[float, dict]:
+    """The global threshold tuned on the members' weighted out-of-fold mean, and the cross-validated figures."""
+    member_probs = [oof.probabilities[:, _columns(oof, labels)] for oof in oofs]
+    targets = oofs[0].targets[:, _columns(oofs[0], labels)]
+    data = TaskData(oofs[0].ids, [""] * len(oofs[0].ids), targets)
+    folds = oofs[0].folds
+
+    def validated(probs: np.ndarray) -> dict:
+        return cross_validated(probs, data, folds, labels, multi_label=True, rule="global", min_support=1)[1]
+
+    probs = weighted_mean(weights, member_probs)
+    threshold = global_threshold(probs, targets)
+    return threshold, {
+        "source": "out_of_fold",
+        "n_examples": len(targets),
+        "folds": int(folds.max()) + 1,
+        "threshold_rule": "global",
+        "members": {m.name: validated(p) for m, p in zip(members, member_probs)},
+        "at_tuned_thresholds": multilabel_scores(decisions_at(probs, threshold), targets, labels),
+        "cross_validated": validated(probs),
+    }
+
+
+def _dev_split_figures(members: list[Predictor], task: Task, dataset_dir: Path, unit: str, weights: np.ndarray, labels: list[str]) -> tuple[float, dict]:
+    """The global threshold tuned on the members' weighted mean on the dev split, and the dev figures."""
+    dev, names = task.load_split(dataset_dir, "dev", labels)
+    member_probs = member_probabilities(members, dev.texts, unit, labels)
+    probs = weighted_mean(weights, member_probs)
+    threshold = global_threshold(probs, dev.targets)
+    return threshold, {
+        "source": "dev",
+        "n_examples": len(dev.texts),
+        "threshold_rule": "global",
+        "members": {m.name: multilabel_scores(decisions_at(p, _own_thresholds(m, labels)), dev.targets, names) for m, p in zip(members, member_probs)},
+        "at_0.5": multilabel_scores(decisions_at(probs, 0.5), dev.targets, names),
+        "at_tuned_thresholds": multilabel_scores(decisions_at(probs, threshold), dev.targets, names),
+        "cross_fitted": _cross_fitted_figures(probs, dev.targets, dev.ids, names),
+    }
+
+
+def summary_rows(dev_metrics: dict) -> list[tuple[str, float, float, float]]:
+    """(name, micro, macro, any F1) of each member and of the ensemble: the honest figures of :func:`build_ensemble`."""
+    if dev_metrics["source"] == "out_of_fold":
+        cv = "cross-validated"
+        rows = [(name, s["micro_f1"]["mean"], s["macro_f1"]["mean"], s["any_f1"]["mean"]) for name, s in dev_metrics["members"].items()]
+        e = dev_metrics["cross_validated"]
+        return [*rows, (f"ensemble, {cv}", e["micro_f1"]["mean"], e["macro_f1"]["mean"], e["any_f1"]["mean"])]
+    rows = [(name, s["micro"]["f1"], s["macro"]["f1"], s["any"]["f1"]) for name, s in dev_metrics["members"].items()]
+    t, c = dev_metrics["at_tuned_thresholds"], dev_metrics["cross_fitted"]
+    return [*rows, ("ensemble, threshold tuned on dev", t["micro"]["f1"], t["macro"]["f1"], t["any"]["f1"]), ("ensemble, cross-fitted", c["micro_f1"], c["macro_f1"], c["any_f1"])]
+
+
 def _write_card(folder: Path, final: Path, spec: dict, dev_metrics: dict, dataset_dir: Path) -> None:
     """Write ``README.md`` into ``folder``, the temporary copy of ``final``."""
-    members = "\n".join(f"  - `{m['folder']}` ({m['unit']} units), weight {m['weight']:g}: micro-F1 alone {dev_metrics['members'][m['name']]['micro']['f1']:.3f}" for m in spec["members"])
-    crossed = dev_metrics["cross_fitted"]
+    rows = summary_rows(dev_metrics)
+    alone = {name: micro for name, micro, _, _ in rows}
+    members = "\n".join(f"  - `{m['folder']}` ({m['unit']} units), weight {m['weight']:g}: micro-F1 alone {alone[m['name']]:.3f}" for m in spec["members"])
+    if dev_metrics["source"] == "out_of_fold":
+        where = f"the members' out-of-fold predictions on all {dev_metrics['n_examples']} train and dev units of `{dataset_dir}`"
+        honest = (
+            f"Cross-validated over the members' {dev_metrics['folds']} folds (each fold decided at the threshold tuned on the other folds; "
+            "members alone at thresholds tuned the same way), mean over folds:"
+        )
+        optimistic = "At the threshold tuned on all the out-of-fold predictions, so optimistic:"
+    else:
+        where = f"the dev split of `{dataset_dir}`"
+        honest = (
+            f"Cross-fitted (each half of the dev articles decided at the threshold tuned on the other half; mean over seeds "
+            f"{dev_metrics['cross_fitted']['seeds']}; members alone at their own thresholds):"
+        )
+        optimistic = "At the threshold tuned on this same split, so optimistic:"
+    table = "\n".join(f"| {name} | {micro:.3f} | {macro:.3f} | {any_f1:.3f} |" for name, micro, macro, any_f1 in rows)
     text = f"""# framelab ensemble: {final.name}
 
 - **Task**: {spec['task']} on {spec['unit']} units, multi-label
-- **Members** (probabilities averaged with these weights; a finer member gives each {spec['unit']} its highest probability over its units there, a span tagger its highest token probability; dev figures alone at their own thresholds):
+- **Members** (probabilities averaged with these weights; a finer member gives each {spec['unit']} its highest probability over its units there, a span tagger its highest token probability):
 {members}
-- **Threshold**: {spec['thresholds'][0]:.2f} for every label, tuned for micro-F1 on the dev split of `{dataset_dir}`
+- **Threshold**: {spec['thresholds'][0]:.2f} for every label, tuned for micro-F1 on {where}
 - **framelab**: {spec['framelab_version']}
 
-## Dev metrics
+## Metrics
 
-Cross-fitted (each half of the dev articles decided at the threshold tuned on the other half; mean over seeds {crossed['seeds']}):
-micro-F1 {crossed['micro_f1']:.3f}, macro-F1 {crossed['macro_f1']:.3f}, any-technique F1 {crossed['any_f1']:.3f}.
+{honest}
 
-At the threshold tuned on this same split, so optimistic:
+| model | micro-F1 | macro-F1 | any-technique F1 |
+|---|---:|---:|---:|
+{table}
+
+{optimistic}
 
 {metrics_table(dev_metrics['at_tuned_thresholds'])}
 
@@ -119,7 +224,7 @@ framelab score --model {final} articles/ --format semeval2023 --out predictions/
 
 
 def build_ensemble(model_dirs: list[str | Path], dataset_dir: str | Path, out_dir: str | Path, *, weights: list[float] | None = None) -> EnsembleResult:
-    """Average ``model_dirs`` on the units of ``dataset_dir``, tune the threshold on its dev split and save the ensemble in ``out_dir``.
+    """Average ``model_dirs`` on the units of ``dataset_dir``, tune the threshold (on the out-of-fold predictions, else the dev split) and save the ensemble in ``out_dir``.
 
     ``weights`` (default: equal) are normalised to sum to 1. The members are
     copied into the folder, so it scores on its own.
@@ -137,27 +242,20 @@ def build_ensemble(model_dirs: list[str | Path], dataset_dir: str | Path, out_di
     members = [Predictor(d) for d in model_dirs]
     labels = _check_members(members, unit)
     task = _unit_task(members)
-    total = float(sum(weights))
-    dev, names = task.load_split(dataset_dir, "dev", labels)
-    member_probs = member_probabilities(members, dev.texts, unit, labels)
-    probs = weighted_mean(np.array(weights) / total, member_probs)
-    threshold = global_threshold(probs, dev.targets)
+    normalised = np.array(weights) / float(sum(weights))
+    oofs = out_of_fold_members(members)
+    if oofs is not None:
+        threshold, dev_metrics = _out_of_fold_figures(members, oofs, normalised, labels)
+    else:
+        threshold, dev_metrics = _dev_split_figures(members, task, dataset_dir, unit, normalised, labels)
+    dev_metrics["data_dir"] = str(dataset_dir)
     thresholds = [threshold] * len(labels)
-    dev_metrics = {
-        "data_dir": str(dataset_dir),
-        "n_examples": len(dev.texts),
-        "threshold_rule": "global",
-        "members": {m.name: multilabel_scores(decisions_at(p, _own_thresholds(m, labels)), dev.targets, names) for m, p in zip(members, member_probs)},
-        "at_0.5": multilabel_scores(decisions_at(probs, 0.5), dev.targets, names),
-        "at_tuned_thresholds": multilabel_scores(decisions_at(probs, thresholds), dev.targets, names),
-        "cross_fitted": _cross_fitted_figures(probs, dev.targets, dev.ids, names),
-    }
     spec = {
         "task": task.name,
         "unit": unit,
         "labels": labels,
         "thresholds": thresholds,
-        "members": [{"name": m.name, "folder": f"{MEMBERS_DIR}/{m.name}", "unit": m.meta.unit, "weight": w / total} for m, w in zip(members, weights)],
+        "members": [{"name": m.name, "folder": f"{MEMBERS_DIR}/{m.name}", "unit": m.meta.unit, "weight": float(w)} for m, w in zip(members, normalised)],
         "framelab_version": __version__,
     }
     with atomic_folder(out_dir) as tmp:
