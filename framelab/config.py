@@ -103,10 +103,11 @@ class TrainConfig:
         "global",
         "Multi-label decision thresholds tuned on dev (or, with folds, on the out-of-fold predictions) for micro-F1: "
         "one for all labels ('global'), one per label by coordinate ascent from 0.5 ('per_label'; overfits a small dev "
-        "split) or from the global value ('per_label_or_global'); see framelab/thresholds.py.",
+        "split) or from the global value ('per_label_or_global'), or each label firing as often as it is gold "
+        "('per_label_rate'); see framelab/thresholds.py.",
         THRESHOLD_RULES,
     )
-    threshold_min_support: int = _f(5, "per_label rule: labels with fewer dev positives keep the 0.5 threshold.")
+    threshold_min_support: int = _f(5, "per_label rules: labels with fewer dev positives keep 0.5 (per_label) or the global threshold (the others).")
     lexical_weight: float = _f(
         0.0,
         "Weight w of a TF-IDF + logistic-regression model (fitted on the train split, saved in the model "
