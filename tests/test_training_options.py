@@ -81,3 +81,54 @@ def test_the_top_layers_on_cached_states_give_the_whole_model_logits(tiny_model_
         top = model(**batch).logits
     assert torch.allclose(whole, top, atol=1e-5)
     assert len(model.base_model.encoder.layer) == 2 and hasattr(model.base_model.embeddings, "word_embeddings")
+
+
+def test_a_span_tagger_trains_its_top_layers_on_cached_states(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    from framelab.tagging import IGNORE
+    from framelab.train.frozen import collate_cached, lower_states, top_layers_only
+
+    torch.manual_seed(0)
+    model = AutoModelForTokenClassification.from_pretrained(tiny_model_dir, num_labels=4).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    texts = ["A short one.", "A somewhat longer sentence with more words in it than the first."]
+    features = {k: v for k, v in tokenizer(texts).items()}
+    with torch.inference_mode():
+        whole = model(**tokenizer(texts, padding=True, return_tensors="pt")).logits
+    states = lower_states(model, features, 1, batch_size=8, bf16=False)
+    model.eval()
+    tags = [[[0.0, 1.0, 0.0, 0.0]] * len(ids) for ids in features["input_ids"]]
+    batch = collate_cached([{"inputs_embeds": s, "labels": t} for s, t in zip(states, tags)], pad_label=float(IGNORE))
+    # Token targets are padded with the value the loss skips.
+    assert batch["labels"].shape == (2, whole.shape[1], 4) and (batch["labels"][0, len(tags[0]) :] == IGNORE).all()
+    batch.pop("labels")
+    with top_layers_only(model, 1), torch.inference_mode():
+        top = model(**batch).logits
+    # Padding positions differ (pad-token embeddings against zero states) and are never read.
+    for row, ids in enumerate(features["input_ids"]):
+        assert torch.allclose(whole[row, : len(ids)], top[row, : len(ids)], atol=1e-5)
+
+    config = load_config(
+        None,
+        [
+            "name=tiny-tagger-frozen",
+            f"data.path={SAMPLE}",
+            "data.unit=sentence",
+            f"data.output_dir={tmp_path / 'dataset'}",
+            f"output_dir={tmp_path / 'model'}",
+            f"model.base={tiny_model_dir}",
+            "train.task=spans",
+            "train.batch_size=8",
+            "train.learning_rate=0.01",
+            "train.freeze_layers=1",
+            "train.mixed_precision=bf16",
+            "train.max_steps=3",
+        ],
+    )
+    build_dataset(config)
+    train(config)
+    base, tuned = _weights(tiny_model_dir), _weights(tmp_path / "model")
+    same = [name for name in tuned if name in base and torch.equal(tuned[name].float(), base[name].float())]
+    assert any(n.startswith("bert.encoder.layer.0.") for n in same)
+    assert not any(n.startswith("bert.encoder.layer.1.") for n in same)

@@ -9,6 +9,9 @@ article offsets, which also picks the best epoch and the tag threshold.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+from functools import partial
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -21,6 +24,7 @@ from framelab.spans import stock_pipeline
 from framelab.spans.analysis import answer_gold_spans, article_spans, article_tokens, si_scores, tc_scores, tune_threshold
 from framelab.spans.data import SpanSplit, label_counts, load_span_split
 from framelab.tagging import IGNORE, Windows, merge_windows, tag_names, token_targets, tokenize_windows, window_starts
+from framelab.train.frozen import cacheable, cached_datasets, collate_cached, top_layers_only
 from framelab.train.losses import multilabel_loss, weights_from_counts
 from framelab.train.trainer import FineTuning, TrainResult, fine_tune, finish, freeze, load_tokenizer, model_meta, prediction_logits, start
 
@@ -126,16 +130,23 @@ def train_spans(config: Config, *, resume: bool = False, callbacks: list[Trainer
         return {"span_f1": scores["f1"], "span_precision": scores["precision"], "span_recall": scores["recall"]}
 
     freeze(model, config)
+    collator = TagCollator(tokenizer, len(tags), config.model.max_length if t.pad_to_max_length else None)
+    cached = cacheable(model, t.freeze_layers)
+    if cached:
+        # As for the classifier: the frozen layers' outputs are computed once, not at every step.
+        train_ds, dev_ds = cached_datasets(model, config, [(train_windows.features, train_ds["labels"]), (dev_windows.features, dev_ds["labels"])])
+        collator = partial(collate_cached, pad_label=float(IGNORE))
     job = FineTuning(
         model=model,
         train_dataset=train_ds,
         dev_dataset=dev_ds,
-        collator=TagCollator(tokenizer, len(tags), config.model.max_length if t.pad_to_max_length else None),
+        collator=collator,
         loss=tag_loss(t.rare_labels, pos_weight=weights_from_counts(*tag_counts, t.max_pos_weight), gamma=t.focal_gamma),
         compute_metrics=compute_metrics,
         metric="span_f1",
     )
-    run = fine_tune(config, tokenizer, job, resume=resume, callbacks=callbacks)
+    with top_layers_only(model, t.freeze_layers) if cached else nullcontext():
+        run = fine_tune(config, tokenizer, job, resume=resume, callbacks=callbacks)
 
     tokens = unit_tokens(run.dev_logits)
     # Naming the technique of a gold span uses no tag threshold.

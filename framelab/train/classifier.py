@@ -36,7 +36,7 @@ from framelab.splits import TaskData
 from framelab.tasks import Task, get_task
 from framelab.thresholds import decisions_at, tuned_thresholds
 from framelab.train.folds import assign_folds, concat, cross_validated, decide, scores, subset
-from framelab.train.frozen import CachedDataset, cacheable, collate_cached, lower_states, top_layers_only
+from framelab.train.frozen import cacheable, cached_datasets, collate_cached, top_layers_only
 from framelab.train.losses import multilabel_loss, positive_weights
 from framelab.train.trainer import (
     FineTuned,
@@ -139,10 +139,9 @@ def fit(config: Config, setup: Setup, train_data: TaskData, dev_data: TaskData |
     cached = cacheable(model, t.freeze_layers)
     if cached:
         # The frozen layers' outputs never change: computed once here instead of at every step of every epoch.
-        states = dict(layers=t.freeze_layers, batch_size=t.eval_batch_size, bf16=t.mixed_precision == "bf16")
-        train_ds = CachedDataset(lower_states(model, train_enc.features, **states), train_enc.features, train_ds["labels"])
-        if dev_ds is not None:
-            dev_ds = CachedDataset(lower_states(model, dev_enc.features, **states), dev_enc.features, dev_ds["labels"])
+        splits = [(train_enc.features, train_ds["labels"])] + ([(dev_enc.features, dev_ds["labels"])] if dev_ds is not None else [])
+        train_ds, *rest = cached_datasets(model, config, splits)
+        dev_ds = rest[0] if rest else None
         collator = collate_cached
     job = FineTuning(
         model=model,

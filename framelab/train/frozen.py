@@ -75,8 +75,18 @@ class CachedDataset(torch.utils.data.Dataset):
         return {"inputs_embeds": self.states[i], "input_ids": self.input_ids[i], "labels": self.labels[i]}
 
 
-def collate_cached(items: list[dict]) -> dict[str, torch.Tensor]:
-    """Pads cached states with zeros (masked out) and stacks the labels."""
+def cached_datasets(model: PreTrainedModel, config, splits: list[tuple[dict[str, list[list[int]]], list]]) -> list[CachedDataset]:
+    """One :class:`CachedDataset` per ``(features, labels)`` split, its lower states computed once at the run's precision."""
+    t = config.train
+    return [CachedDataset(lower_states(model, features, t.freeze_layers, batch_size=t.eval_batch_size, bf16=t.mixed_precision == "bf16"), features, labels) for features, labels in splits]
+
+
+def collate_cached(items: list[dict], *, pad_label: float | None = None) -> dict[str, torch.Tensor]:
+    """Pads cached states with zeros (masked out) and stacks the labels.
+
+    Per-token labels (rows of tags, for token classification) are padded to
+    the batch's width with ``pad_label``, the value the loss ignores.
+    """
     width = max(len(item["inputs_embeds"]) for item in items)
     hidden = items[0]["inputs_embeds"].shape[1]
     states = torch.zeros((len(items), width, hidden), dtype=torch.float32)
@@ -85,7 +95,14 @@ def collate_cached(items: list[dict]) -> dict[str, torch.Tensor]:
         n = len(item["inputs_embeds"])
         states[row, :n] = item["inputs_embeds"].float()
         mask[row, :n] = 1
-    return {"inputs_embeds": states, "attention_mask": mask, "labels": torch.as_tensor([item["labels"] for item in items])}
+    if pad_label is None:
+        labels = torch.as_tensor([item["labels"] for item in items])
+    else:
+        rows = [torch.as_tensor(item["labels"], dtype=torch.float32) for item in items]
+        labels = torch.full((len(items), width, rows[0].shape[1]), pad_label)
+        for row, tags in enumerate(rows):
+            labels[row, : len(tags)] = tags
+    return {"inputs_embeds": states, "attention_mask": mask, "labels": labels}
 
 
 @contextmanager
