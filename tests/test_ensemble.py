@@ -212,3 +212,39 @@ def test_members_trained_with_folds_set_the_threshold_out_of_fold(workdir: Path,
     other = _trained(workdir, tiny_model_dir, "line", **{"name": "tiny-folds-seed", "output_dir": workdir / "folds-seed", "train.folds": "2", "train.seed": "7"})
     with pytest.raises(ConfigError, match="folds differ"):
         build_ensemble([folded[0], other], workdir / "dataset-line", workdir / "refused")
+
+
+def test_a_span_tagger_trained_with_folds_joins_an_out_of_fold_ensemble_on_lines(workdir: Path, tiny_model_dir: Path) -> None:
+    folds = {"train.folds": "2", "train.seed": "3"}
+    lines = _trained(workdir, tiny_model_dir, "line", **{"name": "tiny-folds-lines", "output_dir": workdir / "folds-lines", **folds})
+    tagger = _trained(workdir, tiny_model_dir, "sentence", "spans", **{"name": "tiny-folds-tagger", "output_dir": workdir / "folds-tagger", **folds})
+    metrics = json.loads((tagger / "dev_metrics.json").read_text(encoding="utf-8"))
+    cv = metrics["cross_validated"]
+    assert cv["folds"] == 2 and 0 <= cv["span_f1"]["mean"] <= 1 and len(cv["per_fold"]) == 2
+    assert metrics["refit"]["units"] == sum(f["units"] for f in cv["per_fold"])
+    sentences = load_out_of_fold(tagger)
+    assert sentences.offsets is not None and sentences.probabilities.shape == (len(sentences.ids), len(sentences.labels))
+    # Both runs dealt the same articles to the same folds.
+    line_oof = load_out_of_fold(lines)
+    fold_of = {i.rsplit("#", 1)[0]: f for i, f in zip(line_oof.ids, line_oof.folds)}
+    assert all(fold_of[i.rsplit("#", 1)[0]] == f for i, f in zip(sentences.ids, sentences.folds))
+
+    result = build_ensemble([lines, tagger], workdir / "dataset-line", workdir / "lines+tagger-out-of-fold")
+    assert result.dev_metrics["source"] == "out_of_fold"
+    # Each line gets the tagger's best sentence inside it, by the sentences' article offsets.
+    table = {}
+    for split in ("train", "dev"):
+        for row in load_from_disk(str(workdir / "dataset-line"))[split]:
+            table[f"{row['article_id']}#{row['index']}"] = (row["article_id"], row["start"], row["end"])
+    labels = line_oof.labels
+    columns = [sentences.labels.index(n) for n in labels]
+    by_hand = np.zeros((len(line_oof.ids), len(labels)))
+    for i, uid in enumerate(line_oof.ids):
+        article, start, end = table[uid]
+        inside = [r for r, sid in enumerate(sentences.ids) if sid.rsplit("#", 1)[0] == article and sentences.offsets[r, 0] >= start and sentences.offsets[r, 1] <= end]
+        if inside:
+            by_hand[i] = sentences.probabilities[np.ix_(inside, columns)].max(axis=0)
+    probs = (line_oof.probabilities + by_hand) / 2
+    spec = json.loads((result.model_dir / "ensemble.json").read_text(encoding="utf-8"))
+    assert spec["thresholds"][0] == global_threshold(probs, line_oof.targets)
+    assert (by_hand > 0).any()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -84,9 +85,13 @@ def test_folder_holds_everything_scoring_needs_and_no_pickle(model: Path) -> Non
     assert isinstance(load_model(model), AttentionPredictor)
 
 
-def test_resume_is_refused(workdir: Path, tiny_model_dir: Path, model: Path) -> None:
+def test_resume_and_folds_are_refused(workdir: Path, tiny_model_dir: Path, model: Path) -> None:
     with pytest.raises(ConfigError, match="without --resume"):
         train(_config(workdir, tiny_model_dir), resume=True)
+    config = _config(workdir, tiny_model_dir)
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, folds=3))
+    with pytest.raises(ConfigError, match="train.folds: frames_attention has no k-fold run"):
+        train(config)
 
 
 def test_reloaded_model_gives_the_same_probabilities(model: Path) -> None:

@@ -76,6 +76,8 @@ def train_frames_attention(config: Config, *, resume: bool = False, callbacks=No
     """Encode the sentences of the train and dev articles, train the heads, tune thresholds on dev and save the folder."""
     if resume:
         raise ConfigError("frames_attention keeps no checkpoints (it trains in minutes): run without --resume")
+    if config.train.folds:
+        raise ConfigError("train.folds: frames_attention has no k-fold run; set train.folds to 0 (its figures are cross-fitted over halves of the dev articles)")
     t = config.train
     task = get_task(t.task)
     base, _ = start(config)

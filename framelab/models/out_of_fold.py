@@ -36,6 +36,8 @@ class OutOfFold:
     probabilities: np.ndarray
     #: The fine-tuned model's own probabilities when the run blends a TF-IDF model in; else ``None``.
     fine_tuned: np.ndarray | None = None
+    #: Each unit's ``(start, end)`` in its article, where a finer member's units must be found inside an ensemble's (span taggers); else ``None``.
+    offsets: np.ndarray | None = None
 
 
 def out_of_fold_bytes(oof: OutOfFold) -> bytes:
@@ -43,6 +45,8 @@ def out_of_fold_bytes(oof: OutOfFold) -> bytes:
     tensors = {"folds": oof.folds.astype(np.int64), "targets": oof.targets.astype(np.int8), "probabilities": oof.probabilities.astype(np.float32)}
     if oof.fine_tuned is not None:
         tensors["fine_tuned"] = oof.fine_tuned.astype(np.float32)
+    if oof.offsets is not None:
+        tensors["offsets"] = oof.offsets.astype(np.int64)
     return save(tensors, metadata={"ids": json.dumps(oof.ids, ensure_ascii=False), "labels": json.dumps(oof.labels, ensure_ascii=False)})
 
 
@@ -61,4 +65,5 @@ def load_out_of_fold(model_dir: str | Path) -> OutOfFold:
         targets=arrays["targets"].astype(np.int64),
         probabilities=arrays["probabilities"].astype(np.float64),
         fine_tuned=arrays["fine_tuned"].astype(np.float64) if "fine_tuned" in arrays else None,
+        offsets=arrays.get("offsets"),
     )

@@ -18,10 +18,11 @@ from framelab.types import Span
 class SpanSplit:
     """One split for span tagging.
 
-    ``texts[i]`` is unit ``i`` of article ``article_ids[i]``, starting at
-    ``unit_starts[i]`` in its article; ``unit_spans[i]`` are its spans re-based
-    to the unit and trimmed. ``gold`` holds every article's spans in article
-    offsets exactly as annotated, and ``article_texts`` the article texts.
+    ``texts[i]`` is unit ``i`` (id ``unit_ids[i]``) of article ``article_ids[i]``,
+    starting at ``unit_starts[i]`` in its article; ``unit_spans[i]`` are its
+    spans re-based to the unit and trimmed. ``gold`` holds every article's
+    spans in article offsets exactly as annotated, and ``article_texts`` the
+    article texts.
     """
 
     article_ids: list[str]
@@ -30,6 +31,7 @@ class SpanSplit:
     unit_spans: list[list[Span]]
     gold: dict[str, list[Span]]
     article_texts: dict[str, str]
+    unit_ids: list[str]
 
 
 def load_span_split(dataset_dir: Path, split: str, labels: list[str] | None = None) -> tuple[SpanSplit, list[str]]:
@@ -56,7 +58,35 @@ def load_span_split(dataset_dir: Path, split: str, labels: list[str] | None = No
     for row in load_table(dataset_dir, "articles", split):
         gold[row["id"]] = [Span(s["start"], s["end"], s["label"]) for s in row["spans"] if s["label"] in known]
         texts[row["id"]] = row["text"]
-    return SpanSplit(list(rows["article_id"]), list(rows["start"]), list(rows["text"]), unit_spans, gold, texts), names
+    return SpanSplit(list(rows["article_id"]), list(rows["start"]), list(rows["text"]), unit_spans, gold, texts, [f"{a}#{i}" for a, i in zip(rows["article_id"], rows["index"])]), names
+
+
+def concat_span_splits(first: SpanSplit, second: SpanSplit) -> SpanSplit:
+    """The units and articles of both splits (which share no article), in order."""
+    return SpanSplit(
+        first.article_ids + second.article_ids,
+        first.unit_starts + second.unit_starts,
+        first.texts + second.texts,
+        first.unit_spans + second.unit_spans,
+        {**first.gold, **second.gold},
+        {**first.article_texts, **second.article_texts},
+        first.unit_ids + second.unit_ids,
+    )
+
+
+def subset_span_split(split: SpanSplit, rows: np.ndarray) -> SpanSplit:
+    """The units at ``rows`` and the articles they belong to (pass whole articles, as k-fold does)."""
+    pick = [int(r) for r in rows]
+    articles = {split.article_ids[r] for r in pick}
+    return SpanSplit(
+        [split.article_ids[r] for r in pick],
+        [split.unit_starts[r] for r in pick],
+        [split.texts[r] for r in pick],
+        [split.unit_spans[r] for r in pick],
+        {a: spans for a, spans in split.gold.items() if a in articles},
+        {a: text for a, text in split.article_texts.items() if a in articles},
+        [split.unit_ids[r] for r in pick],
+    )
 
 
 def label_counts(split: SpanSplit) -> Counter:

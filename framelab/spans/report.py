@@ -92,7 +92,16 @@ def card_metrics(dev_metrics: dict, config: Config) -> str:
     """The dev-metrics section of a span tagger's card: span identification and technique classification, per technique."""
     tuned = dev_metrics["at_tuned_threshold"]
     si, tc = tuned["span_identification"], tuned["technique_classification"]
-    lines = [
+    lines = []
+    if "cross_validated" in dev_metrics:
+        cv = dev_metrics["cross_validated"]
+        lines += [
+            f"{cv['folds']}-fold cross-validation by article over the train and dev articles (seed {cv['seed']}), each fold judged at the tag "
+            f"threshold tuned on the other folds' out-of-fold tokens: span identification **F1 {cv['span_f1']['mean']:.3f} ± {cv['span_f1']['std']:.3f}**. "
+            f"The model was then refit on every article for {dev_metrics['refit']['epochs']:g} epochs. Below, the out-of-fold tokens of every article:",
+            "",
+        ]
+    lines += [
         f"Dev split at the tuned tag threshold {tuned['threshold']:.2f} (tuned on this same split, so optimistic):",
         "",
         f"- span identification (SemEval-2020 SI, partial credit): P {si['precision']:.3f}, R {si['recall']:.3f}, **F1 {si['f1']:.3f}** "

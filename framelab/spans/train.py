@@ -9,6 +9,10 @@ article offsets, which also picks the best epoch and the tag threshold.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import shutil
+from collections import Counter
 from contextlib import nullcontext
 from functools import partial
 
@@ -20,13 +24,29 @@ from transformers import AutoModelForTokenClassification, TrainerCallback
 
 from framelab.config import Config
 from framelab.errors import DataError, Problem
+from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, out_of_fold_bytes
 from framelab.spans import stock_pipeline
 from framelab.spans.analysis import answer_gold_spans, article_spans, article_tokens, si_scores, tc_scores, tune_threshold
-from framelab.spans.data import SpanSplit, label_counts, load_span_split
-from framelab.tagging import IGNORE, Windows, merge_windows, tag_names, token_targets, tokenize_windows, window_starts
+from framelab.spans.data import SpanSplit, concat_span_splits, label_counts, load_span_split, subset_span_split
+from framelab.tagging import IGNORE, Windows, merge_windows, tag_names, text_label_scores, token_targets, tokenize_windows, window_starts
+from framelab.train.folds import assign_folds
 from framelab.train.frozen import cacheable, cached_datasets, collate_cached, top_layers_only
 from framelab.train.losses import multilabel_loss, weights_from_counts
-from framelab.train.trainer import FineTuning, TrainResult, fine_tune, finish, freeze, load_tokenizer, model_meta, prediction_logits, start
+from framelab.train.trainer import (
+    FineTuned,
+    FineTuning,
+    TrainResult,
+    fine_tune,
+    finish,
+    freeze,
+    load_tokenizer,
+    model_meta,
+    prediction_logits,
+    start,
+    work_folder,
+)
+
+log = logging.getLogger(__name__)
 
 
 class TagCollator:
@@ -88,25 +108,30 @@ def dev_figures(split: SpanSplit, tokens: list, labels: list[str], threshold: fl
     return {"threshold": threshold, "span_identification": si_scores(found, split.gold), "technique_classification": tc}
 
 
-def train_spans(config: Config, *, resume: bool = False, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
-    """Fine-tune a token tagger for technique spans and save its model folder."""
-    t = config.train
-    base, _ = start(config)
+def _tagger_splits(config: Config) -> tuple[SpanSplit, SpanSplit, list[str], Counter]:
+    """The train and dev splits with the techniques that have at least ``train.min_label_count`` training spans, and the span counts."""
     dataset_dir = config.dataset_dir
     train_split, inventory = load_span_split(dataset_dir, "train")
     counts = label_counts(train_split)
-    names = [n for n in inventory if counts[n] >= max(1, t.min_label_count)]
+    names = [n for n in inventory if counts[n] >= max(1, config.train.min_label_count)]
     if not names:
         raise DataError(Problem(str(dataset_dir), None, "no technique spans in the train split", "the spans task needs a corpus with character spans (PTC, SemEval-2023, JSONL spans)"))
     if names != inventory:
         train_split, _ = load_span_split(dataset_dir, "train", names)
     dev_split, _ = load_span_split(dataset_dir, "dev", names)
-    tokenizer = load_tokenizer(config, base)
+    return train_split, dev_split, names, counts
+
+
+def fit_tagger(
+    config: Config, base: str, tokenizer, names: list[str], train_split: SpanSplit, dev_split: SpanSplit | None, *, work=None, resume: bool = False, callbacks=None
+) -> tuple[FineTuned, list | None]:
+    """Fine-tune a tagger on ``train_split``, choosing the epoch by span F1 on ``dev_split`` (without it: the configured epochs); its tokens of ``dev_split``."""
+    t = config.train
     window = dict(max_length=config.model.max_length, stride=config.model.stride)
     train_windows = tokenize_windows(tokenizer, train_split.texts, **window)
-    dev_windows = tokenize_windows(tokenizer, dev_split.texts, **window)
     train_ds, tag_counts = _tag_dataset(train_windows, train_split, names)
-    dev_ds, _ = _tag_dataset(dev_windows, dev_split, names)
+    dev_windows = tokenize_windows(tokenizer, dev_split.texts, **window) if dev_split is not None else None
+    dev_ds = _tag_dataset(dev_windows, dev_split, names)[0] if dev_split is not None else None
 
     tags = tag_names(names)
     model = AutoModelForTokenClassification.from_pretrained(
@@ -134,7 +159,9 @@ def train_spans(config: Config, *, resume: bool = False, callbacks: list[Trainer
     cached = cacheable(model, t.freeze_layers)
     if cached:
         # As for the classifier: the frozen layers' outputs are computed once, not at every step.
-        train_ds, dev_ds = cached_datasets(model, config, [(train_windows.features, train_ds["labels"]), (dev_windows.features, dev_ds["labels"])])
+        splits = [(train_windows.features, train_ds["labels"])] + ([(dev_windows.features, dev_ds["labels"])] if dev_ds is not None else [])
+        train_ds, *rest = cached_datasets(model, config, splits)
+        dev_ds = rest[0] if rest else None
         collator = partial(collate_cached, pad_label=float(IGNORE))
     job = FineTuning(
         model=model,
@@ -142,13 +169,43 @@ def train_spans(config: Config, *, resume: bool = False, callbacks: list[Trainer
         dev_dataset=dev_ds,
         collator=collator,
         loss=tag_loss(t.rare_labels, pos_weight=weights_from_counts(*tag_counts, t.max_pos_weight), gamma=t.focal_gamma),
-        compute_metrics=compute_metrics,
+        compute_metrics=compute_metrics if dev_split is not None else None,
         metric="span_f1",
     )
     with top_layers_only(model, t.freeze_layers) if cached else nullcontext():
-        run = fine_tune(config, tokenizer, job, resume=resume, callbacks=callbacks)
+        run = fine_tune(config, tokenizer, job, work=work, resume=resume, callbacks=callbacks)
+    return run, unit_tokens(run.dev_logits) if dev_split is not None else None
 
-    tokens = unit_tokens(run.dev_logits)
+
+def _meta(config: Config, names: list[str], threshold: float, counts: Counter):
+    return model_meta(
+        config,
+        task="spans",
+        unit=config.data.unit,
+        labels=names,
+        thresholds=[threshold] * len(names),
+        pooling="none",
+        extra={"tags": "B-/I- per technique, sigmoid", "train_span_counts": {n: counts[n] for n in names}},
+    )
+
+
+def _files(oof: OutOfFold | None = None) -> dict[str, str | bytes]:
+    files: dict[str, str | bytes] = dict(stock_pipeline.module_file())
+    if oof is not None:
+        files[OUT_OF_FOLD_FILE] = out_of_fold_bytes(oof)
+    return files
+
+
+def train_spans(config: Config, *, resume: bool = False, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
+    """Fine-tune a token tagger for technique spans and save its model folder (k-fold and refit with ``train.folds``)."""
+    if config.train.folds:
+        if resume:
+            raise ValueError("--resume continues one run; a k-fold run starts over (drop --resume or --folds)")
+        return train_spans_folds(config, callbacks=callbacks)
+    base, _ = start(config)
+    train_split, dev_split, names, counts = _tagger_splits(config)
+    tokenizer = load_tokenizer(config, base)
+    run, tokens = fit_tagger(config, base, tokenizer, names, train_split, dev_split, resume=resume, callbacks=callbacks)
     # Naming the technique of a gold span uses no tag threshold.
     tc = tc_scores(answer_gold_spans(article_tokens(dev_split.article_ids, dev_split.unit_starts, tokens), dev_split.gold, names), dev_split.gold)
     threshold, tried = tune_threshold(dev_split.article_ids, dev_split.unit_starts, dev_split.texts, tokens, names, dev_split.gold)
@@ -159,13 +216,58 @@ def train_spans(config: Config, *, resume: bool = False, callbacks: list[Trainer
         "n_dev_articles": len(dev_split.gold),
         "n_dev_units": len(dev_split.texts),
     }
-    meta = model_meta(
-        config,
-        task="spans",
-        unit=config.data.unit,
-        labels=names,
-        thresholds=[threshold] * len(names),
-        pooling="none",
-        extra={"tags": "B-/I- per technique, sigmoid", "train_span_counts": {n: counts[n] for n in names}},
-    )
-    return finish(run, tokenizer, config, meta, dev_metrics, files=stock_pipeline.module_file())
+    return finish(run, tokenizer, config, _meta(config, names, threshold, counts), dev_metrics, files=_files())
+
+
+def train_spans_folds(config: Config, *, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
+    """k-fold by article over the train and dev articles: out-of-fold tokens choose the tag threshold and the epoch count, then a refit on every article.
+
+    Each fold is judged (span identification F1) at the threshold tuned on the
+    other folds' out-of-fold tokens. The out-of-fold predictions kept in the
+    folder are per unit: each technique's highest token probability there, as
+    the tagger gives it to an ensemble, with the unit's article offsets.
+    """
+    t = config.train
+    base, _ = start(config)
+    train_split, dev_split, names, counts = _tagger_splits(config)
+    tokenizer = load_tokenizer(config, base)
+    data = concat_span_splits(train_split, dev_split)
+    folds = assign_folds(data.unit_ids, t.folds, t.seed)
+    tokens: list = [None] * len(data.texts)
+    runs = []
+    work, _ = work_folder(config, resume=False)
+    for k in range(t.folds):
+        inside = np.flatnonzero(folds == k)
+        run, held_out = fit_tagger(config, base, tokenizer, names, subset_span_split(data, np.flatnonzero(folds != k)), subset_span_split(data, inside), work=work / f"fold-{k}", callbacks=callbacks)
+        for i, unit in zip(inside, held_out):
+            tokens[i] = unit
+        runs.append({"units": len(inside), "best_epoch": run.best_epoch, "train_runtime_seconds": round(run.seconds, 1)})
+        shutil.rmtree(run.work, ignore_errors=True)
+    per_fold = []
+    for k in range(t.folds):
+        tune, judge = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
+        tuned_on = subset_span_split(data, tune)
+        threshold_k, _ = tune_threshold(tuned_on.article_ids, tuned_on.unit_starts, tuned_on.texts, [tokens[i] for i in tune], names, tuned_on.gold)
+        judged = subset_span_split(data, judge)
+        per_fold.append({**runs[k], "threshold": threshold_k, "span_identification": dev_figures(judged, [tokens[i] for i in judge], names, threshold_k, {})["span_identification"]})
+    f1s = [f["span_identification"]["f1"] for f in per_fold]
+    threshold, tried = tune_threshold(data.article_ids, data.unit_starts, data.texts, tokens, names, data.gold)
+    epochs = float(np.median([r["best_epoch"] for r in runs])) or t.epochs
+    log.info("cross-validated over %d folds: span F1 %.3f ± %.3f; refitting on all %d articles for %.1f epochs", t.folds, np.mean(f1s), np.std(f1s), len(data.gold), epochs)
+    refit_config = dataclasses.replace(config, train=dataclasses.replace(t, epochs=epochs))
+    refit, _ = fit_tagger(refit_config, base, tokenizer, names, data, None, work=work, callbacks=callbacks)
+    tc = tc_scores(answer_gold_spans(article_tokens(data.article_ids, data.unit_starts, tokens), data.gold, names), data.gold)
+    # At the saved threshold, tuned on the out-of-fold tokens it scores (optimistic); the cross-validated figure is not.
+    dev_metrics = {
+        "at_0.5": dev_figures(data, tokens, names, 0.5, tc),
+        "at_tuned_threshold": dev_figures(data, tokens, names, threshold, tc),
+        "span_f1_per_threshold": {str(k): v for k, v in tried.items()},
+        "cross_validated": {"folds": t.folds, "seed": t.seed, "span_f1": {"mean": float(np.mean(f1s)), "std": float(np.std(f1s))}, "per_fold": per_fold},
+        "refit": {"epochs": epochs, "articles": len(data.gold), "units": len(data.texts)},
+        "n_dev_articles": len(data.gold),
+        "n_dev_units": len(data.texts),
+    }
+    targets = np.array([[int(any(s.label == n for s in spans)) for n in names] for spans in data.unit_spans], dtype=np.int64)
+    offsets = np.array([(start, start + len(text)) for start, text in zip(data.unit_starts, data.texts)], dtype=np.int64).reshape(-1, 2)
+    oof = OutOfFold(data.unit_ids, names, folds, targets, text_label_scores(tokens, len(names)), offsets=offsets)
+    return finish(refit, tokenizer, refit_config, _meta(refit_config, names, threshold, counts), dev_metrics, files=_files(oof))

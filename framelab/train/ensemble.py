@@ -4,9 +4,10 @@ The folder it writes, and how it scores, are described in
 :mod:`framelab.models.ensemble`. Where the threshold comes from depends on the members:
 
 - Members trained with ``--folds`` carry out-of-fold predictions on every
-  train and dev example (:mod:`framelab.models.out_of_fold`); when all do, on
-  the same examples and folds, the threshold is tuned on their weighted mean
-  over all of them, and ``dev_metrics.json`` reports the cross-validated
+  train and dev example (:mod:`framelab.models.out_of_fold`); when all do,
+  with the same folds, the threshold is tuned on their weighted mean over
+  every unit (a span tagger's sentences projected onto the units that hold
+  them), and ``dev_metrics.json`` reports the cross-validated
   figures (each fold decided at the threshold tuned on the other folds). Their
   saved weights saw the dev split, so it is never scored.
 - Otherwise the members score the dataset's dev split and the threshold is
@@ -33,10 +34,10 @@ from framelab.models.ensemble import ENSEMBLE_FILE, MEMBERS_DIR, member_probabil
 from framelab.models.folder import atomic_folder
 from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, load_out_of_fold
 from framelab.models.predictor import Predictor
-from framelab.splits import TaskData
+from framelab.splits import TaskData, load_table
 from framelab.tasks import Task, get_task, task_names
 from framelab.thresholds import cross_fitted, decisions_at, global_threshold
-from framelab.train.folds import cross_validated
+from framelab.train.folds import article_of, cross_validated
 from framelab.units import UNIT_KINDS
 
 #: Seeds of the random halves of dev articles behind the cross-fitted figures.
@@ -101,7 +102,7 @@ def _cross_fitted_figures(probs: np.ndarray, targets: np.ndarray, ids: list[str]
 
 
 def out_of_fold_members(members: list[Predictor]) -> list[OutOfFold] | None:
-    """Every member's out-of-fold predictions when all carry them on the same examples and folds; ``None`` when none does."""
+    """Every member's out-of-fold predictions when all carry them; ``None`` when none does."""
     carrying = [(m.model_dir / OUT_OF_FOLD_FILE).is_file() for m in members]
     if not any(carrying):
         return None
@@ -111,33 +112,83 @@ def out_of_fold_members(members: list[Predictor]) -> list[OutOfFold] | None:
             f"{without}: no out-of-fold predictions, while other members were trained with --folds (their weights saw the dev split, "
             "so it cannot judge them): train every member with --folds on the same dataset and train.seed, or none"
         )
-    oofs = [load_out_of_fold(m.model_dir) for m in members]
-    for m, oof in zip(members[1:], oofs[1:]):
-        if oof.ids != oofs[0].ids or not np.array_equal(oof.folds, oofs[0].folds):
-            raise ConfigError(f"{m.model_dir}: its out-of-fold examples or folds differ from {members[0].model_dir}'s; train both with --folds on the same dataset, folds and train.seed")
-    return oofs
+    return [load_out_of_fold(m.model_dir) for m in members]
 
 
-def _columns(oof: OutOfFold, labels: list[str]) -> list[int]:
-    return [oof.labels.index(name) for name in labels]
+def _article_folds(oof: OutOfFold) -> dict[str, int]:
+    return {article_of(i): int(f) for i, f in zip(oof.ids, oof.folds)}
 
 
-def _out_of_fold_figures(members: list[Predictor], oofs: list[OutOfFold], weights: np.ndarray, labels: list[str]) -> tuple[float, dict]:
+def _unit_offsets(dataset_dir: Path, ids: list[str]) -> list[tuple[str, int, int]]:
+    """Article, start and end of each unit ``ids`` of the dataset's train and dev splits."""
+    where = {}
+    for split in ("train", "dev"):
+        rows = load_table(dataset_dir, "units", split)
+        for article, index, start, end in zip(rows["article_id"], rows["index"], rows["start"], rows["end"]):
+            where[f"{article}#{index}"] = (article, start, end)
+    missing = [i for i in ids if i not in where]
+    if missing:
+        raise DataError(Problem(str(dataset_dir), None, f"lacks units the members were trained on (e.g. {missing[0]})", "give the dataset folder the line members were trained on"))
+    return [where[i] for i in ids]
+
+
+def _inside(oof: OutOfFold, columns: list[int], units: list[tuple[str, int, int]]) -> np.ndarray:
+    """Per unit of ``units``, each label's highest out-of-fold probability over ``oof``'s units inside it (0 where none is)."""
+    by_article: dict[str, list[int]] = {}
+    for row, uid in enumerate(oof.ids):
+        by_article.setdefault(article_of(uid), []).append(row)
+    out = np.zeros((len(units), len(columns)))
+    for i, (article, start, end) in enumerate(units):
+        rows = np.array(by_article.get(article, []), dtype=np.int64)
+        if len(rows):
+            rows = rows[(oof.offsets[rows, 0] >= start) & (oof.offsets[rows, 1] <= end)]
+        if len(rows):
+            out[i] = oof.probabilities[np.ix_(rows, columns)].max(axis=0)
+    return out
+
+
+def _aligned(members: list[Predictor], oofs: list[OutOfFold], labels: list[str], dataset_dir: Path) -> tuple[OutOfFold, list[np.ndarray]]:
+    """The reference predictions (the first member labelling the dataset's units) and every member's out-of-fold probabilities of ``labels`` on its units.
+
+    A span tagger's units (sentences) are finer: each unit gets, per label,
+    its highest probability over the tagger's units inside it, as in scoring.
+    """
+    at = next((i for i, oof in enumerate(oofs) if oof.offsets is None), None)
+    if at is None:
+        raise ConfigError("an ensemble needs at least one model that labels units (e.g. a techniques model) besides span taggers")
+    reference, folds = oofs[at], _article_folds(oofs[at])
+    units = None
+    aligned = []
+    for m, oof in zip(members, oofs):
+        theirs = _article_folds(oof)
+        if any(theirs.get(a, f) != f for a, f in folds.items()):
+            raise ConfigError(f"{m.model_dir}: its folds differ from {members[at].model_dir}'s; train both with --folds on the same articles, folds and train.seed")
+        columns = [oof.labels.index(name) for name in labels]
+        if oof.ids == reference.ids:
+            aligned.append(oof.probabilities[:, columns])
+        elif oof.offsets is not None:
+            units = units or _unit_offsets(dataset_dir, reference.ids)
+            aligned.append(_inside(oof, columns, units))
+        else:
+            raise ConfigError(f"{m.model_dir}: its out-of-fold units differ from {members[at].model_dir}'s; train both on the same dataset")
+    return reference, aligned
+
+
+def _out_of_fold_figures(members: list[Predictor], oofs: list[OutOfFold], weights: np.ndarray, labels: list[str], dataset_dir: Path) -> tuple[float, dict]:
     """The global threshold tuned on the members' weighted out-of-fold mean, and the cross-validated figures."""
-    member_probs = [oof.probabilities[:, _columns(oof, labels)] for oof in oofs]
-    targets = oofs[0].targets[:, _columns(oofs[0], labels)]
-    data = TaskData(oofs[0].ids, [""] * len(oofs[0].ids), targets)
-    folds = oofs[0].folds
+    reference, member_probs = _aligned(members, oofs, labels, dataset_dir)
+    targets = reference.targets[:, [reference.labels.index(name) for name in labels]]
+    data = TaskData(reference.ids, [""] * len(reference.ids), targets)
 
     def validated(probs: np.ndarray) -> dict:
-        return cross_validated(probs, data, folds, labels, multi_label=True, rule="global", min_support=1)[1]
+        return cross_validated(probs, data, reference.folds, labels, multi_label=True, rule="global", min_support=1)[1]
 
     probs = weighted_mean(weights, member_probs)
     threshold = global_threshold(probs, targets)
     return threshold, {
         "source": "out_of_fold",
         "n_examples": len(targets),
-        "folds": int(folds.max()) + 1,
+        "folds": int(reference.folds.max()) + 1,
         "threshold_rule": "global",
         "members": {m.name: validated(p) for m, p in zip(members, member_probs)},
         "at_tuned_thresholds": multilabel_scores(decisions_at(probs, threshold), targets, labels),
@@ -245,7 +296,7 @@ def build_ensemble(model_dirs: list[str | Path], dataset_dir: str | Path, out_di
     normalised = np.array(weights) / float(sum(weights))
     oofs = out_of_fold_members(members)
     if oofs is not None:
-        threshold, dev_metrics = _out_of_fold_figures(members, oofs, normalised, labels)
+        threshold, dev_metrics = _out_of_fold_figures(members, oofs, normalised, labels, dataset_dir)
     else:
         threshold, dev_metrics = _dev_split_figures(members, task, dataset_dir, unit, normalised, labels)
     dev_metrics["data_dir"] = str(dataset_dir)
