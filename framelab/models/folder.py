@@ -8,6 +8,7 @@ Layout (written atomically by :func:`framelab.output.atomic_folder`: a temporary
     lexical.json, lexical.safetensors                TF-IDF model averaged in (only if lexical_weight > 0)
     training_config.yaml                             the full run config
     dev_metrics.json                                 dev figures at 0.5 and at the tuned thresholds
+    out_of_fold.safetensors                          out-of-fold predictions (only from --folds; never read by scoring)
     README.md                                        model card
     logs/                                            trainer log history (and TensorBoard events)
 
