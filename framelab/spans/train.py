@@ -4,7 +4,10 @@ The Trainer set-up (epochs, checkpoints, best epoch restored, ``--resume``,
 the model folder) is the shared one of :mod:`framelab.train.trainer`; what differs is the
 token-classification head, the masked multi-label loss, the collator that pads
 tag targets, and the dev measure: SemEval-2020 span-identification F1 over
-article offsets, which also picks the best epoch and the tag threshold.
+article offsets, which also picks the best epoch and the tag threshold. With
+``train.folds`` k, k taggers are trained on k-fold splits of the train and dev
+articles; their out-of-fold tokens choose the threshold and the epoch count,
+and the saved tagger is refit on every article, as for the classifier.
 """
 
 from __future__ import annotations
@@ -249,7 +252,8 @@ def train_spans_folds(config: Config, *, callbacks: list[TrainerCallback] | None
         tuned_on = subset_span_split(data, tune)
         threshold_k, _ = tune_threshold(tuned_on.article_ids, tuned_on.unit_starts, tuned_on.texts, [tokens[i] for i in tune], names, tuned_on.gold)
         judged = subset_span_split(data, judge)
-        per_fold.append({**runs[k], "threshold": threshold_k, "span_identification": dev_figures(judged, [tokens[i] for i in judge], names, threshold_k, {})["span_identification"]})
+        found = article_spans(judged.article_ids, judged.unit_starts, judged.texts, [tokens[i] for i in judge], names, [threshold_k] * len(names))
+        per_fold.append({**runs[k], "threshold": threshold_k, "span_identification": si_scores(found, judged.gold)})
     f1s = [f["span_identification"]["f1"] for f in per_fold]
     threshold, tried = tune_threshold(data.article_ids, data.unit_starts, data.texts, tokens, names, data.gold)
     epochs = float(np.median([r["best_epoch"] for r in runs])) or t.epochs
