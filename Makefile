@@ -23,7 +23,7 @@ export HF_HUB_OFFLINE      := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-mpnet data train eval baseline ensemble score demo demo-stance fnc1 bench-quality bench-blend bench-spans bench-soak bench-speed bench-serve test test-slow test-real lint
+.PHONY: help setup setup-mpnet data train eval baseline ensemble score demo demo-stance fnc1 bench-quality bench-blend bench-oof bench-spans bench-soak bench-speed bench-serve test test-slow test-real lint
 
 help: ## list every target
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ bench-quality: setup ## SemEval-2023 techniques (lines, sentences, span tagger, 
 
 bench-blend: setup ## MODEL's dev figures with the TF-IDF model averaged in at several weights (train.lexical_weight), thresholds cross-fitted
 	$(BIN)/python bench/blend.py --model $(MODEL) --data $(DATA)
+
+bench-oof: setup ## a --folds MODEL's out-of-fold predictions: threshold rules and TF-IDF weights, cross-validated, no training (seconds)
+	$(BIN)/python bench/oof_study.py --model $(MODEL) --weights 0 0.25 0.5 0.75 1
 
 bench-spans: setup ## PTC v2 spans (SI) and span techniques (TC) beside lexicon / TF-IDF baselines; needs ../shared/data (long on CPU)
 	$(BIN)/framelab data --config configs/ptc.yaml
