@@ -61,13 +61,14 @@ def test_bad_trainer_options_fail_on_load(override: str) -> None:
         load_config(None, [override])
 
 
-def test_the_top_layers_on_cached_states_give_the_whole_model_logits(tiny_model_dir: Path) -> None:
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+def _whole_and_cached(model_class, tiny_model_dir: Path, num_labels: int):
+    """A tiny model of ``model_class``, its logits on two padded texts, their features and their states after layer 1."""
+    from transformers import AutoTokenizer
 
-    from framelab.train.frozen import collate_cached, lower_states, top_layers_only
+    from framelab.train.frozen import lower_states
 
     torch.manual_seed(0)
-    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=3).eval()
+    model = model_class.from_pretrained(tiny_model_dir, num_labels=num_labels).eval()
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     texts = ["A short one.", "A somewhat longer sentence with more words in it than the first."]
     features = {k: v for k, v in tokenizer(texts).items()}
@@ -75,6 +76,15 @@ def test_the_top_layers_on_cached_states_give_the_whole_model_logits(tiny_model_
         whole = model(**tokenizer(texts, padding=True, return_tensors="pt")).logits
     states = lower_states(model, features, 1, batch_size=8, bf16=False)
     model.eval()
+    return model, whole, features, states
+
+
+def test_the_top_layers_on_cached_states_give_the_whole_model_logits(tiny_model_dir: Path) -> None:
+    from transformers import AutoModelForSequenceClassification
+
+    from framelab.train.frozen import collate_cached, top_layers_only
+
+    model, whole, _, states = _whole_and_cached(AutoModelForSequenceClassification, tiny_model_dir, 3)
     batch = collate_cached([{"inputs_embeds": s, "labels": 0} for s in states])
     batch.pop("labels")
     with top_layers_only(model, 1), torch.inference_mode():
@@ -84,20 +94,12 @@ def test_the_top_layers_on_cached_states_give_the_whole_model_logits(tiny_model_
 
 
 def test_a_span_tagger_trains_its_top_layers_on_cached_states(tmp_path: Path, tiny_model_dir: Path) -> None:
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
+    from transformers import AutoModelForTokenClassification
 
     from framelab.tagging import IGNORE
-    from framelab.train.frozen import collate_cached, lower_states, top_layers_only
+    from framelab.train.frozen import collate_cached, top_layers_only
 
-    torch.manual_seed(0)
-    model = AutoModelForTokenClassification.from_pretrained(tiny_model_dir, num_labels=4).eval()
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    texts = ["A short one.", "A somewhat longer sentence with more words in it than the first."]
-    features = {k: v for k, v in tokenizer(texts).items()}
-    with torch.inference_mode():
-        whole = model(**tokenizer(texts, padding=True, return_tensors="pt")).logits
-    states = lower_states(model, features, 1, batch_size=8, bf16=False)
-    model.eval()
+    model, whole, features, states = _whole_and_cached(AutoModelForTokenClassification, tiny_model_dir, 4)
     tags = [[[0.0, 1.0, 0.0, 0.0]] * len(ids) for ids in features["input_ids"]]
     batch = collate_cached([{"inputs_embeds": s, "labels": t} for s, t in zip(states, tags)], pad_label=float(IGNORE))
     # Token targets are padded with the value the loss skips.
