@@ -23,6 +23,8 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 
+from framelab.config import Config
+
 #: Model types whose forward pass the patch reproduces exactly (tests/test_training_options.py checks BERT).
 CACHEABLE = ("bert", "roberta", "xlm-roberta")
 
@@ -75,7 +77,7 @@ class CachedDataset(torch.utils.data.Dataset):
         return {"inputs_embeds": self.states[i], "input_ids": self.input_ids[i], "labels": self.labels[i]}
 
 
-def cached_datasets(model: PreTrainedModel, config, splits: list[tuple[dict[str, list[list[int]]], list]]) -> list[CachedDataset]:
+def cached_datasets(model: PreTrainedModel, config: Config, splits: list[tuple[dict[str, list[list[int]]], list]]) -> list[CachedDataset]:
     """One :class:`CachedDataset` per ``(features, labels)`` split, its lower states computed once at the run's precision."""
     t = config.train
     return [CachedDataset(lower_states(model, features, t.freeze_layers, batch_size=t.eval_batch_size, bf16=t.mixed_precision == "bf16"), features, labels) for features, labels in splits]
