@@ -74,7 +74,7 @@ fnc1: setup ## FNC-1 stance from ../shared/data/fnc-1: data, two-stage model, re
 	$(BIN)/framelab train --config configs/fnc1.yaml
 	$(BIN)/framelab eval --model models/fnc1 --data data/processed/fnc1 --split dev
 
-bench-quality: setup ## SemEval-2023 techniques (lines, sentences, span tagger, their ensemble) and frames beside TF-IDF; needs ../shared/data (long on CPU)
+bench-quality: setup-mpnet ## SemEval-2023 techniques (lines, sentences, span tagger, their ensemble) and frames beside TF-IDF; needs ../shared/data (long on CPU)
 	$(BIN)/python bench/quality.py --out-dir reports/bench-quality \
 	  --run configs/semeval2023-lines.yaml --run configs/semeval2023-frames.yaml --run configs/semeval2023-sentences.yaml \
 	  --run configs/semeval2023-spans.yaml --ensemble 1 3 4

@@ -23,7 +23,7 @@ from framelab.models.out_of_fold import load_out_of_fold
 from framelab.models.predictor import Predictor
 from framelab.score.scorer import score
 from framelab.splits import TaskData, load_task_split
-from framelab.thresholds import decisions_at, global_threshold
+from framelab.thresholds import decisions_at, global_threshold, tuned_thresholds
 from framelab.train.ensemble import build_ensemble
 from framelab.train.folds import cross_validated
 from framelab.train.run import train
@@ -206,6 +206,15 @@ def test_members_trained_with_folds_set_the_threshold_out_of_fold(workdir: Path,
     assert metrics["cross_validated"]["micro_f1"]["mean"] == pytest.approx(expected["micro_f1"]["mean"])
     assert set(metrics["members"]) == {d.name for d in folded}
     assert "Cross-validated over the members' 2 folds" in (result.model_dir / "README.md").read_text(encoding="utf-8")
+    # Per-label thresholds are tuned on the same out-of-fold mean, and judged fold by fold the same way.
+    per_label = build_ensemble(folded, workdir / "dataset-line", workdir / "out-of-fold-per-label", weights=[1.0, 3.0], threshold_rule="per_label_or_global", min_support=1)
+    spec = json.loads((per_label.model_dir / "ensemble.json").read_text(encoding="utf-8"))
+    assert spec["thresholds"] == tuned_thresholds("per_label_or_global", probs, oofs[0].targets, 1)
+    expected = cross_validated(probs, data, oofs[0].folds, oofs[0].labels, multi_label=True, rule="per_label_or_global", min_support=1)[1]
+    assert per_label.dev_metrics["cross_validated"]["macro_f1"]["mean"] == pytest.approx(expected["macro_f1"]["mean"])
+    assert per_label.dev_metrics["threshold_rule"] == "per_label_or_global"
+    with pytest.raises(ConfigError, match="threshold rule 'by_eye'"):
+        build_ensemble(folded, workdir / "dataset-line", workdir / "refused", threshold_rule="by_eye")
     # A member without out-of-fold predictions, or with other folds, cannot join.
     with pytest.raises(ConfigError, match="no out-of-fold predictions"):
         build_ensemble([folded[0], members[0]], workdir / "dataset-line", workdir / "refused")

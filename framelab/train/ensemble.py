@@ -1,20 +1,23 @@
-"""``framelab ensemble``: average technique models on a dataset's units and tune one threshold.
+"""``framelab ensemble``: average technique models on a dataset's units and tune their thresholds.
 
 The folder it writes, and how it scores, are described in
-:mod:`framelab.models.ensemble`. Where the threshold comes from depends on the members:
+:mod:`framelab.models.ensemble`. The thresholds follow one of the rules of
+:mod:`framelab.thresholds` (default ``global``: one for every label). Where
+they are tuned depends on the members:
 
 - Members trained with ``--folds`` carry out-of-fold predictions on every
   train and dev example (:mod:`framelab.models.out_of_fold`); when all do,
-  with the same folds, the threshold is tuned on their weighted mean over
+  with the same folds, the thresholds are tuned on their weighted mean over
   every unit (a span tagger's sentences projected onto the units that hold
   them), and ``dev_metrics.json`` reports the cross-validated
-  figures (each fold decided at the threshold tuned on the other folds). Their
+  figures (each fold decided at the thresholds tuned on the other folds). Their
   saved weights saw the dev split, so it is never scored.
-- Otherwise the members score the dataset's dev split and the threshold is
-  tuned there; besides the figures at that threshold, ``dev_metrics.json``
+- Otherwise the members score the dataset's dev split and the thresholds are
+  tuned there; besides the figures at those thresholds, ``dev_metrics.json``
   holds cross-fitted ones (each half of the dev articles decided at the
-  threshold tuned on the other half), because the threshold is tuned on the
-  split that reports it.
+  thresholds tuned on the other half), because they are tuned on the split
+  that reports them. Per-label rules overfit a dev split of SemEval-2023's
+  size (:mod:`framelab.thresholds`); they are meant for out-of-fold members.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, load_out_of
 from framelab.models.predictor import Predictor
 from framelab.splits import TaskData, load_table
 from framelab.tasks import Task, get_task, task_names
-from framelab.thresholds import cross_fitted, decisions_at, global_threshold
+from framelab.thresholds import RULES, cross_fitted, decisions_at, tuned_thresholds
 from framelab.train.folds import article_of, cross_validated
 from framelab.units import UNIT_KINDS
 
@@ -88,10 +91,10 @@ def _own_thresholds(member: Predictor, labels: list[str]) -> list[float]:
     return [member.meta.thresholds[member.meta.labels.index(name)] for name in labels]
 
 
-def _cross_fitted_figures(probs: np.ndarray, targets: np.ndarray, ids: list[str], names: list[str]) -> dict:
-    """Mean micro/macro/any and per-label F1 when each half of the dev articles is decided at the other half's threshold."""
+def _cross_fitted_figures(probs: np.ndarray, targets: np.ndarray, ids: list[str], names: list[str], rule: str, min_support: int) -> dict:
+    """Mean micro/macro/any and per-label F1 when each half of the dev articles is decided at the other half's thresholds."""
     articles = [i.rsplit("#", 1)[0] for i in ids]
-    runs = [multilabel_scores(cross_fitted("global", probs, targets, articles, seed), targets, names) for seed in CROSS_FIT_SEEDS]
+    runs = [multilabel_scores(cross_fitted(rule, probs, targets, articles, seed, min_support), targets, names) for seed in CROSS_FIT_SEEDS]
     return {
         "seeds": list(CROSS_FIT_SEEDS),
         "micro_f1": float(np.mean([r["micro"]["f1"] for r in runs])),
@@ -174,42 +177,44 @@ def _aligned(members: list[Predictor], oofs: list[OutOfFold], labels: list[str],
     return reference, aligned
 
 
-def _out_of_fold_figures(members: list[Predictor], oofs: list[OutOfFold], weights: np.ndarray, labels: list[str], dataset_dir: Path) -> tuple[float, dict]:
-    """The global threshold tuned on the members' weighted out-of-fold mean, and the cross-validated figures."""
+def _out_of_fold_figures(members: list[Predictor], oofs: list[OutOfFold], weights: np.ndarray, labels: list[str], dataset_dir: Path, rule: str, min_support: int) -> tuple[list[float], dict]:
+    """The thresholds tuned by ``rule`` on the members' weighted out-of-fold mean, and the cross-validated figures."""
     reference, member_probs = _aligned(members, oofs, labels, dataset_dir)
     targets = reference.targets[:, [reference.labels.index(name) for name in labels]]
     data = TaskData(reference.ids, [""] * len(reference.ids), targets)
 
     def validated(probs: np.ndarray) -> dict:
-        return cross_validated(probs, data, reference.folds, labels, multi_label=True, rule="global", min_support=1)[1]
+        return cross_validated(probs, data, reference.folds, labels, multi_label=True, rule=rule, min_support=min_support)[1]
 
     probs = weighted_mean(weights, member_probs)
-    threshold = global_threshold(probs, targets)
-    return threshold, {
+    thresholds = tuned_thresholds(rule, probs, targets, min_support)
+    return thresholds, {
         "source": "out_of_fold",
         "n_examples": len(targets),
         "folds": int(reference.folds.max()) + 1,
-        "threshold_rule": "global",
+        "threshold_rule": rule,
+        "threshold_min_support": min_support,
         "members": {m.name: validated(p) for m, p in zip(members, member_probs)},
-        "at_tuned_thresholds": multilabel_scores(decisions_at(probs, threshold), targets, labels),
+        "at_tuned_thresholds": multilabel_scores(decisions_at(probs, thresholds), targets, labels),
         "cross_validated": validated(probs),
     }
 
 
-def _dev_split_figures(members: list[Predictor], task: Task, dataset_dir: Path, unit: str, weights: np.ndarray, labels: list[str]) -> tuple[float, dict]:
-    """The global threshold tuned on the members' weighted mean on the dev split, and the dev figures."""
+def _dev_split_figures(members: list[Predictor], task: Task, dataset_dir: Path, unit: str, weights: np.ndarray, labels: list[str], rule: str, min_support: int) -> tuple[list[float], dict]:
+    """The thresholds tuned by ``rule`` on the members' weighted mean on the dev split, and the dev figures."""
     dev, names = task.load_split(dataset_dir, "dev", labels)
     member_probs = member_probabilities(members, dev.texts, unit, labels)
     probs = weighted_mean(weights, member_probs)
-    threshold = global_threshold(probs, dev.targets)
-    return threshold, {
+    thresholds = tuned_thresholds(rule, probs, dev.targets, min_support)
+    return thresholds, {
         "source": "dev",
         "n_examples": len(dev.texts),
-        "threshold_rule": "global",
+        "threshold_rule": rule,
+        "threshold_min_support": min_support,
         "members": {m.name: multilabel_scores(decisions_at(p, _own_thresholds(m, labels)), dev.targets, names) for m, p in zip(members, member_probs)},
         "at_0.5": multilabel_scores(decisions_at(probs, 0.5), dev.targets, names),
-        "at_tuned_thresholds": multilabel_scores(decisions_at(probs, threshold), dev.targets, names),
-        "cross_fitted": _cross_fitted_figures(probs, dev.targets, dev.ids, names),
+        "at_tuned_thresholds": multilabel_scores(decisions_at(probs, thresholds), dev.targets, names),
+        "cross_fitted": _cross_fitted_figures(probs, dev.targets, dev.ids, names, rule, min_support),
     }
 
 
@@ -222,7 +227,15 @@ def summary_rows(dev_metrics: dict) -> list[tuple[str, float, float, float]]:
         return [*rows, (f"ensemble, {cv}", e["micro_f1"]["mean"], e["macro_f1"]["mean"], e["any_f1"]["mean"])]
     rows = [(name, s["micro"]["f1"], s["macro"]["f1"], s["any"]["f1"]) for name, s in dev_metrics["members"].items()]
     t, c = dev_metrics["at_tuned_thresholds"], dev_metrics["cross_fitted"]
-    return [*rows, ("ensemble, threshold tuned on dev", t["micro"]["f1"], t["macro"]["f1"], t["any"]["f1"]), ("ensemble, cross-fitted", c["micro_f1"], c["macro_f1"], c["any_f1"])]
+    return [*rows, ("ensemble, thresholds tuned on dev", t["micro"]["f1"], t["macro"]["f1"], t["any"]["f1"]), ("ensemble, cross-fitted", c["micro_f1"], c["macro_f1"], c["any_f1"])]
+
+
+def _thresholds_line(spec: dict, dev_metrics: dict) -> str:
+    """The card's account of the thresholds: one value, or the rule and the range of the per-label values."""
+    values = spec["thresholds"]
+    if len(set(values)) == 1:
+        return f"{values[0]:.2f} for every label (rule `{dev_metrics['threshold_rule']}`)"
+    return f"one per label, {min(values):.2f}–{max(values):.2f} (rule `{dev_metrics['threshold_rule']}`, min support {dev_metrics['threshold_min_support']}; `ensemble.json` lists them)"
 
 
 def _write_card(folder: Path, final: Path, spec: dict, dev_metrics: dict, dataset_dir: Path) -> None:
@@ -233,24 +246,24 @@ def _write_card(folder: Path, final: Path, spec: dict, dev_metrics: dict, datase
     if dev_metrics["source"] == "out_of_fold":
         where = f"the members' out-of-fold predictions on all {dev_metrics['n_examples']} train and dev units of `{dataset_dir}`"
         honest = (
-            f"Cross-validated over the members' {dev_metrics['folds']} folds (each fold decided at the threshold tuned on the other folds; "
+            f"Cross-validated over the members' {dev_metrics['folds']} folds (each fold decided at the thresholds tuned on the other folds; "
             "members alone at thresholds tuned the same way), mean over folds:"
         )
-        optimistic = "At the threshold tuned on all the out-of-fold predictions, so optimistic:"
+        optimistic = "At the thresholds tuned on all the out-of-fold predictions, so optimistic:"
     else:
         where = f"the dev split of `{dataset_dir}`"
         honest = (
-            f"Cross-fitted (each half of the dev articles decided at the threshold tuned on the other half; mean over seeds "
+            f"Cross-fitted (each half of the dev articles decided at the thresholds tuned on the other half; mean over seeds "
             f"{dev_metrics['cross_fitted']['seeds']}; members alone at their own thresholds):"
         )
-        optimistic = "At the threshold tuned on this same split, so optimistic:"
+        optimistic = "At the thresholds tuned on this same split, so optimistic:"
     table = "\n".join(f"| {name} | {micro:.3f} | {macro:.3f} | {any_f1:.3f} |" for name, micro, macro, any_f1 in rows)
     text = f"""# framelab ensemble: {final.name}
 
 - **Task**: {spec['task']} on {spec['unit']} units, multi-label
 - **Members** (probabilities averaged with these weights; a finer member gives each {spec['unit']} its highest probability over its units there, a span tagger its highest token probability):
 {members}
-- **Threshold**: {spec['thresholds'][0]:.2f} for every label, tuned for micro-F1 on {where}
+- **Thresholds**: {_thresholds_line(spec, dev_metrics)}, tuned for micro-F1 on {where}
 - **framelab**: {spec['framelab_version']}
 
 ## Metrics
@@ -274,11 +287,21 @@ framelab score --model {final} articles/ --format semeval2023 --out predictions/
     (folder / "README.md").write_text(text, encoding="utf-8")
 
 
-def build_ensemble(model_dirs: list[str | Path], dataset_dir: str | Path, out_dir: str | Path, *, weights: list[float] | None = None) -> EnsembleResult:
-    """Average ``model_dirs`` on the units of ``dataset_dir``, tune the threshold (on the out-of-fold predictions, else the dev split) and save the ensemble in ``out_dir``.
+def build_ensemble(
+    model_dirs: list[str | Path],
+    dataset_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    weights: list[float] | None = None,
+    threshold_rule: str = "global",
+    min_support: int = 5,
+) -> EnsembleResult:
+    """Average ``model_dirs`` on the units of ``dataset_dir``, tune the thresholds (on the out-of-fold predictions, else the dev split) and save the ensemble in ``out_dir``.
 
-    ``weights`` (default: equal) are normalised to sum to 1. The members are
-    copied into the folder, so it scores on its own.
+    ``weights`` (default: equal) are normalised to sum to 1. ``threshold_rule``
+    is one of :data:`framelab.thresholds.RULES`; under the per-label ones a
+    label with fewer than ``min_support`` positives keeps the fallback. The
+    members are copied into the folder, so it scores on its own.
     """
     dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
     if len(model_dirs) < 2:
@@ -286,6 +309,10 @@ def build_ensemble(model_dirs: list[str | Path], dataset_dir: str | Path, out_di
     weights = [1.0] * len(model_dirs) if weights is None else list(weights)
     if len(weights) != len(model_dirs) or min(weights) < 0 or sum(weights) <= 0:
         raise ConfigError(f"give one non-negative weight per --model ({len(model_dirs)}), not all zero; got {weights}")
+    if threshold_rule not in RULES:
+        raise ConfigError(f"threshold rule {threshold_rule!r}: choose one of {', '.join(RULES)}")
+    if min_support < 1:
+        raise ConfigError(f"threshold min support must be at least 1; got {min_support}")
     settings = dataset_dir / "data_config.json"
     if not settings.is_file():
         raise DataError(Problem(str(settings), None, "missing: not a dataset folder", "build it with `framelab data`"))
@@ -296,11 +323,10 @@ def build_ensemble(model_dirs: list[str | Path], dataset_dir: str | Path, out_di
     normalised = np.array(weights) / float(sum(weights))
     oofs = out_of_fold_members(members)
     if oofs is not None:
-        threshold, dev_metrics = _out_of_fold_figures(members, oofs, normalised, labels, dataset_dir)
+        thresholds, dev_metrics = _out_of_fold_figures(members, oofs, normalised, labels, dataset_dir, threshold_rule, min_support)
     else:
-        threshold, dev_metrics = _dev_split_figures(members, task, dataset_dir, unit, normalised, labels)
+        thresholds, dev_metrics = _dev_split_figures(members, task, dataset_dir, unit, normalised, labels, threshold_rule, min_support)
     dev_metrics["data_dir"] = str(dataset_dir)
-    thresholds = [threshold] * len(labels)
     spec = {
         "task": task.name,
         "unit": unit,
