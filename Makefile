@@ -17,6 +17,7 @@ INPUT   ?= data/sample/articles.jsonl
 FORMAT  ?= jsonl
 MODELS  ?= models/semeval2023-lines models/semeval2023-sentences models/semeval2023-spans
 ENSEMBLE ?= models/semeval2023-lines-ensemble
+THRESHOLD_RULE ?= global
 OUT     ?= outputs/predictions.$(FORMAT)
 export HF_EVALUATE_OFFLINE := 1
 export HF_HUB_OFFLINE      := 1
@@ -27,7 +28,7 @@ export TOKENIZERS_PARALLELISM := false
 
 help: ## list every target
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
-	@echo "  variables: CONFIG=$(CONFIG) MODEL=$(MODEL) DATA=$(DATA) SPLIT=$(SPLIT) INPUT=$(INPUT) FORMAT=$(FORMAT) OUT=$(OUT) MODELS=\"$(MODELS)\" ENSEMBLE=$(ENSEMBLE)"
+	@echo "  variables: CONFIG=$(CONFIG) MODEL=$(MODEL) DATA=$(DATA) SPLIT=$(SPLIT) INPUT=$(INPUT) FORMAT=$(FORMAT) OUT=$(OUT) MODELS=\"$(MODELS)\" ENSEMBLE=$(ENSEMBLE) THRESHOLD_RULE=$(THRESHOLD_RULE)"
 
 $(BIN)/framelab: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -55,8 +56,8 @@ baseline: setup ## TF-IDF + logistic regression on DATA (TASK=techniques|frames|
 	$(BIN)/framelab baseline --data $(DATA) --task $(or $(TASK),techniques) --split $(SPLIT)
 
 ensemble: DATA = data/processed/semeval2023-lines
-ensemble: setup ## average the techniques models and span taggers MODELS on DATA's units (default: SemEval-2023 lines + sentences + spans) into ENSEMBLE
-	$(BIN)/framelab ensemble $(addprefix --model ,$(MODELS)) --data $(DATA) --out $(ENSEMBLE)
+ensemble: setup ## average the techniques models and span taggers MODELS on DATA's units (default: SemEval-2023 lines + sentences + spans) into ENSEMBLE; THRESHOLD_RULE=per_label_or_global for k-fold members
+	$(BIN)/framelab ensemble $(addprefix --model ,$(MODELS)) --data $(DATA) --threshold-rule $(THRESHOLD_RULE) --out $(ENSEMBLE)
 
 score: setup ## score INPUT with MODEL into OUT as FORMAT (jsonl|csv|html|semeval2023|semeval2020)
 	$(BIN)/framelab score --model $(MODEL) --format $(FORMAT) --out $(OUT) $(INPUT)
