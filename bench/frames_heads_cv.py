@@ -33,10 +33,9 @@ from framelab.config import load_config
 from framelab.eval.scores import multilabel_scores
 from framelab.frames.head import HeadSpec, apply_heads, train_heads
 from framelab.frames.sentences import article_sentences
-from framelab.frames.train import cross_fitted_scores
+from framelab.frames.train import cross_fitted_scores, frame_splits
 from framelab.lexical import LexicalModel, blend
 from framelab.models.folder import resolve_base_model
-from framelab.tasks import get_task
 from framelab.thresholds import decisions_at, global_threshold
 from framelab.train.folds import assign_folds
 from framelab.train.trainer import load_tokenizer
@@ -86,12 +85,7 @@ def main() -> None:
     args = parser.parse_args()
 
     config = load_config(args.config)
-    task = get_task(config.train.task)
-    train, names = task.load_split(config.dataset_dir, "train", None)
-    keep = [j for j, c in enumerate(train.targets.sum(axis=0)) if c >= max(1, config.train.min_label_count)]
-    names = [names[j] for j in keep]
-    train.targets = train.targets[:, keep]
-    dev, _ = task.load_split(config.dataset_dir, "dev", names)
+    train, dev, names = frame_splits(config)
     folds = assign_folds(train.ids, args.folds, config.train.seed)
 
     lexical_oof = np.zeros(train.targets.shape)

@@ -35,6 +35,7 @@ from framelab.frames.sentences import article_sentences
 from framelab.lexical import LexicalModel, blend
 from framelab.models.card import classifier_metrics, write_model_card
 from framelab.models.folder import ModelMeta, atomic_folder, write_meta
+from framelab.splits import TaskData
 from framelab.tasks import get_task
 from framelab.thresholds import cross_fitted, decisions_at, tuned_thresholds
 from framelab.train.trainer import TrainResult, load_tokenizer, start
@@ -72,6 +73,17 @@ def _kept(config: Config, targets: np.ndarray) -> list[int]:
     return keep
 
 
+def frame_splits(config: Config) -> tuple[TaskData, TaskData, list[str]]:
+    """The train and dev articles of ``config``'s dataset and the frames kept (seen in at least ``train.min_label_count`` train articles)."""
+    task = get_task(config.train.task)
+    train_data, names = task.load_split(config.dataset_dir, "train", None)
+    keep = _kept(config, train_data.targets)
+    names = [names[j] for j in keep]
+    train_data.targets = train_data.targets[:, keep]
+    dev_data, _ = task.load_split(config.dataset_dir, "dev", names)
+    return train_data, dev_data, names
+
+
 def train_frames_attention(config: Config, *, resume: bool = False, callbacks=None) -> TrainResult:
     """Encode the sentences of the train and dev articles, train the heads, tune thresholds on dev and save the folder."""
     if resume:
@@ -81,11 +93,7 @@ def train_frames_attention(config: Config, *, resume: bool = False, callbacks=No
     t = config.train
     task = get_task(t.task)
     base, _ = start(config)
-    train_data, names = task.load_split(config.dataset_dir, "train", None)
-    keep = _kept(config, train_data.targets)
-    names = [names[j] for j in keep]
-    train_data.targets = train_data.targets[:, keep]
-    dev_data, _ = task.load_split(config.dataset_dir, "dev", names)
+    train_data, dev_data, names = frame_splits(config)
     tokenizer = load_tokenizer(config, base)
     encoder = AutoModel.from_pretrained(base, dtype=torch.float32, use_safetensors=True, trust_remote_code=False).eval()
 

@@ -1,0 +1,184 @@
+"""Partial fine-tuning for frames: the encoder's lower layers cached once, its top layers and one attention head trained on articles (a benchmark, not a test).
+
+Issue 21's second route. The lowest ``--frozen`` layers of the encoder never
+change, so each sentence's states after them are computed once
+(:func:`framelab.train.frozen.lower_states`); every epoch then runs only the
+top layers (:func:`framelab.train.frozen.top_layers_only`) over all the
+sentences of a batch of articles, mean-pools each sentence, and trains the
+top layers and a label-wise attention head (:mod:`framelab.frames.head`)
+on the articles' frames. The head starts from the frozen recipe (40 epochs
+on the frozen vectors), so epoch 0 is the frozen baseline with one head.
+
+``--inner``: fit on train folds 1–4 (by article, ``train.seed``), report
+fold 0 after every epoch, alone and with the TF-IDF model averaged in, each
+at the global threshold tuned on that fold: the choices (epochs, layers,
+learning rates, TF-IDF weight) are made on train. Without it: fit on all the
+train articles and score dev once (tuned and cross-fitted)::
+
+    python bench/frames_partial_ft.py --inner --frozen 3 --epochs 5 --encoder-lr 1e-4 --head-lr 1e-3
+
+Only encoders that :func:`framelab.train.frozen.cacheable` accepts (the
+BERT family: MiniLM, the default) can be cut this way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from torch import nn
+from transformers import AutoModel
+
+from framelab.config import load_config
+from framelab.eval.scores import multilabel_scores
+from framelab.frames.head import HeadSpec, train_heads
+from framelab.frames.train import cross_fitted_scores, frame_splits
+from framelab.lexical import LexicalModel, blend
+from framelab.models.folder import resolve_base_model
+from framelab.thresholds import decisions_at, global_threshold
+from framelab.train.folds import assign_folds
+from framelab.train.frozen import cacheable, lower_states, top_layers_only
+from framelab.train.trainer import load_tokenizer
+from framelab.types import Article
+from framelab.unit_pool import split_many
+
+#: TF-IDF weights each evaluation reports.
+WEIGHTS = (0.0, 0.25, 0.5, 0.75)
+
+
+class SentenceStates:
+    """Every sentence of the corpus as its cached lower-layer states, grouped by article."""
+
+    def __init__(self, encoder, tokenizer, texts: list[str], *, frozen: int, max_length: int):
+        units = split_many([Article(str(i), text) for i, text in enumerate(texts)], "sentence")
+        flat = [u.text for own in units for u in own]
+        features = tokenizer(flat, truncation=True, max_length=max_length)
+        features = {k: v for k, v in features.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+        self.encoder, self.frozen = encoder, frozen
+        self.states = lower_states(encoder, features, frozen, batch_size=64, bf16=False)
+        self.lengths = np.array([len(s) for s in self.states])
+        self.starts = np.concatenate([[0], np.cumsum([len(own) for own in units])])
+
+    def rows(self, articles: list[int]) -> tuple[list[int], list[int]]:
+        """The sentence rows of ``articles``, one after the other, and each article's count."""
+        rows = [r for a in articles for r in range(self.starts[a], self.starts[a + 1])]
+        return rows, [int(self.starts[a + 1] - self.starts[a]) for a in articles]
+
+    def vectors(self, rows: list[int], *, grad: bool, batch_size: int = 64) -> torch.Tensor:
+        """The top layers over ``rows``' cached states, mean-pooled and L2-normalised, in input order."""
+        order = sorted(range(len(rows)), key=lambda i: -self.lengths[rows[i]])
+        out: list[torch.Tensor] = [torch.empty(0)] * len(rows)
+        hidden_size = self.encoder.config.hidden_size
+        with torch.enable_grad() if grad else torch.inference_mode(), top_layers_only(self.encoder, self.frozen):
+            for begin in range(0, len(order), batch_size):
+                idx = order[begin : begin + batch_size]
+                width = int(max(self.lengths[rows[i]] for i in idx))
+                states = torch.zeros((len(idx), width, hidden_size))
+                mask = torch.zeros((len(idx), width), dtype=torch.long)
+                for r, i in enumerate(idx):
+                    n = self.lengths[rows[i]]
+                    states[r, :n] = self.states[rows[i]]
+                    mask[r, :n] = 1
+                hidden = self.encoder(inputs_embeds=states, attention_mask=mask).last_hidden_state
+                weights = mask.unsqueeze(-1).float()
+                pooled = nn.functional.normalize((hidden * weights).sum(1) / weights.sum(1), dim=-1)
+                for r, i in enumerate(idx):
+                    out[i] = pooled[r]
+        return torch.stack(out)
+
+
+def predict(sentences: SentenceStates, head, articles: list[int], batch_size: int = 16) -> np.ndarray:
+    """The head's probabilities ``(articles, labels)`` on the current top layers."""
+    sentences.encoder.eval()
+    head.eval()
+    probs = []
+    with torch.inference_mode():
+        for begin in range(0, len(articles), batch_size):
+            rows, counts = sentences.rows(articles[begin : begin + batch_size])
+            logits, _ = head(sentences.vectors(rows, grad=False), counts)
+            probs.append(torch.sigmoid(logits).double().numpy())
+    return np.concatenate(probs)
+
+
+def report(tag: str, probs: np.ndarray, targets: np.ndarray, lexical: np.ndarray, names: list[str], ids: list[str] | None) -> None:
+    """Micro-F1 at the global threshold tuned on these articles (and cross-fitted when ``ids`` are given) per TF-IDF weight."""
+    parts = [tag]
+    for weight in WEIGHTS:
+        blended = blend(probs, lexical, weight)
+        micro = multilabel_scores(decisions_at(blended, global_threshold(blended, targets)), targets, names)["micro"]["f1"]
+        crossed = f" / {cross_fitted_scores('global', blended, targets, ids, names)['micro_f1']:.3f}" if ids else ""
+        parts.append(f"TF-IDF {weight}: {micro:.3f}{crossed}")
+    print("  ".join(parts), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default="configs/semeval2023-frames.yaml")
+    parser.add_argument("--base", default="default", help="a BERT-family encoder (model.base value)")
+    parser.add_argument("--frozen", type=int, default=4, help="lower layers cached and never trained")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--encoder-lr", type=float, default=3e-5)
+    parser.add_argument("--head-lr", type=float, default=3e-4)
+    parser.add_argument("--batch-size", type=int, default=8, help="articles per step")
+    parser.add_argument("--inner", action="store_true", help="fit on train folds 1-4 and report fold 0; never touches dev")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    started = time.perf_counter()
+
+    config = load_config(args.config)
+    train, dev, names = frame_splits(config)
+
+    folder = resolve_base_model(args.base)
+    encoder = AutoModel.from_pretrained(folder, dtype=torch.float32, use_safetensors=True)
+    if not cacheable(encoder, args.frozen):
+        raise SystemExit(f"{args.base}: its lower layers cannot be cached (model type {encoder.config.model_type})")
+    sentences = SentenceStates(encoder, load_tokenizer(config, folder), train.texts + dev.texts, frozen=args.frozen, max_length=config.model.max_length)
+    print(f"{len(sentences.states)} sentences, mean {sentences.lengths.mean():.1f} tokens; lower states in {time.perf_counter() - started:.0f} s", flush=True)
+
+    n_train = len(train.texts)
+    if args.inner:
+        folds = assign_folds(train.ids, 5, config.train.seed)
+        fit = [i for i in range(n_train) if folds[i] != 0]
+        judged = [i for i in range(n_train) if folds[i] == 0]
+        judged_targets, ids = train.targets[judged], None
+    else:
+        fit, judged = list(range(n_train)), list(range(n_train, n_train + len(dev.texts)))
+        judged_targets, ids = dev.targets, dev.ids
+    texts = train.texts + dev.texts
+    lexical = LexicalModel.fit([texts[i] for i in fit], train.targets[fit], seed=config.train.seed).probabilities([texts[i] for i in judged])
+
+    spec = HeadSpec(input_size=encoder.config.hidden_size, labels=len(names), heads=1)
+    frozen_vectors = [sentences.vectors(sentences.rows([a])[0], grad=False).numpy() for a in fit]
+    (head,) = train_heads(spec, frozen_vectors, train.targets[fit], epochs=40, learning_rate=1e-3, weight_decay=0.01, batch_size=16, seed=config.train.seed)
+    report("epoch 0 (frozen, one head)", predict(sentences, head, judged), judged_targets, lexical, names, ids)
+
+    top = [p for layer in list(encoder.base_model.encoder.layer)[args.frozen :] for p in layer.parameters()]
+    for parameter in encoder.parameters():
+        parameter.requires_grad_(False)
+    for parameter in top:
+        parameter.requires_grad_(True)
+    optimiser = torch.optim.AdamW([{"params": top, "lr": args.encoder_lr}, {"params": head.parameters(), "lr": args.head_lr}], weight_decay=0.01)
+    gold = torch.from_numpy(train.targets[fit].astype(np.float32))
+    order = torch.Generator().manual_seed(config.train.seed)
+    for epoch in range(1, args.epochs + 1):
+        epoch_started = time.perf_counter()
+        encoder.train()
+        head.train()
+        total = 0.0
+        for batch in torch.randperm(len(fit), generator=order).split(args.batch_size):
+            rows, counts = sentences.rows([fit[i] for i in batch.tolist()])
+            logits, _ = head(sentences.vectors(rows, grad=True), counts)
+            loss = nn.functional.binary_cross_entropy_with_logits(logits, gold[batch])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            total += loss.item() * len(batch)
+        print(f"epoch {epoch}: loss {total / len(fit):.4f}, {time.perf_counter() - epoch_started:.0f} s", flush=True)
+        report(f"epoch {epoch}", predict(sentences, head, judged), judged_targets, lexical, names, ids)
+    print(f"total {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
