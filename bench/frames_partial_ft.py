@@ -34,12 +34,13 @@ from transformers import AutoModel
 from framelab.config import load_config
 from framelab.eval.scores import multilabel_scores
 from framelab.frames.head import HeadSpec, train_heads
+from framelab.frames.sentences import mean_tokens
 from framelab.frames.train import cross_fitted_scores, frame_splits
 from framelab.lexical import LexicalModel, blend
 from framelab.models.folder import resolve_base_model
 from framelab.thresholds import decisions_at, global_threshold
 from framelab.train.folds import assign_folds
-from framelab.train.frozen import cacheable, lower_states, top_layers_only
+from framelab.train.frozen import cacheable, collate_cached, lower_states, top_layers_only
 from framelab.train.trainer import load_tokenizer
 from framelab.types import Article
 from framelab.unit_pool import split_many
@@ -70,20 +71,12 @@ class SentenceStates:
         """The top layers over ``rows``' cached states, mean-pooled and L2-normalised, in input order."""
         order = sorted(range(len(rows)), key=lambda i: -self.lengths[rows[i]])
         out: list[torch.Tensor] = [torch.empty(0)] * len(rows)
-        hidden_size = self.encoder.config.hidden_size
         with torch.enable_grad() if grad else torch.inference_mode(), top_layers_only(self.encoder, self.frozen):
             for begin in range(0, len(order), batch_size):
                 idx = order[begin : begin + batch_size]
-                width = int(max(self.lengths[rows[i]] for i in idx))
-                states = torch.zeros((len(idx), width, hidden_size))
-                mask = torch.zeros((len(idx), width), dtype=torch.long)
-                for r, i in enumerate(idx):
-                    n = self.lengths[rows[i]]
-                    states[r, :n] = self.states[rows[i]]
-                    mask[r, :n] = 1
-                hidden = self.encoder(inputs_embeds=states, attention_mask=mask).last_hidden_state
-                weights = mask.unsqueeze(-1).float()
-                pooled = nn.functional.normalize((hidden * weights).sum(1) / weights.sum(1), dim=-1)
+                batch = collate_cached([{"inputs_embeds": self.states[rows[i]], "labels": 0} for i in idx])
+                hidden = self.encoder(inputs_embeds=batch["inputs_embeds"], attention_mask=batch["attention_mask"]).last_hidden_state
+                pooled = nn.functional.normalize(mean_tokens(hidden, batch["attention_mask"]), dim=-1)
                 for r, i in enumerate(idx):
                     out[i] = pooled[r]
         return torch.stack(out)
@@ -150,7 +143,8 @@ def main() -> None:
     lexical = LexicalModel.fit([texts[i] for i in fit], train.targets[fit], seed=config.train.seed).probabilities([texts[i] for i in judged])
 
     spec = HeadSpec(input_size=encoder.config.hidden_size, labels=len(names), heads=1)
-    frozen_vectors = [sentences.vectors(sentences.rows([a])[0], grad=False).numpy() for a in fit]
+    rows, counts = sentences.rows(fit)
+    frozen_vectors = np.split(sentences.vectors(rows, grad=False).numpy(), np.cumsum(counts)[:-1])
     (head,) = train_heads(spec, frozen_vectors, train.targets[fit], epochs=40, learning_rate=1e-3, weight_decay=0.01, batch_size=16, seed=config.train.seed)
     report("epoch 0 (frozen, one head)", predict(sentences, head, judged), judged_targets, lexical, names, ids)
 

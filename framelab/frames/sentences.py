@@ -26,6 +26,12 @@ class ArticleSentences:
     vectors: np.ndarray
 
 
+def mean_tokens(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Each row's mean token vector over its unmasked tokens: ``(rows, tokens, hidden)`` → ``(rows, hidden)``."""
+    weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1)
+
+
 def encode_sentences(tokenizer, encoder, sentences: list[str], *, max_length: int, batch_size: int) -> np.ndarray:
     """L2-normalised mean token vectors of ``sentences``, shape ``(len(sentences), hidden)``, in input order."""
     out = np.zeros((len(sentences), encoder.config.hidden_size), dtype=np.float32)
@@ -46,8 +52,7 @@ def encode_sentences(tokenizer, encoder, sentences: list[str], *, max_length: in
                 mask[row, : lengths[i]] = 1
             attention = torch.from_numpy(mask).to(device)
             hidden = encoder(input_ids=torch.from_numpy(input_ids).to(device), attention_mask=attention).last_hidden_state
-            weights = attention.unsqueeze(-1).to(hidden.dtype)
-            out[idx] = ((hidden * weights).sum(1) / weights.sum(1)).float().cpu().numpy()
+            out[idx] = mean_tokens(hidden, attention).float().cpu().numpy()
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     return out / np.maximum(norms, 1e-12)
 
