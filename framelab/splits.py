@@ -65,6 +65,19 @@ def load_table(dataset_dir: Path, table: str, split: str) -> Dataset:
     return with_label_names(tables[split])
 
 
+def unit_offsets(dataset_dir: Path, ids: list[str]) -> list[tuple[str, int, int]]:
+    """Article, start and end of each unit of ``ids`` (``article#index``) in the dataset's train and dev splits."""
+    where = {}
+    for split in ("train", "dev"):
+        rows = load_table(dataset_dir, "units", split)
+        for article, index, start, end in zip(rows["article_id"], rows["index"], rows["start"], rows["end"]):
+            where[f"{article}#{index}"] = (article, start, end)
+    missing = [i for i in ids if i not in where]
+    if missing:
+        raise DataError(Problem(str(dataset_dir), None, f"lacks units the models were trained on (e.g. {missing[0]})", "give the dataset folder the unit-level members were trained on"))
+    return [where[i] for i in ids]
+
+
 def with_label_names(rows: Dataset) -> Dataset:
     """``rows`` with every ``ClassLabel`` value (also inside lists and span records) given back as its name."""
     coded = [name for name, feature in rows.features.items() if _has_class_label(feature)]

@@ -241,19 +241,50 @@ def test_a_span_tagger_trained_with_folds_joins_an_out_of_fold_ensemble_on_lines
     result = build_ensemble([lines, tagger], workdir / "dataset-line", workdir / "lines+tagger-out-of-fold")
     assert result.dev_metrics["source"] == "out_of_fold"
     # Each line gets the tagger's best sentence inside it, by the sentences' article offsets.
-    table = {}
-    for split in ("train", "dev"):
-        for row in load_from_disk(str(workdir / "dataset-line"))[split]:
-            table[f"{row['article_id']}#{row['index']}"] = (row["article_id"], row["start"], row["end"])
-    labels = line_oof.labels
-    columns = [sentences.labels.index(n) for n in labels]
-    by_hand = np.zeros((len(line_oof.ids), len(labels)))
-    for i, uid in enumerate(line_oof.ids):
-        article, start, end = table[uid]
-        inside = [r for r, sid in enumerate(sentences.ids) if sid.rsplit("#", 1)[0] == article and sentences.offsets[r, 0] >= start and sentences.offsets[r, 1] <= end]
-        if inside:
-            by_hand[i] = sentences.probabilities[np.ix_(inside, columns)].max(axis=0)
+    by_hand = _best_inside_each_line(workdir, line_oof, sentences)
     probs = (line_oof.probabilities + by_hand) / 2
     spec = json.loads((result.model_dir / "ensemble.json").read_text(encoding="utf-8"))
     assert spec["thresholds"][0] == global_threshold(probs, line_oof.targets)
     assert (by_hand > 0).any()
+
+
+def test_a_sentence_model_trained_with_folds_joins_an_out_of_fold_ensemble_on_lines(workdir: Path, tiny_model_dir: Path) -> None:
+    folds = {"train.folds": "2", "train.seed": "5"}
+    lines = _trained(workdir, tiny_model_dir, "line", **{"name": "tiny-folds-lines-5", "output_dir": workdir / "folds-lines-5", **folds})
+    sentences = _trained(workdir, tiny_model_dir, "sentence", **{"name": "tiny-folds-sentences", "output_dir": workdir / "folds-sentences", **folds})
+    line_oof, sentence_oof = load_out_of_fold(lines), load_out_of_fold(sentences)
+    # Every unit's saved offsets give its text back.
+    for oof, unit in ((line_oof, "line"), (sentence_oof, "sentence")):
+        articles, texts = {}, {}
+        for split in ("train", "dev"):
+            for row in load_from_disk(str(workdir / f"dataset-{unit}"))[split]:
+                texts[f"{row['article_id']}#{row['index']}"] = row["text"]
+        for split in ("train", "dev"):
+            for row in load_from_disk(str(workdir / f"dataset-{unit}" / "articles"))[split]:
+                articles[row["id"]] = row["text"]
+        assert oof.offsets is not None and len(oof.offsets) == len(oof.ids)
+        for uid, (start, end) in zip(oof.ids, oof.offsets):
+            assert articles[uid.rsplit("#", 1)[0]][start:end] == texts[uid]
+
+    result = build_ensemble([lines, sentences], workdir / "dataset-line", workdir / "lines+sentences-out-of-fold")
+    assert result.dev_metrics["source"] == "out_of_fold"
+    assert set(result.dev_metrics["members"]) == {lines.name, sentences.name}
+    probs = (line_oof.probabilities + _best_inside_each_line(workdir, line_oof, sentence_oof)) / 2
+    spec = json.loads((result.model_dir / "ensemble.json").read_text(encoding="utf-8"))
+    assert spec["thresholds"][0] == global_threshold(probs, line_oof.targets)
+
+
+def _best_inside_each_line(workdir: Path, line_oof, finer) -> np.ndarray:
+    """Per line of ``line_oof``, each label's highest out-of-fold probability over ``finer``'s units inside it, found by hand."""
+    table = {}
+    for split in ("train", "dev"):
+        for row in load_from_disk(str(workdir / "dataset-line"))[split]:
+            table[f"{row['article_id']}#{row['index']}"] = (row["article_id"], row["start"], row["end"])
+    columns = [finer.labels.index(n) for n in line_oof.labels]
+    by_hand = np.zeros((len(line_oof.ids), len(line_oof.labels)))
+    for i, uid in enumerate(line_oof.ids):
+        article, start, end = table[uid]
+        inside = [r for r, fid in enumerate(finer.ids) if fid.rsplit("#", 1)[0] == article and finer.offsets[r, 0] >= start and finer.offsets[r, 1] <= end]
+        if inside:
+            by_hand[i] = finer.probabilities[np.ix_(inside, columns)].max(axis=0)
+    return by_hand

@@ -32,7 +32,7 @@ from framelab.errors import DataError, Problem
 from framelab.eval.scores import multilabel_scores, single_label_scores
 from framelab.lexical import LexicalModel, blend
 from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, out_of_fold_bytes
-from framelab.splits import TaskData
+from framelab.splits import TaskData, unit_offsets
 from framelab.tasks import Task, get_task
 from framelab.thresholds import decisions_at, tuned_thresholds
 from framelab.train.folds import assign_folds, concat, cross_validated, decide, scores, subset
@@ -252,6 +252,8 @@ def train_folds(config: Config, *, callbacks: list[TrainerCallback] | None = Non
     dev_metrics["cross_validated"] = {"folds": t.folds, "seed": t.seed, **summary, "per_fold": [{**r, "scores": f} for r, f in zip(per_fold_runs, per_fold)]}
     dev_metrics["refit"] = {"epochs": epochs, "examples": len(data.texts)}
     dev_metrics["n_dev_examples"] = len(data.texts)
-    oof = OutOfFold(data.ids, setup.names, folds, data.targets, probs, fine_tuned)
+    # Unit offsets let a model of finer units (sentences) join an ensemble on coarser ones (lines).
+    offsets = np.array([(start, end) for _, start, end in unit_offsets(config.dataset_dir, data.ids)], dtype=np.int64) if setup.task.level == "unit" else None
+    oof = OutOfFold(data.ids, setup.names, folds, data.targets, probs, fine_tuned, offsets)
     meta = _meta(refit_config, setup, inventory, thresholds, data.targets)
     return finish(refit.run, setup.tokenizer, refit_config, meta, dev_metrics, refit.lexical, files={OUT_OF_FOLD_FILE: out_of_fold_bytes(oof)})

@@ -8,7 +8,8 @@ they are tuned depends on the members:
 - Members trained with ``--folds`` carry out-of-fold predictions on every
   train and dev example (:mod:`framelab.models.out_of_fold`); when all do,
   with the same folds, the thresholds are tuned on their weighted mean over
-  every unit (a span tagger's sentences projected onto the units that hold
+  every unit (a finer member's units, such as a sentence model's or a span
+  tagger's sentences, projected onto the units that hold
   them), and ``dev_metrics.json`` reports the cross-validated
   figures (each fold decided at the thresholds tuned on the other folds). Their
   saved weights saw the dev split, so it is never scored.
@@ -37,7 +38,7 @@ from framelab.models.ensemble import ENSEMBLE_FILE, MEMBERS_DIR, member_probabil
 from framelab.models.folder import atomic_folder
 from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, load_out_of_fold
 from framelab.models.predictor import Predictor
-from framelab.splits import TaskData, load_table
+from framelab.splits import TaskData, unit_offsets
 from framelab.tasks import Task, get_task, task_names
 from framelab.thresholds import RULES, cross_fitted, decisions_at, tuned_thresholds
 from framelab.train.folds import article_of, cross_validated
@@ -122,19 +123,6 @@ def _article_folds(oof: OutOfFold) -> dict[str, int]:
     return {article_of(i): int(f) for i, f in zip(oof.ids, oof.folds)}
 
 
-def _unit_offsets(dataset_dir: Path, ids: list[str]) -> list[tuple[str, int, int]]:
-    """Article, start and end of each unit ``ids`` of the dataset's train and dev splits."""
-    where = {}
-    for split in ("train", "dev"):
-        rows = load_table(dataset_dir, "units", split)
-        for article, index, start, end in zip(rows["article_id"], rows["index"], rows["start"], rows["end"]):
-            where[f"{article}#{index}"] = (article, start, end)
-    missing = [i for i in ids if i not in where]
-    if missing:
-        raise DataError(Problem(str(dataset_dir), None, f"lacks units the members were trained on (e.g. {missing[0]})", "give the dataset folder the line members were trained on"))
-    return [where[i] for i in ids]
-
-
 def _inside(oof: OutOfFold, columns: list[int], units: list[tuple[str, int, int]]) -> np.ndarray:
     """Per unit of ``units``, each label's highest out-of-fold probability over ``oof``'s units inside it (0 where none is)."""
     by_article: dict[str, list[int]] = {}
@@ -150,15 +138,16 @@ def _inside(oof: OutOfFold, columns: list[int], units: list[tuple[str, int, int]
     return out
 
 
-def _aligned(members: list[Predictor], oofs: list[OutOfFold], labels: list[str], dataset_dir: Path) -> tuple[OutOfFold, list[np.ndarray]]:
-    """The reference predictions (the first member labelling the dataset's units) and every member's out-of-fold probabilities of ``labels`` on its units.
+def _aligned(members: list[Predictor], oofs: list[OutOfFold], labels: list[str], dataset_dir: Path, unit: str) -> tuple[OutOfFold, list[np.ndarray]]:
+    """The reference predictions (the first member labelling the dataset's ``unit`` units) and every member's out-of-fold probabilities of ``labels`` on them.
 
-    A span tagger's units (sentences) are finer: each unit gets, per label,
-    its highest probability over the tagger's units inside it, as in scoring.
+    A member of finer units (a sentence model, a span tagger's sentences)
+    gives each unit, per label, its highest probability over its units inside
+    it, found by article offsets, as in scoring.
     """
-    at = next((i for i, oof in enumerate(oofs) if oof.offsets is None), None)
+    at = next((i for i, m in enumerate(members) if m.task.level == "unit" and m.meta.unit == unit), None)
     if at is None:
-        raise ConfigError("an ensemble needs at least one model that labels units (e.g. a techniques model) besides span taggers")
+        raise ConfigError(f"an out-of-fold ensemble on {unit} units needs a member trained on the dataset's {unit} units (e.g. a techniques model)")
     reference, folds = oofs[at], _article_folds(oofs[at])
     units = None
     aligned = []
@@ -170,16 +159,19 @@ def _aligned(members: list[Predictor], oofs: list[OutOfFold], labels: list[str],
         if oof.ids == reference.ids:
             aligned.append(oof.probabilities[:, columns])
         elif oof.offsets is not None:
-            units = units or _unit_offsets(dataset_dir, reference.ids)
+            units = units or unit_offsets(dataset_dir, reference.ids)
             aligned.append(_inside(oof, columns, units))
         else:
-            raise ConfigError(f"{m.model_dir}: its out-of-fold units differ from {members[at].model_dir}'s; train both on the same dataset")
+            raise ConfigError(
+                f"{m.model_dir}: its out-of-fold units differ from {members[at].model_dir}'s and carry no article offsets; "
+                "train both on the same dataset, or retrain it with --folds by this framelab (which saves them)"
+            )
     return reference, aligned
 
 
-def _out_of_fold_figures(members: list[Predictor], oofs: list[OutOfFold], weights: np.ndarray, labels: list[str], dataset_dir: Path, rule: str, min_support: int) -> tuple[list[float], dict]:
+def _out_of_fold_figures(members: list[Predictor], oofs: list[OutOfFold], weights: np.ndarray, labels: list[str], dataset_dir: Path, unit: str, rule: str, min_support: int) -> tuple[list[float], dict]:
     """The thresholds tuned by ``rule`` on the members' weighted out-of-fold mean, and the cross-validated figures."""
-    reference, member_probs = _aligned(members, oofs, labels, dataset_dir)
+    reference, member_probs = _aligned(members, oofs, labels, dataset_dir, unit)
     targets = reference.targets[:, [reference.labels.index(name) for name in labels]]
     data = TaskData(reference.ids, [""] * len(reference.ids), targets)
 
@@ -323,7 +315,7 @@ def build_ensemble(
     normalised = np.array(weights) / float(sum(weights))
     oofs = out_of_fold_members(members)
     if oofs is not None:
-        thresholds, dev_metrics = _out_of_fold_figures(members, oofs, normalised, labels, dataset_dir, threshold_rule, min_support)
+        thresholds, dev_metrics = _out_of_fold_figures(members, oofs, normalised, labels, dataset_dir, unit, threshold_rule, min_support)
     else:
         thresholds, dev_metrics = _dev_split_figures(members, task, dataset_dir, unit, normalised, labels, threshold_rule, min_support)
     dev_metrics["data_dir"] = str(dataset_dir)
