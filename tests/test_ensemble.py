@@ -257,11 +257,8 @@ def test_a_sentence_model_trained_with_folds_joins_an_out_of_fold_ensemble_on_li
     for oof, unit in ((line_oof, "line"), (sentence_oof, "sentence")):
         articles, texts = {}, {}
         for split in ("train", "dev"):
-            for row in load_from_disk(str(workdir / f"dataset-{unit}"))[split]:
-                texts[f"{row['article_id']}#{row['index']}"] = row["text"]
-        for split in ("train", "dev"):
-            for row in load_from_disk(str(workdir / f"dataset-{unit}" / "articles"))[split]:
-                articles[row["id"]] = row["text"]
+            texts.update((f"{row['article_id']}#{row['index']}", row["text"]) for row in load_from_disk(str(workdir / f"dataset-{unit}"))[split])
+            articles.update((row["id"], row["text"]) for row in load_from_disk(str(workdir / f"dataset-{unit}" / "articles"))[split])
         assert oof.offsets is not None and len(oof.offsets) == len(oof.ids)
         for uid, (start, end) in zip(oof.ids, oof.offsets):
             assert articles[uid.rsplit("#", 1)[0]][start:end] == texts[uid]
