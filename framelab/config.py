@@ -98,6 +98,13 @@ class TrainConfig:
     )
     max_pos_weight: float = _f(10.0, "Cap on a label's positive weight.")
     focal_gamma: float = _f(2.0, "Focusing parameter of the focal loss.")
+    unit_loss_weight: float = _f(
+        0.0,
+        "Token taggers (spans): weight of a unit-level term added to the tag loss, so one encoder learns the spans and "
+        "the labels of the units that hold them together. A technique's unit probability is its highest token "
+        "probability (what the tagger gives an ensemble); the term is its loss (rare_labels, positive weights "
+        "counted over windows) against whether the window holds a span of it. 0 = tags only.",
+    )
     min_label_count: int = _f(1, "Labels with fewer training positives than this are left out of the model.")
     threshold_rule: str = _f(
         "global",
@@ -322,6 +329,7 @@ def _check(config: Config, where: str) -> None:
     for key, value in (
         ("train.weight_decay", t.weight_decay),
         ("train.focal_gamma", t.focal_gamma),
+        ("train.unit_loss_weight", t.unit_loss_weight),
         ("train.min_label_count", t.min_label_count),
         ("train.threshold_min_support", t.threshold_min_support),
         ("train.early_stopping_patience", t.early_stopping_patience),
@@ -337,6 +345,9 @@ def _check(config: Config, where: str) -> None:
         raise ConfigError(f"{where}: train.folds must be 0 (no folds) or at least 2, got {t.folds}")
     if not 0 <= t.lexical_weight <= 1:
         raise ConfigError(f"{where}: train.lexical_weight must be within [0, 1], got {t.lexical_weight}")
+    if t.unit_loss_weight and get_task(t.task).head != "token":
+        taggers = [name for name in task_names() if get_task(name).head == "token"]
+        raise ConfigError(f"{where}: train.unit_loss_weight applies to token taggers ({', '.join(taggers)}), not '{t.task}'; set it to 0")
     if t.lexical_weight and not get_task(t.task).lexical_blend:
         blendable = [name for name in task_names() if get_task(name).lexical_blend]
         raise ConfigError(f"{where}: train.lexical_weight applies to the {' and '.join(blendable)} tasks, not '{t.task}'; set it to 0")

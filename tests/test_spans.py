@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 from transformers import AutoTokenizer
 
 from framelab.cli import main
@@ -17,6 +19,7 @@ from framelab.errors import DataError
 from framelab.eval.report import evaluate_model
 from framelab.score.scorer import score
 from framelab.spans.classify import classify_span_file
+from framelab.spans.train import tag_loss
 from framelab.tagging import IGNORE, decode, merge_windows, text_label_scores, token_targets, tokenize_windows, trim_span, window_starts
 from framelab.train.run import train
 from framelab.types import Span
@@ -97,6 +100,32 @@ def test_text_scores_are_the_highest_b_or_i_probability_of_each_technique() -> N
     ]
     np.testing.assert_allclose(text_label_scores(tokens, 2), [[0.9, 0.3], [0.0, 0.0]])
     assert text_label_scores([], 2).shape == (0, 2)
+
+
+def test_the_unit_term_scores_each_windows_highest_text_token_against_its_tags() -> None:
+    torch.manual_seed(0)
+    logits = torch.randn(2, 5, 6, requires_grad=True)  # 2 windows, 5 tokens, B/I of 3 techniques
+    labels = torch.zeros(2, 5, 6)
+    labels[:, 0] = IGNORE  # [CLS]
+    labels[0, 4] = IGNORE  # padding of the shorter window
+    labels[0, 2, 0] = 1.0  # window 0: B of the first technique
+    labels[1, 3, 4] = 1.0  # window 1: I of the second
+    text_tokens = ([1, 2, 3], [1, 2, 3, 4])
+    highest = torch.stack([torch.maximum(logits[w, t, :3], logits[w, t, 3:]).amax(dim=0) for w, t in enumerate(text_tokens)])
+    present = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+
+    tags_only = tag_loss("none", pos_weight=None, gamma=2.0)({"logits": logits}, labels)
+    joint = tag_loss("none", pos_weight=None, gamma=2.0, unit_weight=0.5)({"logits": logits}, labels)
+    assert torch.isclose(joint - tags_only, 0.5 * F.binary_cross_entropy_with_logits(highest, present))
+    # Special and padding tokens get no gradient from either term.
+    (joint - tags_only).backward()
+    assert logits.grad[:, 0].abs().sum() == 0 and logits.grad[0, 4].abs().sum() == 0
+
+    # With positive weights, the unit term takes its own (counted over windows), not the tags'.
+    tag_weights, unit_weights = torch.full((6,), 3.0), torch.tensor([2.0, 5.0, 7.0])
+    weighted = tag_loss("pos_weight", pos_weight=tag_weights, gamma=2.0)({"logits": logits}, labels)
+    weighted_joint = tag_loss("pos_weight", pos_weight=tag_weights, gamma=2.0, unit_weight=1.0, unit_pos_weight=unit_weights)({"logits": logits}, labels)
+    assert torch.isclose(weighted_joint - weighted, F.binary_cross_entropy_with_logits(highest, present, pos_weight=unit_weights))
 
 
 def test_windowing_loses_and_duplicates_no_span(tokenizer) -> None:

@@ -72,32 +72,53 @@ class TagCollator:
         return batch
 
 
-def tag_loss(kind: str, *, pos_weight: torch.Tensor | None, gamma: float):
-    """A Trainer ``compute_loss_func``: the multi-label loss on text tokens only."""
+def tag_loss(kind: str, *, pos_weight: torch.Tensor | None, gamma: float, unit_weight: float = 0.0, unit_pos_weight: torch.Tensor | None = None):
+    """A Trainer ``compute_loss_func``: the multi-label loss on text tokens only, plus ``unit_weight`` times the unit-level term.
+
+    The unit term scores each technique's highest inside-logit ``max(B, I)``
+    over a window's text tokens (the logit of :func:`framelab.tagging.text_label_scores`)
+    against whether any of those tokens is tagged with it, with the same loss
+    ``kind`` as the tags (``unit_pos_weight``: its per-technique positive
+    weights, counted over windows), so the two terms agree on calibration.
+    """
     inner = multilabel_loss(kind, pos_weight=pos_weight, gamma=gamma)
+    unit_inner = multilabel_loss(kind, pos_weight=unit_pos_weight, gamma=gamma)
+
+    def binary(inner_loss, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if inner_loss is None:
+            return F.binary_cross_entropy_with_logits(logits, targets)
+        return inner_loss({"logits": logits}, targets)
 
     def loss(outputs, labels: torch.Tensor, num_items_in_batch=None) -> torch.Tensor:
         logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
         keep = labels[..., 0] != IGNORE
-        logits, labels = logits[keep], labels[keep].to(logits.dtype)
-        if inner is None:
-            return F.binary_cross_entropy_with_logits(logits, labels)
-        return inner({"logits": logits}, labels)
+        tags = binary(inner, logits[keep], labels[keep].to(logits.dtype))
+        if not unit_weight:
+            return tags
+        n = logits.shape[-1] // 2
+        inside = torch.maximum(logits[..., :n], logits[..., n:]).masked_fill(~keep.unsqueeze(-1), torch.finfo(logits.dtype).min)
+        tagged = labels.clamp(min=0)
+        present = torch.maximum(tagged[..., :n], tagged[..., n:]).amax(dim=1).to(logits.dtype)
+        return tags + unit_weight * binary(unit_inner, inside.amax(dim=1), present)
 
     return loss
 
 
-def _tag_dataset(windows: Windows, split: SpanSplit, labels: list[str]) -> tuple[Dataset, np.ndarray]:
+def _tag_dataset(windows: Windows, split: SpanSplit, labels: list[str]) -> tuple[Dataset, np.ndarray, np.ndarray]:
+    """The windows with their tag targets; per tag, its positive and all text tokens; per technique, windows holding it and all windows."""
     starts = window_starts(windows)
     targets = [token_targets(o, split.unit_spans[windows.example[w]], labels, window_start=starts[w]) for w, o in enumerate(windows.offsets)]
     features = dict(windows.features)
     features["labels"] = [t.tolist() for t in targets]
-    counts = np.zeros((2, 2 * len(labels)))
+    n = len(labels)
+    counts, unit_counts = np.zeros((2, 2 * n)), np.zeros((2, n))
     for t in targets:
         text = t[t[:, 0] != IGNORE]
         counts[0] += text.sum(axis=0)
         counts[1] += len(text)
-    return Dataset.from_dict(features), counts
+        unit_counts[0] += np.maximum(text[:, :n], text[:, n:]).max(axis=0, initial=0)
+        unit_counts[1] += 1
+    return Dataset.from_dict(features), counts, unit_counts
 
 
 def window_probabilities(logits: np.ndarray, windows: Windows) -> list[np.ndarray]:
@@ -132,7 +153,7 @@ def fit_tagger(
     t = config.train
     window = dict(max_length=config.model.max_length, stride=config.model.stride)
     train_windows = tokenize_windows(tokenizer, train_split.texts, **window)
-    train_ds, tag_counts = _tag_dataset(train_windows, train_split, names)
+    train_ds, tag_counts, unit_counts = _tag_dataset(train_windows, train_split, names)
     dev_windows = tokenize_windows(tokenizer, dev_split.texts, **window) if dev_split is not None else None
     dev_ds = _tag_dataset(dev_windows, dev_split, names)[0] if dev_split is not None else None
 
@@ -171,7 +192,13 @@ def fit_tagger(
         train_dataset=train_ds,
         dev_dataset=dev_ds,
         collator=collator,
-        loss=tag_loss(t.rare_labels, pos_weight=weights_from_counts(*tag_counts, t.max_pos_weight), gamma=t.focal_gamma),
+        loss=tag_loss(
+            t.rare_labels,
+            pos_weight=weights_from_counts(*tag_counts, t.max_pos_weight),
+            gamma=t.focal_gamma,
+            unit_weight=t.unit_loss_weight,
+            unit_pos_weight=weights_from_counts(*unit_counts, t.max_pos_weight),
+        ),
         compute_metrics=compute_metrics if dev_split is not None else None,
         metric="span_f1",
     )
