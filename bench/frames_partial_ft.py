@@ -95,6 +95,19 @@ def predict(sentences: SentenceStates, head, articles: list[int], batch_size: in
     return np.concatenate(probs)
 
 
+def fit_and_judged(train, dev, seed: int, *, inner: bool) -> tuple[list[int], list[int], np.ndarray, list[str] | None]:
+    """Rows (train first, then dev) to fit on and to judge, the judged targets, and the judged ids when dev is judged (for cross-fitting).
+
+    ``inner``: fit on train folds 1-4 (by article, ``seed``) and judge fold 0; else fit on train and judge dev.
+    """
+    n_train = len(train.texts)
+    if inner:
+        folds = assign_folds(train.ids, 5, seed)
+        judged = [i for i in range(n_train) if folds[i] == 0]
+        return [i for i in range(n_train) if folds[i] != 0], judged, train.targets[judged], None
+    return list(range(n_train)), list(range(n_train, n_train + len(dev.texts))), dev.targets, dev.ids
+
+
 def report(tag: str, probs: np.ndarray, targets: np.ndarray, lexical: np.ndarray, names: list[str], ids: list[str] | None) -> None:
     """Micro-F1 at the global threshold tuned on these articles (and cross-fitted when ``ids`` are given) per TF-IDF weight."""
     parts = [tag]
@@ -130,15 +143,7 @@ def main() -> None:
     sentences = SentenceStates(encoder, load_tokenizer(config, folder), train.texts + dev.texts, frozen=args.frozen, max_length=config.model.max_length)
     print(f"{len(sentences.states)} sentences, mean {sentences.lengths.mean():.1f} tokens; lower states in {time.perf_counter() - started:.0f} s", flush=True)
 
-    n_train = len(train.texts)
-    if args.inner:
-        folds = assign_folds(train.ids, 5, config.train.seed)
-        fit = [i for i in range(n_train) if folds[i] != 0]
-        judged = [i for i in range(n_train) if folds[i] == 0]
-        judged_targets, ids = train.targets[judged], None
-    else:
-        fit, judged = list(range(n_train)), list(range(n_train, n_train + len(dev.texts)))
-        judged_targets, ids = dev.targets, dev.ids
+    fit, judged, judged_targets, ids = fit_and_judged(train, dev, config.train.seed, inner=args.inner)
     texts = train.texts + dev.texts
     lexical = LexicalModel.fit([texts[i] for i in fit], train.targets[fit], seed=config.train.seed).probabilities([texts[i] for i in judged])
 

@@ -25,7 +25,7 @@ import time
 import numpy as np
 import torch
 from datasets import Dataset
-from frames_partial_ft import report
+from frames_partial_ft import fit_and_judged, report
 from setfit import SetFitModel, Trainer, TrainingArguments
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
@@ -34,7 +34,6 @@ from framelab.config import load_config
 from framelab.frames.train import frame_splits
 from framelab.lexical import LexicalModel
 from framelab.models.folder import resolve_base_model
-from framelab.train.folds import assign_folds
 
 
 def head_probabilities(model: SetFitModel, fit_texts: list[str], fit_targets: np.ndarray, judged_texts: list[str]) -> np.ndarray:
@@ -60,15 +59,7 @@ def main() -> None:
     config = load_config(args.config)
     train, dev, names = frame_splits(config)
     texts = train.texts + dev.texts
-    n_train = len(train.texts)
-    if args.inner:
-        folds = assign_folds(train.ids, 5, config.train.seed)
-        fit = [i for i in range(n_train) if folds[i] != 0]
-        judged = [i for i in range(n_train) if folds[i] == 0]
-        judged_targets, ids = train.targets[judged], None
-    else:
-        fit, judged = list(range(n_train)), list(range(n_train, len(texts)))
-        judged_targets, ids = dev.targets, dev.ids
+    fit, judged, judged_targets, ids = fit_and_judged(train, dev, config.train.seed, inner=args.inner)
     fit_texts, judged_texts, fit_targets = [texts[i] for i in fit], [texts[i] for i in judged], train.targets[fit]
     lexical = LexicalModel.fit(fit_texts, fit_targets, seed=config.train.seed).probabilities(judged_texts)
 
