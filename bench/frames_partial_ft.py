@@ -17,6 +17,14 @@ train articles and score dev once (tuned and cross-fitted)::
 
     python bench/frames_partial_ft.py --inner --frozen 3 --epochs 5 --encoder-lr 1e-4 --head-lr 1e-3
 
+``--techniques-weight W`` (issue 21's fourth route, frames and techniques
+on one encoder at once): the same top layers also feed a linear techniques
+head on every sentence of the batch, trained on the techniques whose gold
+spans overlap that sentence (positive weights neg/pos capped at 10), and
+the step's loss is the frames loss plus W times the techniques loss. The
+techniques head's sentence-level micro-F1 on the judged articles is
+printed beside the frames figures, so one sees it learns.
+
 Only encoders that :func:`framelab.train.frozen.cacheable` accepts (the
 BERT family: MiniLM, the default) can be cut this way.
 """
@@ -38,6 +46,7 @@ from framelab.frames.sentences import mean_tokens
 from framelab.frames.train import cross_fitted_scores, frame_splits
 from framelab.lexical import LexicalModel, blend
 from framelab.models.folder import resolve_base_model
+from framelab.splits import label_inventory, load_table
 from framelab.thresholds import decisions_at, global_threshold
 from framelab.train.folds import assign_folds
 from framelab.train.frozen import cacheable, collate_cached, lower_states, top_layers_only
@@ -55,6 +64,7 @@ class SentenceStates:
     def __init__(self, encoder, tokenizer, texts: list[str], *, frozen: int, max_length: int):
         units = split_many([Article(str(i), text) for i, text in enumerate(texts)], "sentence")
         flat = [u.text for own in units for u in own]
+        self.bounds = [(u.start, u.end) for own in units for u in own]
         features = tokenizer(flat, truncation=True, max_length=max_length)
         features = {k: v for k, v in features.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
         self.encoder, self.frozen = encoder, frozen
@@ -82,17 +92,55 @@ class SentenceStates:
         return torch.stack(out)
 
 
-def predict(sentences: SentenceStates, head, articles: list[int], batch_size: int = 16) -> np.ndarray:
-    """The head's probabilities ``(articles, labels)`` on the current top layers."""
+class TechniquesHead(nn.Module):
+    """A linear layer from a sentence vector to one logit per technique.
+
+    The vectors are unit length; scaling them by sqrt(hidden size) gives
+    the layer inputs of about unit size per dimension, so it learns at the
+    usual rates.
+    """
+
+    def __init__(self, hidden: int, labels: int):
+        super().__init__()
+        self.linear = nn.Linear(hidden, labels)
+        self.scale = hidden**0.5
+
+    def forward(self, vectors: torch.Tensor) -> torch.Tensor:
+        return self.linear(vectors * self.scale)
+
+
+def sentence_techniques(dataset_dir, ids: list[str], sentences: SentenceStates) -> np.ndarray:
+    """Each sentence's techniques (0/1 rows, ``labels.json`` order): those with a gold span overlapping it."""
+    spans = {}
+    for split in ("train", "dev"):
+        rows = load_table(dataset_dir, "articles", split)
+        spans.update(zip(rows["id"], rows["spans"]))
+    names = label_inventory(dataset_dir)["techniques"]
+    index = {name: j for j, name in enumerate(names)}
+    targets = np.zeros((len(sentences.bounds), len(names)), dtype=np.float32)
+    for a, article_id in enumerate(ids):
+        for row in range(sentences.starts[a], sentences.starts[a + 1]):
+            start, end = sentences.bounds[row]
+            for span in spans[article_id]:
+                if min(span["end"], end) > max(span["start"], start):
+                    targets[row, index[span["label"]]] = 1
+    return targets
+
+
+def predict(sentences: SentenceStates, head, articles: list[int], techniques=None, batch_size: int = 16) -> tuple[np.ndarray, np.ndarray | None]:
+    """The head's probabilities ``(articles, labels)`` on the current top layers, and the techniques head's on their sentences (when given)."""
     sentences.encoder.eval()
     head.eval()
-    probs = []
+    probs, sentence_probs = [], []
     with torch.inference_mode():
         for begin in range(0, len(articles), batch_size):
             rows, counts = sentences.rows(articles[begin : begin + batch_size])
-            logits, _ = head(sentences.vectors(rows, grad=False), counts)
+            vectors = sentences.vectors(rows, grad=False)
+            logits, _ = head(vectors, counts)
             probs.append(torch.sigmoid(logits).double().numpy())
-    return np.concatenate(probs)
+            if techniques is not None:
+                sentence_probs.append(torch.sigmoid(techniques(vectors)).double().numpy())
+    return np.concatenate(probs), (np.concatenate(sentence_probs) if techniques is not None else None)
 
 
 def fit_and_judged(train, dev, seed: int, *, inner: bool) -> tuple[list[int], list[int], np.ndarray, list[str] | None]:
@@ -129,6 +177,7 @@ def main() -> None:
     parser.add_argument("--head-lr", type=float, default=3e-4)
     parser.add_argument("--batch-size", type=int, default=8, help="articles per step")
     parser.add_argument("--inner", action="store_true", help="fit on train folds 1-4 and report fold 0; never touches dev")
+    parser.add_argument("--techniques-weight", type=float, default=0.0, help="weight of a sentence techniques loss trained beside the frames (0: frames only)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     started = time.perf_counter()
@@ -151,14 +200,28 @@ def main() -> None:
     rows, counts = sentences.rows(fit)
     frozen_vectors = np.split(sentences.vectors(rows, grad=False).numpy(), np.cumsum(counts)[:-1])
     (head,) = train_heads(spec, frozen_vectors, train.targets[fit], epochs=40, learning_rate=1e-3, weight_decay=0.01, batch_size=16, seed=config.train.seed)
-    report("epoch 0 (frozen, one head)", predict(sentences, head, judged), judged_targets, lexical, names, ids)
+    report("epoch 0 (frozen, one head)", predict(sentences, head, judged)[0], judged_targets, lexical, names, ids)
+
+    techniques, technique_targets = None, None
+    if args.techniques_weight:
+        technique_targets = torch.from_numpy(sentence_techniques(config.dataset_dir, train.ids + dev.ids, sentences))
+        fit_rows, _ = sentences.rows(fit)
+        positives = technique_targets[fit_rows].sum(0)
+        pos_weight = ((len(fit_rows) - positives) / positives.clamp(min=1)).clamp(max=10)
+        techniques = TechniquesHead(encoder.config.hidden_size, technique_targets.shape[1])
+        judged_rows, _ = sentences.rows(judged)
+        print(
+            f"techniques head: {technique_targets.shape[1]} labels, {int(technique_targets[fit_rows].any(1).sum())} of {len(fit_rows)} fit sentences with one",
+            flush=True,
+        )
 
     top = [p for layer in list(encoder.base_model.encoder.layer)[args.frozen :] for p in layer.parameters()]
     for parameter in encoder.parameters():
         parameter.requires_grad_(False)
     for parameter in top:
         parameter.requires_grad_(True)
-    optimiser = torch.optim.AdamW([{"params": top, "lr": args.encoder_lr}, {"params": head.parameters(), "lr": args.head_lr}], weight_decay=0.01)
+    heads = list(head.parameters()) + (list(techniques.parameters()) if techniques is not None else [])
+    optimiser = torch.optim.AdamW([{"params": top, "lr": args.encoder_lr}, {"params": heads, "lr": args.head_lr}], weight_decay=0.01)
     gold = torch.from_numpy(train.targets[fit].astype(np.float32))
     order = torch.Generator().manual_seed(config.train.seed)
     for epoch in range(1, args.epochs + 1):
@@ -168,14 +231,25 @@ def main() -> None:
         total = 0.0
         for batch in torch.randperm(len(fit), generator=order).split(args.batch_size):
             rows, counts = sentences.rows([fit[i] for i in batch.tolist()])
-            logits, _ = head(sentences.vectors(rows, grad=True), counts)
+            vectors = sentences.vectors(rows, grad=True)
+            logits, _ = head(vectors, counts)
             loss = nn.functional.binary_cross_entropy_with_logits(logits, gold[batch])
+            if techniques is not None:
+                technique_loss = nn.functional.binary_cross_entropy_with_logits(techniques(vectors), technique_targets[rows], pos_weight=pos_weight)
+                loss = loss + args.techniques_weight * technique_loss
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
             total += loss.item() * len(batch)
         print(f"epoch {epoch}: loss {total / len(fit):.4f}, {time.perf_counter() - epoch_started:.0f} s", flush=True)
-        report(f"epoch {epoch}", predict(sentences, head, judged), judged_targets, lexical, names, ids)
+        probs, sentence_probs = predict(sentences, head, judged, techniques)
+        report(f"epoch {epoch}", probs, judged_targets, lexical, names, ids)
+        if techniques is not None:
+            gold_rows = technique_targets[judged_rows].numpy().astype(np.int64)
+            micro = multilabel_scores(
+                decisions_at(sentence_probs, global_threshold(sentence_probs, gold_rows)), gold_rows, [str(j) for j in range(gold_rows.shape[1])]
+            )["micro"]["f1"]
+            print(f"  techniques on the judged sentences: micro-F1 {micro:.3f} at the threshold tuned there", flush=True)
     print(f"total {time.perf_counter() - started:.0f} s")
 
 
