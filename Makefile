@@ -18,6 +18,7 @@ FORMAT  ?= jsonl
 MODELS  ?= models/semeval2023-lines models/semeval2023-sentences models/semeval2023-spans
 ENSEMBLE ?= models/semeval2023-lines-ensemble
 THRESHOLD_RULE ?= global
+THRESHOLD_STEP ?= 0.05
 OUT     ?= outputs/predictions.$(FORMAT)
 export HF_EVALUATE_OFFLINE := 1
 export HF_HUB_OFFLINE      := 1
@@ -56,8 +57,8 @@ baseline: setup ## TF-IDF + logistic regression on DATA (TASK=techniques|frames|
 	$(BIN)/framelab baseline --data $(DATA) --task $(or $(TASK),techniques) --split $(SPLIT)
 
 ensemble: DATA = data/processed/semeval2023-lines
-ensemble: setup ## average the techniques models and span taggers MODELS on DATA's units (default: SemEval-2023 lines + sentences + spans) into ENSEMBLE; THRESHOLD_RULE=per_label_or_global for k-fold members
-	$(BIN)/framelab ensemble $(addprefix --model ,$(MODELS)) --data $(DATA) --threshold-rule $(THRESHOLD_RULE) --out $(ENSEMBLE)
+ensemble: setup ## average the techniques models and span taggers MODELS on DATA's units (default: SemEval-2023 lines + sentences + spans) into ENSEMBLE; THRESHOLD_RULE=per_label_or_global THRESHOLD_STEP=0.01 for k-fold members
+	$(BIN)/framelab ensemble $(addprefix --model ,$(MODELS)) --data $(DATA) --threshold-rule $(THRESHOLD_RULE) --threshold-step $(THRESHOLD_STEP) --out $(ENSEMBLE)
 
 score: setup ## score INPUT with MODEL into OUT as FORMAT (jsonl|csv|html|semeval2023|semeval2020)
 	$(BIN)/framelab score --model $(MODEL) --format $(FORMAT) --out $(OUT) $(INPUT)

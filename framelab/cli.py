@@ -23,6 +23,7 @@ from framelab.progress import no_progress_bars
 from framelab.score.shard import MERGE_FORMATS
 from framelab.score.writers import WRITERS
 from framelab.tasks import task_names
+from framelab.thresholds import DEFAULT_STEP as DEFAULT_THRESHOLD_STEP
 from framelab.thresholds import RULES as THRESHOLD_RULES
 
 log = logging.getLogger("framelab")
@@ -129,7 +130,7 @@ def _cmd_ensemble(args: argparse.Namespace) -> None:
     from framelab.train.ensemble import build_ensemble, summary_rows
 
     check_output(args.out, folder=True)
-    result = build_ensemble(args.model, args.data, args.out, weights=args.weight, threshold_rule=args.threshold_rule, min_support=args.threshold_min_support)
+    result = build_ensemble(args.model, args.data, args.out, weights=args.weight, threshold_rule=args.threshold_rule, min_support=args.threshold_min_support, step=args.threshold_step)
     source = "out of fold" if result.dev_metrics["source"] == "out_of_fold" else "dev"
     print(f"{source:<34}{'micro-F1':>9}{'macro-F1':>9}{'any F1':>8}")
     for name, micro, macro, any_f1 in summary_rows(result.dev_metrics):
@@ -313,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight", action="append", type=_finite_float, help="one weight per --model, in order (default: equal)")
     p.add_argument("--threshold-rule", default="global", choices=THRESHOLD_RULES, help="how thresholds are tuned (framelab/thresholds.py); the per-label rules are meant for members trained with --folds (default: global)")
     p.add_argument("--threshold-min-support", type=int, default=5, help="per-label rules: labels with fewer positives keep the fallback threshold (default: 5)")
+    p.add_argument("--threshold-step", type=float, default=DEFAULT_THRESHOLD_STEP, help=f"spacing of the threshold grid searched; 0.01 suits out-of-fold members (default: {DEFAULT_THRESHOLD_STEP})")
     p.add_argument("--out", required=True, help="ensemble folder")
     p.set_defaults(func=_cmd_ensemble)
 

@@ -115,6 +115,11 @@ class TrainConfig:
         THRESHOLD_RULES,
     )
     threshold_min_support: int = _f(5, "per_label rules: labels with fewer dev positives keep 0.5 (per_label) or the global threshold (the others).")
+    threshold_step: float = _f(
+        0.05,
+        "Spacing of the grid the threshold rules search (0.05: 0.05, 0.10, ..., 0.95). 0.01 suits the thousands of "
+        "out-of-fold predictions of train.folds; on a small dev split a finer grid only fits its noise.",
+    )
     lexical_weight: float = _f(
         0.0,
         "Weight w of a TF-IDF + logistic-regression model (fitted on the train split, saved in the model "
@@ -127,6 +132,11 @@ class TrainConfig:
         "articles it did not see; thresholds are tuned on all those out-of-fold predictions, the cross-validated figures "
         "(mean and std over folds) go to dev_metrics.json, and the saved model is refit on every article for the median "
         "best epoch of the folds. 0: train on train, choose the epoch and thresholds on dev.",
+    )
+    fold_seed: int | None = _f(
+        None,
+        "Seed of the k-fold assignment of articles; unset: train.seed. Set it to train another seed of a model on the "
+        "same folds (an ensemble member: members' folds must agree).",
     )
     early_stopping_patience: int = _f(0, "Stop after this many evaluations without dev micro-F1 gain; 0 = off.")
     pad_to_max_length: bool = _f(False, "Pad every batch to max_length instead of dynamic, length-grouped padding.")
@@ -144,6 +154,11 @@ class TrainConfig:
     max_steps: int = _f(0, "Stop after this many optimizer steps (overrides epochs); 0 = run the epochs.")
     save_total_limit: int = _f(2, "Checkpoints kept in <model folder>.work/ during training (the best is always kept).")
     report_to: list[str] | None = _f(None, "Trainer loggers (tensorboard, wandb, mlflow, ...); unset: TensorBoard when it is installed; [] = none.")
+
+    @property
+    def fold_assignment_seed(self) -> int:
+        """The seed that deals articles into folds: ``fold_seed`` when set, else ``seed``."""
+        return self.seed if self.fold_seed is None else self.fold_seed
 
 
 @dataclass
@@ -345,6 +360,8 @@ def _check(config: Config, where: str) -> None:
         raise ConfigError(f"{where}: train.folds must be 0 (no folds) or at least 2, got {t.folds}")
     if not 0 <= t.lexical_weight <= 1:
         raise ConfigError(f"{where}: train.lexical_weight must be within [0, 1], got {t.lexical_weight}")
+    if not 0 < t.threshold_step <= 0.5:
+        raise ConfigError(f"{where}: train.threshold_step must be within (0, 0.5], got {t.threshold_step}")
     if t.unit_loss_weight and get_task(t.task).head != "token":
         taggers = [name for name in task_names() if get_task(name).head == "token"]
         raise ConfigError(f"{where}: train.unit_loss_weight applies to token taggers ({', '.join(taggers)}), not '{t.task}'; set it to 0")

@@ -221,6 +221,16 @@ def test_members_trained_with_folds_set_the_threshold_out_of_fold(workdir: Path,
     other = _trained(workdir, tiny_model_dir, "line", **{"name": "tiny-folds-seed", "output_dir": workdir / "folds-seed", "train.folds": "2", "train.seed": "7"})
     with pytest.raises(ConfigError, match="folds differ"):
         build_ensemble([folded[0], other], workdir / "dataset-line", workdir / "refused")
+    # Another seed of a model joins when its folds are dealt by the members' seed (train.fold_seed).
+    reseeded = _trained(workdir, tiny_model_dir, "line", **{"name": "tiny-folds-reseeded", "output_dir": workdir / "folds-reseeded", "train.folds": "2", "train.seed": "7", "train.fold_seed": "42"})
+    assert build_ensemble([folded[0], reseeded], workdir / "dataset-line", workdir / "reseeded").dev_metrics["source"] == "out_of_fold"
+    # A finer threshold grid is searched on the same out-of-fold mean, and recorded.
+    fine = build_ensemble(folded, workdir / "dataset-line", workdir / "out-of-fold-fine", weights=[1.0, 3.0], threshold_rule="per_label_or_global", min_support=1, step=0.01)
+    spec = json.loads((fine.model_dir / "ensemble.json").read_text(encoding="utf-8"))
+    assert spec["thresholds"] == tuned_thresholds("per_label_or_global", probs, oofs[0].targets, 1, 0.01)
+    assert fine.dev_metrics["threshold_step"] == 0.01
+    with pytest.raises(ConfigError, match="threshold step"):
+        build_ensemble(folded, workdir / "dataset-line", workdir / "refused", step=0.7)
 
 
 def test_a_span_tagger_trained_with_folds_joins_an_out_of_fold_ensemble_on_lines(workdir: Path, tiny_model_dir: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from framelab.thresholds import decisions_at, global_threshold, per_label_thresholds, tuned_thresholds
+from framelab.thresholds import decisions_at, global_threshold, grid, per_label_thresholds, tuned_thresholds
 
 
 def _micro(probs: np.ndarray, gold: np.ndarray, thresholds: list[float]) -> float:
@@ -71,3 +71,17 @@ def test_rate_rule_fires_each_label_as_often_as_it_is_gold() -> None:
     fired = decisions_at(probs, thresholds).sum(axis=0)
     assert fired[0] == 40 and fired[1] == 8
     assert thresholds[2] == global_threshold(probs, targets)
+
+
+def test_a_finer_grid_finds_a_threshold_between_the_coarse_values() -> None:
+    # Negatives score 0.31-0.32 and positives 0.33-0.4: 0.30 takes the negatives in, 0.35 leaves a
+    # positive out, and only a grid of step 0.01 separates them (at 0.33).
+    probs = np.array([[0.33], [0.36], [0.4], [0.31], [0.32], [0.1]])
+    gold = np.array([[1], [1], [1], [0], [0], [0]], dtype=bool)
+    coarse, fine = global_threshold(probs, gold), global_threshold(probs, gold, step=0.01)
+    assert fine == 0.33 and _micro(probs, gold, [fine]) == 1.0 > _micro(probs, gold, [coarse])
+    assert per_label_thresholds(probs, gold, step=0.01) == [0.33]
+    assert sorted(grid(0.05)) == [round(0.05 * i, 2) for i in range(1, 20)]
+    assert sorted(grid(0.01))[0] == 0.01 and sorted(grid(0.01))[-1] == 0.99
+    with pytest.raises(ValueError, match="threshold step"):
+        grid(0)

@@ -262,7 +262,7 @@ def train_spans_folds(config: Config, *, callbacks: list[TrainerCallback] | None
     train_split, dev_split, names, counts = _tagger_splits(config)
     tokenizer = load_tokenizer(config, base)
     data = concat_span_splits(train_split, dev_split)
-    folds = assign_folds(data.unit_ids, t.folds, t.seed)
+    folds = assign_folds(data.unit_ids, t.folds, t.fold_assignment_seed)
     tokens: list = [None] * len(data.texts)
     runs = []
     work, _ = work_folder(config, resume=False)
@@ -293,7 +293,7 @@ def train_spans_folds(config: Config, *, callbacks: list[TrainerCallback] | None
         "at_0.5": dev_figures(data, tokens, names, 0.5, tc),
         "at_tuned_threshold": dev_figures(data, tokens, names, threshold, tc),
         "span_f1_per_threshold": {str(k): v for k, v in tried.items()},
-        "cross_validated": {"folds": t.folds, "seed": t.seed, "span_f1": {"mean": float(np.mean(f1s)), "std": float(np.std(f1s))}, "per_fold": per_fold},
+        "cross_validated": {"folds": t.folds, "seed": t.fold_assignment_seed, "span_f1": {"mean": float(np.mean(f1s)), "std": float(np.std(f1s))}, "per_fold": per_fold},
         "refit": {"epochs": epochs, "articles": len(data.gold), "units": len(data.texts)},
         "n_dev_articles": len(data.gold),
         "n_dev_units": len(data.texts),

@@ -201,7 +201,7 @@ def train_classifier(config: Config, *, resume: bool = False, callbacks: list[Tr
     t = config.train
     setup, inventory, train_data, dev_data = _setup(config)
     fitted = fit(config, setup, train_data, dev_data, resume=resume, callbacks=callbacks)
-    thresholds = tuned_thresholds(t.threshold_rule, fitted.dev_probs, dev_data.targets, t.threshold_min_support) if setup.task.multi_label else None
+    thresholds = tuned_thresholds(t.threshold_rule, fitted.dev_probs, dev_data.targets, t.threshold_min_support, t.threshold_step) if setup.task.multi_label else None
     dev_metrics = _figures(setup.task, fitted.dev_probs, dev_data.targets, setup.names, thresholds)
     if fitted.lexical is not None:
         dev_metrics["fine_tuned_alone_at_0.5"] = dev_scores(setup.task, fitted.fine_tuned_probs, dev_data.targets, setup.names)
@@ -216,7 +216,7 @@ def train_folds(config: Config, *, callbacks: list[TrainerCallback] | None = Non
     if setup.task.level not in ("unit", "article", "pair"):
         raise ValueError(f"train.folds: task {setup.task.name} does not group its examples by article; set train.folds to 0")
     data = concat(train_data, dev_data)
-    folds = assign_folds(data.ids, t.folds, t.seed)
+    folds = assign_folds(data.ids, t.folds, t.fold_assignment_seed)
     probs = np.zeros(data.targets.shape)
     fine_tuned = np.zeros(data.targets.shape) if t.lexical_weight else None
     per_fold_runs = []
@@ -229,8 +229,8 @@ def train_folds(config: Config, *, callbacks: list[TrainerCallback] | None = Non
             fine_tuned[inside] = fitted.fine_tuned_probs
         per_fold_runs.append({"examples": len(inside), "best_epoch": fitted.run.best_epoch, "train_runtime_seconds": round(fitted.run.seconds, 1)})
         shutil.rmtree(fitted.run.work, ignore_errors=True)
-    per_fold, summary = cross_validated(probs, data, folds, setup.names, multi_label=setup.task.multi_label, rule=t.threshold_rule, min_support=t.threshold_min_support)
-    thresholds = tuned_thresholds(t.threshold_rule, probs, data.targets, t.threshold_min_support) if setup.task.multi_label else None
+    per_fold, summary = cross_validated(probs, data, folds, setup.names, multi_label=setup.task.multi_label, rule=t.threshold_rule, min_support=t.threshold_min_support, step=t.threshold_step)
+    thresholds = tuned_thresholds(t.threshold_rule, probs, data.targets, t.threshold_min_support, t.threshold_step) if setup.task.multi_label else None
     epochs = float(np.median([r["best_epoch"] for r in per_fold_runs])) or t.epochs
     # Said before the refit, which takes as long as one more fold, so an interrupted run still leaves its figures.
     log.info(
@@ -249,7 +249,7 @@ def train_folds(config: Config, *, callbacks: list[TrainerCallback] | None = Non
     refit = fit(refit_config, setup, data, None, work=work, callbacks=callbacks)
     # Out-of-fold figures at the saved thresholds are tuned on the predictions they score (optimistic); the cross-validated ones are not.
     dev_metrics = _figures(setup.task, probs, data.targets, setup.names, thresholds)
-    dev_metrics["cross_validated"] = {"folds": t.folds, "seed": t.seed, **summary, "per_fold": [{**r, "scores": f} for r, f in zip(per_fold_runs, per_fold)]}
+    dev_metrics["cross_validated"] = {"folds": t.folds, "seed": t.fold_assignment_seed, **summary, "per_fold": [{**r, "scores": f} for r, f in zip(per_fold_runs, per_fold)]}
     dev_metrics["refit"] = {"epochs": epochs, "examples": len(data.texts)}
     dev_metrics["n_dev_examples"] = len(data.texts)
     # Unit offsets let a model of finer units (sentences) join an ensemble on coarser ones (lines).

@@ -40,7 +40,7 @@ from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, load_out_of
 from framelab.models.predictor import Predictor
 from framelab.splits import TaskData, unit_offsets
 from framelab.tasks import Task, get_task, task_names
-from framelab.thresholds import RULES, cross_fitted, decisions_at, tuned_thresholds
+from framelab.thresholds import DEFAULT_STEP, RULES, cross_fitted, decisions_at, tuned_thresholds
 from framelab.train.folds import article_of, cross_validated
 from framelab.units import UNIT_KINDS
 
@@ -92,10 +92,10 @@ def _own_thresholds(member: Predictor, labels: list[str]) -> list[float]:
     return [member.meta.thresholds[member.meta.labels.index(name)] for name in labels]
 
 
-def _cross_fitted_figures(probs: np.ndarray, targets: np.ndarray, ids: list[str], names: list[str], rule: str, min_support: int) -> dict:
+def _cross_fitted_figures(probs: np.ndarray, targets: np.ndarray, ids: list[str], names: list[str], rule: str, min_support: int, step: float) -> dict:
     """Mean micro/macro/any and per-label F1 when each half of the dev articles is decided at the other half's thresholds."""
     articles = [i.rsplit("#", 1)[0] for i in ids]
-    runs = [multilabel_scores(cross_fitted(rule, probs, targets, articles, seed, min_support), targets, names) for seed in CROSS_FIT_SEEDS]
+    runs = [multilabel_scores(cross_fitted(rule, probs, targets, articles, seed, min_support, step), targets, names) for seed in CROSS_FIT_SEEDS]
     return {
         "seeds": list(CROSS_FIT_SEEDS),
         "micro_f1": float(np.mean([r["micro"]["f1"] for r in runs])),
@@ -114,7 +114,7 @@ def out_of_fold_members(members: list[Predictor]) -> list[OutOfFold] | None:
         without = ", ".join(str(m.model_dir) for m, c in zip(members, carrying) if not c)
         raise ConfigError(
             f"{without}: no out-of-fold predictions, while other members were trained with --folds (their weights saw the dev split, "
-            "so it cannot judge them): train every member with --folds on the same dataset and train.seed, or none"
+            "so it cannot judge them): train every member with --folds on the same dataset and fold seed (train.fold_seed, else train.seed), or none"
         )
     return [load_out_of_fold(m.model_dir) for m in members]
 
@@ -154,7 +154,7 @@ def _aligned(members: list[Predictor], oofs: list[OutOfFold], labels: list[str],
     for m, oof in zip(members, oofs):
         theirs = _article_folds(oof)
         if any(theirs.get(a, f) != f for a, f in folds.items()):
-            raise ConfigError(f"{m.model_dir}: its folds differ from {members[at].model_dir}'s; train both with --folds on the same articles, folds and train.seed")
+            raise ConfigError(f"{m.model_dir}: its folds differ from {members[at].model_dir}'s; train both with --folds on the same articles, folds and fold seed (train.fold_seed, else train.seed)")
         columns = [oof.labels.index(name) for name in labels]
         if oof.ids == reference.ids:
             aligned.append(oof.probabilities[:, columns])
@@ -169,44 +169,46 @@ def _aligned(members: list[Predictor], oofs: list[OutOfFold], labels: list[str],
     return reference, aligned
 
 
-def _out_of_fold_figures(members: list[Predictor], oofs: list[OutOfFold], weights: np.ndarray, labels: list[str], dataset_dir: Path, unit: str, rule: str, min_support: int) -> tuple[list[float], dict]:
+def _out_of_fold_figures(members: list[Predictor], oofs: list[OutOfFold], weights: np.ndarray, labels: list[str], dataset_dir: Path, unit: str, rule: str, min_support: int, step: float) -> tuple[list[float], dict]:
     """The thresholds tuned by ``rule`` on the members' weighted out-of-fold mean, and the cross-validated figures."""
     reference, member_probs = _aligned(members, oofs, labels, dataset_dir, unit)
     targets = reference.targets[:, [reference.labels.index(name) for name in labels]]
     data = TaskData(reference.ids, [""] * len(reference.ids), targets)
 
     def validated(probs: np.ndarray) -> dict:
-        return cross_validated(probs, data, reference.folds, labels, multi_label=True, rule=rule, min_support=min_support)[1]
+        return cross_validated(probs, data, reference.folds, labels, multi_label=True, rule=rule, min_support=min_support, step=step)[1]
 
     probs = weighted_mean(weights, member_probs)
-    thresholds = tuned_thresholds(rule, probs, targets, min_support)
+    thresholds = tuned_thresholds(rule, probs, targets, min_support, step)
     return thresholds, {
         "source": "out_of_fold",
         "n_examples": len(targets),
         "folds": int(reference.folds.max()) + 1,
         "threshold_rule": rule,
         "threshold_min_support": min_support,
+        "threshold_step": step,
         "members": {m.name: validated(p) for m, p in zip(members, member_probs)},
         "at_tuned_thresholds": multilabel_scores(decisions_at(probs, thresholds), targets, labels),
         "cross_validated": validated(probs),
     }
 
 
-def _dev_split_figures(members: list[Predictor], task: Task, dataset_dir: Path, unit: str, weights: np.ndarray, labels: list[str], rule: str, min_support: int) -> tuple[list[float], dict]:
+def _dev_split_figures(members: list[Predictor], task: Task, dataset_dir: Path, unit: str, weights: np.ndarray, labels: list[str], rule: str, min_support: int, step: float) -> tuple[list[float], dict]:
     """The thresholds tuned by ``rule`` on the members' weighted mean on the dev split, and the dev figures."""
     dev, names = task.load_split(dataset_dir, "dev", labels)
     member_probs = member_probabilities(members, dev.texts, unit, labels)
     probs = weighted_mean(weights, member_probs)
-    thresholds = tuned_thresholds(rule, probs, dev.targets, min_support)
+    thresholds = tuned_thresholds(rule, probs, dev.targets, min_support, step)
     return thresholds, {
         "source": "dev",
         "n_examples": len(dev.texts),
         "threshold_rule": rule,
         "threshold_min_support": min_support,
+        "threshold_step": step,
         "members": {m.name: multilabel_scores(decisions_at(p, _own_thresholds(m, labels)), dev.targets, names) for m, p in zip(members, member_probs)},
         "at_0.5": multilabel_scores(decisions_at(probs, 0.5), dev.targets, names),
         "at_tuned_thresholds": multilabel_scores(decisions_at(probs, thresholds), dev.targets, names),
-        "cross_fitted": _cross_fitted_figures(probs, dev.targets, dev.ids, names, rule, min_support),
+        "cross_fitted": _cross_fitted_figures(probs, dev.targets, dev.ids, names, rule, min_support, step),
     }
 
 
@@ -227,7 +229,7 @@ def _thresholds_line(spec: dict, dev_metrics: dict) -> str:
     values = spec["thresholds"]
     if len(set(values)) == 1:
         return f"{values[0]:.2f} for every label (rule `{dev_metrics['threshold_rule']}`)"
-    return f"one per label, {min(values):.2f}–{max(values):.2f} (rule `{dev_metrics['threshold_rule']}`, min support {dev_metrics['threshold_min_support']}; `ensemble.json` lists them)"
+    return f"one per label, {min(values):.2f}–{max(values):.2f} (rule `{dev_metrics['threshold_rule']}`, min support {dev_metrics['threshold_min_support']}, grid step {dev_metrics['threshold_step']:g}; `ensemble.json` lists them)"
 
 
 def _write_card(folder: Path, final: Path, spec: dict, dev_metrics: dict, dataset_dir: Path) -> None:
@@ -287,13 +289,15 @@ def build_ensemble(
     weights: list[float] | None = None,
     threshold_rule: str = "global",
     min_support: int = 5,
+    step: float = DEFAULT_STEP,
 ) -> EnsembleResult:
     """Average ``model_dirs`` on the units of ``dataset_dir``, tune the thresholds (on the out-of-fold predictions, else the dev split) and save the ensemble in ``out_dir``.
 
     ``weights`` (default: equal) are normalised to sum to 1. ``threshold_rule``
     is one of :data:`framelab.thresholds.RULES`; under the per-label ones a
-    label with fewer than ``min_support`` positives keeps the fallback. The
-    members are copied into the folder, so it scores on its own.
+    label with fewer than ``min_support`` positives keeps the fallback;
+    ``step`` is the spacing of the threshold grid searched. The members are
+    copied into the folder, so it scores on its own.
     """
     dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
     if len(model_dirs) < 2:
@@ -305,6 +309,8 @@ def build_ensemble(
         raise ConfigError(f"threshold rule {threshold_rule!r}: choose one of {', '.join(RULES)}")
     if min_support < 1:
         raise ConfigError(f"threshold min support must be at least 1; got {min_support}")
+    if not 0 < step <= 0.5:
+        raise ConfigError(f"threshold step must be within (0, 0.5]; got {step}")
     settings = dataset_dir / "data_config.json"
     if not settings.is_file():
         raise DataError(Problem(str(settings), None, "missing: not a dataset folder", "build it with `framelab data`"))
@@ -315,9 +321,9 @@ def build_ensemble(
     normalised = np.array(weights) / float(sum(weights))
     oofs = out_of_fold_members(members)
     if oofs is not None:
-        thresholds, dev_metrics = _out_of_fold_figures(members, oofs, normalised, labels, dataset_dir, unit, threshold_rule, min_support)
+        thresholds, dev_metrics = _out_of_fold_figures(members, oofs, normalised, labels, dataset_dir, unit, threshold_rule, min_support, step)
     else:
-        thresholds, dev_metrics = _dev_split_figures(members, task, dataset_dir, unit, normalised, labels, threshold_rule, min_support)
+        thresholds, dev_metrics = _dev_split_figures(members, task, dataset_dir, unit, normalised, labels, threshold_rule, min_support, step)
     dev_metrics["data_dir"] = str(dataset_dir)
     spec = {
         "task": task.name,

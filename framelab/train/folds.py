@@ -12,7 +12,7 @@ import numpy as np
 
 from framelab.eval.scores import multilabel_scores, single_label_scores
 from framelab.splits import TaskData
-from framelab.thresholds import decisions_at, tuned_thresholds
+from framelab.thresholds import DEFAULT_STEP, decisions_at, tuned_thresholds
 
 
 def article_of(example_id: str) -> str:
@@ -58,12 +58,12 @@ def scores(decided: np.ndarray, targets: np.ndarray, names: list[str], multi_lab
     return single_label_scores(decided.argmax(axis=1), targets.argmax(axis=1), names)
 
 
-def cross_validated(probs: np.ndarray, data: TaskData, folds: np.ndarray, names: list[str], *, multi_label: bool, rule: str, min_support: int) -> tuple[list[dict], dict]:
+def cross_validated(probs: np.ndarray, data: TaskData, folds: np.ndarray, names: list[str], *, multi_label: bool, rule: str, min_support: int, step: float = DEFAULT_STEP) -> tuple[list[dict], dict]:
     """Per-fold figures (each fold decided at thresholds tuned on the other folds' predictions) and their mean and std."""
     per_fold, predicted = [], np.zeros_like(data.targets)
     for k in range(int(folds.max()) + 1):
         inside, outside = folds == k, folds != k
-        thresholds = tuned_thresholds(rule, probs[outside], data.targets[outside], min_support) if multi_label else None
+        thresholds = tuned_thresholds(rule, probs[outside], data.targets[outside], min_support, step) if multi_label else None
         predicted[inside] = decide(probs[inside], multi_label, thresholds)
         per_fold.append(scores(predicted[inside], data.targets[inside], names, multi_label))
     summary = {
