@@ -118,7 +118,7 @@ class TrainConfig:
     threshold_step: float = _f(
         0.05,
         "Spacing of the grid the threshold rules search (0.05: 0.05, 0.10, ..., 0.95). 0.01 suits the thousands of "
-        "out-of-fold predictions of train.folds; on a small dev split a finer grid only fits its noise.",
+        "out-of-fold predictions of train.folds (measured there); on a small dev split it is not measured.",
     )
     lexical_weight: float = _f(
         0.0,
