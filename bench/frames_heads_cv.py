@@ -33,11 +33,11 @@ from framelab.config import load_config
 from framelab.eval.scores import multilabel_scores
 from framelab.frames.head import HeadSpec, apply_heads, train_heads
 from framelab.frames.sentences import article_sentences
-from framelab.frames.train import cross_fitted_scores, frame_splits
+from framelab.frames.train import frame_splits
 from framelab.lexical import LexicalModel, blend
 from framelab.models.folder import resolve_base_model
 from framelab.thresholds import decisions_at, global_threshold
-from framelab.train.folds import assign_folds
+from framelab.train.folds import assign_folds, cross_fitted_figures
 from framelab.train.trainer import load_tokenizer
 
 ENCODERS = {"minilm": ["default"], "mpnet": ["mpnet"], "minilm+mpnet": ["default", "mpnet"]}
@@ -120,7 +120,7 @@ def main() -> None:
     if weight:
         probs = blend(probs, LexicalModel.fit(train.texts, train.targets, seed=config.train.seed).probabilities(dev.texts), weight)
     tuned = multilabel_scores(decisions_at(probs, global_threshold(probs, dev.targets)), dev.targets, names)
-    crossed = cross_fitted_scores("global", probs, dev.targets, dev.ids, names)
+    crossed = cross_fitted_figures(probs, dev.targets, dev.ids, names, rule="global")
     print(f"dev ({len(dev.texts)} articles): micro-F1 {tuned['micro']['f1']:.3f} at the threshold tuned on dev, {crossed['micro_f1']:.3f} cross-fitted; macro {crossed['macro_f1']:.3f} cross-fitted")
 
 

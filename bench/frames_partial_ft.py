@@ -43,12 +43,12 @@ from framelab.config import load_config
 from framelab.eval.scores import multilabel_scores
 from framelab.frames.head import HeadSpec, train_heads
 from framelab.frames.sentences import mean_tokens
-from framelab.frames.train import cross_fitted_scores, frame_splits
+from framelab.frames.train import frame_splits
 from framelab.lexical import LexicalModel, blend
 from framelab.models.folder import resolve_base_model
 from framelab.splits import label_inventory, load_table
 from framelab.thresholds import decisions_at, global_threshold
-from framelab.train.folds import assign_folds
+from framelab.train.folds import assign_folds, cross_fitted_figures
 from framelab.train.frozen import cacheable, collate_cached, lower_states, top_layers_only
 from framelab.train.trainer import load_tokenizer
 from framelab.types import Article
@@ -162,7 +162,7 @@ def report(tag: str, probs: np.ndarray, targets: np.ndarray, lexical: np.ndarray
     for weight in WEIGHTS:
         blended = blend(probs, lexical, weight)
         micro = multilabel_scores(decisions_at(blended, global_threshold(blended, targets)), targets, names)["micro"]["f1"]
-        crossed = f" / {cross_fitted_scores('global', blended, targets, ids, names)['micro_f1']:.3f}" if ids else ""
+        crossed = f" / {cross_fitted_figures(blended, targets, ids, names, rule='global')['micro_f1']:.3f}" if ids else ""
         parts.append(f"TF-IDF {weight}: {micro:.3f}{crossed}")
     print("  ".join(parts), flush=True)
 

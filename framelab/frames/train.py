@@ -37,21 +37,9 @@ from framelab.models.card import classifier_metrics, write_model_card
 from framelab.models.folder import ModelMeta, atomic_folder, write_meta
 from framelab.splits import TaskData
 from framelab.tasks import get_task
-from framelab.thresholds import DEFAULT_STEP, cross_fitted, decisions_at, tuned_thresholds
+from framelab.thresholds import decisions_at, tuned_thresholds
+from framelab.train.folds import cross_fitted_figures
 from framelab.train.trainer import TrainResult, load_tokenizer, start
-
-#: Seeds of the cuts of the dev articles into halves for the cross-fitted figure.
-CROSS_FIT_SEEDS = (0, 1, 2)
-
-
-def cross_fitted_scores(rule: str, probs: np.ndarray, targets: np.ndarray, ids: list[str], names: list[str], min_support: int = 1, step: float = DEFAULT_STEP) -> dict:
-    """Mean micro/macro F1 when each half of the articles is decided at the thresholds tuned on the other half."""
-    runs = [multilabel_scores(cross_fitted(rule, probs, targets, ids, seed, min_support, step), targets, names) for seed in CROSS_FIT_SEEDS]
-    return {
-        "seeds": list(CROSS_FIT_SEEDS),
-        "micro_f1": float(np.mean([r["micro"]["f1"] for r in runs])),
-        "macro_f1": float(np.mean([r["macro"]["f1"] for r in runs])),
-    }
 
 
 def card_metrics(dev_metrics: dict, config: Config) -> str:
@@ -124,7 +112,7 @@ def train_frames_attention(config: Config, *, resume: bool = False, callbacks=No
     thresholds = tuned_thresholds(t.threshold_rule, dev_probs, dev_data.targets, t.threshold_min_support, t.threshold_step)
     dev_metrics["at_0.5"] = multilabel_scores(decisions_at(dev_probs, 0.5), dev_data.targets, names)
     dev_metrics["at_tuned_thresholds"] = multilabel_scores(decisions_at(dev_probs, thresholds), dev_data.targets, names)
-    dev_metrics["cross_fitted"] = cross_fitted_scores(t.threshold_rule, dev_probs, dev_data.targets, dev_data.ids, names, t.threshold_min_support, t.threshold_step)
+    dev_metrics["cross_fitted"] = cross_fitted_figures(dev_probs, dev_data.targets, dev_data.ids, names, rule=t.threshold_rule, min_support=t.threshold_min_support, step=t.threshold_step)
     dev_metrics["n_dev_examples"] = len(dev_data.texts)
     dev_metrics["encode_seconds"] = round(encoded - started, 1)
     dev_metrics["train_runtime_seconds"] = round(seconds, 1)

@@ -40,12 +40,9 @@ from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, load_out_of
 from framelab.models.predictor import Predictor
 from framelab.splits import TaskData, unit_offsets
 from framelab.tasks import Task, get_task, task_names
-from framelab.thresholds import DEFAULT_STEP, RULES, cross_fitted, decisions_at, tuned_thresholds
-from framelab.train.folds import article_of, cross_validated
+from framelab.thresholds import DEFAULT_STEP, RULES, decisions_at, tuned_thresholds
+from framelab.train.folds import article_of, cross_fitted_figures, cross_validated
 from framelab.units import UNIT_KINDS
-
-#: Seeds of the random halves of dev articles behind the cross-fitted figures.
-CROSS_FIT_SEEDS = (0, 1, 2)
 
 
 @dataclass
@@ -90,19 +87,6 @@ def _unit_task(members: list[Predictor]) -> Task:
 def _own_thresholds(member: Predictor, labels: list[str]) -> list[float]:
     """``member``'s saved thresholds in the order of ``labels``."""
     return [member.meta.thresholds[member.meta.labels.index(name)] for name in labels]
-
-
-def _cross_fitted_figures(probs: np.ndarray, targets: np.ndarray, ids: list[str], names: list[str], rule: str, min_support: int, step: float) -> dict:
-    """Mean micro/macro/any and per-label F1 when each half of the dev articles is decided at the other half's thresholds."""
-    articles = [i.rsplit("#", 1)[0] for i in ids]
-    runs = [multilabel_scores(cross_fitted(rule, probs, targets, articles, seed, min_support, step), targets, names) for seed in CROSS_FIT_SEEDS]
-    return {
-        "seeds": list(CROSS_FIT_SEEDS),
-        "micro_f1": float(np.mean([r["micro"]["f1"] for r in runs])),
-        "macro_f1": float(np.mean([r["macro"]["f1"] for r in runs])),
-        "any_f1": float(np.mean([r["any"]["f1"] for r in runs])),
-        "per_label_f1": {n: float(np.mean([r["per_label"][n]["f1"] for r in runs])) for n in names},
-    }
 
 
 def out_of_fold_members(members: list[Predictor]) -> list[OutOfFold] | None:
@@ -208,7 +192,7 @@ def _dev_split_figures(members: list[Predictor], task: Task, dataset_dir: Path, 
         "members": {m.name: multilabel_scores(decisions_at(p, _own_thresholds(m, labels)), dev.targets, names) for m, p in zip(members, member_probs)},
         "at_0.5": multilabel_scores(decisions_at(probs, 0.5), dev.targets, names),
         "at_tuned_thresholds": multilabel_scores(decisions_at(probs, thresholds), dev.targets, names),
-        "cross_fitted": _cross_fitted_figures(probs, dev.targets, dev.ids, names, rule, min_support, step),
+        "cross_fitted": cross_fitted_figures(probs, dev.targets, dev.ids, names, rule=rule, min_support=min_support, step=step),
     }
 
 
