@@ -36,7 +36,9 @@ def _figures(scores: dict, names: list[str]) -> dict:
         "micro_f1": round(scores["micro"]["f1"], 4),
         "macro_f1": round(scores["macro"]["f1"], 4),
         "any_f1": round(scores["any"]["f1"], 4),
-        "loaded_language_f1": round(scores["per_label"]["Loaded_Language"]["f1"], 4) if "Loaded_Language" in names else None,
+        "loaded_language_f1": round(scores["per_label"]["Loaded_Language"]["f1"], 4)
+        if "Loaded_Language" in names
+        else None,
     }
 
 
@@ -50,8 +52,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, required=True, help="trained techniques or frames model folder")
     parser.add_argument("--data", type=Path, required=True, help="its dataset folder (framelab data)")
     parser.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the random halves of dev articles")
-    parser.add_argument("--min-support", type=int, default=5, help="train.threshold_min_support of the run (per_label rule)")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the random halves of dev articles"
+    )
+    parser.add_argument(
+        "--min-support", type=int, default=5, help="train.threshold_min_support of the run (per_label rule)"
+    )
     parser.add_argument("--out-md", type=Path)
     parser.add_argument("--out-json", type=Path)
     args = parser.parse_args(argv)
@@ -61,7 +67,9 @@ def main(argv: list[str] | None = None) -> None:
     if not meta.multi_label:
         parser.error(f"{args.model} is a {meta.task} model; blending applies to techniques and frames")
     if meta.lexical_weight:
-        parser.error(f"{args.model} already averages in a TF-IDF model; pass a model trained with train.lexical_weight=0")
+        parser.error(
+            f"{args.model} already averages in a TF-IDF model; pass a model trained with train.lexical_weight=0"
+        )
     dev, names = load_task_split(args.data, meta.task, "dev", meta.labels)
     train, _ = load_task_split(args.data, meta.task, "train", meta.labels)
     articles = [i.split("#")[0] for i in dev.ids]
@@ -77,7 +85,9 @@ def main(argv: list[str] | None = None) -> None:
         at_half = figures(decisions_at(probs, 0.5))
         for rule in RULES:
             tuned = tuned_thresholds(rule, probs, dev.targets, args.min_support)
-            crossed = [figures(cross_fitted(rule, probs, dev.targets, articles, seed, args.min_support)) for seed in args.seeds]
+            crossed = [
+                figures(cross_fitted(rule, probs, dev.targets, articles, seed, args.min_support)) for seed in args.seeds
+            ]
             rows.append(
                 {
                     "weight": w,
@@ -98,14 +108,31 @@ def main(argv: list[str] | None = None) -> None:
     ]
     for row in rows:
         t, c = row["tuned_on_dev"], row["cross_fitted_mean"]
-        cells = [row["weight"], row["rule"], row["at_0.5"]["micro_f1"], t["micro_f1"], t["macro_f1"], t["any_f1"], t["loaded_language_f1"], c["micro_f1"], c["macro_f1"], c["any_f1"], c["loaded_language_f1"]]
-        lines.append("| " + " | ".join("–" if v is None else (v if isinstance(v, str) else f"{v:g}") for v in cells) + " |")
+        cells = [
+            row["weight"],
+            row["rule"],
+            row["at_0.5"]["micro_f1"],
+            t["micro_f1"],
+            t["macro_f1"],
+            t["any_f1"],
+            t["loaded_language_f1"],
+            c["micro_f1"],
+            c["macro_f1"],
+            c["any_f1"],
+            c["loaded_language_f1"],
+        ]
+        lines.append(
+            "| " + " | ".join("–" if v is None else (v if isinstance(v, str) else f"{v:g}") for v in cells) + " |"
+        )
     table = "\n".join(lines)
     print(table)
     if args.out_md:
         args.out_md.write_text(table + "\n", encoding="utf-8")
     if args.out_json:
-        args.out_json.write_text(json.dumps({"model": str(args.model), "data": str(args.data), "seeds": args.seeds, "rows": rows}, indent=2), encoding="utf-8")
+        args.out_json.write_text(
+            json.dumps({"model": str(args.model), "data": str(args.data), "seeds": args.seeds, "rows": rows}, indent=2),
+            encoding="utf-8",
+        )
 
 
 if __name__ == "__main__":

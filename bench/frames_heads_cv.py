@@ -51,7 +51,9 @@ def _vectors(config, base: str, split: str, texts: list[str], cache: Path) -> li
         tokenizer = load_tokenizer(config, folder)
         encoder = AutoModel.from_pretrained(folder, dtype=torch.float32, use_safetensors=True).eval()
         started = time.perf_counter()
-        sentences = article_sentences(tokenizer, encoder, texts, max_length=config.model.max_length, batch_size=config.train.eval_batch_size)
+        sentences = article_sentences(
+            tokenizer, encoder, texts, max_length=config.model.max_length, batch_size=config.train.eval_batch_size
+        )
         print(f"encoded {split} with {base}: {time.perf_counter() - started:.0f} s", flush=True)
         cache.mkdir(parents=True, exist_ok=True)
         np.savez(path, *[s.vectors for s in sentences])
@@ -59,9 +61,20 @@ def _vectors(config, base: str, split: str, texts: list[str], cache: Path) -> li
     return [stored[f"arr_{i}"] for i in range(len(texts))]
 
 
-def _heads_probs(config, spec: HeadSpec, train: list[np.ndarray], targets: np.ndarray, apply: list[np.ndarray]) -> np.ndarray:
+def _heads_probs(
+    config, spec: HeadSpec, train: list[np.ndarray], targets: np.ndarray, apply: list[np.ndarray]
+) -> np.ndarray:
     t = config.train
-    heads = train_heads(spec, train, targets, epochs=round(t.epochs), learning_rate=t.learning_rate, weight_decay=t.weight_decay, batch_size=t.batch_size, seed=t.seed)
+    heads = train_heads(
+        spec,
+        train,
+        targets,
+        epochs=round(t.epochs),
+        learning_rate=t.learning_rate,
+        weight_decay=t.weight_decay,
+        batch_size=t.batch_size,
+        seed=t.seed,
+    )
     return apply_heads(heads, spec, apply)[0]
 
 
@@ -91,12 +104,17 @@ def main() -> None:
     lexical_oof = np.zeros(train.targets.shape)
     for k in range(args.folds):
         inside = folds == k
-        lexical = LexicalModel.fit([x for x, o in zip(train.texts, ~inside) if o], train.targets[~inside], seed=config.train.seed)
+        lexical = LexicalModel.fit(
+            [x for x, o in zip(train.texts, ~inside) if o], train.targets[~inside], seed=config.train.seed
+        )
         lexical_oof[inside] = lexical.probabilities([x for x, i in zip(train.texts, inside) if i])
 
     results = []
     for encoder in args.encoders:
-        parts = [(_vectors(config, b, "train", train.texts, args.cache), _vectors(config, b, "dev", dev.texts, args.cache)) for b in ENCODERS[encoder]]
+        parts = [
+            (_vectors(config, b, "train", train.texts, args.cache), _vectors(config, b, "dev", dev.texts, args.cache))
+            for b in ENCODERS[encoder]
+        ]
         train_vectors = [np.concatenate(v, axis=1) for v in zip(*(p[0] for p in parts))]
         dev_vectors = [np.concatenate(v, axis=1) for v in zip(*(p[1] for p in parts))]
         for hidden in args.hidden:
@@ -106,22 +124,31 @@ def main() -> None:
             for k in range(args.folds):
                 inside = folds == k
                 fit = [v for v, o in zip(train_vectors, ~inside) if o]
-                oof[inside] = _heads_probs(config, spec, fit, train.targets[~inside], [v for v, i in zip(train_vectors, inside) if i])
+                oof[inside] = _heads_probs(
+                    config, spec, fit, train.targets[~inside], [v for v, i in zip(train_vectors, inside) if i]
+                )
             seconds = time.perf_counter() - started
             for weight in args.weights:
                 micro = _cross_validated_micro(blend(oof, lexical_oof, weight), train.targets, folds)
                 results.append((micro, encoder, hidden, weight, train_vectors, dev_vectors))
-                print(f"{encoder:13s} hidden {hidden:4d} TF-IDF {weight:.2f}: out-of-fold micro-F1 {micro:.3f} ({seconds:.0f} s for {args.folds} folds)", flush=True)
+                print(
+                    f"{encoder:13s} hidden {hidden:4d} TF-IDF {weight:.2f}: out-of-fold micro-F1 {micro:.3f} ({seconds:.0f} s for {args.folds} folds)",
+                    flush=True,
+                )
 
     micro, encoder, hidden, weight, train_vectors, dev_vectors = max(results, key=lambda r: r[0])
     print(f"chosen on train: {encoder}, hidden {hidden}, TF-IDF weight {weight} (out-of-fold micro-F1 {micro:.3f})")
     spec = HeadSpec(input_size=train_vectors[0].shape[1], labels=len(names), hidden=hidden)
     probs = _heads_probs(config, spec, train_vectors, train.targets, dev_vectors)
     if weight:
-        probs = blend(probs, LexicalModel.fit(train.texts, train.targets, seed=config.train.seed).probabilities(dev.texts), weight)
+        probs = blend(
+            probs, LexicalModel.fit(train.texts, train.targets, seed=config.train.seed).probabilities(dev.texts), weight
+        )
     tuned = multilabel_scores(decisions_at(probs, global_threshold(probs, dev.targets)), dev.targets, names)
     crossed = cross_fitted_figures(probs, dev.targets, dev.ids, names, rule="global")
-    print(f"dev ({len(dev.texts)} articles): micro-F1 {tuned['micro']['f1']:.3f} at the threshold tuned on dev, {crossed['micro_f1']:.3f} cross-fitted; macro {crossed['macro_f1']:.3f} cross-fitted")
+    print(
+        f"dev ({len(dev.texts)} articles): micro-F1 {tuned['micro']['f1']:.3f} at the threshold tuned on dev, {crossed['micro_f1']:.3f} cross-fitted; macro {crossed['macro_f1']:.3f} cross-fitted"
+    )
 
 
 if __name__ == "__main__":

@@ -85,7 +85,9 @@ class SentenceStates:
             for begin in range(0, len(order), batch_size):
                 idx = order[begin : begin + batch_size]
                 batch = collate_cached([{"inputs_embeds": self.states[rows[i]], "labels": 0} for i in idx])
-                hidden = self.encoder(inputs_embeds=batch["inputs_embeds"], attention_mask=batch["attention_mask"]).last_hidden_state
+                hidden = self.encoder(
+                    inputs_embeds=batch["inputs_embeds"], attention_mask=batch["attention_mask"]
+                ).last_hidden_state
                 pooled = nn.functional.normalize(mean_tokens(hidden, batch["attention_mask"]), dim=-1)
                 for r, i in enumerate(idx):
                     out[i] = pooled[r]
@@ -127,7 +129,9 @@ def sentence_techniques(dataset_dir, ids: list[str], sentences: SentenceStates) 
     return targets
 
 
-def predict(sentences: SentenceStates, head, articles: list[int], techniques=None, batch_size: int = 16) -> tuple[np.ndarray, np.ndarray | None]:
+def predict(
+    sentences: SentenceStates, head, articles: list[int], techniques=None, batch_size: int = 16
+) -> tuple[np.ndarray, np.ndarray | None]:
     """The head's probabilities ``(articles, labels)`` on the current top layers, and the techniques head's on their sentences (when given)."""
     sentences.encoder.eval()
     head.eval()
@@ -156,13 +160,19 @@ def fit_and_judged(train, dev, seed: int, *, inner: bool) -> tuple[list[int], li
     return list(range(n_train)), list(range(n_train, n_train + len(dev.texts))), dev.targets, dev.ids
 
 
-def report(tag: str, probs: np.ndarray, targets: np.ndarray, lexical: np.ndarray, names: list[str], ids: list[str] | None) -> None:
+def report(
+    tag: str, probs: np.ndarray, targets: np.ndarray, lexical: np.ndarray, names: list[str], ids: list[str] | None
+) -> None:
     """Micro-F1 at the global threshold tuned on these articles (and cross-fitted when ``ids`` are given) per TF-IDF weight."""
     parts = [tag]
     for weight in WEIGHTS:
         blended = blend(probs, lexical, weight)
-        micro = multilabel_scores(decisions_at(blended, global_threshold(blended, targets)), targets, names)["micro"]["f1"]
-        crossed = f" / {cross_fitted_figures(blended, targets, ids, names, rule='global')['micro_f1']:.3f}" if ids else ""
+        micro = multilabel_scores(decisions_at(blended, global_threshold(blended, targets)), targets, names)["micro"][
+            "f1"
+        ]
+        crossed = (
+            f" / {cross_fitted_figures(blended, targets, ids, names, rule='global')['micro_f1']:.3f}" if ids else ""
+        )
         parts.append(f"TF-IDF {weight}: {micro:.3f}{crossed}")
     print("  ".join(parts), flush=True)
 
@@ -176,8 +186,15 @@ def main() -> None:
     parser.add_argument("--encoder-lr", type=float, default=3e-5)
     parser.add_argument("--head-lr", type=float, default=3e-4)
     parser.add_argument("--batch-size", type=int, default=8, help="articles per step")
-    parser.add_argument("--inner", action="store_true", help="fit on train folds 1-4 and report fold 0; never touches dev")
-    parser.add_argument("--techniques-weight", type=float, default=0.0, help="weight of a sentence techniques loss trained beside the frames (0: frames only)")
+    parser.add_argument(
+        "--inner", action="store_true", help="fit on train folds 1-4 and report fold 0; never touches dev"
+    )
+    parser.add_argument(
+        "--techniques-weight",
+        type=float,
+        default=0.0,
+        help="weight of a sentence techniques loss trained beside the frames (0: frames only)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
     started = time.perf_counter()
@@ -189,17 +206,37 @@ def main() -> None:
     encoder = AutoModel.from_pretrained(folder, dtype=torch.float32, use_safetensors=True)
     if not cacheable(encoder, args.frozen):
         raise SystemExit(f"{args.base}: its lower layers cannot be cached (model type {encoder.config.model_type})")
-    sentences = SentenceStates(encoder, load_tokenizer(config, folder), train.texts + dev.texts, frozen=args.frozen, max_length=config.model.max_length)
-    print(f"{len(sentences.states)} sentences, mean {sentences.lengths.mean():.1f} tokens; lower states in {time.perf_counter() - started:.0f} s", flush=True)
+    sentences = SentenceStates(
+        encoder,
+        load_tokenizer(config, folder),
+        train.texts + dev.texts,
+        frozen=args.frozen,
+        max_length=config.model.max_length,
+    )
+    print(
+        f"{len(sentences.states)} sentences, mean {sentences.lengths.mean():.1f} tokens; lower states in {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
 
     fit, judged, judged_targets, ids = fit_and_judged(train, dev, config.train.seed, inner=args.inner)
     texts = train.texts + dev.texts
-    lexical = LexicalModel.fit([texts[i] for i in fit], train.targets[fit], seed=config.train.seed).probabilities([texts[i] for i in judged])
+    lexical = LexicalModel.fit([texts[i] for i in fit], train.targets[fit], seed=config.train.seed).probabilities(
+        [texts[i] for i in judged]
+    )
 
     spec = HeadSpec(input_size=encoder.config.hidden_size, labels=len(names), heads=1)
     rows, counts = sentences.rows(fit)
     frozen_vectors = np.split(sentences.vectors(rows, grad=False).numpy(), np.cumsum(counts)[:-1])
-    (head,) = train_heads(spec, frozen_vectors, train.targets[fit], epochs=40, learning_rate=1e-3, weight_decay=0.01, batch_size=16, seed=config.train.seed)
+    (head,) = train_heads(
+        spec,
+        frozen_vectors,
+        train.targets[fit],
+        epochs=40,
+        learning_rate=1e-3,
+        weight_decay=0.01,
+        batch_size=16,
+        seed=config.train.seed,
+    )
     report("epoch 0 (frozen, one head)", predict(sentences, head, judged)[0], judged_targets, lexical, names, ids)
 
     techniques, technique_targets = None, None
@@ -221,7 +258,9 @@ def main() -> None:
     for parameter in top:
         parameter.requires_grad_(True)
     heads = list(head.parameters()) + (list(techniques.parameters()) if techniques is not None else [])
-    optimiser = torch.optim.AdamW([{"params": top, "lr": args.encoder_lr}, {"params": heads, "lr": args.head_lr}], weight_decay=0.01)
+    optimiser = torch.optim.AdamW(
+        [{"params": top, "lr": args.encoder_lr}, {"params": heads, "lr": args.head_lr}], weight_decay=0.01
+    )
     gold = torch.from_numpy(train.targets[fit].astype(np.float32))
     order = torch.Generator().manual_seed(config.train.seed)
     for epoch in range(1, args.epochs + 1):
@@ -235,7 +274,9 @@ def main() -> None:
             logits, _ = head(vectors, counts)
             loss = nn.functional.binary_cross_entropy_with_logits(logits, gold[batch])
             if techniques is not None:
-                technique_loss = nn.functional.binary_cross_entropy_with_logits(techniques(vectors), technique_targets[rows], pos_weight=pos_weight)
+                technique_loss = nn.functional.binary_cross_entropy_with_logits(
+                    techniques(vectors), technique_targets[rows], pos_weight=pos_weight
+                )
                 loss = loss + args.techniques_weight * technique_loss
             optimiser.zero_grad()
             loss.backward()
@@ -247,9 +288,13 @@ def main() -> None:
         if techniques is not None:
             gold_rows = technique_targets[judged_rows].numpy().astype(np.int64)
             micro = multilabel_scores(
-                decisions_at(sentence_probs, global_threshold(sentence_probs, gold_rows)), gold_rows, [str(j) for j in range(gold_rows.shape[1])]
+                decisions_at(sentence_probs, global_threshold(sentence_probs, gold_rows)),
+                gold_rows,
+                [str(j) for j in range(gold_rows.shape[1])],
             )["micro"]["f1"]
-            print(f"  techniques on the judged sentences: micro-F1 {micro:.3f} at the threshold tuned there", flush=True)
+            print(
+                f"  techniques on the judged sentences: micro-F1 {micro:.3f} at the threshold tuned there", flush=True
+            )
     print(f"total {time.perf_counter() - started:.0f} s")
 
 

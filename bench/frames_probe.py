@@ -43,7 +43,9 @@ from framelab.types import Article
 from framelab.unit_pool import split_many
 
 
-def _text_vectors(tokenizer, encoder, texts: list[str], *, max_length: int, windowed: bool, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+def _text_vectors(
+    tokenizer, encoder, texts: list[str], *, max_length: int, windowed: bool, batch_size: int
+) -> tuple[np.ndarray, np.ndarray]:
     """L2-normalised mean token vectors of every window of ``texts`` (one per text unless ``windowed``), and each window's text."""
     encoded = encode(tokenizer, texts, max_length=max_length, stride=64, windowed=windowed)
     features = encoded.features
@@ -69,12 +71,18 @@ def embed_articles(tokenizer, encoder, texts: list[str], pooling: str) -> np.nda
         vectors, article = _text_vectors(tokenizer, encoder, texts, max_length=256, windowed=True, batch_size=32)
         return _unit_rows(pool(vectors, article, len(texts), "mean"))
     units = split_many([Article(str(i), text) for i, text in enumerate(texts)], "sentence")
-    vectors, sentence = _text_vectors(tokenizer, encoder, [u.text for own in units for u in own], max_length=128, windowed=False, batch_size=64)
+    vectors, sentence = _text_vectors(
+        tokenizer, encoder, [u.text for own in units for u in own], max_length=128, windowed=False, batch_size=64
+    )
     article = np.repeat(np.arange(len(texts)), [len(own) for own in units])[sentence]
-    return np.concatenate([_unit_rows(pool(vectors, article, len(texts), "mean")), pool(vectors, article, len(texts), "max")], axis=1)
+    return np.concatenate(
+        [_unit_rows(pool(vectors, article, len(texts), "mean")), pool(vectors, article, len(texts), "max")], axis=1
+    )
 
 
-def probe_probabilities(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, c: float, seed: int) -> np.ndarray:
+def probe_probabilities(
+    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, c: float, seed: int
+) -> np.ndarray:
     """One balanced logistic regression per label column; a constant column predicts itself."""
     probs = np.zeros((len(x_test), y_train.shape[1]))
     for j in range(y_train.shape[1]):
@@ -95,10 +103,21 @@ def main(argv: list[str] | None = None) -> None:
     """Print the cross-fitted choices on train and the dev figures."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, help="dataset folder with an articles table and frames (framelab data)")
-    p.add_argument("--base", default="default", help="encoder folder or hub name (default: the packaged all-MiniLM-L6-v2)")
+    p.add_argument(
+        "--base", default="default", help="encoder folder or hub name (default: the packaged all-MiniLM-L6-v2)"
+    )
     p.add_argument("--pooling", choices=["windows", "sentences"], default="sentences")
-    p.add_argument("--C", dest="cs", type=float, nargs="+", default=[0.3, 1.0, 3.0], help="inverse regularisation strengths to choose from")
-    p.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75], help="TF-IDF blend weights to choose from")
+    p.add_argument(
+        "--C",
+        dest="cs",
+        type=float,
+        nargs="+",
+        default=[0.3, 1.0, 3.0],
+        help="inverse regularisation strengths to choose from",
+    )
+    p.add_argument(
+        "--weights", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75], help="TF-IDF blend weights to choose from"
+    )
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
@@ -117,7 +136,9 @@ def main(argv: list[str] | None = None) -> None:
     oof_tfidf = np.zeros(train.targets.shape)
     oof_probe = {c: np.zeros(train.targets.shape) for c in a.cs}
     for fit, held in folds:
-        oof_tfidf[held] = LexicalModel.fit(list(texts[fit]), train.targets[fit], seed=a.seed).probabilities(list(texts[held]))
+        oof_tfidf[held] = LexicalModel.fit(list(texts[fit]), train.targets[fit], seed=a.seed).probabilities(
+            list(texts[held])
+        )
         for c in a.cs:
             oof_probe[c][held] = probe_probabilities(x_train[fit], train.targets[fit], x_train[held], c, a.seed)
     choices = []
@@ -126,9 +147,13 @@ def main(argv: list[str] | None = None) -> None:
             mixed = blend(oof_probe[c], oof_tfidf, w)
             threshold = global_threshold(mixed, train.targets)
             choices.append((_micro_f1(mixed, train.targets, threshold, names), c, w, threshold))
-            print(f"train, out of fold: probe C={c} with TF-IDF at w={w}: threshold {threshold:.2f}, micro-F1 {choices[-1][0]:.3f}")
+            print(
+                f"train, out of fold: probe C={c} with TF-IDF at w={w}: threshold {threshold:.2f}, micro-F1 {choices[-1][0]:.3f}"
+            )
     tfidf_threshold = global_threshold(oof_tfidf, train.targets)
-    print(f"train, out of fold: TF-IDF alone: threshold {tfidf_threshold:.2f}, micro-F1 {_micro_f1(oof_tfidf, train.targets, tfidf_threshold, names):.3f}")
+    print(
+        f"train, out of fold: TF-IDF alone: threshold {tfidf_threshold:.2f}, micro-F1 {_micro_f1(oof_tfidf, train.targets, tfidf_threshold, names):.3f}"
+    )
     _, c, w, threshold = max(choices)
     probe_threshold = global_threshold(oof_probe[c], train.targets)
 
@@ -136,8 +161,12 @@ def main(argv: list[str] | None = None) -> None:
     dev_probe = probe_probabilities(x_train, train.targets, x_dev, c, a.seed)
     print(f"chosen on train: C={c}, TF-IDF weight {w}, threshold {threshold:.2f}")
     print(f"dev micro-F1: TF-IDF at 0.5 {_micro_f1(dev_tfidf, dev.targets, 0.5, names):.3f}")
-    print(f"dev micro-F1: TF-IDF at its cross-fitted threshold {tfidf_threshold:.2f}: {_micro_f1(dev_tfidf, dev.targets, tfidf_threshold, names):.3f}")
-    print(f"dev micro-F1: probe C={c} at {probe_threshold:.2f}: {_micro_f1(dev_probe, dev.targets, probe_threshold, names):.3f}")
+    print(
+        f"dev micro-F1: TF-IDF at its cross-fitted threshold {tfidf_threshold:.2f}: {_micro_f1(dev_tfidf, dev.targets, tfidf_threshold, names):.3f}"
+    )
+    print(
+        f"dev micro-F1: probe C={c} at {probe_threshold:.2f}: {_micro_f1(dev_probe, dev.targets, probe_threshold, names):.3f}"
+    )
     print(f"dev micro-F1: chosen blend: {_micro_f1(blend(dev_probe, dev_tfidf, w), dev.targets, threshold, names):.3f}")
 
 

@@ -36,10 +36,14 @@ from framelab.lexical import LexicalModel
 from framelab.models.folder import resolve_base_model
 
 
-def head_probabilities(model: SetFitModel, fit_texts: list[str], fit_targets: np.ndarray, judged_texts: list[str]) -> np.ndarray:
+def head_probabilities(
+    model: SetFitModel, fit_texts: list[str], fit_targets: np.ndarray, judged_texts: list[str]
+) -> np.ndarray:
     """SetFit's default head (one-vs-rest logistic regression) on the encoder's article embeddings, applied to ``judged_texts``."""
     encode = dict(batch_size=32, convert_to_numpy=True, show_progress_bar=False)
-    head = OneVsRestClassifier(LogisticRegression(max_iter=1000)).fit(model.model_body.encode(fit_texts, **encode), fit_targets)
+    head = OneVsRestClassifier(LogisticRegression(max_iter=1000)).fit(
+        model.model_body.encode(fit_texts, **encode), fit_targets
+    )
     return head.predict_proba(model.model_body.encode(judged_texts, **encode))
 
 
@@ -47,11 +51,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default="configs/semeval2023-frames.yaml")
     parser.add_argument("--base", default="default", help="a sentence-transformers encoder (model.base value)")
-    parser.add_argument("--iterations", type=int, default=5, help="SetFit num_iterations: positive and negative pairs per article")
+    parser.add_argument(
+        "--iterations", type=int, default=5, help="SetFit num_iterations: positive and negative pairs per article"
+    )
     parser.add_argument("--max-length", type=int, default=256, help="tokens of each article the encoder sees")
     parser.add_argument("--learning-rate", type=float, default=2e-5)
     parser.add_argument("--batch-size", type=int, default=16, help="pairs per step")
-    parser.add_argument("--inner", action="store_true", help="fit on train folds 1-4 and report fold 0; never touches dev")
+    parser.add_argument(
+        "--inner", action="store_true", help="fit on train folds 1-4 and report fold 0; never touches dev"
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
     started = time.perf_counter()
@@ -65,7 +73,14 @@ def main() -> None:
 
     model = SetFitModel.from_pretrained(resolve_base_model(args.base), multi_target_strategy="one-vs-rest")
     model.model_body.max_seq_length = args.max_length
-    report("untuned encoder, same head", head_probabilities(model, fit_texts, fit_targets, judged_texts), judged_targets, lexical, names, ids)
+    report(
+        "untuned encoder, same head",
+        head_probabilities(model, fit_texts, fit_targets, judged_texts),
+        judged_targets,
+        lexical,
+        names,
+        ids,
+    )
 
     training = TrainingArguments(
         batch_size=args.batch_size,
@@ -82,7 +97,14 @@ def main() -> None:
     tuning_started = time.perf_counter()
     Trainer(model=model, args=training, train_dataset=pairs).train_embeddings(fit_texts, fit_targets.tolist())
     print(f"contrastive step: {time.perf_counter() - tuning_started:.0f} s", flush=True)
-    report("SetFit-tuned encoder", head_probabilities(model, fit_texts, fit_targets, judged_texts), judged_targets, lexical, names, ids)
+    report(
+        "SetFit-tuned encoder",
+        head_probabilities(model, fit_texts, fit_targets, judged_texts),
+        judged_targets,
+        lexical,
+        names,
+        ids,
+    )
     print(f"total {time.perf_counter() - started:.0f} s")
 
 

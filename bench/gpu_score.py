@@ -29,7 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("inputs", nargs="+", help="what framelab score takes: .txt files, folders, .jsonl")
     parser.add_argument("--model", action="append", required=True, help="model folder (repeatable)")
-    parser.add_argument("--device", choices=["auto", "cpu"], default="auto", help="auto: the GPU when there is one (the scorer's choice)")
+    parser.add_argument(
+        "--device",
+        choices=["auto", "cpu"],
+        default="auto",
+        help="auto: the GPU when there is one (the scorer's choice)",
+    )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--format", default="jsonl", choices=["jsonl", "csv", "semeval2023"])
     parser.add_argument("--repeat", type=int, default=2, help="runs; the best is reported (the first warms up)")
@@ -55,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         for number in range(max(1, args.repeat)):
             if cuda:
                 torch.cuda.synchronize()
-            out = Path(tmp) / f"out-{number}" if args.format == "semeval2023" else Path(tmp) / f"out-{number}.{args.format}"
+            out = (
+                Path(tmp) / f"out-{number}"
+                if args.format == "semeval2023"
+                else Path(tmp) / f"out-{number}.{args.format}"
+            )
             summary = score(args.model, inputs, fmt=args.format, out=out, batch_size=args.batch_size, progress=False)
             runs.append(summary)
     best = min(runs, key=lambda s: s.seconds)

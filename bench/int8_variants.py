@@ -70,7 +70,11 @@ from framelab.units import split_units  # noqa: E402
 def encoder_linears(model: torch.nn.Module) -> list[str]:
     """Names (in ``model``) of the Linear layers of its base model, pooler excluded."""
     prefix = model.base_model_prefix
-    return [f"{prefix}.{name}" for name, module in model.base_model.named_modules() if isinstance(module, torch.nn.Linear) and not name.startswith("pooler")]
+    return [
+        f"{prefix}.{name}"
+        for name, module in model.base_model.named_modules()
+        if isinstance(module, torch.nn.Linear) and not name.startswith("pooler")
+    ]
 
 
 def _block(name: str) -> int | None:
@@ -159,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         scores = multilabel_scores(dec, dev.targets, labels)
         if ref_probs is None:
             ref_probs, ref_dec = probs, dec
-        n_quant = sum(1 for m in pred.model.modules() if type(m).__name__ == "Linear" and "quantized" in type(m).__module__)
+        n_quant = sum(
+            1 for m in pred.model.modules() if type(m).__name__ == "Linear" and "quantized" in type(m).__module__
+        )
         rows[name] = {
             "quantized_linears": n_quant,
             "micro_f1": scores["micro"]["f1"],
@@ -175,7 +181,10 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tempfile.mkdtemp(prefix="framelab-int8-"))
         folder = write_articles(tmp / "articles", a.articles, seed=0)
         articles = list(iter_articles([folder]))
-        chunks = [[u.text for art in articles[i : i + 128] for u in split_units(art, meta.unit)] for i in range(0, len(articles), 128)]
+        chunks = [
+            [u.text for art in articles[i : i + 128] for u in split_units(art, meta.unit)]
+            for i in range(0, len(articles), 128)
+        ]
         units = sum(map(len, chunks))
         for pred in predictors.values():
             pred.probabilities(chunks[0][:64])
@@ -189,7 +198,11 @@ def main(argv: list[str] | None = None) -> int:
                     predictors[name].probabilities(texts)
                 times[name].append(time.perf_counter() - t)
                 cpu[name].append(time.process_time() - c)
-                print(f"round {r + 1} {name}: {units / times[name][-1]:.0f} units/s (load {load_avg()[0]})", file=sys.stderr, flush=True)
+                print(
+                    f"round {r + 1} {name}: {units / times[name][-1]:.0f} units/s (load {load_avg()[0]})",
+                    file=sys.stderr,
+                    flush=True,
+                )
         for name in predictors:
             rows[name]["units_per_s"] = units / statistics.median(times[name])
             rows[name]["runs_s"] = [round(x, 2) for x in times[name]]

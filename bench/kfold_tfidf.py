@@ -41,8 +41,12 @@ def main(argv: list[str] | None = None) -> None:
     for k in range(args.folds):
         inside, outside = np.flatnonzero(folds == k), np.flatnonzero(folds != k)
         fitted = subset(data, outside)
-        probs[inside] = LexicalModel.fit(fitted.texts, fitted.targets, seed=args.seed).probabilities([data.texts[i] for i in inside])
-    _, summary = cross_validated(probs, data, folds, names, multi_label=True, rule=args.rule, min_support=args.min_support)
+        probs[inside] = LexicalModel.fit(fitted.texts, fitted.targets, seed=args.seed).probabilities(
+            [data.texts[i] for i in inside]
+        )
+    _, summary = cross_validated(
+        probs, data, folds, names, multi_label=True, rule=args.rule, min_support=args.min_support
+    )
     summary["seconds"] = round(time.perf_counter() - started, 1)
     summary["examples"] = len(data.texts)
     print(json.dumps(summary, indent=2))

@@ -23,7 +23,15 @@ from framelab.splits import TaskData
 from framelab.train.folds import cross_validated
 
 #: (rule, min_support) pairs measured at every weight.
-RULES = [("global", 1), ("per_label_or_global", 5), ("per_label_or_global", 20), ("per_label_or_global", 50), ("per_label", 20), ("per_label_rate", 5), ("per_label_rate", 20)]
+RULES = [
+    ("global", 1),
+    ("per_label_or_global", 5),
+    ("per_label_or_global", 20),
+    ("per_label_or_global", 50),
+    ("per_label", 20),
+    ("per_label_rate", 5),
+    ("per_label_rate", 20),
+]
 
 
 def study(model_dir: Path, weights: list[float] | None) -> list[dict]:
@@ -39,7 +47,9 @@ def study(model_dir: Path, weights: list[float] | None) -> list[dict]:
     rows = []
     for weight, probs in mixes.items():
         for rule, support in RULES:
-            _, summary = cross_validated(probs, data, oof.folds, oof.labels, multi_label=True, rule=rule, min_support=support)
+            _, summary = cross_validated(
+                probs, data, oof.folds, oof.labels, multi_label=True, rule=rule, min_support=support
+            )
             rows.append({"tfidf_weight": weight, "rule": rule, "min_support": support, **summary})
     return rows
 
@@ -53,7 +63,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, help="also write every row, per-label F1 included, here")
     args = parser.parse_args(argv)
     rows = study(args.model, args.weights)
-    print("| TF-IDF weight | rule | min support | micro-F1 | macro-F1 | any F1 | " + " | ".join(args.labels) + " | labels per example (gold) |")
+    print(
+        "| TF-IDF weight | rule | min support | micro-F1 | macro-F1 | any F1 | "
+        + " | ".join(args.labels)
+        + " | labels per example (gold) |"
+    )
     print("|---:|---|---:|---:|---:|---:|" + "---:|" * len(args.labels) + "---:|")
     for r in rows:
         labels = " | ".join(f"{r['per_label_f1'][n]['mean']:.3f}" for n in args.labels)

@@ -71,7 +71,9 @@ def _span_row(name: str, metrics: dict, key: str) -> dict:
 def run(config_path: str, overrides: list[str], out_dir: Path, common: list[str]) -> dict:
     """Train, evaluate and score one run; return its figures."""
     config = load_config(config_path, [*common, *overrides])
-    name = config.name + ("-" + "-".join(o.split("=")[0].split(".")[-1] + o.split("=")[1] for o in overrides) if overrides else "")
+    name = config.name + (
+        "-" + "-".join(o.split("=")[0].split(".")[-1] + o.split("=")[1] for o in overrides) if overrides else ""
+    )
     config.output_dir = str(out_dir / "models" / name)
     if not (config.dataset_dir / "labels.json").is_file():
         build_dataset(config)
@@ -86,15 +88,36 @@ def run(config_path: str, overrides: list[str], out_dir: Path, common: list[str]
         rows = [_span_row(name, report.metrics, "model"), _span_row(name, report.metrics, "baseline")]
     elif report.metrics["task"] == "span_techniques":
         rows = [
-            {"run": name, "system": key, "si_precision": None, "si_recall": None, "si_f1": None, "labelled_span_f1": None,
-             "tc_micro_f1": round(report.metrics[key]["technique_classification"]["f1"], 4)}
+            {
+                "run": name,
+                "system": key,
+                "si_precision": None,
+                "si_recall": None,
+                "si_f1": None,
+                "labelled_span_f1": None,
+                "tc_micro_f1": round(report.metrics[key]["technique_classification"]["f1"], 4),
+            }
             for key in ("model", "baseline")
         ]
     else:
-        rows = [_row(name, report.metrics, "model"), _row(name, report.metrics, "model_at_0.5") if "model_at_0.5" in report.metrics else None, _row(name, report.metrics, "baseline")]
+        rows = [
+            _row(name, report.metrics, "model"),
+            _row(name, report.metrics, "model_at_0.5") if "model_at_0.5" in report.metrics else None,
+            _row(name, report.metrics, "baseline"),
+        ]
         crossed = result.dev_metrics.get("cross_fitted")
         if crossed:  # a model that measured its own cross-fitted dev figure (frames_attention)
-            rows.insert(1, {"run": name, "system": "cross-fitted", "micro_f1": round(crossed["micro_f1"], 4), "macro_f1": round(crossed["macro_f1"], 4), "any_f1": None, "loaded_language_f1": None})
+            rows.insert(
+                1,
+                {
+                    "run": name,
+                    "system": "cross-fitted",
+                    "micro_f1": round(crossed["micro_f1"], 4),
+                    "macro_f1": round(crossed["macro_f1"], 4),
+                    "any_f1": None,
+                    "loaded_language_f1": None,
+                },
+            )
     from datasets import load_from_disk
 
     articles = load_from_disk(str(config.dataset_dir / "articles"))["dev"]
@@ -106,7 +129,14 @@ def run(config_path: str, overrides: list[str], out_dir: Path, common: list[str]
         # A span classifier only answers for given spans (framelab score --spans); nothing to time here.
         units_per_s = articles_per_s = None
     else:
-        summary = score([result.model_dir], [texts_dir], fmt="jsonl", out=out_dir / f"{name}-dev.jsonl", progress=False, batch_size=64)
+        summary = score(
+            [result.model_dir],
+            [texts_dir],
+            fmt="jsonl",
+            out=out_dir / f"{name}-dev.jsonl",
+            progress=False,
+            batch_size=64,
+        )
         units_per_s = round(summary.units / summary.seconds, 1)
         articles_per_s = round(summary.articles / summary.seconds, 2)
     return {
@@ -142,8 +172,14 @@ def ensemble(results: list[dict], picks: list[int], out_dir: Path) -> dict:
         "peak_memory_mb": round(_peak_memory_mb(), 1),
         "rows": [
             _row(name, metrics, "at_tuned_thresholds") | {"system": "model"},
-            {"run": name, "system": "cross-fitted", "micro_f1": round(crossed["micro_f1"], 4), "macro_f1": round(crossed["macro_f1"], 4),
-             "any_f1": round(crossed["any_f1"], 4), "loaded_language_f1": round(loaded, 4) if loaded is not None else None},
+            {
+                "run": name,
+                "system": "cross-fitted",
+                "micro_f1": round(crossed["micro_f1"], 4),
+                "macro_f1": round(crossed["macro_f1"], 4),
+                "any_f1": round(crossed["any_f1"], 4),
+                "loaded_language_f1": round(loaded, 4) if loaded is not None else None,
+            },
             _row(name, metrics, "at_0.5") | {"system": "model_at_0.5"},
         ],
     }
@@ -155,7 +191,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run", nargs="+", action="append", required=True, metavar="CONFIG [KEY=VALUE]")
     parser.add_argument("--set", dest="common", action="append", default=[], help="override applied to every run")
     parser.add_argument("--out-dir", type=Path, default=Path("reports/bench-quality"))
-    parser.add_argument("--ensemble", type=int, nargs="+", metavar="RUN", help="1-based numbers of techniques or spans runs to average after the runs (the first one's dataset sets the units)")
+    parser.add_argument(
+        "--ensemble",
+        type=int,
+        nargs="+",
+        metavar="RUN",
+        help="1-based numbers of techniques or spans runs to average after the runs (the first one's dataset sets the units)",
+    )
     args = parser.parse_args(argv)
     if args.ensemble and (len(args.ensemble) < 2 or not all(1 <= i <= len(args.run) for i in args.ensemble)):
         parser.error(f"--ensemble takes two or more run numbers between 1 and {len(args.run)}")
@@ -169,13 +211,32 @@ def main(argv: list[str] | None = None) -> None:
         results.append(ensemble(results, args.ensemble, args.out_dir))
         (args.out_dir / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
         print(json.dumps(results[-1]), flush=True)
-    lines = ["| run | system | micro-F1 | macro-F1 | any F1 | Loaded_Language F1 | train s | peak MB | score units/s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    spans = ["| run | system | SI P | SI R | SI F1 | label-aware span F1 | TC micro-F1 | train s | peak MB | score units/s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| run | system | micro-F1 | macro-F1 | any F1 | Loaded_Language F1 | train s | peak MB | score units/s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    spans = [
+        "| run | system | SI P | SI R | SI F1 | label-aware span F1 | TC micro-F1 | train s | peak MB | score units/s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in results:
         for row in r["rows"]:
             if "si_f1" in row:
-                extra = (r["train_wall_seconds"], r["peak_memory_mb"], r["score_units_per_second"]) if row["system"] == "model" else ("", "", "")
-                cells = [row["run"], row["system"], row["si_precision"], row["si_recall"], row["si_f1"], row["labelled_span_f1"], row["tc_micro_f1"], *extra]
+                extra = (
+                    (r["train_wall_seconds"], r["peak_memory_mb"], r["score_units_per_second"])
+                    if row["system"] == "model"
+                    else ("", "", "")
+                )
+                cells = [
+                    row["run"],
+                    row["system"],
+                    row["si_precision"],
+                    row["si_recall"],
+                    row["si_f1"],
+                    row["labelled_span_f1"],
+                    row["tc_micro_f1"],
+                    *extra,
+                ]
                 spans.append("| " + " | ".join("–" if c is None else str(c) for c in cells) + " |")
                 continue
             if row["system"] != "model":
@@ -184,7 +245,15 @@ def main(argv: list[str] | None = None) -> None:
                 extra = (f"{r['build_wall_seconds']} (build)", r["peak_memory_mb"], "")
             else:
                 extra = (r["train_wall_seconds"], r["peak_memory_mb"], r["score_units_per_second"])
-            cells = [row["run"], row["system"], row["micro_f1"], row["macro_f1"], row["any_f1"], row["loaded_language_f1"], *extra]
+            cells = [
+                row["run"],
+                row["system"],
+                row["micro_f1"],
+                row["macro_f1"],
+                row["any_f1"],
+                row["loaded_language_f1"],
+                *extra,
+            ]
             lines.append("| " + " | ".join("–" if c is None else str(c) for c in cells) + " |")
     table = "\n".join(lines if len(lines) > 2 else []) + ("\n\n" + "\n".join(spans) if len(spans) > 2 else "")
     (args.out_dir / "results.md").write_text(table + "\n", encoding="utf-8")

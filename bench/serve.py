@@ -67,7 +67,18 @@ class Server:
     def __init__(self, models: list[str], *options: str):
         self.port = _free_port()
         self.log = tempfile.NamedTemporaryFile(prefix="framelab-serve-", suffix=".log", delete=False)
-        command = [sys.executable, "-m", "framelab", "serve", *(a for m in models for a in ("--model", m)), "--host", HOST, "--port", str(self.port), *options]
+        command = [
+            sys.executable,
+            "-m",
+            "framelab",
+            "serve",
+            *(a for m in models for a in ("--model", m)),
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+            *options,
+        ]
         env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
         env.pop("FRAMELAB_SERVE_TOKEN", None)
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=env)
@@ -137,7 +148,13 @@ async def _load(url: str, articles: list[dict], clients: int, seconds: float, pi
     async with httpx.AsyncClient(timeout=timeout_s, limits=limits) as c:
         await asyncio.gather(sample_rss(), *(client(c) for _ in range(clients)))
     # Requests in flight at the end are waited for and counted, and so is the time they take.
-    return {"clients": clients, "seconds": time.perf_counter() - started, "statuses": statuses, "latencies": latencies, "rss": rss}
+    return {
+        "clients": clients,
+        "seconds": time.perf_counter() - started,
+        "statuses": statuses,
+        "latencies": latencies,
+        "rss": rss,
+    }
 
 
 def _merge(name: str, options: list[str], windows: list[dict], health: dict, alive: bool) -> dict:
@@ -193,10 +210,20 @@ def _compare(
         windows: list[list[dict]] = [[], []]
         for n in range(rounds):
             for i in (0, 1) if n % 2 == 0 else (1, 0):
-                windows[i].append(asyncio.run(_load(servers[i].url, articles, clients, seconds / rounds, servers[i].process.pid, timeout_s)))
-                print(f"round {n + 1}/{rounds}, {'on' if i == 0 else 'off'}: {windows[i][-1]['statuses']} in {windows[i][-1]['seconds']} s", flush=True)
+                windows[i].append(
+                    asyncio.run(
+                        _load(servers[i].url, articles, clients, seconds / rounds, servers[i].process.pid, timeout_s)
+                    )
+                )
+                print(
+                    f"round {n + 1}/{rounds}, {'on' if i == 0 else 'off'}: {windows[i][-1]['statuses']} in {windows[i][-1]['seconds']} s",
+                    flush=True,
+                )
         after = [httpx.get(s.url + "/health", timeout=10).json() for s in servers]
-        counted = [{k: a[k] - b[k] for k in ("batches", "articles")} | {"largest_batch": a["largest_batch"]} for a, b in zip(after, before)]
+        counted = [
+            {k: a[k] - b[k] for k in ("batches", "articles")} | {"largest_batch": a["largest_batch"]}
+            for a, b in zip(after, before)
+        ]
         return [
             _merge(name, options, windows[i], counted[i], servers[i].alive())
             for i, (name, options) in enumerate([("batching on", on_options), ("batching off", off_options)])
@@ -206,7 +233,9 @@ def _compare(
             server.stop()
 
 
-def _overload(models: list[str], options: list[str], articles: list[dict], clients: int, seconds: float, timeout_s: float) -> dict:
+def _overload(
+    models: list[str], options: list[str], articles: list[dict], clients: int, seconds: float, timeout_s: float
+) -> dict:
     server = Server(models, *options)
     try:
         server.wait_ready()
@@ -223,14 +252,23 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", required=True, help="model folder (repeatable)")
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=60, help="load time of each of batching on and off, cut into --rounds alternating windows")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=60,
+        help="load time of each of batching on and off, cut into --rounds alternating windows",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=20, help="seconds of uncounted load on each server first")
-    parser.add_argument("--queue", type=int, default=64, help="queue of the first two phases (more than --clients: no 503 expected)")
+    parser.add_argument(
+        "--queue", type=int, default=64, help="queue of the first two phases (more than --clients: no 503 expected)"
+    )
     parser.add_argument("--overload-clients", type=int, default=48)
     parser.add_argument("--overload-queue", type=int, default=4)
     parser.add_argument("--overload-seconds", type=float, default=20)
-    parser.add_argument("--timeout", type=float, default=60, help="the server's per-request limit; clients wait 30 s longer")
+    parser.add_argument(
+        "--timeout", type=float, default=60, help="the server's per-request limit; clients wait 30 s longer"
+    )
     parser.add_argument("--out-json")
     parser.add_argument("--out-md")
     args = parser.parse_args(argv)
@@ -252,14 +290,23 @@ def main(argv: list[str] | None = None) -> None:
         args.warmup,
     )
     over = _overload(
-        args.model, ["--max-batch", "32", "--queue", str(args.overload_queue), *common], articles, args.overload_clients, args.overload_seconds, client_timeout
+        args.model,
+        ["--max-batch", "32", "--queue", str(args.overload_queue), *common],
+        articles,
+        args.overload_clients,
+        args.overload_seconds,
+        client_timeout,
     )
     summary = {
         "model": args.model,
         "articles_in_rotation": len(articles),
         "mean_article_chars": round(sum(len(a["text"]) for a in articles) / len(articles)),
-        "throughput_ratio_on_off": round(on["articles_per_s"] / off["articles_per_s"], 2) if off["articles_per_s"] else None,
-        "failed_below_queue_limit": sum(n for k, n in (*on["statuses"].items(), *off["statuses"].items()) if k != "200"),
+        "throughput_ratio_on_off": round(on["articles_per_s"] / off["articles_per_s"], 2)
+        if off["articles_per_s"]
+        else None,
+        "failed_below_queue_limit": sum(
+            n for k, n in (*on["statuses"].items(), *off["statuses"].items()) if k != "200"
+        ),
         "failed_above_queue_limit": sum(n for k, n in over["statuses"].items() if k not in ("200", "503")),
         "refused_503_above_queue_limit": over["statuses"].get("503", 0),
         "phases": [on, off, over],

@@ -76,7 +76,9 @@ def main(argv: list[str] | None = None) -> None:
             seen_units[record["article_id"]] = seen_units.get(record["article_id"], 0) + 1
         else:
             seen_articles.add(record["article_id"])
-    complete = seen_articles == set(expected_units) and all(seen_units.get(a, 0) == n for a, n in expected_units.items())
+    complete = seen_articles == set(expected_units) and all(
+        seen_units.get(a, 0) == n for a, n in expected_units.items()
+    )
     summary = {
         "articles": args.articles,
         "units": sum(expected_units.values()),

@@ -105,7 +105,9 @@ class Worker:
         self.proc.wait()
         self.log.flush()
         tail = "".join(self.log_path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)[-25:])
-        raise WorkerError(f"worker {self.name} ended (exit {self.proc.returncode}) without a result; log {self.log_path}:\n{tail}")
+        raise WorkerError(
+            f"worker {self.name} ended (exit {self.proc.returncode}) without a result; log {self.log_path}:\n{tail}"
+        )
 
     def send(self, command: str) -> dict:
         self.proc.stdin.write(command + "\n")
@@ -196,7 +198,12 @@ def run_data(a, tmp: Path, logs: Path, results: dict) -> Path:
 
 def run_train(a, tmp: Path, logs: Path, dataset: Path, results: dict) -> Path:
     """Section c; returns the dynamic-padding model folder."""
-    base = [f"train.epochs={a.train_epochs}", f"data.output_dir={dataset}", f"model.max_length={a.max_length}", *a.train_set]
+    base = [
+        f"train.epochs={a.train_epochs}",
+        f"data.output_dir={dataset}",
+        f"model.max_length={a.max_length}",
+        *a.train_set,
+    ]
     rows = {}
     variants = [("dynamic", [])]
     if "train" in a.sections:
@@ -212,8 +219,10 @@ def run_train(a, tmp: Path, logs: Path, dataset: Path, results: dict) -> Path:
             "epochs": a.train_epochs,
             "max_length": a.max_length,
             "variants": rows,
-            "speedup_trainer": rows["dynamic"]["train_examples_per_second"] / rows["max_length"]["train_examples_per_second"],
-            "speedup_steps": rows["dynamic"]["step_examples_per_second"] / rows["max_length"]["step_examples_per_second"],
+            "speedup_trainer": rows["dynamic"]["train_examples_per_second"]
+            / rows["max_length"]["train_examples_per_second"],
+            "speedup_steps": rows["dynamic"]["step_examples_per_second"]
+            / rows["max_length"]["step_examples_per_second"],
         }
     return Path(rows["dynamic"]["model_dir"])
 
@@ -273,9 +282,17 @@ def run_scoring(a, tmp: Path, logs: Path, model: Path, results: dict) -> None:
         ]
     if "int8" in a.sections and a.quantize == "int8":
         if "score" not in a.sections:
-            specs.append(("framelab", "serve-framelab", {**common, "warmup": str(warmup), "out": str(out / "framelab.jsonl")}))
+            specs.append(
+                ("framelab", "serve-framelab", {**common, "warmup": str(warmup), "out": str(out / "framelab.jsonl")})
+            )
             specs.append(("predictor", "serve-predictor", common))
-        specs.append(("framelab_int8", "serve-framelab", {**common, "warmup": str(warmup), "out": str(out / "int8.jsonl"), "quantize": "int8"}))
+        specs.append(
+            (
+                "framelab_int8",
+                "serve-framelab",
+                {**common, "warmup": str(warmup), "out": str(out / "int8.jsonl"), "quantize": "int8"},
+            )
+        )
         specs.append(("predictor_int8", "serve-predictor", {**common, "quantize": "int8"}))
     if not specs:
         return
@@ -323,7 +340,9 @@ def run_scoring(a, tmp: Path, logs: Path, model: Path, results: dict) -> None:
     if "framelab_int8" in table:
         section["int8_vs_fp32"] = table["framelab_int8"]["units_per_second"] / table["framelab"]["units_per_second"]
         if "predictor" in table:
-            section["int8_vs_fp32_predictor"] = table["predictor_int8"]["units_per_second"] / table["predictor"]["units_per_second"]
+            section["int8_vs_fp32_predictor"] = (
+                table["predictor_int8"]["units_per_second"] / table["predictor"]["units_per_second"]
+            )
     results["score"] = section
 
 
@@ -336,7 +355,12 @@ def run_f1(a, tmp: Path, logs: Path, model: Path, sample_dataset: Path, results:
             recorded = None
         dataset = Path(recorded) if recorded and (REPO / recorded / "labels.json").is_file() else sample_dataset
     log(f"int8: dev micro-F1 of fp32 and int8 on {dataset} ...")
-    r = one_shot("f1", {"model": str(model), "dataset": str(dataset), "report_dir": str(tmp / "reports" / "fp32-dev")}, logs, "f1")
+    r = one_shot(
+        "f1",
+        {"model": str(model), "dataset": str(dataset), "report_dir": str(tmp / "reports" / "fp32-dev")},
+        logs,
+        "f1",
+    )
     r["dataset"] = str(dataset)
     results.setdefault("score", {})["f1"] = r
 
@@ -442,7 +466,8 @@ def markdown(results: dict) -> str:
                 "",
                 "Ratios of runs made back to back, round by round (the order alternates direction each round): "
                 + "; ".join(
-                    f"{key.replace('/', ' / ')} median **{p['median']:.2f}** ({', '.join(f'{r:.2f}' for r in p['ratios'])})" for key, p in paired.items()
+                    f"{key.replace('/', ' / ')} median **{p['median']:.2f}** ({', '.join(f'{r:.2f}' for r in p['ratios'])})"
+                    for key, p in paired.items()
                 )
                 + ".",
             ]
@@ -477,7 +502,10 @@ def markdown(results: dict) -> str:
             "| padding | examples/s (Trainer) | examples/s (optimisation steps only) | steps | train seconds | peak RSS (MiB) |",
             "|---|---:|---:|---:|---:|---:|",
         ]
-        for name, title in (("dynamic", "dynamic, length-grouped (default)"), ("max_length", "`train.pad_to_max_length=true`")):
+        for name, title in (
+            ("dynamic", "dynamic, length-grouped (default)"),
+            ("max_length", "`train.pad_to_max_length=true`"),
+        ):
             r = t["variants"][name]
             lines.append(
                 f"| {title} | {r['train_examples_per_second']:.2f} | {r['step_examples_per_second']:.2f} | {r['steps']} | {r['train_seconds']:.1f} | {_mib(r['peak_rss_bytes'])} |"
@@ -490,12 +518,19 @@ def markdown(results: dict) -> str:
         ]
     d = results.get("data")
     if d:
-        lines += ["### Data preparation (`build_dataset`)", "", "| corpus | articles | units | seconds | articles/s |", "|---|---:|---:|---:|---:|"]
+        lines += [
+            "### Data preparation (`build_dataset`)",
+            "",
+            "| corpus | articles | units | seconds | articles/s |",
+            "|---|---:|---:|---:|---:|",
+        ]
         for r in d:
             if "skipped" in r:
                 lines.append(f"| {r['corpus']} ({r['config']}) | skipped: {r['skipped']} | | | |")
             else:
-                lines.append(f"| {r['corpus']} ({r['config']}) | {r['articles']} | {r['units']} | {r['seconds']:.1f} | {r['articles_per_second']:.1f} |")
+                lines.append(
+                    f"| {r['corpus']} ({r['config']}) | {r['articles']} | {r['units']} | {r['seconds']:.1f} | {r['articles_per_second']:.1f} |"
+                )
         lines.append("")
     st = results.get("stream")
     if st:
@@ -518,22 +553,74 @@ def markdown(results: dict) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
-    p.add_argument("--model", help="model folder to score with (default: the model trained by the dynamic-padding run of the training section)")
-    p.add_argument("--dataset", help="dataset folder for the int8 F1 comparison (default: the model's own dataset if present, else the sample dataset)")
-    p.add_argument("--articles", type=int, default=100, help="generated articles for the scoring comparison (default 100, about 1,500 units)")
-    p.add_argument("--repeats", type=int, default=3, help="interleaved timed runs per scoring variant, after a warm-up (default 3)")
-    p.add_argument("--batch-size", type=int, default=64, help="scoring batch size of framelab and the bare forward pass (default 64, framelab's)")
-    p.add_argument("--chunk-articles", type=int, help="articles per scoring chunk passed to score() (default: the scorer's own default)")
-    p.add_argument("--quantize", choices=("int8", "none"), default="int8", help="also time int8 scoring and compare its F1 (default int8)")
-    p.add_argument("--train-config", default="configs/sample-techniques.yaml", help="training run config (default configs/sample-techniques.yaml)")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
+    p.add_argument(
+        "--model",
+        help="model folder to score with (default: the model trained by the dynamic-padding run of the training section)",
+    )
+    p.add_argument(
+        "--dataset",
+        help="dataset folder for the int8 F1 comparison (default: the model's own dataset if present, else the sample dataset)",
+    )
+    p.add_argument(
+        "--articles",
+        type=int,
+        default=100,
+        help="generated articles for the scoring comparison (default 100, about 1,500 units)",
+    )
+    p.add_argument(
+        "--repeats", type=int, default=3, help="interleaved timed runs per scoring variant, after a warm-up (default 3)"
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=64,
+        help="scoring batch size of framelab and the bare forward pass (default 64, framelab's)",
+    )
+    p.add_argument(
+        "--chunk-articles",
+        type=int,
+        help="articles per scoring chunk passed to score() (default: the scorer's own default)",
+    )
+    p.add_argument(
+        "--quantize",
+        choices=("int8", "none"),
+        default="int8",
+        help="also time int8 scoring and compare its F1 (default int8)",
+    )
+    p.add_argument(
+        "--train-config",
+        default="configs/sample-techniques.yaml",
+        help="training run config (default configs/sample-techniques.yaml)",
+    )
     p.add_argument("--train-epochs", type=float, default=0.5, help="epochs of each training run (default 0.5)")
-    p.add_argument("--train-set", action="append", default=[], metavar="KEY=VALUE", help="extra config override for both training runs (repeatable)")
+    p.add_argument(
+        "--train-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra config override for both training runs (repeatable)",
+    )
     p.add_argument("--max-length", type=int, default=128, help="model.max_length of the training runs (default 128)")
-    p.add_argument("--semeval-config", default="configs/semeval2023-sentences.yaml", help="second data-preparation corpus, skipped when its data is missing")
+    p.add_argument(
+        "--semeval-config",
+        default="configs/semeval2023-sentences.yaml",
+        help="second data-preparation corpus, skipped when its data is missing",
+    )
     p.add_argument("--stream-small", type=int, default=100, help="articles of the small streaming run (default 100)")
-    p.add_argument("--stream-large", type=int, default=1000, help="articles of the large streaming run (default 1000; the issue's figure is 10000)")
-    p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)} (default all)")
+    p.add_argument(
+        "--stream-large",
+        type=int,
+        default=1000,
+        help="articles of the large streaming run (default 1000; the issue's figure is 10000)",
+    )
+    p.add_argument(
+        "--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)} (default all)"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the generated articles")
     p.add_argument("--out-md", help="write the markdown tables here")
     p.add_argument("--out-json", help="write every figure here as JSON")
@@ -568,7 +655,10 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {
         "meta": {
             "started": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": " ".join(shlex.quote(x) for x in [Path(sys.executable).name, "bench/speed.py", *(sys.argv[1:] if argv is None else argv)]),
+            "command": " ".join(
+                shlex.quote(x)
+                for x in [Path(sys.executable).name, "bench/speed.py", *(sys.argv[1:] if argv is None else argv)]
+            ),
             "cpu": cpu_model(),
             "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
             "load_before": load_average(),

@@ -115,7 +115,16 @@ PLACES = [
     "outside the courthouse",
     "in the coastal towns",
 ]
-TIMES = ["on Monday", "on Tuesday", "last week", "this morning", "late on Friday", "earlier this year", "in March", "yesterday"]
+TIMES = [
+    "on Monday",
+    "on Tuesday",
+    "last week",
+    "this morning",
+    "late on Friday",
+    "earlier this year",
+    "in March",
+    "yesterday",
+]
 CLAUSES = [
     "despite weeks of protests",
     "after a heated debate that lasted well into the night",

@@ -142,7 +142,13 @@ class PipelineScoring:
         meta = model_meta(a["model"])
         self.articles, self.texts = read_units(a["input"], meta.unit)
         self.max_length = meta.max_length
-        self.pipe = pipeline("text-classification", model=a["model"], top_k=None, function_to_apply="sigmoid" if meta.multi_label else "softmax", device="cpu")
+        self.pipe = pipeline(
+            "text-classification",
+            model=a["model"],
+            top_k=None,
+            function_to_apply="sigmoid" if meta.multi_label else "softmax",
+            device="cpu",
+        )
         for text in self.texts[:16]:
             self.pipe(text, truncation=True, max_length=self.max_length)
 
@@ -214,7 +220,10 @@ class PredictorOnly:
         articles = list(iter_articles([a["input"]]))
         self.articles = len(articles)
         kind = self.predictor.meta.unit
-        self.chunks = [[u.text for art in articles[i : i + size] for u in split_units(art, kind)] for i in range(0, len(articles), size)]
+        self.chunks = [
+            [u.text for art in articles[i : i + size] for u in split_units(art, kind)]
+            for i in range(0, len(articles), size)
+        ]
         self.units = sum(map(len, self.chunks))
         self.predictor.probabilities(self.chunks[0][:64])
 
@@ -227,7 +236,12 @@ class PredictorOnly:
         return {"seconds": wall, "cpu_seconds": cpu, "units": self.units, "articles": self.articles}
 
 
-SERVERS = {"serve-framelab": FramelabScoring, "serve-predictor": PredictorOnly, "serve-pipeline": PipelineScoring, "serve-bare": BareForward}
+SERVERS = {
+    "serve-framelab": FramelabScoring,
+    "serve-predictor": PredictorOnly,
+    "serve-pipeline": PipelineScoring,
+    "serve-bare": BareForward,
+}
 
 
 def serve(job: str, a: dict) -> None:
@@ -296,7 +310,9 @@ def job_train(a: dict) -> dict:
         "step_seconds": timer.seconds,
         "step_examples_per_second": step_examples / timer.seconds if timer.seconds else 0.0,
         "batch_size": config.train.batch_size,
-        "dev_micro_f1": result.dev_metrics["at_tuned_thresholds"]["micro"]["f1"] if "at_tuned_thresholds" in result.dev_metrics else None,
+        "dev_micro_f1": result.dev_metrics["at_tuned_thresholds"]["micro"]["f1"]
+        if "at_tuned_thresholds" in result.dev_metrics
+        else None,
         "model_dir": str(result.model_dir),
         "peak_rss_bytes": peak_rss_bytes(),
     }
@@ -351,7 +367,13 @@ def job_check(a: dict) -> dict:
             logits[idx] = model(**batch).logits.numpy()
     bare = activate(logits.astype(np.float64), meta.multi_label)
 
-    pipe = pipeline("text-classification", model=a["model"], top_k=None, function_to_apply="sigmoid" if meta.multi_label else "softmax", device="cpu")
+    pipe = pipeline(
+        "text-classification",
+        model=a["model"],
+        top_k=None,
+        function_to_apply="sigmoid" if meta.multi_label else "softmax",
+        device="cpu",
+    )
     n = min(len(texts), a.get("pipeline_units", 200))
     piped = np.zeros((n, len(meta.labels)))
     for r, text in enumerate(texts[:n]):
@@ -374,7 +396,9 @@ def job_check(a: dict) -> dict:
         "max_abs_diff_framelab_vs_bare": float(np.abs(probs - bare).max()),
         "max_abs_diff_framelab_vs_pipeline": float(np.abs(probs[:n] - piped).max()),
         "pipeline_units_compared": n,
-        "max_abs_diff_jsonl_vs_framelab": float(np.abs(written - probs).max()) if written.shape == probs.shape else None,
+        "max_abs_diff_jsonl_vs_framelab": float(np.abs(written - probs).max())
+        if written.shape == probs.shape
+        else None,
         "jsonl_units": len(written),
     }
 
@@ -430,7 +454,9 @@ def job_stream(a: dict) -> dict:
     sampler.start()
     extra = {"chunk_articles": a["chunk_articles"]} if a.get("chunk_articles") else {}
     try:
-        summary = score([a["model"]], [a["input"]], fmt="jsonl", out=a["out"], batch_size=a["batch_size"], progress=False, **extra)
+        summary = score(
+            [a["model"]], [a["input"]], fmt="jsonl", out=a["out"], batch_size=a["batch_size"], progress=False, **extra
+        )
     finally:
         done.set()
         sampler.join()

@@ -29,7 +29,11 @@ def cpu_description() -> dict:
     info = Path("/proc/cpuinfo").read_text(encoding="utf-8") if Path("/proc/cpuinfo").is_file() else ""
     model = re.search(r"^model name\s*:\s*(.+)$", info, re.M)
     flags = set(re.search(r"^flags\s*:\s*(.+)$", info, re.M).group(1).split()) if "flags" in info else set()
-    return {"model": model.group(1) if model else platform.processor(), "flags": [f for f in FLAGS if f in flags], "cores": len(os.sched_getaffinity(0))}
+    return {
+        "model": model.group(1) if model else platform.processor(),
+        "flags": [f for f in FLAGS if f in flags],
+        "cores": len(os.sched_getaffinity(0)),
+    }
 
 
 def run_variant(config: str, name: str, overrides: list[str], out: Path) -> dict:
@@ -66,7 +70,13 @@ def run_variant(config: str, name: str, overrides: list[str], out: Path) -> dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True)
-    parser.add_argument("--variant", action="append", required=True, metavar="NAME=KEY=VALUE,…", help="a name, then comma-separated overrides (empty: the config as it is)")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        required=True,
+        metavar="NAME=KEY=VALUE,…",
+        help="a name, then comma-separated overrides (empty: the config as it is)",
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

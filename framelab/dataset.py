@@ -180,13 +180,17 @@ def _check_destination(out: Path, fingerprint: dict, force: bool) -> None:
     if not out.exists():
         return
     if not marker.is_file():
-        raise DataError(Problem(str(out), None, "exists and is not a framelab dataset", "choose another data.output_dir"))
+        raise DataError(
+            Problem(str(out), None, "exists and is not a framelab dataset", "choose another data.output_dir")
+        )
     try:
         previous = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         if force:
             return
-        raise DataError(Problem(str(marker), None, "unreadable dataset marker", "delete the folder or pass --force to rebuild it")) from None
+        raise DataError(
+            Problem(str(marker), None, "unreadable dataset marker", "delete the folder or pass --force to rebuild it")
+        ) from None
     if previous != fingerprint and not force:
         raise DataError(
             Problem(
@@ -221,7 +225,9 @@ def build_dataset(config: Config, *, force: bool = False) -> DatasetResult:
     articles = read_corpus(d.format, Path(d.path), log=log, labels=labels, label_map=d.label_map, frames=frames)
     log.raise_if_any()
     if not articles:
-        raise DataError(Problem(d.path, None, "holds no readable article", f"check data.path and data.format ({d.format})"))
+        raise DataError(
+            Problem(d.path, None, "holds no readable article", f"check data.path and data.format ({d.format})")
+        )
 
     assignment = split_articles([a.id for a in articles], d.dev_fraction, d.test_fraction, d.seed)
     projection = ProjectionStats()
@@ -229,7 +235,13 @@ def build_dataset(config: Config, *, force: bool = False) -> DatasetResult:
     article_rows: dict[str, list[dict]] = {}
     pair_rows = _pair_rows(articles, assignment)
     offset_errors: list[str] = []
-    cutting = bar(zip(articles, split_many(articles, d.unit)), total=len(articles), desc=f"cutting into {d.unit}s", unit=" articles", leave=False)
+    cutting = bar(
+        zip(articles, split_many(articles, d.unit)),
+        total=len(articles),
+        desc=f"cutting into {d.unit}s",
+        unit=" articles",
+        leave=False,
+    )
     for article, cut in cutting:
         split = assignment[article.id]
         units = label_units(article, cut, config, projection)
@@ -244,13 +256,20 @@ def build_dataset(config: Config, *, force: bool = False) -> DatasetResult:
         "techniques": labels or sorted({s.label for a in articles for s in a.spans} | _line_label_names(articles)),
         "frames": frames or sorted({f for a in articles for f in a.frames or []}),
         "genres": sorted({a.genre for a in articles if a.genre}),
-        "stances": sorted({a.stance for a in articles if a.stance} | {r["stance"] for rows in pair_rows.values() for r in rows if r["stance"]}),
+        "stances": sorted(
+            {a.stance for a in articles if a.stance}
+            | {r["stance"] for rows in pair_rows.values() for r in rows if r["stance"]}
+        ),
         "unit": d.unit,
     }
     features = table_features(_class_names(inventory, articles))
     units_dd = DatasetDict({s: Dataset.from_list(unit_rows[s], features=features["units"]) for s in splits})
     articles_dd = DatasetDict({s: Dataset.from_list(article_rows[s], features=features["articles"]) for s in splits})
-    pairs_dd = DatasetDict({s: Dataset.from_list(pair_rows.get(s, []), features=features["pairs"]) for s in splits}) if pair_rows else None
+    pairs_dd = (
+        DatasetDict({s: Dataset.from_list(pair_rows.get(s, []), features=features["pairs"]) for s in splits})
+        if pair_rows
+        else None
+    )
     stats = {
         "name": config.name,
         "corpus": {"format": d.format, "path": d.path},
@@ -266,7 +285,9 @@ def build_dataset(config: Config, *, force: bool = False) -> DatasetResult:
     if pairs_dd is not None:
         for s in splits:
             stats["splits"][s]["pairs"] = len(pair_rows.get(s, []))
-            stats["splits"][s]["pair_stance_counts"] = dict(Counter(r["stance"] for r in pair_rows.get(s, []) if r["stance"]).most_common())
+            stats["splits"][s]["pair_stance_counts"] = dict(
+                Counter(r["stance"] for r in pair_rows.get(s, []) if r["stance"]).most_common()
+            )
     if log.warnings:
         stats["warnings"] = [str(p) for p in log.warnings]
 
@@ -285,7 +306,9 @@ def build_dataset(config: Config, *, force: bool = False) -> DatasetResult:
 
 def _class_names(inventory: dict, articles: list[Article]) -> dict:
     """``inventory`` with the technique names that spans or line labels use outside a given label list appended, so every row keeps its labels."""
-    extra = sorted(({s.label for a in articles for s in a.spans} | _line_label_names(articles)) - set(inventory["techniques"]))
+    extra = sorted(
+        ({s.label for a in articles for s in a.spans} | _line_label_names(articles)) - set(inventory["techniques"])
+    )
     return {**inventory, "techniques": [*inventory["techniques"], *extra]}
 
 
@@ -306,7 +329,9 @@ def _pair_rows(articles: list[Article], assignment: dict[str, str]) -> dict[str,
     rows: dict[str, list[dict]] = {}
     for article in articles:
         for p in article.pairs or []:
-            rows.setdefault(assignment[article.id], []).append({"pair": p.index, "row": p.row, "headline": p.headline, "body_id": article.id, "stance": p.stance})
+            rows.setdefault(assignment[article.id], []).append(
+                {"pair": p.index, "row": p.row, "headline": p.headline, "body_id": article.id, "stance": p.stance}
+            )
     for split_rows in rows.values():
         split_rows.sort(key=lambda r: r["pair"])
     return rows
@@ -337,8 +362,16 @@ def stats_table(stats: dict) -> str:
     rows.append(("units", *(stats["splits"][s]["units"] for s in splits)))
     rows.append(("units with a label", *(stats["splits"][s]["units_with_label"] for s in splits)))
     rows.append(("spans", *(stats["splits"][s]["spans"] for s in splits)))
-    for key, title in (("unit_label_counts", "technique"), ("frame_counts", "frame"), ("genre_counts", "genre"), ("stance_counts", "stance")):
-        names = sorted({n for s in splits for n in stats["splits"][s][key]}, key=lambda n: -stats["splits"]["train"][key].get(n, 0) if "train" in splits else n)
+    for key, title in (
+        ("unit_label_counts", "technique"),
+        ("frame_counts", "frame"),
+        ("genre_counts", "genre"),
+        ("stance_counts", "stance"),
+    ):
+        names = sorted(
+            {n for s in splits for n in stats["splits"][s][key]},
+            key=lambda n: -stats["splits"]["train"][key].get(n, 0) if "train" in splits else n,
+        )
         rows.extend((f"{title}: {n}", *(stats["splits"][s][key].get(n, 0) for s in splits)) for n in names)
     width = max(len(str(r[0])) for r in rows)
     lines = [f"{'':<{width}}  " + "  ".join(f"{s:>7}" for s in splits)]
@@ -346,7 +379,11 @@ def stats_table(stats: dict) -> str:
     if "pairs" in stats["splits"][splits[0]]:
         lines.append(f"{'pairs':<{width}}  " + "  ".join(f"{stats['splits'][s]['pairs']:>7}" for s in splits))
         names = sorted({n for s in splits for n in stats["splits"][s]["pair_stance_counts"]})
-        lines.extend(f"{'pair: ' + n:<{width}}  " + "  ".join(f"{stats['splits'][s]['pair_stance_counts'].get(n, 0):>7}" for s in splits) for n in names)
+        lines.extend(
+            f"{'pair: ' + n:<{width}}  "
+            + "  ".join(f"{stats['splits'][s]['pair_stance_counts'].get(n, 0):>7}" for s in splits)
+            for n in names
+        )
     p = stats["projection"]
     lines.append(
         f"\nprojection: {p['spans']} spans, {p['spans_crossing_units']} cross a unit boundary, "
@@ -358,7 +395,9 @@ def stats_table(stats: dict) -> str:
     derived = stats.get("derived_labels")
     if derived is not None:
         names = ", ".join(f"{n} ({c})" for n, c in derived["names"].items()) or "none"
-        lines.append(f"\nno label list (data.labels): {len(derived['names'])} technique name(s) taken from the corpus: {names}")
+        lines.append(
+            f"\nno label list (data.labels): {len(derived['names'])} technique name(s) taken from the corpus: {names}"
+        )
         for a in derived["look_alike"]:
             lines.append(
                 f"warning: technique {a['name']!r} ({a['count']} use(s)) looks like {a['like']!r} ({a['like_count']}): "

@@ -22,7 +22,11 @@ def card_metadata(config: Config, inventory: dict, stats: dict) -> dict:
     task_ids = (["multi-label-classification"] if inventory["techniques"] or inventory["frames"] else []) + (
         ["multi-class-classification"] if inventory["stances"] or inventory["genres"] else []
     )
-    tags = ["framelab"] + [tag for kind, tag in (("techniques", "persuasion-techniques"), ("frames", "framing"), ("stances", "stance")) if inventory[kind]]
+    tags = ["framelab"] + [
+        tag
+        for kind, tag in (("techniques", "persuasion-techniques"), ("frames", "framing"), ("stances", "stance"))
+        if inventory[kind]
+    ]
     return {
         "pretty_name": f"framelab dataset: {config.name}",
         "task_categories": ["text-classification"],
@@ -61,7 +65,10 @@ def dataset_card(config: Config, inventory: dict, stats: dict, features: dict[st
         f"| {s} | {stats['splits'][s]['articles']} | {stats['splits'][s]['units']} | {stats['splits'][s]['units_with_label']} | {stats['splits'][s]['spans']} |"
         for s in splits
     )
-    tables = [f"### Units (this folder)\n\n{_features_table(features['units'])}", f"### `articles/`\n\n{_features_table(features['articles'])}"]
+    tables = [
+        f"### Units (this folder)\n\n{_features_table(features['units'])}",
+        f"### `articles/`\n\n{_features_table(features['articles'])}",
+    ]
     if "pairs" in stats["splits"][splits[0]]:
         tables.append(f"### `pairs/`\n\n{_features_table(features['pairs'])}")
     front = yaml.safe_dump(card_metadata(config, inventory, stats), sort_keys=False, allow_unicode=True)

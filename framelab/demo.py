@@ -37,8 +37,10 @@ def run_demo() -> dict[str, str]:
         report = evaluate_model(result.model_dir, config.dataset_dir, "dev")
         outputs[f"report: {config.train.task}"] = f"{report.report_dir}/report.md"
         m, b = report.metrics["model"], report.metrics["baseline"]
-        print(f"{config.train.task} on dev: model micro-F1 {m['micro']['f1']:.3f} / macro-F1 {m['macro']['f1']:.3f};"
-              f" TF-IDF baseline micro-F1 {b['micro']['f1']:.3f} / macro-F1 {b['macro']['f1']:.3f}")
+        print(
+            f"{config.train.task} on dev: model micro-F1 {m['micro']['f1']:.3f} / macro-F1 {m['macro']['f1']:.3f};"
+            f" TF-IDF baseline micro-F1 {b['micro']['f1']:.3f} / macro-F1 {b['macro']['f1']:.3f}"
+        )
 
     article = load_table(configs[0].dataset_dir, "articles", "dev")[0]
     OUT.mkdir(parents=True, exist_ok=True)

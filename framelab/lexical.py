@@ -113,8 +113,17 @@ class LexicalModel:
     def save(self, folder: Path) -> None:
         """Write :data:`VOCABULARY_FILE` and :data:`ARRAYS_FILE` into ``folder``."""
         folder = Path(folder)
-        (folder / VOCABULARY_FILE).write_text(json.dumps({"ngram_range": list(NGRAM_RANGE), "terms": self.terms}, ensure_ascii=False), encoding="utf-8")
-        save_file({"idf": self.idf.astype(np.float32), "coef": self.coef.astype(np.float32), "intercept": self.intercept.astype(np.float32)}, str(folder / ARRAYS_FILE))
+        (folder / VOCABULARY_FILE).write_text(
+            json.dumps({"ngram_range": list(NGRAM_RANGE), "terms": self.terms}, ensure_ascii=False), encoding="utf-8"
+        )
+        save_file(
+            {
+                "idf": self.idf.astype(np.float32),
+                "coef": self.coef.astype(np.float32),
+                "intercept": self.intercept.astype(np.float32),
+            },
+            str(folder / ARRAYS_FILE),
+        )
 
     @classmethod
     def load(cls, folder: Path) -> LexicalModel:
@@ -122,14 +131,35 @@ class LexicalModel:
         folder = Path(folder)
         for name in (VOCABULARY_FILE, ARRAYS_FILE):
             if not (folder / name).is_file():
-                raise DataError(Problem(str(folder / name), None, "missing: the model averages in a TF-IDF model", "copy the whole model folder or retrain"))
+                raise DataError(
+                    Problem(
+                        str(folder / name),
+                        None,
+                        "missing: the model averages in a TF-IDF model",
+                        "copy the whole model folder or retrain",
+                    )
+                )
         vocabulary = json.loads((folder / VOCABULARY_FILE).read_text(encoding="utf-8"))
         if tuple(vocabulary["ngram_range"]) != NGRAM_RANGE:
-            raise DataError(Problem(str(folder / VOCABULARY_FILE), None, f"word n-grams {vocabulary['ngram_range']}, this framelab reads {list(NGRAM_RANGE)}", "retrain the model"))
+            raise DataError(
+                Problem(
+                    str(folder / VOCABULARY_FILE),
+                    None,
+                    f"word n-grams {vocabulary['ngram_range']}, this framelab reads {list(NGRAM_RANGE)}",
+                    "retrain the model",
+                )
+            )
         terms = vocabulary["terms"]
         arrays = {k: v.astype(np.float64) for k, v in load_file(str(folder / ARRAYS_FILE)).items()}
         if arrays["idf"].shape != (len(terms),) or arrays["coef"].shape != (len(arrays["intercept"]), len(terms)):
-            raise DataError(Problem(str(folder / ARRAYS_FILE), None, "its arrays do not match the vocabulary in lexical.json", "retrain the model"))
+            raise DataError(
+                Problem(
+                    str(folder / ARRAYS_FILE),
+                    None,
+                    "its arrays do not match the vocabulary in lexical.json",
+                    "retrain the model",
+                )
+            )
         return cls(terms, arrays["idf"], arrays["coef"], arrays["intercept"])
 
 

@@ -106,16 +106,30 @@ def check_output(path: str | Path, *, folder: bool = False, what: str = "--out")
     path = Path(path)
     kind = "folder" if folder else "file"
     if path.name in ("", ".", ".."):
-        raise _refuse(path, f"{what} must name a {kind}, not {str(path)!r}", f"give a {kind} name, e.g. {'out' if folder else 'out.jsonl'}")
+        raise _refuse(
+            path,
+            f"{what} must name a {kind}, not {str(path)!r}",
+            f"give a {kind} name, e.g. {'out' if folder else 'out.jsonl'}",
+        )
     if path.is_dir() and not folder:
-        raise _refuse(path, f"{what} is an existing folder, but this output is one file", f"name a file inside it, e.g. {path / 'out.jsonl'}")
+        raise _refuse(
+            path,
+            f"{what} is an existing folder, but this output is one file",
+            f"name a file inside it, e.g. {path / 'out.jsonl'}",
+        )
     if path.exists() and not path.is_dir() and folder:
         raise _refuse(path, f"{what} is an existing file, but this output is a folder", "name a new or existing folder")
     base = _nearest_existing(path.parent)
     if not base.is_dir():
-        raise _refuse(base, f"{what} {path}: {base} is a file, not a folder", "choose an output path whose parents are folders")
+        raise _refuse(
+            base, f"{what} {path}: {base} is a file, not a folder", "choose an output path whose parents are folders"
+        )
     if not os.access(base, os.W_OK | os.X_OK):
-        raise _refuse(base, f"{what} {path}: folder is not writable", "choose a folder you can write to, or change its permissions")
+        raise _refuse(
+            base,
+            f"{what} {path}: folder is not writable",
+            "choose a folder you can write to, or change its permissions",
+        )
     return path
 
 
@@ -142,7 +156,9 @@ def remove_stale(path: Path) -> list[Path]:
     """Remove the temporaries (and old folders) of output ``path``; call only while holding its lock."""
     if not path.parent.is_dir():
         return []
-    stale = [p for p in path.parent.iterdir() if p.name.startswith((f".{path.name}{TMP_MARK}", f".{path.name}{OLD_MARK}"))]
+    stale = [
+        p for p in path.parent.iterdir() if p.name.startswith((f".{path.name}{TMP_MARK}", f".{path.name}{OLD_MARK}"))
+    ]
     old = [p for p in stale if p.name.startswith(f".{path.name}{OLD_MARK}")]
     if old and not os.path.lexists(path):
         # Killed between the two renames of a folder swap: the old folder goes back.
@@ -165,7 +181,11 @@ def _acquire(path: Path) -> int:
             if exc.errno not in (errno.EWOULDBLOCK, errno.EACCES, errno.EAGAIN):
                 raise
             who = f"framelab run (PID {other})" if other.isdigit() else "framelab run"
-            raise _refuse(path, f"another {who} is writing this output (lock {lock})", "wait for it to finish, or choose another --out") from None
+            raise _refuse(
+                path,
+                f"another {who} is writing this output (lock {lock})",
+                "wait for it to finish, or choose another --out",
+            ) from None
         # The holder before us may have removed the file between our open and our lock: then lock the new one.
         try:
             same = os.stat(lock).st_ino == os.fstat(fd).st_ino

@@ -32,7 +32,12 @@ def no_progress_bars() -> Iterator[None]:
     import transformers.utils.logging as transformers_logging
 
     global _shown
-    earlier = (_shown, transformers_logging.is_progress_bar_enabled(), datasets_logging.is_progress_bar_enabled(), transformers_logging.get_verbosity())
+    earlier = (
+        _shown,
+        transformers_logging.is_progress_bar_enabled(),
+        datasets_logging.is_progress_bar_enabled(),
+        transformers_logging.get_verbosity(),
+    )
     _shown = False
     transformers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()

@@ -30,7 +30,9 @@ class TaskData:
     pairs: list[str] | None = None
 
 
-def load_task_split(dataset_dir: str | Path, task: str, split: str, labels: list[str] | None = None) -> tuple[TaskData, list[str]]:
+def load_task_split(
+    dataset_dir: str | Path, task: str, split: str, labels: list[str] | None = None
+) -> tuple[TaskData, list[str]]:
     """Texts and targets of ``split`` for ``task`` from a dataset folder, and the label names.
 
     ``labels`` fixes the label order (a trained model's); otherwise it comes
@@ -43,7 +45,9 @@ def label_inventory(dataset_dir: Path) -> dict:
     """The dataset's ``labels.json``: label names per kind, and the unit kind."""
     path = Path(dataset_dir) / "labels.json"
     if not path.is_file():
-        raise DataError(Problem(str(dataset_dir), None, "no dataset here", "build it first: framelab data --config <this config>"))
+        raise DataError(
+            Problem(str(dataset_dir), None, "no dataset here", "build it first: framelab data --config <this config>")
+        )
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -57,11 +61,32 @@ def load_table(dataset_dir: Path, table: str, split: str) -> Dataset:
     folder = dataset_dir if table == "units" else dataset_dir / table
     if not (folder / "dataset_dict.json").is_file():
         if table == "units" and (dataset_dir / "units").is_dir():
-            raise DataError(Problem(str(dataset_dir), None, "was built by an older framelab (units/ sub-folder)", "rebuild it: framelab data --config <its config> --force"))
-        raise DataError(Problem(str(folder), None, f"holds no '{table}' table", "build the dataset first: framelab data --config <its config>"))
+            raise DataError(
+                Problem(
+                    str(dataset_dir),
+                    None,
+                    "was built by an older framelab (units/ sub-folder)",
+                    "rebuild it: framelab data --config <its config> --force",
+                )
+            )
+        raise DataError(
+            Problem(
+                str(folder),
+                None,
+                f"holds no '{table}' table",
+                "build the dataset first: framelab data --config <its config>",
+            )
+        )
     tables: DatasetDict = load_from_disk(str(folder))
     if split not in tables:
-        raise DataError(Problem(str(dataset_dir), None, f"has no '{split}' split (it has {', '.join(tables)})", "rebuild it with a dev_fraction/test_fraction above 0"))
+        raise DataError(
+            Problem(
+                str(dataset_dir),
+                None,
+                f"has no '{split}' split (it has {', '.join(tables)})",
+                "rebuild it with a dev_fraction/test_fraction above 0",
+            )
+        )
     return with_label_names(tables[split])
 
 
@@ -74,7 +99,14 @@ def unit_offsets(dataset_dir: Path, ids: list[str]) -> list[tuple[str, int, int]
             where[f"{article}#{index}"] = (article, start, end)
     missing = [i for i in ids if i not in where]
     if missing:
-        raise DataError(Problem(str(dataset_dir), None, f"lacks units the models were trained on (e.g. {missing[0]})", "give the dataset folder the unit-level members were trained on"))
+        raise DataError(
+            Problem(
+                str(dataset_dir),
+                None,
+                f"lacks units the models were trained on (e.g. {missing[0]})",
+                "give the dataset folder the unit-level members were trained on",
+            )
+        )
     return [where[i] for i in ids]
 
 
@@ -140,7 +172,14 @@ def load_unit_split(dataset_dir: Path, split: str, labels: list[str] | None = No
 
 
 def load_article_split(
-    dataset_dir: Path, split: str, labels: list[str] | None = None, *, column: str, inventory: str, single_label: bool, pair_column: str | None = None
+    dataset_dir: Path,
+    split: str,
+    labels: list[str] | None = None,
+    *,
+    column: str,
+    inventory: str,
+    single_label: bool,
+    pair_column: str | None = None,
 ) -> tuple[TaskData, list[str]]:
     """Article texts and the labels in ``column`` (names listed under ``inventory`` in ``labels.json``).
 

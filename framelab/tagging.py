@@ -93,7 +93,14 @@ def tokenize_windows(tokenizer: PreTrainedTokenizerBase, texts: list[str], *, ma
     """Tokenise ``texts`` into overlapping windows of at most ``max_length`` tokens."""
     if not texts:
         return Windows({"input_ids": [], "attention_mask": []}, np.zeros(0, dtype=np.int64), [])
-    out = tokenizer(texts, truncation=True, max_length=max_length, stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True)
+    out = tokenizer(
+        texts,
+        truncation=True,
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+    )
     example = np.asarray(out.pop("overflow_to_sample_mapping"), dtype=np.int64)
     mappings = out.pop("offset_mapping")
     offsets = []
@@ -103,7 +110,9 @@ def tokenize_windows(tokenizer: PreTrainedTokenizerBase, texts: list[str], *, ma
     return Windows(dict(out), example, offsets)
 
 
-def token_targets(offsets: list[tuple[int, int] | None], spans: list[Span], labels: list[str], *, window_start: int = 0) -> np.ndarray:
+def token_targets(
+    offsets: list[tuple[int, int] | None], spans: list[Span], labels: list[str], *, window_start: int = 0
+) -> np.ndarray:
     """0/1 tag targets ``(tokens, 2 * labels)`` of one window, ``IGNORE`` on special tokens.
 
     ``spans`` are trimmed character spans of the window's text; spans of
@@ -136,7 +145,9 @@ def window_starts(windows: Windows) -> list[int]:
     return starts
 
 
-def merge_windows(windows: Windows, window_probs: list[np.ndarray], n_texts: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def merge_windows(
+    windows: Windows, window_probs: list[np.ndarray], n_texts: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per text: token offsets ``(tokens, 2)`` and tag probabilities, windows merged.
 
     ``window_probs[w]`` holds the tag probabilities of window ``w``'s tokens.
@@ -175,7 +186,9 @@ class TaggedSpan:
     score: float
 
 
-def decode(text: str, offsets: np.ndarray, probs: np.ndarray, labels: list[str], thresholds: list[float] | np.ndarray) -> list[TaggedSpan]:
+def decode(
+    text: str, offsets: np.ndarray, probs: np.ndarray, labels: list[str], thresholds: list[float] | np.ndarray
+) -> list[TaggedSpan]:
     """Spans of ``text`` from per-token tag probabilities (see the module doc).
 
     A token is inside a span of technique ``k`` when ``max(P(B), P(I))``

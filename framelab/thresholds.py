@@ -60,14 +60,18 @@ def decisions_at(probs: np.ndarray, thresholds: float | Sequence[float]) -> np.n
     return (probs >= np.asarray(thresholds, dtype=np.float64)).astype(np.int64)
 
 
-def tuned_thresholds(rule: str, probs: np.ndarray, targets: np.ndarray, min_support: int = 1, step: float = DEFAULT_STEP) -> list[float]:
+def tuned_thresholds(
+    rule: str, probs: np.ndarray, targets: np.ndarray, min_support: int = 1, step: float = DEFAULT_STEP
+) -> list[float]:
     """One threshold per label column by ``rule`` (one of :data:`RULES`), searched on the grid of spacing ``step``."""
     if rule == "global":
         return [global_threshold(probs, targets, step)] * targets.shape[1]
     if rule == "per_label":
         return per_label_thresholds(probs, targets, min_support, step=step)
     if rule == "per_label_or_global":
-        return per_label_thresholds(probs, targets, min_support, start=global_threshold(probs, targets, step), step=step)
+        return per_label_thresholds(
+            probs, targets, min_support, start=global_threshold(probs, targets, step), step=step
+        )
     if rule == "per_label_rate":
         return rate_thresholds(probs, targets, min_support, step)
     raise ValueError(f"unknown threshold rule {rule!r}; choose one of {', '.join(RULES)}")
@@ -88,7 +92,14 @@ def global_threshold(probs: np.ndarray, targets: np.ndarray, step: float = DEFAU
     return best
 
 
-def per_label_thresholds(probs: np.ndarray, targets: np.ndarray, min_support: int = 1, passes: int = 2, start: float = 0.5, step: float = DEFAULT_STEP) -> list[float]:
+def per_label_thresholds(
+    probs: np.ndarray,
+    targets: np.ndarray,
+    min_support: int = 1,
+    passes: int = 2,
+    start: float = 0.5,
+    step: float = DEFAULT_STEP,
+) -> list[float]:
     """One threshold per label column, every label starting at ``start`` (see module docstring)."""
     candidates = grid(step)
     gold = targets.astype(bool)
@@ -114,7 +125,9 @@ def per_label_thresholds(probs: np.ndarray, targets: np.ndarray, min_support: in
     return [float(t) for t in thresholds]
 
 
-def rate_thresholds(probs: np.ndarray, targets: np.ndarray, min_support: int = 1, step: float = DEFAULT_STEP) -> list[float]:
+def rate_thresholds(
+    probs: np.ndarray, targets: np.ndarray, min_support: int = 1, step: float = DEFAULT_STEP
+) -> list[float]:
     """Per label, the probability at which it fires on as many examples as it is gold on (see module docstring); ``step`` is the fallback's grid."""
     fallback = global_threshold(probs, targets, step)
     positives = targets.astype(bool).sum(axis=0)
@@ -127,7 +140,15 @@ def rate_thresholds(probs: np.ndarray, targets: np.ndarray, min_support: int = 1
     return thresholds
 
 
-def cross_fitted(rule: str, probs: np.ndarray, targets: np.ndarray, articles: list[str], seed: int, min_support: int = 1, step: float = DEFAULT_STEP) -> np.ndarray:
+def cross_fitted(
+    rule: str,
+    probs: np.ndarray,
+    targets: np.ndarray,
+    articles: list[str],
+    seed: int,
+    min_support: int = 1,
+    step: float = DEFAULT_STEP,
+) -> np.ndarray:
     """Decisions where each half of the articles (``articles``: each row's article, cut at random by ``seed``) uses thresholds tuned on the other half.
 
     An honest figure for thresholds tuned on a dev split: no row is decided by
@@ -139,5 +160,7 @@ def cross_fitted(rule: str, probs: np.ndarray, targets: np.ndarray, articles: li
     first = np.isin(names, unique[: len(unique) // 2])
     decided = np.zeros(probs.shape, dtype=np.int64)
     for tune, apply in ((first, ~first), (~first, first)):
-        decided[apply] = decisions_at(probs[apply], tuned_thresholds(rule, probs[tune], targets[tune], min_support, step))
+        decided[apply] = decisions_at(
+            probs[apply], tuned_thresholds(rule, probs[tune], targets[tune], min_support, step)
+        )
     return decided

@@ -73,7 +73,10 @@ def _executor(workers: int) -> ProcessPoolExecutor:
     if _pool is None or _pool_workers != workers:
         shutdown_pool()
         _pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("fork"), initializer=_die_with_parent, initargs=(os.getpid(),)
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_die_with_parent,
+            initargs=(os.getpid(),),
         )
         _pool_workers = workers
     return _pool
@@ -87,7 +90,9 @@ def shutdown_pool() -> None:
     _pool, _pool_workers = None, 0
 
 
-def split_many(articles: list[Article], kind: str, *, workers: int | None = None, min_chars: int | None = None) -> list[list[Unit]]:
+def split_many(
+    articles: list[Article], kind: str, *, workers: int | None = None, min_chars: int | None = None
+) -> list[list[Unit]]:
     """Units of each article, as :func:`framelab.units.split_units` cuts them, in input order.
 
     ``workers`` is how many processes cut sentences side by side (default:
@@ -103,13 +108,25 @@ def split_many(articles: list[Article], kind: str, *, workers: int | None = None
     # here than their units come back from a worker (2 ms against 4 ms for 100
     # articles' lines). The pool keeps its size for a chunk with fewer articles
     # than workers (the last one, say): resizing it would restart every worker.
-    if kind != "sentence" or workers == 1 or len(articles) < 2 or not _can_fork() or sum(len(a.text) for a in articles) < min_chars:
+    if (
+        kind != "sentence"
+        or workers == 1
+        or len(articles) < 2
+        or not _can_fork()
+        or sum(len(a.text) for a in articles) < min_chars
+    ):
         return [split_units(a, kind) for a in articles]
     try:
         # A few tasks per worker even out articles of different lengths.
-        return list(_executor(workers).map(split_units, articles, repeat(kind), chunksize=max(1, len(articles) // (4 * workers))))
+        return list(
+            _executor(workers).map(
+                split_units, articles, repeat(kind), chunksize=max(1, len(articles) // (4 * workers))
+            )
+        )
     except BrokenProcessPool:
         # A worker died (killed for memory, say): this chunk is split here, the next one starts a fresh pool.
-        warnings.warn("a sentence-splitting worker died; splitting this chunk in the main process", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            "a sentence-splitting worker died; splitting this chunk in the main process", RuntimeWarning, stacklevel=2
+        )
         shutdown_pool()
         return [split_units(a, kind) for a in articles]

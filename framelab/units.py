@@ -39,7 +39,9 @@ _BOUNDARY_MARK = re.compile(r"[.!?…。．！？)]|[\"”»'’](?=\s)")
 # More can: pysbd makes the second "." of "weeks.." a sentence, and so the "”" of "end.”".
 _CLOSING_RUN = re.compile(r"[.!?…。．！？]?\s*\Z")
 # Lowercase abbreviations that may precede a capitalised word without a space.
-_ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "st", "prof", "gen", "sen", "rep", "gov", "vs", "no", "jr", "sr", "approx", "etc"})
+_ABBREVIATIONS = frozenset(
+    {"mr", "mrs", "ms", "dr", "st", "prof", "gen", "sen", "rep", "gov", "vs", "no", "jr", "sr", "approx", "etc"}
+)
 
 
 @lru_cache(maxsize=1)

@@ -42,9 +42,21 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
     )
-    fast = BertTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+    fast = BertTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
     config = BertConfig(
-        vocab_size=tok.get_vocab_size(), hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128, max_position_embeddings=512
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=128,
+        max_position_embeddings=512,
     )
     out = tmp_path_factory.mktemp("tiny-bert")
     BertForMaskedLM(config).save_pretrained(out)
@@ -63,7 +75,9 @@ def tiny_classifier_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir
     labels = ["a", "b", "c"]
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp("tiny-classifier")
-    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=len(labels), problem_type="multi_label_classification")
+    model = AutoModelForSequenceClassification.from_pretrained(
+        tiny_model_dir, num_labels=len(labels), problem_type="multi_label_classification"
+    )
     model.save_pretrained(out, safe_serialization=True)
     AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(out)
     meta = ModelMeta("techniques", "sentence", labels, [0.5] * len(labels), 64, 16, "max", str(tiny_model_dir), "test")

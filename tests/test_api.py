@@ -91,7 +91,9 @@ def test_a_plain_hugging_face_multi_label_classifier_scores_at_one_half_with_a_w
         assert prediction["labels"] == [name for name, p in zip(["a", "b", "c"], row) if p >= 0.5]
 
 
-def test_a_plain_single_label_classifier_is_refused_naming_its_problem_type(tiny_classifier_dir: Path, tmp_path: Path) -> None:
+def test_a_plain_single_label_classifier_is_refused_naming_its_problem_type(
+    tiny_classifier_dir: Path, tmp_path: Path
+) -> None:
     plain = tmp_path / "single"
     shutil.copytree(tiny_classifier_dir, plain)
     (plain / "framelab.json").unlink()

@@ -48,7 +48,9 @@ def _part(module: str) -> str:
 
 
 def _modules(package: Path) -> dict[str, tuple[Path, ast.AST]]:
-    return {_module_name(p, package.parent): (p, ast.parse(p.read_text(encoding="utf-8"))) for p in package.rglob("*.py")}
+    return {
+        _module_name(p, package.parent): (p, ast.parse(p.read_text(encoding="utf-8"))) for p in package.rglob("*.py")
+    }
 
 
 def import_graph(package: Path) -> dict[str, set[str]]:
@@ -122,7 +124,21 @@ def test_no_framelab_import_inside_a_function() -> None:
 def test_layers_never_name_a_task_package() -> None:
     task_packages = {"classification", "spans", "frames", "stance"}
     edges = import_graph(PACKAGE)
-    for layer in ("tasks", "config", "splits", "dataset", "readers", "models", "train", "eval", "score", "serve", "api", "output", "cli"):
+    for layer in (
+        "tasks",
+        "config",
+        "splits",
+        "dataset",
+        "readers",
+        "models",
+        "train",
+        "eval",
+        "score",
+        "serve",
+        "api",
+        "output",
+        "cli",
+    ):
         assert not edges.get(layer, set()) & task_packages, f"{layer} imports a task package"
 
 
@@ -187,7 +203,9 @@ def toy_task(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     sys.modules.pop("toy_length_task", None)
 
 
-def test_a_toy_task_trains_evaluates_and_scores_through_the_cli(toy_task, tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture) -> None:
+def test_a_toy_task_trains_evaluates_and_scores_through_the_cli(
+    toy_task, tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
     work = tmp_path / "work"
     config = work / "toy.yaml"
     work.mkdir()
@@ -203,7 +221,9 @@ def test_a_toy_task_trains_evaluates_and_scores_through_the_cli(toy_task, tmp_pa
     assert "dev micro-F1" in capsys.readouterr().out
     meta = json.loads((work / "model" / "framelab.json").read_text(encoding="utf-8"))
     assert meta["task"] == "sentence_length" and meta["labels"] == ["short", "long"]
-    assert main(["eval", "--model", str(work / "model"), "--data", str(work / "data"), "--out", str(work / "report")]) == 0
+    assert (
+        main(["eval", "--model", str(work / "model"), "--data", str(work / "data"), "--out", str(work / "report")]) == 0
+    )
     metrics = json.loads((work / "report" / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["task"] == "sentence_length" and "accuracy" in metrics["model"]
     out = work / "scored.jsonl"
@@ -212,5 +232,19 @@ def test_a_toy_task_trains_evaluates_and_scores_through_the_cli(toy_task, tmp_pa
     units = [r for r in records if r["type"] == "unit"]
     assert units and all(len(r["predictions"]["model"]["labels"]) == 1 for r in units)
     assert {r["predictions"]["model"]["task"] for r in units} == {"sentence_length"}
-    assert main(["score", "--model", str(work / "model"), str(SAMPLE), "--format", "semeval2023", "--out", str(work / "sub")]) == 2
+    assert (
+        main(
+            [
+                "score",
+                "--model",
+                str(work / "model"),
+                str(SAMPLE),
+                "--format",
+                "semeval2023",
+                "--out",
+                str(work / "sub"),
+            ]
+        )
+        == 2
+    )
     assert "--format semeval2023 needs a model of one of the tasks" in capsys.readouterr().err

@@ -73,7 +73,9 @@ def jsonl(tmp_path: Path, *records: dict | str, **kw) -> tuple[ProblemLog, list[
 
 
 def test_ptc_span_beyond_the_article(tmp_path: Path) -> None:
-    log, articles, labels = ptc(tmp_path, f"1\tLoaded_Language\t{SHAMEFUL[0]}\t{SHAMEFUL[1]}\n1\tLoaded_Language\t30\t4000\n")
+    log, articles, labels = ptc(
+        tmp_path, f"1\tLoaded_Language\t{SHAMEFUL[0]}\t{SHAMEFUL[1]}\n1\tLoaded_Language\t30\t4000\n"
+    )
     problem = only(log)
     assert (problem.path, problem.line) == (str(labels), 2)
     assert "beyond the end of article 1" in problem.message and f"({len(TEXT)} characters)" in problem.message
@@ -109,7 +111,9 @@ def test_semeval_negative_offset(tmp_path: Path) -> None:
 
 
 def test_jsonl_negative_offset(tmp_path: Path) -> None:
-    log, articles, path = jsonl(tmp_path, {"id": "a", "text": TEXT, "spans": [{"start": -5, "end": 3, "label": "Doubt"}]})
+    log, articles, path = jsonl(
+        tmp_path, {"id": "a", "text": TEXT, "spans": [{"start": -5, "end": 3, "label": "Doubt"}]}
+    )
     problem = only(log)
     assert (problem.path, problem.line) == (str(path), 1) and "negative offset" in problem.message
     assert articles[0].spans == []
@@ -126,7 +130,9 @@ def test_ptc_reversed_and_empty_spans(tmp_path: Path) -> None:
 
 
 def test_jsonl_reversed_span(tmp_path: Path) -> None:
-    log, articles, path = jsonl(tmp_path, {"id": "a", "text": TEXT, "spans": [{"start": 9, "end": 2, "label": "Doubt"}]})
+    log, articles, path = jsonl(
+        tmp_path, {"id": "a", "text": TEXT, "spans": [{"start": 9, "end": 2, "label": "Doubt"}]}
+    )
     problem = only(log)
     assert (problem.path, problem.line) == (str(path), 1) and "reversed" in problem.message
 
@@ -145,16 +151,23 @@ def test_unknown_technique_names_file_and_line_and_label_map_fixes_it(tmp_path: 
         log.raise_if_any()
 
     log = ProblemLog()
-    (article,) = read_ptc(tmp_path, log=log, labels=["Loaded_Language", "Name_Calling"], label_map={"Shaming": "Name_Calling"})
+    (article,) = read_ptc(
+        tmp_path, log=log, labels=["Loaded_Language", "Name_Calling"], label_map={"Shaming": "Name_Calling"}
+    )
     assert log.problems == []
-    assert [(s.label, TEXT[s.start : s.end]) for s in article.spans] == [("Loaded_Language", "levy a shameful"), ("Name_Calling", "scandal")]
+    assert [(s.label, TEXT[s.start : s.end]) for s in article.spans] == [
+        ("Loaded_Language", "levy a shameful"),
+        ("Name_Calling", "scandal"),
+    ]
 
 
 def test_unknown_technique_in_jsonl_and_semeval(tmp_path: Path) -> None:
     record = {"id": "a", "text": TEXT, "spans": [{"start": SCANDAL[0], "end": SCANDAL[1], "label": "Shaming"}]}
     log, _, path = jsonl(tmp_path / "j", {"id": "b", "text": "Fine."}, record, labels=["Doubt"])
     assert (only(log).path, only(log).line) == (str(path), 2)
-    log, articles, _ = jsonl(tmp_path / "j", {"id": "b", "text": "Fine."}, record, labels=["Doubt"], label_map={"Shaming": "Doubt"})
+    log, articles, _ = jsonl(
+        tmp_path / "j", {"id": "b", "text": "Fine."}, record, labels=["Doubt"], label_map={"Shaming": "Doubt"}
+    )
     assert log.problems == []
     assert [(a.id, a.spans) for a in articles] == [("a", [Span(*SCANDAL, "Doubt")]), ("b", [])]
     write(tmp_path / "s" / "article5.txt", TEXT)
@@ -195,17 +208,30 @@ def test_crlf_article_offsets_index_the_file_as_stored(tmp_path: Path) -> None:
     raw_bytes = text.encode("utf-8")
     scandal, crossing = at(text, "scandal"), at(text, "scandal.\r\nCritics")
     write(tmp_path / "p" / "article1.txt", raw_bytes)
-    write(tmp_path / "p" / "article1.task2-TC.labels", f"1\tLoaded_Language\t{scandal[0]}\t{scandal[1]}\n1\tDoubt\t{crossing[0]}\t{crossing[1]}\n")
+    write(
+        tmp_path / "p" / "article1.task2-TC.labels",
+        f"1\tLoaded_Language\t{scandal[0]}\t{scandal[1]}\n1\tDoubt\t{crossing[0]}\t{crossing[1]}\n",
+    )
     write(tmp_path / "s" / "article5.txt", raw_bytes)
-    write(tmp_path / "s" / "article5-labels-subtask-3.txt", f"5\tLoaded_Language\t{scandal[0]}\t{scandal[1]}\r\n5\tDoubt\t{crossing[0]}\t{crossing[1]}\r\n")
+    write(
+        tmp_path / "s" / "article5-labels-subtask-3.txt",
+        f"5\tLoaded_Language\t{scandal[0]}\t{scandal[1]}\r\n5\tDoubt\t{crossing[0]}\t{crossing[1]}\r\n",
+    )
     record = {
         "id": "j",
         "text": text,
-        "spans": [{"start": a, "end": b, "label": label} for (a, b), label in ((scandal, "Loaded_Language"), (crossing, "Doubt"))],
+        "spans": [
+            {"start": a, "end": b, "label": label}
+            for (a, b), label in ((scandal, "Loaded_Language"), (crossing, "Doubt"))
+        ],
     }
     write(tmp_path / "c.jsonl", json.dumps(record) + "\r\n")  # a JSONL file saved with CRLF too
     log = ProblemLog()
-    articles = read_ptc(tmp_path / "p", log=log) + read_semeval2023(tmp_path / "s", log=log) + read_jsonl(tmp_path / "c.jsonl", log=log)
+    articles = (
+        read_ptc(tmp_path / "p", log=log)
+        + read_semeval2023(tmp_path / "s", log=log)
+        + read_jsonl(tmp_path / "c.jsonl", log=log)
+    )
     assert log.problems == []
     raw = raw_bytes.decode("utf-8")
     for article in articles:
@@ -216,7 +242,11 @@ def test_crlf_article_offsets_index_the_file_as_stored(tmp_path: Path) -> None:
             assert [u.text for u in units] == ["Levy row", "The mayor called it a scandal.", "Critics were furious."]
             project(article, units, ProjectionRule(), ProjectionStats())
             assert [u.line for u in units] == [1, 3, 4]
-            assert [[u.text[s.start : s.end] for s in u.spans] for u in units] == [[], ["scandal", "scandal."], ["Critics"]]
+            assert [[u.text[s.start : s.end] for s in u.spans] for u in units] == [
+                [],
+                ["scandal", "scandal."],
+                ["Critics"],
+            ]
 
 
 @pytest.mark.parametrize("text", ["", "\n\n", " \r\n\t", "\ufeff"])
@@ -283,8 +313,14 @@ def test_same_article_id_twice(tmp_path: Path) -> None:
     assert len(read_semeval2023(tmp_path / "s", log=log)) == 1
     assert "appears twice" in only(log).message
 
-    log, articles, path = jsonl(tmp_path / "j", {"id": "a", "text": "One."}, {"id": "b", "text": "Two."}, {"id": "a", "text": "Three."})
-    assert (only(log).path, only(log).line, only(log).message) == (str(path), 3, "article a appears twice (first on line 1)")
+    log, articles, path = jsonl(
+        tmp_path / "j", {"id": "a", "text": "One."}, {"id": "b", "text": "Two."}, {"id": "a", "text": "Three."}
+    )
+    assert (only(log).path, only(log).line, only(log).message) == (
+        str(path),
+        3,
+        "article a appears twice (first on line 1)",
+    )
     assert [a.text for a in articles] == ["One.", "Two."]
 
 
@@ -356,7 +392,9 @@ def test_one_megabyte_single_line_article_reads_and_splits_into_lines(big_articl
     (unit,) = split_units(big_article, "line")
     assert big_article.text[unit.start : unit.end] == unit.text
     project(big_article, [unit], ProjectionRule(), ProjectionStats())
-    assert [unit.text[s.start : s.end] for s in unit.spans] == [big_article.text[s.start : s.end] for s in big_article.spans]
+    assert [unit.text[s.start : s.end] for s in unit.spans] == [
+        big_article.text[s.start : s.end] for s in big_article.spans
+    ]
 
 
 def test_one_megabyte_single_line_article_splits_into_sentences_in_time(big_article: Article) -> None:
@@ -400,7 +438,13 @@ def data_config(tmp_path: Path, *extra: str):
     """A data config reading ``tmp_path/corpus`` into ``tmp_path/processed/ds``."""
     return load_config(
         None,
-        ["data.format=ptc", f"data.path={tmp_path / 'corpus'}", f"data.output_dir={tmp_path / 'processed' / 'ds'}", "data.unit=sentence", *extra],
+        [
+            "data.format=ptc",
+            f"data.path={tmp_path / 'corpus'}",
+            f"data.output_dir={tmp_path / 'processed' / 'ds'}",
+            "data.unit=sentence",
+            *extra,
+        ],
     )
 
 
@@ -416,7 +460,10 @@ def test_corpus_problems_are_reported_together_and_nothing_is_written(tmp_path: 
     by_file = {p.path: p for p in problems}
     assert set(by_file) == {str(p) for p in bad.values()}
     assert "not valid UTF-8" in by_file[str(bad["not UTF-8"])].message
-    assert by_file[str(bad["beyond the end"])].line == 2 and "beyond the end" in by_file[str(bad["beyond the end"])].message
+    assert (
+        by_file[str(bad["beyond the end"])].line == 2
+        and "beyond the end" in by_file[str(bad["beyond the end"])].message
+    )
     assert by_file[str(bad["reversed"])].line == 1 and "reversed" in by_file[str(bad["reversed"])].message
     assert all(p.hint for p in problems)
     message = str(info.value)
@@ -488,8 +535,12 @@ def test_cli_wrong_type_exits_2_naming_the_key(tmp_path: Path, capsys: pytest.Ca
     assert "'data.strict' must be bool" in capsys.readouterr().err
 
 
-def test_cli_missing_base_model_folder_exits_2_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    stories = [Article(f"a{i}", f"Story {i} was a shameful disgrace.", [Span(14, 22, "Loaded_Language")]) for i in range(6)]
+def test_cli_missing_base_model_folder_exits_2_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stories = [
+        Article(f"a{i}", f"Story {i} was a shameful disgrace.", [Span(14, 22, "Loaded_Language")]) for i in range(6)
+    ]
     write_jsonl(stories, tmp_path / "c.jsonl")
     config = write(
         tmp_path / "run.yaml",
@@ -582,7 +633,9 @@ def test_score_ids_that_look_like_paths_are_yielded_unchanged(tmp_path: Path) ->
 
 
 def test_score_jsonl_problems_name_the_line(tmp_path: Path) -> None:
-    path = write(tmp_path / "in.jsonl", '{"id": "a", "text": "Fine."}\n{"id": "b", "text": \n{"id": "c\\td", "text": "x"}\n')
+    path = write(
+        tmp_path / "in.jsonl", '{"id": "a", "text": "Fine."}\n{"id": "b", "text": \n{"id": "c\\td", "text": "x"}\n'
+    )
     with pytest.raises(DataError) as info:
         list(iter_articles([path]))
     assert [(p.path, p.line) for p in info.value.problems] == [(str(path), 2), (str(path), 3)]

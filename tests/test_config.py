@@ -43,7 +43,10 @@ def test_extends_and_overrides(tmp_path: Path) -> None:
         ("train:\n  batch_size: 2.5\n", "'train.batch_size' must be int"),
         ("data:\n  unit: paragraph\n", "'data.unit' must be one of sentence, line, article"),
         ("data:\n  dev_fraction: 1.5\n", "dev_fraction"),
-        ("train:\n  unit_loss_weight: 1.0\n", "train.unit_loss_weight applies to token taggers (spans), not 'techniques'"),
+        (
+            "train:\n  unit_loss_weight: 1.0\n",
+            "train.unit_loss_weight applies to token taggers (spans), not 'techniques'",
+        ),
         ("train:\n  threshold_step: 0\n", "train.threshold_step must be within (0, 0.5], got 0"),
         ("train:\n  fold_seed: seven\n", "'train.fold_seed' must be"),
         ("- a list\n", "top level must be a mapping"),

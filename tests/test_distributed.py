@@ -26,13 +26,33 @@ def test_two_process_cpu_training_writes_the_model_once(tmp_path: Path, tiny_mod
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
     assert torchrun, "torchrun comes with torch"
     model_dir = tmp_path / "ddp-model"
-    common = ["name=ddp", f"data.path={SAMPLE}", f"data.output_dir={tmp_path / 'dataset'}", f"model.base={tiny_model_dir}"]
+    common = [
+        "name=ddp",
+        f"data.path={SAMPLE}",
+        f"data.output_dir={tmp_path / 'dataset'}",
+        f"model.base={tiny_model_dir}",
+    ]
     sets = [*common, f"output_dir={model_dir}", "train.epochs=2", "train.batch_size=16", "train.learning_rate=0.001"]
     args = [arg for item in sets for arg in ("--set", item)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_EVALUATE_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
-    subprocess.run([sys.executable, "-m", "framelab.cli", "data", "--config", "configs/sample-techniques.yaml", *args], check=True, env=env, cwd=REPO)
+    subprocess.run(
+        [sys.executable, "-m", "framelab.cli", "data", "--config", "configs/sample-techniques.yaml", *args],
+        check=True,
+        env=env,
+        cwd=REPO,
+    )
     run = subprocess.run(
-        [torchrun, "--nproc_per_node=2", f"--master_port={_free_port()}", "-m", "framelab.cli", "train", "--config", "configs/sample-techniques.yaml", *args],
+        [
+            torchrun,
+            "--nproc_per_node=2",
+            f"--master_port={_free_port()}",
+            "-m",
+            "framelab.cli",
+            "train",
+            "--config",
+            "configs/sample-techniques.yaml",
+            *args,
+        ],
         capture_output=True,
         text=True,
         env=env,

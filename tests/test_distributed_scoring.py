@@ -42,11 +42,15 @@ def models(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> li
         ("frames", "article", ["Economic", "Political", "Morality"], "max"),
     ]:
         torch.manual_seed(len(folders))
-        config = BertConfig.from_pretrained(str(tiny_model_dir), num_labels=len(labels), id2label=dict(enumerate(labels)))
+        config = BertConfig.from_pretrained(
+            str(tiny_model_dir), num_labels=len(labels), id2label=dict(enumerate(labels))
+        )
         folder = root / f"tiny-{task}"
         BertForSequenceClassification(config).save_pretrained(folder)
         tokenizer.save_pretrained(folder)
-        meta = ModelMeta(task, unit, labels, [0.5] * len(labels), 64, 16, pooling, str(tiny_model_dir), framelab.__version__)
+        meta = ModelMeta(
+            task, unit, labels, [0.5] * len(labels), 64, 16, pooling, str(tiny_model_dir), framelab.__version__
+        )
         write_meta(folder, meta)
         folders.append(folder)
     return folders
@@ -107,7 +111,9 @@ def _simulated(monkeypatch: pytest.MonkeyPatch, other: object) -> SimpleNamespac
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "semeval2023"])
-def test_parts_merge_into_the_single_process_output(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, models: list[Path], few: Path, fmt: str) -> None:
+def test_parts_merge_into_the_single_process_output(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, models: list[Path], few: Path, fmt: str
+) -> None:
     suffix = "" if fmt == "semeval2023" else f".{fmt}"
     whole, out = tmp_path / f"whole{suffix}", tmp_path / f"out{suffix}"
     expected = score(models, [few], fmt=fmt, out=whole, progress=False)
@@ -119,16 +125,22 @@ def test_parts_merge_into_the_single_process_output(monkeypatch: pytest.MonkeyPa
         seen[1] = part.articles
         return distributed._Report(1, part.articles, part.units)
 
-    summary = score_distributed(models, [few], fmt=fmt, out=out, progress=False, state=_simulated(monkeypatch, process_1))
+    summary = score_distributed(
+        models, [few], fmt=fmt, out=out, progress=False, state=_simulated(monkeypatch, process_1)
+    )
     assert 0 < seen[1] < expected.articles == 16  # both processes had articles
     assert (summary.articles, summary.units) == (expected.articles, expected.units)
-    assert [Path(p) for p in summary.outputs] == [out / Path(p).relative_to(whole) if fmt == "semeval2023" else out for p in expected.outputs]
+    assert [Path(p) for p in summary.outputs] == [
+        out / Path(p).relative_to(whole) if fmt == "semeval2023" else out for p in expected.outputs
+    ]
     for mine, theirs in zip(summary.outputs, expected.outputs):
         assert Path(mine).read_bytes() == Path(theirs).read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([whole.name, out.name])
 
 
-def test_a_failed_process_leaves_no_output_and_no_parts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, models: list[Path], few: Path) -> None:
+def test_a_failed_process_leaves_no_output_and_no_parts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, models: list[Path], few: Path
+) -> None:
     out = tmp_path / "out.jsonl"
     state = _simulated(monkeypatch, lambda report: distributed._Report(1, error="DataError: bad article"))
     with pytest.raises(ValueError, match="1 of 2 scoring processes failed.*process 1: DataError: bad article"):
@@ -166,13 +178,27 @@ def _launcher(name: str) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("launcher", "fmt"), [("torchrun", "jsonl"), ("accelerate", "csv")])
-def test_two_cpu_processes_write_what_one_process_writes(tmp_path: Path, models: list[Path], launcher: str, fmt: str) -> None:
+def test_two_cpu_processes_write_what_one_process_writes(
+    tmp_path: Path, models: list[Path], launcher: str, fmt: str
+) -> None:
     whole, out = tmp_path / f"whole.{fmt}", tmp_path / "merged" / f"all.{fmt}"
     expected = score(models, [SAMPLE], fmt=fmt, out=whole, progress=False)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
     model_args = [arg for m in models for arg in ("--model", str(m))]
     run = subprocess.run(
-        [*_launcher(launcher), "-m", "framelab.cli", "score", *model_args, "--format", fmt, "--out", str(out), "--quiet", str(SAMPLE)],
+        [
+            *_launcher(launcher),
+            "-m",
+            "framelab.cli",
+            "score",
+            *model_args,
+            "--format",
+            fmt,
+            "--out",
+            str(out),
+            "--quiet",
+            str(SAMPLE),
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -182,4 +208,7 @@ def test_two_cpu_processes_write_what_one_process_writes(tmp_path: Path, models:
     assert run.returncode == 0, run.stderr[-3000:]
     assert out.read_bytes() == whole.read_bytes()
     assert [p.name for p in out.parent.iterdir()] == [out.name]  # no part (or temporary) file remains
-    assert run.stderr.count("scored ") == 1 and f"scored {expected.articles} articles, {expected.units} units" in run.stderr
+    assert (
+        run.stderr.count("scored ") == 1
+        and f"scored {expected.articles} articles, {expected.units} units" in run.stderr
+    )

@@ -65,18 +65,24 @@ def ensemble(workdir: Path, members: tuple[Path, Path]) -> Path:
     return build_ensemble(list(members), workdir / "dataset-line", workdir / "ensemble").model_dir
 
 
-def test_line_probabilities_average_the_line_model_and_the_best_sentence_of_each_line(workdir: Path, members: tuple[Path, Path], ensemble: Path) -> None:
+def test_line_probabilities_average_the_line_model_and_the_best_sentence_of_each_line(
+    workdir: Path, members: tuple[Path, Path], ensemble: Path
+) -> None:
     line_model, sentence_model = Predictor(members[0]), Predictor(members[1])
     labels = line_model.meta.labels
     dev, _ = load_task_split(workdir / "dataset-line", "techniques", "dev", labels)
     lines = load_from_disk(str(workdir / "dataset-line"))["dev"]
     # The sentence dataset cut the whole articles; the ensemble cuts each line on its own.
     sentences = load_from_disk(str(workdir / "dataset-sentence"))["dev"]
-    sentence_probs = sentence_model.probabilities(list(sentences["text"]))[:, [sentence_model.meta.labels.index(n) for n in labels]]
+    sentence_probs = sentence_model.probabilities(list(sentences["text"]))[
+        :, [sentence_model.meta.labels.index(n) for n in labels]
+    ]
     best = defaultdict(lambda: np.zeros(len(labels)))
     for k, key in enumerate(zip(sentences["article_id"], sentences["line"])):
         best[key] = np.maximum(best[key], sentence_probs[k])
-    by_hand = 0.5 * line_model.probabilities(dev.texts) + 0.5 * np.stack([best[key] for key in zip(lines["article_id"], lines["line"])])
+    by_hand = 0.5 * line_model.probabilities(dev.texts) + 0.5 * np.stack(
+        [best[key] for key in zip(lines["article_id"], lines["line"])]
+    )
 
     probs = EnsemblePredictor(ensemble).probabilities(dev.texts)
     np.testing.assert_allclose(probs, by_hand, atol=1e-6)
@@ -86,13 +92,17 @@ def test_line_probabilities_average_the_line_model_and_the_best_sentence_of_each
     threshold = global_threshold(probs, dev.targets)
     assert spec["thresholds"] == [threshold] * len(labels)
     metrics = json.loads((ensemble / "dev_metrics.json").read_text(encoding="utf-8"))
-    assert metrics["at_tuned_thresholds"]["micro"]["f1"] == pytest.approx(multilabel_scores(decisions_at(probs, threshold), dev.targets, labels)["micro"]["f1"])
+    assert metrics["at_tuned_thresholds"]["micro"]["f1"] == pytest.approx(
+        multilabel_scores(decisions_at(probs, threshold), dev.targets, labels)["micro"]["f1"]
+    )
     assert set(metrics["members"]) == {members[0].name, members[1].name}
     assert 0.0 <= metrics["cross_fitted"]["micro_f1"] <= 1.0
     assert f"framelab score --model {ensemble} " in (ensemble / "README.md").read_text(encoding="utf-8")
 
 
-def test_a_span_tagger_member_gives_each_line_its_best_token_of_each_technique(workdir: Path, tiny_model_dir: Path, members: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_span_tagger_member_gives_each_line_its_best_token_of_each_technique(
+    workdir: Path, tiny_model_dir: Path, members: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     tagger_dir = _trained(workdir, tiny_model_dir, "sentence", "spans")
     line_model, sentence_model, tagger = Predictor(members[0]), Predictor(members[1]), Predictor(tagger_dir)
     labels = line_model.meta.labels
@@ -106,16 +116,26 @@ def test_a_span_tagger_member_gives_each_line_its_best_token_of_each_technique(w
     for key, (offsets, probs) in zip(keys, tagger.token_probabilities(list(sentences["text"]))):
         for token in range(len(offsets)):
             best_token[key] = np.maximum(best_token[key], np.maximum(probs[token, :n], probs[token, n:])[columns])
-    sentence_probs = sentence_model.probabilities(list(sentences["text"]))[:, [sentence_model.meta.labels.index(name) for name in labels]]
+    sentence_probs = sentence_model.probabilities(list(sentences["text"]))[
+        :, [sentence_model.meta.labels.index(name) for name in labels]
+    ]
     for key, row in zip(keys, sentence_probs):
         best_sentence[key] = np.maximum(best_sentence[key], row)
     line_keys = list(zip(lines["article_id"], lines["line"]))
-    by_hand = (line_model.probabilities(dev.texts) + np.stack([best_sentence[k] for k in line_keys]) + np.stack([best_token[k] for k in line_keys])) / 3
+    by_hand = (
+        line_model.probabilities(dev.texts)
+        + np.stack([best_sentence[k] for k in line_keys])
+        + np.stack([best_token[k] for k in line_keys])
+    ) / 3
 
     result = build_ensemble([members[0], members[1], tagger_dir], workdir / "dataset-line", workdir / "with-tagger")
     cut_kinds = []
     real_split = ensemble_models.split_many
-    monkeypatch.setattr(ensemble_models, "split_many", lambda articles, kind, **kw: cut_kinds.append(kind) or real_split(articles, kind, **kw))
+    monkeypatch.setattr(
+        ensemble_models,
+        "split_many",
+        lambda articles, kind, **kw: cut_kinds.append(kind) or real_split(articles, kind, **kw),
+    )
     np.testing.assert_allclose(EnsemblePredictor(result.model_dir).probabilities(dev.texts), by_hand, atol=1e-6)
     assert cut_kinds == ["sentence"]  # once for both sentence-unit members
 
@@ -125,7 +145,9 @@ def test_a_span_tagger_member_gives_each_line_its_best_token_of_each_technique(w
     dropped = meta["labels"].pop()
     meta["thresholds"].pop()
     (fewer / "framelab.json").write_text(json.dumps(meta), encoding="utf-8")
-    with pytest.raises(ConfigError, match=f"lacks techniques of .*: {re.escape(dropped)}; list first the member with the fewest labels"):
+    with pytest.raises(
+        ConfigError, match=f"lacks techniques of .*: {re.escape(dropped)}; list first the member with the fewest labels"
+    ):
         build_ensemble([members[0], fewer], workdir / "dataset-line", workdir / "refused")
 
 
@@ -160,7 +182,13 @@ def test_what_cannot_be_averaged_is_refused(workdir: Path, tiny_model_dir: Path,
         build_ensemble([line_model, sentence_model], workdir / "dataset-sentence", workdir / "refused")
     with pytest.raises(ConfigError, match="one non-negative weight per --model"):
         build_ensemble([line_model, sentence_model], workdir / "dataset-line", workdir / "refused", weights=[1.0])
-    frames = _trained(workdir, tiny_model_dir, "line", "frames", **{"model.max_length": "64", "model.stride": "16", "train.min_label_count": "2"})
+    frames = _trained(
+        workdir,
+        tiny_model_dir,
+        "line",
+        "frames",
+        **{"model.max_length": "64", "model.stride": "16", "train.min_label_count": "2"},
+    )
     with pytest.raises(ConfigError, match="is a frames model"):
         build_ensemble([line_model, frames], workdir / "dataset-line", workdir / "refused")
     with pytest.raises(DataError, match="not a dataset folder"):
@@ -191,8 +219,23 @@ def test_scoring_with_one_process_writes_the_same_file(workdir: Path, ensemble: 
     assert outputs[0] == outputs[1]
 
 
-def test_members_trained_with_folds_set_the_threshold_out_of_fold(workdir: Path, tiny_model_dir: Path, members: tuple[Path, Path]) -> None:
-    folded = [_trained(workdir, tiny_model_dir, "line", **{"name": f"tiny-folds-{lr}", "output_dir": workdir / f"folds-{lr}", "train.folds": "2", "train.learning_rate": lr}) for lr in ("0.001", "0.002")]
+def test_members_trained_with_folds_set_the_threshold_out_of_fold(
+    workdir: Path, tiny_model_dir: Path, members: tuple[Path, Path]
+) -> None:
+    folded = [
+        _trained(
+            workdir,
+            tiny_model_dir,
+            "line",
+            **{
+                "name": f"tiny-folds-{lr}",
+                "output_dir": workdir / f"folds-{lr}",
+                "train.folds": "2",
+                "train.learning_rate": lr,
+            },
+        )
+        for lr in ("0.001", "0.002")
+    ]
     result = build_ensemble(folded, workdir / "dataset-line", workdir / "out-of-fold", weights=[1.0, 3.0])
     metrics = result.dev_metrics
     assert metrics["source"] == "out_of_fold" and metrics["folds"] == 2
@@ -202,15 +245,26 @@ def test_members_trained_with_folds_set_the_threshold_out_of_fold(workdir: Path,
     spec = json.loads((result.model_dir / "ensemble.json").read_text(encoding="utf-8"))
     assert spec["thresholds"][0] == global_threshold(probs, oofs[0].targets)
     data = TaskData(oofs[0].ids, [""] * len(oofs[0].ids), oofs[0].targets)
-    expected = cross_validated(probs, data, oofs[0].folds, oofs[0].labels, multi_label=True, rule="global", min_support=1)[1]
+    expected = cross_validated(
+        probs, data, oofs[0].folds, oofs[0].labels, multi_label=True, rule="global", min_support=1
+    )[1]
     assert metrics["cross_validated"]["micro_f1"]["mean"] == pytest.approx(expected["micro_f1"]["mean"])
     assert set(metrics["members"]) == {d.name for d in folded}
     assert "Cross-validated over the members' 2 folds" in (result.model_dir / "README.md").read_text(encoding="utf-8")
     # Per-label thresholds are tuned on the same out-of-fold mean, and judged fold by fold the same way.
-    per_label = build_ensemble(folded, workdir / "dataset-line", workdir / "out-of-fold-per-label", weights=[1.0, 3.0], threshold_rule="per_label_or_global", min_support=1)
+    per_label = build_ensemble(
+        folded,
+        workdir / "dataset-line",
+        workdir / "out-of-fold-per-label",
+        weights=[1.0, 3.0],
+        threshold_rule="per_label_or_global",
+        min_support=1,
+    )
     spec = json.loads((per_label.model_dir / "ensemble.json").read_text(encoding="utf-8"))
     assert spec["thresholds"] == tuned_thresholds("per_label_or_global", probs, oofs[0].targets, 1)
-    expected = cross_validated(probs, data, oofs[0].folds, oofs[0].labels, multi_label=True, rule="per_label_or_global", min_support=1)[1]
+    expected = cross_validated(
+        probs, data, oofs[0].folds, oofs[0].labels, multi_label=True, rule="per_label_or_global", min_support=1
+    )[1]
     assert per_label.dev_metrics["cross_validated"]["macro_f1"]["mean"] == pytest.approx(expected["macro_f1"]["mean"])
     assert per_label.dev_metrics["threshold_rule"] == "per_label_or_global"
     with pytest.raises(ConfigError, match="threshold rule 'by_eye'"):
@@ -218,14 +272,41 @@ def test_members_trained_with_folds_set_the_threshold_out_of_fold(workdir: Path,
     # A member without out-of-fold predictions, or with other folds, cannot join.
     with pytest.raises(ConfigError, match="no out-of-fold predictions"):
         build_ensemble([folded[0], members[0]], workdir / "dataset-line", workdir / "refused")
-    other = _trained(workdir, tiny_model_dir, "line", **{"name": "tiny-folds-seed", "output_dir": workdir / "folds-seed", "train.folds": "2", "train.seed": "7"})
+    other = _trained(
+        workdir,
+        tiny_model_dir,
+        "line",
+        **{"name": "tiny-folds-seed", "output_dir": workdir / "folds-seed", "train.folds": "2", "train.seed": "7"},
+    )
     with pytest.raises(ConfigError, match="folds differ"):
         build_ensemble([folded[0], other], workdir / "dataset-line", workdir / "refused")
     # Another seed of a model joins when its folds are dealt by the members' seed (train.fold_seed).
-    reseeded = _trained(workdir, tiny_model_dir, "line", **{"name": "tiny-folds-reseeded", "output_dir": workdir / "folds-reseeded", "train.folds": "2", "train.seed": "7", "train.fold_seed": "42"})
-    assert build_ensemble([folded[0], reseeded], workdir / "dataset-line", workdir / "reseeded").dev_metrics["source"] == "out_of_fold"
+    reseeded = _trained(
+        workdir,
+        tiny_model_dir,
+        "line",
+        **{
+            "name": "tiny-folds-reseeded",
+            "output_dir": workdir / "folds-reseeded",
+            "train.folds": "2",
+            "train.seed": "7",
+            "train.fold_seed": "42",
+        },
+    )
+    assert (
+        build_ensemble([folded[0], reseeded], workdir / "dataset-line", workdir / "reseeded").dev_metrics["source"]
+        == "out_of_fold"
+    )
     # A finer threshold grid is searched on the same out-of-fold mean, and recorded.
-    fine = build_ensemble(folded, workdir / "dataset-line", workdir / "out-of-fold-fine", weights=[1.0, 3.0], threshold_rule="per_label_or_global", min_support=1, step=0.01)
+    fine = build_ensemble(
+        folded,
+        workdir / "dataset-line",
+        workdir / "out-of-fold-fine",
+        weights=[1.0, 3.0],
+        threshold_rule="per_label_or_global",
+        min_support=1,
+        step=0.01,
+    )
     spec = json.loads((fine.model_dir / "ensemble.json").read_text(encoding="utf-8"))
     assert spec["thresholds"] == tuned_thresholds("per_label_or_global", probs, oofs[0].targets, 1, 0.01)
     assert fine.dev_metrics["threshold_step"] == 0.01
@@ -233,16 +314,29 @@ def test_members_trained_with_folds_set_the_threshold_out_of_fold(workdir: Path,
         build_ensemble(folded, workdir / "dataset-line", workdir / "refused", step=0.7)
 
 
-def test_a_span_tagger_trained_with_folds_joins_an_out_of_fold_ensemble_on_lines(workdir: Path, tiny_model_dir: Path) -> None:
+def test_a_span_tagger_trained_with_folds_joins_an_out_of_fold_ensemble_on_lines(
+    workdir: Path, tiny_model_dir: Path
+) -> None:
     folds = {"train.folds": "2", "train.seed": "3"}
-    lines = _trained(workdir, tiny_model_dir, "line", **{"name": "tiny-folds-lines", "output_dir": workdir / "folds-lines", **folds})
-    tagger = _trained(workdir, tiny_model_dir, "sentence", "spans", **{"name": "tiny-folds-tagger", "output_dir": workdir / "folds-tagger", **folds})
+    lines = _trained(
+        workdir, tiny_model_dir, "line", **{"name": "tiny-folds-lines", "output_dir": workdir / "folds-lines", **folds}
+    )
+    tagger = _trained(
+        workdir,
+        tiny_model_dir,
+        "sentence",
+        "spans",
+        **{"name": "tiny-folds-tagger", "output_dir": workdir / "folds-tagger", **folds},
+    )
     metrics = json.loads((tagger / "dev_metrics.json").read_text(encoding="utf-8"))
     cv = metrics["cross_validated"]
     assert cv["folds"] == 2 and 0 <= cv["span_f1"]["mean"] <= 1 and len(cv["per_fold"]) == 2
     assert metrics["refit"]["units"] == sum(f["units"] for f in cv["per_fold"])
     sentences = load_out_of_fold(tagger)
-    assert sentences.offsets is not None and sentences.probabilities.shape == (len(sentences.ids), len(sentences.labels))
+    assert sentences.offsets is not None and sentences.probabilities.shape == (
+        len(sentences.ids),
+        len(sentences.labels),
+    )
     # Both runs dealt the same articles to the same folds.
     line_oof = load_out_of_fold(lines)
     fold_of = {i.rsplit("#", 1)[0]: f for i, f in zip(line_oof.ids, line_oof.folds)}
@@ -258,17 +352,34 @@ def test_a_span_tagger_trained_with_folds_joins_an_out_of_fold_ensemble_on_lines
     assert (by_hand > 0).any()
 
 
-def test_a_sentence_model_trained_with_folds_joins_an_out_of_fold_ensemble_on_lines(workdir: Path, tiny_model_dir: Path) -> None:
+def test_a_sentence_model_trained_with_folds_joins_an_out_of_fold_ensemble_on_lines(
+    workdir: Path, tiny_model_dir: Path
+) -> None:
     folds = {"train.folds": "2", "train.seed": "5"}
-    lines = _trained(workdir, tiny_model_dir, "line", **{"name": "tiny-folds-lines-5", "output_dir": workdir / "folds-lines-5", **folds})
-    sentences = _trained(workdir, tiny_model_dir, "sentence", **{"name": "tiny-folds-sentences", "output_dir": workdir / "folds-sentences", **folds})
+    lines = _trained(
+        workdir,
+        tiny_model_dir,
+        "line",
+        **{"name": "tiny-folds-lines-5", "output_dir": workdir / "folds-lines-5", **folds},
+    )
+    sentences = _trained(
+        workdir,
+        tiny_model_dir,
+        "sentence",
+        **{"name": "tiny-folds-sentences", "output_dir": workdir / "folds-sentences", **folds},
+    )
     line_oof, sentence_oof = load_out_of_fold(lines), load_out_of_fold(sentences)
     # Every unit's saved offsets give its text back.
     for oof, unit in ((line_oof, "line"), (sentence_oof, "sentence")):
         articles, texts = {}, {}
         for split in ("train", "dev"):
-            texts.update((f"{row['article_id']}#{row['index']}", row["text"]) for row in load_from_disk(str(workdir / f"dataset-{unit}"))[split])
-            articles.update((row["id"], row["text"]) for row in load_from_disk(str(workdir / f"dataset-{unit}" / "articles"))[split])
+            texts.update(
+                (f"{row['article_id']}#{row['index']}", row["text"])
+                for row in load_from_disk(str(workdir / f"dataset-{unit}"))[split]
+            )
+            articles.update(
+                (row["id"], row["text"]) for row in load_from_disk(str(workdir / f"dataset-{unit}" / "articles"))[split]
+            )
         assert oof.offsets is not None and len(oof.offsets) == len(oof.ids)
         for uid, (start, end) in zip(oof.ids, oof.offsets):
             assert articles[uid.rsplit("#", 1)[0]][start:end] == texts[uid]
@@ -291,7 +402,11 @@ def _best_inside_each_line(workdir: Path, line_oof, finer) -> np.ndarray:
     by_hand = np.zeros((len(line_oof.ids), len(line_oof.labels)))
     for i, uid in enumerate(line_oof.ids):
         article, start, end = table[uid]
-        inside = [r for r, fid in enumerate(finer.ids) if fid.rsplit("#", 1)[0] == article and finer.offsets[r, 0] >= start and finer.offsets[r, 1] <= end]
+        inside = [
+            r
+            for r, fid in enumerate(finer.ids)
+            if fid.rsplit("#", 1)[0] == article and finer.offsets[r, 0] >= start and finer.offsets[r, 1] <= end
+        ]
         if inside:
             by_hand[i] = finer.probabilities[np.ix_(inside, columns)].max(axis=0)
     return by_hand

@@ -37,12 +37,27 @@ def _inputs(folder: Path, copies: int) -> Path:
     with path.open("w", encoding="utf-8") as out:
         for copy in range(copies):
             for record in lines:
-                out.write(json.dumps({"id": f"{record['id']}-{copy}", "text": record["text"]}, ensure_ascii=False) + "\n")
+                out.write(
+                    json.dumps({"id": f"{record['id']}-{copy}", "text": record["text"]}, ensure_ascii=False) + "\n"
+                )
     return path
 
 
 def _command(model: Path, inputs: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "framelab.cli", "score", "--model", str(model), "--quiet", "--split-workers", "1", "--out", str(out), str(inputs)]
+    return [
+        sys.executable,
+        "-m",
+        "framelab.cli",
+        "score",
+        "--model",
+        str(model),
+        "--quiet",
+        "--split-workers",
+        "1",
+        "--out",
+        str(out),
+        str(inputs),
+    ]
 
 
 def _env() -> dict[str, str]:
@@ -67,7 +82,13 @@ def _trials(tmp_path: Path, model: Path, count: int, seed: int, *, reference: bo
     duration, expected = 15.0, None
     if reference:
         started = time.perf_counter()
-        done = subprocess.run(_command(model, inputs, tmp_path / "reference.jsonl"), env=_env(), capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            _command(model, inputs, tmp_path / "reference.jsonl"),
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         duration = time.perf_counter() - started
         assert done.returncode == 0, done.stderr
         expected = (tmp_path / "reference.jsonl").read_bytes()
@@ -78,7 +99,9 @@ def _trials(tmp_path: Path, model: Path, count: int, seed: int, *, reference: bo
         out.write_bytes(OLD)
         sig = (signal.SIGTERM, signal.SIGKILL)[trial % 2]
         delay = rng.uniform(0.2, duration * 1.1)
-        process = subprocess.Popen(_command(model, inputs, out), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            _command(model, inputs, out), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         time.sleep(delay)
         process.send_signal(sig)
         _, err = process.communicate(timeout=600)
@@ -91,22 +114,30 @@ def _trials(tmp_path: Path, model: Path, count: int, seed: int, *, reference: bo
         assert process.returncode != 0 or result != OLD
         if sig == signal.SIGTERM:
             # -15: the signal came after the command had finished and given back its SIGTERM handler (output complete).
-            assert process.returncode in (0, 128 + signal.SIGTERM) or (process.returncode == -signal.SIGTERM and result != OLD), err.decode()
+            assert process.returncode in (0, 128 + signal.SIGTERM) or (
+                process.returncode == -signal.SIGTERM and result != OLD
+            ), err.decode()
             assert b"Traceback" not in err
             assert _hidden(tmp_path) == [], (delay, _hidden(tmp_path))
     # Whatever a SIGKILL left, the next run removes it.
-    assert main(["score", "--model", str(model), "--quiet", "--split-workers", "1", "--out", str(out), str(inputs)]) == 0
+    assert (
+        main(["score", "--model", str(model), "--quiet", "--split-workers", "1", "--out", str(out), str(inputs)]) == 0
+    )
     assert _complete(out.read_bytes(), articles)
     assert _hidden(tmp_path) == []
     return log
 
 
-def test_killed_scoring_leaves_the_old_output_or_the_complete_new_one(tmp_path: Path, tiny_classifier_dir: Path) -> None:
+def test_killed_scoring_leaves_the_old_output_or_the_complete_new_one(
+    tmp_path: Path, tiny_classifier_dir: Path
+) -> None:
     log = _trials(tmp_path, tiny_classifier_dir, count=2, seed=24, reference=False)
     assert [sig for sig, _, _ in log] == ["SIGTERM", "SIGKILL"]
 
 
 @pytest.mark.slow
 def test_killed_scoring_many_times(tmp_path: Path, tiny_classifier_dir: Path) -> None:
-    log = _trials(tmp_path, tiny_classifier_dir, count=int(os.environ.get("FAULT_TRIALS", "30")), seed=2024, reference=True)
+    log = _trials(
+        tmp_path, tiny_classifier_dir, count=int(os.environ.get("FAULT_TRIALS", "30")), seed=2024, reference=True
+    )
     print(log)

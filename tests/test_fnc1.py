@@ -57,7 +57,11 @@ def test_bodies_stored_once_pairs_split_by_body(tmp_path: Path) -> None:
 
     result = build_dataset(_config(tmp_path))
     out = result.path
-    articles, pairs, units = load_from_disk(str(out / "articles")), load_from_disk(str(out / "pairs")), load_from_disk(str(out))
+    articles, pairs, units = (
+        load_from_disk(str(out / "articles")),
+        load_from_disk(str(out / "pairs")),
+        load_from_disk(str(out)),
+    )
     bodies = {s: set(articles[s]["id"]) for s in articles}
     assert sum(len(b) for b in bodies.values()) == 10 and not bodies["train"] & bodies["dev"]
     assert sorted(len(b) for b in bodies.values()) == [3, 7]
@@ -82,14 +86,30 @@ def test_fnc1_scores_by_hand() -> None:
     scores = fnc1_scores(None, eye[[names.index(p) for p in pred]], data, names)
     assert scores["stance"]["fnc_relative"] == pytest.approx(1.5 / 3.5)
     assert scores["stance"]["macro_f1"] == pytest.approx(stance_scores(pred, gold, names)["macro_f1"])
-    assert scores["confusion_matrix"]["rows_gold_columns_predicted"] == [[1, 0, 0, 0], [0, 0, 0, 1], [1, 0, 0, 0], [0, 0, 1, 1]]
+    assert scores["confusion_matrix"]["rows_gold_columns_predicted"] == [
+        [1, 0, 0, 0],
+        [0, 0, 0, 1],
+        [1, 0, 0, 0],
+        [0, 0, 1, 1],
+    ]
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
     tmp = tmp_path_factory.mktemp("fnc1")
-    overrides = [f"data.path={FIXTURE}", f"data.output_dir={tmp / 'data'}", f"output_dir={tmp / 'model'}", f"model.base={tiny_model_dir}"]
-    overrides += ["model.max_length=64", "train.epochs=1", "train.batch_size=8", "train.logging_steps=1", "data.dev_fraction=0.3"]
+    overrides = [
+        f"data.path={FIXTURE}",
+        f"data.output_dir={tmp / 'data'}",
+        f"output_dir={tmp / 'model'}",
+        f"model.base={tiny_model_dir}",
+    ]
+    overrides += [
+        "model.max_length=64",
+        "train.epochs=1",
+        "train.batch_size=8",
+        "train.logging_steps=1",
+        "data.dev_fraction=0.3",
+    ]
     sets = [a for o in overrides for a in ("--set", o)]
     assert main(["data", "--config", str(REPO / "configs" / "fnc1.yaml"), *sets]) == 0
     assert main(["train", "--config", str(REPO / "configs" / "fnc1.yaml"), *sets]) == 0
@@ -98,7 +118,14 @@ def trained(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> P
 
 def test_model_folder_holds_both_stages_without_pickle(trained: Path) -> None:
     folder = trained / "model"
-    for name in ("framelab.json", "model.safetensors", "relatedness.json", "relatedness.safetensors", "similarity/model.safetensors", "README.md"):
+    for name in (
+        "framelab.json",
+        "model.safetensors",
+        "relatedness.json",
+        "relatedness.safetensors",
+        "similarity/model.safetensors",
+        "README.md",
+    ):
         assert (folder / name).is_file(), name
     assert not [p for p in folder.rglob("*") if p.suffix in (".bin", ".pkl", ".pickle", ".pt")]
     dev = json.loads((folder / "dev_metrics.json").read_text())
@@ -114,7 +141,9 @@ def test_eval_reports_relative_score_macro_f1_and_confusion(trained: Path, capsy
     metrics = json.loads((out / "metrics.json").read_text())
     for system in ("model", "baseline", "majority_baseline"):
         assert {"fnc_relative", "macro_f1", "per_label"} <= set(metrics[system]["stance"])
-        assert sum(map(sum, metrics[system]["confusion_matrix"]["rows_gold_columns_predicted"])) == metrics["n_examples"]
+        assert (
+            sum(map(sum, metrics[system]["confusion_matrix"]["rows_gold_columns_predicted"])) == metrics["n_examples"]
+        )
     assert metrics["majority_baseline"]["stance"]["per_label"]["unrelated"]["recall"] == 1.0
     assert "## FNC-1 measures" in (out / "report.md").read_text()
 
@@ -128,7 +157,23 @@ def test_fnc1_writer_every_row_in_input_order(trained: Path, tmp_path: Path) -> 
     stances.write_bytes(b"\xef\xbb\xbf" + "".join(",".join(f'"{c}"' for c in r) + "\r\n" for r in rows).encode())
     shutil.copy(FIXTURE / "train_bodies.csv", tmp_path / "test_bodies.csv")
     out = tmp_path / "submission.csv"
-    assert main(["score", "--model", str(trained / "model"), "--format", "fnc1", "--out", str(out), "--quiet", str(stances), str(tmp_path / "test_bodies.csv")]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--model",
+                str(trained / "model"),
+                "--format",
+                "fnc1",
+                "--out",
+                str(out),
+                "--quiet",
+                str(stances),
+                str(tmp_path / "test_bodies.csv"),
+            ]
+        )
+        == 0
+    )
     got = list(csv.DictReader(out.open(encoding="utf-8", newline="")))
     assert list(got[0]) == ["Headline", "Body ID", "Stance"]
     assert [(g["Headline"], g["Body ID"]) for g in got] == [tuple(r) for r in rows[1:]]
@@ -139,7 +184,13 @@ def test_fnc1_inputs_bad_rows_name_file_and_row(trained: Path, tmp_path: Path) -
     (tmp_path / "bodies.csv").write_text("Body ID,articleBody\n1,Some body text.\n", encoding="utf-8")
     (tmp_path / "stances.csv").write_text("Headline,Body ID\nA headline,1\nAnother,2\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"stances.csv:3: row 3: Body ID '2' is not in the bodies file"):
-        score([trained / "model"], [tmp_path / "stances.csv", tmp_path / "bodies.csv"], fmt="fnc1", out=tmp_path / "o.csv", progress=False)
+        score(
+            [trained / "model"],
+            [tmp_path / "stances.csv", tmp_path / "bodies.csv"],
+            fmt="fnc1",
+            out=tmp_path / "o.csv",
+            progress=False,
+        )
     assert not (tmp_path / "o.csv").exists()
 
 
@@ -148,12 +199,28 @@ def test_several_targets_each_article_toward_each(trained: Path, tmp_path: Path)
     article.write_text("The harbour council voted to close the old pier. Residents were split.", encoding="utf-8")
     for fmt in ("jsonl", "csv", "html"):
         out = tmp_path / f"o.{fmt}"
-        args = ["score", "--model", str(trained / "model"), "--format", fmt, "--out", str(out), "--quiet", "--target", "Pier closes", "--target", "Beetle found"]
+        args = [
+            "score",
+            "--model",
+            str(trained / "model"),
+            "--format",
+            fmt,
+            "--out",
+            str(out),
+            "--quiet",
+            "--target",
+            "Pier closes",
+            "--target",
+            "Beetle found",
+        ]
         assert main([*args, str(article)]) == 0
     records = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]
     predictions = records[-1]["predictions"]
     assert sorted(predictions) == ["model@Beetle found", "model@Pier closes"]
-    assert predictions["model@Pier closes"]["target"] == "Pier closes" and len(predictions["model@Pier closes"]["labels"]) == 1
+    assert (
+        predictions["model@Pier closes"]["target"] == "Pier closes"
+        and len(predictions["model@Pier closes"]["labels"]) == 1
+    )
     assert "Beetle found" in (tmp_path / "o.html").read_text()
 
 

@@ -41,8 +41,16 @@ def test_each_fold_is_judged_at_thresholds_tuned_on_the_others() -> None:
     probs = np.clip(targets * 0.6 + rng.random((40, 3)) * 0.5, 0, 1)
     data = TaskData([f"a{i // 4}#{i % 4}" for i in range(40)], [""] * 40, targets)
     folds = assign_folds(data.ids, 2, seed=1)
-    per_fold, summary = cross_validated(probs, data, folds, ["x", "y", "z"], multi_label=True, rule="global", min_support=1)
-    assert len(per_fold) == 2 and set(summary) >= {"micro_f1", "macro_f1", "any_f1", "per_label_f1", "labels_per_example"}
+    per_fold, summary = cross_validated(
+        probs, data, folds, ["x", "y", "z"], multi_label=True, rule="global", min_support=1
+    )
+    assert len(per_fold) == 2 and set(summary) >= {
+        "micro_f1",
+        "macro_f1",
+        "any_f1",
+        "per_label_f1",
+        "labels_per_example",
+    }
     other = folds != 0
     expected = (probs[folds == 0] >= tuned_thresholds("global", probs[other], targets[other])[0]).astype(int)
     tp = (expected & targets[folds == 0]).sum()
@@ -61,7 +69,9 @@ def test_per_label_or_global_starts_from_the_global_threshold() -> None:
     assert per_label_thresholds(probs, targets, 5)[1] == 0.5
 
 
-def test_folds_train_then_refit_on_every_article(tmp_path: Path, tiny_model_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_folds_train_then_refit_on_every_article(
+    tmp_path: Path, tiny_model_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     overrides = [
         "name=tiny-folds",
         f"data.path={SAMPLE}",
@@ -80,11 +90,16 @@ def test_folds_train_then_refit_on_every_article(tmp_path: Path, tiny_model_dir:
     metrics = json.loads((tmp_path / "model" / "dev_metrics.json").read_text(encoding="utf-8"))
     cv = metrics["cross_validated"]
     # The folds' figures are said before the refit starts.
-    assert f"cross-validated over 2 folds: micro-F1 {cv['micro_f1']['mean']:.3f} ± {cv['micro_f1']['std']:.3f}" in caplog.text
+    assert (
+        f"cross-validated over 2 folds: micro-F1 {cv['micro_f1']['mean']:.3f} ± {cv['micro_f1']['std']:.3f}"
+        in caplog.text
+    )
     assert cv["folds"] == 2 and len(cv["per_fold"]) == 2
     assert sum(f["examples"] for f in cv["per_fold"]) == metrics["refit"]["examples"] == metrics["n_dev_examples"]
     assert 0 <= cv["micro_f1"]["mean"] <= 1 and cv["micro_f1"]["std"] >= 0
-    assert metrics["refit"]["epochs"] in {f["best_epoch"] for f in cv["per_fold"]} | {sum(f["best_epoch"] for f in cv["per_fold"]) / 2}
+    assert metrics["refit"]["epochs"] in {f["best_epoch"] for f in cv["per_fold"]} | {
+        sum(f["best_epoch"] for f in cv["per_fold"]) / 2
+    }
     assert result.dev_metrics == metrics
     assert not (tmp_path / "model.work").exists()
     predictor = Predictor(tmp_path / "model")
@@ -94,11 +109,16 @@ def test_folds_train_then_refit_on_every_article(tmp_path: Path, tiny_model_dir:
     # Every example's out-of-fold probabilities are kept, and they give back the cross-validated figures.
     oof = load_out_of_fold(tmp_path / "model")
     assert len(oof.ids) == len(set(oof.ids)) == metrics["n_dev_examples"]
-    assert oof.labels == predictor.meta.labels and oof.probabilities.shape == oof.targets.shape == (len(oof.ids), len(oof.labels))
+    assert oof.labels == predictor.meta.labels and oof.probabilities.shape == oof.targets.shape == (
+        len(oof.ids),
+        len(oof.labels),
+    )
     assert oof.fine_tuned is None or oof.fine_tuned.shape == oof.probabilities.shape
     assert sorted(np.bincount(oof.folds).tolist()) == sorted(f["examples"] for f in cv["per_fold"])
     data = TaskData(oof.ids, [""] * len(oof.ids), oof.targets)
-    _, again = cross_validated(oof.probabilities, data, oof.folds, oof.labels, multi_label=True, rule="global", min_support=5)
+    _, again = cross_validated(
+        oof.probabilities, data, oof.folds, oof.labels, multi_label=True, rule="global", min_support=5
+    )
     assert again["micro_f1"]["mean"] == pytest.approx(cv["micro_f1"]["mean"], abs=1e-6)
 
 

@@ -77,7 +77,16 @@ def eager_model(workdir: Path, model: Path) -> Path:
 
 def test_folder_holds_everything_scoring_needs_and_no_pickle(model: Path) -> None:
     names = {p.name for p in model.iterdir()}
-    assert {"framelab.json", "config.json", "model.safetensors", "head.safetensors", "head.json", "lexical.safetensors", "dev_metrics.json", "README.md"} <= names
+    assert {
+        "framelab.json",
+        "config.json",
+        "model.safetensors",
+        "head.safetensors",
+        "head.json",
+        "lexical.safetensors",
+        "dev_metrics.json",
+        "README.md",
+    } <= names
     assert not [p for p in model.rglob("*") if p.suffix in (".bin", ".pkl", ".pt", ".pickle")]
     dev = json.loads((model / "dev_metrics.json").read_text())
     assert {"at_0.5", "at_tuned_thresholds", "cross_fitted", "heads_alone_at_0.5"} <= set(dev)
@@ -116,7 +125,14 @@ def test_frame_evidence_offsets_round_trip_and_cover_every_predicted_frame(workd
     score([eager_model], [article, SAMPLE], fmt="jsonl", out=out, progress=False)
     records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     articles = [r for r in records if r["type"] == "article"]
-    texts = {"article": TEXT, **{json.loads(line)["id"]: json.loads(line)["text"] for line in SAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()}}
+    texts = {
+        "article": TEXT,
+        **{
+            json.loads(line)["id"]: json.loads(line)["text"]
+            for line in SAMPLE.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        },
+    }
     assert len(articles) == len(texts)
     for record in articles:
         text = texts[record["article_id"]]

@@ -54,8 +54,12 @@ def encoded(text: str, how: str) -> bytes:
 
 
 payloads = st.one_of(st.binary(max_size=200), st.builds(encoded, texts, st.sampled_from(ENCODINGS)))
-numbers = st.one_of(st.integers(-5, 300), st.sampled_from(["", "x", "1.5", "-0", "١٢", "99999999999999999999", " 3", "0x10"]))
-labels = st.one_of(st.sampled_from(["Loaded_Language", "Doubt", "Name_Calling,Labeling", "", " ", "a\tb"]), st.text(max_size=6))
+numbers = st.one_of(
+    st.integers(-5, 300), st.sampled_from(["", "x", "1.5", "-0", "١٢", "99999999999999999999", " 3", "0x10"])
+)
+labels = st.one_of(
+    st.sampled_from(["Loaded_Language", "Doubt", "Name_Calling,Labeling", "", " ", "a\tb"]), st.text(max_size=6)
+)
 
 
 @st.composite
@@ -63,7 +67,12 @@ def label_lines(draw: st.DrawFn, ids: list[str], fields: int = 4) -> bytes:
     """TAB-separated label rows: mostly plausible, sometimes with too few or too many fields, random ends of line."""
     rows = []
     for _ in range(draw(st.integers(0, 6))):
-        row = [draw(st.sampled_from(ids) | st.text(max_size=4)), str(draw(labels)), str(draw(numbers)), str(draw(numbers))][:fields]
+        row = [
+            draw(st.sampled_from(ids) | st.text(max_size=4)),
+            str(draw(labels)),
+            str(draw(numbers)),
+            str(draw(numbers)),
+        ][:fields]
         row = row[: draw(st.integers(0, fields + 1))] + [str(draw(numbers))] * draw(st.integers(0, 1))
         rows.append("\t".join(row) + draw(st.sampled_from(["\n", "\r\n", "\r", ""])))
     return draw(st.one_of(st.just("".join(rows).encode()), payloads))
@@ -135,7 +144,12 @@ def plausible(draw: st.DrawFn, fields: int = 4) -> tuple[bytes, bytes]:
         stop = draw(st.integers(start + 1, len(text)))
         rows.append(
             "\t".join(
-                ["1", draw(st.sampled_from(["Loaded_Language", "Doubt", "Name_Calling,Labeling"])), str(start), str(stop)][-fields:]
+                [
+                    "1",
+                    draw(st.sampled_from(["Loaded_Language", "Doubt", "Name_Calling,Labeling"])),
+                    str(start),
+                    str(stop),
+                ][-fields:]
                 if fields == 4
                 else ["1", str(start), str(stop)]
             )
@@ -183,16 +197,26 @@ def _json_line(draw: st.DrawFn, number: int) -> str:
         return draw(st.text(max_size=30))
     text = draw(texts)
     bad_id = draw(st.integers(0, 5)) == 0
-    record: dict = {"id": draw(st.sampled_from([" e", "f\tg", ""]) | st.text(max_size=4)) if bad_id else f"id{number}/ü", "text": text}
+    record: dict = {
+        "id": draw(st.sampled_from([" e", "f\tg", ""]) | st.text(max_size=4)) if bad_id else f"id{number}/ü",
+        "text": text,
+    }
     if text and kind in (2, 3):
-        record["spans"] = [{"start": draw(numbers), "end": draw(numbers), "label": draw(labels)} for _ in range(draw(st.integers(0, 3)))]
+        record["spans"] = [
+            {"start": draw(numbers), "end": draw(numbers), "label": draw(labels)}
+            for _ in range(draw(st.integers(0, 3)))
+        ]
     elif text and kind in (4, 5):
         starts = [draw(st.integers(0, len(text) - 1)) for _ in range(draw(st.integers(0, 3)))]
         record["spans"] = [{"start": a, "end": draw(st.integers(a + 1, len(text))), "label": "Doubt"} for a in starts]
     line = json.dumps(record, ensure_ascii=draw(st.booleans()))
     if kind == 3:
         # Lone surrogates and NUL as JSON escapes.
-        line = line.replace('"text": "', '"text": "' + draw(st.sampled_from(["\\ud800", "\\udfff", "\\u0000", "\\ud83d\\ude80", "\\u202e"])), 1)
+        line = line.replace(
+            '"text": "',
+            '"text": "' + draw(st.sampled_from(["\\ud800", "\\udfff", "\\u0000", "\\ud83d\\ude80", "\\u202e"])),
+            1,
+        )
     return line
 
 
@@ -210,7 +234,9 @@ def jsonl_case(draw: st.DrawFn) -> Callable[[Path], Path]:
 
 
 def _csv_cell(draw: st.DrawFn) -> str:
-    cell = draw(st.one_of(texts, st.sampled_from(["1", "2", "agree", "discuss", "unrelated", "AGAINST", "FAVOR", "NONE"])))
+    cell = draw(
+        st.one_of(texts, st.sampled_from(["1", "2", "agree", "discuss", "unrelated", "AGAINST", "FAVOR", "NONE"]))
+    )
     return _quoted(cell) if draw(st.booleans()) else cell
 
 
@@ -226,16 +252,21 @@ def fnc1_case(draw: st.DrawFn) -> Callable[[Path], Path]:
         n = draw(st.integers(1, 3))
         body_rows = [f"{i},{_quoted(draw(texts.filter(str.strip)))}" for i in range(n)]
         stance = st.sampled_from(["agree", "disagree", "discuss", "unrelated", "Agree "])
-        stance_rows = [f"{_quoted(draw(texts))},{draw(st.integers(0, n - 1))},{draw(stance)}" for _ in range(draw(st.integers(1, 4)))]
+        stance_rows = [
+            f"{_quoted(draw(texts))},{draw(st.integers(0, n - 1))},{draw(stance)}"
+            for _ in range(draw(st.integers(1, 4)))
+        ]
         stances = end.join(["Headline,Body ID,Stance", *stance_rows]) + end
         bodies = end.join(["Body ID,articleBody", *body_rows]) + end
         raw, garbage = draw(st.sampled_from(["utf-8", "utf-8-sig"])), None
     else:
         stances = "Headline,Body ID,Stance\n" + "".join(
-            ",".join(_csv_cell(draw) for _ in range(draw(st.integers(1, 4)))) + "\n" for _ in range(draw(st.integers(0, 4)))
+            ",".join(_csv_cell(draw) for _ in range(draw(st.integers(1, 4)))) + "\n"
+            for _ in range(draw(st.integers(0, 4)))
         )
         bodies = "Body ID,articleBody\n" + "".join(
-            ",".join(_csv_cell(draw) for _ in range(draw(st.integers(1, 3)))) + "\n" for _ in range(draw(st.integers(0, 3)))
+            ",".join(_csv_cell(draw) for _ in range(draw(st.integers(1, 3)))) + "\n"
+            for _ in range(draw(st.integers(0, 3)))
         )
         raw, garbage = draw(st.sampled_from(ENCODINGS)), draw(st.none() | payloads)
 
@@ -253,7 +284,10 @@ def semeval2016_case(draw: st.DrawFn) -> Callable[[Path], Path]:
     if draw(st.booleans()):
         tweets = texts.map(lambda t: t.replace("\t", " ").replace("\n", " ").replace("\r", " "))
         stances = st.sampled_from(["AGAINST", "FAVOR", "NONE", "none"])
-        rows = [f"{i}\t{draw(tweets)}\t{draw(tweets.filter(str.strip))}\t{draw(stances)}" for i in range(draw(st.integers(1, 4)))]
+        rows = [
+            f"{i}\t{draw(tweets)}\t{draw(tweets.filter(str.strip))}\t{draw(stances)}"
+            for i in range(draw(st.integers(1, 4)))
+        ]
         content = "ID\tTarget\tTweet\tStance\n" + draw(st.sampled_from(["\n", "\r\n"])).join(rows)
         raw = encoded(content, draw(st.sampled_from(["utf-8", "utf-8-sig", "latin-1"])))
     else:
@@ -273,7 +307,13 @@ def semeval2016_case(draw: st.DrawFn) -> Callable[[Path], Path]:
 
 @st.composite
 def score_inputs_case(draw: st.DrawFn) -> Callable[[Path], Path]:
-    files = draw(st.lists(st.tuples(st.sampled_from(["a.txt", "b.TXT", "c.jsonl", "sub/d.txt", "article7.txt", "e.md"]), payloads), min_size=1, max_size=3))
+    files = draw(
+        st.lists(
+            st.tuples(st.sampled_from(["a.txt", "b.TXT", "c.jsonl", "sub/d.txt", "article7.txt", "e.md"]), payloads),
+            min_size=1,
+            max_size=3,
+        )
+    )
     jsonl = draw(jsonl_case())
 
     def build(folder: Path) -> Path:
@@ -320,7 +360,12 @@ def _fuzz(name: str, examples: int) -> None:
     read, cases = TARGETS[name]
     outcomes: Counter[str] = Counter()
 
-    @settings(max_examples=examples, deadline=5000, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], database=None)
+    @settings(
+        max_examples=examples,
+        deadline=5000,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        database=None,
+    )
     @given(cases)
     def run(build: Callable[[Path], Path]) -> None:
         outcomes[_refused_or_sound(read, build)] += 1
@@ -353,7 +398,9 @@ def test_fuzz_long_run(name: str) -> None:
 def test_a_lone_surrogate_escape_is_refused_naming_the_line(tmp_path: Path) -> None:
     # Found by the fuzzing run: "\ud800" in a JSON string was read, and every output then failed to encode it.
     path = tmp_path / "c.jsonl"
-    path.write_text('{"id": "a", "text": "\\ud800 levy"}\n{"id": "b", "text": "\\ud83d\\ude80 levy"}\n', encoding="utf-8")
+    path.write_text(
+        '{"id": "a", "text": "\\ud800 levy"}\n{"id": "b", "text": "\\ud83d\\ude80 levy"}\n', encoding="utf-8"
+    )
     log = ProblemLog()
     (article,) = read_jsonl(path, log=log)
     assert article.text == "🚀 levy"
@@ -371,9 +418,13 @@ def test_stance_rows_without_a_usable_id_or_text_are_refused(tmp_path: Path) -> 
     fnc = tmp_path / "fnc"
     fnc.mkdir()
     (fnc / "train_bodies.csv").write_text("Body ID,articleBody\n1,Body text\n\x1b,Other\n2, \n", encoding="utf-8")
-    (fnc / "train_stances.csv").write_text("Headline,Body ID,Stance\nH,1,agree\nH,\x1b,agree\nH,2,discuss\n", encoding="utf-8")
+    (fnc / "train_stances.csv").write_text(
+        "Headline,Body ID,Stance\nH,1,agree\nH,\x1b,agree\nH,2,discuss\n", encoding="utf-8"
+    )
     log = ProblemLog()
     assert [a.id for a in read_fnc1(fnc, log=log)] == ["1"]
     bodies = [p for p in log.problems if p.path.endswith("train_bodies.csv")]
-    assert [p.line for p in bodies] == [3, 4] and "control character" in bodies[0].message and "empty" in bodies[1].message
+    assert (
+        [p.line for p in bodies] == [3, 4] and "control character" in bodies[0].message and "empty" in bodies[1].message
+    )
     assert [p.line for p in log.problems if p.path.endswith("train_stances.csv")] == [3, 4]

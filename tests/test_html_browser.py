@@ -22,7 +22,9 @@ from framelab.score.scorer import score
 
 from .conftest import SAMPLE
 
-CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None)
+CHROMIUM = next(
+    (shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None
+)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (CI installs Debian's chromium)")
 
 LABELS = ["a", "b", "c"]
@@ -43,7 +45,16 @@ document.body.setAttribute("data-check", JSON.stringify({tags: tags.length, draw
 
 
 def _chromium(url: str, *args: str) -> str:
-    command = [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--virtual-time-budget=5000", *args, url]
+    command = [
+        CHROMIUM,
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--virtual-time-budget=5000",
+        *args,
+        url,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
@@ -86,7 +97,11 @@ def test_tags_are_text_and_each_summary_lists_its_articles_labels(page: Path) ->
         assert sorted(re.findall(r'class="badge" data-label="([^"]+)"[^>]*>\1 <small>×\d+</small>', summary)) == LABELS
         # The label is the tag's text, not only a title to hover.
         body = article[article.index('data-unit="sentence"') :]
-        assert {label for label in LABELS if re.search(rf'<span class="tag" data-label="{label}"[^>]*>{label} <small>[01]\.\d\d</small>', body)} == set(LABELS)
+        assert {
+            label
+            for label in LABELS
+            if re.search(rf'<span class="tag" data-label="{label}"[^>]*>{label} <small>[01]\.\d\d</small>', body)
+        } == set(LABELS)
     legend = dom[dom.index('<div class="legend">') : dom.index('<section class="article">')]
     assert re.findall(r'class="badge key-unit"[^>]*>([^<]+)<', legend) == LABELS
 
@@ -96,7 +111,9 @@ def test_an_articles_script_runs_nothing(page: Path, tmp_path: Path) -> None:
     checked.write_text(page.read_text(encoding="utf-8").replace("</body>", CHECK + "</body>"), encoding="utf-8")
     dom = _chromium(checked.as_uri(), "--dump-dom")
     body_tag = re.search(r"<body[^>]*>", dom).group(0)
-    assert "data-check=" in body_tag and "data-pwned" not in body_tag  # scripts run here, but neither the article's script nor its onerror did
+    assert (
+        "data-check=" in body_tag and "data-pwned" not in body_tag
+    )  # scripts run here, but neither the article's script nor its onerror did
     assert "<title>framelab predictions</title>" in dom and "pwned</title>" not in dom
     hostile = dom.split('<section class="article"><h2>hostile</h2>')[1]
     assert "<img" not in hostile and "&lt;script&gt;document.title" in hostile and "&lt;img src=" in hostile

@@ -38,7 +38,11 @@ def test_probabilities_are_those_of_scikit_learn() -> None:
     x_test = vectorizer.transform(TEST)
     assert np.abs(model.features(TEST) - x_test).max() < 1e-6
     for j in (0, 1):
-        expected = LogisticRegression(max_iter=2000, class_weight="balanced", random_state=0).fit(x_train, TARGETS[:, j]).predict_proba(x_test)[:, 1]
+        expected = (
+            LogisticRegression(max_iter=2000, class_weight="balanced", random_state=0)
+            .fit(x_train, TARGETS[:, j])
+            .predict_proba(x_test)[:, 1]
+        )
         np.testing.assert_allclose(model.probabilities(TEST)[:, j], expected, atol=1e-6)
     # A label present in every training text is certain; one never present would be impossible.
     assert model.probabilities(TEST)[:, 2].tolist() == [1.0, 1.0, 1.0]
@@ -68,8 +72,17 @@ def test_weight_is_checked_on_load() -> None:
         load_config(None, ["train.task=stance", "train.lexical_weight=0.5"])
 
 
-def test_blended_model_reports_and_scores_the_blend(workdir: Path, tiny_model_dir: Path, techniques_model: Path) -> None:  # noqa: F811
-    config = _config(workdir, tiny_model_dir, "techniques", **{"output_dir": str(workdir / "model-blend"), "train.lexical_weight": "0.5"})
+def test_blended_model_reports_and_scores_the_blend(
+    workdir: Path,  # noqa: F811
+    tiny_model_dir: Path,
+    techniques_model: Path,  # noqa: F811
+) -> None:
+    config = _config(
+        workdir,
+        tiny_model_dir,
+        "techniques",
+        **{"output_dir": str(workdir / "model-blend"), "train.lexical_weight": "0.5"},
+    )
     result = train(config)
     folder = result.model_dir
     assert {VOCABULARY_FILE, ARRAYS_FILE} <= {p.name for p in folder.iterdir()}

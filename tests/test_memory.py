@@ -94,9 +94,13 @@ def test_a_trim_that_is_not_possible_is_not_counted() -> None:
     assert trimmer.trims == 0
 
 
-def test_predictor_checks_memory_around_every_cpu_batch(tiny_classifier_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_predictor_checks_memory_around_every_cpu_batch(
+    tiny_classifier_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = []
-    monkeypatch.setattr(framelab.models.predictor.HEAP_TRIMMER, "before_batch", lambda size: calls.append(("before", size)))
+    monkeypatch.setattr(
+        framelab.models.predictor.HEAP_TRIMMER, "before_batch", lambda size: calls.append(("before", size))
+    )
     monkeypatch.setattr(framelab.models.predictor.HEAP_TRIMMER, "after_batch", lambda: calls.append(("after",)))
     texts = ["One short line.", "Another line, a bit longer than the first.", "A third.", "A fourth one here.", "Five."]
     Predictor(tiny_classifier_dir, batch_size=2, device="cpu").probabilities(texts)

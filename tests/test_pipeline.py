@@ -54,7 +54,12 @@ def techniques_model(workdir: Path, tiny_model_dir: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def frames_model(workdir: Path, tiny_model_dir: Path, techniques_model: Path) -> Path:
-    config = _config(workdir, tiny_model_dir, "frames", **{"model.max_length": "64", "model.stride": "16", "train.min_label_count": "2"})
+    config = _config(
+        workdir,
+        tiny_model_dir,
+        "frames",
+        **{"model.max_length": "64", "model.stride": "16", "train.min_label_count": "2"},
+    )
     return train(config).model_dir
 
 
@@ -66,7 +71,9 @@ def test_dataset_split_by_article(workdir: Path, techniques_model: Path) -> None
     assert train_ids and dev_ids and not train_ids & dev_ids
     stats = json.loads((workdir / "dataset" / "stats.json").read_text())
     assert stats["splits"]["train"]["articles"] == len(train_ids)
-    articles = {json.loads(line)["id"]: json.loads(line)["text"] for line in SAMPLE.read_text(encoding="utf-8").splitlines()}
+    articles = {
+        json.loads(line)["id"]: json.loads(line)["text"] for line in SAMPLE.read_text(encoding="utf-8").splitlines()
+    }
     for row in units["dev"]:
         assert articles[row["article_id"]][row["start"] : row["end"]] == row["text"]
         for span in row["spans"]:
@@ -94,7 +101,9 @@ def test_dataset_labels_are_class_labels_and_the_folder_has_a_card(workdir: Path
     assert f"| train | {len(set(coded['article_id']))} | {len(coded)} |" in card.text
 
 
-def test_dataset_of_other_settings_is_not_overwritten(workdir: Path, tiny_model_dir: Path, techniques_model: Path) -> None:
+def test_dataset_of_other_settings_is_not_overwritten(
+    workdir: Path, tiny_model_dir: Path, techniques_model: Path
+) -> None:
     config = _config(workdir, tiny_model_dir, "techniques", **{"data.unit": "line"})
     with pytest.raises(DataError, match="other data settings"):
         build_dataset(config)
@@ -102,7 +111,16 @@ def test_dataset_of_other_settings_is_not_overwritten(workdir: Path, tiny_model_
 
 def test_model_folder_holds_everything_scoring_needs(techniques_model: Path) -> None:
     names = {p.name for p in techniques_model.iterdir()}
-    assert {"model.safetensors", "config.json", "tokenizer.json", "framelab.json", "training_config.yaml", "dev_metrics.json", "README.md", "logs"} <= names
+    assert {
+        "model.safetensors",
+        "config.json",
+        "tokenizer.json",
+        "framelab.json",
+        "training_config.yaml",
+        "dev_metrics.json",
+        "README.md",
+        "logs",
+    } <= names
     assert not list(techniques_model.glob("*.bin")) and not list(techniques_model.glob("*.pt"))
     meta = json.loads((techniques_model / "framelab.json").read_text())
     config = json.loads((techniques_model / "config.json").read_text())
@@ -129,7 +147,9 @@ def test_eval_report_shows_model_beside_baseline(workdir: Path, techniques_model
     assert "TF-IDF baseline" in report and "framelab model" in report
 
 
-def test_score_jsonl_keeps_every_unit_with_round_trip_offsets(workdir: Path, techniques_model: Path, frames_model: Path) -> None:
+def test_score_jsonl_keeps_every_unit_with_round_trip_offsets(
+    workdir: Path, techniques_model: Path, frames_model: Path
+) -> None:
     article = workdir / "article.txt"
     text = "Harbour plan\r\n\r\nThe reckless plan is a disaster.It will cost 3.5 million.\r\nMr. Ito disagreed."
     article.write_bytes(text.encode("utf-8"))
@@ -138,7 +158,12 @@ def test_score_jsonl_keeps_every_unit_with_round_trip_offsets(workdir: Path, tec
     records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     units = [r for r in records if r["type"] == "unit"]
     raw = article.read_bytes().decode("utf-8")
-    assert [u["text"] for u in units] == ["Harbour plan", "The reckless plan is a disaster.", "It will cost 3.5 million.", "Mr. Ito disagreed."]
+    assert [u["text"] for u in units] == [
+        "Harbour plan",
+        "The reckless plan is a disaster.",
+        "It will cost 3.5 million.",
+        "Mr. Ito disagreed.",
+    ]
     for u in units:
         assert raw[u["start"] : u["end"]] == u["text"]
         pred = u["predictions"][techniques_model.name]
@@ -163,7 +188,9 @@ def test_thresholds_are_read_at_scoring(workdir: Path, techniques_model: Path) -
     assert not predictor.decide(predictor.probabilities(texts)).any()
 
 
-def test_splitting_in_worker_processes_writes_the_same_file(workdir: Path, techniques_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_splitting_in_worker_processes_writes_the_same_file(
+    workdir: Path, techniques_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from framelab import unit_pool
 
     if not unit_pool._can_fork():
@@ -174,14 +201,24 @@ def test_splitting_in_worker_processes_writes_the_same_file(workdir: Path, techn
     try:
         for workers in (1, 2):
             outs[workers] = workdir / f"pool-{workers}.jsonl"
-            score([techniques_model], [SAMPLE], fmt="jsonl", out=outs[workers], progress=False, split_workers=workers, chunk_articles=16)
+            score(
+                [techniques_model],
+                [SAMPLE],
+                fmt="jsonl",
+                out=outs[workers],
+                progress=False,
+                split_workers=workers,
+                chunk_articles=16,
+            )
         assert unit_pool._pool is not None, "the pool was not used"
     finally:
         unit_pool.shutdown_pool()
     assert outs[1].read_bytes() == outs[2].read_bytes()
 
 
-def test_dataset_cut_in_worker_processes_has_the_units_cut_in_one(workdir: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dataset_cut_in_worker_processes_has_the_units_cut_in_one(
+    workdir: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from datasets import load_from_disk
 
     import framelab.dataset
@@ -195,7 +232,9 @@ def test_dataset_cut_in_worker_processes_has_the_units_cut_in_one(workdir: Path,
         for mode in ("pool", "one process"):
             if mode == "one process":
                 monkeypatch.setattr(framelab.dataset, "split_many", functools.partial(unit_pool.split_many, workers=1))
-            config = _config(workdir, tiny_model_dir, "techniques", **{"data.output_dir": str(workdir / f"dataset-{mode}")})
+            config = _config(
+                workdir, tiny_model_dir, "techniques", **{"data.output_dir": str(workdir / f"dataset-{mode}")}
+            )
             build_dataset(config)
             tables[mode] = load_from_disk(str(workdir / f"dataset-{mode}"))
             if mode == "pool":
@@ -210,7 +249,9 @@ def test_dataset_cut_in_worker_processes_has_the_units_cut_in_one(workdir: Path,
 def test_every_input_unit_in_csv_and_html_escapes(workdir: Path, techniques_model: Path) -> None:
     src = workdir / "html-in"
     src.mkdir()
-    (src / "evil.txt").write_text('<script>alert("x")</script> headline\n\nA "quoted" claim\' onmouseover="x". Fine.', encoding="utf-8")
+    (src / "evil.txt").write_text(
+        '<script>alert("x")</script> headline\n\nA "quoted" claim\' onmouseover="x". Fine.', encoding="utf-8"
+    )
     html_out = workdir / "out.html"
     score([techniques_model], [src], fmt="html", out=html_out, progress=False)
     page = html_out.read_text(encoding="utf-8")
@@ -222,7 +263,9 @@ def test_every_input_unit_in_csv_and_html_escapes(workdir: Path, techniques_mode
     assert len(rows) == summary.units == 3
 
 
-def test_semeval2023_output_has_a_line_for_every_non_empty_line(workdir: Path, techniques_model: Path, frames_model: Path) -> None:
+def test_semeval2023_output_has_a_line_for_every_non_empty_line(
+    workdir: Path, techniques_model: Path, frames_model: Path
+) -> None:
     folder = workdir / "semeval-in"
     folder.mkdir()
     texts = {"111": "Title one\n\nFirst para. Second sentence.\n\n\ufeff\nLast para.\n", "222": "Only a title"}
@@ -277,7 +320,9 @@ class _Interrupt(TrainerCallback):
             raise KeyboardInterrupt
 
 
-def test_interrupted_training_resumes_from_the_last_checkpoint(workdir: Path, tiny_model_dir: Path, techniques_model: Path) -> None:
+def test_interrupted_training_resumes_from_the_last_checkpoint(
+    workdir: Path, tiny_model_dir: Path, techniques_model: Path
+) -> None:
     config = _config(workdir, tiny_model_dir, "techniques", output_dir=str(workdir / "resumed"))
     with pytest.raises(KeyboardInterrupt):
         train(config, callbacks=[_Interrupt()])
@@ -291,7 +336,9 @@ def test_interrupted_training_resumes_from_the_last_checkpoint(workdir: Path, ti
 
 
 def test_genre_is_single_label(workdir: Path, tiny_model_dir: Path, techniques_model: Path) -> None:
-    config = _config(workdir, tiny_model_dir, "genre", **{"model.max_length": "64", "model.stride": "16", "train.epochs": "1"})
+    config = _config(
+        workdir, tiny_model_dir, "genre", **{"model.max_length": "64", "model.stride": "16", "train.epochs": "1"}
+    )
     result = train(config)
     meta = json.loads((result.model_dir / "framelab.json").read_text())
     assert meta["thresholds"] is None and meta["pooling"] == "mean"
@@ -301,7 +348,9 @@ def test_genre_is_single_label(workdir: Path, tiny_model_dir: Path, techniques_m
     assert "accuracy" in result.dev_metrics["argmax"]
 
 
-def test_stance_model_scores_articles_and_units_toward_a_target(workdir: Path, tiny_model_dir: Path, techniques_model: Path) -> None:
+def test_stance_model_scores_articles_and_units_toward_a_target(
+    workdir: Path, tiny_model_dir: Path, techniques_model: Path
+) -> None:
     config = _config(workdir, tiny_model_dir, "stance", **{"model.max_length": "64", "model.stride": "16"})
     result = train(config)
     meta = json.loads((result.model_dir / "framelab.json").read_text())
@@ -347,7 +396,9 @@ def _csv_records(path: Path) -> list[list]:
 
 def _assert_same_records(merged: Path, whole: Path, fmt: str) -> None:
     if fmt == "jsonl":
-        rows = [[json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] for path in (merged, whole)]
+        rows = [
+            [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] for path in (merged, whole)
+        ]
     else:
         rows = [_csv_records(path) for path in (merged, whole)]
     assert len(rows[0]) == len(rows[1])
@@ -356,7 +407,9 @@ def _assert_same_records(merged: Path, whole: Path, fmt: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "semeval2023"])
-def test_sharded_scoring_merged_equals_unsharded(workdir: Path, techniques_model: Path, frames_model: Path, fmt: str) -> None:
+def test_sharded_scoring_merged_equals_unsharded(
+    workdir: Path, techniques_model: Path, frames_model: Path, fmt: str
+) -> None:
     from framelab.score.shard import merge
 
     models = [techniques_model, frames_model]
@@ -404,7 +457,11 @@ def test_no_code_path_trusts_remote_code_or_unpickles_weights() -> None:
     package = Path(__file__).resolve().parents[1] / "framelab"
     sources = {p: p.read_text(encoding="utf-8") for p in package.rglob("*.py")}
     assert not [p for p, text in sources.items() if "trust_remote_code=True" in text]
-    assert not [p for p, text in sources.items() if any(call in text for call in ("torch.load(", "pickle.load", "import pickle", "joblib"))]
+    assert not [
+        p
+        for p, text in sources.items()
+        if any(call in text for call in ("torch.load(", "pickle.load", "import pickle", "joblib"))
+    ]
     loaders = [p for p, text in sources.items() if "ForSequenceClassification.from_pretrained(" in text]
     assert loaders and all("use_safetensors=True" in sources[p] for p in loaders)
 
@@ -425,10 +482,21 @@ def test_lenient_data_flag_keeps_going(workdir: Path, tmp_path: Path) -> None:
 
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text(
-        json.dumps({"id": "a", "text": "Good text here. Another one."}) + "\n" + "{not json\n" + json.dumps({"id": "b", "text": "More text. And more."}) + "\n",
+        json.dumps({"id": "a", "text": "Good text here. Another one."})
+        + "\n"
+        + "{not json\n"
+        + json.dumps({"id": "b", "text": "More text. And more."})
+        + "\n",
         encoding="utf-8",
     )
-    sets = ["--set", f"data.path={corpus}", "--set", f"data.output_dir={tmp_path / 'ds'}", "--set", "data.dev_fraction=0.5"]
+    sets = [
+        "--set",
+        f"data.path={corpus}",
+        "--set",
+        f"data.output_dir={tmp_path / 'ds'}",
+        "--set",
+        "data.dev_fraction=0.5",
+    ]
     assert main(["data", "--config", str(REPO / "configs" / "sample.yaml"), *sets]) == 2
     assert main(["data", "--config", str(REPO / "configs" / "sample.yaml"), "--lenient", *sets]) == 0
     stats = json.loads((tmp_path / "ds" / "stats.json").read_text())
@@ -440,7 +508,11 @@ def test_model_card_metadata_reads_with_huggingface_hub(techniques_model: Path) 
 
     card = ModelCard.load(techniques_model / "README.md")
     data = card.data.to_dict()
-    assert data["license"] == "other" and data["library_name"] == "transformers" and data["pipeline_tag"] == "text-classification"
+    assert (
+        data["license"] == "other"
+        and data["library_name"] == "transformers"
+        and data["pipeline_tag"] == "text-classification"
+    )
     assert data["base_model"]
     dev = json.loads((techniques_model / "dev_metrics.json").read_text(encoding="utf-8"))
     (result,) = data["model-index"][0]["results"]

@@ -51,7 +51,9 @@ def spans_in(draw: st.DrawFn, text: str, labels: st.SearchStrategy[str], max_siz
 
 # --------------------------------------------------------------------------- (a) JSONL round trip
 
-ids = st.one_of(st.sampled_from(["../../etc/passwd", "a/b", "ü-1", "x y", "0"]), st.text(min_size=1, max_size=12)).filter(lambda i: id_problem(i) is None)
+ids = st.one_of(
+    st.sampled_from(["../../etc/passwd", "a/b", "ü-1", "x y", "0"]), st.text(min_size=1, max_size=12)
+).filter(lambda i: id_problem(i) is None)
 names = st.text(max_size=8)
 maybe_names = st.none() | st.lists(names, max_size=3)
 
@@ -135,7 +137,9 @@ def test_projection_gives_each_span_to_exactly_the_units_it_overlaps(article: Ar
     text = article.text
     for unit in units:
         overlapping = [s for s in article.spans if s.start < unit.end and unit.start < s.end]
-        clipped = sorted(Span(max(s.start, unit.start) - unit.start, min(s.end, unit.end) - unit.start, s.label) for s in overlapping)
+        clipped = sorted(
+            Span(max(s.start, unit.start) - unit.start, min(s.end, unit.end) - unit.start, s.label) for s in overlapping
+        )
         assert unit.spans == clipped
         # The default rule (any shared character) labels a unit with every overlapping span.
         assert unit.labels == sorted({s.label for s in overlapping})

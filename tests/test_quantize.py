@@ -12,7 +12,11 @@ from framelab.models.predictor import Predictor
 
 
 def test_int8_quantises_every_linear_per_channel_and_stays_close_to_fp32(tiny_classifier_dir: Path) -> None:
-    texts = ["The council voted to raise rents again.", "A reckless plan!", "Nurses say the hospital is shameful and the mayor must go now."]
+    texts = [
+        "The council voted to raise rents again.",
+        "A reckless plan!",
+        "Nurses say the hospital is shameful and the mayor must go now.",
+    ]
     fp32 = Predictor(tiny_classifier_dir)
     int8 = Predictor(tiny_classifier_dir, quantize="int8")
     quantised = [m for m in int8.model.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]

@@ -472,7 +472,9 @@ def write(path: Path, content: str | bytes) -> Path:
 TEXT = "Officials praised the brave new plan today.\n"  # 44 characters
 
 
-def ptc_case(tmp_path: Path, rows: str, text: str | bytes = TEXT, aid: str = "7") -> tuple[ProblemLog, list[Article], Path]:
+def ptc_case(
+    tmp_path: Path, rows: str, text: str | bytes = TEXT, aid: str = "7"
+) -> tuple[ProblemLog, list[Article], Path]:
     write(tmp_path / f"article{aid}.txt", text)
     labels = write(tmp_path / f"article{aid}.task2-TC.labels", rows)
     log = ProblemLog()

@@ -133,7 +133,15 @@ def test_ptc_v2_spans_survive_token_tagging():
     from transformers import AutoTokenizer
 
     from framelab.spans.analysis import si_scores
-    from framelab.tagging import IGNORE, decode, merge_windows, token_targets, tokenize_windows, trim_span, window_starts
+    from framelab.tagging import (
+        IGNORE,
+        decode,
+        merge_windows,
+        token_targets,
+        tokenize_windows,
+        trim_span,
+        window_starts,
+    )
     from framelab.types import Span
 
     tokenizer = AutoTokenizer.from_pretrained(str(gt.get_model_path()))
@@ -144,11 +152,16 @@ def test_ptc_v2_spans_survive_token_tagging():
     trimmed = [[Span(*trim_span(a.text, s.start, s.end), s.label) for s in a.spans] for a in articles]
     probs = [
         np.where(t == IGNORE, 0.0, t)
-        for t in (token_targets(o, trimmed[windows.example[w]], labels, window_start=starts[w]) for w, o in enumerate(windows.offsets))
+        for t in (
+            token_targets(o, trimmed[windows.example[w]], labels, window_start=starts[w])
+            for w, o in enumerate(windows.offsets)
+        )
     ]
     merged = merge_windows(windows, probs, len(articles))
     found = {a.id: decode(a.text, offsets, p, labels, [0.5] * len(labels)) for a, (offsets, p) in zip(articles, merged)}
     scores = si_scores(found, {a.id: a.spans for a in articles})
-    print(f"\nPTC round trip on {len(articles)} articles: SI P {scores['precision']:.5f} R {scores['recall']:.5f}, label-aware F1 {scores['labelled']['f1']:.5f}")
+    print(
+        f"\nPTC round trip on {len(articles)} articles: SI P {scores['precision']:.5f} R {scores['recall']:.5f}, label-aware F1 {scores['labelled']['f1']:.5f}"
+    )
     # PTC spans are trimmed and token-aligned: measured, every one comes back exactly.
     assert scores["f1"] >= 0.999 and scores["labelled"]["f1"] >= 0.999

@@ -58,7 +58,9 @@ def _score(model: Path, *args: str) -> int:
 # --------------------------------------------------------------------------- where the output goes
 
 
-def test_out_that_is_a_folder_is_refused_before_any_work(tmp_path: Path, tiny_classifier_dir: Path, monkeypatch, capsys) -> None:
+def test_out_that_is_a_folder_is_refused_before_any_work(
+    tmp_path: Path, tiny_classifier_dir: Path, monkeypatch, capsys
+) -> None:
     # Before: the whole run scored, then IsADirectoryError and the result stranded in a hidden .DIR.XXXX file.
     inputs = _inputs(tmp_path / "in")
     (tmp_path / "out").mkdir()
@@ -92,7 +94,9 @@ def test_read_only_output_folder_is_refused_before_any_work(tmp_path: Path, tiny
         str(locked / "out.jsonl"),
     ]
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    done = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300
+    )
     assert done.returncode == 2, done.stderr
     assert "not writable" in done.stderr and str(locked) in done.stderr and "Traceback" not in done.stderr
     assert list(locked.iterdir()) == []
@@ -133,12 +137,18 @@ def test_folder_format_leaves_no_stale_file_of_an_older_run(tmp_path: Path, tiny
     assert _hidden(tmp_path) == []
 
 
-def test_a_second_writer_of_the_same_out_is_refused_naming_the_first(tmp_path: Path, tiny_classifier_dir: Path, monkeypatch, capsys) -> None:
+def test_a_second_writer_of_the_same_out_is_refused_naming_the_first(
+    tmp_path: Path, tiny_classifier_dir: Path, monkeypatch, capsys
+) -> None:
     # Before: both runs reported success and one run's output was silently lost.
     inputs = _inputs(tmp_path / "in")
     out = tmp_path / "out.jsonl"
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import sys, time; from framelab.output import acquire; acquire({str(out)!r}); print('held', flush=True); time.sleep(60)"],
+        [
+            sys.executable,
+            "-c",
+            f"import sys, time; from framelab.output import acquire; acquire({str(out)!r}); print('held', flush=True); time.sleep(60)",
+        ],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
@@ -283,7 +293,9 @@ def test_inputs_are_checked_before_the_model_loads(tmp_path: Path, tiny_classifi
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
 
 
-def test_on_error_skip_scores_the_rest_and_lists_the_bad_files(tmp_path: Path, tiny_classifier_dir: Path, capsys) -> None:
+def test_on_error_skip_scores_the_rest_and_lists_the_bad_files(
+    tmp_path: Path, tiny_classifier_dir: Path, capsys
+) -> None:
     # Before: one unreadable file in an input folder discarded the whole run, with no way to skip it.
     inputs = _inputs(tmp_path / "in", 3)
     bad = inputs / "broken.txt"
@@ -291,13 +303,19 @@ def test_on_error_skip_scores_the_rest_and_lists_the_bad_files(tmp_path: Path, t
     out = tmp_path / "out.jsonl"
     assert _score(tiny_classifier_dir, str(inputs), str(tmp_path / "missing.txt"), "--out", str(out)) == 2
     capsys.readouterr()
-    assert _score(tiny_classifier_dir, str(inputs), str(tmp_path / "missing.txt"), "--out", str(out), "--on-error", "skip") == 0
+    assert (
+        _score(tiny_classifier_dir, str(inputs), str(tmp_path / "missing.txt"), "--out", str(out), "--on-error", "skip")
+        == 0
+    )
     err = capsys.readouterr().err
     assert "skipped 2 bad input(s)" in err and str(bad) in err and "missing.txt" in err
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(r["article_id"] for r in records if r["type"] == "article") == ["story0", "story1", "story2"]
     (problems,) = [r for r in records if r["type"] == "problems"]
-    assert problems["count"] == 2 and {f["path"] for f in problems["files"]} == {str(bad), str(tmp_path / "missing.txt")}
+    assert problems["count"] == 2 and {f["path"] for f in problems["files"]} == {
+        str(bad),
+        str(tmp_path / "missing.txt"),
+    }
     assert records[-1]["type"] == "problems"
 
 
@@ -305,19 +323,27 @@ def test_units_longer_than_max_length_are_counted_and_warned(tmp_path: Path, tin
     # Before: units longer than max_length tokens were cut silently.
     folder = tmp_path / "in"
     folder.mkdir()
-    (folder / "long.txt").write_text("Short one. " + "levy " * 300 + "scandal.\nAnother short line.\n", encoding="utf-8")
+    (folder / "long.txt").write_text(
+        "Short one. " + "levy " * 300 + "scandal.\nAnother short line.\n", encoding="utf-8"
+    )
     (folder / "short.txt").write_text(TEXT, encoding="utf-8")
     summary = score([tiny_classifier_dir], [folder], out=tmp_path / "out.jsonl", progress=False, split_workers=1)
     assert summary.cut_units == {tiny_classifier_dir.name: 1}
     assert _score(tiny_classifier_dir, str(folder), "--out", str(tmp_path / "again.jsonl")) == 0
-    assert f"warning: {tiny_classifier_dir.name}: 1 unit(s) longer than the model's max_length" in capsys.readouterr().err
+    assert (
+        f"warning: {tiny_classifier_dir.name}: 1 unit(s) longer than the model's max_length" in capsys.readouterr().err
+    )
 
 
 def test_a_misspelt_technique_without_a_label_list_is_named(tmp_path: Path) -> None:
     # Before: with no label list, a misspelt technique silently became a new class.
     text = "One loaded line here.\nAnother loaded line.\nA third line.\n"
     records = [
-        {"id": f"a{i}", "text": text, "spans": [{"start": 0, "end": 10, "label": "Loaded_Language"}, {"start": 22, "end": 29, "label": "Doubt"}]}
+        {
+            "id": f"a{i}",
+            "text": text,
+            "spans": [{"start": 0, "end": 10, "label": "Loaded_Language"}, {"start": 22, "end": 29, "label": "Doubt"}],
+        }
         for i in range(4)
     ]
     records.append({"id": "typo", "text": text, "spans": [{"start": 0, "end": 10, "label": "Loaded_Langauge"}]})
@@ -325,7 +351,10 @@ def test_a_misspelt_technique_without_a_label_list_is_named(tmp_path: Path) -> N
     corpus.write_text("".join(json.dumps(r) + "\n" for r in records))
     config = load_config(None, [f"data.path={corpus}", f"data.output_dir={tmp_path / 'ds'}", "data.unit=line"])
     table = stats_table(build_dataset(config).stats)
-    assert "no label list (data.labels): 3 technique name(s) taken from the corpus: Doubt (4), Loaded_Langauge (1), Loaded_Language (4)" in table
+    assert (
+        "no label list (data.labels): 3 technique name(s) taken from the corpus: Doubt (4), Loaded_Langauge (1), Loaded_Language (4)"
+        in table
+    )
     assert "'Loaded_Langauge' (1 use(s)) looks like 'Loaded_Language' (4)" in table
 
 

@@ -42,7 +42,13 @@ def test_kill_9_then_resume_ends_near_an_uninterrupted_run(tmp_path: Path, tiny_
     subprocess.run(_cli("data", *_train_args(tmp_path, tiny_model_dir, whole)), check=True, cwd=REPO, env=env)
     subprocess.run(_cli("train", *_train_args(tmp_path, tiny_model_dir, whole)), check=True, cwd=REPO, env=env)
 
-    process = subprocess.Popen(_cli("train", *_train_args(tmp_path, tiny_model_dir, killed)), cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        _cli("train", *_train_args(tmp_path, tiny_model_dir, killed)),
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     work = tmp_path / "killed.work"
     deadline = time.time() + 300
     while time.time() < deadline and not list(work.glob("checkpoint-*/trainer_state.json")):
@@ -52,7 +58,9 @@ def test_kill_9_then_resume_ends_near_an_uninterrupted_run(tmp_path: Path, tiny_
     assert list(work.glob("checkpoint-*")), "no checkpoint was written before the kill"
     assert not killed.exists(), "a killed run must not leave a model folder behind"
 
-    subprocess.run(_cli("train", "--resume", *_train_args(tmp_path, tiny_model_dir, killed)), check=True, cwd=REPO, env=env)
+    subprocess.run(
+        _cli("train", "--resume", *_train_args(tmp_path, tiny_model_dir, killed)), check=True, cwd=REPO, env=env
+    )
     a = json.loads((whole / "dev_metrics.json").read_text())["at_0.5"]["micro"]["f1"]
     b = json.loads((killed / "dev_metrics.json").read_text())["at_0.5"]["micro"]["f1"]
     assert abs(a - b) <= 0.02, (a, b)

@@ -143,7 +143,9 @@ def test_technique_distribution(articles: list[dict]) -> None:
     top, _ = counts.most_common(1)[0]
     assert top == "Loaded_Language", counts
     # Some overlapping spans and some articles with no technique at all.
-    assert any(b["start"] < a_["end"] for art in articles for i, a_ in enumerate(art["spans"]) for b in art["spans"][i + 1 :])
+    assert any(
+        b["start"] < a_["end"] for art in articles for i, a_ in enumerate(art["spans"]) for b in art["spans"][i + 1 :]
+    )
     assert sum(1 for a in articles if not a["spans"]) >= 5
 
 

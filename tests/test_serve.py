@@ -33,7 +33,12 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory, tiny_classifier_dir: Pat
     folder = tmp_path_factory.mktemp("serve") / "sample-techniques"
     shutil.copytree(tiny_classifier_dir, folder)
     (folder / "dev_metrics.json").write_text(
-        json.dumps({"at_tuned_thresholds": {"micro": {"f1": 0.5}, "macro": {"f1": 0.25}}, "at_0.5": {"micro": {"f1": 0.4}, "macro": {"f1": 0.2}}}),
+        json.dumps(
+            {
+                "at_tuned_thresholds": {"micro": {"f1": 0.5}, "macro": {"f1": 0.25}},
+                "at_0.5": {"micro": {"f1": 0.4}, "macro": {"f1": 0.2}},
+            }
+        ),
         encoding="utf-8",
     )
     return folder
@@ -66,7 +71,9 @@ def _cli_lines(model_dirs: list[Path], articles: list[dict], tmp_path: Path, *ex
 
 def _normal(records: list[dict]) -> list[str]:
     """Each record as sorted-key JSON, its ``source`` dropped: the CLI names the input file and line, a request has none (null)."""
-    return [json.dumps({k: v for k, v in r.items() if k != "source"}, sort_keys=True, ensure_ascii=False) for r in records]
+    return [
+        json.dumps({k: v for k, v in r.items() if k != "source"}, sort_keys=True, ensure_ascii=False) for r in records
+    ]
 
 
 def test_score_gives_the_records_framelab_score_writes(client: TestClient, model_dir: Path, tmp_path: Path) -> None:
@@ -94,7 +101,10 @@ def test_ids_default_to_positions(client: TestClient) -> None:
 
 
 def test_html_view_escapes_the_article(client: TestClient) -> None:
-    response = client.post("/score?format=html", json={"id": "x<y", "text": "Hello <script>alert(1)</script> world. <img src=x onerror=alert(2)>"})
+    response = client.post(
+        "/score?format=html",
+        json={"id": "x<y", "text": "Hello <script>alert(1)</script> world. <img src=x onerror=alert(2)>"},
+    )
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
     page = response.text
     assert "<script" not in page and "<img" not in page
@@ -109,7 +119,11 @@ def test_page_and_its_files(client: TestClient) -> None:
     assert '<script src="/static/page.js" defer></script>' in page.text
     assert page.text.count("<script") == 1 and "http://" not in page.text and "https://" not in page.text
     script = client.get("/static/page.js")
-    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript") and "/score?format=html" in script.text
+    assert (
+        script.status_code == 200
+        and script.headers["content-type"].startswith("text/javascript")
+        and "/score?format=html" in script.text
+    )
     assert client.get("/static/page.css").status_code == 200
     for name in ("../app.py", "index.html", "%2e%2e%2fapp.py", "nope.js"):
         missing = client.get(f"/static/{name}")
@@ -127,7 +141,13 @@ def test_health_models_and_openapi(client: TestClient) -> None:
         "dev macro-F1 (thresholds tuned on dev)": 0.25,
     }
     spec = client.get("/openapi.json").json()
-    assert spec["openapi"].startswith("3.") and set(spec["paths"]) == {"/", "/score", "/health", "/models", "/openapi.json"}
+    assert spec["openapi"].startswith("3.") and set(spec["paths"]) == {
+        "/",
+        "/score",
+        "/health",
+        "/models",
+        "/openapi.json",
+    }
     assert {"400", "413", "422", "503", "504"} <= set(spec["paths"]["/score"]["post"]["responses"])
 
 
@@ -173,7 +193,10 @@ def test_body_limit_and_other_errors(client: TestClient) -> None:
 
     streamed = client.post("/score", content=chunks(), headers={"content-type": "application/json"})
     assert streamed.status_code == 413
-    assert client.post("/score?format=xml", json={"text": "ok"}).json() == {"error": "unknown format 'xml'; choose one of json, jsonl, html", "field": "format"}
+    assert client.post("/score?format=xml", json={"text": "ok"}).json() == {
+        "error": "unknown format 'xml'; choose one of json, jsonl, html",
+        "field": "format",
+    }
     assert client.get("/score").status_code == 405 and "error" in client.get("/score").json()
     assert client.get("/nowhere").status_code == 404 and "error" in client.get("/nowhere").json()
 
@@ -189,25 +212,38 @@ def test_stance_targets(stance_dir: Path, model_dir: Path, tmp_path: Path) -> No
     per_target = [
         json.loads(line)
         for target in ("carbon tax", "rents")
-        for line in _cli_lines([model_dir, stance_dir], [{"id": "s", "text": ARTICLES["a1"]}], tmp_path, "--target", target)
+        for line in _cli_lines(
+            [model_dir, stance_dir], [{"id": "s", "text": ARTICLES["a1"]}], tmp_path, "--target", target
+        )
     ]
     assert _normal(served) == _normal(per_target)
-    assert [r["predictions"]["sample-stance"]["target"] for r in served if r["type"] == "article"] == ["carbon tax", "rents"]
+    assert [r["predictions"]["sample-stance"]["target"] for r in served if r["type"] == "article"] == [
+        "carbon tax",
+        "rents",
+    ]
 
 
 def test_a_bearer_token_guards_the_models(model_dir: Path) -> None:
     with TestClient(create_app(ServeSettings(model_dirs=[str(model_dir)], token="s3cret"))) as c:
         refused = c.post("/score", json={"text": "ok"})
-        assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer" and refused.json()["error"]
+        assert (
+            refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer" and refused.json()["error"]
+        )
         assert c.post("/score", json={"text": "ok"}, headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert c.post("/score", json={"text": "ok"}, headers={"Authorization": "Basic s3cret"}).status_code == 401
         assert c.get("/models").status_code == 401
         assert c.post("/score", json={"text": "ok"}, headers={"Authorization": "Bearer s3cret"}).status_code == 200
         assert c.get("/models", headers={"Authorization": "bearer s3cret"}).status_code == 200
-        assert c.get("/").status_code == 200 and c.get("/static/page.js").status_code == 200 and c.get("/health").status_code == 200
+        assert (
+            c.get("/").status_code == 200
+            and c.get("/static/page.js").status_code == 200
+            and c.get("/health").status_code == 200
+        )
 
 
-def test_loopback_only_without_a_token(model_dir: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_loopback_only_without_a_token(
+    model_dir: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert all(map(is_loopback, ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"]))
     assert not any(map(is_loopback, ["0.0.0.0", "::", "192.168.1.5", "example.org"]))
     with pytest.raises(ValueError, match="token"):

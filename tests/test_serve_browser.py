@@ -26,7 +26,9 @@ uvicorn = pytest.importorskip("uvicorn")
 
 from framelab.serve.app import ServeSettings, create_app  # noqa: E402
 
-CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None)
+CHROMIUM = next(
+    (shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None
+)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (CI installs Debian's chromium)")
 
 HOSTILE = (
@@ -66,7 +68,16 @@ def server(tmp_path_factory: pytest.TempPathFactory, tiny_classifier_dir: Path):
 
 
 def _chromium(url: str, *args: str) -> str:
-    command = [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--virtual-time-budget=20000", *args, url]
+    command = [
+        CHROMIUM,
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--virtual-time-budget=20000",
+        *args,
+        url,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout

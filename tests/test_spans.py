@@ -20,7 +20,16 @@ from framelab.eval.report import evaluate_model
 from framelab.score.scorer import score
 from framelab.spans.classify import classify_span_file
 from framelab.spans.train import tag_loss
-from framelab.tagging import IGNORE, decode, merge_windows, text_label_scores, token_targets, tokenize_windows, trim_span, window_starts
+from framelab.tagging import (
+    IGNORE,
+    decode,
+    merge_windows,
+    text_label_scores,
+    token_targets,
+    tokenize_windows,
+    trim_span,
+    window_starts,
+)
 from framelab.train.run import train
 from framelab.types import Span
 
@@ -34,13 +43,18 @@ def tokenizer(tiny_model_dir: Path):
     return AutoTokenizer.from_pretrained(str(tiny_model_dir))
 
 
-def _round_trip(tokenizer, text: str, spans: list[Span], max_length: int = 512, stride: int = 0) -> list[tuple[int, int, str]]:
+def _round_trip(
+    tokenizer, text: str, spans: list[Span], max_length: int = 512, stride: int = 0
+) -> list[tuple[int, int, str]]:
     """Char spans -> B/I targets per window -> merged -> decoded char spans (targets used as probabilities)."""
     windows = tokenize_windows(tokenizer, [text], max_length=max_length, stride=stride)
     trimmed = [Span(*trim_span(text, s.start, s.end), s.label) for s in spans]
     starts = window_starts(windows)
-    probs = [np.where(t == IGNORE, 0.0, t) for t in (token_targets(o, trimmed, LABELS, window_start=st) for o, st in zip(windows.offsets, starts))]
-    (offsets, merged), = merge_windows(windows, probs, 1)
+    probs = [
+        np.where(t == IGNORE, 0.0, t)
+        for t in (token_targets(o, trimmed, LABELS, window_start=st) for o, st in zip(windows.offsets, starts))
+    ]
+    ((offsets, merged),) = merge_windows(windows, probs, 1)
     return [(s.start, s.end, s.label) for s in decode(text, offsets, merged, LABELS, [0.5] * len(LABELS))]
 
 
@@ -54,13 +68,29 @@ def _spans(text: str, *pieces: tuple[str, str]) -> list[Span]:
 
 ADVERSARIAL = [
     # punctuation around and inside spans, trimmed of . , : ; but not of ! or quotes
-    ("They called it a “total disaster”, a sham; truly awful!", [("total disaster", "Loaded_Language"), ("a sham;", "Doubt"), ("truly awful!", "Loaded_Language")]),
+    (
+        "They called it a “total disaster”, a sham; truly awful!",
+        [("total disaster", "Loaded_Language"), ("a sham;", "Doubt"), ("truly awful!", "Loaded_Language")],
+    ),
     # unicode: accents, a BOM at the start, an emoji, CJK
-    ("\ufeffÉlite bureaucrats 😡 ruin everything — 完全に wrong.", [("Élite bureaucrats", "Loaded_Language"), ("ruin everything", "Doubt"), ("完全に wrong", "Slogans")]),
+    (
+        "\ufeffÉlite bureaucrats 😡 ruin everything — 完全に wrong.",
+        [("Élite bureaucrats", "Loaded_Language"), ("ruin everything", "Doubt"), ("完全に wrong", "Slogans")],
+    ),
     # CRLF line ends inside and between spans
-    ("First line here.\r\nSecond line is shameful\r\nand third.", [("Second line is shameful", "Loaded_Language"), ("shameful\r\nand third", "Doubt")]),
+    (
+        "First line here.\r\nSecond line is shameful\r\nand third.",
+        [("Second line is shameful", "Loaded_Language"), ("shameful\r\nand third", "Doubt")],
+    ),
     # spans at both text edges, overlapping spans of different techniques
-    ("Lock them up and stop the steal", [("Lock them up", "Slogans"), ("Lock them up and stop the steal", "Loaded_Language"), ("stop the steal", "Slogans")]),
+    (
+        "Lock them up and stop the steal",
+        [
+            ("Lock them up", "Slogans"),
+            ("Lock them up and stop the steal", "Loaded_Language"),
+            ("stop the steal", "Slogans"),
+        ],
+    ),
 ]
 
 
@@ -111,7 +141,9 @@ def test_the_unit_term_scores_each_windows_highest_text_token_against_its_tags()
     labels[0, 2, 0] = 1.0  # window 0: B of the first technique
     labels[1, 3, 4] = 1.0  # window 1: I of the second
     text_tokens = ([1, 2, 3], [1, 2, 3, 4])
-    highest = torch.stack([torch.maximum(logits[w, t, :3], logits[w, t, 3:]).amax(dim=0) for w, t in enumerate(text_tokens)])
+    highest = torch.stack(
+        [torch.maximum(logits[w, t, :3], logits[w, t, 3:]).amax(dim=0) for w, t in enumerate(text_tokens)]
+    )
     present = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
     tags_only = tag_loss("none", pos_weight=None, gamma=2.0)({"logits": logits}, labels)
@@ -124,8 +156,12 @@ def test_the_unit_term_scores_each_windows_highest_text_token_against_its_tags()
     # With positive weights, the unit term takes its own (counted over windows), not the tags'.
     tag_weights, unit_weights = torch.full((6,), 3.0), torch.tensor([2.0, 5.0, 7.0])
     weighted = tag_loss("pos_weight", pos_weight=tag_weights, gamma=2.0)({"logits": logits}, labels)
-    weighted_joint = tag_loss("pos_weight", pos_weight=tag_weights, gamma=2.0, unit_weight=1.0, unit_pos_weight=unit_weights)({"logits": logits}, labels)
-    assert torch.isclose(weighted_joint - weighted, F.binary_cross_entropy_with_logits(highest, present, pos_weight=unit_weights))
+    weighted_joint = tag_loss(
+        "pos_weight", pos_weight=tag_weights, gamma=2.0, unit_weight=1.0, unit_pos_weight=unit_weights
+    )({"logits": logits}, labels)
+    assert torch.isclose(
+        weighted_joint - weighted, F.binary_cross_entropy_with_logits(highest, present, pos_weight=unit_weights)
+    )
 
 
 def test_windowing_loses_and_duplicates_no_span(tokenizer) -> None:
@@ -168,7 +204,9 @@ def test_spans_model_folder_and_dev_metrics(spans_model: Path) -> None:
     meta = json.loads((spans_model / "framelab.json").read_text())
     assert meta["task"] == "spans" and meta["thresholds"] and len(meta["thresholds"]) == len(meta["labels"])
     config = json.loads((spans_model / "config.json").read_text())
-    assert sorted(config["id2label"].values()) == sorted([f"B-{n}" for n in meta["labels"]] + [f"I-{n}" for n in meta["labels"]])
+    assert sorted(config["id2label"].values()) == sorted(
+        [f"B-{n}" for n in meta["labels"]] + [f"I-{n}" for n in meta["labels"]]
+    )
     dev = json.loads((spans_model / "dev_metrics.json").read_text())
     tuned = dev["at_tuned_threshold"]
     assert tuned["span_identification"]["f1"] >= dev["at_0.5"]["span_identification"]["f1"]
@@ -176,7 +214,9 @@ def test_spans_model_folder_and_dev_metrics(spans_model: Path) -> None:
     assert "span identification" in (spans_model / "README.md").read_text()
 
 
-def test_the_stock_pipeline_refuses_a_span_tagger_instead_of_mislabelling(spans_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_stock_pipeline_refuses_a_span_tagger_instead_of_mislabelling(
+    spans_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import transformers.dynamic_module_utils as dynamic
     from transformers import AutoModelForTokenClassification, pipeline
 
@@ -186,7 +226,9 @@ def test_the_stock_pipeline_refuses_a_span_tagger_instead_of_mislabelling(spans_
     assert AutoModelForTokenClassification.from_pretrained(spans_model).config.custom_pipelines["token-classification"]
     with pytest.raises(ValueError, match="trust_remote_code"):
         pipeline("token-classification", model=str(spans_model))
-    monkeypatch.setattr(dynamic, "HF_MODULES_CACHE", str(tmp_path / "modules"))  # the copied module lands in this test's folder
+    monkeypatch.setattr(
+        dynamic, "HF_MODULES_CACHE", str(tmp_path / "modules")
+    )  # the copied module lands in this test's folder
     with pytest.raises(ValueError) as refused:
         pipeline("token-classification", model=str(spans_model), trust_remote_code=True)
     assert str(refused.value) == MESSAGE
@@ -200,7 +242,9 @@ def test_spans_eval_reproduces_dev_figures(spans_model: Path, tmp_path: Path) ->
     model = result.metrics["model"]
     assert model["span_identification"]["f1"] == pytest.approx(dev["span_identification"]["f1"], abs=1e-4)
     assert model["technique_classification"]["f1"] == pytest.approx(dev["technique_classification"]["f1"], abs=1e-4)
-    assert result.metrics["baseline"]["technique_classification"]["n_gold"] == model["technique_classification"]["n_gold"]
+    assert (
+        result.metrics["baseline"]["technique_classification"]["n_gold"] == model["technique_classification"]["n_gold"]
+    )
     assert (tmp_path / "report" / "report.md").read_text().count("| framelab model |") == 1
 
 
@@ -221,7 +265,10 @@ def test_score_jsonl_spans_lie_inside_their_unit(spans_model: Path, tmp_path: Pa
         for span in pred["spans"]:
             n_spans += 1
             assert record["text"][span["start"] : span["end"]] == span["text"]
-            assert texts[record["article_id"]][record["start"] + span["start"] : record["start"] + span["end"]] == span["text"]
+            assert (
+                texts[record["article_id"]][record["start"] + span["start"] : record["start"] + span["end"]]
+                == span["text"]
+            )
             assert span["text"] == span["text"].strip().strip(".,:;") and span["label"] in pred["labels"]
             assert 0.0 <= span["score"] <= 1.0
     assert n_spans > 0
@@ -236,7 +283,9 @@ def test_score_html_escapes_text_around_spans(spans_model: Path, tmp_path: Path)
     # Escaping happens per segment, so no underline can rebuild a raw tag,
     # and without the underlines and the label tags the escaped text reads as written.
     assert "<script>" not in page
-    assert "&lt;script&gt;corrupt&lt;/script&gt; elite &amp; their" in re.sub(r'<span class="tag"[^>]*>.*?</span>|</?u[^>]*>', "", page)
+    assert "&lt;script&gt;corrupt&lt;/script&gt; elite &amp; their" in re.sub(
+        r'<span class="tag"[^>]*>.*?</span>|</?u[^>]*>', "", page
+    )
 
 
 def test_html_underlines_overlapping_spans_inside_their_unit(tmp_path: Path) -> None:
@@ -255,7 +304,9 @@ def test_html_underlines_overlapping_spans_inside_their_unit(tmp_path: Path) -> 
     writer.write(ScoredArticle(Article("a1", text), [ScoredUnit("sentence", unit, {"m": prediction})], {}))
     page = (tmp_path / "page.html").read_text(encoding="utf-8") if writer.close() else ""
     assert page.count('<u class="span"') == 3  # before, inside and after the nested span
-    assert 'title="Loaded_Language 0.90: rigged; Doubt 0.60: They &lt;b&gt;rigged&lt;/b&gt; the vote &amp; lied"' in page
+    assert (
+        'title="Loaded_Language 0.90: rigged; Doubt 0.60: They &lt;b&gt;rigged&lt;/b&gt; the vote &amp; lied"' in page
+    )
     assert "&lt;b&gt;" in page and "<b>rigged" not in page
     assert '<span class="unit"' in page and page.index('<span class="unit"') < page.index('<u class="span"')
 
@@ -361,11 +412,17 @@ def test_span_classifier_eval_and_spans_file(span_classifier: Path, tmp_path: Pa
     article = _sample_articles(1)[0]
     (tmp_path / f"{article['id']}.txt").write_text(article["text"], encoding="utf-8")
     template = tmp_path / "t.labels"
-    template.write_text(f"{article['id']}\t?\t0\t9\n{article['id']}\t?\t0\t9\n{article['id']}\t?\t10\t30\n", encoding="utf-8")
+    template.write_text(
+        f"{article['id']}\t?\t0\t9\n{article['id']}\t?\t0\t9\n{article['id']}\t?\t10\t30\n", encoding="utf-8"
+    )
     out = tmp_path / "tc.txt"
     assert classify_span_file(span_classifier, [tmp_path / f"{article['id']}.txt"], template, out) == 3
     answers = [line.split("\t") for line in out.read_text().splitlines()]
-    assert [(r[0], r[2], r[3]) for r in answers] == [(article["id"], "0", "9"), (article["id"], "0", "9"), (article["id"], "10", "30")]
+    assert [(r[0], r[2], r[3]) for r in answers] == [
+        (article["id"], "0", "9"),
+        (article["id"], "0", "9"),
+        (article["id"], "10", "30"),
+    ]
     assert answers[0][1] != answers[1][1] and {r[1] for r in answers} <= set(meta["labels"])
 
 

@@ -33,7 +33,10 @@ def test_semeval2016_bad_rows_name_file_and_line(tmp_path: Path) -> None:
     path.write_text("ID\tTarget\tTweet\tStance\n1\tX\tsome text\tMAYBE\n2\tX\tonly three\n", encoding="utf-8")
     log = ProblemLog()
     read_corpus("semeval2016", path, log=log)
-    assert [(p.line, "MAYBE" in p.message or "4 tab-separated" in p.message) for p in log.problems] == [(2, True), (3, True)]
+    assert [(p.line, "MAYBE" in p.message or "4 tab-separated" in p.message) for p in log.problems] == [
+        (2, True),
+        (3, True),
+    ]
     assert all(p.path == str(path) for p in log.problems)
 
 
@@ -42,10 +45,18 @@ def test_fnc1_one_article_per_body_with_its_headlines() -> None:
     articles = read_corpus("fnc1", FIXTURES / "fnc1", log=log)
     assert log.problems == [] and log.warnings == []
     assert [a.id for a in articles] == ["7", "9"]
-    assert [(p.index, p.row, p.stance) for p in articles[0].pairs] == [(0, 2, "agree"), (1, 3, "disagree"), (2, 4, "discuss")]
+    assert [(p.index, p.row, p.stance) for p in articles[0].pairs] == [
+        (0, 2, "agree"),
+        (1, 3, "disagree"),
+        (2, 4, "discuss"),
+    ]
     assert [(p.index, p.stance) for p in articles[1].pairs] == [(3, "agree"), (4, "unrelated")]
     assert articles[0].pairs[1].headline == "Mayor says pier will stay open"
-    assert articles[0].text.startswith("The harbour council") and '"it is final"' in articles[0].text and "\n\n" in articles[0].text
+    assert (
+        articles[0].text.startswith("The harbour council")
+        and '"it is final"' in articles[0].text
+        and "\n\n" in articles[0].text
+    )
 
 
 def test_fnc1_bodies_are_split_not_pairs() -> None:
@@ -70,9 +81,11 @@ def test_fnc1_unknown_body_and_missing_files(tmp_path: Path) -> None:
 def test_fnc1_bad_rows_name_file_row_and_line(tmp_path: Path) -> None:
     # A BOM and CRLF line ends are fine; the body of row 2 spans two lines, so row 3 starts on line 4.
     (tmp_path / "train_bodies.csv").write_bytes(
-        "\ufeffBody ID,articleBody\r\n1,\"first line\r\nsecond line\"\r\n2,other\r\n1,changed text\r\n2,other\r\n".encode()
+        '\ufeffBody ID,articleBody\r\n1,"first line\r\nsecond line"\r\n2,other\r\n1,changed text\r\n2,other\r\n'.encode()
     )
-    (tmp_path / "train_stances.csv").write_bytes(b"Headline,Body ID,Stance\r\n,1,agree\r\nH,1,Agree\r\nH,1,agree\r\nG,2,sideways\r\n")
+    (tmp_path / "train_stances.csv").write_bytes(
+        b"Headline,Body ID,Stance\r\n,1,agree\r\nH,1,Agree\r\nH,1,agree\r\nG,2,sideways\r\n"
+    )
     log = ProblemLog()
     articles = read_corpus("fnc1", tmp_path, log=log)
     bodies = tmp_path / "train_bodies.csv"

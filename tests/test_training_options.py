@@ -54,7 +54,13 @@ def test_frozen_layers_stay_put_and_the_options_reach_the_trainer(tmp_path: Path
 
 @pytest.mark.parametrize(
     "override",
-    ["train.freeze_layers=-1", "train.gradient_accumulation_steps=0", "train.max_steps=-2", "train.save_total_limit=0", "train.lr_scheduler_type=wavy"],
+    [
+        "train.freeze_layers=-1",
+        "train.gradient_accumulation_steps=0",
+        "train.max_steps=-2",
+        "train.save_total_limit=0",
+        "train.lr_scheduler_type=wavy",
+    ],
 )
 def test_bad_trainer_options_fail_on_load(override: str) -> None:
     with pytest.raises(ConfigError, match=override.split("=")[0]):

@@ -47,7 +47,10 @@ def test_run_on_article_gets_sensible_boundaries() -> None:
 
 def test_brand_names_and_decimals_are_not_cut() -> None:
     text = "Sales of the iPhone rose 3.5 per cent, eBay said. McDonald reported on YouTube."
-    assert _texts(Article("b", text), "sentence") == ["Sales of the iPhone rose 3.5 per cent, eBay said.", "McDonald reported on YouTube."]
+    assert _texts(Article("b", text), "sentence") == [
+        "Sales of the iPhone rose 3.5 per cent, eBay said.",
+        "McDonald reported on YouTube.",
+    ]
 
 
 def test_lines_skip_blank_lines_and_keep_numbers_with_crlf() -> None:
@@ -91,7 +94,9 @@ def test_units_are_ordered_disjoint_and_lose_no_visible_character(text: str) -> 
 def test_sentence_starts_are_where_pysbd_char_span_puts_them(text: str) -> None:
     # The splitter places pysbd's sentences itself (a regex per sentence was the
     # slow part of pysbd); the starts must stay those of pysbd's own char_span.
-    expected = [s.start for s in pysbd.Segmenter(language="en", clean=False, char_span=True).segment(text) if s.start > 0]
+    expected = [
+        s.start for s in pysbd.Segmenter(language="en", clean=False, char_span=True).segment(text) if s.start > 0
+    ]
     edges = [0, *expected, len(text)]
     want = [_trim(text, a, b) for a, b in zip(edges, edges[1:])]
     assert _pysbd_sentences(text, 0, len(text)) == want
@@ -100,7 +105,10 @@ def test_sentence_starts_are_where_pysbd_char_span_puts_them(text: str) -> None:
 def test_repeated_sentences_and_ellipses_are_placed_in_order() -> None:
     text = "Yes. Yes. Yes. For rulers are not a terror to the good, but to the evil. . . For he is."
     starts = [s for s, _ in _pysbd_sentences(text, 0, len(text))]
-    assert starts == [0, *(s.start for s in pysbd.Segmenter(language="en", clean=False, char_span=True).segment(text)[1:])]
+    assert starts == [
+        0,
+        *(s.start for s in pysbd.Segmenter(language="en", clean=False, char_span=True).segment(text)[1:]),
+    ]
     assert starts[:3] == [0, 5, 10]
 
 
@@ -108,7 +116,9 @@ def test_repeated_sentences_and_ellipses_are_placed_in_order() -> None:
 @given(st.text(alphabet=st.sampled_from(list("ab AB1.!?\"“”'’»)(…\u00a0\t,;:")), max_size=60))
 def test_pieces_that_skip_pysbd_get_pysbd_s_answer(text: str) -> None:
     # Short texts over these marks hit both sides of the no-inner-boundary shortcut.
-    expected = [s.start for s in pysbd.Segmenter(language="en", clean=False, char_span=True).segment(text) if s.start > 0]
+    expected = [
+        s.start for s in pysbd.Segmenter(language="en", clean=False, char_span=True).segment(text) if s.start > 0
+    ]
     edges = [0, *expected, len(text)]
     assert _pysbd_sentences(text, 0, len(text)) == [_trim(text, a, b) for a, b in zip(edges, edges[1:])]
 

@@ -22,7 +22,12 @@ from .conftest import REPO
 
 pytestmark = pytest.mark.slow
 
-PACKAGE_DATA = ("framelab/py.typed", "framelab/serve/static/page.js", "framelab/serve/static/index.html", "framelab/metrics/technique_f1/technique_f1.py")
+PACKAGE_DATA = (
+    "framelab/py.typed",
+    "framelab/serve/static/page.js",
+    "framelab/serve/static/index.html",
+    "framelab/metrics/technique_f1/technique_f1.py",
+)
 
 
 def _run(command: list, cwd: Path) -> subprocess.CompletedProcess:
@@ -38,7 +43,21 @@ def test_the_built_wheel_scores_from_a_clean_venv(tmp_path: Path, tiny_classifie
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(REPO / name, source / name)
     shutil.copytree(REPO / "framelab", source / "framelab", ignore=shutil.ignore_patterns("__pycache__"))
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp_path / "dist", source], tmp_path)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            tmp_path / "dist",
+            source,
+        ],
+        tmp_path,
+    )
     wheel = next((tmp_path / "dist").glob("framelab-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     assert set(PACKAGE_DATA) <= names, set(PACKAGE_DATA) - names
@@ -48,7 +67,9 @@ def test_the_built_wheel_scores_from_a_clean_venv(tmp_path: Path, tiny_classifie
     _run([sys.executable, "-m", "venv", "--without-pip", venv], tmp_path)
     python = venv / "bin" / "python"
     _run([sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-index", wheel], tmp_path)
-    site = Path(_run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path).stdout.strip())
+    site = Path(
+        _run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path).stdout.strip()
+    )
     (site / "borrowed_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
 
     where = _run([python, "-c", "import framelab; print(framelab.__file__)"], tmp_path).stdout.strip()
@@ -58,4 +79,6 @@ def test_the_built_wheel_scores_from_a_clean_venv(tmp_path: Path, tiny_classifie
     out = tmp_path / "scored.jsonl"
     _run([venv / "bin" / "framelab", "-q", "score", "--model", tiny_classifier_dir, "--out", out, article], tmp_path)
     units = [r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines()) if r["type"] == "unit"]
-    assert len(units) == 2 and all(article.read_text(encoding="utf-8")[u["start"] : u["end"]] == u["text"] for u in units)
+    assert len(units) == 2 and all(
+        article.read_text(encoding="utf-8")[u["start"] : u["end"]] == u["text"] for u in units
+    )

@@ -23,22 +23,40 @@ MODELS = (TECHNIQUES, SPANS, FRAMES, STANCE)
 TEXT = "Zürich <b>rigged</b> it.\n\nThe “plan” is a disaster. Nothing happened."
 
 
-def _article(article_id: str = "a1", techniques: tuple[list[str], ...] = (["Doubt"], ["Loaded_Language", "Doubt"], [])) -> ScoredArticle:
+def _article(
+    article_id: str = "a1", techniques: tuple[list[str], ...] = (["Doubt"], ["Loaded_Language", "Doubt"], [])
+) -> ScoredArticle:
     """``TEXT`` cut into three sentences: techniques and stance on each, two spans in the first, frames with evidence and stance on the article."""
-    bounds = [(0, TEXT.index("\n")), (TEXT.index("The"), TEXT.index("disaster.") + 9), (TEXT.index("Nothing"), len(TEXT))]
+    bounds = [
+        (0, TEXT.index("\n")),
+        (TEXT.index("The"), TEXT.index("disaster.") + 9),
+        (TEXT.index("Nothing"), len(TEXT)),
+    ]
     units = []
     for i, ((start, end), labels) in enumerate(zip(bounds, techniques)):
         unit = Unit(article_id, i, start, end, TEXT[start:end])
         predictions = {
             "tech": Prediction("techniques", labels, {"Loaded_Language": 0.7, "Doubt": 0.9, "Flag_Waving": 0.1}),
-            "stance-model": Prediction("stance", ["none"], {"against": 0.1, "favor": 0.2, "none": 0.7}, target="the plan"),
+            "stance-model": Prediction(
+                "stance", ["none"], {"against": 0.1, "favor": 0.2, "none": 0.7}, target="the plan"
+            ),
         }
         if i == 0:
             rigged = unit.text.index("<b>rigged</b>")
-            found = [TaggedSpan(rigged, rigged + 13, "Loaded_Language", 0.8), TaggedSpan(0, len(unit.text) - 1, "Doubt", 0.6)]
-            predictions["tagger"] = Prediction("spans", ["Doubt", "Loaded_Language"], {"Doubt": 0.6, "Loaded_Language": 0.8}, spans=found)
+            found = [
+                TaggedSpan(rigged, rigged + 13, "Loaded_Language", 0.8),
+                TaggedSpan(0, len(unit.text) - 1, "Doubt", 0.6),
+            ]
+            predictions["tagger"] = Prediction(
+                "spans", ["Doubt", "Loaded_Language"], {"Doubt": 0.6, "Loaded_Language": 0.8}, spans=found
+            )
         units.append(ScoredUnit("sentence", unit, predictions))
-    frames = Prediction("frames", ["Political"], {"Economic": 0.2, "Political": 0.8}, evidence=[FrameEvidence("Political", *bounds[1], 0.6)])
+    frames = Prediction(
+        "frames",
+        ["Political"],
+        {"Economic": 0.2, "Political": 0.8},
+        evidence=[FrameEvidence("Political", *bounds[1], 0.6)],
+    )
     stance = Prediction("stance", ["against"], {"against": 0.6, "favor": 0.1, "none": 0.3}, target="the <plan>")
     return ScoredArticle(Article(article_id, TEXT), units, {"frames-model": frames, "stance-model": stance})
 
@@ -83,7 +101,9 @@ def test_every_label_is_a_visible_tag_after_its_unit_or_span_and_in_its_legend(t
     assert '&lt;b&gt;rigged&lt;/b&gt;</u><span class="tag" data-label="Loaded_Language"' in units[0]
     assert '<span class="tag" data-label="Political"' in body  # the frame's evidence sentence
     legend = body[body.index('<div class="legend">') : body.index("<section")]
-    units, spans, articles = (legend[legend.index(f"<b>{name}</b>") :].split("</p>")[0] for name in ("Units", "Spans", "Articles"))
+    units, spans, articles = (
+        legend[legend.index(f"<b>{name}</b>") :].split("</p>")[0] for name in ("Units", "Spans", "Articles")
+    )
     assert re.findall(r">([^<>]+)</span>", units.split(": ", 1)[1]) == ["Loaded_Language", "Doubt", "none"]
     assert re.findall(r">([^<>]+)</span>", spans.split(": ", 1)[1]) == ["Loaded_Language", "Doubt"]
     assert re.findall(r">([^<>]+)</span>", articles.split(": ", 1)[1]) == ["Political", "against"]
@@ -93,7 +113,15 @@ def test_each_article_opens_with_a_summary_of_its_frames_top_techniques_and_stan
     page = _page(tmp_path / "page.html", _article())
     summary = page[page.index('<div class="summary">') :].split("</div>")[0]
     badges = re.findall(r'data-label="([^"]+)"[^>]*>[^<]*<small>([^<]*)</small>', summary)
-    assert badges == [("Political", "0.80"), ("against", "0.60"), ("Doubt", "×2"), ("Loaded_Language", "×1"), ("none", "×3"), ("Loaded_Language", "×1"), ("Doubt", "×1")]
+    assert badges == [
+        ("Political", "0.80"),
+        ("against", "0.60"),
+        ("Doubt", "×2"),
+        ("Loaded_Language", "×1"),
+        ("none", "×3"),
+        ("Loaded_Language", "×1"),
+        ("Doubt", "×1"),
+    ]
     assert "(techniques, 2 of 3 sentences labelled)" in summary and "(spans, 2 spans in 1 sentence)" in summary
     assert "(stance toward <q>the &lt;plan&gt;</q>)" in summary
 
@@ -101,10 +129,15 @@ def test_each_article_opens_with_a_summary_of_its_frames_top_techniques_and_stan
 def test_with_several_targets_each_stance_tag_names_its_target(tmp_path: Path) -> None:
     result = _article()
     for unit in result.units:
-        unit.predictions = {f"stance-model@{t}": Prediction("stance", ["none"], {"against": 0.1, "favor": 0.2, "none": 0.7}, target=t) for t in ("Pier", "Toll")}
+        unit.predictions = {
+            f"stance-model@{t}": Prediction("stance", ["none"], {"against": 0.1, "favor": 0.2, "none": 0.7}, target=t)
+            for t in ("Pier", "Toll")
+        }
     page = _page(tmp_path / "page.html", result)
     units = page[page.index('data-unit="sentence"') :].split('<span class="unit"')[1:]
-    assert [re.findall(r'<span class="tag"[^>]*>([^<]*)<small>', unit) for unit in units] == [["Pier: none ", "Toll: none "]] * 3
+    assert [re.findall(r'<span class="tag"[^>]*>([^<]*)<small>', unit) for unit in units] == [
+        ["Pier: none ", "Toll: none "]
+    ] * 3
 
 
 def test_labels_model_names_targets_and_ids_are_escaped(tmp_path: Path) -> None:
@@ -123,7 +156,9 @@ def test_the_print_stylesheet_keeps_tags_and_lines_and_breaks_pages_between_arti
     assert "section.article+section.article{break-before:page}" in print_rules
     assert "print-color-adjust:exact" in print_rules
     # The label is in the tag's text and its colour in lines, which print whether or not backgrounds do.
-    assert "border:2px var(--b,solid) var(--c,#777)" in screen and "text-decoration:underline var(--b) var(--c)" in screen
+    assert (
+        "border:2px var(--b,solid) var(--c,#777)" in screen and "text-decoration:underline var(--b) var(--c)" in screen
+    )
 
 
 def _rows(path: Path, encoding: str = "utf-8") -> list[dict[str, str]]:
@@ -136,7 +171,16 @@ def test_csv_has_a_row_per_span_in_article_offsets_and_a_column_per_label(tmp_pa
     writer.write(_article())
     writer.close()
     header = next(csv.reader(out.open(encoding="utf-8", newline="")))
-    scores = ["score:Loaded_Language", "score:Doubt", "score:Flag_Waving", "score:Economic", "score:Political", "score:against", "score:favor", "score:none"]
+    scores = [
+        "score:Loaded_Language",
+        "score:Doubt",
+        "score:Flag_Waving",
+        "score:Economic",
+        "score:Political",
+        "score:against",
+        "score:favor",
+        "score:none",
+    ]
     assert header[-len(scores) :] == scores and "scores" not in header
     rows = _rows(out)
     assert [r["level"] for r in rows].count("unit") == 7 and [r["level"] for r in rows].count("article") == 2
@@ -151,7 +195,11 @@ def test_csv_has_a_row_per_span_in_article_offsets_and_a_column_per_label(tmp_pa
     tech = next(r for r in rows if r["model"] == "tech")
     assert (tech["score:Doubt"], tech["score:Economic"]) == ("0.9", "")  # a model fills only its own labels
     (evidence,) = [r for r in rows if r["level"] == "frame_evidence"]
-    assert (evidence["labels"], evidence["weight"], evidence["text"]) == ("Political", "0.6", "The “plan” is a disaster.")
+    assert (evidence["labels"], evidence["weight"], evidence["text"]) == (
+        "Political",
+        "0.6",
+        "The “plan” is a disaster.",
+    )
 
 
 def test_excel_csv_starts_with_a_byte_order_mark(tmp_path: Path) -> None:
@@ -164,15 +212,48 @@ def test_excel_csv_starts_with_a_byte_order_mark(tmp_path: Path) -> None:
     assert _rows(excel, "utf-8-sig") == _rows(plain)
 
 
-def test_score_excel_flows_from_the_command_line(tmp_path: Path, tiny_classifier_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_score_excel_flows_from_the_command_line(
+    tmp_path: Path, tiny_classifier_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     article = tmp_path / "article.txt"
     article.write_text("Zürich’s “plan” is a disaster. Nothing happened.", encoding="utf-8")
     out = tmp_path / "out.csv"
-    assert main(["score", "--model", str(tiny_classifier_dir), "--format", "csv", "--excel", "--out", str(out), "--quiet", str(article)]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--model",
+                str(tiny_classifier_dir),
+                "--format",
+                "csv",
+                "--excel",
+                "--out",
+                str(out),
+                "--quiet",
+                str(article),
+            ]
+        )
+        == 0
+    )
     assert out.read_bytes().startswith("\ufeffarticle_id,".encode())
     rows = _rows(out, "utf-8-sig")
     assert rows[0]["text"] == "Zürich’s “plan” is a disaster." and {"score:a", "score:b", "score:c"} <= rows[0].keys()
-    assert main(["score", "--model", str(tiny_classifier_dir), "--format", "jsonl", "--excel", "--out", str(tmp_path / "o.jsonl"), str(article)]) == 2
+    assert (
+        main(
+            [
+                "score",
+                "--model",
+                str(tiny_classifier_dir),
+                "--format",
+                "jsonl",
+                "--excel",
+                "--out",
+                str(tmp_path / "o.jsonl"),
+                str(article),
+            ]
+        )
+        == 2
+    )
     assert "--excel is for --format csv, not jsonl" in capsys.readouterr().err
     assert not (tmp_path / "o.jsonl").exists()
 
@@ -197,5 +278,9 @@ def test_merged_excel_shards_keep_one_byte_order_mark(tmp_path: Path, tiny_class
     assert main(["score", *common, "--out", str(tmp_path / "whole.csv"), str(inputs)]) == 0
     merged = tmp_path / "merged.csv"
     assert main(["merge", *map(str, shards), "--inputs", str(inputs), "--format", "csv", "--out", str(merged)]) == 0
-    assert merged.read_bytes().startswith(b"\xef\xbb\xbfarticle_id,") and merged.read_bytes().count(b"\xef\xbb\xbf") == 1
-    assert [r["text"] for r in _rows(merged, "utf-8-sig")] == [r["text"] for r in _rows(tmp_path / "whole.csv", "utf-8-sig")]
+    assert (
+        merged.read_bytes().startswith(b"\xef\xbb\xbfarticle_id,") and merged.read_bytes().count(b"\xef\xbb\xbf") == 1
+    )
+    assert [r["text"] for r in _rows(merged, "utf-8-sig")] == [
+        r["text"] for r in _rows(tmp_path / "whole.csv", "utf-8-sig")
+    ]

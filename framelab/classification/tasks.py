@@ -58,7 +58,9 @@ STANCE = Task(
     doc="(target, article) pairs, single-label: the stance of each article toward its target; also applied to every sentence",
     level="pair",
     multi_label=False,
-    load_split=partial(_ARTICLE_SPLIT, column="stance", inventory="stances", single_label=True, pair_column="stance_target"),
+    load_split=partial(
+        _ARTICLE_SPLIT, column="stance", inventory="stances", single_label=True, pair_column="stance_target"
+    ),
     pooling="mean",
     selection_metric="macro_f1",
     also_scores="sentence",

@@ -59,10 +59,14 @@ def _majority(dataset_dir: Path, task: Task, names: list[str], test: TaskData) -
     return task_scores(task, decided.astype(float), decided, test, names)
 
 
-def baseline_decisions(dataset_dir: Path, task: Task, names: list[str], test: TaskData) -> tuple[np.ndarray, np.ndarray]:
+def baseline_decisions(
+    dataset_dir: Path, task: Task, names: list[str], test: TaskData
+) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities and decisions of the TF-IDF baseline fitted on the train split, on ``test``."""
     train, _ = task.load_split(dataset_dir, "train", names)
-    probs = baseline_probabilities(_texts_with_targets(train), train.targets, _texts_with_targets(test), multi_label=task.multi_label)
+    probs = baseline_probabilities(
+        _texts_with_targets(train), train.targets, _texts_with_targets(test), multi_label=task.multi_label
+    )
     if task.multi_label:
         return probs, decisions_at(probs, 0.5)
     decided = np.zeros_like(probs, dtype=np.int64)
@@ -74,10 +78,24 @@ def _fmt(scores: dict, key: str) -> str:
     return f"{scores[key]['f1']:.3f}" if key in scores else "–"
 
 
-def _write_report(folder: Path, metrics: dict, names: list[str], probs: np.ndarray, decided: np.ndarray, gold: np.ndarray, thresholds: list[float] | None) -> None:
+def _write_report(
+    folder: Path,
+    metrics: dict,
+    names: list[str],
+    probs: np.ndarray,
+    decided: np.ndarray,
+    gold: np.ndarray,
+    thresholds: list[float] | None,
+) -> None:
     model, base = metrics["model"], metrics["baseline"]
     support = [model["per_label"][n]["support"] for n in names]
-    plots.per_label_f1(folder / "per_label_f1.png", names, [model["per_label"][n]["f1"] for n in names], [base["per_label"][n]["f1"] for n in names], support)
+    plots.per_label_f1(
+        folder / "per_label_f1.png",
+        names,
+        [model["per_label"][n]["f1"] for n in names],
+        [base["per_label"][n]["f1"] for n in names],
+        support,
+    )
     plots.pr_curves(folder / "pr_curves.png", names, probs, gold, thresholds)
     title = "confusion matrix" if "accuracy" in model else "gold label (row) × predicted label (column); none: no label"
     plots.label_matrix(folder / "label_matrix.png", names, gold, decided, title)
@@ -98,7 +116,9 @@ def _write_report(folder: Path, metrics: dict, names: list[str], probs: np.ndarr
             f"| {title} | {s['micro']['precision']:.3f} | {s['micro']['recall']:.3f} | {s['micro']['f1']:.3f} | {s['macro']['f1']:.3f} | {_fmt(s, 'any')} | {art} |"
         )
     if "model_at_0.5" in metrics:
-        lines.append(f"| framelab model at threshold 0.5 | | | {metrics['model_at_0.5']['micro']['f1']:.3f} | {metrics['model_at_0.5']['macro']['f1']:.3f} | {_fmt(metrics['model_at_0.5'], 'any')} | |")
+        lines.append(
+            f"| framelab model at threshold 0.5 | | | {metrics['model_at_0.5']['micro']['f1']:.3f} | {metrics['model_at_0.5']['macro']['f1']:.3f} | {_fmt(metrics['model_at_0.5'], 'any')} | |"
+        )
     if "technique_classification" in model:
         lines += [
             "",
@@ -106,17 +126,39 @@ def _write_report(folder: Path, metrics: dict, names: list[str], probs: np.ndarr
             f"model {model['technique_classification']['f1']:.3f}, baseline {base['technique_classification']['f1']:.3f}.",
         ]
     if "stance" in model:
-        lines += ["", "## Stance measures", "", "| system | macro-F1 | accuracy | F_avg (favor, against) | FNC-1 relative score |", "|---|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "## Stance measures",
+            "",
+            "| system | macro-F1 | accuracy | F_avg (favor, against) | FNC-1 relative score |",
+            "|---|---:|---:|---:|---:|",
+        ]
         for title, s in systems:
             st = s["stance"]
             f_avg = f"{st['f_avg']:.3f}" if "f_avg" in st else "–"
             fnc = f"{st['fnc_relative']:.3f}" if "fnc_relative" in st else "–"
             lines.append(f"| {title} | {st['macro_f1']:.3f} | {st['accuracy']:.3f} | {f_avg} | {fnc} |")
-    lines += ["", "## Per label", "", "| label | support | model P | model R | model F1 | baseline F1 |", "|---|---:|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "## Per label",
+        "",
+        "| label | support | model P | model R | model F1 | baseline F1 |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for n in names:
         m = model["per_label"][n]
-        lines.append(f"| {n} | {m['support']} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {base['per_label'][n]['f1']:.3f} |")
-    lines += ["", "![per-label F1](per_label_f1.png)", "", "![precision-recall](pr_curves.png)", "", "![label matrix](label_matrix.png)", ""]
+        lines.append(
+            f"| {n} | {m['support']} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {base['per_label'][n]['f1']:.3f} |"
+        )
+    lines += [
+        "",
+        "![per-label F1](per_label_f1.png)",
+        "",
+        "![precision-recall](pr_curves.png)",
+        "",
+        "![label matrix](label_matrix.png)",
+        "",
+    ]
     (folder / "report.md").write_text("\n".join(lines), encoding="utf-8")
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
 
@@ -184,4 +226,8 @@ def article_level_scores(probs: np.ndarray, decided: np.ndarray, data: TaskData,
 
 def stance_extra_scores(probs: np.ndarray, decided: np.ndarray, data: TaskData, names: list[str]) -> dict:
     """Stance tasks' extra figures: macro-F1, accuracy and the corpus's own measure (F_avg or the FNC-1 score)."""
-    return {"stance": stance_scores([names[i] for i in decided.argmax(axis=1)], [names[i] for i in data.targets.argmax(axis=1)], names)}
+    return {
+        "stance": stance_scores(
+            [names[i] for i in decided.argmax(axis=1)], [names[i] for i in data.targets.argmax(axis=1)], names
+        )
+    }

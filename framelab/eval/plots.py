@@ -25,7 +25,9 @@ def _pyplot():
     return plt
 
 
-def per_label_f1(path: Path, names: list[str], model_f1: list[float], baseline_f1: list[float], support: list[int]) -> None:
+def per_label_f1(
+    path: Path, names: list[str], model_f1: list[float], baseline_f1: list[float], support: list[int]
+) -> None:
     """Horizontal bars of per-label F1, model beside baseline."""
     plt = _pyplot()
     y = np.arange(len(names))
@@ -42,7 +44,14 @@ def per_label_f1(path: Path, names: list[str], model_f1: list[float], baseline_f
     plt.close(fig)
 
 
-def pr_curves(path: Path, names: list[str], probs: np.ndarray, gold: np.ndarray, thresholds: list[float] | None = None, top: int = 6) -> None:
+def pr_curves(
+    path: Path,
+    names: list[str],
+    probs: np.ndarray,
+    gold: np.ndarray,
+    thresholds: list[float] | None = None,
+    top: int = 6,
+) -> None:
     """Precision–recall steps of the ``top`` most frequent labels with their average precision, the decision threshold marked on each."""
     from sklearn.metrics import PrecisionRecallDisplay
 
@@ -50,7 +59,13 @@ def pr_curves(path: Path, names: list[str], probs: np.ndarray, gold: np.ndarray,
     order = [j for j in np.argsort(-gold.sum(axis=0))[:top] if gold[:, j].sum()]
     fig, ax = plt.subplots(figsize=(6, 5))
     for j in order:
-        display = PrecisionRecallDisplay.from_predictions(gold[:, j], probs[:, j], ax=ax, name=f"{names[j]} ({int(gold[:, j].sum())})", curve_kwargs={"drawstyle": "steps-post"})
+        display = PrecisionRecallDisplay.from_predictions(
+            gold[:, j],
+            probs[:, j],
+            ax=ax,
+            name=f"{names[j]} ({int(gold[:, j].sum())})",
+            curve_kwargs={"drawstyle": "steps-post"},
+        )
         if thresholds is not None:
             decided = probs[:, j] >= thresholds[j]
             tp = int((decided & (gold[:, j] == 1)).sum())
@@ -59,7 +74,12 @@ def pr_curves(path: Path, names: list[str], probs: np.ndarray, gold: np.ndarray,
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.legend(fontsize=7)
-    ax.set_title("Precision–recall of the most frequent labels (dots: the decision threshold)" if thresholds is not None else "Precision–recall of the most frequent labels", fontsize=9)
+    ax.set_title(
+        "Precision–recall of the most frequent labels (dots: the decision threshold)"
+        if thresholds is not None
+        else "Precision–recall of the most frequent labels",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -92,7 +112,14 @@ def label_matrix(path: Path, names: list[str], gold: np.ndarray, pred: np.ndarra
     size = max(4.0, 0.4 * len(names) + 2)
     fig, ax = plt.subplots(figsize=(size, size))
     display = ConfusionMatrixDisplay(label_counts(gold, pred), display_labels=[*names, "none"])
-    display.plot(ax=ax, cmap="Blues", colorbar=False, xticks_rotation="vertical", include_values=len(names) <= 25, text_kw={"fontsize": 6})
+    display.plot(
+        ax=ax,
+        cmap="Blues",
+        colorbar=False,
+        xticks_rotation="vertical",
+        include_values=len(names) <= 25,
+        text_kw={"fontsize": 6},
+    )
     ax.set_xlabel("predicted")
     ax.set_ylabel("gold")
     ax.set_title(title, fontsize=9)

@@ -19,7 +19,9 @@ from framelab.models.predictor import inference_progress
 from framelab.tasks import get_task
 
 
-def evaluate_model(model_dir: str | Path, dataset_dir: str | Path, split: str = "dev", report_dir: str | Path | None = None) -> EvalResult:
+def evaluate_model(
+    model_dir: str | Path, dataset_dir: str | Path, split: str = "dev", report_dir: str | Path | None = None
+) -> EvalResult:
     """Score ``split`` of a dataset with a saved model and write a report folder.
 
     Default folder: ``reports/<model name>-<split>``.
@@ -31,7 +33,9 @@ def evaluate_model(model_dir: str | Path, dataset_dir: str | Path, split: str = 
         return get_task(predictor.meta.task).evaluate(predictor, dataset_dir, split, out)
 
 
-def baseline_report(dataset_dir: str | Path, task: str, split: str = "dev", report_dir: str | Path | None = None) -> EvalResult:
+def baseline_report(
+    dataset_dir: str | Path, task: str, split: str = "dev", report_dir: str | Path | None = None
+) -> EvalResult:
     """Fit the TF-IDF baseline on train, score ``split`` and write ``metrics.json``."""
     dataset_dir = Path(dataset_dir)
     record = get_task(task)
@@ -39,7 +43,13 @@ def baseline_report(dataset_dir: str | Path, task: str, split: str = "dev", repo
         raise ValueError(f"task {task} has no TF-IDF baseline of its own; evaluate a model of it with framelab eval")
     data, names = record.load_split(dataset_dir, split, None)
     _, decided = baseline_decisions(dataset_dir, record, names, data)
-    metrics = {"task": task, "split": split, "data_dir": str(dataset_dir), "n_examples": len(data.texts), "baseline": task_scores(record, decided.astype(float), decided, data, names)}
+    metrics = {
+        "task": task,
+        "split": split,
+        "data_dir": str(dataset_dir),
+        "n_examples": len(data.texts),
+        "baseline": task_scores(record, decided.astype(float), decided, data, names),
+    }
     out = Path(report_dir or Path("reports") / f"baseline-{dataset_dir.name}-{task}-{split}")
     with atomic_folder(out) as tmp:
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")

@@ -44,4 +44,6 @@ def stance_scores(pred: list[str], gold: list[str], names: list[str]) -> dict:
         scheme = "semeval2016"
     else:
         scheme = "generic"
-    return _metric("stance_scores").compute(predictions=list(pred), references=list(gold), scheme=scheme, labels=list(names))
+    return _metric("stance_scores").compute(
+        predictions=list(pred), references=list(gold), scheme=scheme, labels=list(names)
+    )

@@ -108,7 +108,9 @@ def train_heads(
     return heads
 
 
-def apply_heads(heads: list[FrameAttention], spec: HeadSpec, articles: list[np.ndarray], batch_size: int = 64) -> tuple[np.ndarray, list[np.ndarray]]:
+def apply_heads(
+    heads: list[FrameAttention], spec: HeadSpec, articles: list[np.ndarray], batch_size: int = 64
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """Mean probabilities ``(articles, labels)`` of the heads, and per article its mean attention ``(labels, sentences)``."""
     probs = np.zeros((len(articles), spec.labels))
     weights: list[np.ndarray] = []
@@ -127,7 +129,11 @@ def apply_heads(heads: list[FrameAttention], spec: HeadSpec, articles: list[np.n
 
 def save_heads(folder: Path, heads: list[FrameAttention], spec: HeadSpec) -> None:
     """Write ``head.json`` and ``head.safetensors`` into ``folder``."""
-    tensors = {f"{k}.{name}": value.detach().contiguous() for k, head in enumerate(heads) for name, value in head.state_dict().items()}
+    tensors = {
+        f"{k}.{name}": value.detach().contiguous()
+        for k, head in enumerate(heads)
+        for name, value in head.state_dict().items()
+    }
     save_file(tensors, str(Path(folder) / HEAD_WEIGHTS_FILE))
     (Path(folder) / HEAD_CONFIG_FILE).write_text(json.dumps(asdict(spec), indent=2), encoding="utf-8")
 

@@ -26,7 +26,9 @@ EVIDENCE_MASS = 0.5
 EVIDENCE_SENTENCES = 5
 
 
-def frame_evidence(offsets: list[tuple[int, int]], attention: np.ndarray, labels: list[str], decided: np.ndarray) -> list[FrameEvidence]:
+def frame_evidence(
+    offsets: list[tuple[int, int]], attention: np.ndarray, labels: list[str], decided: np.ndarray
+) -> list[FrameEvidence]:
     """The sentences that carry each decided frame: the most attended first, until :data:`EVIDENCE_MASS` of the frame's attention (at most :data:`EVIDENCE_SENTENCES`).
 
     ``attention`` is ``(labels, sentences)``, each row summing to 1 over the
@@ -50,7 +52,14 @@ def frame_evidence(offsets: list[tuple[int, int]], attention: np.ndarray, labels
 class AttentionPredictor:
     """A trained ``frames_attention`` model ready to score articles."""
 
-    def __init__(self, model_dir: str | Path, *, batch_size: int = 64, quantize: str | None = None, device: str | torch.device | None = None):
+    def __init__(
+        self,
+        model_dir: str | Path,
+        *,
+        batch_size: int = 64,
+        quantize: str | None = None,
+        device: str | torch.device | None = None,
+    ):
         self.model_dir = Path(model_dir)
         self.meta: ModelMeta = read_meta(self.model_dir)
         self.batch_size = batch_size
@@ -60,12 +69,18 @@ class AttentionPredictor:
         encoder = AutoModel.from_pretrained(str(self.model_dir), use_safetensors=True, trust_remote_code=False).eval()
         if quantize == "int8":
             qconfig = torch.ao.quantization.per_channel_dynamic_qconfig
-            encoder = torch.ao.quantization.quantize_dynamic(encoder, {torch.nn.Linear: qconfig}, dtype=torch.qint8, inplace=True)
+            encoder = torch.ao.quantization.quantize_dynamic(
+                encoder, {torch.nn.Linear: qconfig}, dtype=torch.qint8, inplace=True
+            )
             self.device = torch.device("cpu")
         elif quantize is not None:
             raise ValueError(f"unknown quantisation {quantize!r}; the only choice is int8")
         else:
-            self.device = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            self.device = (
+                torch.device(device)
+                if device is not None
+                else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            )
         self.encoder = encoder.to(self.device)
         self.heads, self.spec = load_heads(self.model_dir)
         self.lexical = LexicalModel.load(self.model_dir) if self.meta.lexical_weight else None
@@ -77,9 +92,13 @@ class AttentionPredictor:
 
     def sentences(self, texts: list[str]) -> list[ArticleSentences]:
         """Each text's sentences, with offsets and vectors."""
-        return article_sentences(self.tokenizer, self.encoder, texts, max_length=self.meta.max_length, batch_size=self.batch_size)
+        return article_sentences(
+            self.tokenizer, self.encoder, texts, max_length=self.meta.max_length, batch_size=self.batch_size
+        )
 
-    def explained(self, texts: list[str], pairs: list[str] | None = None) -> tuple[np.ndarray, list[ArticleSentences], list[np.ndarray]]:
+    def explained(
+        self, texts: list[str], pairs: list[str] | None = None
+    ) -> tuple[np.ndarray, list[ArticleSentences], list[np.ndarray]]:
         """Frame probabilities per text, its sentences, and the heads' attention ``(labels, sentences)`` over them."""
         sentences = self.sentences(texts)
         probs, attention = apply_heads(self.heads, self.spec, [s.vectors for s in sentences])
@@ -91,7 +110,9 @@ class AttentionPredictor:
         """Frame probabilities per text, shape ``(len(texts), len(labels))``."""
         return self.explained(texts, pairs)[0]
 
-    def evidence(self, texts: list[str], decided: np.ndarray, explained: tuple | None = None) -> list[list[FrameEvidence]]:
+    def evidence(
+        self, texts: list[str], decided: np.ndarray, explained: tuple | None = None
+    ) -> list[list[FrameEvidence]]:
         """Per text, the sentences that carry each frame decided in ``decided`` (:func:`frame_evidence`)."""
         _, sentences, attention = explained or self.explained(texts)
         return [frame_evidence(s.offsets, a, self.meta.labels, row) for s, a, row in zip(sentences, attention, decided)]

@@ -51,7 +51,9 @@ def encode_sentences(tokenizer, encoder, sentences: list[str], *, max_length: in
                 input_ids[row, : lengths[i]] = ids[i]
                 mask[row, : lengths[i]] = 1
             attention = torch.from_numpy(mask).to(device)
-            hidden = encoder(input_ids=torch.from_numpy(input_ids).to(device), attention_mask=attention).last_hidden_state
+            hidden = encoder(
+                input_ids=torch.from_numpy(input_ids).to(device), attention_mask=attention
+            ).last_hidden_state
             out[idx] = mean_tokens(hidden, attention).float().cpu().numpy()
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     return out / np.maximum(norms, 1e-12)

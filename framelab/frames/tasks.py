@@ -12,7 +12,9 @@ FRAMES_ATTENTION = Task(
     level="article",
     multi_label=True,
     head="sequence",
-    load_split=partial(Lazy("framelab.splits:load_article_split"), column="frames", inventory="frames", single_label=False),
+    load_split=partial(
+        Lazy("framelab.splits:load_article_split"), column="frames", inventory="frames", single_label=False
+    ),
     train=Lazy("framelab.frames.train:train_frames_attention"),
     card_metrics=Lazy("framelab.frames.train:card_metrics"),
     formats=frozenset({"jsonl", "csv", "html", "semeval2023"}),

@@ -57,7 +57,14 @@ def _kept(config: Config, targets: np.ndarray) -> list[int]:
     counts = targets.sum(axis=0)
     keep = [j for j, c in enumerate(counts) if c >= max(1, config.train.min_label_count)]
     if not keep:
-        raise DataError(Problem(str(config.dataset_dir), None, "no frame has enough training articles", "check the corpus annotations or lower train.min_label_count"))
+        raise DataError(
+            Problem(
+                str(config.dataset_dir),
+                None,
+                "no frame has enough training articles",
+                "check the corpus annotations or lower train.min_label_count",
+            )
+        )
     return keep
 
 
@@ -77,7 +84,9 @@ def train_frames_attention(config: Config, *, resume: bool = False, callbacks=No
     if resume:
         raise ConfigError("frames_attention keeps no checkpoints (it trains in minutes): run without --resume")
     if config.train.folds:
-        raise ConfigError("train.folds: frames_attention has no k-fold run; set train.folds to 0 (its figures are cross-fitted over halves of the dev articles)")
+        raise ConfigError(
+            "train.folds: frames_attention has no k-fold run; set train.folds to 0 (its figures are cross-fitted over halves of the dev articles)"
+        )
     t = config.train
     task = get_task(t.task)
     base, _ = start(config)
@@ -109,14 +118,26 @@ def train_frames_attention(config: Config, *, resume: bool = False, callbacks=No
     if t.lexical_weight:
         lexical = LexicalModel.fit(train_data.texts, train_data.targets, seed=t.seed)
         dev_probs = blend(dev_probs, lexical.probabilities(dev_data.texts), t.lexical_weight)
-    thresholds = tuned_thresholds(t.threshold_rule, dev_probs, dev_data.targets, t.threshold_min_support, t.threshold_step)
+    thresholds = tuned_thresholds(
+        t.threshold_rule, dev_probs, dev_data.targets, t.threshold_min_support, t.threshold_step
+    )
     dev_metrics["at_0.5"] = multilabel_scores(decisions_at(dev_probs, 0.5), dev_data.targets, names)
     dev_metrics["at_tuned_thresholds"] = multilabel_scores(decisions_at(dev_probs, thresholds), dev_data.targets, names)
-    dev_metrics["cross_fitted"] = cross_fitted_figures(dev_probs, dev_data.targets, dev_data.ids, names, rule=t.threshold_rule, min_support=t.threshold_min_support, step=t.threshold_step)
+    dev_metrics["cross_fitted"] = cross_fitted_figures(
+        dev_probs,
+        dev_data.targets,
+        dev_data.ids,
+        names,
+        rule=t.threshold_rule,
+        min_support=t.threshold_min_support,
+        step=t.threshold_step,
+    )
     dev_metrics["n_dev_examples"] = len(dev_data.texts)
     dev_metrics["encode_seconds"] = round(encoded - started, 1)
     dev_metrics["train_runtime_seconds"] = round(seconds, 1)
-    dev_metrics["train_samples_per_second"] = round(len(train_data.texts) * max(1, round(t.epochs)) * spec.heads / max(seconds - (encoded - started), 1e-9), 1)
+    dev_metrics["train_samples_per_second"] = round(
+        len(train_data.texts) * max(1, round(t.epochs)) * spec.heads / max(seconds - (encoded - started), 1e-9), 1
+    )
 
     meta = ModelMeta(
         task=task.name,
@@ -128,7 +149,10 @@ def train_frames_attention(config: Config, *, resume: bool = False, callbacks=No
         pooling="attention",
         base_model=config.model.base,
         framelab_version=framelab.__version__,
-        extra={"dataset": str(config.dataset_dir), "train_label_counts": dict(zip(names, map(int, train_data.targets.sum(axis=0))))},
+        extra={
+            "dataset": str(config.dataset_dir),
+            "train_label_counts": dict(zip(names, map(int, train_data.targets.sum(axis=0)))),
+        },
         lexical_weight=t.lexical_weight,
     )
     with atomic_folder(config.model_dir) as tmp:
@@ -138,7 +162,9 @@ def train_frames_attention(config: Config, *, resume: bool = False, callbacks=No
         write_meta(tmp, meta)
         if lexical is not None:
             lexical.save(tmp)
-        (tmp / "training_config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False), encoding="utf-8")
+        (tmp / "training_config.yaml").write_text(
+            yaml.safe_dump(config_to_dict(config), sort_keys=False), encoding="utf-8"
+        )
         (tmp / "dev_metrics.json").write_text(json.dumps(dev_metrics, indent=2), encoding="utf-8")
         write_model_card(tmp, meta, config, dev_metrics)
     return TrainResult(config.model_dir, dev_metrics, seconds, dev_metrics["train_samples_per_second"])

@@ -33,7 +33,9 @@ def classifier_metrics(dev_metrics: dict, config: Config) -> str:
     if "cross_validated" in dev_metrics:
         return _cross_validated(dev_metrics)
     if "argmax" in dev_metrics:
-        return f"Dev split, arg-max (accuracy {dev_metrics['argmax']['accuracy']:.3f}):\n\n" + metrics_table(dev_metrics["argmax"])
+        return f"Dev split, arg-max (accuracy {dev_metrics['argmax']['accuracy']:.3f}):\n\n" + metrics_table(
+            dev_metrics["argmax"]
+        )
     table = (
         f"Dev split, thresholds tuned on this same split ({config.train.threshold_rule.replace('_', '-')} rule), so optimistic:\n\n"
         + metrics_table(dev_metrics["at_tuned_thresholds"])
@@ -94,12 +96,26 @@ def headline_metrics(dev_metrics: dict) -> list[dict]:
     """The figures a card's metadata reports, as model-index metric entries (type, name, value)."""
     if "cross_validated" in dev_metrics and "span_f1" in dev_metrics["cross_validated"]:
         cv = dev_metrics["cross_validated"]
-        return [{"type": "f1", "name": f"{cv['folds']}-fold cross-validated span-identification F1 (SemEval-2020 SI)", "value": round(cv["span_f1"]["mean"], 4)}]
+        return [
+            {
+                "type": "f1",
+                "name": f"{cv['folds']}-fold cross-validated span-identification F1 (SemEval-2020 SI)",
+                "value": round(cv["span_f1"]["mean"], 4),
+            }
+        ]
     if "cross_validated" in dev_metrics:
         cv = dev_metrics["cross_validated"]
         return [
-            {"type": "f1", "name": f"{cv['folds']}-fold cross-validated micro-F1", "value": round(cv["micro_f1"]["mean"], 4)},
-            {"type": "f1", "name": f"{cv['folds']}-fold cross-validated macro-F1", "value": round(cv["macro_f1"]["mean"], 4)},
+            {
+                "type": "f1",
+                "name": f"{cv['folds']}-fold cross-validated micro-F1",
+                "value": round(cv["micro_f1"]["mean"], 4),
+            },
+            {
+                "type": "f1",
+                "name": f"{cv['folds']}-fold cross-validated macro-F1",
+                "value": round(cv["macro_f1"]["mean"], 4),
+            },
         ]
     if "at_tuned_thresholds" in dev_metrics:
         tuned = dev_metrics["at_tuned_thresholds"]
@@ -109,7 +125,10 @@ def headline_metrics(dev_metrics: dict) -> list[dict]:
         ]
     if "argmax" in dev_metrics:
         top = dev_metrics["argmax"]
-        return [{"type": "accuracy", "name": "dev accuracy", "value": round(top["accuracy"], 4)}, {"type": "f1", "name": "dev macro-F1", "value": round(top["macro"]["f1"], 4)}]
+        return [
+            {"type": "accuracy", "name": "dev accuracy", "value": round(top["accuracy"], 4)},
+            {"type": "f1", "name": "dev macro-F1", "value": round(top["macro"]["f1"], 4)},
+        ]
     if "at_tuned_threshold" in dev_metrics:
         si = dev_metrics["at_tuned_threshold"]["span_identification"]
         return [{"type": "f1", "name": "dev span-identification F1 (SemEval-2020 SI)", "value": round(si["f1"], 4)}]
@@ -191,8 +210,8 @@ Fine-tuned from `{meta.base_model}` by framelab {meta.framelab_version}.
 
 - **Task**: {meta.task} ({_task_line(meta)})
 - **Data**: {data_line}
-- **Labels** ({len(meta.labels)}): {', '.join(meta.labels)}
-{_blend_line(meta)}- **Training**: {config.train.epochs:g} epochs, batch {config.train.batch_size}, learning rate {config.train.learning_rate:g}, rare labels: {config.train.rare_labels}, seed {config.train.seed}; {dev_metrics.get('train_runtime_seconds', '?')} s
+- **Labels** ({len(meta.labels)}): {", ".join(meta.labels)}
+{_blend_line(meta)}- **Training**: {config.train.epochs:g} epochs, batch {config.train.batch_size}, learning rate {config.train.learning_rate:g}, rare labels: {config.train.rare_labels}, seed {config.train.seed}; {dev_metrics.get("train_runtime_seconds", "?")} s
 
 {_USE.format(data=f"`{config.data.path}` ({config.data.format})", data_line=data_line)}
 ## Dev metrics
@@ -208,7 +227,7 @@ framelab eval --model {config.model_dir} --data {config.dataset_dir} --split dev
 
 Everything scoring needs is in this folder: weights (`model.safetensors`), tokenizer, `config.json`
 (id2label), `framelab.json` (task, unit, labels, thresholds, window settings), `training_config.yaml`
-and `dev_metrics.json`{', plus the TF-IDF model it averages in' if meta.lexical_weight else ''}.
+and `dev_metrics.json`{", plus the TF-IDF model it averages in" if meta.lexical_weight else ""}.
 The stock `transformers` pipeline loads the weights and label names but not the decision thresholds:
 apply `thresholds` from `framelab.json` to its scores (`top_k=None`, `function_to_apply="sigmoid"` for
 multi-label models), or score with framelab.

@@ -45,7 +45,9 @@ ENSEMBLE_FILE = "ensemble.json"
 MEMBERS_DIR = "members"
 
 
-def _unit_probabilities(member: Predictor, texts: list[str], unit: str, labels: list[str], pieces: list[list[Unit]] | None) -> np.ndarray:
+def _unit_probabilities(
+    member: Predictor, texts: list[str], unit: str, labels: list[str], pieces: list[list[Unit]] | None
+) -> np.ndarray:
     """One member's share of :func:`member_probabilities`; ``pieces`` are the units of its kind in each text when that kind is finer than ``unit``."""
     columns = [member.meta.labels.index(name) for name in labels]
     if member.meta.unit == unit:
@@ -61,7 +63,9 @@ def _unit_probabilities(member: Predictor, texts: list[str], unit: str, labels: 
     return out
 
 
-def member_probabilities(members: list[Predictor], texts: list[str], unit: str, labels: list[str], *, split_workers: int | None = None) -> list[np.ndarray]:
+def member_probabilities(
+    members: list[Predictor], texts: list[str], unit: str, labels: list[str], *, split_workers: int | None = None
+) -> list[np.ndarray]:
     """Each member's probabilities of ``labels`` for each text, a unit of kind ``unit``.
 
     A member of a finer unit kind scores the units of its kind in each text,
@@ -70,7 +74,10 @@ def member_probabilities(members: list[Predictor], texts: list[str], unit: str, 
     maximum over them (0 where it has none).
     """
     articles = [Article(str(i), text) for i, text in enumerate(texts)]
-    cuts = {kind: split_many(articles, kind, workers=split_workers) for kind in sorted({m.meta.unit for m in members} - {unit})}
+    cuts = {
+        kind: split_many(articles, kind, workers=split_workers)
+        for kind in sorted({m.meta.unit for m in members} - {unit})
+    }
     return [_unit_probabilities(m, texts, unit, labels, cuts.get(m.meta.unit)) for m in members]
 
 
@@ -86,11 +93,22 @@ class EnsemblePredictor:
     (default: one per usable CPU; 1: none).
     """
 
-    def __init__(self, model_dir: str | Path, *, batch_size: int = 64, quantize: str | None = None, device=None, split_workers: int | None = None):
+    def __init__(
+        self,
+        model_dir: str | Path,
+        *,
+        batch_size: int = 64,
+        quantize: str | None = None,
+        device=None,
+        split_workers: int | None = None,
+    ):
         self.model_dir = Path(model_dir)
         self.split_workers = split_workers
         spec = read_spec(self.model_dir)
-        self.members = [Predictor(self.model_dir / m["folder"], batch_size=batch_size, quantize=quantize, device=device) for m in spec["members"]]
+        self.members = [
+            Predictor(self.model_dir / m["folder"], batch_size=batch_size, quantize=quantize, device=device)
+            for m in spec["members"]
+        ]
         self.weights = np.array([m["weight"] for m in spec["members"]], dtype=np.float64)
         first = self.members[0].meta
         self.meta = ModelMeta(
@@ -116,7 +134,12 @@ class EnsemblePredictor:
         """Weighted mean of the members' probabilities, shape ``(len(texts), len(labels))``."""
         if pairs is not None:
             raise ValueError("an ensemble of technique models takes no text pairs")
-        return weighted_mean(self.weights, member_probabilities(self.members, texts, self.meta.unit, self.meta.labels, split_workers=self.split_workers))
+        return weighted_mean(
+            self.weights,
+            member_probabilities(
+                self.members, texts, self.meta.unit, self.meta.labels, split_workers=self.split_workers
+            ),
+        )
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
         """0/1 decisions at the ensemble's threshold."""
@@ -132,19 +155,44 @@ def read_spec(model_dir: Path) -> dict:
     try:
         spec = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise DataError(Problem(str(path), exc.lineno, f"unreadable ensemble file: {exc.msg}", "rebuild it with `framelab ensemble`")) from exc
-    missing = [key for key in _SPEC_KEYS if key not in spec] + [f"members[{i}].{key}" for i, m in enumerate(spec.get("members", [])) for key in ("folder", "weight") if key not in m]
+        raise DataError(
+            Problem(
+                str(path), exc.lineno, f"unreadable ensemble file: {exc.msg}", "rebuild it with `framelab ensemble`"
+            )
+        ) from exc
+    missing = [key for key in _SPEC_KEYS if key not in spec] + [
+        f"members[{i}].{key}"
+        for i, m in enumerate(spec.get("members", []))
+        for key in ("folder", "weight")
+        if key not in m
+    ]
     if missing:
         raise DataError(Problem(str(path), None, f"lacks {', '.join(missing)}", "rebuild it with `framelab ensemble`"))
     for member in spec["members"]:
         if not (Path(model_dir) / member["folder"]).is_dir():
-            raise DataError(Problem(str(path), None, f"member folder {member['folder']} is missing", "copy the whole ensemble folder or rebuild it"))
+            raise DataError(
+                Problem(
+                    str(path),
+                    None,
+                    f"member folder {member['folder']} is missing",
+                    "copy the whole ensemble folder or rebuild it",
+                )
+            )
     return spec
 
 
-def load_model(model_dir: str | Path, *, batch_size: int = 64, quantize: str | None = None, device=None, split_workers: int | None = None) -> Predictor | EnsemblePredictor:
+def load_model(
+    model_dir: str | Path,
+    *,
+    batch_size: int = 64,
+    quantize: str | None = None,
+    device=None,
+    split_workers: int | None = None,
+) -> Predictor | EnsemblePredictor:
     """A model folder or an ensemble folder, whichever ``model_dir`` holds (``split_workers`` serves ensembles only)."""
     if (Path(model_dir) / ENSEMBLE_FILE).is_file():
-        return EnsemblePredictor(model_dir, batch_size=batch_size, quantize=quantize, device=device, split_workers=split_workers)
+        return EnsemblePredictor(
+            model_dir, batch_size=batch_size, quantize=quantize, device=device, split_workers=split_workers
+        )
     predictor = get_task(read_meta(Path(model_dir)).task).predictor or Predictor
     return predictor(model_dir, batch_size=batch_size, quantize=quantize, device=device)

@@ -25,7 +25,9 @@ from pathlib import Path
 from framelab.config import DEFAULT_BASE_MODEL, MPNET_BASE_MODEL
 from framelab.errors import ConfigError, DataError, Problem
 from framelab.models.mpnet import mpnet_path
-from framelab.output import atomic_folder as atomic_folder  # the one way folders are written; re-exported for the model writers
+from framelab.output import (
+    atomic_folder as atomic_folder,
+)  # the one way folders are written; re-exported for the model writers
 from framelab.tasks import get_task
 
 META_FILE = "framelab.json"
@@ -93,7 +95,10 @@ def resolve_base_model(base: str) -> str:
 
 
 #: Hub names of the encoders that ``model.base`` names by a short word.
-HUB_NAMES = {DEFAULT_BASE_MODEL: "sentence-transformers/all-MiniLM-L6-v2", MPNET_BASE_MODEL: "sentence-transformers/all-mpnet-base-v2"}
+HUB_NAMES = {
+    DEFAULT_BASE_MODEL: "sentence-transformers/all-MiniLM-L6-v2",
+    MPNET_BASE_MODEL: "sentence-transformers/all-mpnet-base-v2",
+}
 
 
 def base_model_name(base: str) -> str:
@@ -124,13 +129,24 @@ def read_meta(model_dir: Path) -> ModelMeta:
         meta = plain_classifier_meta(model_dir)
     if get_task(meta.task).needs_thresholds and (meta.thresholds is None or len(meta.thresholds) != len(meta.labels)):
         raise DataError(
-            Problem(str(path), None, "thresholds are missing or do not match the labels", "retrain the model; thresholds are written by `framelab train`")
+            Problem(
+                str(path),
+                None,
+                "thresholds are missing or do not match the labels",
+                "retrain the model; thresholds are written by `framelab train`",
+            )
         )
     for needed in ("config.json", "model.safetensors"):
         if not (model_dir / needed).is_file():
-            raise DataError(Problem(str(model_dir / needed), None, "missing from the model folder", "copy the whole folder or retrain"))
+            raise DataError(
+                Problem(
+                    str(model_dir / needed), None, "missing from the model folder", "copy the whole folder or retrain"
+                )
+            )
     if not any((model_dir / name).is_file() for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json")):
-        raise DataError(Problem(str(model_dir), None, "the model folder holds no tokenizer", "copy the whole folder or retrain"))
+        raise DataError(
+            Problem(str(model_dir), None, "the model folder holds no tokenizer", "copy the whole folder or retrain")
+        )
     return meta
 
 
@@ -145,14 +161,23 @@ def plain_classifier_meta(model_dir: Path) -> ModelMeta:
     config_path = Path(model_dir) / "config.json"
     hint = "train it with `framelab train`, or give a Hugging Face multi-label sequence-classification folder"
     if not config_path.is_file():
-        raise DataError(Problem(str(path), None, "missing, and no config.json either: this is not a model folder", hint))
+        raise DataError(
+            Problem(str(path), None, "missing, and no config.json either: this is not a model folder", hint)
+        )
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(Problem(str(config_path), None, f"unreadable: {exc}", "copy the whole folder again")) from None
     architectures = config.get("architectures") or []
     if not any(name.endswith("ForSequenceClassification") for name in architectures):
-        raise DataError(Problem(str(path), None, f"missing, and config.json names no sequence classifier (architectures: {architectures})", hint))
+        raise DataError(
+            Problem(
+                str(path),
+                None,
+                f"missing, and config.json names no sequence classifier (architectures: {architectures})",
+                hint,
+            )
+        )
     if config.get("problem_type") != "multi_label_classification":
         raise DataError(
             Problem(
@@ -170,7 +195,18 @@ def plain_classifier_meta(model_dir: Path) -> ModelMeta:
         model_dir,
     )
     base = config.get("_name_or_path") or str(model_dir)
-    return ModelMeta("techniques", "sentence", labels, [0.5] * len(labels), PLAIN_MAX_LENGTH, 0, "max", base, "", {"plain_huggingface_folder": True})
+    return ModelMeta(
+        "techniques",
+        "sentence",
+        labels,
+        [0.5] * len(labels),
+        PLAIN_MAX_LENGTH,
+        0,
+        "max",
+        base,
+        "",
+        {"plain_huggingface_folder": True},
+    )
 
 
 def write_meta(model_dir: Path, meta: ModelMeta) -> None:

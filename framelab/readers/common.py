@@ -64,7 +64,14 @@ def id_problem(article_id: str) -> str | None:
 def corpus_folder(root: Path, corpus: str) -> Path:
     """``root``, refused with a clear error unless it is a folder (``corpus`` names the format in the message)."""
     if not root.is_dir():
-        raise DataError(Problem(str(root), None, f"{corpus} corpus folder not found", "point the data config at the folder holding article<ID>.txt files"))
+        raise DataError(
+            Problem(
+                str(root),
+                None,
+                f"{corpus} corpus folder not found",
+                "point the data config at the folder holding article<ID>.txt files",
+            )
+        )
     return root
 
 
@@ -135,7 +142,9 @@ def parse_int(value: str) -> int | None:
     return int(value) if _INT_RE.fullmatch(value) else None
 
 
-def parse_offsets(start: str, end: str, *, log: ProblemLog, path: str | Path, line: int | None) -> tuple[int, int] | None:
+def parse_offsets(
+    start: str, end: str, *, log: ProblemLog, path: str | Path, line: int | None
+) -> tuple[int, int] | None:
     """Parse ``start``/``end`` and check ``0 <= start < end``; log and return ``None`` otherwise.
 
     The upper bound (article length) is checked later by :func:`check_span`.

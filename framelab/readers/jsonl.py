@@ -193,7 +193,12 @@ def _source(value: Any, aid: str, at: _Line) -> str:
 
 def _span(item: Any, index: int, aid: str, text: str, at: _Line) -> Span | None:
     """Span ``item`` of the record, or ``None`` when it is malformed, misplaced or its label dropped."""
-    if not (isinstance(item, dict) and _is_int(item.get("start")) and _is_int(item.get("end")) and isinstance(item.get("label"), str)):
+    if not (
+        isinstance(item, dict)
+        and _is_int(item.get("start"))
+        and _is_int(item.get("end"))
+        and isinstance(item.get("label"), str)
+    ):
         at.bad(
             f"article {aid}: span #{index} {json.dumps(item, ensure_ascii=False)[:80]} is not {{start: int, end: int, label: str}}",
             "offsets must be integers and the label a string",
@@ -255,7 +260,11 @@ def _stance(value: Any, aid: str, at: _Line) -> tuple[str | None, str | None]:
     """The ``stance`` field as (target, label); both ``None`` when absent or ill-typed."""
     if value is None:
         return None, None
-    if isinstance(value, dict) and set(value) <= {"target", "label"} and all(v is None or isinstance(v, str) for v in value.values()):
+    if (
+        isinstance(value, dict)
+        and set(value) <= {"target", "label"}
+        and all(v is None or isinstance(v, str) for v in value.values())
+    ):
         return value.get("target"), value.get("label")
     at.bad(f'article {aid}: \'stance\' must be {{"target": str, "label": str}} or null')
     return None, None

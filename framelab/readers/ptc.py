@@ -134,7 +134,9 @@ class _Files:
     """The files under a PTC folder, by kind; ids map to every path found."""
 
     texts: dict[str, list[Path]] = field(default_factory=lambda: defaultdict(list))
-    per_article: dict[str, dict[str, list[Path]]] = field(default_factory=lambda: {"TC": defaultdict(list), "SI": defaultdict(list)})
+    per_article: dict[str, dict[str, list[Path]]] = field(
+        default_factory=lambda: {"TC": defaultdict(list), "SI": defaultdict(list)}
+    )
     aggregated: dict[str, list[Path]] = field(default_factory=lambda: {"TC": [], "SI": []})
 
 
@@ -180,7 +182,9 @@ def _read_per_article(kind: str, files: _Files, log: ProblemLog) -> dict[str, li
     return out
 
 
-def _read_aggregated(kind: str, files: _Files, per_rows: dict[str, list[_Row]], log: ProblemLog) -> dict[str, list[_Row]]:
+def _read_aggregated(
+    kind: str, files: _Files, per_rows: dict[str, list[_Row]], log: ProblemLog
+) -> dict[str, list[_Row]]:
     """The rows of the aggregated ``kind`` files, id -> rows, each id from one file only."""
     out: dict[str, list[_Row]] = {}
     for file in files.aggregated[kind]:
@@ -218,7 +222,9 @@ def _read_aggregated(kind: str, files: _Files, per_rows: dict[str, list[_Row]], 
     return out
 
 
-def _spans(aid: str, text: str, rows: list[_Row], labels: list[str] | None, label_map: dict[str, str] | None, log: ProblemLog) -> list[Span]:
+def _spans(
+    aid: str, text: str, rows: list[_Row], labels: list[str] | None, label_map: dict[str, str] | None, log: ProblemLog
+) -> list[Span]:
     """The spans of ``rows`` whose label is known and which fit inside ``text``."""
     spans = []
     for row in rows:
@@ -238,7 +244,9 @@ def _spans(aid: str, text: str, rows: list[_Row], labels: list[str] | None, labe
     return spans
 
 
-def _article_rows(aid: str, text_path: Path, sources: list[dict[str, list[_Row]]], files: _Files, log: ProblemLog) -> list[_Row]:
+def _article_rows(
+    aid: str, text_path: Path, sources: list[dict[str, list[_Row]]], files: _Files, log: ProblemLog
+) -> list[_Row]:
     """The rows of the first source (in priority order) that has ``aid``; logs an unlabelled article."""
     for source in sources:
         if aid in source:

@@ -80,7 +80,9 @@ def read_semeval2016(path: Path, *, log: ProblemLog, labels=None, label_map=None
             if is_empty_text(text):
                 log.add(file, number, "empty text", "remove the line")
                 continue
-            articles[article_id] = Article(article_id, text, stance_target=target, stance=label, source=f"{file}:{number}")
+            articles[article_id] = Article(
+                article_id, text, stance_target=target, stance=label, source=f"{file}:{number}"
+            )
     if not files:
         log.add(path, None, "holds no SemEval-2016 stance file", "point data.path at the .txt file(s)")
     return sorted(articles.values(), key=lambda a: a.id)
@@ -116,16 +118,28 @@ def read_fnc1_bodies(files: list[Path], log: ProblemLog) -> dict[str, tuple[str,
     for file in files:
         for number, line, row in _csv_rows(file, log, ["Body ID", "articleBody"]):
             if len(row) != 2:
-                log.add(file, line, f"row {number}: expected 2 fields (Body ID, articleBody), found {len(row)}", "fix the row")
+                log.add(
+                    file,
+                    line,
+                    f"row {number}: expected 2 fields (Body ID, articleBody), found {len(row)}",
+                    "fix the row",
+                )
                 continue
             body_id, text = row[0].strip(), row[1]
             why = id_problem(body_id) or ("empty articleBody" if is_empty_text(text) else None)
             if why is not None:
-                log.add(file, line, f"row {number}: {why}", "give every body a Body ID of visible characters and a text")
+                log.add(
+                    file, line, f"row {number}: {why}", "give every body a Body ID of visible characters and a text"
+                )
                 continue
             if body_id in bodies:
                 if bodies[body_id][0] != text:
-                    log.add(file, line, f"row {number}: Body ID {body_id} appears again with another text (first at {bodies[body_id][1]})", "give every body a unique Body ID")
+                    log.add(
+                        file,
+                        line,
+                        f"row {number}: Body ID {body_id} appears again with another text (first at {bodies[body_id][1]})",
+                        "give every body a unique Body ID",
+                    )
                 else:
                     log.warn(file, line, f"row {number}: Body ID {body_id} repeated with the same text (kept once)")
                 continue
@@ -133,7 +147,9 @@ def read_fnc1_bodies(files: list[Path], log: ProblemLog) -> dict[str, tuple[str,
     return bodies
 
 
-def read_fnc1_stances(files: list[Path], bodies: dict, log: ProblemLog, *, labelled: bool = True) -> list[tuple[str, StancePair]]:
+def read_fnc1_stances(
+    files: list[Path], bodies: dict, log: ProblemLog, *, labelled: bool = True
+) -> list[tuple[str, StancePair]]:
     """``(Body ID, pair)`` for every row of FNC-1 stances files, in file order.
 
     ``labelled``: the Stance column is required (training data); otherwise it
@@ -147,7 +163,12 @@ def read_fnc1_stances(files: list[Path], bodies: dict, log: ProblemLog, *, label
         for number, line, row in _csv_rows(file, log, ["Headline", "Body ID", "Stance"], optional=0 if labelled else 1):
             where = f"row {number}"
             if len(row) not in ((3,) if labelled else (2, 3)):
-                log.add(file, line, f"{where}: expected {'3' if labelled else '2 or 3'} fields (Headline, Body ID, Stance), found {len(row)}", "fix the row")
+                log.add(
+                    file,
+                    line,
+                    f"{where}: expected {'3' if labelled else '2 or 3'} fields (Headline, Body ID, Stance), found {len(row)}",
+                    "fix the row",
+                )
                 continue
             headline, body_id = row[0], row[1].strip()
             stance = row[2].strip().lower() if len(row) == 3 and row[2].strip() else None
@@ -155,10 +176,20 @@ def read_fnc1_stances(files: list[Path], bodies: dict, log: ProblemLog, *, label
                 log.add(file, line, f"{where}: empty headline", "fix or remove the row")
                 continue
             if (labelled or stance is not None) and stance not in FNC1_STANCES:
-                log.add(file, line, f"{where}: unknown stance {row[2] if len(row) == 3 else ''!r}", f"use one of {', '.join(FNC1_STANCES)}")
+                log.add(
+                    file,
+                    line,
+                    f"{where}: unknown stance {row[2] if len(row) == 3 else ''!r}",
+                    f"use one of {', '.join(FNC1_STANCES)}",
+                )
                 continue
             if body_id not in bodies:
-                log.add(file, line, f"{where}: Body ID {body_id!r} is not in the bodies file", "give the matching bodies CSV")
+                log.add(
+                    file,
+                    line,
+                    f"{where}: Body ID {body_id!r} is not in the bodies file",
+                    "give the matching bodies CSV",
+                )
                 continue
             key = (headline, body_id)
             if key in seen:
@@ -174,12 +205,19 @@ def read_fnc1(path: Path, *, log: ProblemLog, labels=None, label_map=None, frame
     stance_files = _files(path, "*stances*.csv")
     body_files = _files(path, "*bodies*.csv")
     if not stance_files or not body_files:
-        raise DataError(Problem(str(path), None, "needs a *stances*.csv and a *bodies*.csv file", "point data.path at the FNC-1 folder"))
+        raise DataError(
+            Problem(
+                str(path), None, "needs a *stances*.csv and a *bodies*.csv file", "point data.path at the FNC-1 folder"
+            )
+        )
     bodies = read_fnc1_bodies(body_files, log)
     by_body: dict[str, list[StancePair]] = {}
     for body_id, pair in read_fnc1_stances(stance_files, bodies, log):
         by_body.setdefault(body_id, []).append(pair)
-    return [Article(body_id, text, source=source, pairs=by_body.get(body_id, [])) for body_id, (text, source) in sorted(bodies.items())]
+    return [
+        Article(body_id, text, source=source, pairs=by_body.get(body_id, []))
+        for body_id, (text, source) in sorted(bodies.items())
+    ]
 
 
 def read_fnc1_pair_inputs(files: list[Path], log: ProblemLog) -> list[Article]:
@@ -188,15 +226,30 @@ def read_fnc1_pair_inputs(files: list[Path], log: ProblemLog) -> list[Article]:
     One article per (headline, body) row, in file order: id ``<Body ID>#<row>``,
     the body as text (one string per body, shared), the headline as target.
     """
-    heads = {f: [h.strip() for h in next(csv.reader([_decode_lenient(f).split("\n", 1)[0].rstrip("\r")]), [])] for f in files}
+    heads = {
+        f: [h.strip() for h in next(csv.reader([_decode_lenient(f).split("\n", 1)[0].rstrip("\r")]), [])] for f in files
+    }
     body_files = [f for f, h in heads.items() if h[:1] == ["Body ID"]]
     stance_files = [f for f, h in heads.items() if h[:1] == ["Headline"]]
     for f in files:
         if f not in body_files and f not in stance_files:
-            log.add(f, 1, "row 1: header is neither Headline,Body ID[,Stance] nor Body ID,articleBody", "give FNC-1 stances and bodies CSV files")
+            log.add(
+                f,
+                1,
+                "row 1: header is neither Headline,Body ID[,Stance] nor Body ID,articleBody",
+                "give FNC-1 stances and bodies CSV files",
+            )
     if not body_files or not stance_files:
-        log.add(files[0], None, "FNC-1 inputs need a stances CSV (Headline,Body ID[,Stance]) and a bodies CSV (Body ID,articleBody)", "give both files")
+        log.add(
+            files[0],
+            None,
+            "FNC-1 inputs need a stances CSV (Headline,Body ID[,Stance]) and a bodies CSV (Body ID,articleBody)",
+            "give both files",
+        )
         return []
     bodies = read_fnc1_bodies(body_files, log)
     pairs = read_fnc1_stances(stance_files, bodies, log, labelled=False)
-    return [Article(f"{body_id}#{p.row}", bodies[body_id][0], stance_target=p.headline, stance=p.stance, source=p.source) for body_id, p in pairs]
+    return [
+        Article(f"{body_id}#{p.row}", bodies[body_id][0], stance_target=p.headline, stance=p.stance, source=p.source)
+        for body_id, p in pairs
+    ]

@@ -105,7 +105,12 @@ def _gather(report: _Report, processes: int) -> list[_Report]:
 
 
 def score_distributed(
-    model_dirs: list[str | Path], inputs: list[str | Path], options: ScoreOptions | None = None, *, state=None, **changes: Any
+    model_dirs: list[str | Path],
+    inputs: list[str | Path],
+    options: ScoreOptions | None = None,
+    *,
+    state=None,
+    **changes: Any,
 ) -> ScoreSummary:
     """Score ``inputs`` with every launched process and merge their parts into ``out``.
 
@@ -152,7 +157,9 @@ def score_distributed(
         _remove(part)
         if state.is_main_process:
             detail = "; ".join(f"process {r.rank}: {r.error}" for r in failed)
-            raise ValueError(f"{len(failed)} of {processes} scoring processes failed, nothing written to {out} ({detail})")
+            raise ValueError(
+                f"{len(failed)} of {processes} scoring processes failed, nothing written to {out} ({detail})"
+            )
         return summary
     if not state.is_main_process:
         summary.seconds = time.perf_counter() - started

@@ -70,14 +70,21 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
             texts = [p for p in walk_files(path) if _suffix(p) == ".txt"]
             if not texts:
                 raise DataError(
-                    Problem(str(path), None, "folder holds no .txt file to score", "give a folder of UTF-8 .txt articles, or name .jsonl files directly")
+                    Problem(
+                        str(path),
+                        None,
+                        "folder holds no .txt file to score",
+                        "give a folder of UTF-8 .txt articles, or name .jsonl files directly",
+                    )
                 )
             semeval = [p for p in texts if _SEMEVAL_NAME.match(p.name)]
             files.extend(semeval or texts)
         elif path.is_file():
             files.append(path)
         else:
-            raise DataError(Problem(str(path), None, "no such file or folder", "check the path given to framelab score"))
+            raise DataError(
+                Problem(str(path), None, "no such file or folder", "check the path given to framelab score")
+            )
     return files
 
 
@@ -87,9 +94,23 @@ def _read_text(path: Path) -> Article:
         with path.open("rb") as handle:
             head = handle.read(_BINARY_PROBE)
     except OSError as exc:
-        raise DataError(Problem(str(path), None, f"cannot read file: {exc.strerror or exc}", "check that the file exists and is readable")) from None
+        raise DataError(
+            Problem(
+                str(path),
+                None,
+                f"cannot read file: {exc.strerror or exc}",
+                "check that the file exists and is readable",
+            )
+        ) from None
     if b"\x00" in head:
-        raise DataError(Problem(str(path), None, "is a binary file (or UTF-16 text), not a UTF-8 text article", f"{_TXT_HINT}; re-save UTF-16 text as UTF-8"))
+        raise DataError(
+            Problem(
+                str(path),
+                None,
+                "is a binary file (or UTF-16 text), not a UTF-8 text article",
+                f"{_TXT_HINT}; re-save UTF-16 text as UTF-8",
+            )
+        )
     log = ProblemLog(strict=True)
     text = decode_file(path, log, "article")
     log.raise_if_any()
@@ -109,7 +130,14 @@ def _read_jsonl(path: Path) -> list[Article]:
     articles = read_jsonl(path, log=log)
     log.raise_if_any()
     if not articles:
-        raise DataError(Problem(str(path), None, "JSONL file holds no article", "give one JSON object per line with at least id and text"))
+        raise DataError(
+            Problem(
+                str(path),
+                None,
+                "JSONL file holds no article",
+                "give one JSON object per line with at least id and text",
+            )
+        )
     return articles
 
 
@@ -126,7 +154,12 @@ def _check_new(articles: list[Article], path: Path, seen: dict[str, str]) -> Non
     for article in articles:
         if article.id in seen:
             raise DataError(
-                Problem(str(path), None, f"article id {article.id!r} was already read from {seen[article.id]}", "give each article a unique id or file name")
+                Problem(
+                    str(path),
+                    None,
+                    f"article id {article.id!r} was already read from {seen[article.id]}",
+                    "give each article a unique id or file name",
+                )
             )
         seen[article.id] = str(path)
 
@@ -182,7 +215,9 @@ def _read_fnc1_csv(files: list[Path]) -> list[Article]:
     articles = read_fnc1_pair_inputs(files, log)
     log.raise_if_any()
     if not articles:
-        raise DataError(Problem(str(files[0]), None, "FNC-1 stances file holds no row", "give at least one Headline,Body ID row"))
+        raise DataError(
+            Problem(str(files[0]), None, "FNC-1 stances file holds no row", "give at least one Headline,Body ID row")
+        )
     return articles
 
 

@@ -86,7 +86,13 @@ def _decisions(predictor: Predictor, texts: list[str], targets: list[str] | None
     evidence = predictor.evidence(texts, decided, explained) if explained else [None] * len(texts)
     targets = targets or [None] * len(texts)
     return [
-        Prediction(predictor.meta.task, [names[j] for j in np.flatnonzero(row)], {n: round(float(p), 4) for n, p in zip(names, prow)}, target, evidence=found)
+        Prediction(
+            predictor.meta.task,
+            [names[j] for j in np.flatnonzero(row)],
+            {n: round(float(p), 4) for n, p in zip(names, prow)},
+            target,
+            evidence=found,
+        )
         for row, prow, target, found in zip(decided, probs, targets, evidence)
     ]
 
@@ -116,13 +122,19 @@ def stance_targets(articles: list[Article], target: str | None) -> list[str]:
     for a in articles:
         chosen = a.stance_target or target
         if not chosen:
-            raise ValueError(f"article {a.id} has no stance target: pass --target \"…\" or give stance.target in the JSONL input")
+            raise ValueError(
+                f'article {a.id} has no stance target: pass --target "…" or give stance.target in the JSONL input'
+            )
         targets.append(chosen)
     return targets
 
 
 def score_chunk(
-    predictors: list[Predictor], articles: list[Article], target: str | list[str] | None = None, *, split_workers: int | None = None
+    predictors: list[Predictor],
+    articles: list[Article],
+    target: str | list[str] | None = None,
+    *,
+    split_workers: int | None = None,
 ) -> list[ScoredArticle]:
     """Score a list of articles with every model.
 
@@ -133,7 +145,12 @@ def score_chunk(
     units (:func:`framelab.unit_pool.split_many`).
     """
     if target is None or isinstance(target, str) or len(target) == 1:
-        return _score_chunk(predictors, articles, target if target is None or isinstance(target, str) else target[0], split_workers=split_workers)
+        return _score_chunk(
+            predictors,
+            articles,
+            target if target is None or isinstance(target, str) else target[0],
+            split_workers=split_workers,
+        )
     paired = [p for p in predictors if get_task(p.meta.task).has_target]
     scored = _score_chunk([p for p in predictors if p not in paired], articles, None, split_workers=split_workers)
     for t in target:
@@ -150,7 +167,9 @@ def score_chunk(
     return scored
 
 
-def _score_chunk(predictors: list[Predictor], articles: list[Article], target: str | None, *, split_workers: int | None) -> list[ScoredArticle]:
+def _score_chunk(
+    predictors: list[Predictor], articles: list[Article], target: str | None, *, split_workers: int | None
+) -> list[ScoredArticle]:
     targets = stance_targets(articles, target) if any(get_task(p.meta.task).has_target for p in predictors) else None
     scored = [ScoredArticle(a, [], {}) for a in articles]
     for kind in sorted({k for k in map(_unit_kind, predictors) if k}):
@@ -202,13 +221,21 @@ def score_stream(
 
 
 def load_predictors(
-    model_dirs: list[str | Path], *, batch_size: int = 64, quantize: str | None = None, device=None, split_workers: int | None = None
+    model_dirs: list[str | Path],
+    *,
+    batch_size: int = 64,
+    quantize: str | None = None,
+    device=None,
+    split_workers: int | None = None,
 ) -> list[Predictor | EnsemblePredictor]:
     """Load each model or ensemble folder (on ``device``, default: a GPU when there is one), refusing two folders with the same name.
 
     ``split_workers`` is for ensembles, which cut their units into their sentence members' units.
     """
-    predictors = [load_model(d, batch_size=batch_size, quantize=quantize, device=device, split_workers=split_workers) for d in model_dirs]
+    predictors = [
+        load_model(d, batch_size=batch_size, quantize=quantize, device=device, split_workers=split_workers)
+        for d in model_dirs
+    ]
     for p in predictors:
         refusal = get_task(p.meta.task).not_scored
         if refusal:
@@ -224,7 +251,9 @@ def model_labels(predictors: list[Predictor | EnsemblePredictor]) -> list[ModelL
     return [ModelLabels(p.name, p.meta.task, tuple(p.meta.labels)) for p in predictors]
 
 
-def score(model_dirs: list[str | Path], inputs: list[str | Path], options: ScoreOptions | None = None, **changes: Any) -> ScoreSummary:
+def score(
+    model_dirs: list[str | Path], inputs: list[str | Path], options: ScoreOptions | None = None, **changes: Any
+) -> ScoreSummary:
     """Score ``inputs`` with every model and write them as ``options`` say (fields of :class:`ScoreOptions`, or ``changes`` to them).
 
     ``out`` may be omitted for jsonl and csv (standard output). Returns
@@ -241,15 +270,21 @@ def score(model_dirs: list[str | Path], inputs: list[str | Path], options: Score
     if writer_class.needs_out and not o.out:
         raise ValueError(f"--format {o.fmt} needs --out ({'a folder' if writer_class.folder else 'a file'})")
     if o.excel and not writer_class.takes_excel:
-        raise ValueError(f"--excel is for --format {', '.join(f for f, w in WRITERS.items() if w.takes_excel)}, not {o.fmt}")
+        raise ValueError(
+            f"--excel is for --format {', '.join(f for f, w in WRITERS.items() if w.takes_excel)}, not {o.fmt}"
+        )
     # The output is checked and locked, then every input read once, before any model loads.
     with claim(o.out, folder=writer_class.folder):
         files, problems = check_inputs(inputs, skip=o.on_error == "skip")
-        predictors = load_predictors(model_dirs, batch_size=o.batch_size, quantize=o.quantize, device=o.device, split_workers=o.split_workers)
+        predictors = load_predictors(
+            model_dirs, batch_size=o.batch_size, quantize=o.quantize, device=o.device, split_workers=o.split_workers
+        )
         return _score_files(predictors, files, problems, o)
 
 
-def _score_files(predictors: list[Predictor], files: list[Path], problems: list[Problem], o: ScoreOptions) -> ScoreSummary:
+def _score_files(
+    predictors: list[Predictor], files: list[Path], problems: list[Problem], o: ScoreOptions
+) -> ScoreSummary:
     summary = ScoreSummary(problems=[str(p) for p in problems])
     started = time.perf_counter()
     writer = None
@@ -258,7 +293,14 @@ def _score_files(predictors: list[Predictor], files: list[Path], problems: list[
         articles = iter_articles(files)
         if o.shard is not None:
             articles = select_shard(articles, *o.shard)
-        for result in score_stream(predictors, articles, chunk_articles=o.chunk_articles, progress=o.progress, target=o.target, split_workers=o.split_workers):
+        for result in score_stream(
+            predictors,
+            articles,
+            chunk_articles=o.chunk_articles,
+            progress=o.progress,
+            target=o.target,
+            split_workers=o.split_workers,
+        ):
             writer.write(result)
             summary.articles += 1
             summary.units += len(result.units)

@@ -70,9 +70,23 @@ def _group_jsonl(paths: list[Path], problems: list[dict] | None = None) -> dict[
                     continue
                 article_id = record["article_id"]
             except (json.JSONDecodeError, KeyError, TypeError):
-                raise DataError(Problem(str(path), number, "not a framelab score record", "merge only files written by framelab score --format jsonl")) from None
+                raise DataError(
+                    Problem(
+                        str(path),
+                        number,
+                        "not a framelab score record",
+                        "merge only files written by framelab score --format jsonl",
+                    )
+                ) from None
             if owner.setdefault(article_id, number_of_file) != number_of_file:
-                raise DataError(Problem(str(path), number, f"article {article_id!r} also appears in {paths[owner[article_id]]}", "each article must be in one shard only"))
+                raise DataError(
+                    Problem(
+                        str(path),
+                        number,
+                        f"article {article_id!r} also appears in {paths[owner[article_id]]}",
+                        "each article must be in one shard only",
+                    )
+                )
             groups.setdefault(article_id, []).append(line + "\n")
     return groups
 
@@ -84,13 +98,24 @@ def _group_csv(paths: list[Path]) -> tuple[str, dict[str, list[str]]]:
     for number, path in enumerate(paths):
         rows = list(csv.reader(path.open(encoding="utf-8", newline="")))
         if not rows:
-            raise DataError(Problem(str(path), 1, "empty CSV", "merge only files written by framelab score --format csv"))
+            raise DataError(
+                Problem(str(path), 1, "empty CSV", "merge only files written by framelab score --format csv")
+            )
         if header is not None and rows[0] != header:
-            raise DataError(Problem(str(path), 1, "header differs from the first shard's", "merge outputs of the same models"))
+            raise DataError(
+                Problem(str(path), 1, "header differs from the first shard's", "merge outputs of the same models")
+            )
         header = rows[0]
         for row in rows[1:]:
             if owner.setdefault(row[0], number) != number:
-                raise DataError(Problem(str(path), None, f"article {row[0]!r} also appears in {paths[owner[row[0]]]}", "each article must be in one shard only"))
+                raise DataError(
+                    Problem(
+                        str(path),
+                        None,
+                        f"article {row[0]!r} also appears in {paths[owner[row[0]]]}",
+                        "each article must be in one shard only",
+                    )
+                )
             buffer = io.StringIO()
             csv.writer(buffer).writerow(row)
             groups.setdefault(row[0], []).append(buffer.getvalue())
@@ -109,10 +134,14 @@ def _check_complete(order: list[str], groups: dict[str, list[str]], what: str, r
             detail.append(f"{len(missing)} input article(s) missing (first: {missing[0]!r})")
         if extra:
             detail.append(f"{len(extra)} article(s) not among the inputs (first: {extra[0]!r})")
-        raise DataError(Problem(what, None, "; ".join(detail), "score every shard 0…N-1 of the same inputs, then merge them all"))
+        raise DataError(
+            Problem(what, None, "; ".join(detail), "score every shard 0…N-1 of the same inputs, then merge them all")
+        )
 
 
-def merge(shard_outputs: list[str | Path], inputs: list[str | Path], *, fmt: str, out: str | Path, on_error: str = "strict") -> MergeSummary:
+def merge(
+    shard_outputs: list[str | Path], inputs: list[str | Path], *, fmt: str, out: str | Path, on_error: str = "strict"
+) -> MergeSummary:
     """Join shard outputs of ``framelab score`` into one, in input order.
 
     ``inputs`` are the inputs every shard was given; they fix the order and
@@ -137,7 +166,9 @@ def _merge(shard_outputs: list[str | Path], inputs: list[Path], fmt: str, out: P
         target = AtomicFile(out)
         target.handle.writelines(line for a in order for line in groups[a])
         if skipped:
-            target.handle.write(json.dumps({"type": "problems", "count": len(skipped), "files": skipped}, ensure_ascii=False) + "\n")
+            target.handle.write(
+                json.dumps({"type": "problems", "count": len(skipped), "files": skipped}, ensure_ascii=False) + "\n"
+            )
         written.append(target.commit())
     elif fmt == "csv":
         header, groups = _group_csv(paths)
@@ -157,12 +188,18 @@ def _merge(shard_outputs: list[str | Path], inputs: list[Path], fmt: str, out: P
                 for folder in paths:
                     file = folder / name
                     if not file.is_file():
-                        raise DataError(Problem(str(file), None, "missing from this shard", "merge shards scored with the same models"))
+                        raise DataError(
+                            Problem(
+                                str(file), None, "missing from this shard", "merge shards scored with the same models"
+                            )
+                        )
                     for line in file.read_text(encoding="utf-8").split("\n"):
                         if not line:
                             continue
                         groups.setdefault(line.split("\t", 1)[0], []).append(line + "\n")
                 _check_complete(order, groups, f"shard files {name}", required=name != "subtask-3.txt")
-                (tmp / name).write_text("".join(line for a in order for line in groups.get(a, [])), encoding="utf-8", newline="")
+                (tmp / name).write_text(
+                    "".join(line for a in order for line in groups.get(a, [])), encoding="utf-8", newline=""
+                )
                 written.append(str(out / name))
     return MergeSummary(len(order), written)

@@ -122,9 +122,15 @@ def _pred_json(p: Prediction, text: str = "") -> dict:
     if p.target is not None:
         record["target"] = p.target
     if p.spans is not None:
-        record["spans"] = [{"start": t.start, "end": t.end, "label": t.label, "score": t.score, "text": text[t.start : t.end]} for t in p.spans]
+        record["spans"] = [
+            {"start": t.start, "end": t.end, "label": t.label, "score": t.score, "text": text[t.start : t.end]}
+            for t in p.spans
+        ]
     if p.evidence is not None:
-        record["frame_evidence"] = [{"frame": v.frame, "start": v.start, "end": v.end, "weight": v.weight, "text": text[v.start : v.end]} for v in p.evidence]
+        record["frame_evidence"] = [
+            {"frame": v.frame, "start": v.start, "end": v.end, "weight": v.weight, "text": text[v.start : v.end]}
+            for v in p.evidence
+        ]
     return record
 
 
@@ -134,10 +140,25 @@ def article_records(result: ScoredArticle) -> list[dict]:
     records = []
     for s in result.units:
         u = s.unit
-        record = {"type": "unit", "article_id": a.id, "unit": s.kind, "index": u.index, "start": u.start, "end": u.end, "line": u.line, "text": u.text}
+        record = {
+            "type": "unit",
+            "article_id": a.id,
+            "unit": s.kind,
+            "index": u.index,
+            "start": u.start,
+            "end": u.end,
+            "line": u.line,
+            "text": u.text,
+        }
         record["predictions"] = {name: _pred_json(p, u.text) for name, p in s.predictions.items()}
         records.append(record)
-    record = {"type": "article", "article_id": a.id, "source": a.source, "length": len(a.text), "units": len(result.units)}
+    record = {
+        "type": "article",
+        "article_id": a.id,
+        "source": a.source,
+        "length": len(a.text),
+        "units": len(result.units),
+    }
     record["predictions"] = {name: _pred_json(p, a.text) for name, p in result.predictions.items()}
     records.append(record)
     return records
@@ -167,7 +188,12 @@ class Writer:
 
     def _open(self, path: Path) -> IO[str]:
         if self.built is not None and path.parent == self.out:
-            handle = os.fdopen(os.open(self.built.tmp / path.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "w", encoding="utf-8", newline="")
+            handle = os.fdopen(
+                os.open(self.built.tmp / path.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666),
+                "w",
+                encoding="utf-8",
+                newline="",
+            )
             self.inside.append((handle, path))
             return handle
         f = AtomicFile(path)
@@ -210,7 +236,9 @@ class JsonlWriter(Writer):
     def problems(self, problems: list[Problem]) -> None:
         """One last record, ``"type": "problems"``: the inputs skipped and why."""
         files = [{"path": p.path, "line": p.line, "message": p.message} for p in problems]
-        self.handle.write(json.dumps({"type": "problems", "count": len(problems), "files": files}, ensure_ascii=False) + "\n")
+        self.handle.write(
+            json.dumps({"type": "problems", "count": len(problems), "files": files}, ensure_ascii=False) + "\n"
+        )
 
 
 class CsvWriter(Writer):
@@ -221,7 +249,20 @@ class CsvWriter(Writer):
     label order, and a row fills those of the labels its model scored.
     """
 
-    COLUMNS = ["article_id", "level", "unit", "index", "start", "end", "line", "model", "task", "labels", "weight", "text"]
+    COLUMNS = [
+        "article_id",
+        "level",
+        "unit",
+        "index",
+        "start",
+        "end",
+        "line",
+        "model",
+        "task",
+        "labels",
+        "weight",
+        "text",
+    ]
     takes_excel = True
 
     def __init__(self, out: Path | None, models: Sequence[ModelLabels] = (), *, excel: bool = False):
@@ -239,7 +280,14 @@ class CsvWriter(Writer):
         for s in result.units:
             u = s.unit
             for name, p in s.predictions.items():
-                cells = {"article_id": a.id, "unit": s.kind, "index": u.index, "line": u.line, "model": name, "task": p.task}
+                cells = {
+                    "article_id": a.id,
+                    "unit": s.kind,
+                    "index": u.index,
+                    "line": u.line,
+                    "model": name,
+                    "task": p.task,
+                }
                 self._row(cells, "unit", u.start, u.end, a.text, p.labels, p.scores)
                 for t in p.spans or ():
                     self._row(cells, "span", u.start + t.start, u.start + t.end, a.text, [t.label], {t.label: t.score})
@@ -248,9 +296,19 @@ class CsvWriter(Writer):
             # The article's row leaves its text out: the unit rows hold it.
             self._row(cells | {"unit": "article"}, "article", 0, len(a.text), "", p.labels, p.scores)
             for v in p.evidence or ():
-                self._row(cells | {"unit": "sentence", "weight": v.weight}, "frame_evidence", v.start, v.end, a.text, [v.frame], {})
+                self._row(
+                    cells | {"unit": "sentence", "weight": v.weight},
+                    "frame_evidence",
+                    v.start,
+                    v.end,
+                    a.text,
+                    [v.frame],
+                    {},
+                )
 
-    def _row(self, cells: dict, level: str, start: int, end: int, text: str, labels: list[str], scores: dict[str, float]) -> None:
+    def _row(
+        self, cells: dict, level: str, start: int, end: int, text: str, labels: list[str], scores: dict[str, float]
+    ) -> None:
         """One row of ``level`` over ``text[start:end]``; a score of a label outside the header is a bug and raises."""
         fixed = {"level": level, "start": start, "end": end, "labels": ";".join(labels), "text": text[start:end]}
         self.csv.writerow(cells | fixed | {f"score:{label}": score for label, score in scores.items()})
@@ -305,12 +363,16 @@ class HtmlWriter(Writer):
         cuts = sorted({0, len(text), *(t.start for _, t in spans), *(t.end for _, t in spans)})
         parts = []
         for a, b in zip(cuts, cuts[1:]):
-            covering = sorted(((task, t) for task, t in spans if t.start <= a and b <= t.end), key=lambda x: -x[1].score)
+            covering = sorted(
+                ((task, t) for task, t in spans if t.start <= a and b <= t.end), key=lambda x: -x[1].score
+            )
             if not covering:
                 parts.append(e(text[a:b]))
             else:
                 tip = "; ".join(f"{t.label} {t.score:.2f}: {text[t.start : t.end]}" for _, t in covering)
-                parts.append(f'<u class="span" title="{e(tip)}" style="{self._style(covering[0][0], covering[0][1].label)}">{e(text[a:b])}</u>')
+                parts.append(
+                    f'<u class="span" title="{e(tip)}" style="{self._style(covering[0][0], covering[0][1].label)}">{e(text[a:b])}</u>'
+                )
             ending = sorted(((task, t) for task, t in spans if t.end == b), key=lambda x: -x[1].score)
             parts += [self._label("tag", "span", task, t.label, f"{t.score:.2f}") for task, t in ending]
         return "".join(parts)
@@ -321,14 +383,27 @@ class HtmlWriter(Writer):
         # A pair task's label (stance) is tagged but colours nothing: every unit has one, so colouring by it would hide the techniques.
         # A span model's labels are tagged at their spans.
         plain = sorted(
-            ((p.task, label, p.scores[label]) for p in s.predictions.values() if p.spans is None and not get_task(p.task).has_target for label in p.labels),
+            (
+                (p.task, label, p.scores[label])
+                for p in s.predictions.values()
+                if p.spans is None and not get_task(p.task).has_target
+                for label in p.labels
+            ),
             key=lambda x: -x[2],
         )
         stances = [(p, label) for p in s.predictions.values() if get_task(p.task).has_target for label in p.labels]
         tags = [self._label("tag", "unit", task, label, f"{score:.2f}") for task, label, score in plain]
         # With several targets each tag says which one it is about.
-        tags += [self._label("tag", "unit", p.task, label, f"{p.scores[label]:.2f}", p.target if len(stances) > 1 else None) for p, label in stances]
-        tip = "; ".join([*(f"{label} {score:.2f}" for _, label, score in plain), *(f"{p.task} {label} {p.scores[label]:.2f}" for p, label in stances)])
+        tags += [
+            self._label("tag", "unit", p.task, label, f"{p.scores[label]:.2f}", p.target if len(stances) > 1 else None)
+            for p, label in stances
+        ]
+        tip = "; ".join(
+            [
+                *(f"{label} {score:.2f}" for _, label, score in plain),
+                *(f"{p.task} {label} {p.scores[label]:.2f}" for p, label in stances),
+            ]
+        )
         style = f' style="{self._style(plain[0][0], plain[0][1])}"' if plain else ""
         spans = [(p.task, t) for p in s.predictions.values() if p.spans for t in p.spans]
         return f'<span class="unit" title="{e(tip or "no label")}"{style}>{self._underlined(s.unit.text, spans)}{"".join(tags)}</span>'
@@ -356,7 +431,9 @@ class HtmlWriter(Writer):
             found.sort(key=lambda v: -v.weight)
             tip = "; ".join(f"{v.frame} {v.weight:.2f}" for v in found)
             parts.append(e(text[cursor:start]))
-            parts.append(f'<mark class="evidence" title="{e(tip)}" style="{self._style(p.task, found[0].frame)}">{e(text[start:end])}</mark>')
+            parts.append(
+                f'<mark class="evidence" title="{e(tip)}" style="{self._style(p.task, found[0].frame)}">{e(text[start:end])}</mark>'
+            )
             parts += [self._label("tag", "article", p.task, v.frame, f"{v.weight:.2f}") for v in found]
             cursor = end
         parts.append(e(text[cursor:]))
@@ -368,11 +445,17 @@ class HtmlWriter(Writer):
         lines = []
         for name, p in result.predictions.items():
             toward = f" toward <q>{e(p.target)}</q>" if p.target else ""
-            badges = " ".join(self._label("badge", "article", p.task, label, f"{p.scores[label]:.2f}") for label in p.labels) or "<em>none</em>"
+            badges = (
+                " ".join(self._label("badge", "article", p.task, label, f"{p.scores[label]:.2f}") for label in p.labels)
+                or "<em>none</em>"
+            )
             lines.append(f"<p><b>{e(name)}</b> ({e(p.task)}{toward}): {badges}</p>")
         for name, tally in _tallies(result).items():
             top = sorted(tally.counts.items(), key=lambda x: (-x[1], self.positions.get(tally.task, {}).get(x[0], 0)))
-            badges = " ".join(self._label("badge", tally.where, tally.task, label, f"×{n}") for label, n in top[:TOP_LABELS]) or "<em>none</em>"
+            badges = (
+                " ".join(self._label("badge", tally.where, tally.task, label, f"×{n}") for label, n in top[:TOP_LABELS])
+                or "<em>none</em>"
+            )
             more = f' <span class="muted">and {len(top) - TOP_LABELS} more</span>' if len(top) > TOP_LABELS else ""
             lines.append(f"<p><b>{e(name)}</b> ({e(tally.task)}, {e(tally.note())}): {badges}{more}</p>")
         return f'<div class="summary">{"".join(lines) or "<p><em>no prediction</em></p>"}</div>\n'
@@ -394,7 +477,10 @@ class HtmlWriter(Writer):
         rows = []
         for where, title, how in LEGENDS:
             keys = sorted(self.seen[where], key=lambda k: (tasks.index(k[0]), self.positions[k[0]][k[1]]))
-            chips = " ".join(f'<span class="badge key-{where}" style="{self._style(task, label)}">{html.escape(label)}</span>' for task, label in keys)
+            chips = " ".join(
+                f'<span class="badge key-{where}" style="{self._style(task, label)}">{html.escape(label)}</span>'
+                for task, label in keys
+            )
             if chips:
                 rows.append(f'<p><b>{title}</b> <span class="muted">({how})</span>: {chips}</p>')
         return f'<div class="legend"><b>Legend</b>{"".join(rows) or "<p><em>no label predicted</em></p>"}</div>\n'
@@ -567,7 +653,9 @@ class Fnc1Writer(Writer):
         a = result.article
         stances = [p for p in result.predictions.values() if p.task in self.tasks]
         if len(stances) != 1 or a.stance_target is None:
-            raise ValueError(f"--format fnc1 needs one fnc1 model and FNC-1 CSV inputs (stances and bodies); {a.source or a.id} got {len(stances)} stance(s)")
+            raise ValueError(
+                f"--format fnc1 needs one fnc1 model and FNC-1 CSV inputs (stances and bodies); {a.source or a.id} got {len(stances)} stance(s)"
+            )
         self.csv.writerow([a.stance_target, a.id.rpartition("#")[0] or a.id, stances[0].labels[0]])
 
 

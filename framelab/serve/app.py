@@ -56,9 +56,7 @@ TOKEN_ENV = "FRAMELAB_SERVE_TOKEN"
 SETTINGS_ENV = "FRAMELAB_SERVE_SETTINGS"
 
 #: The page and every header: nothing from elsewhere, no inline script.
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
+CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -68,7 +66,11 @@ SECURITY_HEADERS = [
 ]
 #: Paths open without the token: the page, its files, liveness and the API description (none holds a model's output).
 OPEN_PATHS = {"/", "/health", "/openapi.json", "/static/page.js", "/static/page.css"}
-STATIC = {"index.html": "text/html; charset=utf-8", "page.js": "text/javascript; charset=utf-8", "page.css": "text/css; charset=utf-8"}
+STATIC = {
+    "index.html": "text/html; charset=utf-8",
+    "page.js": "text/javascript; charset=utf-8",
+    "page.css": "text/css; charset=utf-8",
+}
 FORMATS = ("json", "jsonl", "html")
 
 
@@ -131,7 +133,11 @@ class Guard:
             await send(message)
 
         if not self._allowed(scope):
-            response = problem(401, "missing or wrong bearer token: send 'Authorization: Bearer <token>'", headers={"WWW-Authenticate": "Bearer"})
+            response = problem(
+                401,
+                "missing or wrong bearer token: send 'Authorization: Bearer <token>'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
             await response(scope, receive, send_with_headers)
             return
         await self.app(scope, receive, send_with_headers)
@@ -198,7 +204,9 @@ def create_app(settings: ServeSettings, predictors: list | None = None) -> Starl
         predictors = load_predictors(settings.model_dirs, batch_size=settings.batch_size, split_workers=1)
     if not predictors:
         raise ValueError("framelab serve needs at least one --model")
-    batcher = Batcher(predictors, max_batch=settings.max_batch, wait_s=settings.batch_wait_ms / 1000, queue_limit=settings.queue_limit)
+    batcher = Batcher(
+        predictors, max_batch=settings.max_batch, wait_s=settings.batch_wait_ms / 1000, queue_limit=settings.queue_limit
+    )
     models = describe_models(predictors)
     labels = model_labels(predictors)
     takes_target = any(m["takes_target"] for m in models)
@@ -217,11 +225,15 @@ def create_app(settings: ServeSettings, predictors: list | None = None) -> Starl
             results = await batcher.score(articles, settings.timeout_s)
         except QueueFull:
             return problem(
-                503, f"the queue is full ({settings.queue_limit} requests waiting); retry later", headers={"Retry-After": str(settings.retry_after_s)}
+                503,
+                f"the queue is full ({settings.queue_limit} requests waiting); retry later",
+                headers={"Retry-After": str(settings.retry_after_s)},
             )
         except TimeoutError:
             return problem(
-                504, f"not scored within {settings.timeout_s:g} s; retry later or send fewer articles", headers={"Retry-After": str(settings.retry_after_s)}
+                504,
+                f"not scored within {settings.timeout_s:g} s; retry later or send fewer articles",
+                headers={"Retry-After": str(settings.retry_after_s)},
             )
         except ValueError as exc:
             return problem(422, str(exc))
@@ -242,12 +254,23 @@ def create_app(settings: ServeSettings, predictors: list | None = None) -> Starl
 
     async def health(request: Request) -> Response:
         return JSONResponse(
-            {"status": "ok", "models": [m["name"] for m in models], "waiting": batcher.waiting, "queue_limit": settings.queue_limit, **asdict(batcher.stats)}
+            {
+                "status": "ok",
+                "models": [m["name"] for m in models],
+                "waiting": batcher.waiting,
+                "queue_limit": settings.queue_limit,
+                **asdict(batcher.stats),
+            }
         )
 
     async def list_models(request: Request) -> Response:
         return JSONResponse(
-            {"models": models, "max_batch": settings.max_batch, "max_articles": settings.max_articles, "max_body_bytes": settings.max_body_bytes}
+            {
+                "models": models,
+                "max_batch": settings.max_batch,
+                "max_articles": settings.max_articles,
+                "max_body_bytes": settings.max_body_bytes,
+            }
         )
 
     async def describe(request: Request) -> Response:
@@ -255,7 +278,11 @@ def create_app(settings: ServeSettings, predictors: list | None = None) -> Starl
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
-        error = exc.detail if isinstance(exc, HTTPException) else f"internal error ({type(exc).__name__}); this is a bug in framelab serve"
+        error = (
+            exc.detail
+            if isinstance(exc, HTTPException)
+            else f"internal error ({type(exc).__name__}); this is a bug in framelab serve"
+        )
         return problem(status, error, headers=getattr(exc, "headers", None))
 
     @contextlib.asynccontextmanager
@@ -274,7 +301,9 @@ def create_app(settings: ServeSettings, predictors: list | None = None) -> Starl
         Route("/models", list_models, methods=["GET"]),
         Route("/openapi.json", describe, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error, Exception: http_error})
+    app = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error, Exception: http_error}
+    )
     app.add_middleware(Guard, token=settings.token)
     app.state.batcher = batcher
     app.state.settings = settings

@@ -26,10 +26,23 @@ def openapi(settings) -> dict:
         "required": ["text"],
         "additionalProperties": False,
         "properties": {
-            "text": {"type": "string", "minLength": 1, "description": "the article; no NUL or other control character besides TAB, LF, VT, FF, CR"},
-            "title": {"type": "string", "description": "scored as title + '\\n\\n' + text (offsets index that joined text)"},
-            "id": {"type": "string", "description": "unique in the request; default: the article's position ('0', '1', …)"},
-            "target": {"type": "string", "description": "stance target (only when a stance model is loaded, and then required, or targets)"},
+            "text": {
+                "type": "string",
+                "minLength": 1,
+                "description": "the article; no NUL or other control character besides TAB, LF, VT, FF, CR",
+            },
+            "title": {
+                "type": "string",
+                "description": "scored as title + '\\n\\n' + text (offsets index that joined text)",
+            },
+            "id": {
+                "type": "string",
+                "description": "unique in the request; default: the article's position ('0', '1', …)",
+            },
+            "target": {
+                "type": "string",
+                "description": "stance target (only when a stance model is loaded, and then required, or targets)",
+            },
             "targets": {
                 "type": "array",
                 "items": {"type": "string"},
@@ -44,7 +57,11 @@ def openapi(settings) -> dict:
         "or an article (type 'article': article_id, source (null over HTTP), length, units, predictions); predictions are keyed by model name, "
         "each with task, labels, scores and, where the model gives them, target and spans",
         "required": ["type", "article_id", "predictions"],
-        "properties": {"type": {"enum": ["unit", "article"]}, "article_id": {"type": "string"}, "predictions": {"type": "object"}},
+        "properties": {
+            "type": {"enum": ["unit", "article"]},
+            "article_id": {"type": "string"},
+            "predictions": {"type": "object"},
+        },
     }
     bearer = [{"bearer": []}] if settings.token else []
     return {
@@ -63,7 +80,10 @@ def openapi(settings) -> dict:
                 "Error": {
                     "type": "object",
                     "required": ["error", "field"],
-                    "properties": {"error": {"type": "string"}, "field": {"type": ["string", "null"], "description": "the field at fault, e.g. [2].text"}},
+                    "properties": {
+                        "error": {"type": "string"},
+                        "field": {"type": ["string", "null"], "description": "the field at fault, e.g. [2].text"},
+                    },
                 },
             },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -89,7 +109,11 @@ def openapi(settings) -> dict:
                                 "schema": {
                                     "oneOf": [
                                         {"$ref": "#/components/schemas/Article"},
-                                        {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Article"}},
+                                        {
+                                            "type": "array",
+                                            "minItems": 1,
+                                            "items": {"$ref": "#/components/schemas/Article"},
+                                        },
                                     ]
                                 }
                             }
@@ -99,7 +123,9 @@ def openapi(settings) -> dict:
                         "200": {
                             "description": "the records of every article (each article's units, then the article)",
                             "content": {
-                                "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Record"}}},
+                                "application/json": {
+                                    "schema": {"type": "array", "items": {"$ref": "#/components/schemas/Record"}}
+                                },
                                 "application/x-ndjson": {"schema": {"type": "string"}},
                                 "text/html": {"schema": {"type": "string"}},
                             },
@@ -112,14 +138,22 @@ def openapi(settings) -> dict:
                 "get": {
                     "summary": "The loaded models: task, labels, thresholds, base model, dev figures",
                     "security": bearer,
-                    "responses": {"200": {"description": "the models", "content": {"application/json": {"schema": {"type": "object"}}}}, **_errors(401)},
+                    "responses": {
+                        "200": {
+                            "description": "the models",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        **_errors(401),
+                    },
                 }
             },
             "/health": {
                 "get": {
                     "summary": "Liveness, the queue and the batcher's counts",
                     "security": [],
-                    "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}}},
+                    "responses": {
+                        "200": {"description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}}
+                    },
                 }
             },
             "/": {
@@ -129,6 +163,12 @@ def openapi(settings) -> dict:
                     "responses": {"200": {"description": "HTML page"}},
                 }
             },
-            "/openapi.json": {"get": {"summary": "This description", "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+            "/openapi.json": {
+                "get": {
+                    "summary": "This description",
+                    "security": [],
+                    "responses": {"200": {"description": "OpenAPI 3.1"}},
+                }
+            },
         },
     }

@@ -78,7 +78,15 @@ def _string(item: dict, key: str, where: str, *, required: bool = False) -> str 
 
 
 def _json_type(value: Any) -> str:
-    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object", type(None): "null"}
+    names = {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)
 
 
@@ -97,7 +105,9 @@ def _targets(item: dict, where: str) -> list[str | None]:
     elif many is not None:
         key = "targets"
         if not isinstance(many, list) or not many:
-            raise RequestProblem(422, f"'targets' must be a non-empty list of strings, not {_json_type(many)}", f"{where}targets")
+            raise RequestProblem(
+                422, f"'targets' must be a non-empty list of strings, not {_json_type(many)}", f"{where}targets"
+            )
     else:
         return [None]
     for n, target in enumerate(many):
@@ -122,10 +132,14 @@ def parse_articles(body: Any, *, takes_target: bool, max_articles: int) -> list[
     for n, item in enumerate(items):
         where = f"[{n}]." if many else ""
         if not isinstance(item, dict):
-            raise RequestProblem(422, f"an article must be a JSON object with 'text', not {_json_type(item)}", f"[{n}]" if many else None)
+            raise RequestProblem(
+                422, f"an article must be a JSON object with 'text', not {_json_type(item)}", f"[{n}]" if many else None
+            )
         unknown = sorted(set(item) - set(KEYS))
         if unknown:
-            raise RequestProblem(422, f"unknown field '{unknown[0]}'; an article has {', '.join(KEYS)}", f"{where}{unknown[0]}")
+            raise RequestProblem(
+                422, f"unknown field '{unknown[0]}'; an article has {', '.join(KEYS)}", f"{where}{unknown[0]}"
+            )
         text = _text(_string(item, "text", where, required=True), f"{where}text")
         if is_empty_text(text):
             raise RequestProblem(422, "text is empty", f"{where}text")
@@ -143,9 +157,13 @@ def parse_articles(body: Any, *, takes_target: bool, max_articles: int) -> list[
         targets = _targets(item, where)
         if targets != [None] and not takes_target:
             raise RequestProblem(
-                422, "unknown target: no loaded model is a stance model, so no article takes a target", f"{where}{'target' if 'target' in item else 'targets'}"
+                422,
+                "unknown target: no loaded model is a stance model, so no article takes a target",
+                f"{where}{'target' if 'target' in item else 'targets'}",
             )
         if targets == [None] and takes_target:
-            raise RequestProblem(422, "a stance model is loaded: give the article a 'target' (or 'targets')", f"{where}target")
+            raise RequestProblem(
+                422, "a stance model is loaded: give the article a 'target' (or 'targets')", f"{where}target"
+            )
         articles += [Article(article_id, text, stance_target=target) for target in targets]
     return articles

@@ -36,7 +36,9 @@ def serve(settings: ServeSettings, *, log_level: str = "info") -> None:
     settings.token = settings.token or os.environ.get(TOKEN_ENV) or None
     check_binding(settings)
     if settings.workers == 1:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level, server_header=False)
+        uvicorn.run(
+            create_app(settings), host=settings.host, port=settings.port, log_level=log_level, server_header=False
+        )
         return
     # Each worker process builds its own application (and loads the models once) from the environment.
     os.environ[SETTINGS_ENV] = json.dumps({k: v for k, v in asdict(settings).items() if k != "token"})

@@ -27,7 +27,12 @@ def _metric(name: str):
 
 
 def article_spans(
-    article_ids: list[str], unit_starts: list[int], texts: list[str], tokens: list[UnitTokens], labels: list[str], thresholds
+    article_ids: list[str],
+    unit_starts: list[int],
+    texts: list[str],
+    tokens: list[UnitTokens],
+    labels: list[str],
+    thresholds,
 ) -> dict[str, list[TaggedSpan]]:
     """Decoded spans of every unit, in article offsets, per article id."""
     found: dict[str, list[TaggedSpan]] = defaultdict(list)
@@ -49,7 +54,9 @@ def article_tokens(article_ids: list[str], unit_starts: list[int], tokens: list[
     }
 
 
-def classify_spans(tokens: UnitTokens | None, queries: list[tuple[int, int]], labels: list[str]) -> list[tuple[int, int, str, float]]:
+def classify_spans(
+    tokens: UnitTokens | None, queries: list[tuple[int, int]], labels: list[str]
+) -> list[tuple[int, int, str, float]]:
     """Name the technique of each queried ``[start, end)`` of one article.
 
     A technique's score for a span is the mean inside-probability of its
@@ -68,7 +75,9 @@ def classify_spans(tokens: UnitTokens | None, queries: list[tuple[int, int]], la
     return sorted(answers, key=lambda a: order[(a[0], a[1])])
 
 
-def ranked_answers(ids: list[str], probs: np.ndarray, labels: list[str]) -> dict[str, list[tuple[int, int, str, float]]]:
+def ranked_answers(
+    ids: list[str], probs: np.ndarray, labels: list[str]
+) -> dict[str, list[tuple[int, int, str, float]]]:
     """Technique answers of a span classifier, per article.
 
     ``ids`` are ``<article>:<start>-<end>``, one per gold line (an interval
@@ -115,13 +124,23 @@ def tc_scores(answers: dict[str, list[tuple[int, int, str, float]]], gold: dict[
     return _metric("technique_f1").compute(predictions=pred, references=ref)
 
 
-def answer_gold_spans(tokens_by_article: dict[str, UnitTokens], gold: dict[str, list[Span]], labels: list[str]) -> dict[str, list]:
+def answer_gold_spans(
+    tokens_by_article: dict[str, UnitTokens], gold: dict[str, list[Span]], labels: list[str]
+) -> dict[str, list]:
     """Technique answers for every gold span (the TC setting)."""
-    return {aid: classify_spans(tokens_by_article.get(aid), [(s.start, s.end) for s in spans], labels) for aid, spans in gold.items()}
+    return {
+        aid: classify_spans(tokens_by_article.get(aid), [(s.start, s.end) for s in spans], labels)
+        for aid, spans in gold.items()
+    }
 
 
 def tune_threshold(
-    article_ids: list[str], unit_starts: list[int], texts: list[str], tokens: list[UnitTokens], labels: list[str], gold: dict[str, list[Span]]
+    article_ids: list[str],
+    unit_starts: list[int],
+    texts: list[str],
+    tokens: list[UnitTokens],
+    labels: list[str],
+    gold: dict[str, list[Span]],
 ) -> tuple[float, dict[float, float]]:
     """The global tag threshold with the best dev span-identification F1, and F1 per threshold tried."""
     tried = {}

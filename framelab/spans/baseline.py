@@ -73,7 +73,9 @@ class LexiconTagger:
         ]
 
 
-def tfidf_technique_answers(train: SpanSplit, test_gold: dict[str, list[Span]], test_texts: dict[str, str], labels: list[str]) -> dict[str, list]:
+def tfidf_technique_answers(
+    train: SpanSplit, test_gold: dict[str, list[Span]], test_texts: dict[str, str], labels: list[str]
+) -> dict[str, list]:
     """TF-IDF + logistic-regression technique answers for every gold span of the test articles."""
     index = {n: i for i, n in enumerate(labels)}
     train_texts, rows = [], []

@@ -50,15 +50,31 @@ def read_template(path: Path) -> list[TemplateLine]:
             continue
         fields = raw.rstrip("\r").split("\t")
         if len(fields) != 4:
-            problems.append(Problem(str(path), number, f"has {len(fields)} tab-separated fields, expected 4", "write id<TAB>?<TAB>start<TAB>end"))
+            problems.append(
+                Problem(
+                    str(path),
+                    number,
+                    f"has {len(fields)} tab-separated fields, expected 4",
+                    "write id<TAB>?<TAB>start<TAB>end",
+                )
+            )
             continue
         try:
             start, end = int(fields[2]), int(fields[3])
         except ValueError:
-            problems.append(Problem(str(path), number, f"offsets {fields[2]!r}, {fields[3]!r} are not integers", "write character offsets as whole numbers"))
+            problems.append(
+                Problem(
+                    str(path),
+                    number,
+                    f"offsets {fields[2]!r}, {fields[3]!r} are not integers",
+                    "write character offsets as whole numbers",
+                )
+            )
             continue
         if not 0 <= start < end:
-            problems.append(Problem(str(path), number, f"span [{start}, {end}) is empty or negative", "give 0 <= start < end"))
+            problems.append(
+                Problem(str(path), number, f"span [{start}, {end}) is empty or negative", "give 0 <= start < end")
+            )
             continue
         lines.append(TemplateLine(fields[0], start, end, number))
     if problems:
@@ -71,7 +87,9 @@ def read_template(path: Path) -> list[TemplateLine]:
 Answers = dict[tuple[str, int, int], list[str]]
 
 
-def _tagger_answers(predictor: Predictor, articles: dict[str, Article], queries: dict[str, list[tuple[int, int]]]) -> Answers:
+def _tagger_answers(
+    predictor: Predictor, articles: dict[str, Article], queries: dict[str, list[tuple[int, int]]]
+) -> Answers:
     """A span tagger's answers: the techniques whose tags are most probable over the span's tokens."""
     ids, starts, texts = [], [], []
     for article in articles.values():
@@ -87,7 +105,9 @@ def _tagger_answers(predictor: Predictor, articles: dict[str, Article], queries:
     return answers
 
 
-def _classifier_answers(predictor: Predictor, articles: dict[str, Article], queries: dict[str, list[tuple[int, int]]]) -> Answers:
+def _classifier_answers(
+    predictor: Predictor, articles: dict[str, Article], queries: dict[str, list[tuple[int, int]]]
+) -> Answers:
     """A span classifier's answers: the most probable techniques for the span in its context."""
     ids, spans, contexts = [], [], []
     for aid, asked in queries.items():
@@ -104,7 +124,9 @@ def _classifier_answers(predictor: Predictor, articles: dict[str, Article], quer
     return answers
 
 
-def classify_span_file(model_dir: str | Path, inputs: list[str | Path], template: str | Path, out: str | Path, *, batch_size: int = 64) -> int:
+def classify_span_file(
+    model_dir: str | Path, inputs: list[str | Path], template: str | Path, out: str | Path, *, batch_size: int = 64
+) -> int:
     """Answer every line of ``template`` for the articles in ``inputs``; returns the lines written."""
     predictor = Predictor(model_dir, batch_size=batch_size)
     lines = read_template(Path(template))
@@ -114,9 +136,23 @@ def classify_span_file(model_dir: str | Path, inputs: list[str | Path], template
     for line in lines:
         article = articles.get(line.article_id)
         if article is None:
-            problems.append(Problem(str(template), line.line, f"article {line.article_id!r} is not among the inputs", "pass the folder holding article<ID>.txt"))
+            problems.append(
+                Problem(
+                    str(template),
+                    line.line,
+                    f"article {line.article_id!r} is not among the inputs",
+                    "pass the folder holding article<ID>.txt",
+                )
+            )
         elif line.end > len(article.text):
-            problems.append(Problem(str(template), line.line, f"span end {line.end} is past the end of article {line.article_id} ({len(article.text)} characters)", "check that the template belongs to these articles"))
+            problems.append(
+                Problem(
+                    str(template),
+                    line.line,
+                    f"span end {line.end} is past the end of article {line.article_id} ({len(article.text)} characters)",
+                    "check that the template belongs to these articles",
+                )
+            )
     if problems:
         raise DataError(problems)
     queries: dict[str, list[tuple[int, int]]] = defaultdict(list)

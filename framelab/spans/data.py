@@ -58,7 +58,15 @@ def load_span_split(dataset_dir: Path, split: str, labels: list[str] | None = No
     for row in load_table(dataset_dir, "articles", split):
         gold[row["id"]] = [Span(s["start"], s["end"], s["label"]) for s in row["spans"] if s["label"] in known]
         texts[row["id"]] = row["text"]
-    return SpanSplit(list(rows["article_id"]), list(rows["start"]), list(rows["text"]), unit_spans, gold, texts, [f"{a}#{i}" for a, i in zip(rows["article_id"], rows["index"])]), names
+    return SpanSplit(
+        list(rows["article_id"]),
+        list(rows["start"]),
+        list(rows["text"]),
+        unit_spans,
+        gold,
+        texts,
+        [f"{a}#{i}" for a, i in zip(rows["article_id"], rows["index"])],
+    ), names
 
 
 def concat_span_splits(first: SpanSplit, second: SpanSplit) -> SpanSplit:
@@ -94,7 +102,9 @@ def label_counts(split: SpanSplit) -> Counter:
     return Counter(s.label for spans in split.gold.values() for s in spans)
 
 
-def load_span_technique_split(dataset_dir: Path, split: str, labels: list[str] | None = None) -> tuple[TaskData, list[str]]:
+def load_span_technique_split(
+    dataset_dir: Path, split: str, labels: list[str] | None = None
+) -> tuple[TaskData, list[str]]:
     """One example per gold span line: the span's text paired with its context, one technique.
 
     A span with k techniques gives k examples with the same input; ids are

@@ -12,7 +12,15 @@ from framelab.eval import plots
 from framelab.eval.result import EvalResult
 from framelab.models.folder import atomic_folder
 from framelab.models.predictor import Predictor
-from framelab.spans.analysis import answer_gold_spans, article_spans, article_tokens, gold_from_ids, ranked_answers, si_scores, tc_scores
+from framelab.spans.analysis import (
+    answer_gold_spans,
+    article_spans,
+    article_tokens,
+    gold_from_ids,
+    ranked_answers,
+    si_scores,
+    tc_scores,
+)
 from framelab.spans.baseline import LexiconTagger, tfidf_technique_answers
 from framelab.spans.data import load_span_split
 from framelab.splits import TaskData
@@ -42,10 +50,15 @@ def evaluate_spans(predictor: Predictor, dataset_dir: Path, split: str, out: Pat
         "n_articles": len(data.gold),
         "n_units": len(data.texts),
         "threshold": meta.thresholds[0] if meta.thresholds else None,
-        "model": {"span_identification": si_scores(found, data.gold), "technique_classification": tc_scores(answers, data.gold)},
+        "model": {
+            "span_identification": si_scores(found, data.gold),
+            "technique_classification": tc_scores(answers, data.gold),
+        },
         "baseline": {
             "span_identification": si_scores(lexicon_found, data.gold),
-            "technique_classification": tc_scores(tfidf_technique_answers(train, data.gold, data.article_texts, names), data.gold),
+            "technique_classification": tc_scores(
+                tfidf_technique_answers(train, data.gold, data.article_texts, names), data.gold
+            ),
             "lexicon_phrases": len(lexicon.lexicon),
         },
     }
@@ -78,8 +91,16 @@ def _write(folder: Path, metrics: dict, names: list[str]) -> None:
         "|---|---:|---:|---:|---:|---:|",
     ]
     for title, si, tc in (("framelab model", msi, mtc), ("baseline", bsi, btc)):
-        lines.append(f"| {title} | {si['precision']:.3f} | {si['recall']:.3f} | {si['f1']:.3f} | {si['labelled']['f1']:.3f} | {tc['f1']:.3f} |")
-    lines += ["", "## Per technique", "", "| technique | gold spans | model span F1 | lexicon span F1 | model TC F1 | TF-IDF TC F1 |", "|---|---:|---:|---:|---:|---:|"]
+        lines.append(
+            f"| {title} | {si['precision']:.3f} | {si['recall']:.3f} | {si['f1']:.3f} | {si['labelled']['f1']:.3f} | {tc['f1']:.3f} |"
+        )
+    lines += [
+        "",
+        "## Per technique",
+        "",
+        "| technique | gold spans | model span F1 | lexicon span F1 | model TC F1 | TF-IDF TC F1 |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for n, count in zip(names, support):
         f1 = [f"{scores['per_label'].get(n, {'f1': 0.0})['f1']:.3f}" for scores in (msi, bsi, mtc, btc)]
         lines.append(f"| {n} | {count} | {' | '.join(f1)} |")

@@ -14,7 +14,14 @@ from __future__ import annotations
 MODULE_FILE = "framelab_span_tagger.py"
 
 #: ``config.custom_pipelines`` of every span tagger.
-CUSTOM_PIPELINES = {"token-classification": {"impl": "framelab_span_tagger.FramelabSpanTagger", "pt": ["AutoModelForTokenClassification"], "tf": [], "type": "text"}}
+CUSTOM_PIPELINES = {
+    "token-classification": {
+        "impl": "framelab_span_tagger.FramelabSpanTagger",
+        "pt": ["AutoModelForTokenClassification"],
+        "tf": [],
+        "type": "text",
+    }
+}
 
 MESSAGE = (
     "this is a framelab span tagger: each technique has its own independent B-/I- sigmoid channels and no O tag, "
@@ -43,4 +50,3 @@ def declare(model) -> None:
 def module_file() -> dict[str, str]:
     """The file the model folder carries for the declared pipeline class: name → text."""
     return {MODULE_FILE: _MODULE_TEXT}
-

@@ -29,9 +29,25 @@ from framelab.config import Config
 from framelab.errors import DataError, Problem
 from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, out_of_fold_bytes
 from framelab.spans import stock_pipeline
-from framelab.spans.analysis import answer_gold_spans, article_spans, article_tokens, si_scores, tc_scores, tune_threshold
+from framelab.spans.analysis import (
+    answer_gold_spans,
+    article_spans,
+    article_tokens,
+    si_scores,
+    tc_scores,
+    tune_threshold,
+)
 from framelab.spans.data import SpanSplit, concat_span_splits, label_counts, load_span_split, subset_span_split
-from framelab.tagging import IGNORE, Windows, merge_windows, tag_names, text_label_scores, token_targets, tokenize_windows, window_starts
+from framelab.tagging import (
+    IGNORE,
+    Windows,
+    merge_windows,
+    tag_names,
+    text_label_scores,
+    token_targets,
+    tokenize_windows,
+    window_starts,
+)
 from framelab.train.folds import assign_folds
 from framelab.train.frozen import cacheable, cached_datasets, collate_cached, top_layers_only
 from framelab.train.losses import multilabel_loss, weights_from_counts
@@ -72,7 +88,14 @@ class TagCollator:
         return batch
 
 
-def tag_loss(kind: str, *, pos_weight: torch.Tensor | None, gamma: float, unit_weight: float = 0.0, unit_pos_weight: torch.Tensor | None = None):
+def tag_loss(
+    kind: str,
+    *,
+    pos_weight: torch.Tensor | None,
+    gamma: float,
+    unit_weight: float = 0.0,
+    unit_pos_weight: torch.Tensor | None = None,
+):
     """A Trainer ``compute_loss_func``: the multi-label loss on text tokens only, plus ``unit_weight`` times the unit-level term.
 
     The unit term scores each technique's highest inside-logit ``max(B, I)``
@@ -96,7 +119,9 @@ def tag_loss(kind: str, *, pos_weight: torch.Tensor | None, gamma: float, unit_w
         if not unit_weight:
             return tags
         n = logits.shape[-1] // 2
-        inside = torch.maximum(logits[..., :n], logits[..., n:]).masked_fill(~keep.unsqueeze(-1), torch.finfo(logits.dtype).min)
+        inside = torch.maximum(logits[..., :n], logits[..., n:]).masked_fill(
+            ~keep.unsqueeze(-1), torch.finfo(logits.dtype).min
+        )
         tagged = labels.clamp(min=0)
         present = torch.maximum(tagged[..., :n], tagged[..., n:]).amax(dim=1).to(logits.dtype)
         return tags + unit_weight * binary(unit_inner, inside.amax(dim=1), present)
@@ -107,7 +132,10 @@ def tag_loss(kind: str, *, pos_weight: torch.Tensor | None, gamma: float, unit_w
 def _tag_dataset(windows: Windows, split: SpanSplit, labels: list[str]) -> tuple[Dataset, np.ndarray, np.ndarray]:
     """The windows with their tag targets; per tag, its positive and all text tokens; per technique, windows holding it and all windows."""
     starts = window_starts(windows)
-    targets = [token_targets(o, split.unit_spans[windows.example[w]], labels, window_start=starts[w]) for w, o in enumerate(windows.offsets)]
+    targets = [
+        token_targets(o, split.unit_spans[windows.example[w]], labels, window_start=starts[w])
+        for w, o in enumerate(windows.offsets)
+    ]
     features = dict(windows.features)
     features["labels"] = [t.tolist() for t in targets]
     n = len(labels)
@@ -139,7 +167,14 @@ def _tagger_splits(config: Config) -> tuple[SpanSplit, SpanSplit, list[str], Cou
     counts = label_counts(train_split)
     names = [n for n in inventory if counts[n] >= max(1, config.train.min_label_count)]
     if not names:
-        raise DataError(Problem(str(dataset_dir), None, "no technique spans in the train split", "the spans task needs a corpus with character spans (PTC, SemEval-2023, JSONL spans)"))
+        raise DataError(
+            Problem(
+                str(dataset_dir),
+                None,
+                "no technique spans in the train split",
+                "the spans task needs a corpus with character spans (PTC, SemEval-2023, JSONL spans)",
+            )
+        )
     if names != inventory:
         train_split, _ = load_span_split(dataset_dir, "train", names)
     dev_split, _ = load_span_split(dataset_dir, "dev", names)
@@ -147,7 +182,16 @@ def _tagger_splits(config: Config) -> tuple[SpanSplit, SpanSplit, list[str], Cou
 
 
 def fit_tagger(
-    config: Config, base: str, tokenizer, names: list[str], train_split: SpanSplit, dev_split: SpanSplit | None, *, work=None, resume: bool = False, callbacks=None
+    config: Config,
+    base: str,
+    tokenizer,
+    names: list[str],
+    train_split: SpanSplit,
+    dev_split: SpanSplit | None,
+    *,
+    work=None,
+    resume: bool = False,
+    callbacks=None,
 ) -> tuple[FineTuned, list | None]:
     """Fine-tune a tagger on ``train_split``, choosing the epoch by span F1 on ``dev_split`` (without it: the configured epochs); its tokens of ``dev_split``."""
     t = config.train
@@ -174,7 +218,9 @@ def fit_tagger(
 
     def compute_metrics(prediction) -> dict:
         tokens = unit_tokens(prediction_logits(prediction.predictions))
-        found = article_spans(dev_split.article_ids, dev_split.unit_starts, dev_split.texts, tokens, names, [0.5] * len(names))
+        found = article_spans(
+            dev_split.article_ids, dev_split.unit_starts, dev_split.texts, tokens, names, [0.5] * len(names)
+        )
         scores = si_scores(found, dev_split.gold)
         return {"span_f1": scores["f1"], "span_precision": scores["precision"], "span_recall": scores["recall"]}
 
@@ -183,7 +229,9 @@ def fit_tagger(
     cached = cacheable(model, t.freeze_layers)
     if cached:
         # As for the classifier: the frozen layers' outputs are computed once, not at every step.
-        splits = [(train_windows.features, train_ds["labels"])] + ([(dev_windows.features, dev_ds["labels"])] if dev_ds is not None else [])
+        splits = [(train_windows.features, train_ds["labels"])] + (
+            [(dev_windows.features, dev_ds["labels"])] if dev_ds is not None else []
+        )
         train_ds, *rest = cached_datasets(model, config, splits)
         dev_ds = rest[0] if rest else None
         collator = partial(collate_cached, pad_label=float(IGNORE))
@@ -237,8 +285,13 @@ def train_spans(config: Config, *, resume: bool = False, callbacks: list[Trainer
     tokenizer = load_tokenizer(config, base)
     run, tokens = fit_tagger(config, base, tokenizer, names, train_split, dev_split, resume=resume, callbacks=callbacks)
     # Naming the technique of a gold span uses no tag threshold.
-    tc = tc_scores(answer_gold_spans(article_tokens(dev_split.article_ids, dev_split.unit_starts, tokens), dev_split.gold, names), dev_split.gold)
-    threshold, tried = tune_threshold(dev_split.article_ids, dev_split.unit_starts, dev_split.texts, tokens, names, dev_split.gold)
+    tc = tc_scores(
+        answer_gold_spans(article_tokens(dev_split.article_ids, dev_split.unit_starts, tokens), dev_split.gold, names),
+        dev_split.gold,
+    )
+    threshold, tried = tune_threshold(
+        dev_split.article_ids, dev_split.unit_starts, dev_split.texts, tokens, names, dev_split.gold
+    )
     dev_metrics = {
         "at_0.5": dev_figures(dev_split, tokens, names, 0.5, tc),
         "at_tuned_threshold": dev_figures(dev_split, tokens, names, threshold, tc),
@@ -268,37 +321,77 @@ def train_spans_folds(config: Config, *, callbacks: list[TrainerCallback] | None
     work, _ = work_folder(config, resume=False)
     for k in range(t.folds):
         inside = np.flatnonzero(folds == k)
-        run, held_out = fit_tagger(config, base, tokenizer, names, subset_span_split(data, np.flatnonzero(folds != k)), subset_span_split(data, inside), work=work / f"fold-{k}", callbacks=callbacks)
+        run, held_out = fit_tagger(
+            config,
+            base,
+            tokenizer,
+            names,
+            subset_span_split(data, np.flatnonzero(folds != k)),
+            subset_span_split(data, inside),
+            work=work / f"fold-{k}",
+            callbacks=callbacks,
+        )
         for i, unit in zip(inside, held_out):
             tokens[i] = unit
-        runs.append({"units": len(inside), "best_epoch": run.best_epoch, "train_runtime_seconds": round(run.seconds, 1)})
+        runs.append(
+            {"units": len(inside), "best_epoch": run.best_epoch, "train_runtime_seconds": round(run.seconds, 1)}
+        )
         shutil.rmtree(run.work, ignore_errors=True)
     per_fold = []
     for k in range(t.folds):
         tune, judge = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
         tuned_on = subset_span_split(data, tune)
-        threshold_k, _ = tune_threshold(tuned_on.article_ids, tuned_on.unit_starts, tuned_on.texts, [tokens[i] for i in tune], names, tuned_on.gold)
+        threshold_k, _ = tune_threshold(
+            tuned_on.article_ids, tuned_on.unit_starts, tuned_on.texts, [tokens[i] for i in tune], names, tuned_on.gold
+        )
         judged = subset_span_split(data, judge)
-        found = article_spans(judged.article_ids, judged.unit_starts, judged.texts, [tokens[i] for i in judge], names, [threshold_k] * len(names))
+        found = article_spans(
+            judged.article_ids,
+            judged.unit_starts,
+            judged.texts,
+            [tokens[i] for i in judge],
+            names,
+            [threshold_k] * len(names),
+        )
         per_fold.append({**runs[k], "threshold": threshold_k, "span_identification": si_scores(found, judged.gold)})
     f1s = [f["span_identification"]["f1"] for f in per_fold]
     threshold, tried = tune_threshold(data.article_ids, data.unit_starts, data.texts, tokens, names, data.gold)
     epochs = float(np.median([r["best_epoch"] for r in runs])) or t.epochs
-    log.info("cross-validated over %d folds: span F1 %.3f ± %.3f; refitting on all %d articles for %.1f epochs", t.folds, np.mean(f1s), np.std(f1s), len(data.gold), epochs)
+    log.info(
+        "cross-validated over %d folds: span F1 %.3f ± %.3f; refitting on all %d articles for %.1f epochs",
+        t.folds,
+        np.mean(f1s),
+        np.std(f1s),
+        len(data.gold),
+        epochs,
+    )
     refit_config = dataclasses.replace(config, train=dataclasses.replace(t, epochs=epochs))
     refit, _ = fit_tagger(refit_config, base, tokenizer, names, data, None, work=work, callbacks=callbacks)
-    tc = tc_scores(answer_gold_spans(article_tokens(data.article_ids, data.unit_starts, tokens), data.gold, names), data.gold)
+    tc = tc_scores(
+        answer_gold_spans(article_tokens(data.article_ids, data.unit_starts, tokens), data.gold, names), data.gold
+    )
     # At the saved threshold, tuned on the out-of-fold tokens it scores (optimistic); the cross-validated figure is not.
     dev_metrics = {
         "at_0.5": dev_figures(data, tokens, names, 0.5, tc),
         "at_tuned_threshold": dev_figures(data, tokens, names, threshold, tc),
         "span_f1_per_threshold": {str(k): v for k, v in tried.items()},
-        "cross_validated": {"folds": t.folds, "seed": t.fold_assignment_seed, "span_f1": {"mean": float(np.mean(f1s)), "std": float(np.std(f1s))}, "per_fold": per_fold},
+        "cross_validated": {
+            "folds": t.folds,
+            "seed": t.fold_assignment_seed,
+            "span_f1": {"mean": float(np.mean(f1s)), "std": float(np.std(f1s))},
+            "per_fold": per_fold,
+        },
         "refit": {"epochs": epochs, "articles": len(data.gold), "units": len(data.texts)},
         "n_dev_articles": len(data.gold),
         "n_dev_units": len(data.texts),
     }
-    targets = np.array([[int(any(s.label == n for s in spans)) for n in names] for spans in data.unit_spans], dtype=np.int64)
-    offsets = np.array([(start, start + len(text)) for start, text in zip(data.unit_starts, data.texts)], dtype=np.int64).reshape(-1, 2)
+    targets = np.array(
+        [[int(any(s.label == n for s in spans)) for n in names] for spans in data.unit_spans], dtype=np.int64
+    )
+    offsets = np.array(
+        [(start, start + len(text)) for start, text in zip(data.unit_starts, data.texts)], dtype=np.int64
+    ).reshape(-1, 2)
     oof = OutOfFold(data.unit_ids, names, folds, targets, text_label_scores(tokens, len(names)), offsets=offsets)
-    return finish(refit, tokenizer, refit_config, _meta(refit_config, names, threshold, counts), dev_metrics, files=_files(oof))
+    return finish(
+        refit, tokenizer, refit_config, _meta(refit_config, names, threshold, counts), dev_metrics, files=_files(oof)
+    )

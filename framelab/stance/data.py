@@ -45,7 +45,9 @@ def load_pairs(dataset_dir: Path, split: str) -> PairSplit:
         sentences[index[article_id]].append(text)
     body_of = np.array([index[b] for b in pairs["body_id"]], dtype=np.int64)
     pair_ids = [f"{b}#{r}" for b, r in zip(pairs["body_id"], pairs["row"])]
-    return PairSplit(pair_ids, list(pairs["headline"]), body_of, list(pairs["stance"]), body_ids, list(articles["text"]), sentences)
+    return PairSplit(
+        pair_ids, list(pairs["headline"]), body_of, list(pairs["stance"]), body_ids, list(articles["text"]), sentences
+    )
 
 
 def load_pair_split(dataset_dir: Path, split: str, labels: list[str] | None = None) -> tuple[TaskData, list[str]]:

@@ -22,17 +22,37 @@ from framelab.splits import TaskData
 from framelab.stance.data import FNC1_LABELS
 from framelab.stance.train import confusion
 
-_SYSTEMS = (("model", "framelab model"), ("baseline", "TF-IDF baseline"), ("majority_baseline", "majority-class baseline"))
+_SYSTEMS = (
+    ("model", "framelab model"),
+    ("baseline", "TF-IDF baseline"),
+    ("majority_baseline", "majority-class baseline"),
+)
 
 
 def _fnc_lines(metrics: dict) -> list[str]:
     names = FNC1_LABELS
-    lines = ["", "## FNC-1 measures", "", "| system | relative score | macro-F1 (4 classes) | " + " | ".join(f"F1 {n}" for n in names) + " |", "|---|" + "---:|" * (2 + len(names))]
+    lines = [
+        "",
+        "## FNC-1 measures",
+        "",
+        "| system | relative score | macro-F1 (4 classes) | " + " | ".join(f"F1 {n}" for n in names) + " |",
+        "|---|" + "---:|" * (2 + len(names)),
+    ]
     for key, title in _SYSTEMS:
         st = metrics[key]["stance"]
-        lines.append(f"| {title} | {st['fnc_relative']:.4f} | {st['macro_f1']:.4f} | " + " | ".join(f"{st['per_label'][n]['f1']:.3f}" for n in names) + " |")
+        lines.append(
+            f"| {title} | {st['fnc_relative']:.4f} | {st['macro_f1']:.4f} | "
+            + " | ".join(f"{st['per_label'][n]['f1']:.3f}" for n in names)
+            + " |"
+        )
     matrix = metrics["model"]["confusion_matrix"]["rows_gold_columns_predicted"]
-    lines += ["", "Confusion matrix of the model (rows: gold, columns: predicted):", "", "| gold \\ predicted | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    lines += [
+        "",
+        "Confusion matrix of the model (rows: gold, columns: predicted):",
+        "",
+        "| gold \\ predicted | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
     lines += [f"| {n} | " + " | ".join(str(v) for v in row) + " |" for n, row in zip(names, matrix)]
     return lines
 
@@ -49,7 +69,10 @@ def fnc1_scores(probs: np.ndarray, decided: np.ndarray, data: TaskData, names: l
     """The task's extra figures: relative score, macro-F1 and per-class F1 (``stance``), and the confusion matrix."""
     pred = [names[i] for i in decided.argmax(axis=1)]
     gold = [names[i] for i in data.targets.argmax(axis=1)]
-    return {"stance": stance_scores(pred, gold, names), "confusion_matrix": {"labels": list(names), "rows_gold_columns_predicted": confusion(pred, gold, names)}}
+    return {
+        "stance": stance_scores(pred, gold, names),
+        "confusion_matrix": {"labels": list(names), "rows_gold_columns_predicted": confusion(pred, gold, names)},
+    }
 
 
 def summarize_evaluation(metrics: dict) -> str:
@@ -58,7 +81,10 @@ def summarize_evaluation(metrics: dict) -> str:
     rows = [head]
     for key, title in _SYSTEMS:
         st = metrics[key]["stance"]
-        rows.append(f"{title:<24}{st['fnc_relative']:>9.4f}{st['macro_f1']:>9.4f}" + "".join(f"{st['per_label'][n]['f1']:>10.3f}" for n in FNC1_LABELS))
+        rows.append(
+            f"{title:<24}{st['fnc_relative']:>9.4f}{st['macro_f1']:>9.4f}"
+            + "".join(f"{st['per_label'][n]['f1']:>10.3f}" for n in FNC1_LABELS)
+        )
     return "\n".join(rows)
 
 
@@ -82,5 +108,8 @@ def card_metrics(dev_metrics: dict, config: Config) -> str:
         "| class | precision | recall | F1 | support |",
         "|---|---:|---:|---:|---:|",
     ]
-    lines += [f"| {n} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |" for n, s in st["per_label"].items()]
+    lines += [
+        f"| {n} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |"
+        for n, s in st["per_label"].items()
+    ]
     return "\n".join(lines)

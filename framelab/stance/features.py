@@ -74,7 +74,9 @@ class SentenceEncoder:
         self.folder = str(folder)
         self.tokenizer = AutoTokenizer.from_pretrained(self.folder, trust_remote_code=False)
         self.model = AutoModel.from_pretrained(self.folder, use_safetensors=True, trust_remote_code=False).eval()
-        self.device = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = (
+            torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        )
         self.model.to(self.device)
         self.batch_size = batch_size
 
@@ -97,7 +99,9 @@ class SentenceEncoder:
                     batch[row, : len(ids[i])] = ids[i]
                     mask[row, : len(ids[i])] = 1
                 m = torch.from_numpy(mask).to(self.device)
-                hidden = self.model(input_ids=torch.from_numpy(batch).to(self.device), attention_mask=m).last_hidden_state
+                hidden = self.model(
+                    input_ids=torch.from_numpy(batch).to(self.device), attention_mask=m
+                ).last_hidden_state
                 pooled = (hidden * m.unsqueeze(-1)).sum(1) / m.sum(1, keepdim=True).clamp(min=1)
                 pooled = torch.nn.functional.normalize(pooled, dim=-1)
                 out[idx] = pooled.float().cpu().numpy()
@@ -164,7 +168,6 @@ class Bodies:
             [frozenset(zip(w, w[1:])) for w in words],
         )
 
-
     def body(self, b: int) -> Bodies:
         """Body ``b`` alone."""
         lo, hi = self.bounds[b], self.bounds[b + 1]
@@ -203,7 +206,9 @@ def _best(sims: np.ndarray) -> np.ndarray:
     return sims.max(axis=1) if sims.shape[1] else np.zeros(sims.shape[0])
 
 
-def pair_features(headlines: list[str], body_of: np.ndarray, bodies: Bodies, tfidf: Tfidf, encoder: SentenceEncoder, *, top_k: int) -> tuple[np.ndarray, list[str]]:
+def pair_features(
+    headlines: list[str], body_of: np.ndarray, bodies: Bodies, tfidf: Tfidf, encoder: SentenceEncoder, *, top_k: int
+) -> tuple[np.ndarray, list[str]]:
     """The :data:`FEATURES` of every (headline, body) pair, and stage 2's second segment for each.
 
     ``body_of[i]`` is the index in ``bodies`` of pair ``i``'s body. Each
@@ -224,7 +229,9 @@ def pair_features(headlines: list[str], body_of: np.ndarray, bodies: Bodies, tfi
         rows = h_rows[pairs]
         t_sims = (h_tfidf[rows] @ bodies.sentence_tfidf[lo:hi].T).toarray()
         e_sims = h_emb[rows] @ bodies.sentence_embeddings[lo:hi].T
-        mean_vec = bodies.sentence_embeddings[lo:hi].mean(axis=0) if hi > lo else np.zeros(h_emb.shape[1], dtype=np.float32)
+        mean_vec = (
+            bodies.sentence_embeddings[lo:hi].mean(axis=0) if hi > lo else np.zeros(h_emb.shape[1], dtype=np.float32)
+        )
         mean_vec = mean_vec / max(float(np.linalg.norm(mean_vec)), 1e-9)
         features[pairs, 0] = (h_tfidf[rows] @ bodies.body_tfidf[b].T).toarray()[:, 0]
         features[pairs, 1] = _best(t_sims)
@@ -261,14 +268,33 @@ class StageOne:
     encoder_dir: str
 
     @classmethod
-    def fit(cls, tfidf: Tfidf, features: np.ndarray, related: np.ndarray, *, encoder_dir: str, top_k: int, threshold: float = 0.5, seed: int = 0) -> StageOne:
+    def fit(
+        cls,
+        tfidf: Tfidf,
+        features: np.ndarray,
+        related: np.ndarray,
+        *,
+        encoder_dir: str,
+        top_k: int,
+        threshold: float = 0.5,
+        seed: int = 0,
+    ) -> StageOne:
         from sklearn.linear_model import LogisticRegression
 
         mean, scale = features.mean(axis=0), features.std(axis=0)
         scale = np.where(scale > 0, scale, 1.0)
         model = LogisticRegression(max_iter=2000, C=1.0, random_state=seed)
         model.fit((features - mean) / scale, related)
-        return cls(tfidf, mean, scale, model.coef_[0].astype(np.float64), float(model.intercept_[0]), threshold, top_k, encoder_dir)
+        return cls(
+            tfidf,
+            mean,
+            scale,
+            model.coef_[0].astype(np.float64),
+            float(model.intercept_[0]),
+            threshold,
+            top_k,
+            encoder_dir,
+        )
 
     def related_probability(self, features: np.ndarray) -> np.ndarray:
         z = ((features - self.mean) / self.scale) @ self.coef + self.intercept
@@ -291,7 +317,14 @@ class StageOne:
         save_file({"idf": self.tfidf.idf.astype(np.float32)}, str(folder / TFIDF_FILE))
         target = folder / ENCODER_DIR
         target.mkdir()
-        for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+        for name in (
+            "config.json",
+            "model.safetensors",
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "special_tokens_map.json",
+            "vocab.txt",
+        ):
             if (Path(self.encoder_dir) / name).is_file():
                 shutil.copy2(Path(self.encoder_dir) / name, target / name)
 
@@ -300,11 +333,34 @@ class StageOne:
         folder = Path(folder)
         for name in (STAGE_ONE_FILE, TFIDF_FILE, f"{ENCODER_DIR}/model.safetensors"):
             if not (folder / name).is_file():
-                raise DataError(Problem(str(folder / name), None, "missing: an fnc1 model folder holds its relatedness stage", "copy the whole model folder or retrain"))
+                raise DataError(
+                    Problem(
+                        str(folder / name),
+                        None,
+                        "missing: an fnc1 model folder holds its relatedness stage",
+                        "copy the whole model folder or retrain",
+                    )
+                )
         record = json.loads((folder / STAGE_ONE_FILE).read_text(encoding="utf-8"))
         if record["features"] != list(FEATURES):
-            raise DataError(Problem(str(folder / STAGE_ONE_FILE), None, "its features are not the ones this framelab computes", "retrain the model"))
+            raise DataError(
+                Problem(
+                    str(folder / STAGE_ONE_FILE),
+                    None,
+                    "its features are not the ones this framelab computes",
+                    "retrain the model",
+                )
+            )
         idf = load_file(str(folder / TFIDF_FILE))["idf"].astype(np.float64)
         tfidf = Tfidf(record["terms"], idf)
         arrays = {k: np.asarray(record[k], dtype=np.float64) for k in ("mean", "scale", "coef")}
-        return cls(tfidf, arrays["mean"], arrays["scale"], arrays["coef"], float(record["intercept"]), float(record["threshold"]), int(record["top_k"]), str(folder / ENCODER_DIR))
+        return cls(
+            tfidf,
+            arrays["mean"],
+            arrays["scale"],
+            arrays["coef"],
+            float(record["intercept"]),
+            float(record["threshold"]),
+            int(record["top_k"]),
+            str(folder / ENCODER_DIR),
+        )

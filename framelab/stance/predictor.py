@@ -35,7 +35,9 @@ class FncPredictor(Predictor):
     def __init__(self, model_dir: str | Path, *, batch_size: int = 64, quantize: str | None = None, device=None):
         super().__init__(model_dir, batch_size=batch_size, quantize=quantize, device=device)
         self.stage_one = StageOne.load(self.model_dir)
-        self.encoder = SentenceEncoder(self.stage_one.encoder_dir, batch_size=batch_size, device="cpu" if quantize else device)
+        self.encoder = SentenceEncoder(
+            self.stage_one.encoder_dir, batch_size=batch_size, device="cpu" if quantize else device
+        )
         self.unrelated = self.meta.labels.index("unrelated")
         self.related_columns = [self.meta.labels.index(n) for n in RELATED]
         self._cache: OrderedDict[str, Bodies] = OrderedDict()
@@ -55,7 +57,9 @@ class FncPredictor(Predictor):
         return Bodies.concat([self._cache[t] for t in texts])
 
     def _stage_two_logits(self, headlines: list[str], segments: list[str]) -> np.ndarray:
-        encoded = encode(self.tokenizer, segments, pairs=headlines, max_length=self.meta.max_length, stride=0, windowed=False)
+        encoded = encode(
+            self.tokenizer, segments, pairs=headlines, max_length=self.meta.max_length, stride=0, windowed=False
+        )
         out = np.zeros((len(segments), len(RELATED)), dtype=np.float64)
         if not segments:
             return out
@@ -72,7 +76,9 @@ class FncPredictor(Predictor):
     def probabilities(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
         """Probabilities of each (headline = ``pairs[i]``, body = ``texts[i]``) pair."""
         if pairs is None:
-            raise ValueError(f"{self.model_dir} labels (headline, body) pairs: give each text a headline (--target, or stance.target in JSONL)")
+            raise ValueError(
+                f"{self.model_dir} labels (headline, body) pairs: give each text a headline (--target, or stance.target in JSONL)"
+            )
         probs = np.zeros((len(texts), len(self.meta.labels)))
         if not texts:
             return probs
@@ -80,13 +86,17 @@ class FncPredictor(Predictor):
         row = {t: i for i, t in enumerate(unique)}
         bodies = self._bodies(unique)
         body_of = np.array([row[t] for t in texts], dtype=np.int64)
-        features, segments = pair_features(list(pairs), body_of, bodies, self.stage_one.tfidf, self.encoder, top_k=self.stage_one.top_k)
+        features, segments = pair_features(
+            list(pairs), body_of, bodies, self.stage_one.tfidf, self.encoder, top_k=self.stage_one.top_k
+        )
         related = self.stage_one.related_probability(features)
         probs[:, self.unrelated] = 1.0 - related
         probs[:, self.related_columns] = (related / len(RELATED))[:, None]
         chosen = np.flatnonzero(related >= self.stage_one.threshold)
         if len(chosen):
-            stage_two = activate(self._stage_two_logits([pairs[i] for i in chosen], [segments[i] for i in chosen]), multi_label=False)
+            stage_two = activate(
+                self._stage_two_logits([pairs[i] for i in chosen], [segments[i] for i in chosen]), multi_label=False
+            )
             probs[np.ix_(chosen, self.related_columns)] = related[chosen, None] * stage_two
         return probs
 

@@ -32,7 +32,16 @@ from framelab.encoding import encode
 from framelab.eval.scores import single_label_scores, stance_scores
 from framelab.stance.data import FNC1_LABELS, RELATED, load_pairs
 from framelab.stance.features import Bodies, SentenceEncoder, StageOne, Tfidf, pair_features
-from framelab.train.trainer import FineTuning, TrainResult, fine_tune, finish, load_tokenizer, model_meta, prediction_logits, start
+from framelab.train.trainer import (
+    FineTuning,
+    TrainResult,
+    fine_tune,
+    finish,
+    load_tokenizer,
+    model_meta,
+    prediction_logits,
+    start,
+)
 
 #: Body sentences closest to the headline given to the cross-encoder.
 STAGE_TWO_TOP_K = 5
@@ -68,10 +77,14 @@ def confusion(pred: list[str], gold: list[str], names: list[str]) -> list[list[i
 
 def pipeline_labels(related_prob: np.ndarray, threshold: float, stage_two_logits: np.ndarray) -> list[str]:
     """Unrelated below ``threshold``, else the arg-max of stage 2 (rows of ``stage_two_logits`` for every pair)."""
-    return ["unrelated" if p < threshold else RELATED[int(row.argmax())] for p, row in zip(related_prob, stage_two_logits)]
+    return [
+        "unrelated" if p < threshold else RELATED[int(row.argmax())] for p, row in zip(related_prob, stage_two_logits)
+    ]
 
 
-def _stage_two_dataset(tokenizer, headlines: list[str], segments: list[str], labels: list[int], max_length: int) -> Dataset:
+def _stage_two_dataset(
+    tokenizer, headlines: list[str], segments: list[str], labels: list[int], max_length: int
+) -> Dataset:
     encoded = encode(tokenizer, segments, pairs=headlines, max_length=max_length, stride=0, windowed=False)
     return Dataset.from_dict({**encoded.features, "labels": labels})
 
@@ -86,7 +99,9 @@ def train_fnc1(config: Config, *, resume: bool = False, callbacks: list[TrainerC
     tfidf = Tfidf.fit(train.body_texts + list(dict.fromkeys(train.headlines)))
     train_bodies = Bodies.build(train.body_texts, train.body_sentences, tfidf, encoder)
     dev_bodies = Bodies.build(dev.body_texts, dev.body_sentences, tfidf, encoder)
-    x_train, seg_train = pair_features(train.headlines, train.body_of, train_bodies, tfidf, encoder, top_k=STAGE_TWO_TOP_K)
+    x_train, seg_train = pair_features(
+        train.headlines, train.body_of, train_bodies, tfidf, encoder, top_k=STAGE_TWO_TOP_K
+    )
     x_dev, seg_dev = pair_features(dev.headlines, dev.body_of, dev_bodies, tfidf, encoder, top_k=STAGE_TWO_TOP_K)
     related_train = np.array([s != "unrelated" for s in train.stances])
     related_dev = np.array([s != "unrelated" for s in dev.stances])
@@ -103,7 +118,9 @@ def train_fnc1(config: Config, *, resume: bool = False, callbacks: list[TrainerC
     y_train = np.array([RELATED.index(train.stances[i]) for i in tr])
     y_dev = [RELATED.index(dev.stances[i]) for i in dv]
     ml = config.model.max_length
-    train_ds = _stage_two_dataset(tokenizer, [train.headlines[i] for i in tr], [seg_train[i] for i in tr], y_train.tolist(), ml)
+    train_ds = _stage_two_dataset(
+        tokenizer, [train.headlines[i] for i in tr], [seg_train[i] for i in tr], y_train.tolist(), ml
+    )
     dev_ds = _stage_two_dataset(tokenizer, [dev.headlines[i] for i in dv], [seg_dev[i] for i in dv], y_dev, ml)
     model = AutoModelForSequenceClassification.from_pretrained(
         base,
@@ -117,14 +134,18 @@ def train_fnc1(config: Config, *, resume: bool = False, callbacks: list[TrainerC
     )
 
     def compute_metrics(prediction) -> dict:
-        scores = single_label_scores(prediction_logits(prediction.predictions).argmax(axis=1), np.asarray(y_dev), RELATED)
+        scores = single_label_scores(
+            prediction_logits(prediction.predictions).argmax(axis=1), np.asarray(y_dev), RELATED
+        )
         return {"micro_f1": scores["micro"]["f1"], "macro_f1": scores["macro"]["f1"]}
 
     job = FineTuning(
         model=model,
         train_dataset=train_ds,
         dev_dataset=dev_ds,
-        collator=DataCollatorWithPadding(tokenizer, padding="max_length" if t.pad_to_max_length else "longest", max_length=ml),
+        collator=DataCollatorWithPadding(
+            tokenizer, padding="max_length" if t.pad_to_max_length else "longest", max_length=ml
+        ),
         loss=weighted_loss(class_weights(y_train, len(RELATED), CLASS_WEIGHT_POWER)) if CLASS_WEIGHT_POWER else None,
         compute_metrics=compute_metrics,
         metric="macro_f1",
@@ -134,14 +155,19 @@ def train_fnc1(config: Config, *, resume: bool = False, callbacks: list[TrainerC
     logits = np.zeros((len(dev.headlines), len(RELATED)))
     logits[dv] = run.dev_logits
     if len(extra):
-        extra_ds = _stage_two_dataset(tokenizer, [dev.headlines[i] for i in extra], [seg_dev[i] for i in extra], [0] * len(extra), ml)
+        extra_ds = _stage_two_dataset(
+            tokenizer, [dev.headlines[i] for i in extra], [seg_dev[i] for i in extra], [0] * len(extra), ml
+        )
         run.trainer.compute_metrics = None  # its measure is for the gold-related dev pairs only
         logits[extra] = prediction_logits(run.trainer.predict(extra_ds).predictions)
     predicted = pipeline_labels(p_dev, stage_one.threshold, logits)
     gold = list(dev.stances)
     dev_metrics = {
         "stance": stance_scores(predicted, gold, FNC1_LABELS),
-        "confusion_matrix": {"labels": FNC1_LABELS, "rows_gold_columns_predicted": confusion(predicted, gold, FNC1_LABELS)},
+        "confusion_matrix": {
+            "labels": FNC1_LABELS,
+            "rows_gold_columns_predicted": confusion(predicted, gold, FNC1_LABELS),
+        },
         "relatedness_accuracy": float(np.mean((p_dev >= stage_one.threshold) == related_dev)),
         "stage_two_on_gold_related": single_label_scores(run.dev_logits.argmax(axis=1), np.asarray(y_dev), RELATED),
         "n_dev_pairs": len(gold),

@@ -67,13 +67,22 @@ def _kept_labels(task: Task, config: Config, train_data: TaskData, names: list[s
     counts = train_data.targets.sum(axis=0)
     keep = [i for i, c in enumerate(counts) if c >= max(1, config.train.min_label_count)]
     if len(keep) < (1 if task.multi_label else 2):
-        raise DataError(Problem(str(config.dataset_dir), None, f"too few labels with training examples for task '{task.name}'", "check the corpus annotations or lower train.min_label_count"))
+        raise DataError(
+            Problem(
+                str(config.dataset_dir),
+                None,
+                f"too few labels with training examples for task '{task.name}'",
+                "check the corpus annotations or lower train.min_label_count",
+            )
+        )
     return keep
 
 
 def dev_probabilities(task: Task, logits: np.ndarray, encoded, n_examples: int) -> np.ndarray:
     """Probabilities per dev example from the Trainer's window logits (pooled the task's way)."""
-    return activate(pool(np.asarray(logits, dtype=np.float64), encoded.example, n_examples, task.pooling), task.multi_label)
+    return activate(
+        pool(np.asarray(logits, dtype=np.float64), encoded.example, n_examples, task.pooling), task.multi_label
+    )
 
 
 def dev_scores(task: Task, probs: np.ndarray, targets: np.ndarray, names: list[str]) -> dict:
@@ -103,7 +112,16 @@ class Setup:
     names: list[str]
 
 
-def fit(config: Config, setup: Setup, train_data: TaskData, dev_data: TaskData | None, *, work: Path | None = None, resume: bool = False, callbacks=None) -> Fitted:
+def fit(
+    config: Config,
+    setup: Setup,
+    train_data: TaskData,
+    dev_data: TaskData | None,
+    *,
+    work: Path | None = None,
+    resume: bool = False,
+    callbacks=None,
+) -> Fitted:
     """Fine-tune on ``train_data``, choosing the epoch on ``dev_data`` (without it: train the configured epochs) and predict it."""
     t, task, tokenizer, names = config.train, setup.task, setup.tokenizer, setup.names
     enc = dict(max_length=config.model.max_length, stride=config.model.stride, windowed=task.windowed)
@@ -134,12 +152,16 @@ def fit(config: Config, setup: Setup, train_data: TaskData, dev_data: TaskData |
         loss = multilabel_loss(t.rare_labels, pos_weight=weights, gamma=t.focal_gamma)
     train_ds = _hf_dataset(train_enc, train_data.targets, task.multi_label)
     dev_ds = _hf_dataset(dev_enc, dev_data.targets, task.multi_label) if dev_data is not None else None
-    collator = DataCollatorWithPadding(tokenizer, padding="max_length" if t.pad_to_max_length else "longest", max_length=config.model.max_length)
+    collator = DataCollatorWithPadding(
+        tokenizer, padding="max_length" if t.pad_to_max_length else "longest", max_length=config.model.max_length
+    )
     freeze(model, config)
     cached = cacheable(model, t.freeze_layers)
     if cached:
         # The frozen layers' outputs never change: computed once here instead of at every step of every epoch.
-        splits = [(train_enc.features, train_ds["labels"])] + ([(dev_enc.features, dev_ds["labels"])] if dev_ds is not None else [])
+        splits = [(train_enc.features, train_ds["labels"])] + (
+            [(dev_enc.features, dev_ds["labels"])] if dev_ds is not None else []
+        )
         train_ds, *rest = cached_datasets(model, config, splits)
         dev_ds = rest[0] if rest else None
         collator = collate_cached
@@ -187,26 +209,48 @@ def _meta(config: Config, setup: Setup, inventory: dict, thresholds: list[float]
     )
 
 
-def _figures(task: Task, probs: np.ndarray, targets: np.ndarray, names: list[str], thresholds: list[float] | None) -> dict:
+def _figures(
+    task: Task, probs: np.ndarray, targets: np.ndarray, names: list[str], thresholds: list[float] | None
+) -> dict:
     """Figures at 0.5 and at ``thresholds`` (multi-label), or of the arg-max."""
     if task.multi_label:
-        return {"at_0.5": dev_scores(task, probs, targets, names), "at_tuned_thresholds": scores(decide(probs, True, thresholds), targets, names, True)}
+        return {
+            "at_0.5": dev_scores(task, probs, targets, names),
+            "at_tuned_thresholds": scores(decide(probs, True, thresholds), targets, names, True),
+        }
     return {"argmax": dev_scores(task, probs, targets, names)}
 
 
-def train_classifier(config: Config, *, resume: bool = False, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
+def train_classifier(
+    config: Config, *, resume: bool = False, callbacks: list[TrainerCallback] | None = None
+) -> TrainResult:
     """Fine-tune the configured encoder as a sequence classifier for ``train.task`` and save its folder (k-fold and refit with ``train.folds``)."""
     if config.train.folds:
         return train_folds(config, callbacks=callbacks)
     t = config.train
     setup, inventory, train_data, dev_data = _setup(config)
     fitted = fit(config, setup, train_data, dev_data, resume=resume, callbacks=callbacks)
-    thresholds = tuned_thresholds(t.threshold_rule, fitted.dev_probs, dev_data.targets, t.threshold_min_support, t.threshold_step) if setup.task.multi_label else None
+    thresholds = (
+        tuned_thresholds(
+            t.threshold_rule, fitted.dev_probs, dev_data.targets, t.threshold_min_support, t.threshold_step
+        )
+        if setup.task.multi_label
+        else None
+    )
     dev_metrics = _figures(setup.task, fitted.dev_probs, dev_data.targets, setup.names, thresholds)
     if fitted.lexical is not None:
-        dev_metrics["fine_tuned_alone_at_0.5"] = dev_scores(setup.task, fitted.fine_tuned_probs, dev_data.targets, setup.names)
+        dev_metrics["fine_tuned_alone_at_0.5"] = dev_scores(
+            setup.task, fitted.fine_tuned_probs, dev_data.targets, setup.names
+        )
     dev_metrics["n_dev_examples"] = len(dev_data.texts)
-    return finish(fitted.run, setup.tokenizer, config, _meta(config, setup, inventory, thresholds, train_data.targets), dev_metrics, fitted.lexical)
+    return finish(
+        fitted.run,
+        setup.tokenizer,
+        config,
+        _meta(config, setup, inventory, thresholds, train_data.targets),
+        dev_metrics,
+        fitted.lexical,
+    )
 
 
 def train_folds(config: Config, *, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
@@ -214,7 +258,9 @@ def train_folds(config: Config, *, callbacks: list[TrainerCallback] | None = Non
     t = config.train
     setup, inventory, train_data, dev_data = _setup(config)
     if setup.task.level not in ("unit", "article", "pair"):
-        raise ValueError(f"train.folds: task {setup.task.name} does not group its examples by article; set train.folds to 0")
+        raise ValueError(
+            f"train.folds: task {setup.task.name} does not group its examples by article; set train.folds to 0"
+        )
     data = concat(train_data, dev_data)
     folds = assign_folds(data.ids, t.folds, t.fold_assignment_seed)
     probs = np.zeros(data.targets.shape)
@@ -223,14 +269,40 @@ def train_folds(config: Config, *, callbacks: list[TrainerCallback] | None = Non
     work, _ = work_folder(config, resume=False)
     for k in range(t.folds):
         inside = np.flatnonzero(folds == k)
-        fitted = fit(config, setup, subset(data, np.flatnonzero(folds != k)), subset(data, inside), work=work / f"fold-{k}", callbacks=callbacks)
+        fitted = fit(
+            config,
+            setup,
+            subset(data, np.flatnonzero(folds != k)),
+            subset(data, inside),
+            work=work / f"fold-{k}",
+            callbacks=callbacks,
+        )
         probs[inside] = fitted.dev_probs
         if fine_tuned is not None:
             fine_tuned[inside] = fitted.fine_tuned_probs
-        per_fold_runs.append({"examples": len(inside), "best_epoch": fitted.run.best_epoch, "train_runtime_seconds": round(fitted.run.seconds, 1)})
+        per_fold_runs.append(
+            {
+                "examples": len(inside),
+                "best_epoch": fitted.run.best_epoch,
+                "train_runtime_seconds": round(fitted.run.seconds, 1),
+            }
+        )
         shutil.rmtree(fitted.run.work, ignore_errors=True)
-    per_fold, summary = cross_validated(probs, data, folds, setup.names, multi_label=setup.task.multi_label, rule=t.threshold_rule, min_support=t.threshold_min_support, step=t.threshold_step)
-    thresholds = tuned_thresholds(t.threshold_rule, probs, data.targets, t.threshold_min_support, t.threshold_step) if setup.task.multi_label else None
+    per_fold, summary = cross_validated(
+        probs,
+        data,
+        folds,
+        setup.names,
+        multi_label=setup.task.multi_label,
+        rule=t.threshold_rule,
+        min_support=t.threshold_min_support,
+        step=t.threshold_step,
+    )
+    thresholds = (
+        tuned_thresholds(t.threshold_rule, probs, data.targets, t.threshold_min_support, t.threshold_step)
+        if setup.task.multi_label
+        else None
+    )
     epochs = float(np.median([r["best_epoch"] for r in per_fold_runs])) or t.epochs
     # Said before the refit, which takes as long as one more fold, so an interrupted run still leaves its figures.
     log.info(
@@ -249,11 +321,28 @@ def train_folds(config: Config, *, callbacks: list[TrainerCallback] | None = Non
     refit = fit(refit_config, setup, data, None, work=work, callbacks=callbacks)
     # Out-of-fold figures at the saved thresholds are tuned on the predictions they score (optimistic); the cross-validated ones are not.
     dev_metrics = _figures(setup.task, probs, data.targets, setup.names, thresholds)
-    dev_metrics["cross_validated"] = {"folds": t.folds, "seed": t.fold_assignment_seed, **summary, "per_fold": [{**r, "scores": f} for r, f in zip(per_fold_runs, per_fold)]}
+    dev_metrics["cross_validated"] = {
+        "folds": t.folds,
+        "seed": t.fold_assignment_seed,
+        **summary,
+        "per_fold": [{**r, "scores": f} for r, f in zip(per_fold_runs, per_fold)],
+    }
     dev_metrics["refit"] = {"epochs": epochs, "examples": len(data.texts)}
     dev_metrics["n_dev_examples"] = len(data.texts)
     # Unit offsets let a model of finer units (sentences) join an ensemble on coarser ones (lines).
-    offsets = np.array([(start, end) for _, start, end in unit_offsets(config.dataset_dir, data.ids)], dtype=np.int64) if setup.task.level == "unit" else None
+    offsets = (
+        np.array([(start, end) for _, start, end in unit_offsets(config.dataset_dir, data.ids)], dtype=np.int64)
+        if setup.task.level == "unit"
+        else None
+    )
     oof = OutOfFold(data.ids, setup.names, folds, data.targets, probs, fine_tuned, offsets)
     meta = _meta(refit_config, setup, inventory, thresholds, data.targets)
-    return finish(refit.run, setup.tokenizer, refit_config, meta, dev_metrics, refit.lexical, files={OUT_OF_FOLD_FILE: out_of_fold_bytes(oof)})
+    return finish(
+        refit.run,
+        setup.tokenizer,
+        refit_config,
+        meta,
+        dev_metrics,
+        refit.lexical,
+        files={OUT_OF_FOLD_FILE: out_of_fold_bytes(oof)},
+    )

@@ -67,12 +67,18 @@ def _check_members(members: list[Predictor], unit: str) -> list[str]:
     for m in members:
         if not m.task.ensemble_member:
             able = [name for name in task_names() if get_task(name).ensemble_member]
-            raise ConfigError(f"{m.model_dir} is a {m.meta.task} model; an ensemble averages models of the tasks {', '.join(able)}")
+            raise ConfigError(
+                f"{m.model_dir} is a {m.meta.task} model; an ensemble averages models of the tasks {', '.join(able)}"
+            )
         if UNIT_KINDS.index(m.meta.unit) > UNIT_KINDS.index(unit):
-            raise ConfigError(f"{m.model_dir} labels {m.meta.unit} units, coarser than the dataset's {unit} units: give a dataset of {m.meta.unit} units or finer")
+            raise ConfigError(
+                f"{m.model_dir} labels {m.meta.unit} units, coarser than the dataset's {unit} units: give a dataset of {m.meta.unit} units or finer"
+            )
         missing = sorted(set(labels) - set(m.meta.labels))
         if missing:
-            raise ConfigError(f"{m.model_dir} lacks techniques of {members[0].model_dir}: {', '.join(missing)}; list first the member with the fewest labels, or train them on the same label list")
+            raise ConfigError(
+                f"{m.model_dir} lacks techniques of {members[0].model_dir}: {', '.join(missing)}; list first the member with the fewest labels, or train them on the same label list"
+            )
     return labels
 
 
@@ -81,7 +87,9 @@ def _unit_task(members: list[Predictor]) -> Task:
     for m in members:
         if m.task.level == "unit":
             return m.task
-    raise ConfigError("an ensemble needs at least one model that labels units (e.g. a techniques model) besides span taggers")
+    raise ConfigError(
+        "an ensemble needs at least one model that labels units (e.g. a techniques model) besides span taggers"
+    )
 
 
 def _own_thresholds(member: Predictor, labels: list[str]) -> list[float]:
@@ -122,7 +130,9 @@ def _inside(oof: OutOfFold, columns: list[int], units: list[tuple[str, int, int]
     return out
 
 
-def _aligned(members: list[Predictor], oofs: list[OutOfFold], labels: list[str], dataset_dir: Path, unit: str) -> tuple[OutOfFold, list[np.ndarray]]:
+def _aligned(
+    members: list[Predictor], oofs: list[OutOfFold], labels: list[str], dataset_dir: Path, unit: str
+) -> tuple[OutOfFold, list[np.ndarray]]:
     """The reference predictions (the first member labelling the dataset's ``unit`` units) and every member's out-of-fold probabilities of ``labels`` on them.
 
     A member of finer units (a sentence model, a span tagger's sentences)
@@ -131,14 +141,18 @@ def _aligned(members: list[Predictor], oofs: list[OutOfFold], labels: list[str],
     """
     at = next((i for i, m in enumerate(members) if m.task.level == "unit" and m.meta.unit == unit), None)
     if at is None:
-        raise ConfigError(f"an out-of-fold ensemble on {unit} units needs a member trained on the dataset's {unit} units (e.g. a techniques model)")
+        raise ConfigError(
+            f"an out-of-fold ensemble on {unit} units needs a member trained on the dataset's {unit} units (e.g. a techniques model)"
+        )
     reference, folds = oofs[at], _article_folds(oofs[at])
     units = None
     aligned = []
     for m, oof in zip(members, oofs):
         theirs = _article_folds(oof)
         if any(theirs.get(a, f) != f for a, f in folds.items()):
-            raise ConfigError(f"{m.model_dir}: its folds differ from {members[at].model_dir}'s; train both with --folds on the same articles, folds and fold seed (train.fold_seed, else train.seed)")
+            raise ConfigError(
+                f"{m.model_dir}: its folds differ from {members[at].model_dir}'s; train both with --folds on the same articles, folds and fold seed (train.fold_seed, else train.seed)"
+            )
         columns = [oof.labels.index(name) for name in labels]
         if oof.ids == reference.ids:
             aligned.append(oof.probabilities[:, columns])
@@ -153,14 +167,26 @@ def _aligned(members: list[Predictor], oofs: list[OutOfFold], labels: list[str],
     return reference, aligned
 
 
-def _out_of_fold_figures(members: list[Predictor], oofs: list[OutOfFold], weights: np.ndarray, labels: list[str], dataset_dir: Path, unit: str, rule: str, min_support: int, step: float) -> tuple[list[float], dict]:
+def _out_of_fold_figures(
+    members: list[Predictor],
+    oofs: list[OutOfFold],
+    weights: np.ndarray,
+    labels: list[str],
+    dataset_dir: Path,
+    unit: str,
+    rule: str,
+    min_support: int,
+    step: float,
+) -> tuple[list[float], dict]:
     """The thresholds tuned by ``rule`` on the members' weighted out-of-fold mean, and the cross-validated figures."""
     reference, member_probs = _aligned(members, oofs, labels, dataset_dir, unit)
     targets = reference.targets[:, [reference.labels.index(name) for name in labels]]
     data = TaskData(reference.ids, [""] * len(reference.ids), targets)
 
     def validated(probs: np.ndarray) -> dict:
-        return cross_validated(probs, data, reference.folds, labels, multi_label=True, rule=rule, min_support=min_support, step=step)[1]
+        return cross_validated(
+            probs, data, reference.folds, labels, multi_label=True, rule=rule, min_support=min_support, step=step
+        )[1]
 
     probs = weighted_mean(weights, member_probs)
     thresholds = tuned_thresholds(rule, probs, targets, min_support, step)
@@ -177,7 +203,17 @@ def _out_of_fold_figures(members: list[Predictor], oofs: list[OutOfFold], weight
     }
 
 
-def _dev_split_figures(members: list[Predictor], task: Task, dataset_dir: Path, unit: str, weights: np.ndarray, labels: list[str], rule: str, min_support: int, step: float) -> tuple[list[float], dict]:
+def _dev_split_figures(
+    members: list[Predictor],
+    task: Task,
+    dataset_dir: Path,
+    unit: str,
+    weights: np.ndarray,
+    labels: list[str],
+    rule: str,
+    min_support: int,
+    step: float,
+) -> tuple[list[float], dict]:
     """The thresholds tuned by ``rule`` on the members' weighted mean on the dev split, and the dev figures."""
     dev, names = task.load_split(dataset_dir, "dev", labels)
     member_probs = member_probabilities(members, dev.texts, unit, labels)
@@ -189,10 +225,15 @@ def _dev_split_figures(members: list[Predictor], task: Task, dataset_dir: Path, 
         "threshold_rule": rule,
         "threshold_min_support": min_support,
         "threshold_step": step,
-        "members": {m.name: multilabel_scores(decisions_at(p, _own_thresholds(m, labels)), dev.targets, names) for m, p in zip(members, member_probs)},
+        "members": {
+            m.name: multilabel_scores(decisions_at(p, _own_thresholds(m, labels)), dev.targets, names)
+            for m, p in zip(members, member_probs)
+        },
         "at_0.5": multilabel_scores(decisions_at(probs, 0.5), dev.targets, names),
         "at_tuned_thresholds": multilabel_scores(decisions_at(probs, thresholds), dev.targets, names),
-        "cross_fitted": cross_fitted_figures(probs, dev.targets, dev.ids, names, rule=rule, min_support=min_support, step=step),
+        "cross_fitted": cross_fitted_figures(
+            probs, dev.targets, dev.ids, names, rule=rule, min_support=min_support, step=step
+        ),
     }
 
 
@@ -200,12 +241,19 @@ def summary_rows(dev_metrics: dict) -> list[tuple[str, float, float, float]]:
     """(name, micro, macro, any F1) of each member and of the ensemble: the honest figures of :func:`build_ensemble`."""
     if dev_metrics["source"] == "out_of_fold":
         cv = "cross-validated"
-        rows = [(name, s["micro_f1"]["mean"], s["macro_f1"]["mean"], s["any_f1"]["mean"]) for name, s in dev_metrics["members"].items()]
+        rows = [
+            (name, s["micro_f1"]["mean"], s["macro_f1"]["mean"], s["any_f1"]["mean"])
+            for name, s in dev_metrics["members"].items()
+        ]
         e = dev_metrics["cross_validated"]
         return [*rows, (f"ensemble, {cv}", e["micro_f1"]["mean"], e["macro_f1"]["mean"], e["any_f1"]["mean"])]
     rows = [(name, s["micro"]["f1"], s["macro"]["f1"], s["any"]["f1"]) for name, s in dev_metrics["members"].items()]
     t, c = dev_metrics["at_tuned_thresholds"], dev_metrics["cross_fitted"]
-    return [*rows, ("ensemble, thresholds tuned on dev", t["micro"]["f1"], t["macro"]["f1"], t["any"]["f1"]), ("ensemble, cross-fitted", c["micro_f1"], c["macro_f1"], c["any_f1"])]
+    return [
+        *rows,
+        ("ensemble, thresholds tuned on dev", t["micro"]["f1"], t["macro"]["f1"], t["any"]["f1"]),
+        ("ensemble, cross-fitted", c["micro_f1"], c["macro_f1"], c["any_f1"]),
+    ]
 
 
 def _thresholds_line(spec: dict, dev_metrics: dict) -> str:
@@ -220,7 +268,10 @@ def _write_card(folder: Path, final: Path, spec: dict, dev_metrics: dict, datase
     """Write ``README.md`` into ``folder``, the temporary copy of ``final``."""
     rows = summary_rows(dev_metrics)
     alone = {name: micro for name, micro, _, _ in rows}
-    members = "\n".join(f"  - `{m['folder']}` ({m['unit']} units), weight {m['weight']:g}: micro-F1 alone {alone[m['name']]:.3f}" for m in spec["members"])
+    members = "\n".join(
+        f"  - `{m['folder']}` ({m['unit']} units), weight {m['weight']:g}: micro-F1 alone {alone[m['name']]:.3f}"
+        for m in spec["members"]
+    )
     if dev_metrics["source"] == "out_of_fold":
         where = f"the members' out-of-fold predictions on all {dev_metrics['n_examples']} train and dev units of `{dataset_dir}`"
         honest = (
@@ -238,11 +289,11 @@ def _write_card(folder: Path, final: Path, spec: dict, dev_metrics: dict, datase
     table = "\n".join(f"| {name} | {micro:.3f} | {macro:.3f} | {any_f1:.3f} |" for name, micro, macro, any_f1 in rows)
     text = f"""# framelab ensemble: {final.name}
 
-- **Task**: {spec['task']} on {spec['unit']} units, multi-label
-- **Members** (probabilities averaged with these weights; a finer member gives each {spec['unit']} its highest probability over its units there, a span tagger its highest token probability):
+- **Task**: {spec["task"]} on {spec["unit"]} units, multi-label
+- **Members** (probabilities averaged with these weights; a finer member gives each {spec["unit"]} its highest probability over its units there, a span tagger its highest token probability):
 {members}
 - **Thresholds**: {_thresholds_line(spec, dev_metrics)}, tuned for micro-F1 on {where}
-- **framelab**: {spec['framelab_version']}
+- **framelab**: {spec["framelab_version"]}
 
 ## Metrics
 
@@ -254,7 +305,7 @@ def _write_card(folder: Path, final: Path, spec: dict, dev_metrics: dict, datase
 
 {optimistic}
 
-{metrics_table(dev_metrics['at_tuned_thresholds'])}
+{metrics_table(dev_metrics["at_tuned_thresholds"])}
 
 ## Scoring
 
@@ -305,21 +356,30 @@ def build_ensemble(
     normalised = np.array(weights) / float(sum(weights))
     oofs = out_of_fold_members(members)
     if oofs is not None:
-        thresholds, dev_metrics = _out_of_fold_figures(members, oofs, normalised, labels, dataset_dir, unit, threshold_rule, min_support, step)
+        thresholds, dev_metrics = _out_of_fold_figures(
+            members, oofs, normalised, labels, dataset_dir, unit, threshold_rule, min_support, step
+        )
     else:
-        thresholds, dev_metrics = _dev_split_figures(members, task, dataset_dir, unit, normalised, labels, threshold_rule, min_support, step)
+        thresholds, dev_metrics = _dev_split_figures(
+            members, task, dataset_dir, unit, normalised, labels, threshold_rule, min_support, step
+        )
     dev_metrics["data_dir"] = str(dataset_dir)
     spec = {
         "task": task.name,
         "unit": unit,
         "labels": labels,
         "thresholds": thresholds,
-        "members": [{"name": m.name, "folder": f"{MEMBERS_DIR}/{m.name}", "unit": m.meta.unit, "weight": float(w)} for m, w in zip(members, normalised)],
+        "members": [
+            {"name": m.name, "folder": f"{MEMBERS_DIR}/{m.name}", "unit": m.meta.unit, "weight": float(w)}
+            for m, w in zip(members, normalised)
+        ],
         "framelab_version": __version__,
     }
     with atomic_folder(out_dir) as tmp:
         for m in members:
-            shutil.copytree(m.model_dir, tmp / MEMBERS_DIR / m.name, ignore=shutil.ignore_patterns("logs", "checkpoint-*"))
+            shutil.copytree(
+                m.model_dir, tmp / MEMBERS_DIR / m.name, ignore=shutil.ignore_patterns("logs", "checkpoint-*")
+            )
         (tmp / ENSEMBLE_FILE).write_text(json.dumps(spec, indent=2, ensure_ascii=False), encoding="utf-8")
         (tmp / "dev_metrics.json").write_text(json.dumps(dev_metrics, indent=2), encoding="utf-8")
         _write_card(tmp, out_dir, spec, dev_metrics, dataset_dir)

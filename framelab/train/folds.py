@@ -38,13 +38,20 @@ def assign_folds(ids: list[str], k: int, seed: int) -> np.ndarray:
 def concat(first: TaskData, second: TaskData) -> TaskData:
     """The examples of both splits, in order."""
     pairs = first.pairs + second.pairs if first.pairs is not None and second.pairs is not None else None
-    return TaskData(first.ids + second.ids, first.texts + second.texts, np.concatenate([first.targets, second.targets]), pairs)
+    return TaskData(
+        first.ids + second.ids, first.texts + second.texts, np.concatenate([first.targets, second.targets]), pairs
+    )
 
 
 def subset(data: TaskData, rows: np.ndarray) -> TaskData:
     """The examples at ``rows``."""
     pick = [int(r) for r in rows]
-    return TaskData([data.ids[r] for r in pick], [data.texts[r] for r in pick], data.targets[pick], [data.pairs[r] for r in pick] if data.pairs else None)
+    return TaskData(
+        [data.ids[r] for r in pick],
+        [data.texts[r] for r in pick],
+        data.targets[pick],
+        [data.pairs[r] for r in pick] if data.pairs else None,
+    )
 
 
 def decide(probs: np.ndarray, multi_label: bool, thresholds: list[float] | None) -> np.ndarray:
@@ -63,29 +70,56 @@ def scores(decided: np.ndarray, targets: np.ndarray, names: list[str], multi_lab
     return single_label_scores(decided.argmax(axis=1), targets.argmax(axis=1), names)
 
 
-def cross_validated(probs: np.ndarray, data: TaskData, folds: np.ndarray, names: list[str], *, multi_label: bool, rule: str, min_support: int, step: float = DEFAULT_STEP) -> tuple[list[dict], dict]:
+def cross_validated(
+    probs: np.ndarray,
+    data: TaskData,
+    folds: np.ndarray,
+    names: list[str],
+    *,
+    multi_label: bool,
+    rule: str,
+    min_support: int,
+    step: float = DEFAULT_STEP,
+) -> tuple[list[dict], dict]:
     """Per-fold figures (each fold decided at thresholds tuned on the other folds' predictions) and their mean and std."""
     per_fold, predicted = [], np.zeros_like(data.targets)
     for k in range(int(folds.max()) + 1):
         inside, outside = folds == k, folds != k
-        thresholds = tuned_thresholds(rule, probs[outside], data.targets[outside], min_support, step) if multi_label else None
+        thresholds = (
+            tuned_thresholds(rule, probs[outside], data.targets[outside], min_support, step) if multi_label else None
+        )
         predicted[inside] = decide(probs[inside], multi_label, thresholds)
         per_fold.append(scores(predicted[inside], data.targets[inside], names, multi_label))
     summary = {
         "micro_f1": _mean_std([f["micro"]["f1"] for f in per_fold]),
         "macro_f1": _mean_std([f["macro"]["f1"] for f in per_fold]),
         "per_label_f1": {n: _mean_std([f["per_label"][n]["f1"] for f in per_fold]) for n in names},
-        "labels_per_example": {"predicted": float(predicted.sum(axis=1).mean()), "gold": float(data.targets.sum(axis=1).mean())},
+        "labels_per_example": {
+            "predicted": float(predicted.sum(axis=1).mean()),
+            "gold": float(data.targets.sum(axis=1).mean()),
+        },
     }
     if multi_label:
         summary["any_f1"] = _mean_std([f["any"]["f1"] for f in per_fold])
     return per_fold, summary
 
 
-def cross_fitted_figures(probs: np.ndarray, targets: np.ndarray, ids: list[str], names: list[str], *, rule: str, min_support: int = 1, step: float = DEFAULT_STEP) -> dict:
+def cross_fitted_figures(
+    probs: np.ndarray,
+    targets: np.ndarray,
+    ids: list[str],
+    names: list[str],
+    *,
+    rule: str,
+    min_support: int = 1,
+    step: float = DEFAULT_STEP,
+) -> dict:
     """Mean micro, macro, any and per-label F1 over the :data:`CROSS_FIT_SEEDS` cuts, each half of the articles decided at the thresholds tuned on the other half."""
     articles = [article_of(i) for i in ids]
-    runs = [multilabel_scores(cross_fitted(rule, probs, targets, articles, seed, min_support, step), targets, names) for seed in CROSS_FIT_SEEDS]
+    runs = [
+        multilabel_scores(cross_fitted(rule, probs, targets, articles, seed, min_support, step), targets, names)
+        for seed in CROSS_FIT_SEEDS
+    ]
     return {
         "seeds": list(CROSS_FIT_SEEDS),
         "micro_f1": float(np.mean([r["micro"]["f1"] for r in runs])),

@@ -41,7 +41,9 @@ class _CachedStates(nn.Module):
         return inputs_embeds
 
 
-def lower_states(model: PreTrainedModel, features: dict[str, list[list[int]]], layers: int, *, batch_size: int, bf16: bool) -> list[torch.Tensor]:
+def lower_states(
+    model: PreTrainedModel, features: dict[str, list[list[int]]], layers: int, *, batch_size: int, bf16: bool
+) -> list[torch.Tensor]:
     """Each example's hidden states after the lowest ``layers`` layers (``tokens × hidden``; kept in bfloat16 when the run computes in it)."""
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in features]
     lengths = np.array([len(ids) for ids in features["input_ids"]])
@@ -77,10 +79,21 @@ class CachedDataset(torch.utils.data.Dataset):
         return {"inputs_embeds": self.states[i], "input_ids": self.input_ids[i], "labels": self.labels[i]}
 
 
-def cached_datasets(model: PreTrainedModel, config: Config, splits: list[tuple[dict[str, list[list[int]]], list]]) -> list[CachedDataset]:
+def cached_datasets(
+    model: PreTrainedModel, config: Config, splits: list[tuple[dict[str, list[list[int]]], list]]
+) -> list[CachedDataset]:
     """One :class:`CachedDataset` per ``(features, labels)`` split, its lower states computed once at the run's precision."""
     t = config.train
-    return [CachedDataset(lower_states(model, features, t.freeze_layers, batch_size=t.eval_batch_size, bf16=t.mixed_precision == "bf16"), features, labels) for features, labels in splits]
+    return [
+        CachedDataset(
+            lower_states(
+                model, features, t.freeze_layers, batch_size=t.eval_batch_size, bf16=t.mixed_precision == "bf16"
+            ),
+            features,
+            labels,
+        )
+        for features, labels in splits
+    ]
 
 
 def collate_cached(items: list[dict], *, pad_label: float | None = None) -> dict[str, torch.Tensor]:

@@ -118,7 +118,13 @@ def prediction_logits(predictions) -> np.ndarray:
 
 
 def fine_tune(
-    config: Config, tokenizer, job: FineTuning, *, work: Path | None = None, resume: bool = False, callbacks: list[TrainerCallback] | None = None
+    config: Config,
+    tokenizer,
+    job: FineTuning,
+    *,
+    work: Path | None = None,
+    resume: bool = False,
+    callbacks: list[TrainerCallback] | None = None,
 ) -> FineTuned:
     """Train ``job`` with the Trainer, restore its best epoch and predict the dev split.
 
@@ -129,7 +135,18 @@ def fine_tune(
     else:
         last = None
     args = training_arguments(config, work, job.metric if job.dev_dataset is not None else None)
-    trainer = build_trainer(config, job.model, args, job.train_dataset, job.dev_dataset, job.collator, tokenizer, job.loss, job.compute_metrics, callbacks)
+    trainer = build_trainer(
+        config,
+        job.model,
+        args,
+        job.train_dataset,
+        job.dev_dataset,
+        job.collator,
+        tokenizer,
+        job.loss,
+        job.compute_metrics,
+        callbacks,
+    )
     started = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=last)
     seconds = time.perf_counter() - started
@@ -137,7 +154,9 @@ def fine_tune(
     if job.dev_dataset is None:
         return FineTuned(trainer, work, None, float(config.train.epochs), seconds, samples_per_second)
     dev_logits = prediction_logits(trainer.predict(job.dev_dataset).predictions)
-    return FineTuned(trainer, work, dev_logits, best_epoch(trainer.state.log_history, job.metric), seconds, samples_per_second)
+    return FineTuned(
+        trainer, work, dev_logits, best_epoch(trainer.state.log_history, job.metric), seconds, samples_per_second
+    )
 
 
 def best_epoch(log_history: list[dict], metric: str) -> float:
@@ -148,7 +167,17 @@ def best_epoch(log_history: list[dict], metric: str) -> float:
     return float(max(evaluations, key=lambda entry: entry[f"eval_{metric}"])["epoch"])
 
 
-def model_meta(config: Config, *, task: str, unit: str, labels: list[str], thresholds: list[float] | None, pooling: str, extra: dict, lexical_weight: float = 0.0) -> ModelMeta:
+def model_meta(
+    config: Config,
+    *,
+    task: str,
+    unit: str,
+    labels: list[str],
+    thresholds: list[float] | None,
+    pooling: str,
+    extra: dict,
+    lexical_weight: float = 0.0,
+) -> ModelMeta:
     """The ``framelab.json`` record of a model trained under ``config``."""
     return ModelMeta(
         task=task,
@@ -166,7 +195,13 @@ def model_meta(config: Config, *, task: str, unit: str, labels: list[str], thres
 
 
 def finish(
-    run: FineTuned, tokenizer, config: Config, meta: ModelMeta, dev_metrics: dict, lexical: LexicalModel | None = None, files: dict[str, str | bytes] | None = None
+    run: FineTuned,
+    tokenizer,
+    config: Config,
+    meta: ModelMeta,
+    dev_metrics: dict,
+    lexical: LexicalModel | None = None,
+    files: dict[str, str | bytes] | None = None,
 ) -> TrainResult:
     """Add the run's time to ``dev_metrics``, write the model folder (with the task's own ``files``: name → text or bytes) and return the result."""
     dev_metrics["train_runtime_seconds"] = round(run.seconds, 1)
@@ -184,7 +219,9 @@ def _logs_to_folder(trainer: Trainer, work: Path, dest: Path) -> None:
         shutil.copytree(runs, logs / "runs")
 
 
-def build_trainer(config: Config, model, args, train_ds, dev_ds, collator, tokenizer, loss, compute_metrics, callbacks) -> Trainer:
+def build_trainer(
+    config: Config, model, args, train_ds, dev_ds, collator, tokenizer, loss, compute_metrics, callbacks
+) -> Trainer:
     """The Trainer of every task, with early stopping when ``train.early_stopping_patience`` is set."""
     callbacks = list(callbacks or [])
     if config.train.early_stopping_patience > 0 and dev_ds is not None:
@@ -281,7 +318,9 @@ def write_model_folder(
         write_meta(tmp, meta)
         if lexical is not None:
             lexical.save(tmp)
-        (tmp / "training_config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False), encoding="utf-8")
+        (tmp / "training_config.yaml").write_text(
+            yaml.safe_dump(config_to_dict(config), sort_keys=False), encoding="utf-8"
+        )
         (tmp / "dev_metrics.json").write_text(json.dumps(dev_metrics, indent=2), encoding="utf-8")
         write_model_card(tmp, meta, config, dev_metrics)
         for name, content in (files or {}).items():
@@ -298,7 +337,9 @@ def load_tokenizer(config: Config, base: str):
     try:
         tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
     except OSError as exc:
-        raise ConfigError(f"model.base {config.model.base}: cannot load a tokenizer ({exc}); give a local model folder or a reachable hub name") from exc
+        raise ConfigError(
+            f"model.base {config.model.base}: cannot load a tokenizer ({exc}); give a local model folder or a reachable hub name"
+        ) from exc
     if not tokenizer.is_fast:
         raise ConfigError(f"model.base {base}: framelab needs a fast tokenizer (tokenizer.json)")
     return tokenizer
@@ -312,7 +353,9 @@ def freeze(model: PreTrainedModel, config: Config) -> None:
     encoder = model.base_model
     layers = getattr(getattr(encoder, "encoder", None), "layer", None)
     if not hasattr(encoder, "embeddings") or layers is None:
-        raise ConfigError(f"train.freeze_embeddings / train.freeze_layers: {type(encoder).__name__} has no embeddings and encoder.layer to freeze; set them to false / 0")
+        raise ConfigError(
+            f"train.freeze_embeddings / train.freeze_layers: {type(encoder).__name__} has no embeddings and encoder.layer to freeze; set them to false / 0"
+        )
     if t.freeze_layers > len(layers):
         raise ConfigError(f"train.freeze_layers is {t.freeze_layers} but model.base has {len(layers)} layers")
     for module in [encoder.embeddings, *layers[: t.freeze_layers]]:

@@ -129,11 +129,15 @@ class MultilabelPrf(evaluate.Metric):
 
         # Counted here rather than by sklearn: given one column, sklearn takes the
         # rows for binary targets and would score the negative class as "label 0".
-        per_label = {name: _binary_prf(gold[:, i].astype(bool), pred[:, i].astype(bool)) for i, name in enumerate(names)}
+        per_label = {
+            name: _binary_prf(gold[:, i].astype(bool), pred[:, i].astype(bool)) for i, name in enumerate(names)
+        }
         micro = _binary_prf(gold.astype(bool).ravel(), pred.astype(bool).ravel())
         return {
             "micro": micro,
-            "macro": {k: float(np.mean([scores[k] for scores in per_label.values()])) for k in ("precision", "recall", "f1")},
+            "macro": {
+                k: float(np.mean([scores[k] for scores in per_label.values()])) for k in ("precision", "recall", "f1")
+            },
             "per_label": per_label,
             "any": _binary_prf(gold.any(axis=1), pred.any(axis=1)),
         }

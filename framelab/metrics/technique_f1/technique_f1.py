@@ -85,7 +85,9 @@ class TechniqueF1(evaluate.Metric):
             description=_DESCRIPTION,
             citation="Da San Martino et al., SemEval-2020 Task 11, 2020.",
             inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
+            features=datasets.Features(
+                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
+            ),
         )
 
     # evaluate type-checks inputs before _compute sees them (compute() goes
@@ -124,5 +126,7 @@ class TechniqueF1(evaluate.Metric):
                     correct[label] += count
         result = _prf(sum(correct.values()), sum(n_pred.values()), sum(n_gold.values()))
         result["correct"] = int(sum(correct.values()))
-        result["per_label"] = {label: _prf(correct[label], n_pred[label], n_gold[label]) for label in sorted(set(n_pred) | set(n_gold))}
+        result["per_label"] = {
+            label: _prf(correct[label], n_pred[label], n_gold[label]) for label in sorted(set(n_pred) | set(n_gold))
+        }
         return result
