@@ -25,7 +25,7 @@ export HF_HUB_OFFLINE      := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-mpnet data train eval baseline ensemble score demo demo-stance fnc1 bench-quality bench-blend bench-oof bench-spans bench-soak bench-speed bench-serve test test-slow test-real lint
+.PHONY: help setup setup-mpnet data train eval baseline ensemble score demo demo-stance fnc1 bench-quality bench-blend bench-oof bench-spans bench-soak bench-speed bench-serve test test-slow test-real lint format
 
 help: ## list every target
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
@@ -110,5 +110,12 @@ test-slow: setup ## the slow, opt-in tests
 test-real: setup ## opt-in tests on the third-party corpora in ../shared/data
 	$(BIN)/python -m pytest -q -m real_data
 
-lint: setup ## ruff check
-	$(BIN)/ruff check framelab tests
+LINT_PATHS := framelab tests bench
+
+lint: setup ## ruff check and ruff format --check (line length 120) over framelab, tests and bench; CI runs it
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+
+format: setup ## ruff format and ruff check --fix over framelab, tests and bench
+	$(BIN)/ruff format $(LINT_PATHS)
+	$(BIN)/ruff check --fix $(LINT_PATHS)
