@@ -462,7 +462,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="stance target for stance models (articles from JSONL may carry their own); repeat for each article's stance toward each target",
     )
-    p.add_argument("--shard", metavar="K/N", help="score only shard K of N (0 <= K < N, by a hash of the article id)")
+    p.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="score only shard K of N (0 <= K < N, by a hash of the article id); needs --out, "
+        "beside which it writes the manifest framelab merge checks (<out>.manifest.json)",
+    )
     p.add_argument(
         "--split-workers",
         type=_positive_int,
@@ -482,7 +487,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="join the outputs of framelab score --shard K/N runs",
         example="framelab merge part0.jsonl part1.jsonl --inputs articles/ --out all.jsonl",
     )
-    p.add_argument("shards", nargs="+", help="shard output files (folders for semeval2023)")
+    p.add_argument(
+        "shards",
+        nargs="+",
+        help="shard output files (folders for semeval2023), each with the <shard>.manifest.json its run wrote",
+    )
     p.add_argument(
         "--inputs", nargs="+", required=True, help="the inputs every shard was given (fix order, check completeness)"
     )

@@ -5,8 +5,9 @@ shard ``(rank, N)`` (the same hash split as ``--shard``) on its own device
 (``cuda:<local_rank>``, or the CPU) into a hidden part next to ``--out``. The
 processes then meet (a gather of their counts, which is also the barrier),
 the main process merges the parts with :func:`framelab.score.shard.merge`,
-so ``--out`` is byte for byte what one process would write, and every part
-is removed. jsonl, csv and semeval2023 are merged; html is refused, since
+so ``--out`` is byte for byte what one process would write (the merge checks
+each part against the manifest its scoring wrote), and every part and its
+manifest are removed. jsonl, csv and semeval2023 are merged; html is refused, since
 the page is one document whose legend covers every article.
 
 A process that fails removes its part and still joins the gather, so the
@@ -29,6 +30,7 @@ from typing import Any
 from framelab.cpus import usable_cpus
 from framelab.output import check_output
 from framelab.processes import world_size
+from framelab.score.manifest import manifest_path
 from framelab.score.scorer import ScoreOptions, ScoreSummary, score
 from framelab.score.shard import MERGE_FORMATS, merge
 from framelab.score.writers import FORMATS
@@ -67,10 +69,12 @@ def part_path(out: str | Path, rank: int, processes: int) -> Path:
 
 
 def _remove(path: Path) -> None:
+    """Remove a part and the manifest its scoring wrote beside it."""
     if path.is_dir():
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
+    manifest_path(path).unlink(missing_ok=True)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from framelab.models.predictor import Predictor
 from framelab.output import claim
 from framelab.progress import bar as progress_bar
 from framelab.score.inputs import check_inputs, iter_articles
+from framelab.score.manifest import IdDigest, ModelStamp, model_fingerprint, write_manifest
 from framelab.score.records import ModelLabels, Prediction, ScoredArticle, ScoredUnit
 from framelab.score.shard import select_shard
 from framelab.score.writers import WRITERS, open_writer
@@ -273,6 +274,10 @@ def score(
         raise ValueError(
             f"--excel is for --format {', '.join(f for f, w in WRITERS.items() if w.takes_excel)}, not {o.fmt}"
         )
+    if o.shard is not None and not o.out:
+        raise ValueError(
+            "--shard K/N needs --out: framelab merge checks each shard against the manifest written beside its output"
+        )
     # The output is checked and locked, then every input read once, before any model loads.
     with claim(o.out, folder=writer_class.folder):
         files, problems = check_inputs(inputs, skip=o.on_error == "skip")
@@ -288,6 +293,7 @@ def _score_files(
     summary = ScoreSummary(problems=[str(p) for p in problems])
     started = time.perf_counter()
     writer = None
+    ids = IdDigest()
     try:
         writer = open_writer(o.fmt, o.out, model_labels(predictors), excel=o.excel)
         articles = iter_articles(files)
@@ -302,6 +308,7 @@ def _score_files(
             split_workers=o.split_workers,
         ):
             writer.write(result)
+            ids.add(result.article.id)
             summary.articles += 1
             summary.units += len(result.units)
         if problems:
@@ -311,6 +318,16 @@ def _score_files(
         if writer is not None:
             writer.abort()
         raise
+    if o.shard is not None:
+        _write_manifest(predictors, ids, summary.outputs, o)
     summary.seconds = time.perf_counter() - started
     summary.cut_units = {p.name: p.cut_units for p in predictors if getattr(p, "cut_units", 0)}
     return summary
+
+
+def _write_manifest(predictors: list[Predictor], ids: IdDigest, outputs: list[str], o: ScoreOptions) -> None:
+    """Write the manifest beside a shard's output (:mod:`framelab.score.manifest`), which ``framelab merge`` checks."""
+    models = [ModelStamp(name=p.name, task=p.meta.task, fingerprint=model_fingerprint(p.model_dir)) for p in predictors]
+    targets = [o.target] if isinstance(o.target, str) else o.target
+    settings = {"quantize": o.quantize, "targets": list(targets) if targets else None}
+    write_manifest(o.out, shard=o.shard, fmt=o.fmt, models=models, settings=settings, ids=ids, outputs=outputs)

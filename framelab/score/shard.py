@@ -4,8 +4,14 @@
 (0 <= K < N): ``sha1(id) mod N``, stable across machines, Python versions and
 input order, so any scheduler (Slurm arrays, Kubernetes jobs, GNU parallel)
 can fan out N jobs over the same inputs. ``framelab merge`` joins the N
-outputs back in input order and checks that every input article appears
-exactly once, so the merged file equals an unsharded run.
+outputs back in input order, so the merged file equals an unsharded run.
+
+Before it writes anything, merge checks every shard against the manifest
+its run wrote beside it (:mod:`framelab.score.manifest`): the shard's files
+are whole, every shard 0…N-1 of one split is there once, all were scored
+in one format with the same models and settings, and each holds exactly the
+articles of ``--inputs`` that hash to it. It refuses with every problem it
+found (:func:`verify_shards`).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 from framelab.errors import DataError, Problem
 from framelab.output import AtomicFile, atomic_folder, claim
 from framelab.score.inputs import check_inputs, iter_articles
+from framelab.score.manifest import IdDigest, ShardManifest, check_against, read_manifest
 from framelab.types import Article
 
 MERGE_FORMATS = ("jsonl", "csv", "semeval2023")
@@ -45,6 +52,108 @@ def shard_of(article_id: str, n: int) -> int:
 def select_shard(articles: Iterable[Article], k: int, n: int) -> Iterator[Article]:
     """The articles of shard ``k`` of ``n``."""
     return (a for a in articles if shard_of(a.id, n) == k)
+
+
+def verify_shards(shard_outputs: list[Path], fmt: str, order: list[str]) -> None:
+    """Refuse, with a :class:`DataError` listing every problem, shards that do not make up ``order`` exactly once.
+
+    ``order`` is the input article ids; each shard is checked against its manifest, then the shards
+    against each other and against ``order``.
+    """
+    problems: list[Problem] = []
+    stamped: list[tuple[Path, ShardManifest]] = []
+    for path in shard_outputs:
+        try:
+            manifest = read_manifest(path)
+        except DataError as exc:
+            problems += exc.problems
+            continue
+        if manifest.format != fmt:
+            message = f"scored as --format {manifest.format}, not {fmt}"
+            problems.append(
+                Problem(str(path), None, message, f"merge {manifest.format} shards with --format {manifest.format}")
+            )
+            continue
+        problems += check_against(path, manifest)
+        stamped.append((path, manifest))
+    problems += _check_split(stamped, order, unread=len(shard_outputs) - len(stamped))
+    if problems:
+        raise DataError(problems)
+
+
+def _check_split(stamped: list[tuple[Path, ShardManifest]], order: list[str], unread: int = 0) -> list[Problem]:
+    """Problems of the shards as a set: one split, one run's models, each shard once, each the inputs' share.
+
+    ``unread`` shards were given whose manifest could not be read: a shard missing here may be one of them.
+    """
+    if not stamped:
+        return []
+    (first, one), problems = stamped[0], []
+    n = one.shards
+    given: dict[int, Path] = {}
+    for path, m in stamped:
+        if m.shards != n:
+            problems.append(
+                Problem(
+                    str(path),
+                    None,
+                    f"is shard {m.spec}, but {first} is {one.spec}: shards of two splits",
+                    f"merge the {n} outputs of one --shard K/{n} fan-out",
+                )
+            )
+            continue
+        if not m.same_run(one):
+            problems.append(
+                Problem(
+                    str(path),
+                    None,
+                    f"scored with other models or settings than {first} ({_models(m)}; there: {_models(one)})",
+                    "merge shards scored with the same model folders, --quantize and --target; re-score this one",
+                )
+            )
+        if m.shard in given:
+            problems.append(
+                Problem(str(path), None, f"shard {m.spec} given twice (also {given[m.shard]})", "give each shard once")
+            )
+        given.setdefault(m.shard, path)
+    shares: dict[int, list[str]] = {}
+    for article_id in order:
+        shares.setdefault(shard_of(article_id, n), []).append(article_id)
+    for k in range(n):
+        share = shares.get(k, [])
+        if k not in given:
+            first_id = f" (first: {share[0]!r})" if share else ""
+            unless = ", unless it is one of the shards above without a manifest" if unread else ""
+            problems.append(
+                Problem(
+                    f"shard {k}/{n}",
+                    None,
+                    f"missing{unless}: {len(share)} input article(s) belong to it{first_id}",
+                    f"score it with framelab score --shard {k}/{n} --out FILE, then merge all {n} shards",
+                )
+            )
+    for path, m in stamped:
+        if m.shards != n:
+            continue
+        share = IdDigest(shares.get(m.shard, []))
+        if (m.articles, m.article_ids) != (share.count, share.hexdigest()):
+            same = " (as many, but other articles)" if m.articles == share.count else ""
+            problems.append(
+                Problem(
+                    str(path),
+                    None,
+                    f"holds {m.articles} article(s), but the inputs give {share.count} to shard {m.spec}{same}",
+                    "merge with the --inputs the shards were scored from, or re-score this shard from these inputs",
+                )
+            )
+    return problems
+
+
+def _models(m: ShardManifest) -> str:
+    """The models and settings of a shard, briefly: each name with the start of its fingerprint."""
+    names = ", ".join(f"{s.name} {s.fingerprint[:12]}" for s in m.models)
+    settings = ", ".join(f"{key}={value}" for key, value in m.settings.items() if value)
+    return "; ".join(filter(None, [names, settings]))
 
 
 @dataclass
@@ -158,6 +267,7 @@ def merge(
 def _merge(shard_outputs: list[str | Path], inputs: list[Path], fmt: str, out: Path) -> MergeSummary:
     order = [a.id for a in iter_articles(inputs)]
     paths = [Path(p) for p in shard_outputs]
+    verify_shards(paths, fmt, order)
     written: list[str] = []
     if fmt == "jsonl":
         skipped: list[dict] = []
