@@ -448,7 +448,7 @@ def test_label_names_are_escaped_in_html(workdir: Path, techniques_model: Path) 
     score([evil], [article], fmt="html", out=out, progress=False)
     page = out.read_text(encoding="utf-8")
     assert "<script>" not in page and 'onmouseover="x' not in page
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot; onmouseover=&quot;x" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&#34; onmouseover=&#34;x" in page
 
 
 def test_no_code_path_trusts_remote_code_or_unpickles_weights() -> None:

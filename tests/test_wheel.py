@@ -27,6 +27,8 @@ PACKAGE_DATA = (
     "framelab/serve/static/page.js",
     "framelab/serve/static/index.html",
     "framelab/metrics/technique_f1/technique_f1.py",
+    *(f"framelab/score/templates/{name}" for name in ("page.html.j2", "article.html.j2", "pieces.html.j2")),
+    "framelab/score/templates/page.css",
 )
 
 
@@ -82,3 +84,8 @@ def test_the_built_wheel_scores_from_a_clean_venv(tmp_path: Path, tiny_classifie
     assert len(units) == 2 and all(
         article.read_text(encoding="utf-8")[u["start"] : u["end"]] == u["text"] for u in units
     )
+    # The HTML view is drawn from the templates the wheel carries.
+    page = tmp_path / "scored.html"
+    command = ["score", "--model", tiny_classifier_dir, "--format", "html", "--out", page, article]
+    _run([venv / "bin" / "framelab", "-q", *command], tmp_path)
+    assert page.read_text(encoding="utf-8").count('<section class="article">') == 1

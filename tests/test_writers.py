@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import csv
-import html
 import re
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 
 from framelab.cli import main
 from framelab.score.records import FrameEvidence, ModelLabels, Prediction, ScoredArticle, ScoredUnit
-from framelab.score.writers import PALETTE, STYLE, CsvWriter, HtmlWriter, label_look
+from framelab.score.render import PALETTE, STYLE, label_look
+from framelab.score.writers import CsvWriter, HtmlWriter
 from framelab.tagging import TaggedSpan
 from framelab.types import Article, Unit
 
@@ -147,7 +148,8 @@ def test_labels_model_names_targets_and_ids_are_escaped(tmp_path: Path) -> None:
     result.predictions[evil] = Prediction("stance", ["none"], {"none": 0.5}, target=evil)
     page = _page(tmp_path / "page.html", result)
     assert "<script>" not in page and 'onmouseover="x' not in page
-    assert page.count(html.escape(evil)) >= 5  # id, model name, target, tag text and attribute, legend
+    # Escaped as Jinja2's autoescape escapes (markupsafe): id, model name, target, tag text and attribute, legend.
+    assert page.count(escape(evil)) >= 5
 
 
 def test_the_print_stylesheet_keeps_tags_and_lines_and_breaks_pages_between_articles() -> None:

@@ -16,16 +16,8 @@
   (a span row: its span's score; an evidence row: the frame's attention in
   ``weight``). ``excel`` (``--excel``) starts the file with a UTF-8
   byte-order mark, which Excel needs to read non-ASCII text.
-- ``html``: one page. Each article opens with a summary: its article
-  labels (frames, genre, stance toward each target) and each unit model's
-  most frequent labels with their counts. Units are highlighted in their top
-  label's colour, spans underlined inside their unit, the sentences that
-  carry each predicted frame highlighted; a tag naming the label and its
-  score follows each unit, span and evidence sentence (all scores also on
-  hover). A label's colour (and, past the palette, its line style) is fixed
-  by its position in its model's label list, the same in every page of that
-  model; one legend each for units, spans and article labels. Printed, tags
-  and lines stay and each article starts a page. Every text is HTML-escaped.
+- ``html``: one page, every text HTML-escaped, drawn by :mod:`framelab.score.render`
+  (which says what it shows); :class:`HtmlWriter` only writes it.
 - ``semeval2023``: a folder with ``subtask-1.txt`` (genre), ``subtask-2.txt``
   (``id<TAB>frame,…``) and ``subtask-3.txt`` (``id<TAB>line<TAB>tech,…``, one
   line for every non-empty line of every article; sentence predictions are
@@ -49,72 +41,18 @@ input becomes a path.
 from __future__ import annotations
 
 import csv
-import html
-import io
 import json
 import os
 import sys
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from framelab.errors import Problem
 from framelab.output import AtomicFile, AtomicFolder, uninterrupted
-from framelab.score.records import ModelLabels, Prediction, ScoredArticle, ScoredUnit
-from framelab.tagging import TaggedSpan
+from framelab.score.records import ModelLabels, Prediction, ScoredArticle
+from framelab.score.render import Looks, render_article, stream_page
 from framelab.tasks import get_task, task_names
-
-#: Label colours: Okabe and Ito's palette without its black, Paul Tol's muted
-#: set, and three of his light set (its others sit too near a colour before
-#: them), each set made to stay apart under the common colour-vision
-#: deficiencies. A label's colour is fixed by its position in its model's
-#: label list; the tags name every label, so no meaning rests on colour alone.
-PALETTE = (
-    *("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"),
-    *("#CC6677", "#332288", "#DDCC77", "#117733", "#88CCEE", "#882255", "#44AA99", "#999933", "#AA4499"),
-    *("#EE8866", "#FFAABB", "#BBCC33"),
-)
-#: Past the palette, positions cycle through it again with another line style (unit borders, span underlines, tag borders).
-LINE_STYLES = ("solid", "dashed", "dotted", "double")
-#: How many of each unit model's labels an article's summary lists, most frequent first.
-TOP_LABELS = 8
-#: The legends of the page: where a label shows, its title, how it is drawn.
-LEGENDS = (
-    ("unit", "Units", "sentences or lines highlighted in their top label's colour, a tag per label after each"),
-    ("span", "Spans", "underlined, a tag after each span"),
-    ("article", "Articles", "in each article's summary; the sentences that carry a frame highlighted and tagged"),
-)
-#: The page's stylesheet. Each labelled element carries its label's colour
-#: (``--c``), tint (``--t``) and line style (``--b``) in its style attribute.
-#: Printed, the tags and lines carry the labels whether or not backgrounds print.
-STYLE = """
-body{font-family:system-ui,sans-serif;max-width:62em;margin:auto;padding:0 1em;color:#111}
-.text{white-space:pre-wrap;line-height:2.2}
-.unit{border-radius:3px;-webkit-box-decoration-break:clone;box-decoration-break:clone}
-.unit[style],.evidence{background:var(--t);border-bottom:2px var(--b) var(--c);color:inherit}
-.span{text-decoration:underline var(--b) var(--c);text-decoration-thickness:3px;text-underline-offset:4px;text-decoration-skip-ink:none}
-.tag,.badge{display:inline-block;white-space:nowrap;line-height:1.25;padding:0 .35em;border:2px var(--b,solid) var(--c,#777);border-radius:.35em;background:#fff;font-weight:600}
-.tag{font-size:.72em;vertical-align:.15em;margin:0 .15em 0 .3em;-webkit-user-select:none;user-select:none}
-.badge{font-size:.85em;margin:.1em .2em .1em 0}
-.tag small,.badge small{font-size:.9em;font-weight:400;color:#444}
-.legend .key-unit{background:var(--t)}
-.legend .key-span{text-decoration:underline var(--b) var(--c);text-decoration-thickness:3px;text-underline-offset:3px}
-.legend p,.summary p{margin:.3em 0}
-.summary{background:#f5f5f5;border-left:4px solid #999;padding:.3em .8em;margin:.5em 0 1em}
-.muted{color:#555;font-size:.9em}
-section.article{border-bottom:1px solid #ccc;padding-bottom:1em}
-@media print{
-body{max-width:none;margin:0;padding:0;font-size:10.5pt}
-*{-webkit-print-color-adjust:exact;print-color-adjust:exact}
-.summary{border:1px solid #999;border-left-width:4px}
-.legend,.summary{break-inside:avoid}
-h2{break-after:avoid}
-section.article{border:0}
-section.article+section.article{break-before:page}
-}
-"""
 
 
 def _pred_json(p: Prediction, text: str = "") -> dict:
@@ -315,235 +253,28 @@ class CsvWriter(Writer):
 
 
 class HtmlWriter(Writer):
-    """A self-contained page; every piece of input text goes through ``html.escape``.
+    """The page of :mod:`framelab.score.render`, written to ``out``.
 
-    Each article opens with a summary (article labels, each unit model's
-    most frequent labels). Units are highlighted in their top label's colour,
-    spans underlined, and every label is named by a visible tag after its
-    unit or span, so the page reads without hovering, on paper and in grey.
+    Each article is drawn as it arrives; the page around them, whose legend lists every label shown,
+    once all have come (:meth:`close`).
     """
 
     needs_out = True
 
     def __init__(self, out: Path | None, models: Sequence[ModelLabels] = (), *, excel: bool = False):
-        super().__init__(out, models)
-        self.handle = self._page(out)
-        self.body = io.StringIO()
-        self.positions = _positions(self.models)
-        #: The labels tagged so far, by legend: (task, label).
-        self.seen: dict[str, set[tuple[str, str]]] = {"unit": set(), "span": set(), "article": set()}
-
-    def _page(self, out: Path | None) -> IO[str]:
-        """Where the page goes."""
         if out is None:
             raise ValueError("--format html needs --out FILE.html")
-        return self._open(out)
-
-    def _style(self, task: str, label: str) -> str:
-        """The custom properties that draw ``label``: its colour (``--c``), tint (``--t``) and line style (``--b``)."""
-        table = self.positions.setdefault(task, {})
-        # A label no model listed (a writer fed by hand) takes the next free position of its task.
-        colour, line = label_look(table.setdefault(label, len(table)))
-        return f"--c:{colour};--t:{colour}59;--b:{line}"
-
-    def _label(self, kind: str, where: str, task: str, label: str, note: str, toward: str | None = None) -> str:
-        """A tag (``kind`` ``tag``: in the text) or badge (summary) naming ``label``, with ``note`` (its score or count); ``where`` files it in a legend."""
-        self.seen[where].add((task, label))
-        name = f"{toward}: {label}" if toward else label
-        return f'<span class="{kind}" data-label="{html.escape(label)}" style="{self._style(task, label)}">{html.escape(name)} <small>{note}</small></span>'
-
-    def _underlined(self, text: str, spans: list[tuple[str, TaggedSpan]]) -> str:
-        """``text`` escaped, every predicted span underlined and tagged where it ends, its techniques also in a tooltip.
-
-        ``spans`` are (task, span) pairs. Overlapping spans cut the text into
-        segments; each segment is underlined in the colour of its best span
-        and lists all of them.
-        """
-        e = html.escape
-        cuts = sorted({0, len(text), *(t.start for _, t in spans), *(t.end for _, t in spans)})
-        parts = []
-        for a, b in zip(cuts, cuts[1:]):
-            covering = sorted(
-                ((task, t) for task, t in spans if t.start <= a and b <= t.end), key=lambda x: -x[1].score
-            )
-            if not covering:
-                parts.append(e(text[a:b]))
-            else:
-                tip = "; ".join(f"{t.label} {t.score:.2f}: {text[t.start : t.end]}" for _, t in covering)
-                parts.append(
-                    f'<u class="span" title="{e(tip)}" style="{self._style(covering[0][0], covering[0][1].label)}">{e(text[a:b])}</u>'
-                )
-            ending = sorted(((task, t) for task, t in spans if t.end == b), key=lambda x: -x[1].score)
-            parts += [self._label("tag", "span", task, t.label, f"{t.score:.2f}") for task, t in ending]
-        return "".join(parts)
-
-    def _unit(self, s: ScoredUnit) -> str:
-        """One unit: highlighted in its top label's colour, its spans underlined, a tag per label after it."""
-        e = html.escape
-        # A pair task's label (stance) is tagged but colours nothing: every unit has one, so colouring by it would hide the techniques.
-        # A span model's labels are tagged at their spans.
-        plain = sorted(
-            (
-                (p.task, label, p.scores[label])
-                for p in s.predictions.values()
-                if p.spans is None and not get_task(p.task).has_target
-                for label in p.labels
-            ),
-            key=lambda x: -x[2],
-        )
-        stances = [(p, label) for p in s.predictions.values() if get_task(p.task).has_target for label in p.labels]
-        tags = [self._label("tag", "unit", task, label, f"{score:.2f}") for task, label, score in plain]
-        # With several targets each tag says which one it is about.
-        tags += [
-            self._label("tag", "unit", p.task, label, f"{p.scores[label]:.2f}", p.target if len(stances) > 1 else None)
-            for p, label in stances
-        ]
-        tip = "; ".join(
-            [
-                *(f"{label} {score:.2f}" for _, label, score in plain),
-                *(f"{p.task} {label} {p.scores[label]:.2f}" for p, label in stances),
-            ]
-        )
-        style = f' style="{self._style(plain[0][0], plain[0][1])}"' if plain else ""
-        spans = [(p.task, t) for p in s.predictions.values() if p.spans for t in p.spans]
-        return f'<span class="unit" title="{e(tip or "no label")}"{style}>{self._underlined(s.unit.text, spans)}{"".join(tags)}</span>'
-
-    def _units(self, text: str, kind: str, units: list[ScoredUnit]) -> str:
-        """The article with each of its units of ``kind`` drawn by :meth:`_unit`."""
-        e = html.escape
-        parts, cursor = [f'<p class="muted">By {e(kind)}:</p><div class="text" data-unit="{e(kind)}">'], 0
-        for s in units:
-            parts += [e(text[cursor : s.unit.start]), self._unit(s)]
-            cursor = s.unit.end
-        parts.append(e(text[cursor:]) + "</div>\n")
-        return "".join(parts)
-
-    def _evidence(self, text: str, name: str, p: Prediction) -> str:
-        """The article with the sentences that carry each predicted frame highlighted in the frame's colour and tagged with the frames and weights."""
-        e = html.escape
-        by_sentence: dict[tuple[int, int], list] = {}
-        for v in p.evidence:
-            by_sentence.setdefault((v.start, v.end), []).append(v)
-        parts, cursor = [], 0
-        for (start, end), found in sorted(by_sentence.items()):
-            if start < cursor:
-                continue
-            found.sort(key=lambda v: -v.weight)
-            tip = "; ".join(f"{v.frame} {v.weight:.2f}" for v in found)
-            parts.append(e(text[cursor:start]))
-            parts.append(
-                f'<mark class="evidence" title="{e(tip)}" style="{self._style(p.task, found[0].frame)}">{e(text[start:end])}</mark>'
-            )
-            parts += [self._label("tag", "article", p.task, v.frame, f"{v.weight:.2f}") for v in found]
-            cursor = end
-        parts.append(e(text[cursor:]))
-        return f'<p class="muted">The sentences that carry the frames of {e(name)}:</p><div class="text" data-evidence="{e(name)}">{"".join(parts)}</div>\n'
-
-    def _summary(self, result: ScoredArticle) -> str:
-        """The article at a glance: each article model's labels (frames, genre, stance), then each unit model's most frequent labels and their counts."""
-        e = html.escape
-        lines = []
-        for name, p in result.predictions.items():
-            toward = f" toward <q>{e(p.target)}</q>" if p.target else ""
-            badges = (
-                " ".join(self._label("badge", "article", p.task, label, f"{p.scores[label]:.2f}") for label in p.labels)
-                or "<em>none</em>"
-            )
-            lines.append(f"<p><b>{e(name)}</b> ({e(p.task)}{toward}): {badges}</p>")
-        for name, tally in _tallies(result).items():
-            top = sorted(tally.counts.items(), key=lambda x: (-x[1], self.positions.get(tally.task, {}).get(x[0], 0)))
-            badges = (
-                " ".join(self._label("badge", tally.where, tally.task, label, f"×{n}") for label, n in top[:TOP_LABELS])
-                or "<em>none</em>"
-            )
-            more = f' <span class="muted">and {len(top) - TOP_LABELS} more</span>' if len(top) > TOP_LABELS else ""
-            lines.append(f"<p><b>{e(name)}</b> ({e(tally.task)}, {e(tally.note())}): {badges}{more}</p>")
-        return f'<div class="summary">{"".join(lines) or "<p><em>no prediction</em></p>"}</div>\n'
+        super().__init__(out, models)
+        self.handle = self._open(out)
+        self.looks = Looks.of(self.models)
+        self.sections: list[str] = []
 
     def write(self, result: ScoredArticle) -> None:
-        a = result.article
-        out = self.body
-        out.write(f'<section class="article"><h2>{html.escape(a.id)}</h2>\n{self._summary(result)}')
-        for name, p in result.predictions.items():
-            if p.evidence:
-                out.write(self._evidence(a.text, name, p))
-        for kind in sorted({s.kind for s in result.units}):
-            out.write(self._units(a.text, kind, [s for s in result.units if s.kind == kind]))
-        out.write("</section>\n")
-
-    def _legend(self) -> str:
-        """One legend per place a label shows: units, spans, articles; each in its models' label order."""
-        tasks = list(self.positions)
-        rows = []
-        for where, title, how in LEGENDS:
-            keys = sorted(self.seen[where], key=lambda k: (tasks.index(k[0]), self.positions[k[0]][k[1]]))
-            chips = " ".join(
-                f'<span class="badge key-{where}" style="{self._style(task, label)}">{html.escape(label)}</span>'
-                for task, label in keys
-            )
-            if chips:
-                rows.append(f'<p><b>{title}</b> <span class="muted">({how})</span>: {chips}</p>')
-        return f'<div class="legend"><b>Legend</b>{"".join(rows) or "<p><em>no label predicted</em></p>"}</div>\n'
+        self.sections.append(render_article(result, self.looks))
 
     def close(self) -> list[str]:
-        self.handle.write(
-            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>framelab predictions</title><style>{STYLE}</style></head><body>\n<h1>framelab predictions</h1>\n{self._legend()}"
-        )
-        self.handle.write(self.body.getvalue())
-        self.handle.write("</body></html>\n")
+        self.handle.writelines(stream_page(self.sections, self.looks))
         return super().close()
-
-
-@dataclass
-class _Tally:
-    """How often one unit model predicted each label in one article: units for a classifier, spans for a span tagger."""
-
-    task: str
-    kind: str
-    spans: bool
-    units: int = 0
-    labelled: int = 0
-    counts: Counter = field(default_factory=Counter)
-
-    @property
-    def where(self) -> str:
-        return "span" if self.spans else "unit"
-
-    def note(self) -> str:
-        """What was counted, e.g. ``3 of 12 sentences labelled`` or ``5 spans in 12 sentences``."""
-        units = f"{self.units} {self.kind}{'s' if self.units != 1 else ''}"
-        if self.spans:
-            found = sum(self.counts.values())
-            return f"{found} span{'s' if found != 1 else ''} in {units}"
-        return f"{self.labelled} of {units} labelled"
-
-
-def _tallies(result: ScoredArticle) -> dict[str, _Tally]:
-    """Each unit model's :class:`_Tally` of ``result``, by model name."""
-    tallies: dict[str, _Tally] = {}
-    for s in result.units:
-        for name, p in s.predictions.items():
-            tally = tallies.setdefault(name, _Tally(p.task, s.kind, p.spans is not None))
-            tally.units += 1
-            tally.labelled += bool(p.labels)
-            tally.counts.update([t.label for t in p.spans] if p.spans is not None else p.labels)
-    return tallies
-
-
-def _positions(models: Sequence[ModelLabels]) -> dict[str, dict[str, int]]:
-    """Each task's labels and their positions in the label list of its first model (another model's other labels follow)."""
-    positions: dict[str, dict[str, int]] = {}
-    for m in models:
-        table = positions.setdefault(m.task, {})
-        for label in m.labels:
-            table.setdefault(label, len(table))
-    return positions
-
-
-def label_look(position: int) -> tuple[str, str]:
-    """The colour and line style of the label at ``position`` in its model's label list: the same in every page of that model."""
-    return PALETTE[position % len(PALETTE)], LINE_STYLES[position // len(PALETTE) % len(LINE_STYLES)]
 
 
 def _written_in(fmt: str, models: Sequence[ModelLabels]) -> set[str]:

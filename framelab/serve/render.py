@@ -1,43 +1,23 @@
-"""The HTML view of scored articles, drawn in memory by the HTML writer of ``framelab score``.
+"""What ``POST /score`` answers, drawn in memory from the scored articles: nothing touches the disk.
 
-:class:`MemoryHtml` is :class:`framelab.score.writers.HtmlWriter` writing
-into a string instead of a file, so ``POST /score?format=html`` and the
-browser page show exactly what ``framelab score --format html`` writes, every
-text of the article escaped, and nothing touches the disk.
+``?format=html`` is the page of :mod:`framelab.score.render`, the one ``framelab score --format html``
+writes, so the browser page shows exactly what the file would, every text of the article escaped;
+the JSON formats are the records ``framelab score --format jsonl`` writes.
 """
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Sequence
-from pathlib import Path
-from typing import IO
 
 from framelab.score.records import ModelLabels, ScoredArticle
-from framelab.score.writers import HtmlWriter, article_records
-
-
-class MemoryHtml(HtmlWriter):
-    """The HTML writer with a string for its file."""
-
-    def __init__(self, models: Sequence[ModelLabels] = ()) -> None:
-        super().__init__(None, models)
-
-    def _page(self, out: Path | None) -> IO[str]:
-        return io.StringIO()
-
-    def page(self) -> str:
-        self.close()  # writes the page into self.handle; no file to move into place
-        return self.handle.getvalue()
+from framelab.score.render import render_html
+from framelab.score.writers import article_records
 
 
 def html_page(results: list[ScoredArticle], models: Sequence[ModelLabels] = ()) -> str:
     """One page for ``results`` of ``models``, as ``framelab score --format html`` writes it."""
-    writer = MemoryHtml(models)
-    for result in results:
-        writer.write(result)
-    return writer.page()
+    return render_html(results, models)
 
 
 def records(results: list[ScoredArticle]) -> list[dict]:
