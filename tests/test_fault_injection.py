@@ -76,9 +76,10 @@ def _complete(data: bytes, articles: int) -> bool:
 def _trials(
     tmp_path: Path, model: Path, count: int, seed: int, *, reference: bool, delays: list[float] | None = None
 ) -> list[tuple[str, float, int]]:
-    """``count`` killed runs, SIGTERM and SIGKILL in turn; ``reference``: compare with a full run byte for byte (else: parse and count).
+    """``count`` killed runs, SIGTERM and SIGKILL in turn.
 
-    ``delays``: the seconds before each signal (default: random, up to a little past a full run).
+    ``reference``: compare with a full run byte for byte (else: parse and count). ``delays``: the seconds before
+    each signal (default: random, up to a little past a full run).
     """
     copies = 4
     inputs = _inputs(tmp_path, copies)

@@ -222,9 +222,11 @@ def check_vocabulary(folder: Path, tokens: int) -> None:
 
     Larger: its ids would index past the embedding table. Much smaller (:data:`EMBEDDING_PADDING`): every word
     becomes ``[UNK]`` and the model scores noise without a word of warning. A config without ``vocab_size``
-    (no text embeddings of its own) is not checked.
+    (no text embeddings of its own) is not checked, nor a Hub name that training loads (no local config.json).
     """
     config_path = Path(folder) / "config.json"
+    if not config_path.is_file():
+        return
     try:
         rows = json.loads(config_path.read_text(encoding="utf-8")).get("vocab_size")
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
