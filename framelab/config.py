@@ -2,7 +2,10 @@
 
 A run file holds up to four sections (``data``, ``model``, ``train``, plus the
 top-level ``name`` and ``output_dir``) and states only what differs from the
-defaults below, or from the file named by its ``extends:`` key. Unknown keys,
+defaults below, or from the file named by its ``extends:`` key: a .yaml file in the folder of the config named
+on the command line or below it (relative to the file that names it; nothing else on the machine is read).
+YAML aliases (``*name``) are refused, since a few of them nest into gigabytes, and a YAML error names the file
+and line but never quotes the text. Unknown keys,
 wrong types, values outside a field's choices, NaN or infinite numbers, and
 numbers out of range (zero or negative where a positive one is needed,
 ``warmup_ratio`` outside [0, 1)) fail on load with the key's dotted name. ``framelab config --show`` prints every field with its doc.
@@ -290,21 +293,77 @@ def _merge(base: dict, update: dict) -> dict:
     return merged
 
 
-def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing anchors' aliases (``*name``).
+
+    A run config needs none, and a few hundred bytes of nested aliases expand to gigabytes once anything walks
+    the result (a type error's message, ``framelab config``'s dump): the "billion laughs" of YAML.
+    """
+
+    #: Where the text came from, as the refusal names it: ``file:line``, or ``--set key`` for an override.
+    source = "<config>"
+    lines = True
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            where = f"{self.source}:{event.start_mark.line + 1}" if self.lines else self.source
+            raise ConfigError(
+                f"{where}: YAML aliases (*{event.anchor}) are not allowed in a run config; write the value out again"
+            )
+        return super().compose_node(parent, index)
+
+
+def _load_yaml(text: str, source: str, *, lines: bool = True) -> Any:
+    """``text`` parsed as YAML without aliases; a syntax error names ``source`` (and the line), never the text."""
+    loader = _NoAliasLoader(text)
+    loader.source, loader.lines = source, lines
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None and lines else source
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
+    finally:
+        loader.dispose()
+
+
+def _extends_target(path: Path, parent: Any, root: Path) -> Path:
+    """The file ``extends: parent`` in ``path`` names, refused unless it is a .yaml file in ``root`` or below.
+
+    ``root`` is the folder of the config named on the command line: a config layers on its neighbours, never on
+    a file elsewhere on the machine (``extends: /etc/shadow``). Links are resolved before the check.
+    """
+    hint = f"extends names a .yaml file in {root} or below it, relative to the file that names it"
+    if not isinstance(parent, str) or not parent.strip():
+        raise ConfigError(f"{path}: 'extends' must be a file name, got {parent!r} ({hint})")
+    target = path.parent / parent
+    if target.suffix.lower() not in (".yaml", ".yml"):
+        raise ConfigError(f"{path}: 'extends: {parent}' is not a .yaml file ({hint})")
+    if not target.resolve().is_relative_to(root):
+        raise ConfigError(f"{path}: 'extends: {parent}' is outside the config's folder ({hint})")
+    return target
+
+
+def _read_yaml(path: Path, seen: tuple[Path, ...] = (), root: Path | None = None) -> dict:
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     if path.resolve() in seen:
         raise ConfigError(f"{path}: 'extends' loops back to itself")
+    root = root or path.resolve().parent
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config: {getattr(exc, 'strerror', None) or exc}") from None
+    data = _load_yaml(text, str(path)) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
     parent = data.pop("extends", None)
     if parent is None:
         return data
-    return _merge(_read_yaml(path.parent / parent, (*seen, path.resolve())), data)
+    target = _extends_target(path, parent, root)
+    return _merge(_read_yaml(target, (*seen, path.resolve()), root), data)
 
 
 def parse_overrides(overrides: list[str]) -> dict:
@@ -318,7 +377,7 @@ def parse_overrides(overrides: list[str]) -> dict:
         *parents, leaf = key.strip().split(".")
         for part in parents:
             node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(raw) if raw.strip() else None
+        node[leaf] = _load_yaml(raw, f"--set {key}", lines=False) if raw.strip() else None
     return nested
 
 

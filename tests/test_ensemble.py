@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from datasets import load_from_disk
+from safetensors.torch import load_file, save_file
 
 from framelab.config import load_config
 from framelab.dataset import build_dataset
@@ -145,10 +146,23 @@ def test_a_span_tagger_member_gives_each_line_its_best_token_of_each_technique(
     dropped = meta["labels"].pop()
     meta["thresholds"].pop()
     (fewer / "framelab.json").write_text(json.dumps(meta), encoding="utf-8")
+    _drop_last_output(fewer)  # the head too: a model folder refuses labels that do not fit its head
     with pytest.raises(
         ConfigError, match=f"lacks techniques of .*: {re.escape(dropped)}; list first the member with the fewest labels"
     ):
         build_ensemble([members[0], fewer], workdir / "dataset-line", workdir / "refused")
+
+
+def _drop_last_output(folder: Path) -> None:
+    """Cut the classifier's last output from ``folder``'s weights and ``config.json``: a model of one label fewer."""
+    weights = load_file(str(folder / "model.safetensors"))
+    for name in ("classifier.weight", "classifier.bias"):
+        weights[name] = weights[name][:-1].contiguous()
+    save_file(weights, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    kept = {str(i): config["id2label"][str(i)] for i in range(len(config["id2label"]) - 1)}
+    config |= {"id2label": kept, "label2id": {name: int(i) for i, name in kept.items()}}
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
 
 
 def test_ensemble_folder_scores_on_its_own_and_evaluates(workdir: Path, ensemble: Path) -> None:

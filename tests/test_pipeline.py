@@ -182,7 +182,7 @@ def test_thresholds_are_read_at_scoring(workdir: Path, techniques_model: Path) -
     (copy / "framelab.json").write_text(json.dumps(meta))
     predictor = Predictor(copy)
     assert predictor.decide(predictor.probabilities(texts)).all()
-    meta["thresholds"] = [1.01] * len(meta["labels"])
+    meta["thresholds"] = [1.0] * len(meta["labels"])  # the highest a threshold may be: no probability here reaches it
     (copy / "framelab.json").write_text(json.dumps(meta))
     predictor = Predictor(copy)
     assert not predictor.decide(predictor.probabilities(texts)).any()

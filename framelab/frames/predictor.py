@@ -11,13 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel
 
 from framelab.cpus import usable_cpus
-from framelab.frames.head import apply_heads, load_heads
+from framelab.frames.head import HEAD_CONFIG_FILE, apply_heads, load_heads
 from framelab.frames.sentences import ArticleSentences, article_sentences
 from framelab.lexical import LexicalModel
-from framelab.models.folder import ModelMeta, read_meta
+from framelab.models.folder import ModelMeta, check_head, read_meta
+from framelab.models.predictor import load_tokenizer
 from framelab.score.records import FrameEvidence
 
 #: Evidence for a frame: its most attended sentences, until their weights add up to this share…
@@ -65,7 +66,7 @@ class AttentionPredictor:
         self.batch_size = batch_size
         if torch.get_num_threads() > usable_cpus():
             torch.set_num_threads(usable_cpus())
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), trust_remote_code=False)
+        self.tokenizer = load_tokenizer(self.model_dir)
         encoder = AutoModel.from_pretrained(str(self.model_dir), use_safetensors=True, trust_remote_code=False).eval()
         if quantize == "int8":
             qconfig = torch.ao.quantization.per_channel_dynamic_qconfig
@@ -83,6 +84,7 @@ class AttentionPredictor:
             )
         self.encoder = encoder.to(self.device)
         self.heads, self.spec = load_heads(self.model_dir)
+        check_head(self.model_dir, self.meta.labels, self.spec.labels, len(self.meta.labels), HEAD_CONFIG_FILE)
         self.lexical = LexicalModel.load(self.model_dir) if self.meta.lexical_weight else None
 
     @property

@@ -29,12 +29,13 @@ tuned on the dev split for micro-F1, decides.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 
 from framelab.errors import DataError, Problem
-from framelab.models.folder import ModelMeta, read_meta
+from framelab.models.folder import ModelMeta, check_labels, read_meta
 from framelab.models.predictor import Predictor
 from framelab.tasks import get_task
 from framelab.thresholds import decisions_at
@@ -109,6 +110,17 @@ class EnsemblePredictor:
             Predictor(self.model_dir / m["folder"], batch_size=batch_size, quantize=quantize, device=device)
             for m in spec["members"]
         ]
+        for folder, member in zip(spec["members"], self.members):
+            missing = [name for name in spec["labels"] if name not in member.meta.labels]
+            if missing:
+                raise DataError(
+                    Problem(
+                        str(self.model_dir / ENSEMBLE_FILE),
+                        None,
+                        f"labels {', '.join(missing)} are not labels of member {folder['folder']}",
+                        "copy the whole ensemble folder again or rebuild it with `framelab ensemble`",
+                    )
+                )
         self.weights = np.array([m["weight"] for m in spec["members"]], dtype=np.float64)
         first = self.members[0].meta
         self.meta = ModelMeta(
@@ -152,14 +164,15 @@ _SPEC_KEYS = ("task", "unit", "labels", "thresholds", "members", "framelab_versi
 def read_spec(model_dir: Path) -> dict:
     """Load ``ensemble.json`` and check that it is complete and every member folder is there."""
     path = Path(model_dir) / ENSEMBLE_FILE
+    rebuild = "rebuild it with `framelab ensemble`"
     try:
         spec = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise DataError(
-            Problem(
-                str(path), exc.lineno, f"unreadable ensemble file: {exc.msg}", "rebuild it with `framelab ensemble`"
-            )
-        ) from exc
+        raise DataError(Problem(str(path), exc.lineno, f"unreadable ensemble file: {exc.msg}", rebuild)) from exc
+    if not isinstance(spec, dict) or not isinstance(spec.get("members", []), list):
+        raise DataError(Problem(str(path), None, "must be an object whose members are a list", rebuild))
+    if not all(isinstance(m, dict) for m in spec.get("members", [])):
+        raise DataError(Problem(str(path), None, "each of its members must be an object", rebuild))
     missing = [key for key in _SPEC_KEYS if key not in spec] + [
         f"members[{i}].{key}"
         for i, m in enumerate(spec.get("members", []))
@@ -167,7 +180,16 @@ def read_spec(model_dir: Path) -> dict:
         if key not in m
     ]
     if missing:
-        raise DataError(Problem(str(path), None, f"lacks {', '.join(missing)}", "rebuild it with `framelab ensemble`"))
+        raise DataError(Problem(str(path), None, f"lacks {', '.join(missing)}", rebuild))
+    if not spec["members"]:
+        raise DataError(Problem(str(path), None, "members is empty", rebuild))
+    check_labels(path, spec["labels"], spec["thresholds"], needs_thresholds=True)
+    for i, member in enumerate(spec["members"]):
+        weight = member["weight"]
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < math.inf:
+            raise DataError(
+                Problem(str(path), None, f"members[{i}].weight is {weight!r}: a finite number >= 0", rebuild)
+            )
     for member in spec["members"]:
         if not (Path(model_dir) / member["folder"]).is_dir():
             raise DataError(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from framelab.models.mpnet import mpnet_path
 from framelab.output import (
     atomic_folder as atomic_folder,
 )  # the one way folders are written; re-exported for the model writers
-from framelab.tasks import get_task
+from framelab.tasks import get_task, task_names
 
 META_FILE = "framelab.json"
 
@@ -127,15 +128,14 @@ def read_meta(model_dir: Path) -> ModelMeta:
             raise DataError(Problem(str(path), None, f"unreadable model metadata: {exc}", "retrain the model")) from exc
     else:
         meta = plain_classifier_meta(model_dir)
-    if get_task(meta.task).needs_thresholds and (meta.thresholds is None or len(meta.thresholds) != len(meta.labels)):
+        path = model_dir / "config.json"  # where its labels come from (id2label)
+    if not isinstance(meta.task, str) or meta.task not in task_names():
         raise DataError(
             Problem(
-                str(path),
-                None,
-                "thresholds are missing or do not match the labels",
-                "retrain the model; thresholds are written by `framelab train`",
+                str(path), None, f"task {meta.task!r} is not a known task", f"known tasks: {', '.join(task_names())}"
             )
         )
+    check_labels(path, meta.labels, meta.thresholds, needs_thresholds=get_task(meta.task).needs_thresholds)
     for needed in ("config.json", "model.safetensors"):
         if not (model_dir / needed).is_file():
             raise DataError(
@@ -148,6 +148,103 @@ def read_meta(model_dir: Path) -> ModelMeta:
             Problem(str(model_dir), None, "the model folder holds no tokenizer", "copy the whole folder or retrain")
         )
     return meta
+
+
+_RETRAIN = "retrain the model (`framelab train` writes labels and thresholds), or restore the file from a copy"
+
+
+def check_labels(path: Path, labels: object, thresholds: object, *, needs_thresholds: bool) -> None:
+    """Refuse labels and thresholds scoring cannot use, naming ``path`` and the field: one :class:`DataError`.
+
+    ``labels`` must be a non-empty list of distinct non-empty strings; ``thresholds`` one finite number in [0, 1]
+    per label (``None`` only where ``needs_thresholds`` is false). A NaN threshold would never fire, a string
+    one fails inside NumPy, and a list of the wrong length fails as a broadcast error: each is refused on load.
+    """
+    where = str(path)
+    if not isinstance(labels, list) or not labels:
+        raise DataError(Problem(where, None, f"labels must be a non-empty list of names, got {labels!r}", _RETRAIN))
+    for i, label in enumerate(labels):
+        if not isinstance(label, str) or not label.strip():
+            raise DataError(Problem(where, None, f"labels[{i}] must be a non-empty name, got {label!r}", _RETRAIN))
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise DataError(Problem(where, None, f"labels names {', '.join(map(repr, repeated))} more than once", _RETRAIN))
+    if thresholds is None:
+        if needs_thresholds:
+            raise DataError(Problem(where, None, "thresholds are missing: this task needs one per label", _RETRAIN))
+        return
+    if not isinstance(thresholds, list) or len(thresholds) != len(labels):
+        size = len(thresholds) if isinstance(thresholds, list) else type(thresholds).__name__
+        raise DataError(
+            Problem(where, None, f"thresholds must list one number per label ({len(labels)}), got {size}", _RETRAIN)
+        )
+    for i, value in enumerate(thresholds):
+        check_threshold(path, f"thresholds[{i}] (label {labels[i]!r})", value)
+
+
+def check_threshold(path: Path, field: str, value: object) -> None:
+    """Refuse a decision threshold that is not a finite number in [0, 1], naming ``path`` and ``field``."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise DataError(
+            Problem(str(path), None, f"{field} is {value!r}: a threshold is a finite number in [0, 1]", _RETRAIN)
+        )
+
+
+def check_head(model_dir: Path, labels: list[str], outputs: int, needed: int, source: str) -> None:
+    """Refuse a folder whose labels do not fit its head: ``needed`` outputs for ``labels``, ``outputs`` in ``source``.
+
+    Each predictor says how many outputs its labels need (one per label, two per label for a span tagger's B and
+    I tags, the related classes only for FNC-1's second stage); a list one name short would otherwise score
+    every text and fail at the thresholds with NumPy's broadcast message, or shift every name by one.
+    """
+    if outputs != needed:
+        raise DataError(
+            Problem(
+                str(Path(model_dir) / META_FILE),
+                None,
+                f"labels lists {len(labels)} name(s), which need {needed} output(s) of the model's head, "
+                f"but {source} has {outputs}",
+                "use the framelab.json written with these weights: copy the whole folder again or retrain",
+            )
+        )
+
+
+#: How far the embedding table may outgrow the tokenizer. Published folders pad it by well under 1% (OPT
+#: 50272 rows for 50265 tokens, MPT 50432 for 50279, Qwen2 152064 for 151645: rows added for speed or later
+#: tokens); a tokenizer 10% short of it has lost its vocabulary (tokenizer_config.json alone: the 5 special
+#: tokens) or belongs to another model.
+EMBEDDING_PADDING = 0.10
+
+
+def check_vocabulary(folder: Path, tokens: int) -> None:
+    """Refuse a tokenizer of ``tokens`` entries that does not fit ``config.json``'s ``vocab_size`` in ``folder``.
+
+    Larger: its ids would index past the embedding table. Much smaller (:data:`EMBEDDING_PADDING`): every word
+    becomes ``[UNK]`` and the model scores noise without a word of warning. A config without ``vocab_size``
+    (no text embeddings of its own) is not checked, nor a Hub name that training loads (no local config.json).
+    """
+    config_path = Path(folder) / "config.json"
+    if not config_path.is_file():
+        return
+    try:
+        rows = json.loads(config_path.read_text(encoding="utf-8")).get("vocab_size")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+        raise DataError(Problem(str(config_path), None, f"unreadable: {exc}", "copy the whole folder again")) from None
+    if not isinstance(rows, int) or isinstance(rows, bool):
+        return
+    if tokens > rows or tokens < rows * (1 - EMBEDDING_PADDING):
+        tokenizer = Path(folder) / "tokenizer.json"
+        state = "" if tokenizer.is_file() else " (there is no tokenizer.json)"
+        raise DataError(
+            Problem(
+                str(tokenizer),
+                None,
+                f"the tokenizer holds {tokens} tokens{state} but config.json's vocab_size is {rows}: "
+                "it is not the tokenizer these weights were trained with",
+                "copy the whole model folder again, tokenizer files included, or retrain",
+            )
+        )
 
 
 #: Window of a plain Hugging Face classifier, which records none: sentence-sized units.

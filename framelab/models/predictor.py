@@ -33,9 +33,9 @@ from framelab.encoding import Encoded, activate, encode, pool
 from framelab.errors import DataError, Problem
 from framelab.lexical import LexicalModel
 from framelab.memory import HeapTrimmer
-from framelab.models.folder import ModelMeta, read_meta
+from framelab.models.folder import ModelMeta, check_head, check_vocabulary, read_meta
 from framelab.progress import bar
-from framelab.tagging import merge_windows, text_label_scores, tokenize_windows
+from framelab.tagging import merge_windows, tag_names, text_label_scores, tokenize_windows
 from framelab.tasks import get_task
 
 #: Features padded here; any other feature goes through ``tokenizer.pad``.
@@ -83,6 +83,16 @@ def _load(path: Path, what: str, load, *args, **kwargs):
         ) from exc
 
 
+def load_tokenizer(folder: str | Path):
+    """The tokenizer saved in ``folder``, refused (:class:`DataError` naming the file) unless its vocabulary fits the
+    model's embeddings (:func:`framelab.models.folder.check_vocabulary`); every model folder loads its tokenizers here.
+    """
+    folder = Path(folder)
+    tokenizer = _load(folder, "tokenizer files", AutoTokenizer.from_pretrained, str(folder), trust_remote_code=False)
+    check_vocabulary(folder, len(tokenizer))
+    return tokenizer
+
+
 class Predictor:
     """A trained framelab model ready to score texts."""
 
@@ -98,13 +108,7 @@ class Predictor:
         self.meta: ModelMeta = read_meta(self.model_dir)
         self.batch_size = batch_size
         _limit_threads()
-        self.tokenizer = _load(
-            self.model_dir,
-            "tokenizer files",
-            AutoTokenizer.from_pretrained,
-            str(self.model_dir),
-            trust_remote_code=False,
-        )
+        self.tokenizer = load_tokenizer(self.model_dir)
         self.task = get_task(self.meta.task)
         auto = AutoModelForTokenClassification if self.task.head == "token" else AutoModelForSequenceClassification
         model = _load(
@@ -115,6 +119,7 @@ class Predictor:
             use_safetensors=True,
             trust_remote_code=False,
         )
+        check_head(self.model_dir, self.meta.labels, model.config.num_labels, self.head_outputs(), "config.json")
         #: Units longer than ``max_length`` tokens cut to it so far (unit models; article models window instead).
         self.cut_units = 0
         model.eval()
@@ -143,6 +148,10 @@ class Predictor:
     def name(self) -> str:
         """The model folder's name, used to key its predictions."""
         return self.model_dir.name
+
+    def head_outputs(self) -> int:
+        """How many outputs the head needs for the folder's labels: one per label, or a B and an I tag per label."""
+        return len(tag_names(self.meta.labels)) if self.task.head == "token" else len(self.meta.labels)
 
     def _batches(self, encoded: Encoded, order: np.ndarray, lengths: np.ndarray):
         """Yield ``(indices, model inputs)`` for consecutive slices of ``order``."""

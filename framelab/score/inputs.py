@@ -14,7 +14,13 @@ Every bad input stops the run with a :class:`~framelab.errors.DataError`
 naming the file (and line where one applies): a missing path, a folder with
 no ``.txt`` file, a file type other than ``.txt``/``.jsonl``, a binary or
 non-UTF-8 file, a JSONL problem, an empty input, an id seen twice or an id
-with a TAB, newline or other control character.
+with a TAB, newline or other control character. So do two that would
+otherwise fail late: a name that is not UTF-8 (every output format writes
+the source path or the id taken from it as UTF-8, so it would fail after
+scoring), and anything but a regular file, named or found in a folder
+(reading a named pipe waits for a writer forever, holding the output's
+lock). With ``--on-error skip`` these are left out and listed like any
+other bad input.
 
 :func:`check_inputs` makes that pass over every file before any model is
 loaded (keeping ids, not texts), and with ``skip`` leaves bad files out and
@@ -27,7 +33,9 @@ id, so an id cannot point outside the output.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,11 +65,48 @@ def _suffix(path: Path) -> str:
     return path.suffix.lower()
 
 
+def _shown(path: Path) -> str:
+    """``path`` as messages and outputs show it: bytes of a name that are not UTF-8 as ``\\xe9`` escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _check_path(path: Path) -> None:
+    """Refuse a path whose name is not UTF-8, or that is not a regular file, before anything opens it."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise DataError(
+            Problem(
+                _shown(path),
+                None,
+                "the file name is not valid UTF-8: its id and source path could not be written in any output format",
+                "rename the file (or its folder) to a UTF-8 name",
+            )
+        ) from None
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise DataError(
+            Problem(str(path), None, f"cannot read file: {exc.strerror or exc}", "check the path and its permissions")
+        ) from None
+    if not stat.S_ISREG(mode):
+        raise DataError(
+            Problem(
+                str(path),
+                None,
+                "is not a regular file (a named pipe, socket or device): reading it could wait forever",
+                "give regular files; to score a stream, pipe it into `framelab score -`",
+            )
+        )
+
+
 def expand_inputs(inputs: list[str | Path]) -> list[Path]:
     """The files named by ``inputs`` (files as given, folders expanded).
 
     Raises :class:`DataError` for a path that does not exist and for a folder
     without any ``.txt`` file, which would otherwise score nothing silently.
+    A named pipe or other special file is kept here and refused when read
+    (:func:`_check_path`), so that ``--on-error skip`` leaves out only it.
     """
     files: list[Path] = []
     for item in inputs:
@@ -71,7 +116,7 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
             if not texts:
                 raise DataError(
                     Problem(
-                        str(path),
+                        _shown(path),
                         None,
                         "folder holds no .txt file to score",
                         "give a folder of UTF-8 .txt articles, or name .jsonl files directly",
@@ -79,11 +124,11 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
                 )
             semeval = [p for p in texts if _SEMEVAL_NAME.match(p.name)]
             files.extend(semeval or texts)
-        elif path.is_file():
+        elif path.exists():
             files.append(path)
         else:
             raise DataError(
-                Problem(str(path), None, "no such file or folder", "check the path given to framelab score")
+                Problem(_shown(path), None, "no such file or folder", "check the path given to framelab score")
             )
     return files
 
@@ -142,6 +187,7 @@ def _read_jsonl(path: Path) -> list[Article]:
 
 
 def _read_file(path: Path) -> list[Article]:
+    _check_path(path)
     suffix = _suffix(path)
     if suffix == ".jsonl":
         return _read_jsonl(path)
@@ -211,6 +257,8 @@ def check_inputs(inputs: list[str | Path], *, skip: bool = False) -> tuple[list[
 
 def _read_fnc1_csv(files: list[Path]) -> list[Article]:
     """FNC-1 stances and bodies CSV files as (headline, body) pairs in file order; any problem stops the run."""
+    for path in files:
+        _check_path(path)
     log = ProblemLog(strict=True)
     articles = read_fnc1_pair_inputs(files, log)
     log.raise_if_any()

@@ -249,7 +249,27 @@ class CsvWriter(Writer):
     ) -> None:
         """One row of ``level`` over ``text[start:end]``; a score of a label outside the header is a bug and raises."""
         fixed = {"level": level, "start": start, "end": end, "labels": ";".join(labels), "text": text[start:end]}
-        self.csv.writerow(cells | fixed | {f"score:{label}": score for label, score in scores.items()})
+        row = cells | fixed | {f"score:{label}": score for label, score in scores.items()}
+        self.csv.writerow({name: self.cell(value) for name, value in row.items()})
+
+    #: First characters that make a spreadsheet read a cell as a formula (OWASP's list for CSV injection).
+    FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+    @classmethod
+    def cell(cls, value: object) -> object:
+        """``value`` as a CSV cell: text a spreadsheet would run as a formula gets a leading ``'`` (the mark
+        spreadsheets themselves use for "this is text"), so ``=HYPERLINK(…)`` in an article shows instead of running.
+
+        Numbers (scores, offsets) and text that is only a number (an id such as ``-5``) are written as they are: a
+        spreadsheet reads them as numbers, never as formulas.
+        """
+        if not isinstance(value, str) or not value.startswith(cls.FORMULA_STARTS):
+            return value
+        try:
+            float(value)
+        except ValueError:
+            return "'" + value
+        return value
 
 
 class HtmlWriter(Writer):

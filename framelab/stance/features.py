@@ -30,9 +30,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel
 
 from framelab.errors import DataError, Problem
+from framelab.models.folder import check_threshold
+from framelab.models.predictor import load_tokenizer
 
 FEATURES = (
     "tfidf_body",
@@ -72,7 +74,7 @@ class SentenceEncoder:
 
     def __init__(self, folder: str | Path, *, batch_size: int = 64, device: str | torch.device | None = None):
         self.folder = str(folder)
-        self.tokenizer = AutoTokenizer.from_pretrained(self.folder, trust_remote_code=False)
+        self.tokenizer = load_tokenizer(self.folder)
         self.model = AutoModel.from_pretrained(self.folder, use_safetensors=True, trust_remote_code=False).eval()
         self.device = (
             torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -351,6 +353,7 @@ class StageOne:
                     "retrain the model",
                 )
             )
+        check_threshold(folder / STAGE_ONE_FILE, "threshold", record.get("threshold"))
         idf = load_file(str(folder / TFIDF_FILE))["idf"].astype(np.float64)
         tfidf = Tfidf(record["terms"], idf)
         arrays = {k: np.asarray(record[k], dtype=np.float64) for k in ("mean", "scale", "coef")}

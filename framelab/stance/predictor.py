@@ -19,8 +19,10 @@ import numpy as np
 import torch
 
 from framelab.encoding import activate, encode
+from framelab.errors import DataError, Problem
+from framelab.models.folder import META_FILE
 from framelab.models.predictor import Predictor
-from framelab.stance.data import RELATED
+from framelab.stance.data import FNC1_LABELS, RELATED
 from framelab.stance.features import Bodies, SentenceEncoder, StageOne, pair_features
 from framelab.types import Article
 from framelab.units import split_units
@@ -31,6 +33,19 @@ BODY_CACHE = 4096
 
 class FncPredictor(Predictor):
     """The two stages of an ``fnc1`` model folder."""
+
+    def head_outputs(self) -> int:
+        """Stage two's head gives the related classes; the folder's labels must be FNC-1's four, in any order."""
+        if sorted(self.meta.labels) != sorted(FNC1_LABELS):
+            raise DataError(
+                Problem(
+                    str(self.model_dir / META_FILE),
+                    None,
+                    f"labels must be FNC-1's {', '.join(FNC1_LABELS)}, got {', '.join(map(str, self.meta.labels))}",
+                    "use the framelab.json written with these weights: copy the whole folder again or retrain",
+                )
+            )
+        return len(RELATED)
 
     def __init__(self, model_dir: str | Path, *, batch_size: int = 64, quantize: str | None = None, device=None):
         super().__init__(model_dir, batch_size=batch_size, quantize=quantize, device=device)
