@@ -24,7 +24,7 @@ from framelab.config import load_config
 from framelab.errors import ConfigError, DataError
 from framelab.score.inputs import check_inputs
 from framelab.score.records import ModelLabels, Prediction, ScoredArticle, ScoredUnit
-from framelab.score.writers import CsvWriter
+from framelab.score.writers import CsvWriter, formula_safe, formula_unsafe
 from framelab.types import Article, Unit
 
 STORY = "The mayor called the levy a shameful scandal.\n"
@@ -202,3 +202,10 @@ def test_csv_cells_that_would_run_as_formulas_start_with_a_quote(tmp_path: Path,
         assert (row["article_id"], row["model"], row["labels"]) == ("'=cmd|' /C calc'!A0", "'@model", "'-x")
         assert row["score:-x"] == "-0.5" and int(row["start"]) >= 0  # numbers as they are
     assert CsvWriter.cell(-0.5) == -0.5 and CsvWriter.cell("-0.5") == "-0.5" and CsvWriter.cell("a=b") == "a=b"
+
+
+@pytest.mark.parametrize("value", ["=1+1", "'=1+1", "''@x", "-5", "'plain", "plain", "-0.5", "\tx", "+"])
+def test_formula_marks_round_trip(value: str) -> None:
+    cell = formula_safe(value)
+    assert formula_unsafe(cell) == value
+    assert not cell.startswith(("=", "+", "@", "\t"))

@@ -204,3 +204,17 @@ def test_score_with_a_shard_needs_an_out_file(
 ) -> None:
     assert main(["score", "--model", str(tiny_classifier_dir), "--shard", "0/2", "--quiet", str(ten)]) == 2
     assert "--shard K/N needs --out" in capsys.readouterr().err
+
+
+def test_csv_shards_of_articles_whose_ids_start_like_formulas_merge(
+    made: Path, tiny_classifier_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The CSV writer marks ``=x`` as ``'=x`` (formula safety); merge reads the id back as the input has it."""
+    inputs = made / "formula-ids.jsonl"
+    rows = [{"id": f"={k}+1", "text": f"Article {k} says the plan is a disaster."} for k in range(6)]
+    inputs.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    parts = [_score(tiny_classifier_dir, inputs, "csv", made / f"formula-{k}-of-2.csv", f"{k}/2") for k in range(2)]
+    whole = _score(tiny_classifier_dir, inputs, "csv", made / "formula-whole.csv")
+    code, said = _merge(capsys, parts, inputs, "csv", made / "formula-merged.csv")
+    assert code == 0, said
+    assert (made / "formula-merged.csv").read_bytes() == whole.read_bytes()

@@ -28,6 +28,7 @@ from framelab.errors import DataError, Problem
 from framelab.output import AtomicFile, atomic_folder, claim
 from framelab.score.inputs import check_inputs, iter_articles
 from framelab.score.manifest import IdDigest, ShardManifest, check_against, read_manifest
+from framelab.score.writers import formula_unsafe
 from framelab.types import Article
 
 MERGE_FORMATS = ("jsonl", "csv", "semeval2023")
@@ -216,18 +217,19 @@ def _group_csv(paths: list[Path]) -> tuple[str, dict[str, list[str]]]:
             )
         header = rows[0]
         for row in rows[1:]:
-            if owner.setdefault(row[0], number) != number:
+            article = formula_unsafe(row[0])  # the id as the input has it, without its formula mark
+            if owner.setdefault(article, number) != number:
                 raise DataError(
                     Problem(
                         str(path),
                         None,
-                        f"article {row[0]!r} also appears in {paths[owner[row[0]]]}",
+                        f"article {article!r} also appears in {paths[owner[article]]}",
                         "each article must be in one shard only",
                     )
                 )
             buffer = io.StringIO()
             csv.writer(buffer).writerow(row)
-            groups.setdefault(row[0], []).append(buffer.getvalue())
+            groups.setdefault(article, []).append(buffer.getvalue())
     buffer = io.StringIO()
     csv.writer(buffer).writerow(header or [])
     return buffer.getvalue(), groups

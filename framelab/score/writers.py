@@ -179,6 +179,39 @@ class JsonlWriter(Writer):
         )
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP's list for CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _needs_mark(value: str) -> bool:
+    """Whether ``value`` would run as a formula, or already looks like a marked one (so marks round-trip)."""
+    if value.startswith("'"):
+        return _needs_mark(value[1:])
+    if not value.startswith(FORMULA_STARTS):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return True
+    return False
+
+
+def formula_safe(value: object) -> object:
+    """``value`` as a CSV cell: text a spreadsheet would run as a formula gets a leading ``'`` (the mark
+    spreadsheets themselves use for "this is text"), so ``=HYPERLINK(…)`` in an article shows instead of running.
+
+    Numbers (scores, offsets) and text that is only a number (an id such as ``-5``) are written as they are: a
+    spreadsheet reads them as numbers, never as formulas. Text that starts with ``'`` before such a character
+    gets a mark too, so :func:`formula_unsafe` gives every value back exactly.
+    """
+    return "'" + value if isinstance(value, str) and _needs_mark(value) else value
+
+
+def formula_unsafe(cell: str) -> str:
+    """The value :func:`formula_safe` wrote as ``cell``."""
+    return cell[1:] if cell.startswith("'") and _needs_mark(cell[1:]) else cell
+
+
 class CsvWriter(Writer):
     """One row per (unit, model), per predicted span, per (article, model) and per frame-evidence sentence.
 
@@ -252,24 +285,10 @@ class CsvWriter(Writer):
         row = cells | fixed | {f"score:{label}": score for label, score in scores.items()}
         self.csv.writerow({name: self.cell(value) for name, value in row.items()})
 
-    #: First characters that make a spreadsheet read a cell as a formula (OWASP's list for CSV injection).
-    FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-    @classmethod
-    def cell(cls, value: object) -> object:
-        """``value`` as a CSV cell: text a spreadsheet would run as a formula gets a leading ``'`` (the mark
-        spreadsheets themselves use for "this is text"), so ``=HYPERLINK(…)`` in an article shows instead of running.
-
-        Numbers (scores, offsets) and text that is only a number (an id such as ``-5``) are written as they are: a
-        spreadsheet reads them as numbers, never as formulas.
-        """
-        if not isinstance(value, str) or not value.startswith(cls.FORMULA_STARTS):
-            return value
-        try:
-            float(value)
-        except ValueError:
-            return "'" + value
-        return value
+    @staticmethod
+    def cell(value: object) -> object:
+        """``value`` as a CSV cell (:func:`formula_safe`)."""
+        return formula_safe(value)
 
 
 class HtmlWriter(Writer):
