@@ -18,6 +18,7 @@ from pathlib import Path
 
 from framelab import __version__
 from framelab.errors import ConfigError, DataError
+from framelab.eval.bootstrap import DEFAULT_RESAMPLES
 from framelab.output import cleanup, interrupt
 from framelab.progress import no_progress_bars
 from framelab.score.shard import MERGE_FORMATS
@@ -65,6 +66,16 @@ def _add_config(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_resamples(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--resamples",
+        type=_positive_int,
+        default=DEFAULT_RESAMPLES,
+        metavar="N",
+        help=f"bootstrap resamples of the split's articles behind each 95%% interval (default: {DEFAULT_RESAMPLES})",
+    )
+
+
 def _cmd_data(args: argparse.Namespace) -> None:
     from framelab.config import load_config
     from framelab.dataset import build_dataset, stats_table
@@ -108,15 +119,29 @@ def _cmd_train(args: argparse.Namespace) -> None:
     print(get_task(config.train.task).summarize_training(result.dev_metrics))
 
 
+def _warn_few_groups(bootstrap: dict) -> None:
+    if "warning" in bootstrap:
+        log.warning("warning: %s", bootstrap["warning"])
+
+
 def _cmd_eval(args: argparse.Namespace) -> None:
+    from framelab.eval.compare import compare_models
     from framelab.eval.report import evaluate_model
     from framelab.output import check_output
     from framelab.tasks import get_task
 
     if args.out:
         check_output(args.out, folder=True)
-    result = evaluate_model(args.model, args.data, args.split, args.out)
+    if args.compare:
+        comparison = compare_models(*args.compare, args.data, args.split, args.out, resamples=args.resamples)
+        print("\n".join(comparison.lines()))
+        _warn_few_groups(comparison.bootstrap)
+        if comparison.out:
+            print(f"report: {comparison.out}/compare.md")
+        return
+    result = evaluate_model(args.model, args.data, args.split, args.out, resamples=args.resamples)
     print(get_task(result.metrics["task"]).summarize_evaluation(result.metrics))
+    _warn_few_groups(result.metrics["bootstrap"])
     print(f"report: {result.report_dir}/report.md")
 
 
@@ -126,9 +151,12 @@ def _cmd_baseline(args: argparse.Namespace) -> None:
 
     if args.out:
         check_output(args.out, folder=True)
-    result = baseline_report(args.data, args.task, args.split, args.out)
+    from framelab.figures import shown
+
+    result = baseline_report(args.data, args.task, args.split, args.out, resamples=args.resamples)
     b = result.metrics["baseline"]
-    print(f"TF-IDF baseline on {args.split}: micro-F1 {b['micro']['f1']:.3f}, macro-F1 {b['macro']['f1']:.3f}")
+    print(f"TF-IDF baseline on {args.split}: micro-F1 {shown(b['micro'], 'f1')}, macro-F1 {shown(b['macro'], 'f1')}")
+    _warn_few_groups(result.metrics["bootstrap"])
     print(f"metrics: {result.report_dir}/metrics.json")
 
 
@@ -375,10 +403,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="model + dataset split -> report folder",
         example="framelab eval --model models/sample-techniques --data data/processed/sample-sentence --split dev",
     )
-    p.add_argument("--model", required=True, help="model folder")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", help="model folder")
+    which.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("MODEL_A", "MODEL_B"),
+        help="two model folders of one task: each one's lead figure and A − B, with 95%% intervals (paired bootstrap)",
+    )
     p.add_argument("--data", required=True, help="dataset folder (from framelab data)")
     p.add_argument("--split", default="dev", choices=["train", "dev", "test"])
-    p.add_argument("--out", help="report folder (default reports/<model>-<split>)")
+    p.add_argument("--out", help="report folder (default reports/<model>-<split>; with --compare: none unless given)")
+    _add_resamples(p)
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser(
@@ -430,6 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", required=True, choices=task_names(), help="a task with a TF-IDF baseline")
     p.add_argument("--split", default="dev", choices=["train", "dev", "test"])
     p.add_argument("--out", help="report folder")
+    _add_resamples(p)
     p.set_defaults(func=_cmd_baseline)
 
     p = sub.add_parser(

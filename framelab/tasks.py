@@ -89,7 +89,7 @@ class Task:
     load_split: Callable[..., Any]
     #: ``(config, *, resume, callbacks) -> TrainResult``; default: the shared sequence classifier.
     train: Callable[..., Any] = Lazy("framelab.train.classifier:train_classifier")
-    #: ``(predictor, dataset_dir, split, report_dir) -> EvalResult``.
+    #: ``(predictor, dataset_dir, split, report_dir, *, resamples) -> EvalResult`` (resamples: bootstrap intervals).
     evaluate: Callable[..., Any] = Lazy("framelab.eval.classifier:evaluate_classifier")
     #: ``(dev_metrics) -> str``: the one-line dev summary ``framelab train`` prints.
     summarize_training: Callable[[dict], str] = Lazy("framelab.eval.classifier:summarize_training")
@@ -105,7 +105,8 @@ class Task:
     formats: frozenset[str] = COMMON_FORMATS
     #: Unit kind also scored with this model besides its own level (stance: every sentence toward the target).
     also_scores: str | None = None
-    #: Extra report figures: ``(probs, decided, data, names) -> dict`` merged into the scores.
+    #: Extra report figures: ``(probs, decided, data, names, *, resamples) -> dict`` merged into the scores
+    #: (with their 95% intervals when ``resamples``, a :class:`framelab.eval.bootstrap.Resamples`, is not None).
     extra_scores: Callable[..., dict] | None = None
     #: Whether ``framelab baseline`` and reports fit the TF-IDF baseline on it.
     has_baseline: bool = False

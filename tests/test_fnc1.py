@@ -23,6 +23,7 @@ from framelab.errors import DataError
 from framelab.eval.scores import stance_scores
 from framelab.score.scorer import score
 from framelab.splits import TaskData
+from framelab.stance.data import load_pair_split
 from framelab.stance.evaluate import fnc1_scores
 from framelab.stance.tasks import FNC1
 from framelab.tasks import register, task_names
@@ -146,6 +147,12 @@ def test_eval_reports_relative_score_macro_f1_and_confusion(trained: Path, capsy
         )
     assert metrics["majority_baseline"]["stance"]["per_label"]["unrelated"]["recall"] == 1.0
     assert "## FNC-1 measures" in (out / "report.md").read_text()
+    # Intervals resample stories (bodies, with all their pairs), not pairs.
+    assert "relative [95% interval]" in printed and metrics["bootstrap"]["groups"] == "stories (bodies)"
+    bodies = {pair.rsplit("#", 1)[0] for pair in load_pair_split(trained / "data", "dev")[0].ids}
+    assert metrics["bootstrap"]["n_groups"] == len(bodies) < metrics["n_examples"]
+    stance = metrics["model"]["stance"]
+    assert stance["ci95"]["fnc_relative"][0] <= stance["fnc_relative"] <= stance["ci95"]["fnc_relative"][1]
 
 
 def test_fnc1_writer_every_row_in_input_order(trained: Path, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from framelab.config import load_config
 from framelab.dataset import build_dataset
 from framelab.errors import DataError
 from framelab.eval.report import evaluate_model
+from framelab.figures import shown
 from framelab.models.predictor import Predictor
 from framelab.score.scorer import score
 from framelab.splits import load_table
@@ -145,6 +146,10 @@ def test_eval_report_shows_model_beside_baseline(workdir: Path, techniques_model
     assert dev["at_tuned_thresholds"]["micro"]["f1"] >= dev["at_0.5"]["micro"]["f1"] - 1e-9
     report = (result.report_dir / "report.md").read_text()
     assert "TF-IDF baseline" in report and "framelab model" in report
+    for system in ("model", "baseline"):
+        micro = metrics[system]["micro"]
+        assert micro["ci95"]["f1"][0] <= micro["f1"] <= micro["ci95"]["f1"][1]
+    assert metrics["model"]["micro"]["ci95"]["f1"] == pytest.approx(dev["at_tuned_thresholds"]["micro"]["ci95"]["f1"])
 
 
 def test_score_jsonl_keeps_every_unit_with_round_trip_offsets(
@@ -516,3 +521,7 @@ def test_model_card_metadata_reads_with_huggingface_hub(techniques_model: Path) 
     (result,) = data["model-index"][0]["results"]
     assert result["metrics"][0]["value"] == round(dev["at_tuned_thresholds"]["micro"]["f1"], 4)
     assert "## Intended use" in card.text and "## Limitations" in card.text
+    # The dev figures carry their 95% intervals over the dev articles, and the card shows them.
+    micro = dev["at_tuned_thresholds"]["micro"]
+    assert micro["ci95"]["f1"][0] <= micro["f1"] <= micro["ci95"]["f1"][1]
+    assert f"| **micro** | {shown(micro, 'precision')} |" in card.text and "fewer than 100" in card.text

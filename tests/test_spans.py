@@ -246,6 +246,15 @@ def test_spans_eval_reproduces_dev_figures(spans_model: Path, tmp_path: Path) ->
         result.metrics["baseline"]["technique_classification"]["n_gold"] == model["technique_classification"]["n_gold"]
     )
     assert (tmp_path / "report" / "report.md").read_text().count("| framelab model |") == 1
+    # Every figure carries its 95% interval over the dev articles, which holds it.
+    for system in ("model", "baseline"):
+        for block in ("span_identification", "technique_classification"):
+            figures = result.metrics[system][block]
+            assert figures["ci95"]["f1"][0] <= figures["f1"] <= figures["ci95"]["f1"][1], (system, block)
+    assert result.metrics["bootstrap"]["n_groups"] == result.metrics["n_articles"]
+    assert result.lead.name == "span F1" and result.lead.tally.point() == pytest.approx(
+        model["span_identification"]["f1"]
+    )
 
 
 def _sample_articles(n: int = 3) -> list[dict]:
@@ -407,6 +416,7 @@ def test_span_classifier_eval_and_spans_file(span_classifier: Path, tmp_path: Pa
     result = evaluate_model(span_classifier, data_dir, "dev", tmp_path / "report")
     tc = result.metrics["model"]["technique_classification"]
     assert tc["n_gold"] == result.metrics["n_examples"] and 0.0 <= tc["f1"] <= 1.0
+    assert tc["ci95"]["f1"][0] <= tc["f1"] <= tc["ci95"]["f1"][1]
     assert "SemEval-2020 TC micro-F1" in (tmp_path / "report" / "report.md").read_text()
 
     article = _sample_articles(1)[0]

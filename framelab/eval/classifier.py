@@ -4,47 +4,93 @@ Multi-label tasks get micro, macro, per-label and 'any label' P/R/F1 at the
 model's thresholds and at 0.5; single-label tasks the same from the arg-max
 plus accuracy; pair tasks (stance) also a majority-class baseline. A task's
 record may add figures of its own (:attr:`framelab.tasks.Task.extra_scores`).
+Every figure carries its 95% interval, resampling the split's articles
+(:mod:`framelab.eval.bootstrap`); the report warns when there are fewer than
+100 of them.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from framelab.eval import plots
 from framelab.eval.baseline import baseline_probabilities
+from framelab.eval.bootstrap import (
+    DEFAULT_RESAMPLES,
+    Lead,
+    Resamples,
+    Tally,
+    attach,
+    example_groups,
+    indicator_credits,
+    micro_f1_of,
+)
 from framelab.eval.result import EvalResult
-from framelab.eval.scores import multilabel_scores, single_label_scores, stance_scores
+from framelab.eval.scores import (
+    multilabel_intervals,
+    multilabel_scores,
+    scores_with_intervals,
+    single_label_scores,
+    stance_intervals,
+    stance_scores,
+)
+from framelab.figures import shown
 from framelab.models.folder import atomic_folder
 from framelab.splits import TaskData
 from framelab.tasks import Task, get_task
 from framelab.thresholds import decisions_at
 
 
-def _article_level(ids: list[str], pred: np.ndarray, gold: np.ndarray, names: list[str]) -> dict:
+def _article_level(
+    ids: list[str], pred: np.ndarray, gold: np.ndarray, names: list[str], resamples: Resamples | None
+) -> dict:
     """Unit decisions OR-ed per article: does the article use each technique at all?"""
-    articles = sorted({i.rsplit("#", 1)[0] for i in ids})
+    of_unit = example_groups(ids, "unit")
+    articles = sorted(set(of_unit))
     row = {a: k for k, a in enumerate(articles)}
     p = np.zeros((len(articles), len(names)), dtype=np.int64)
     g = np.zeros_like(p)
-    for unit_id, pr, go in zip(ids, pred, gold):
-        k = row[unit_id.rsplit("#", 1)[0]]
-        p[k] |= pr
-        g[k] |= go
-    return multilabel_scores(p, g, names)
+    for article, pr, go in zip(of_unit, pred, gold):
+        p[row[article]] |= pr
+        g[row[article]] |= go
+    scores = multilabel_scores(p, g, names)
+    if resamples is None:
+        return scores
+    return attach(scores, multilabel_intervals(p, g, names, articles, resamples))
 
 
-def task_scores(task: Task, probs: np.ndarray, decided: np.ndarray, data: TaskData, names: list[str]) -> dict:
-    """The task's figures for 0/1 ``decided`` (multi-label) or its arg-max (single-label), plus its own extras."""
-    if task.multi_label:
+def task_scores(
+    task: Task,
+    probs: np.ndarray,
+    decided: np.ndarray,
+    data: TaskData,
+    names: list[str],
+    resamples: Resamples | None = None,
+) -> dict:
+    """The task's figures for 0/1 ``decided`` (multi-label) or its arg-max (single-label), plus its own extras.
+
+    With ``resamples`` (drawn over the articles of ``data``) every figure carries its 95% interval.
+    """
+    if resamples is not None:
+        groups = example_groups(data.ids, task.level)
+        scores = scores_with_intervals(decided, data.targets, names, groups, resamples, multi_label=task.multi_label)
+    elif task.multi_label:
         scores = multilabel_scores(decided, data.targets, names)
     else:
         scores = single_label_scores(decided.argmax(axis=1), data.targets.argmax(axis=1), names)
     if task.extra_scores is not None:
-        scores.update(task.extra_scores(probs, decided, data, names))
+        scores.update(task.extra_scores(probs, decided, data, names, resamples=resamples))
     return scores
+
+
+def micro_f1_lead(task: Task, decided: np.ndarray, data: TaskData, names: list[str]) -> Lead:
+    """The figure the shared report leads with, example by example: micro-F1 (accuracy for single-label tasks)."""
+    tally = Tally(indicator_credits(decided, data.targets), example_groups(data.ids, task.level), micro_f1_of)
+    return Lead("micro-F1", list(data.ids), tally)
 
 
 def _texts_with_targets(data: TaskData) -> list[str]:
@@ -52,11 +98,11 @@ def _texts_with_targets(data: TaskData) -> list[str]:
     return [f"{p} || {t}" for p, t in zip(data.pairs, data.texts)] if data.pairs else data.texts
 
 
-def _majority(dataset_dir: Path, task: Task, names: list[str], test: TaskData) -> dict:
+def _majority(dataset_dir: Path, task: Task, names: list[str], test: TaskData, resamples: Resamples) -> dict:
     train, _ = task.load_split(dataset_dir, "train", names)
     decided = np.zeros_like(test.targets)
     decided[:, int(train.targets.sum(axis=0).argmax())] = 1
-    return task_scores(task, decided.astype(float), decided, test, names)
+    return task_scores(task, decided.astype(float), decided, test, names, resamples)
 
 
 def baseline_decisions(
@@ -75,7 +121,18 @@ def baseline_decisions(
 
 
 def _fmt(scores: dict, key: str) -> str:
-    return f"{scores[key]['f1']:.3f}" if key in scores else "–"
+    return shown(scores[key], "f1") if key in scores else "–"
+
+
+def interval_lines(bootstrap: dict) -> list[str]:
+    """The report's line on how its intervals were drawn, and its warning when there are few groups."""
+    lines = [
+        f"Figures in brackets: 95% intervals, percentile bootstrap over the split's {bootstrap['n_groups']} "
+        f"{bootstrap['groups']} ({bootstrap['resamples']} resamples, seed {bootstrap['seed']}).",
+    ]
+    if "warning" in bootstrap:
+        lines += ["", f"> **Warning**: {bootstrap['warning']}."]
+    return lines
 
 
 def _write_report(
@@ -104,6 +161,8 @@ def _write_report(
         "",
         f"Task **{metrics['task']}**, {metrics['n_examples']} examples. Baseline: TF-IDF + logistic regression fitted on the train split.",
         "",
+        *interval_lines(metrics["bootstrap"]),
+        "",
         "| system | micro P | micro R | micro F1 | macro F1 | any-label F1 | article-level micro F1 |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
@@ -111,19 +170,22 @@ def _write_report(
     if "majority_baseline" in metrics:
         systems.append(("majority-class baseline", metrics["majority_baseline"]))
     for title, s in systems:
-        art = f"{s['article_level']['micro']['f1']:.3f}" if "article_level" in s else "–"
-        lines.append(
-            f"| {title} | {s['micro']['precision']:.3f} | {s['micro']['recall']:.3f} | {s['micro']['f1']:.3f} | {s['macro']['f1']:.3f} | {_fmt(s, 'any')} | {art} |"
-        )
+        art = shown(s["article_level"]["micro"], "f1") if "article_level" in s else "–"
+        micro = " | ".join(shown(s["micro"], k) for k in ("precision", "recall", "f1"))
+        lines.append(f"| {title} | {micro} | {shown(s['macro'], 'f1')} | {_fmt(s, 'any')} | {art} |")
     if "model_at_0.5" in metrics:
+        at_half = metrics["model_at_0.5"]
         lines.append(
-            f"| framelab model at threshold 0.5 | | | {metrics['model_at_0.5']['micro']['f1']:.3f} | {metrics['model_at_0.5']['macro']['f1']:.3f} | {_fmt(metrics['model_at_0.5'], 'any')} | |"
+            f"| framelab model at threshold 0.5 | | | {shown(at_half['micro'], 'f1')} "
+            f"| {shown(at_half['macro'], 'f1')} "
+            f"| {_fmt(at_half, 'any')} | |"
         )
     if "technique_classification" in model:
         lines += [
             "",
             "SemEval-2020 TC micro-F1 (a span listed k times gets the k most probable techniques): "
-            f"model {model['technique_classification']['f1']:.3f}, baseline {base['technique_classification']['f1']:.3f}.",
+            f"model {shown(model['technique_classification'], 'f1')}, "
+            f"baseline {shown(base['technique_classification'], 'f1')}.",
         ]
     if "stance" in model:
         lines += [
@@ -135,9 +197,9 @@ def _write_report(
         ]
         for title, s in systems:
             st = s["stance"]
-            f_avg = f"{st['f_avg']:.3f}" if "f_avg" in st else "–"
-            fnc = f"{st['fnc_relative']:.3f}" if "fnc_relative" in st else "–"
-            lines.append(f"| {title} | {st['macro_f1']:.3f} | {st['accuracy']:.3f} | {f_avg} | {fnc} |")
+            f_avg = shown(st, "f_avg") if "f_avg" in st else "–"
+            fnc = shown(st, "fnc_relative") if "fnc_relative" in st else "–"
+            lines.append(f"| {title} | {shown(st, 'macro_f1')} | {shown(st, 'accuracy')} | {f_avg} | {fnc} |")
     lines += [
         "",
         "## Per label",
@@ -147,9 +209,8 @@ def _write_report(
     ]
     for n in names:
         m = model["per_label"][n]
-        lines.append(
-            f"| {n} | {m['support']} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {base['per_label'][n]['f1']:.3f} |"
-        )
+        figures = " | ".join(shown(m, k) for k in ("precision", "recall", "f1"))
+        lines.append(f"| {n} | {m['support']} | {figures} | {shown(base['per_label'][n], 'f1')} |")
     lines += [
         "",
         "![per-label F1](per_label_f1.png)",
@@ -163,11 +224,22 @@ def _write_report(
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
 
 
-def evaluate_classifier(predictor, dataset_dir: Path, split: str, out: Path) -> EvalResult:
+def evaluate_classifier(
+    predictor,
+    dataset_dir: Path,
+    split: str,
+    out: Path,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    groups_named: str = "articles",
+    lead: Callable[[Task, np.ndarray, TaskData, list[str]], Lead] = micro_f1_lead,
+) -> EvalResult:
     """Score ``split`` with a sequence classifier (model or ensemble) and write the report folder ``out``.
 
     The report shows the model (at its saved thresholds, and at 0.5) beside the
-    TF-IDF baseline.
+    TF-IDF baseline, every figure with its 95% interval over ``resamples``
+    resamples of the split's articles (``groups_named`` in the report). ``lead``
+    gives the figure ``framelab eval --compare`` compares, example by example.
     """
     meta = predictor.meta
     task = get_task(meta.task)
@@ -175,59 +247,78 @@ def evaluate_classifier(predictor, dataset_dir: Path, split: str, out: Path) -> 
     probs = predictor.probabilities(data.texts, data.pairs)
     decided = predictor.decide(probs)
     base_probs, base_decided = baseline_decisions(dataset_dir, task, names, data)
+    draws = Resamples.draw(example_groups(data.ids, task.level), resamples)
     metrics = {
         "task": meta.task,
         "split": split,
         "model_dir": str(predictor.model_dir),
         "data_dir": str(dataset_dir),
         "n_examples": len(data.texts),
-        "model": task_scores(task, probs, decided, data, names),
-        "baseline": task_scores(task, base_probs, base_decided, data, names),
+        "bootstrap": draws.describe(groups_named),
+        "model": task_scores(task, probs, decided, data, names, draws),
+        "baseline": task_scores(task, base_probs, base_decided, data, names, draws),
     }
     if task.has_target:
-        metrics["majority_baseline"] = _majority(dataset_dir, task, names, data)
+        metrics["majority_baseline"] = _majority(dataset_dir, task, names, data, draws)
     if task.multi_label:
-        metrics["model_at_0.5"] = task_scores(task, probs, decisions_at(probs, 0.5), data, names)
+        metrics["model_at_0.5"] = task_scores(task, probs, decisions_at(probs, 0.5), data, names, draws)
     with atomic_folder(out) as tmp:
         _write_report(tmp, metrics, names, probs, decided, data.targets, meta.thresholds if task.multi_label else None)
-    return EvalResult(out, metrics)
+    return EvalResult(out, metrics, lead(task, decided, data, names))
 
 
 def summarize_evaluation(metrics: dict) -> str:
-    """Micro and macro F1 of the model and the baseline, as ``framelab eval`` prints them."""
-    m, b = metrics["model"], metrics["baseline"]
-    return "\n".join(
-        [
-            f"{'':<18}{'micro-F1':>9}{'macro-F1':>9}",
-            f"{'model':<18}{m['micro']['f1']:>9.3f}{m['macro']['f1']:>9.3f}",
-            f"{'TF-IDF baseline':<18}{b['micro']['f1']:>9.3f}{b['macro']['f1']:>9.3f}",
-        ]
-    )
+    """Micro and macro F1 of the model and the baseline with their 95% intervals, as ``framelab eval`` prints them."""
+    rows = [f"{'':<18}{'micro-F1 [95% interval]':<26}macro-F1 [95% interval]"]
+    for title, s in (("model", metrics["model"]), ("TF-IDF baseline", metrics["baseline"])):
+        rows.append(f"{title:<18}{shown(s['micro'], 'f1'):<26}{shown(s['macro'], 'f1')}")
+    return "\n".join(rows)
 
 
 def summarize_training(dev_metrics: dict) -> str:
     """Dev micro and macro F1 at the tuned thresholds (or arg-max), as ``framelab train`` prints them."""
     if "cross_validated" in dev_metrics:
         cv = dev_metrics["cross_validated"]
+        micro, macro = cv["micro_f1"], cv["macro_f1"]
+        pooled = ""
+        if "pooled" in micro:
+            pooled = f" (pooled out of fold, with 95% intervals: {shown(micro, 'pooled')} and {shown(macro, 'pooled')})"
         return (
-            f"{cv['folds']}-fold cross-validated micro-F1 {cv['micro_f1']['mean']:.3f} ± {cv['micro_f1']['std']:.3f}, "
-            f"macro-F1 {cv['macro_f1']['mean']:.3f} ± {cv['macro_f1']['std']:.3f}; refit on {dev_metrics['refit']['examples']} examples "
+            f"{cv['folds']}-fold cross-validated micro-F1 {micro['mean']:.3f} ± {micro['std']:.3f}, "
+            f"macro-F1 {macro['mean']:.3f} ± {macro['std']:.3f}{pooled}; "
+            f"refit on {dev_metrics['refit']['examples']} examples "
             f"for {dev_metrics['refit']['epochs']:g} epochs; trained in {dev_metrics['train_runtime_seconds']:.0f} s (refit)"
         )
     key = "at_tuned_thresholds" if "at_tuned_thresholds" in dev_metrics else "argmax"
     scores = dev_metrics[key]
-    return f"dev micro-F1 {scores['micro']['f1']:.3f}, macro-F1 {scores['macro']['f1']:.3f} ({key}); trained in {dev_metrics['train_runtime_seconds']:.0f} s"
+    return (
+        f"dev micro-F1 {shown(scores['micro'], 'f1')}, macro-F1 {shown(scores['macro'], 'f1')} ({key}; "
+        f"95% intervals); trained in {dev_metrics['train_runtime_seconds']:.0f} s"
+    )
 
 
-def article_level_scores(probs: np.ndarray, decided: np.ndarray, data: TaskData, names: list[str]) -> dict:
-    """Unit-level tasks' extra figure: unit decisions OR-ed per article."""
-    return {"article_level": _article_level(data.ids, decided, data.targets, names)}
+def article_level_scores(
+    probs: np.ndarray, decided: np.ndarray, data: TaskData, names: list[str], *, resamples: Resamples | None = None
+) -> dict:
+    """Unit-level tasks' extra figure: unit decisions OR-ed per article (with intervals given ``resamples``)."""
+    return {"article_level": _article_level(data.ids, decided, data.targets, names, resamples)}
 
 
-def stance_extra_scores(probs: np.ndarray, decided: np.ndarray, data: TaskData, names: list[str]) -> dict:
-    """Stance tasks' extra figures: macro-F1, accuracy and the corpus's own measure (F_avg or the FNC-1 score)."""
-    return {
-        "stance": stance_scores(
-            [names[i] for i in decided.argmax(axis=1)], [names[i] for i in data.targets.argmax(axis=1)], names
-        )
-    }
+def stance_figures(
+    decided: np.ndarray, data: TaskData, names: list[str], level: str, resamples: Resamples | None
+) -> dict:
+    """Macro-F1, accuracy and the corpus's own measure (F_avg or the FNC-1 score), with intervals given
+    ``resamples``."""
+    pred, gold = decided.argmax(axis=1), data.targets.argmax(axis=1)
+    figures = stance_scores([names[i] for i in pred], [names[i] for i in gold], names)
+    if resamples is None:
+        return figures
+    groups = example_groups(data.ids, level)
+    return attach(figures, stance_intervals(pred, gold, names, figures, groups, resamples))
+
+
+def stance_extra_scores(
+    probs: np.ndarray, decided: np.ndarray, data: TaskData, names: list[str], *, resamples: Resamples | None = None
+) -> dict:
+    """Stance tasks' extra figures (:func:`stance_figures`); their examples are (target, article) pairs."""
+    return {"stance": stance_figures(decided, data, names, "pair", resamples)}

@@ -3,7 +3,8 @@
 ``framelab eval`` loads a model (or ensemble) folder and hands it to its
 task's evaluation (:attr:`framelab.tasks.Task.evaluate`), which writes
 ``metrics.json``, ``report.md`` and PNG plots; ``framelab baseline`` fits
-the TF-IDF baseline alone.
+the TF-IDF baseline alone. Both give every figure its 95% interval over
+resamples of the split's articles (:mod:`framelab.eval.bootstrap`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from framelab.eval.bootstrap import DEFAULT_RESAMPLES, Resamples, example_groups
 from framelab.eval.classifier import baseline_decisions, task_scores
 from framelab.eval.result import EvalResult
 from framelab.models.ensemble import load_model
@@ -20,35 +22,48 @@ from framelab.tasks import get_task
 
 
 def evaluate_model(
-    model_dir: str | Path, dataset_dir: str | Path, split: str = "dev", report_dir: str | Path | None = None
+    model_dir: str | Path,
+    dataset_dir: str | Path,
+    split: str = "dev",
+    report_dir: str | Path | None = None,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
 ) -> EvalResult:
     """Score ``split`` of a dataset with a saved model and write a report folder.
 
-    Default folder: ``reports/<model name>-<split>``.
+    Default folder: ``reports/<model name>-<split>``. ``resamples``: bootstrap
+    resamples behind each 95% interval.
     """
     model_dir, dataset_dir = Path(model_dir), Path(dataset_dir)
     predictor = load_model(model_dir)
     out = Path(report_dir or Path("reports") / f"{model_dir.name}-{split}")
     with inference_progress(f"{model_dir.name} on {split}"):
-        return get_task(predictor.meta.task).evaluate(predictor, dataset_dir, split, out)
+        return get_task(predictor.meta.task).evaluate(predictor, dataset_dir, split, out, resamples=resamples)
 
 
 def baseline_report(
-    dataset_dir: str | Path, task: str, split: str = "dev", report_dir: str | Path | None = None
+    dataset_dir: str | Path,
+    task: str,
+    split: str = "dev",
+    report_dir: str | Path | None = None,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
 ) -> EvalResult:
-    """Fit the TF-IDF baseline on train, score ``split`` and write ``metrics.json``."""
+    """Fit the TF-IDF baseline on train, score ``split`` and write ``metrics.json`` (figures with 95% intervals)."""
     dataset_dir = Path(dataset_dir)
     record = get_task(task)
     if not record.has_baseline:
         raise ValueError(f"task {task} has no TF-IDF baseline of its own; evaluate a model of it with framelab eval")
     data, names = record.load_split(dataset_dir, split, None)
     _, decided = baseline_decisions(dataset_dir, record, names, data)
+    draws = Resamples.draw(example_groups(data.ids, record.level), resamples)
     metrics = {
         "task": task,
         "split": split,
         "data_dir": str(dataset_dir),
         "n_examples": len(data.texts),
-        "baseline": task_scores(record, decided.astype(float), decided, data, names),
+        "bootstrap": draws.describe(),
+        "baseline": task_scores(record, decided.astype(float), decided, data, names, draws),
     }
     out = Path(report_dir or Path("reports") / f"baseline-{dataset_dir.name}-{task}-{split}")
     with atomic_folder(out) as tmp:

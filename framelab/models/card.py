@@ -1,4 +1,8 @@
-"""The README model card written into every model folder."""
+"""The README model card written into every model folder.
+
+Figures show their 95% interval in brackets wherever ``dev_metrics.json`` keeps one beside them
+(:mod:`framelab.figures`), with a warning line when the dev split has fewer than 100 articles.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,18 @@ from pathlib import Path
 import yaml
 
 from framelab.config import Config
+from framelab.figures import interval_of, shown, with_interval
 from framelab.models.folder import ModelMeta, base_model_name
 from framelab.tasks import get_task
 
 
 def _row(name: str, scores: dict) -> str:
-    return f"| {name} | {scores['precision']:.3f} | {scores['recall']:.3f} | {scores['f1']:.3f} | {scores.get('support', '')} |"
+    figures = " | ".join(shown(scores, key) for key in ("precision", "recall", "f1"))
+    return f"| {name} | {figures} | {scores.get('support', '')} |"
 
 
 def metrics_table(scores: dict) -> str:
-    """A markdown table of micro, macro, 'any' and per-label figures."""
+    """A markdown table of micro, macro, 'any' and per-label figures (with 95% intervals where kept)."""
     lines = ["| | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
     lines.append(_row("**micro**", scores["micro"]))
     lines.append(_row("**macro**", scores["macro"]))
@@ -28,37 +34,60 @@ def metrics_table(scores: dict) -> str:
     return "\n".join(lines)
 
 
+def interval_note(dev_metrics: dict) -> str:
+    """How the card's bracketed intervals were drawn, and the warning of a dev split with few articles."""
+    boot = dev_metrics.get("bootstrap")
+    if boot is None:
+        return ""
+    note = (
+        f"\n\nIn brackets: 95% intervals, percentile bootstrap over the {boot['n_groups']} {boot['groups']} "
+        f"({boot['resamples']} resamples)."
+    )
+    return note + (f"\n\n> **Warning**: {boot['warning']}." if "warning" in boot else "")
+
+
 def classifier_metrics(dev_metrics: dict, config: Config) -> str:
     """The dev-metrics section of a sequence classifier's card: cross-validated figures (k-fold), tuned and 0.5 thresholds (multi-label) or arg-max."""
     if "cross_validated" in dev_metrics:
-        return _cross_validated(dev_metrics)
+        return _cross_validated(dev_metrics) + interval_note(dev_metrics)
     if "argmax" in dev_metrics:
-        return f"Dev split, arg-max (accuracy {dev_metrics['argmax']['accuracy']:.3f}):\n\n" + metrics_table(
-            dev_metrics["argmax"]
+        argmax = dev_metrics["argmax"]
+        return (
+            f"Dev split, arg-max (accuracy {shown(argmax, 'accuracy')}):\n\n"
+            + metrics_table(argmax)
+            + interval_note(dev_metrics)
         )
+    at_half = dev_metrics["at_0.5"]
     table = (
         f"Dev split, thresholds tuned on this same split ({config.train.threshold_rule.replace('_', '-')} rule), so optimistic:\n\n"
         + metrics_table(dev_metrics["at_tuned_thresholds"])
-        + "\n\nDev split at a 0.5 threshold: micro-F1 "
-        + f"{dev_metrics['at_0.5']['micro']['f1']:.3f}, macro-F1 {dev_metrics['at_0.5']['macro']['f1']:.3f}."
+        + f"\n\nDev split at a 0.5 threshold: micro-F1 {shown(at_half['micro'], 'f1')}, "
+        + f"macro-F1 {shown(at_half['macro'], 'f1')}."
     )
     if "fine_tuned_alone_at_0.5" in dev_metrics:
         table += f" The fine-tuned model alone, at 0.5: micro-F1 {dev_metrics['fine_tuned_alone_at_0.5']['micro']['f1']:.3f}."
-    return table
+    return table + interval_note(dev_metrics)
+
+
+def _pooled(figure: dict) -> str:
+    """The pooled out-of-fold figure with its 95% interval, when the fold summary keeps one."""
+    return with_interval(figure["pooled"], interval_of(figure, "pooled")) if "pooled" in figure else "–"
 
 
 def _cross_validated(dev_metrics: dict) -> str:
     cv = dev_metrics["cross_validated"]
     lines = [
         f"{cv['folds']}-fold cross-validation by article over the train and dev articles (seed {cv['seed']}); each fold decided at "
-        "thresholds tuned on the other folds' out-of-fold predictions. Mean ± std over folds:",
+        "thresholds tuned on the other folds' out-of-fold predictions. Mean ± std over folds, and the figure of "
+        "every fold's decisions pooled, with its 95% interval over resampled articles:",
         "",
-        "| measure | mean | std |",
-        "|---|---:|---:|",
+        "| measure | mean | std | pooled [95% interval] |",
+        "|---|---:|---:|---:|",
     ]
     for name in ("micro_f1", "macro_f1", "any_f1"):
         if name in cv:
-            lines.append(f"| {name.replace('_', '-')} | {cv[name]['mean']:.3f} | {cv[name]['std']:.3f} |")
+            f = cv[name]
+            lines.append(f"| {name.replace('_', '-')} | {f['mean']:.3f} | {f['std']:.3f} | {_pooled(f)} |")
     per_example = cv["labels_per_example"]
     lines += [
         "",
@@ -66,9 +95,9 @@ def _cross_validated(dev_metrics: dict) -> str:
         f"The saved model is refit on all {dev_metrics['refit']['examples']} examples for {dev_metrics['refit']['epochs']:g} epochs "
         "(the median best epoch of the folds), with thresholds tuned on every out-of-fold prediction.",
         "",
-        "| label | F1 mean | F1 std |",
-        "|---|---:|---:|",
-        *(f"| {n} | {f['mean']:.3f} | {f['std']:.3f} |" for n, f in cv["per_label_f1"].items()),
+        "| label | F1 mean | F1 std | pooled F1 [95% interval] |",
+        "|---|---:|---:|---:|",
+        *(f"| {n} | {f['mean']:.3f} | {f['std']:.3f} | {_pooled(f)} |" for n, f in cv["per_label_f1"].items()),
     ]
     return "\n".join(lines)
 

@@ -1,4 +1,9 @@
-"""``framelab eval`` for span models: span identification and technique classification beside the baselines."""
+"""``framelab eval`` for span models: span identification and technique classification beside the baselines.
+
+Every figure carries its 95% interval over resamples of the split's articles
+(:mod:`framelab.eval.bootstrap`): each article's own SI and TC figures give its
+additive credits (overlap shares and span counts), which the bootstrap sums.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,19 @@ import numpy as np
 
 from framelab.config import Config
 from framelab.eval import plots
+from framelab.eval.bootstrap import (
+    DEFAULT_RESAMPLES,
+    Lead,
+    Resamples,
+    Tally,
+    attach,
+    f1_of,
+    intervals_of,
+    prf,
+)
+from framelab.eval.classifier import interval_lines
 from framelab.eval.result import EvalResult
+from framelab.figures import shown
 from framelab.models.folder import atomic_folder
 from framelab.models.predictor import Predictor
 from framelab.spans.analysis import (
@@ -26,13 +43,59 @@ from framelab.spans.data import load_span_split
 from framelab.splits import TaskData
 
 
-def evaluate_spans(predictor: Predictor, dataset_dir: Path, split: str, out: Path) -> EvalResult:
+def _credits(figures: dict) -> list[float]:
+    """A figure block's additive credits for :func:`framelab.eval.bootstrap.prf`: its P and R times their counts."""
+    n_pred, n_gold = figures["n_pred"], figures["n_gold"]
+    return [figures["precision"] * n_pred, n_pred, figures["recall"] * n_gold, n_gold]
+
+
+def _article_credits(found: dict, answers: dict, gold: dict, names: list[str]) -> dict[str, np.ndarray]:
+    """Each article's SI, label-aware SI and TC credits, overall and per technique, from its own figures."""
+    articles, index = sorted(gold), {n: j for j, n in enumerate(names)}
+    out = {key: np.zeros((len(articles), 4)) for key in ("si", "labelled", "tc")}
+    out |= {key: np.zeros((len(articles), len(names), 4)) for key in ("si_label", "tc_label")}
+    for k, aid in enumerate(articles):
+        si = si_scores({aid: found.get(aid, [])}, {aid: gold[aid]})
+        tc = tc_scores({aid: answers.get(aid, [])}, {aid: gold[aid]})
+        out["si"][k], out["labelled"][k], out["tc"][k] = _credits(si), _credits(si["labelled"]), _credits(tc)
+        for key, figures in (("si_label", si), ("tc_label", tc)):
+            for label, block in figures["per_label"].items():
+                out[key][k, index[label]] = _credits(block)
+    return out
+
+
+def _span_intervals(credits: dict, figures: dict, names: list[str], articles: list[str], draws: Resamples) -> dict:
+    """The SI and TC figures of one system with their 95% intervals."""
+
+    def block(totals: np.ndarray) -> dict:
+        return dict(zip(("precision", "recall", "f1"), prf(totals)))
+
+    def per_label(key: str, shown_labels: dict) -> dict:
+        totals = draws.totals(credits[key], articles)
+        return {n: block(totals[:, j]) for j, n in enumerate(names) if n in shown_labels}
+
+    si, tc = figures["span_identification"], figures["technique_classification"]
+    si_values = block(draws.totals(credits["si"], articles))
+    si_values |= {"labelled": block(draws.totals(credits["labelled"], articles))}
+    si_values |= {"per_label": per_label("si_label", si["per_label"])}
+    tc_values = block(draws.totals(credits["tc"], articles)) | {"per_label": per_label("tc_label", tc["per_label"])}
+    return {
+        **figures,
+        "span_identification": attach(si, intervals_of(si_values)),
+        "technique_classification": attach(tc, intervals_of(tc_values)),
+    }
+
+
+def evaluate_spans(
+    predictor: Predictor, dataset_dir: Path, split: str, out: Path, *, resamples: int = DEFAULT_RESAMPLES
+) -> EvalResult:
     """Score ``split`` with a span model and write ``metrics.json``, ``report.md`` and a per-technique plot.
 
     Span identification is the SemEval-2020 SI measure over article offsets
     (labels ignored), with label-aware figures per technique; technique
     classification names the technique of every gold span (SemEval-2020 TC).
     Baselines: the phrase lexicon (SI) and TF-IDF on the span text (TC).
+    Each figure carries its 95% interval over ``resamples`` resamples of the articles.
     """
     meta = predictor.meta
     data, names = load_span_split(dataset_dir, split, meta.labels)
@@ -42,6 +105,9 @@ def evaluate_spans(predictor: Predictor, dataset_dir: Path, split: str, out: Pat
     answers = answer_gold_spans(article_tokens(data.article_ids, data.unit_starts, tokens), data.gold, names)
     lexicon = LexiconTagger().fit(train)
     lexicon_found = {aid: lexicon.tag(text) for aid, text in data.article_texts.items()}
+    tfidf_answers = tfidf_technique_answers(train, data.gold, data.article_texts, names)
+    articles = sorted(data.gold)
+    draws = Resamples.draw(articles, resamples)
     metrics = {
         "task": "spans",
         "split": split,
@@ -50,21 +116,24 @@ def evaluate_spans(predictor: Predictor, dataset_dir: Path, split: str, out: Pat
         "n_articles": len(data.gold),
         "n_units": len(data.texts),
         "threshold": meta.thresholds[0] if meta.thresholds else None,
+        "bootstrap": draws.describe(),
         "model": {
             "span_identification": si_scores(found, data.gold),
             "technique_classification": tc_scores(answers, data.gold),
         },
         "baseline": {
             "span_identification": si_scores(lexicon_found, data.gold),
-            "technique_classification": tc_scores(
-                tfidf_technique_answers(train, data.gold, data.article_texts, names), data.gold
-            ),
+            "technique_classification": tc_scores(tfidf_answers, data.gold),
             "lexicon_phrases": len(lexicon.lexicon),
         },
     }
+    model_credits = _article_credits(found, answers, data.gold, names)
+    metrics["model"] = _span_intervals(model_credits, metrics["model"], names, articles, draws)
+    base_credits = _article_credits(lexicon_found, tfidf_answers, data.gold, names)
+    metrics["baseline"] = _span_intervals(base_credits, metrics["baseline"], names, articles, draws)
     with atomic_folder(out) as tmp:
         _write(tmp, metrics, names)
-    return EvalResult(out, metrics)
+    return EvalResult(out, metrics, Lead("span F1", articles, Tally(model_credits["si"], articles, f1_of)))
 
 
 def _write(folder: Path, metrics: dict, names: list[str]) -> None:
@@ -87,13 +156,14 @@ def _write(folder: Path, metrics: dict, names: list[str]) -> None:
         "per article over character offsets); technique classification names the technique of every gold span (TC).",
         "Baselines, fitted on the train split: a phrase lexicon for SI, TF-IDF + logistic regression on the span text for TC.",
         "",
+        *interval_lines(metrics["bootstrap"]),
+        "",
         "| system | SI precision | SI recall | SI F1 | label-aware span F1 | TC micro-F1 |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for title, si, tc in (("framelab model", msi, mtc), ("baseline", bsi, btc)):
-        lines.append(
-            f"| {title} | {si['precision']:.3f} | {si['recall']:.3f} | {si['f1']:.3f} | {si['labelled']['f1']:.3f} | {tc['f1']:.3f} |"
-        )
+        figures = [shown(si, "precision"), shown(si, "recall"), shown(si, "f1"), shown(si["labelled"], "f1")]
+        lines.append(f"| {title} | {' | '.join(figures)} | {shown(tc, 'f1')} |")
     lines += [
         "",
         "## Per technique",
@@ -102,7 +172,10 @@ def _write(folder: Path, metrics: dict, names: list[str]) -> None:
         "|---|---:|---:|---:|---:|---:|",
     ]
     for n, count in zip(names, support):
-        f1 = [f"{scores['per_label'].get(n, {'f1': 0.0})['f1']:.3f}" for scores in (msi, bsi, mtc, btc)]
+        f1 = [
+            shown(scores["per_label"][n], "f1") if n in scores["per_label"] else "0.000"
+            for scores in (msi, bsi, mtc, btc)
+        ]
         lines.append(f"| {n} | {count} | {' | '.join(f1)} |")
     lines += ["", "![per-technique span F1](per_label_f1.png)", ""]
     (folder / "report.md").write_text("\n".join(lines), encoding="utf-8")
@@ -138,10 +211,20 @@ def card_metrics(dev_metrics: dict, config: Config) -> str:
     return "\n".join(lines)
 
 
-def technique_classification_scores(probs: np.ndarray, decided: np.ndarray, data: TaskData, names: list[str]) -> dict:
-    """``span_techniques``' extra figure: SemEval-2020 TC micro-F1, a span listed k times getting its k most probable techniques."""
+def technique_classification_scores(
+    probs: np.ndarray, decided: np.ndarray, data: TaskData, names: list[str], *, resamples: Resamples | None = None
+) -> dict:
+    """``span_techniques``' extra figure: SemEval-2020 TC micro-F1, a span listed k times getting its k most
+    probable techniques (with its 95% interval over articles given ``resamples``)."""
     gold = gold_from_ids(data.ids, data.targets, names)
-    return {"technique_classification": tc_scores(ranked_answers(data.ids, probs, names), gold)}
+    answers = ranked_answers(data.ids, probs, names)
+    figures = tc_scores(answers, gold)
+    if resamples is None:
+        return {"technique_classification": figures}
+    articles = sorted(gold)
+    credits = np.array([_credits(tc_scores({a: answers.get(a, [])}, {a: gold[a]})) for a in articles])
+    interval = intervals_of(dict(zip(("precision", "recall", "f1"), prf(resamples.totals(credits, articles)))))
+    return {"technique_classification": attach(figures, interval)}
 
 
 def summarize_training(dev_metrics: dict) -> str:
@@ -153,7 +236,9 @@ def summarize_training(dev_metrics: dict) -> str:
 
 def summarize_evaluation(metrics: dict) -> str:
     """Span F1 and TC micro-F1 of the model and the baseline, as ``framelab eval`` prints them."""
-    lines = [f"{'':<18}{'span F1':>9}{'TC micro-F1':>13}"]
+    lines = [f"{'':<18}{'span F1 [95% interval]':<26}TC micro-F1 [95% interval]"]
     for title, s in (("model", metrics["model"]), ("baseline", metrics["baseline"])):
-        lines.append(f"{title:<18}{s['span_identification']['f1']:>9.3f}{s['technique_classification']['f1']:>13.3f}")
+        lines.append(
+            f"{title:<18}{shown(s['span_identification'], 'f1'):<26}{shown(s['technique_classification'], 'f1')}"
+        )
     return "\n".join(lines)

@@ -5,7 +5,10 @@ per-class P/R/F1, the TF-IDF and majority-class baselines, plots) and adds,
 for the model and both baselines, the official FNC-1 relative score (weighted
 score / maximum; Pomerleau & Rao 2017), macro-F1 over the four classes (the
 measure Hanselowski et al. 2018 argue for, since the relative score rewards the
-majority classes), per-class F1 and the confusion matrix.
+majority classes), per-class F1 and the confusion matrix. Every figure carries
+its 95% interval over resamples of the split's stories (its bodies, with all
+their pairs; :mod:`framelab.eval.bootstrap`), and ``framelab eval --compare``
+compares two models on the relative score.
 """
 
 from __future__ import annotations
@@ -15,12 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from framelab.config import Config
-from framelab.eval.classifier import evaluate_classifier
+from framelab.eval.bootstrap import DEFAULT_RESAMPLES, Lead, Resamples, example_groups
+from framelab.eval.classifier import evaluate_classifier, stance_figures
 from framelab.eval.result import EvalResult
-from framelab.eval.scores import stance_scores
+from framelab.eval.scores import fnc_relative_tally
+from framelab.figures import shown
 from framelab.splits import TaskData
 from framelab.stance.data import FNC1_LABELS
 from framelab.stance.train import confusion
+from framelab.tasks import Task
 
 _SYSTEMS = (
     ("model", "framelab model"),
@@ -41,8 +47,8 @@ def _fnc_lines(metrics: dict) -> list[str]:
     for key, title in _SYSTEMS:
         st = metrics[key]["stance"]
         lines.append(
-            f"| {title} | {st['fnc_relative']:.4f} | {st['macro_f1']:.4f} | "
-            + " | ".join(f"{st['per_label'][n]['f1']:.3f}" for n in names)
+            f"| {title} | {shown(st, 'fnc_relative', 4)} | {shown(st, 'macro_f1', 4)} | "
+            + " | ".join(shown(st["per_label"][n], "f1") for n in names)
             + " |"
         )
     matrix = metrics["model"]["confusion_matrix"]["rows_gold_columns_predicted"]
@@ -57,32 +63,55 @@ def _fnc_lines(metrics: dict) -> list[str]:
     return lines
 
 
-def evaluate_fnc1(predictor, dataset_dir: Path, split: str, out: Path) -> EvalResult:
+def relative_score_lead(task: Task, decided: np.ndarray, data: TaskData, names: list[str]) -> Lead:
+    """The figure ``framelab eval --compare`` compares: the FNC-1 relative score, pair by pair."""
+    groups = example_groups(data.ids, task.level)
+    tally = fnc_relative_tally(decided.argmax(axis=1), data.targets.argmax(axis=1), names, groups)
+    return Lead("FNC-1 relative score", list(data.ids), tally)
+
+
+def evaluate_fnc1(
+    predictor, dataset_dir: Path, split: str, out: Path, *, resamples: int = DEFAULT_RESAMPLES
+) -> EvalResult:
     """The shared classifier report, with the FNC-1 figures of every system (:func:`fnc1_scores`) added to ``report.md``."""
-    result = evaluate_classifier(predictor, dataset_dir, split, out)
+    result = evaluate_classifier(
+        predictor,
+        dataset_dir,
+        split,
+        out,
+        resamples=resamples,
+        groups_named="stories (bodies)",
+        lead=relative_score_lead,
+    )
     with (Path(result.report_dir) / "report.md").open("a", encoding="utf-8") as report:
         report.write("\n".join(_fnc_lines(result.metrics)) + "\n")
     return result
 
 
-def fnc1_scores(probs: np.ndarray, decided: np.ndarray, data: TaskData, names: list[str]) -> dict:
-    """The task's extra figures: relative score, macro-F1 and per-class F1 (``stance``), and the confusion matrix."""
+def fnc1_scores(
+    probs: np.ndarray, decided: np.ndarray, data: TaskData, names: list[str], *, resamples: Resamples | None = None
+) -> dict:
+    """The task's extra figures: relative score, macro-F1 and per-class F1 (``stance``, with intervals given
+    ``resamples``), and the confusion matrix."""
     pred = [names[i] for i in decided.argmax(axis=1)]
     gold = [names[i] for i in data.targets.argmax(axis=1)]
     return {
-        "stance": stance_scores(pred, gold, names),
+        "stance": stance_figures(decided, data, names, "pair", resamples),
         "confusion_matrix": {"labels": list(names), "rows_gold_columns_predicted": confusion(pred, gold, names)},
     }
 
 
 def summarize_evaluation(metrics: dict) -> str:
-    """Relative score, macro-F1 and per-class F1 of the model and both baselines, as ``framelab eval`` prints them."""
-    head = f"{'':<24}{'relative':>9}{'macro-F1':>9}" + "".join(f"{n:>10}" for n in FNC1_LABELS)
+    """Relative score and macro-F1 with their 95% intervals, and per-class F1, of the model and both baselines,
+    as ``framelab eval`` prints them."""
+    head = f"{'':<24}{'relative [95% interval]':<26}{'macro-F1 [95% interval]':<26}" + "".join(
+        f"{n:>10}" for n in FNC1_LABELS
+    )
     rows = [head]
     for key, title in _SYSTEMS:
         st = metrics[key]["stance"]
         rows.append(
-            f"{title:<24}{st['fnc_relative']:>9.4f}{st['macro_f1']:>9.4f}"
+            f"{title:<24}{shown(st, 'fnc_relative', 4):<26}{shown(st, 'macro_f1', 4):<26}"
             + "".join(f"{st['per_label'][n]['f1']:>10.3f}" for n in FNC1_LABELS)
         )
     return "\n".join(rows)

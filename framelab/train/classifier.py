@@ -29,13 +29,14 @@ from transformers import AutoModelForSequenceClassification, DataCollatorWithPad
 from framelab.config import Config
 from framelab.encoding import activate, encode, pool
 from framelab.errors import DataError, Problem
-from framelab.eval.scores import multilabel_scores, single_label_scores
+from framelab.eval.bootstrap import Resamples, example_groups
+from framelab.eval.scores import multilabel_scores, scores_with_intervals, single_label_scores
 from framelab.lexical import LexicalModel, blend
 from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, out_of_fold_bytes
 from framelab.splits import TaskData, unit_offsets
 from framelab.tasks import Task, get_task
 from framelab.thresholds import decisions_at, tuned_thresholds
-from framelab.train.folds import assign_folds, concat, cross_validated, decide, scores, subset
+from framelab.train.folds import assign_folds, concat, cross_validated, decide, subset
 from framelab.train.frozen import cacheable, cached_datasets, collate_cached, top_layers_only
 from framelab.train.losses import multilabel_loss, positive_weights
 from framelab.train.trainer import (
@@ -209,16 +210,19 @@ def _meta(config: Config, setup: Setup, inventory: dict, thresholds: list[float]
     )
 
 
-def _figures(
-    task: Task, probs: np.ndarray, targets: np.ndarray, names: list[str], thresholds: list[float] | None
-) -> dict:
-    """Figures at 0.5 and at ``thresholds`` (multi-label), or of the arg-max."""
+def _figures(task: Task, probs: np.ndarray, data: TaskData, names: list[str], thresholds: list[float] | None) -> dict:
+    """Figures at 0.5 and at ``thresholds`` (multi-label), or of the arg-max, with 95% intervals over articles."""
     if task.multi_label:
-        return {
-            "at_0.5": dev_scores(task, probs, targets, names),
-            "at_tuned_thresholds": scores(decide(probs, True, thresholds), targets, names, True),
-        }
-    return {"argmax": dev_scores(task, probs, targets, names)}
+        decisions = {"at_0.5": decisions_at(probs, 0.5), "at_tuned_thresholds": decide(probs, True, thresholds)}
+    else:
+        decisions = {"argmax": decide(probs, False, None)}
+    groups = example_groups(data.ids, task.level)
+    draws = Resamples.draw(groups)
+    figures = {
+        key: scores_with_intervals(decided, data.targets, names, groups, draws, multi_label=task.multi_label)
+        for key, decided in decisions.items()
+    }
+    return {**figures, "bootstrap": draws.describe()}
 
 
 def train_classifier(
@@ -237,7 +241,7 @@ def train_classifier(
         if setup.task.multi_label
         else None
     )
-    dev_metrics = _figures(setup.task, fitted.dev_probs, dev_data.targets, setup.names, thresholds)
+    dev_metrics = _figures(setup.task, fitted.dev_probs, dev_data, setup.names, thresholds)
     if fitted.lexical is not None:
         dev_metrics["fine_tuned_alone_at_0.5"] = dev_scores(
             setup.task, fitted.fine_tuned_probs, dev_data.targets, setup.names
@@ -320,7 +324,7 @@ def train_folds(config: Config, *, callbacks: list[TrainerCallback] | None = Non
     refit_config = dataclasses.replace(config, train=dataclasses.replace(t, epochs=epochs))
     refit = fit(refit_config, setup, data, None, work=work, callbacks=callbacks)
     # Out-of-fold figures at the saved thresholds are tuned on the predictions they score (optimistic); the cross-validated ones are not.
-    dev_metrics = _figures(setup.task, probs, data.targets, setup.names, thresholds)
+    dev_metrics = _figures(setup.task, probs, data, setup.names, thresholds)
     dev_metrics["cross_validated"] = {
         "folds": t.folds,
         "seed": t.fold_assignment_seed,
