@@ -98,7 +98,7 @@ bench-soak: setup ## score 2,000 generated articles in one process with MODEL; R
 bench-speed: setup ## scoring/training/data throughput against the plain Transformers path (~10 min on 2 cores)
 	$(BIN)/python bench/speed.py $(if $(wildcard $(MODEL)/framelab.json),--model $(MODEL)) --out-md reports/speed.md --out-json reports/speed.json
 
-bench-serve: setup ## load test of framelab serve on 127.0.0.1 with MODEL: 16 clients x 60 s, batching on vs off, then overload (503s); ~5 min
+bench-serve: setup ## load test of framelab serve on 127.0.0.1 with MODEL: batching on vs off, overload (503s), a 200 kB article among short ones; ~7 min
 	$(BIN)/python bench/serve.py --model $(MODEL) --out-md reports/serve.md --out-json reports/serve.json
 
 test: setup ## fast offline test suite

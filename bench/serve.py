@@ -1,8 +1,9 @@
-"""Load test of ``framelab serve`` on 127.0.0.1: request batching against one article per forward pass, and overload.
+"""Load test of ``framelab serve`` on 127.0.0.1: batching on and off, overload, and one long article among short ones.
 
 Starts the server itself (``python -m framelab serve``, a subprocess on a
-free port of 127.0.0.1, nothing else is reachable), then runs three bounded
-phases with real articles of the sample corpus, each request one article:
+free port of 127.0.0.1, nothing else is reachable), then runs bounded
+phases (``--phases``, default all) with real articles of the sample corpus,
+each request one article:
 
 1. batching on (``--max-batch 32``): ``--clients`` concurrent clients for ``--seconds``;
 2. batching off (``--max-batch 1``, one article per forward pass): the same load.
@@ -11,7 +12,13 @@ phases with real articles of the sample corpus, each request one article:
 3. overload: ``--overload-clients`` clients (more than the queue of
    ``--overload-queue`` requests holds) for ``--overload-seconds`` against a
    batching server: the surplus must be answered 503 with Retry-After, never
-   time out, fail otherwise or crash the server.
+   time out, fail otherwise or crash the server;
+4. long article (issue 42): ``--long-clients`` clients sending short sample
+   articles to a server with its default settings and ``--long-timeout``,
+   for ``--long-seconds`` alone, then as long again while one more client
+   sends a ``--long-kb`` article (sample articles joined) back to back. The
+   short requests' p99 with the long one and their 504s are the figures
+   that count (goal: p99 under 1 s, no 504); without it, the baseline.
 
 Reports throughput (articles/s) and its ratio on/off, p50/p95/p99 latency,
 status counts, failures (anything but 200 below the queue limit; anything
@@ -19,6 +26,7 @@ but 200/503 above it), the server's RSS after warm-up and at the end of each
 phase (sampled every second), and the load average.
 
     python bench/serve.py --model models/sample-techniques --out-md reports/serve.md --out-json reports/serve.json
+    python bench/serve.py --model models/sample-techniques --phases long   # the long-article phase alone
 """
 
 from __future__ import annotations
@@ -157,6 +165,86 @@ async def _load(url: str, articles: list[dict], clients: int, seconds: float, pi
     }
 
 
+async def _long_client(url: str, body: dict, seconds: float, timeout_s: float) -> dict:
+    """One client sending ``body`` (a long article) again and again until ``seconds`` have passed."""
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    stop_at = time.perf_counter() + seconds
+    async with httpx.AsyncClient(timeout=timeout_s) as c:
+        while time.perf_counter() < stop_at:
+            started = time.perf_counter()
+            try:
+                response = await c.post(url + "/score", json=body)
+                key = str(response.status_code)
+                if response.status_code == 200:
+                    latencies.append(time.perf_counter() - started)
+            except httpx.TimeoutException:
+                key = "timeout"
+            except httpx.HTTPError as exc:
+                key = type(exc).__name__
+            statuses[key] = statuses.get(key, 0) + 1
+    return {"statuses": statuses, "latencies_s": [round(x, 1) for x in latencies]}
+
+
+def _short_figures(window: dict) -> dict:
+    return {
+        "requests": sum(window["statuses"].values()),
+        "statuses": dict(sorted(window["statuses"].items())),
+        "p50_ms": round(_percentile(window["latencies"], 50) * 1000),
+        "p99_ms": round(_percentile(window["latencies"], 99) * 1000),
+        "max_ms": round(max(window["latencies"], default=float("nan")) * 1000),
+        "504": window["statuses"].get("504", 0),
+    }
+
+
+def _long_article(
+    models: list[str], articles: list[dict], kb: int, clients: int, seconds: float, server_timeout: float
+) -> dict:
+    """Short requests alone, then with one client sending a long article back to back, on one server."""
+    text, joined = "", 0
+    while len(text.encode("utf-8")) < kb * 1000:
+        text += articles[joined % len(articles)]["text"] + "\n\n"
+        joined += 1
+    body = {"id": "long", "text": text}
+    server = Server(models, "--timeout", str(server_timeout))
+    client_timeout = server_timeout + 30
+    try:
+        server.wait_ready()
+        asyncio.run(_load(server.url, articles, clients, min(10.0, seconds), server.process.pid, client_timeout))
+        alone = asyncio.run(_load(server.url, articles, clients, seconds, server.process.pid, client_timeout))
+
+        async def together() -> tuple[dict, dict]:
+            return await asyncio.gather(
+                _load(server.url, articles, clients, seconds, server.process.pid, client_timeout),
+                _long_client(server.url, body, seconds, client_timeout),
+            )
+
+        short, long = asyncio.run(together())
+        # A long request answered 504 stops at its job's next forward pass: wait for that to be counted.
+        deadline = time.monotonic() + 30
+        while True:
+            health = httpx.get(server.url + "/health", timeout=10).json()
+            if health.get("cancelled", 0) >= long["statuses"].get("504", 0) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        return {
+            "name": "long article",
+            "options": f"--timeout {server_timeout:g}",
+            "clients": clients,
+            "seconds": seconds,
+            "long_chars": len(text),
+            "long_bytes": len(text.encode("utf-8")),
+            "long_articles_joined": joined,
+            "short_alone": _short_figures(alone),
+            "short_with_long": _short_figures(short),
+            "long": long,
+            "cancelled_jobs": health.get("cancelled"),
+            "server_alive": server.alive(),
+        }
+    finally:
+        server.stop()
+
+
 def _merge(name: str, options: list[str], windows: list[dict], health: dict, alive: bool) -> dict:
     """One phase's figures from its windows: counts added up, latencies pooled."""
     statuses: dict[str, int] = {}
@@ -248,9 +336,23 @@ def _overload(
         server.stop()
 
 
+PHASES = ("batching", "overload", "long")
+
+
+def _phases(value: str) -> list[str]:
+    chosen = [p.strip() for p in value.split(",")]
+    unknown = [p for p in chosen if p not in PHASES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown phase {unknown[0]!r}; choose from {', '.join(PHASES)}")
+    return chosen
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", required=True, help="model folder (repeatable)")
+    parser.add_argument(
+        "--phases", type=_phases, default=list(PHASES), help=f"comma-separated, of {', '.join(PHASES)} (default all)"
+    )
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument(
         "--seconds",
@@ -269,6 +371,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--timeout", type=float, default=60, help="the server's per-request limit; clients wait 30 s longer"
     )
+    parser.add_argument("--long-kb", type=int, default=200, help="size of the long article, in kB of UTF-8")
+    parser.add_argument("--long-clients", type=int, default=8, help="clients sending short articles meanwhile")
+    parser.add_argument(
+        "--long-seconds", type=float, default=30, help="each window: short requests alone, then with the long one"
+    )
+    parser.add_argument(
+        "--long-timeout", type=float, default=30, help="the server's per-request limit there (framelab serve's default)"
+    )
     parser.add_argument("--out-json")
     parser.add_argument("--out-md")
     args = parser.parse_args(argv)
@@ -278,43 +388,57 @@ def main(argv: list[str] | None = None) -> None:
     common = ["--timeout", str(args.timeout)]
     client_timeout = args.timeout + 30
     load_before = os.getloadavg()
-    on, off = _compare(
-        args.model,
-        ["--max-batch", "32", "--queue", str(args.queue), *common],
-        ["--max-batch", "1", "--queue", str(args.queue), *common],
-        articles,
-        args.clients,
-        args.seconds,
-        args.rounds,
-        client_timeout,
-        args.warmup,
-    )
-    over = _overload(
-        args.model,
-        ["--max-batch", "32", "--queue", str(args.overload_queue), *common],
-        articles,
-        args.overload_clients,
-        args.overload_seconds,
-        client_timeout,
-    )
-    summary = {
+    summary: dict = {
         "model": args.model,
         "articles_in_rotation": len(articles),
         "mean_article_chars": round(sum(len(a["text"]) for a in articles) / len(articles)),
-        "throughput_ratio_on_off": round(on["articles_per_s"] / off["articles_per_s"], 2)
-        if off["articles_per_s"]
-        else None,
-        "failed_below_queue_limit": sum(
-            n for k, n in (*on["statuses"].items(), *off["statuses"].items()) if k != "200"
-        ),
-        "failed_above_queue_limit": sum(n for k, n in over["statuses"].items() if k not in ("200", "503")),
-        "refused_503_above_queue_limit": over["statuses"].get("503", 0),
-        "phases": [on, off, over],
-        "loadavg_before": [round(x, 2) for x in load_before],
-        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-        "cpus": os.cpu_count(),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
+    phases: list[dict] = []
+    if "batching" in args.phases:
+        on, off = _compare(
+            args.model,
+            ["--max-batch", "32", "--queue", str(args.queue), *common],
+            ["--max-batch", "1", "--queue", str(args.queue), *common],
+            articles,
+            args.clients,
+            args.seconds,
+            args.rounds,
+            client_timeout,
+            args.warmup,
+        )
+        phases += [on, off]
+        summary["throughput_ratio_on_off"] = (
+            round(on["articles_per_s"] / off["articles_per_s"], 2) if off["articles_per_s"] else None
+        )
+        summary["failed_below_queue_limit"] = sum(
+            n for k, n in (*on["statuses"].items(), *off["statuses"].items()) if k != "200"
+        )
+    if "overload" in args.phases:
+        over = _overload(
+            args.model,
+            ["--max-batch", "32", "--queue", str(args.overload_queue), *common],
+            articles,
+            args.overload_clients,
+            args.overload_seconds,
+            client_timeout,
+        )
+        phases.append(over)
+        summary["failed_above_queue_limit"] = sum(n for k, n in over["statuses"].items() if k not in ("200", "503"))
+        summary["refused_503_above_queue_limit"] = over["statuses"].get("503", 0)
+    if "long" in args.phases:
+        long = _long_article(
+            args.model, articles, args.long_kb, args.long_clients, args.long_seconds, args.long_timeout
+        )
+        summary["long_article"] = long
+        summary["short_p99_ms_with_long"] = long["short_with_long"]["p99_ms"]
+        summary["short_504_with_long"] = long["short_with_long"]["504"]
+    summary.update(
+        phases=phases,
+        loadavg_before=[round(x, 2) for x in load_before],
+        loadavg_after=[round(x, 2) for x in os.getloadavg()],
+        cpus=os.cpu_count(),
+        date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    )
     print(json.dumps({k: v for k, v in summary.items() if k != "phases"}, indent=2))
     if args.out_json:
         Path(args.out_json).parent.mkdir(parents=True, exist_ok=True)
@@ -325,22 +449,57 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def markdown(s: dict) -> str:
-    rows = [
-        "| phase | clients | windows, s | requests | statuses | articles/s | p50 / p95 / p99 ms | mean batch | RSS first → last (max) MB | server alive |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+    out = [
+        f"# framelab serve load test, {s['date']}\n",
+        f"Model {', '.join(s['model'])}; {s['articles_in_rotation']} sample articles in rotation "
+        f"(mean {s['mean_article_chars']} characters), one per request; load average before "
+        f"{s['loadavg_before']}, after {s['loadavg_after']}, {s['cpus']} CPUs.\n",
     ]
-    for p in s["phases"]:
-        rows.append(
-            f"| {p['name']} (`{p['options']}`) | {p['clients']} | {p['windows']}, {p['seconds']} | {p['requests']} | {p['statuses']} | {p['articles_per_s']} | {p['p50_ms']} / {p['p95_ms']} / {p['p99_ms']} "
-            f"| {p['mean_batch']} | {p['rss_mb_first']} → {p['rss_mb_last']} ({p['rss_mb_max']}) | {p['server_alive']} |"
+    if s["phases"]:
+        rows = [
+            "| phase | clients | windows, s | requests | statuses | articles/s | p50 / p95 / p99 ms | mean batch "
+            "| RSS first → last (max) MB | server alive |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for p in s["phases"]:
+            rows.append(
+                f"| {p['name']} (`{p['options']}`) | {p['clients']} | {p['windows']}, {p['seconds']} | {p['requests']} "
+                f"| {p['statuses']} | {p['articles_per_s']} | {p['p50_ms']} / {p['p95_ms']} / {p['p99_ms']} "
+                f"| {p['mean_batch']} | {p['rss_mb_first']} → {p['rss_mb_last']} ({p['rss_mb_max']}) "
+                f"| {p['server_alive']} |"
+            )
+        out.append("\n".join(rows) + "\n")
+    if "throughput_ratio_on_off" in s:
+        out.append(
+            f"Throughput ratio, batching on / off: **{s['throughput_ratio_on_off']}×**. "
+            f"Failed below the queue limit: {s['failed_below_queue_limit']}.\n"
         )
-    return (
-        f"# framelab serve load test, {s['date']}\n\nModel {', '.join(s['model'])}; {s['articles_in_rotation']} sample articles in rotation "
-        f"(mean {s['mean_article_chars']} characters), one per request; load average before {s['loadavg_before']}, after {s['loadavg_after']}, {s['cpus']} CPUs.\n\n"
-        + "\n".join(rows)
-        + f"\n\nThroughput ratio, batching on / off: **{s['throughput_ratio_on_off']}×**. Failed below the queue limit: {s['failed_below_queue_limit']}; "
-        f"above it: {s['refused_503_above_queue_limit']} answered 503, {s['failed_above_queue_limit']} failed otherwise.\n"
-    )
+    if "refused_503_above_queue_limit" in s:
+        out.append(
+            f"Above the queue limit: {s['refused_503_above_queue_limit']} answered 503, "
+            f"{s['failed_above_queue_limit']} failed otherwise.\n"
+        )
+    if "long_article" in s:
+        g = s["long_article"]
+        rows = [
+            "| short requests | requests | statuses | p50 / p99 / max ms | 504 |",
+            "|---|---|---|---|---|",
+        ]
+        for name, key in (("alone", "short_alone"), ("with the long article", "short_with_long")):
+            f = g[key]
+            rows.append(
+                f"| {name} | {f['requests']} | {f['statuses']} | {f['p50_ms']} / {f['p99_ms']} / {f['max_ms']} "
+                f"| {f['504']} |"
+            )
+        out.append(
+            f"Long article (`{g['options']}`): {g['clients']} clients of short articles for {g['seconds']:g} s "
+            f"alone, then {g['seconds']:g} s while one more client sent a {g['long_bytes']:,}-byte article "
+            f"({g['long_articles_joined']} sample articles joined) back to back.\n\n"
+            + "\n".join(rows)
+            + f"\n\nLong requests: {g['long']['statuses']}, scored in {g['long']['latencies_s']} s; jobs cancelled "
+            f"after a timeout: {g['cancelled_jobs']}; server alive: {g['server_alive']}.\n"
+        )
+    return "\n".join(out)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,17 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _host_names(value: str) -> list[str]:
+    """``--allowed-hosts``: comma-separated names; ``*`` only alone or as a leading ``*.`` (``*.example.org``)."""
+    names = [n.strip().lower() for n in value.split(",")]
+    for name in names:
+        if not name or ("*" in name[1:]) or (name.startswith("*") and name != "*" and not name.startswith("*.")):
+            raise argparse.ArgumentTypeError(
+                f"{name!r} is not a host name or pattern: give names like example.org, *.example.org or *"
+            )
+    return names
+
+
 def _folds(value: str) -> int:
     number = int(value) if value.lstrip("-").isdigit() else None
     if number is None or number == 1 or number < 0:
@@ -274,7 +285,7 @@ def _cmd_merge(args: argparse.Namespace) -> None:
 
 def _cmd_serve(args: argparse.Namespace) -> None:
     try:
-        from framelab.serve.app import ServeSettings
+        from framelab.serve.app import ServeSettings, default_allowed_hosts
         from framelab.serve.server import serve
     except ImportError as exc:
         raise ValueError(
@@ -294,6 +305,7 @@ def _cmd_serve(args: argparse.Namespace) -> None:
         max_articles=args.max_articles,
         timeout_s=args.timeout,
         batch_size=args.batch_size,
+        allowed_hosts=args.allowed_hosts or default_allowed_hosts(args.host),
     )
     serve(settings)
 
@@ -564,7 +576,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds a request may wait for its results (504 beyond)",
     )
-    p.add_argument("--batch-size", type=int, default=64, help="texts per forward pass inside a batch")
+    p.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=64,
+        help="texts per forward pass; a long article takes turns with other requests at each pass",
+    )
+    p.add_argument(
+        "--allowed-hosts",
+        type=_host_names,
+        metavar="NAMES",
+        help="comma-separated Host names requests may use, e.g. example.org,*.example.org "
+        "(default: the --host name, plus localhost and 127.0.0.1 on loopback; 400 otherwise)",
+    )
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser(

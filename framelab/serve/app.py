@@ -11,11 +11,14 @@ Endpoints (described at ``GET /openapi.json``):
 - ``GET /models``: labels, thresholds, base model and dev figures of each loaded model.
 
 Errors are JSON ``{"error": "...", "field": ...}``: 400 (malformed JSON,
-body not UTF-8, unknown ``format``), 401 (missing or wrong bearer token), 404, 405,
+JSON nested too deep, body not UTF-8, unknown ``format``, a ``Host`` header
+not in ``allowed_hosts``), 401 (missing or wrong bearer token), 404, 405,
 413 (body over ``max_body_bytes``, or more than ``max_articles`` articles),
-422 (wrong types, empty or binary text, bad or duplicate id, unknown field,
-unknown or missing stance target), 503 with ``Retry-After`` (queue full),
-504 (not scored within ``timeout_s``), 500 (a bug: the message says so).
+415 (a body not sent as ``Content-Type: application/json``),
+422 (wrong types, empty or binary text, a lone surrogate, bad or duplicate id,
+unknown field, unknown or missing stance target), 503 with ``Retry-After``
+(queue full), 504 (not scored within ``timeout_s``; the rest of its work is
+dropped, :mod:`framelab.serve.batcher`), 500 (a bug: the message says so).
 
 With a token set, every endpoint except the page, its static files,
 ``/health`` and ``/openapi.json`` needs ``Authorization: Bearer <token>``;
@@ -28,14 +31,18 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import ipaddress
 import json
 import os
+import socket
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -47,7 +54,7 @@ from framelab.score.scorer import load_predictors, model_labels
 from framelab.serve.batcher import Batcher, QueueFull
 from framelab.serve.openapi import openapi
 from framelab.serve.render import html_page, jsonl, records
-from framelab.serve.requests import RequestProblem, decode_body, parse_articles
+from framelab.serve.requests import RequestProblem, check_media_type, decode_body, parse_articles
 from framelab.tasks import get_task
 
 #: Environment variable holding the bearer token (``--token`` wins).
@@ -100,10 +107,68 @@ class ServeSettings:
     batch_size: int = 64
     #: Seconds a client is told to wait after a 503.
     retry_after_s: int = 1
+    #: Host names a request's ``Host`` header may give (Starlette's host patterns: ``*.example.org``, ``*``);
+    #: None: any (an application built in Python). ``framelab serve`` always sets them: ``--allowed-hosts``,
+    #: else :func:`default_allowed_hosts`, so that a page on another site cannot reach the server under a
+    #: name of its own pointed at this machine (DNS rebinding).
+    allowed_hosts: list[str] | None = None
 
 
 def problem(status: int, error: str, field: str | None = None, headers: dict | None = None) -> JSONResponse:
     return JSONResponse({"error": error, "field": field}, status_code=status, headers=headers)
+
+
+#: Where a wildcard address listens: every interface, under names the server cannot know.
+_EVERY_ADDRESS = ("0.0.0.0", "::", "[::]")
+
+
+def default_allowed_hosts(host: str) -> list[str]:
+    """The ``Host`` names a server bound to ``host`` answers to when ``--allowed-hosts`` is not given.
+
+    The bound name itself, plus ``localhost`` and ``127.0.0.1`` on loopback;
+    on every address (``0.0.0.0``, ``::``) this machine's names and the
+    loopback ones: any other name (an address, a proxy's) must be listed.
+    """
+    loopback = ["localhost", "127.0.0.1"]
+    if host in _EVERY_ADDRESS:
+        names = [socket.gethostname(), socket.getfqdn(), *loopback, "[::1]"]
+    else:
+        bare = host.strip("[]")
+        try:
+            address = ipaddress.ip_address(bare)
+        except ValueError:
+            address = None
+        names = [f"[{bare}]" if address is not None and address.version == 6 else host]
+        if host == "localhost" or (address is not None and address.is_loopback):
+            names += loopback
+    return list(dict.fromkeys(n.lower() for n in names if n))
+
+
+class HostCheck(TrustedHostMiddleware):
+    """Starlette's check of the ``Host`` header, its refusal answered in this server's JSON form."""
+
+    _PASSED = "framelab.host_passed"
+
+    def __init__(self, app: ASGIApp, allowed_hosts: list[str]):
+        super().__init__(self._passed, allowed_hosts=allowed_hosts, www_redirect=False)
+        self.inner = app
+
+    async def _passed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[self._PASSED] = True
+        await self.inner(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def refuse_in_json(message) -> None:
+            if scope.get(self._PASSED):
+                await send(message)
+            elif message["type"] == "http.response.start":  # Starlette's plain-text 400, replaced
+                host = Headers(scope=scope).get("host")
+                named = f"the Host header {host!r} does not name this server" if host else "the request has no Host"
+                await problem(400, f"{named}: start the server with --allowed-hosts listing the names clients use")(
+                    scope, receive, send
+                )
+
+        await super().__call__(scope, receive, refuse_in_json)
 
 
 class Guard:
@@ -217,6 +282,7 @@ def create_app(settings: ServeSettings, predictors: list | None = None) -> Starl
         try:
             if fmt not in FORMATS:
                 raise RequestProblem(400, f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}", "format")
+            check_media_type(request.headers.get("content-type"))
             body = decode_body(await _read_body(request, settings.max_body_bytes))
             articles = parse_articles(body, takes_target=takes_target, max_articles=settings.max_articles)
         except RequestProblem as p:
@@ -304,6 +370,8 @@ def create_app(settings: ServeSettings, predictors: list | None = None) -> Starl
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error, Exception: http_error}
     )
+    if settings.allowed_hosts is not None:
+        app.add_middleware(HostCheck, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(Guard, token=settings.token)
     app.state.batcher = batcher
     app.state.settings = settings

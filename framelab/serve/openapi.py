@@ -9,10 +9,13 @@ _ERROR = {"$ref": "#/components/schemas/Error"}
 
 def _errors(*codes: int) -> dict:
     why = {
-        400: "malformed JSON, a body that is not UTF-8, or an unknown format",
+        400: "malformed or too deeply nested JSON, a body that is not UTF-8, an unknown format, or a Host header "
+        "the server does not answer to",
         401: "missing or wrong bearer token (only when the server has one)",
         413: "body over the size limit, or too many articles in one request",
-        422: "wrong types, empty or binary text, bad or duplicate id, unknown field, unknown or missing stance target",
+        415: "a body not sent as Content-Type: application/json (UTF-8)",
+        422: "wrong types, empty or binary text, a lone surrogate, bad or duplicate id, unknown field, "
+        "unknown or missing stance target",
         503: "queue full: retry after the Retry-After header's seconds",
         504: "not scored within the per-request time limit",
     }
@@ -130,7 +133,7 @@ def openapi(settings) -> dict:
                                 "text/html": {"schema": {"type": "string"}},
                             },
                         },
-                        **_errors(400, 401, 413, 422, 503, 504),
+                        **_errors(400, 401, 413, 415, 422, 503, 504),
                     },
                 }
             },

@@ -22,6 +22,14 @@ A body is one article object or a non-empty list of them::
 Any other key is refused (it is probably a misspelling). Every problem is a
 :class:`RequestProblem` naming the field (``[2].text`` for the third
 article of a list) and the HTTP status to answer with.
+
+Before any field is read, the body must be declared ``application/json``
+(415 otherwise: a web page may send ``text/plain`` or a form anywhere
+without asking first, but not JSON) and be UTF-8 JSON nested at most
+:data:`MAX_DEPTH` deep (400), whose strings hold no lone surrogate (422: an
+unpaired ``\\ud800``-``\\udfff`` escape is no character and cannot be written
+back out). No field takes a number, so however many digits one has it is
+refused as a number (422), never converted.
 """
 
 from __future__ import annotations
@@ -38,6 +46,12 @@ KEYS = ("id", "title", "text", "target", "targets")
 
 #: C0 controls other than TAB, LF, VT, FF and CR, and DEL: what binary data decoded as text is full of.
 _BINARY = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+#: Halves of a UTF-16 pair left alone: ``json`` decodes an unpaired ``\\ud800`` escape into one.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: Deepest nesting of lists and objects a body may have: a list of articles holding lists of targets is 3.
+MAX_DEPTH = 16
+#: Digits beyond which a JSON integer is kept as a float: ``int()`` refuses more than 4,300 (a ValueError).
+_INT_DIGITS = 1000
 
 
 @dataclass
@@ -52,8 +66,27 @@ class RequestProblem(Exception):
         return {"error": self.error, "field": self.field}
 
 
+def check_media_type(content_type: str | None) -> None:
+    """Refuse (415) a body not declared as UTF-8 JSON by its ``Content-Type`` header."""
+    media, _, parameters = (content_type or "").partition(";")
+    if media.strip().lower() != "application/json":
+        given = f"'{content_type}'" if content_type else "none"
+        raise RequestProblem(
+            415, f"send the articles as JSON with 'Content-Type: application/json' (the request has {given})"
+        )
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            raise RequestProblem(415, f"the body must be UTF-8 JSON, not {value.strip()}: send charset=utf-8")
+
+
+def _integer(digits: str) -> int | float:
+    # No field takes a number: one too long for int() becomes a float, refused later as a number, field named.
+    return int(digits) if len(digits) <= _INT_DIGITS else float(digits)
+
+
 def decode_body(raw: bytes) -> Any:
-    """The JSON value of a request body; 400 for anything that is not UTF-8 JSON."""
+    """The JSON value of a request body; 400 for anything that is not UTF-8 JSON or nests too deep."""
     if not raw.strip():
         raise RequestProblem(400, "the request body is empty: send an article as JSON")
     try:
@@ -61,9 +94,48 @@ def decode_body(raw: bytes) -> Any:
     except UnicodeDecodeError:
         raise RequestProblem(400, "the request body is not UTF-8 text: send JSON") from None
     try:
-        return json.loads(text)
+        value = json.loads(text, parse_int=_integer)
     except json.JSONDecodeError as exc:
         raise RequestProblem(400, f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise RequestProblem(400, _too_deep()) from None
+    _check_tree(value)
+    return value
+
+
+def _too_deep() -> str:
+    return f"the JSON nests lists and objects more than {MAX_DEPTH} deep: send an article or a list of articles"
+
+
+def _check_tree(value: Any) -> None:
+    """Refuse nesting beyond :data:`MAX_DEPTH` (400) and a lone surrogate in any key or string (422), field named."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        node, where, depth = stack.pop()
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                raise RequestProblem(
+                    422,
+                    "a string holds a lone surrogate (an unpaired \\ud800-\\udfff escape): send valid Unicode",
+                    where or None,
+                )
+            continue
+        if not isinstance(node, (list, dict)):
+            continue
+        if depth >= MAX_DEPTH:
+            raise RequestProblem(400, _too_deep(), where or None)
+        children = []
+        for key, child in enumerate(node) if isinstance(node, list) else node.items():
+            if isinstance(key, int):
+                path = f"{where}[{key}]"
+            else:
+                # A key with a lone surrogate is named with it escaped: the error itself must be valid UTF-8.
+                path = f"{where}.{key}" if where else key
+                if _SURROGATE.search(key):
+                    field = path.encode("utf-8", "backslashreplace").decode("utf-8")
+                    raise RequestProblem(422, "a key holds a lone surrogate: send valid Unicode", field)
+            children.append((child, path, depth + 1))
+        stack.extend(reversed(children))  # in document order: the first problem in the body is the one named
 
 
 def _string(item: dict, key: str, where: str, *, required: bool = False) -> str | None:
