@@ -87,6 +87,15 @@ def _add_resamples(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_force(p: argparse.ArgumentParser, what: str = "output folder") -> None:
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help=f"replace an existing {what} that framelab did not write, or that holds another kind of output "
+        "(without it only an empty folder or framelab's own output of the same kind is replaced)",
+    )
+
+
 def _cmd_data(args: argparse.Namespace) -> None:
     from framelab.config import load_config
     from framelab.dataset import build_dataset, stats_table
@@ -96,14 +105,16 @@ def _cmd_data(args: argparse.Namespace) -> None:
     config = load_config(args.config, [*args.overrides, *strictness])
     if args.export:
         from framelab.errors import ProblemLog
-        from framelab.output import check_output
+        from framelab.output import claim
         from framelab.readers import read_corpus
 
-        out = check_output(args.out or f"data/processed/{config.name}.jsonl")
-        log = ProblemLog(strict=config.data.strict)
-        articles = read_corpus(config.data.format, Path(config.data.path), log=log, label_map=config.data.label_map)
-        log.raise_if_any()
-        count = write_jsonl(articles, out)
+        d = config.data
+        out = Path(args.out or f"data/processed/{config.name}.jsonl")
+        with claim(out, inputs=[d.path, d.labels, d.frames]):
+            log = ProblemLog(strict=d.strict)
+            articles = read_corpus(d.format, Path(d.path), log=log, label_map=d.label_map)
+            log.raise_if_any()
+            count = write_jsonl(articles, out)
         print(f"wrote {count} articles to {out}")
         return
     result = build_dataset(config, force=args.force)
@@ -113,17 +124,15 @@ def _cmd_data(args: argparse.Namespace) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> None:
     from framelab.config import load_config
-    from framelab.output import check_output
     from framelab.processes import is_main_process
     from framelab.tasks import get_task
     from framelab.train.run import train
 
     folds = [f"train.folds={args.folds}"] if args.folds is not None else []
     config = load_config(args.config, [*args.overrides, *folds])
-    check_output(config.model_dir, folder=True, what="the model folder")
     if args.resume and config.train.folds:
         raise ValueError("--resume continues one run; a k-fold run starts over (drop --resume or --folds)")
-    result = train(config, resume=args.resume)
+    result = train(config, resume=args.resume, force=args.force)
     if not is_main_process():
         return
     print(f"model: {result.model_dir}")
@@ -138,19 +147,18 @@ def _warn_few_groups(bootstrap: dict) -> None:
 def _cmd_eval(args: argparse.Namespace) -> None:
     from framelab.eval.compare import compare_models
     from framelab.eval.report import evaluate_model
-    from framelab.output import check_output
     from framelab.tasks import get_task
 
-    if args.out:
-        check_output(args.out, folder=True)
     if args.compare:
-        comparison = compare_models(*args.compare, args.data, args.split, args.out, resamples=args.resamples)
+        comparison = compare_models(
+            *args.compare, args.data, args.split, args.out, resamples=args.resamples, force=args.force
+        )
         print("\n".join(comparison.lines()))
         _warn_few_groups(comparison.bootstrap)
         if comparison.out:
             print(f"report: {comparison.out}/compare.md")
         return
-    result = evaluate_model(args.model, args.data, args.split, args.out, resamples=args.resamples)
+    result = evaluate_model(args.model, args.data, args.split, args.out, resamples=args.resamples, force=args.force)
     print(get_task(result.metrics["task"]).summarize_evaluation(result.metrics))
     _warn_few_groups(result.metrics["bootstrap"])
     print(f"report: {result.report_dir}/report.md")
@@ -158,13 +166,9 @@ def _cmd_eval(args: argparse.Namespace) -> None:
 
 def _cmd_baseline(args: argparse.Namespace) -> None:
     from framelab.eval.report import baseline_report
-    from framelab.output import check_output
-
-    if args.out:
-        check_output(args.out, folder=True)
     from framelab.figures import shown
 
-    result = baseline_report(args.data, args.task, args.split, args.out, resamples=args.resamples)
+    result = baseline_report(args.data, args.task, args.split, args.out, resamples=args.resamples, force=args.force)
     b = result.metrics["baseline"]
     print(f"TF-IDF baseline on {args.split}: micro-F1 {shown(b['micro'], 'f1')}, macro-F1 {shown(b['macro'], 'f1')}")
     _warn_few_groups(result.metrics["bootstrap"])
@@ -172,10 +176,8 @@ def _cmd_baseline(args: argparse.Namespace) -> None:
 
 
 def _cmd_ensemble(args: argparse.Namespace) -> None:
-    from framelab.output import check_output
     from framelab.train.ensemble import build_ensemble, summary_rows
 
-    check_output(args.out, folder=True)
     result = build_ensemble(
         args.model,
         args.data,
@@ -184,6 +186,7 @@ def _cmd_ensemble(args: argparse.Namespace) -> None:
         threshold_rule=args.threshold_rule,
         min_support=args.threshold_min_support,
         step=args.threshold_step,
+        force=args.force,
     )
     source = "out of fold" if result.dev_metrics["source"] == "out_of_fold" else "dev"
     print(f"{source:<34}{'micro-F1':>9}{'macro-F1':>9}{'any F1':>8}")
@@ -227,6 +230,7 @@ def _cmd_score(args: argparse.Namespace) -> None:
         split_workers=args.split_workers,
         on_error=args.on_error,
         excel=args.excel,
+        force=args.force,
     )
     # Under accelerate launch / torchrun every process scores one shard and the main one merges them into --out.
     launched = world_size() > 1
@@ -270,7 +274,7 @@ def _classify_spans(args: argparse.Namespace) -> None:
         raise ValueError("--spans runs in one process; start it without accelerate launch / torchrun")
     from framelab.output import claim
 
-    with claim(args.out):
+    with claim(args.out, inputs=[*args.inputs, args.spans, args.model[0]]):
         with _stdin_as_file(args.inputs) as inputs:
             count = classify_given_spans(args.model[0], inputs, args.spans, args.out, batch_size=args.batch_size)
     log.info("named the technique of %d spans; wrote %s", count, args.out)
@@ -279,7 +283,7 @@ def _classify_spans(args: argparse.Namespace) -> None:
 def _cmd_merge(args: argparse.Namespace) -> None:
     from framelab.score.shard import merge
 
-    summary = merge(args.shards, args.inputs, fmt=args.format, out=args.out)
+    summary = merge(args.shards, args.inputs, fmt=args.format, out=args.out, force=args.force)
     print(f"merged {summary.articles} articles into {', '.join(summary.outputs)}")
 
 
@@ -379,7 +383,11 @@ def build_parser() -> argparse.ArgumentParser:
         example="framelab data --config configs/semeval2023-lines.yaml --set data.path=../shared/data/semeval2023-en",
     )
     _add_config(p)
-    p.add_argument("--force", action="store_true", help="replace a dataset folder built from other settings")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a dataset folder built from other settings, or a folder framelab did not write",
+    )
     strict = p.add_mutually_exclusive_group()
     strict.add_argument(
         "--strict", dest="strict", action="store_const", const="true", help="fail on any data problem (the default)"
@@ -408,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K",
         help="k-fold by article, thresholds from out-of-fold predictions, then refit on every article (train.folds)",
     )
+    _add_force(p, "model folder (output_dir)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser(
@@ -427,6 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="dev", choices=["train", "dev", "test"])
     p.add_argument("--out", help="report folder (default reports/<model>-<split>; with --compare: none unless given)")
     _add_resamples(p)
+    _add_force(p, "report folder")
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser(
@@ -467,6 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"spacing of the threshold grid searched; 0.01 suits out-of-fold members (default: {DEFAULT_THRESHOLD_STEP})",
     )
     p.add_argument("--out", required=True, help="ensemble folder")
+    _add_force(p, "ensemble folder")
     p.set_defaults(func=_cmd_ensemble)
 
     p = sub.add_parser(
@@ -479,6 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="dev", choices=["train", "dev", "test"])
     p.add_argument("--out", help="report folder")
     _add_resamples(p)
+    _add_force(p, "report folder")
     p.set_defaults(func=_cmd_baseline)
 
     p = sub.add_parser(
@@ -529,6 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="strict",
         help="strict (default): a bad input file stops the run before any model loads; skip: leave bad files out, list them on stderr and in a 'problems' record (jsonl)",
     )
+    _add_force(p, "--out folder (semeval2023)")
     p.set_defaults(func=_cmd_score)
 
     p = sub.add_parser(
@@ -546,6 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--format", default="jsonl", choices=list(MERGE_FORMATS))
     p.add_argument("--out", required=True, help="merged file (folder for semeval2023)")
+    _add_force(p, "--out folder (semeval2023)")
     p.set_defaults(func=_cmd_merge)
 
     p = sub.add_parser(

@@ -39,7 +39,7 @@ from datasets.utils.logging import disable_progress_bar
 from framelab.config import Config
 from framelab.dataset_card import dataset_card
 from framelab.errors import DataError, Problem, ProblemLog
-from framelab.output import atomic_folder, check_output
+from framelab.output import atomic_folder, claim
 from framelab.progress import bar
 from framelab.projection import ProjectionRule, ProjectionStats, apply_line_labels, project
 from framelab.readers import read_corpus, read_label_list
@@ -177,12 +177,8 @@ def _fingerprint(config: Config) -> dict:
 
 def _check_destination(out: Path, fingerprint: dict, force: bool) -> None:
     marker = out / "data_config.json"
-    if not out.exists():
-        return
     if not marker.is_file():
-        raise DataError(
-            Problem(str(out), None, "exists and is not a framelab dataset", "choose another data.output_dir")
-        )
+        return  # new, empty, or let go with --force (framelab.output.check_output refused any other folder)
     try:
         previous = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
@@ -208,8 +204,23 @@ def build_dataset(config: Config, *, force: bool = False) -> DatasetResult:
     Raises :class:`DataError` listing every problem of the corpus in strict
     mode; in lenient mode bad records are dropped and listed in ``stats.json``.
     The folder is written to a temporary sibling and renamed into place, so a
-    failed run never leaves a half-written dataset.
+    failed run never leaves a half-written dataset. The folder is checked
+    and held before the corpus is read (:func:`framelab.output.claim`;
+    ``force`` also replaces a folder framelab did not write).
     """
+    d = config.data
+    with claim(
+        config.dataset_dir,
+        folder=True,
+        what="the dataset folder (data.output_dir)",
+        kind="dataset",
+        inputs=[d.path, d.labels, d.frames],
+        force=force,
+    ):
+        return _build_dataset(config, force)
+
+
+def _build_dataset(config: Config, force: bool) -> DatasetResult:
     started = time.perf_counter()
     # Saving takes a fraction of a second; its bars would bury the stats table.
     disable_progress_bar()
@@ -217,7 +228,6 @@ def build_dataset(config: Config, *, force: bool = False) -> DatasetResult:
     out = config.dataset_dir
     fingerprint = _fingerprint(config)
     _check_destination(out, fingerprint, force)
-    check_output(out, folder=True, what="the dataset folder")
 
     log = ProblemLog(strict=d.strict)
     labels = read_label_list(Path(d.labels)) if d.labels else None

@@ -133,7 +133,7 @@ def test_folder_format_leaves_no_stale_file_of_an_older_run(tmp_path: Path, tiny
     out.mkdir()
     (out / "subtask-2.txt").write_text("old\tEconomic\n")
     assert _score(tiny_classifier_dir, str(inputs), "--format", "semeval2023", "--out", str(out)) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["subtask-3.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [output.MARKER, "subtask-3.txt"]
     assert _hidden(tmp_path) == []
 
 

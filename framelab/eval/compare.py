@@ -23,6 +23,7 @@ from framelab.figures import with_interval
 from framelab.models.ensemble import load_model
 from framelab.models.folder import atomic_folder
 from framelab.models.predictor import inference_progress
+from framelab.output import claim
 from framelab.tasks import get_task
 
 
@@ -120,13 +121,24 @@ def compare_models(
     *,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
+    force: bool = False,
 ) -> Comparison:
     """Evaluate both models on ``split`` and bootstrap the difference of their lead figure.
 
     With ``out``, the folder gets ``compare.md``, ``compare.json`` and each
     model's report (``a/``, ``b/``); without, the reports go to a temporary folder.
+    ``out`` is checked and held before the models load, as every report folder
+    (:func:`framelab.output.claim`; ``force`` replaces a folder framelab did not write).
     """
     model_a, model_b, dataset_dir = Path(model_a), Path(model_b), Path(dataset_dir)
+    inputs = [model_a, model_b, dataset_dir]
+    with claim(out, folder=True, what="the report folder (--out)", kind="report", inputs=inputs, force=force):
+        return _compare(model_a, model_b, dataset_dir, split, Path(out) if out else None, resamples, seed)
+
+
+def _compare(
+    model_a: Path, model_b: Path, dataset_dir: Path, split: str, out: Path | None, resamples: int, seed: int
+) -> Comparison:
     a, b = load_model(model_a), load_model(model_b)
     _check_comparable(a, b, model_a, model_b)
     with atomic_folder(out) if out else tempfile.TemporaryDirectory(prefix="framelab-compare-") as folder:
@@ -146,7 +158,7 @@ def compare_models(
             model_b=str(model_b),
             difference=paired_bootstrap(lead_a.tally, lead_b.tally, draws),
             bootstrap=draws.describe(first.metrics["bootstrap"]["groups"]),
-            out=Path(out) if out else None,
+            out=out,
         )
         if out:
             (folder / "compare.md").write_text(_report(comparison), encoding="utf-8")

@@ -18,7 +18,11 @@ from framelab.eval.result import EvalResult
 from framelab.models.ensemble import load_model
 from framelab.models.folder import atomic_folder
 from framelab.models.predictor import inference_progress
-from framelab.tasks import get_task
+from framelab.output import claim
+from framelab.tasks import Task, get_task
+
+#: How a report folder is named in refusals, and what its marker records.
+_OUTPUT = {"what": "the report folder (--out)", "kind": "report"}
 
 
 def evaluate_model(
@@ -28,17 +32,21 @@ def evaluate_model(
     report_dir: str | Path | None = None,
     *,
     resamples: int = DEFAULT_RESAMPLES,
+    force: bool = False,
 ) -> EvalResult:
     """Score ``split`` of a dataset with a saved model and write a report folder.
 
     Default folder: ``reports/<model name>-<split>``. ``resamples``: bootstrap
-    resamples behind each 95% interval.
+    resamples behind each 95% interval. The folder is checked and held
+    before the model loads (:func:`framelab.output.claim`; ``force`` replaces
+    a folder framelab did not write).
     """
     model_dir, dataset_dir = Path(model_dir), Path(dataset_dir)
-    predictor = load_model(model_dir)
     out = Path(report_dir or Path("reports") / f"{model_dir.name}-{split}")
-    with inference_progress(f"{model_dir.name} on {split}"):
-        return get_task(predictor.meta.task).evaluate(predictor, dataset_dir, split, out, resamples=resamples)
+    with claim(out, folder=True, **_OUTPUT, inputs=[model_dir, dataset_dir], force=force):
+        predictor = load_model(model_dir)
+        with inference_progress(f"{model_dir.name} on {split}"):
+            return get_task(predictor.meta.task).evaluate(predictor, dataset_dir, split, out, resamples=resamples)
 
 
 def baseline_report(
@@ -48,12 +56,21 @@ def baseline_report(
     report_dir: str | Path | None = None,
     *,
     resamples: int = DEFAULT_RESAMPLES,
+    force: bool = False,
 ) -> EvalResult:
-    """Fit the TF-IDF baseline on train, score ``split`` and write ``metrics.json`` (figures with 95% intervals)."""
+    """Fit the TF-IDF baseline on train, score ``split`` and write ``metrics.json`` (figures with 95% intervals;
+    ``force``: see evaluate_model)."""
     dataset_dir = Path(dataset_dir)
     record = get_task(task)
     if not record.has_baseline:
         raise ValueError(f"task {task} has no TF-IDF baseline of its own; evaluate a model of it with framelab eval")
+    out = Path(report_dir or Path("reports") / f"baseline-{dataset_dir.name}-{task}-{split}")
+    with claim(out, folder=True, **_OUTPUT, inputs=[dataset_dir], force=force):
+        return _baseline_report(dataset_dir, record, split, out, resamples)
+
+
+def _baseline_report(dataset_dir: Path, record: Task, split: str, out: Path, resamples: int) -> EvalResult:
+    task = record.name
     data, names = record.load_split(dataset_dir, split, None)
     _, decided = baseline_decisions(dataset_dir, record, names, data)
     draws = Resamples.draw(example_groups(data.ids, record.level), resamples)
@@ -65,7 +82,6 @@ def baseline_report(
         "bootstrap": draws.describe(),
         "baseline": task_scores(record, decided.astype(float), decided, data, names, draws),
     }
-    out = Path(report_dir or Path("reports") / f"baseline-{dataset_dir.name}-{task}-{split}")
     with atomic_folder(out) as tmp:
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     return EvalResult(out, metrics)

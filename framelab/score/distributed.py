@@ -22,6 +22,7 @@ import dataclasses
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -41,8 +42,19 @@ from framelab.score.writers import FORMATS
 GATHER_TIMEOUT = timedelta(hours=24)
 
 
-def check_request(processes: int, *, fmt: str, out: str | Path | None, shard: object = None) -> None:
-    """Refuse what ``processes`` scoring processes cannot do, before any model is loaded."""
+def check_request(
+    processes: int,
+    *,
+    fmt: str,
+    out: str | Path | None,
+    shard: object = None,
+    inputs: Sequence[str | Path] = (),
+    force: bool = False,
+) -> None:
+    """Refuse what ``processes`` scoring processes cannot do, before any model is loaded.
+
+    ``inputs`` (input files and model folders) and ``force`` are for :func:`framelab.output.check_output`.
+    """
     if shard is not None:
         raise ValueError(
             f"--shard with {processes} launched processes: the processes already split the inputs; "
@@ -59,7 +71,7 @@ def check_request(processes: int, *, fmt: str, out: str | Path | None, shard: ob
         raise ValueError(f"--format {fmt} cannot be merged; with several processes use {', '.join(MERGE_FORMATS)}")
     if not out:
         raise ValueError(f"--out is required with {processes} processes (their parts are merged into it)")
-    check_output(out, folder=fmt == "semeval2023")
+    check_output(out, folder=fmt == "semeval2023", kind="scores", inputs=inputs, force=force)
 
 
 def part_path(out: str | Path, rank: int, processes: int) -> Path:
@@ -127,7 +139,7 @@ def score_distributed(
     among the processes for sentence splitting.
     """
     o = dataclasses.replace(options or ScoreOptions(), **changes)
-    check_request(world_size(), fmt=o.fmt, out=o.out, shard=o.shard)
+    check_request(world_size(), fmt=o.fmt, out=o.out, shard=o.shard, inputs=[*inputs, *model_dirs], force=o.force)
     started = time.perf_counter()
     state = state or _state()
     processes, rank = state.num_processes, state.process_index
@@ -175,7 +187,7 @@ def score_distributed(
                 f"parts of other processes not found ({', '.join(missing)}): on several machines --out must be on a file system "
                 "they all share; otherwise score with --shard K/N per machine and join with framelab merge"
             )
-        summary.outputs = merge(parts, inputs, fmt=o.fmt, out=out, on_error=o.on_error).outputs
+        summary.outputs = merge(parts, inputs, fmt=o.fmt, out=out, on_error=o.on_error, force=o.force).outputs
     finally:
         for p in parts:
             _remove(p)

@@ -76,6 +76,8 @@ class ScoreOptions:
     on_error: str = "strict"
     #: csv: start with a UTF-8 byte-order mark, so that Excel reads non-ASCII text.
     excel: bool = False
+    #: Replace an output folder that framelab did not write (:func:`framelab.output.check_output`).
+    force: bool = False
 
 
 def _decisions(predictor: Predictor, texts: list[str], targets: list[str] | None = None) -> list[Prediction]:
@@ -279,7 +281,7 @@ def score(
             "--shard K/N needs --out: framelab merge checks each shard against the manifest written beside its output"
         )
     # The output is checked and locked, then every input read once, before any model loads.
-    with claim(o.out, folder=writer_class.folder):
+    with claim(o.out, folder=writer_class.folder, kind="scores", inputs=[*inputs, *model_dirs], force=o.force):
         files, problems = check_inputs(inputs, skip=o.on_error == "skip")
         predictors = load_predictors(
             model_dirs, batch_size=o.batch_size, quantize=o.quantize, device=o.device, split_workers=o.split_workers

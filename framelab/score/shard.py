@@ -251,18 +251,25 @@ def _check_complete(order: list[str], groups: dict[str, list[str]], what: str, r
 
 
 def merge(
-    shard_outputs: list[str | Path], inputs: list[str | Path], *, fmt: str, out: str | Path, on_error: str = "strict"
+    shard_outputs: list[str | Path],
+    inputs: list[str | Path],
+    *,
+    fmt: str,
+    out: str | Path,
+    on_error: str = "strict",
+    force: bool = False,
 ) -> MergeSummary:
     """Join shard outputs of ``framelab score`` into one, in input order.
 
     ``inputs`` are the inputs every shard was given; they fix the order and
     let the merge check that each article appears exactly once; with
-    ``on_error="skip"`` the inputs the shards skipped are left out of the order.
+    ``on_error="skip"`` the inputs the shards skipped are left out of the order. ``out`` may not be
+    a shard or an input; ``force`` replaces a folder framelab did not write (:func:`framelab.output.check_output`).
     """
     if fmt not in MERGE_FORMATS:
         raise ValueError(f"framelab merge handles {', '.join(MERGE_FORMATS)}, not {fmt!r}")
     out = Path(out)
-    with claim(out, folder=fmt == "semeval2023"):
+    with claim(out, folder=fmt == "semeval2023", kind="scores", inputs=[*shard_outputs, *inputs], force=force):
         return _merge(shard_outputs, check_inputs(inputs, skip=on_error == "skip")[0], fmt, out)
 
 

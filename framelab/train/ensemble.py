@@ -38,6 +38,7 @@ from framelab.models.ensemble import ENSEMBLE_FILE, MEMBERS_DIR, member_probabil
 from framelab.models.folder import atomic_folder
 from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, load_out_of_fold
 from framelab.models.predictor import Predictor
+from framelab.output import claim
 from framelab.splits import TaskData, unit_offsets
 from framelab.tasks import Task, get_task, task_names
 from framelab.thresholds import DEFAULT_STEP, RULES, decisions_at, tuned_thresholds
@@ -325,6 +326,7 @@ def build_ensemble(
     threshold_rule: str = "global",
     min_support: int = 5,
     step: float = DEFAULT_STEP,
+    force: bool = False,
 ) -> EnsembleResult:
     """Average ``model_dirs`` on the units of ``dataset_dir``, tune the thresholds (on the out-of-fold predictions, else the dev split) and save the ensemble in ``out_dir``.
 
@@ -332,7 +334,8 @@ def build_ensemble(
     is one of :data:`framelab.thresholds.RULES`; under the per-label ones a
     label with fewer than ``min_support`` positives keeps the fallback;
     ``step`` is the spacing of the threshold grid searched. The members are
-    copied into the folder, so it scores on its own.
+    copied into the folder, so it scores on its own. ``out_dir`` is checked and held before any member
+    loads (:func:`framelab.output.claim`; ``force`` replaces a folder framelab did not write).
     """
     dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
     if len(model_dirs) < 2:
@@ -350,10 +353,24 @@ def build_ensemble(
     if not settings.is_file():
         raise DataError(Problem(str(settings), None, "missing: not a dataset folder", "build it with `framelab data`"))
     unit = json.loads(settings.read_text(encoding="utf-8"))["unit"]
+    normalised = np.array(weights) / float(sum(weights))
+    with claim(out_dir, folder=True, kind="model", inputs=[*model_dirs, dataset_dir], force=force):
+        return _build_ensemble(model_dirs, dataset_dir, out_dir, unit, normalised, threshold_rule, min_support, step)
+
+
+def _build_ensemble(
+    model_dirs: list[str | Path],
+    dataset_dir: Path,
+    out_dir: Path,
+    unit: str,
+    normalised: np.ndarray,
+    threshold_rule: str,
+    min_support: int,
+    step: float,
+) -> EnsembleResult:
     members = [Predictor(d) for d in model_dirs]
     labels = _check_members(members, unit)
     task = _unit_task(members)
-    normalised = np.array(weights) / float(sum(weights))
     oofs = out_of_fold_members(members)
     if oofs is not None:
         thresholds, dev_metrics = _out_of_fold_figures(
