@@ -29,7 +29,7 @@ from typing import Literal
 
 from framelab import __version__
 from framelab.errors import DataError, Problem
-from framelab.output import AtomicFile
+from framelab.output import MARKER, AtomicFile
 from framelab.score.writers import WRITERS
 
 SUFFIX = ".manifest.json"
@@ -209,7 +209,8 @@ def check_against(output: str | Path, manifest: ShardManifest) -> list[Problem]:
         return [Problem(str(output), None, f"{found}, but its manifest says {manifest.format} wrote a {kind}", hint)]
     if writer.folder:
         stamped = {(output / f.name): f for f in manifest.files}
-        others = sorted(p.name for p in output.iterdir() if p not in stamped)
+        # framelab's output marker (framelab.output.MARKER) is part of every folder output, not of the shard.
+        others = sorted(p.name for p in output.iterdir() if p not in stamped and p.name != MARKER)
         problems = [
             Problem(str(output / name), None, "not written by this shard's scoring run", hint) for name in others
         ]
