@@ -20,6 +20,9 @@ Hugging Face dataset; :func:`framelab.splits.load_table` gives them back as
 names.
 
 Splits are drawn by article with a fixed seed, so no article is in two splits.
+A pair corpus (FNC-1) is split by story, so no headline or body is in two
+splits (:mod:`framelab.readers.stance`; the pairs that would cross are dropped
+and counted in ``stats.json``).
 Articles are cut into units on every usable CPU (:mod:`framelab.unit_pool`).
 """
 
@@ -43,6 +46,7 @@ from framelab.output import atomic_folder, claim
 from framelab.progress import bar
 from framelab.projection import ProjectionRule, ProjectionStats, apply_line_labels, project
 from framelab.readers import read_corpus, read_label_list
+from framelab.readers.stance import pairs_within_splits, story_groups
 from framelab.types import Article, Unit
 from framelab.unit_pool import split_many
 
@@ -98,16 +102,20 @@ class DatasetResult:
     stats: dict
 
 
-def split_articles(ids: list[str], dev_fraction: float, test_fraction: float, seed: int) -> dict[str, str]:
+def split_articles(
+    ids: list[str], dev_fraction: float, test_fraction: float, seed: int, groups: dict[str, str] | None = None
+) -> dict[str, str]:
     """Assign each article id to train, dev or test, reproducibly.
 
     Ids that share the part before a ``#`` (FNC-1 pairs of one body,
-    ``<body>#<row>``) form one group and always land in the same split. Group
+    ``<body>#<row>``) form one group and always land in the same split, as do
+    ids that ``groups`` maps to one key (FNC-1 bodies of one story). Group
     keys are sorted before a seeded shuffle, so the split depends only on the
     set of ids and the seed, not on reading order. Each held-out split gets at
     least one group when its fraction is positive and there are enough.
     """
-    order = sorted({i.split("#", 1)[0] for i in ids})
+    key = {i: (groups or {}).get(i, i.split("#", 1)[0]) for i in ids}
+    order = sorted(set(key.values()))
     random.Random(seed).shuffle(order)
     n = len(order)
     n_test = max(1, round(n * test_fraction)) if test_fraction > 0 and n > 2 else 0
@@ -115,7 +123,7 @@ def split_articles(ids: list[str], dev_fraction: float, test_fraction: float, se
     group_split = {}
     for i, group in enumerate(order):
         group_split[group] = "test" if i < n_test else "dev" if i < n_test + n_dev else "train"
-    return {i: group_split[i.split("#", 1)[0]] for i in ids}
+    return {i: group_split[key[i]] for i in ids}
 
 
 def label_units(article: Article, units: list[Unit], config: Config, stats: ProjectionStats) -> list[Unit]:
@@ -239,11 +247,13 @@ def _build_dataset(config: Config, force: bool) -> DatasetResult:
             Problem(d.path, None, "holds no readable article", f"check data.path and data.format ({d.format})")
         )
 
-    assignment = split_articles([a.id for a in articles], d.dev_fraction, d.test_fraction, d.seed)
+    groups = story_groups(articles)
+    assignment = split_articles([a.id for a in articles], d.dev_fraction, d.test_fraction, d.seed, groups)
     projection = ProjectionStats()
     unit_rows: dict[str, list[dict]] = {}
     article_rows: dict[str, list[dict]] = {}
-    pair_rows = _pair_rows(articles, assignment)
+    kept, story_stats = pairs_within_splits(articles, assignment) if groups else (None, None)
+    pair_rows = _pair_rows(articles, assignment, kept)
     offset_errors: list[str] = []
     cutting = bar(
         zip(articles, split_many(articles, d.unit)),
@@ -292,6 +302,8 @@ def _build_dataset(config: Config, force: bool) -> DatasetResult:
     }
     if labels is None:
         stats["derived_labels"] = derived_labels(articles)
+    if story_stats is not None:
+        stats["stories"] = story_stats
     if pairs_dd is not None:
         for s in splits:
             stats["splits"][s]["pairs"] = len(pair_rows.get(s, []))
@@ -334,11 +346,13 @@ def derived_labels(articles: list[Article]) -> dict:
     return {"names": dict(sorted(counts.items())), "look_alike": look_alike}
 
 
-def _pair_rows(articles: list[Article], assignment: dict[str, str]) -> dict[str, list[dict]]:
-    """Rows of the ``pairs`` table per split (each pair in its body's split), in reading order."""
+def _pair_rows(articles: list[Article], assignment: dict[str, str], kept: set[int] | None) -> dict[str, list[dict]]:
+    """Rows of the ``pairs`` table per split, in reading order: each pair (of ``kept`` if given) in its body's split."""
     rows: dict[str, list[dict]] = {}
     for article in articles:
         for p in article.pairs or []:
+            if kept is not None and p.index not in kept:
+                continue
             rows.setdefault(assignment[article.id], []).append(
                 {"pair": p.index, "row": p.row, "headline": p.headline, "body_id": article.id, "stance": p.stance}
             )

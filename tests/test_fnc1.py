@@ -8,6 +8,7 @@ that every part runs and every pair comes out.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import shutil
 import time
@@ -21,12 +22,19 @@ from framelab.config import load_config
 from framelab.dataset import build_dataset
 from framelab.errors import DataError
 from framelab.eval.scores import stance_scores
+from framelab.models.ensemble import load_model
+from framelab.models.out_of_fold import load_out_of_fold
+from framelab.readers.stance import fnc1_stories, place_headlines
 from framelab.score.scorer import score
 from framelab.splits import TaskData
-from framelab.stance.data import load_pair_split
+from framelab.stance.data import FNC1_LABELS, RELATED, PairSplit, load_pair_split, load_pooled
 from framelab.stance.evaluate import fnc1_scores
+from framelab.stance.features import SentenceEncoder
+from framelab.stance.folds import story_folds
 from framelab.stance.tasks import FNC1
+from framelab.stance.train import EmbeddingCache, run_fold
 from framelab.tasks import register, task_names
+from framelab.train.trainer import load_tokenizer, start
 
 from .conftest import REPO, SHARED_DATA
 
@@ -236,7 +244,7 @@ REAL = SHARED_DATA / "fnc-1"
 
 @pytest.mark.real_data
 @pytest.mark.skipif(not (REAL / "train_stances.csv").is_file(), reason=f"FNC-1 not found at {REAL}")
-def test_real_fnc1_data_split_by_body_and_submission(trained: Path, tmp_path: Path) -> None:
+def test_real_fnc1_data_split_by_story_and_submission(trained: Path, tmp_path: Path) -> None:
     from datasets import load_from_disk
 
     config = load_config(REPO / "configs" / "fnc1.yaml", [f"data.path={REAL}", f"data.output_dir={tmp_path / 'data'}"])
@@ -248,8 +256,11 @@ def test_real_fnc1_data_split_by_body_and_submission(trained: Path, tmp_path: Pa
     articles, pairs = load_from_disk(str(result.path / "articles")), load_from_disk(str(result.path / "pairs"))
     train, dev = set(articles["train"]["id"]), set(articles["dev"]["id"])
     assert len(train) + len(dev) == 1683 and not train & dev
-    assert round(len(dev) / 1683, 2) == 0.2
-    assert len(pairs["train"]) + len(pairs["dev"]) == 49972
+    # 191 stories, the largest naming 2,506 pairs (1,278 of them related): no giant component.
+    stories = result.stats["stories"]
+    assert (stories["stories"], stories["largest_story_pairs"]) == (191, 2506)
+    assert len(pairs["train"]) + len(pairs["dev"]) + stories["pairs_dropped_across_splits"] == 49972
+    assert not set(pairs["train"]["headline"]) & set(pairs["dev"]["headline"])
     assert set(pairs["dev"]["body_id"]) <= dev and set(pairs["train"]["body_id"]) <= train
     assert len(result.stats["warnings"]) == 402  # repeated (headline, Body ID) rows of the official file, kept
 
@@ -265,3 +276,227 @@ def test_real_fnc1_data_split_by_body_and_submission(trained: Path, tmp_path: Pa
         got = list(csv.DictReader(handle))
     assert [(r["Headline"], r["Body ID"]) for r in got] == given
     assert {r["Stance"] for r in got} <= {"agree", "disagree", "discuss", "unrelated"}
+
+
+# ---------------------------------------------------------------- stories: splits and folds no headline or body crosses
+
+#: (headline, Body ID, stance) by hand. Stories: {A, B, 1, 2}, {C, 3}, {D, 4} and the lone body 5; E, F and G have
+#: no related pair, so each is a story of its own.
+HAND = [
+    ("A", "1", "agree"),
+    ("A", "2", "discuss"),
+    ("B", "2", "disagree"),
+    ("C", "3", "agree"),
+    ("D", "4", "agree"),
+    ("A", "3", "unrelated"),
+    ("C", "1", "unrelated"),
+    ("E", "1", "unrelated"),
+    ("E", "4", "unrelated"),
+    ("E", "3", "unrelated"),
+    ("F", "5", "unrelated"),
+    ("D", "5", "unrelated"),
+    ("G", "1", "unrelated"),
+    ("G", "3", "unrelated"),
+]
+
+#: Rows added to the fixture so that stories span several bodies and some unrelated pairs join two stories.
+SHARED_ROWS = [
+    ("Harbour pier: what we know so far", "101", "discuss"),  # related to 100 and 101: one story
+    ("Bridge toll: report confirms the news", "103", "agree"),  # related to 102 and 103: one story
+    ("Harbour pier: report confirms the news", "104", "unrelated"),
+    ("Beetle species: what we know so far", "105", "unrelated"),
+    ("Bridge toll: officials deny the story is true", "106", "unrelated"),
+    ("Library hours makes headlines again", "107", "unrelated"),  # a headline with no related pair, two bodies
+    ("Train strike: report confirms the news", "100", "unrelated"),
+]
+
+
+def _shared_fixture(tmp: Path) -> tuple[Path, list[tuple[str, str, str]]]:
+    """The fixture's bodies with its stances plus :data:`SHARED_ROWS`; the rows in file order."""
+    folder = tmp / "fnc1-shared"
+    folder.mkdir()
+    shutil.copy(FIXTURE / "train_bodies.csv", folder / "train_bodies.csv")
+    with (FIXTURE / "train_stances.csv").open(encoding="utf-8", newline="") as handle:
+        rows = [tuple(r) for r in csv.reader(handle)][1:] + SHARED_ROWS
+    with (folder / "train_stances.csv").open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([("Headline", "Body ID", "Stance"), *rows])
+    return folder, rows
+
+
+def test_stories_and_the_unrelated_pairs_that_cross_by_hand() -> None:
+    headlines, bodies, stances = zip(*HAND)
+    stories = fnc1_stories(headlines, bodies, [s != "unrelated" for s in stances])
+    assert [stories.names[s] for s in stories.of_body] == [
+        "story-1", "story-1", "story-1", "story-3", "story-4", "story-3", "story-1",
+        "story-1", "story-4", "story-3", "story-5", "story-5", "story-1", "story-3",
+    ]  # fmt: skip
+    assert [stories.names[stories.of_headline[i]] for i in (0, 2, 6, 7, 10, 12)] == [
+        "story-1", "story-1", "story-3", "headline-0", "headline-1", "headline-2",
+    ]  # fmt: skip
+    body_side = [{"1": 0, "2": 0, "3": 1, "4": 1, "5": 0}[b] for b in bodies]
+    head_side = place_headlines(stories, body_side)
+    # E's bodies sit on sides 0, 1, 1: E goes to 1; F's one body on 0; G's two bodies on 0 and 1: a tie, the smaller.
+    assert head_side[[7, 10, 12]].tolist() == [1, 0, 0]
+    dropped = np.flatnonzero(head_side != np.asarray(body_side)).tolist()
+    assert dropped == [5, 6, 7, 11, 13]
+    assert all(HAND[i][2] == "unrelated" for i in dropped)
+    with pytest.raises(ValueError, match="story-1 has bodies on two sides"):
+        place_headlines(stories, [{"1": 0, "2": 1, "3": 1, "4": 1, "5": 0}[b] for b in bodies])
+
+
+def _random_pairs(seed: int) -> PairSplit:
+    """40 bodies and 36 headlines: 30 with one to three related bodies and three unrelated ones, 6 with none."""
+    rng = np.random.default_rng(seed)
+    rows: list[tuple[str, int, str]] = []
+    for h in range(36):
+        related = rng.choice(40, size=rng.integers(1, 4), replace=False) if h < 30 else []
+        rows += [(f"h{h}", int(b), str(rng.choice(RELATED))) for b in related]
+        rows += [(f"h{h}", int(b), "unrelated") for b in rng.choice(40, size=3, replace=False) if b not in related]
+    body_ids = [f"b{b}" for b in range(40)]
+    return PairSplit(
+        [f"{body_ids[b]}#{i}" for i, (_, b, _) in enumerate(rows)],
+        [h for h, _, _ in rows],
+        np.array([b for _, b, _ in rows]),
+        [s for _, _, s in rows],
+        body_ids,
+        body_ids,
+        [[b] for b in body_ids],
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_story_folds_share_no_headline_or_body_and_drop_only_what_must_go(seed: int) -> None:
+    data = _random_pairs(seed)
+    k = 3 + seed % 2
+    folds = story_folds(data, k, seed)
+    heads = [data.headlines[i] for i in range(len(data.headlines))]
+    bodies = [data.body_ids[b] for b in data.body_of]
+    side_of_headline: dict[str, set[int]] = {}
+    side_of_body: dict[str, set[int]] = {}
+    for i in np.flatnonzero(folds.kept):
+        side_of_headline.setdefault(heads[i], set()).add(int(folds.folds[i]))
+        side_of_body.setdefault(bodies[i], set()).add(int(folds.folds[i]))
+    # No headline and no body of a fold's kept pairs is in another fold's.
+    assert all(len(s) == 1 for s in side_of_headline.values()) and all(len(s) == 1 for s in side_of_body.values())
+    dropped = np.flatnonzero(~folds.kept)
+    assert len(dropped) > 0 and all(data.stances[i] == "unrelated" for i in dropped)
+    # Each dropped pair had to go: its headline is kept in another fold than its body's.
+    assert all(side_of_headline[heads[i]] != {int(folds.folds[i])} for i in dropped)
+    summary = folds.summary()
+    assert summary["pairs_kept"] + summary["unrelated_pairs_dropped"] == summary["pairs"] == len(heads)
+    assert sum(summary["pairs_per_fold"]) == summary["pairs_kept"] and len(summary["pairs_per_fold"]) == k
+    assert len(set(folds.groups)) == len({folds.stories.names[s] for s in folds.stories.of_body})
+
+
+def test_dataset_split_by_story(tmp_path: Path) -> None:
+    from datasets import load_from_disk
+
+    folder, rows = _shared_fixture(tmp_path)
+    dropped_somewhere = 0
+    for seed in range(4):
+        config = _config(tmp_path / str(seed), **{"data.path": str(folder), "data.seed": str(seed)})
+        result = build_dataset(config)
+        pairs, articles = load_from_disk(str(result.path / "pairs")), load_from_disk(str(result.path / "articles"))
+        split_of_body = {b: s for s in articles for b in articles[s]["id"]}
+        heads = {s: set(pairs[s]["headline"]) for s in pairs}
+        assert not heads["train"] & heads["dev"]
+        assert not set(pairs["train"]["body_id"]) & set(pairs["dev"]["body_id"])
+        stored = {p for s in pairs for p in pairs[s]["pair"]}
+        dropped = [i for i in range(len(rows)) if i not in stored]
+        assert result.stats["stories"]["pairs_dropped_across_splits"] == len(dropped)
+        for i in dropped:
+            headline, body, stance = rows[i]
+            other = "dev" if split_of_body[body] == "train" else "train"
+            assert stance == "unrelated" and headline in heads[other]
+        dropped_somewhere += len(dropped)
+    assert dropped_somewhere > 0
+
+
+def test_folds_by_story_end_to_end(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder, rows = _shared_fixture(tmp_path)
+    embedded: list[str] = []
+    embed = SentenceEncoder.embed
+
+    def counted(self, texts: list[str]) -> np.ndarray:
+        embedded.extend(texts)
+        return embed(self, texts)
+
+    monkeypatch.setattr(SentenceEncoder, "embed", counted)
+    sets = [
+        f"data.path={folder}",
+        f"data.output_dir={tmp_path / 'data'}",
+        f"output_dir={tmp_path / 'model'}",
+        f"model.base={tiny_model_dir}",
+        "model.max_length=64",
+        "train.epochs=2",
+        "train.batch_size=8",
+        "train.logging_steps=1",
+        "data.dev_fraction=0",  # no dev split, so no pair is dropped before the folds
+        "train.folds=3",
+    ]
+    args = ["--config", str(REPO / "configs" / "fnc1.yaml"), *(a for s in sets for a in ("--set", s))]
+    assert main(["data", *args]) == 0
+    assert main(["train", *args]) == 0
+    model = tmp_path / "model"
+    data = load_pooled(tmp_path / "data")
+    assert len(data.headlines) == len(rows)
+    # The frozen encoder ran once over every sentence and headline, for the three folds and the refit.
+    assert len(embedded) == len(set(embedded))
+    assert set(embedded) == {s for body in data.body_sentences for s in body} | set(data.headlines)
+
+    dev = json.loads((model / "dev_metrics.json").read_text())
+    cv = dev["cross_validated"]
+    groups = cv["groups"]
+    assert groups["pairs"] == len(data.headlines) == dev["n_train_pairs"] == dev["refit"]["pairs"]
+    assert groups["pairs_kept"] + groups["unrelated_pairs_dropped"] == groups["pairs"]
+    assert sum(f["pairs"] for f in cv["per_fold"]) == groups["pairs_kept"] == dev["n_dev_pairs"]
+    assert sum(map(sum, dev["confusion_matrix"]["rows_gold_columns_predicted"])) == groups["pairs_kept"]
+    for fold in cv["per_fold"]:
+        epochs = fold["choices"]["stage_two_epochs"]
+        assert {"stance", "confusion_matrix", "relatedness_accuracy"} <= set(fold)
+        assert "disagree" in fold["stance"]["per_label"] and len(epochs["macro_f1_by_epoch"]) == 2
+        assert f"inner fold {(fold['fold'] + 1) % 3}" in epochs["made_on"]
+    chosen = [f["choices"]["stage_two_epochs"]["value"] for f in cv["per_fold"]]
+    assert dev["refit"]["epochs"] == float(np.median(chosen))
+    assert [c["choice"] for c in dev["choices"]] == ["relatedness threshold", "stage-2 epochs"]
+    card = (model / "README.md").read_text()
+    assert "How the groups were made: stories" in card and "Choices made from data" in card
+
+    # Out-of-fold probabilities of every kept pair, with its fold and story, no headline or body in two folds.
+    oof = load_out_of_fold(model)
+    assert len(oof.ids) == groups["pairs_kept"] and oof.labels == FNC1_LABELS
+    assert oof.probabilities.shape == (len(oof.ids), 4)
+    np.testing.assert_allclose(oof.probabilities.sum(axis=1), 1.0, atol=1e-6)
+    row = {p: i for i, p in enumerate(data.pair_ids)}
+    fold_of: dict[str, set[int]] = {}
+    for pair, f, story in zip(oof.ids, oof.folds, oof.groups):
+        i = row[pair]
+        assert story.startswith("story-")
+        fold_of.setdefault("h:" + data.headlines[i], set()).add(int(f))
+        fold_of.setdefault("b:" + data.body_ids[data.body_of[i]], set()).add(int(f))
+    assert all(len(f) == 1 for f in fold_of.values())
+    predictor = load_model(model)
+    assert predictor.probabilities(["The council voted to close the pier."], ["Pier closes"]).shape == (1, 4)
+
+
+def test_fnc1_fold_choices_never_see_the_folds_labels(tmp_path: Path, tiny_model_dir: Path) -> None:
+    folder, _ = _shared_fixture(tmp_path)
+    config = _config(tmp_path, tiny_model_dir, **{"data.path": str(folder), "train.folds": "3", "train.epochs": "2"})
+    build_dataset(config)
+    base, _ = start(config)
+    data = load_pooled(config.dataset_dir)
+    assert len(data.body_ids) == 10  # the train and the dev split's bodies
+    folds = story_folds(data, 3, config.train.fold_assignment_seed)
+    encoder = EmbeddingCache(SentenceEncoder(base))
+    tokenizer = load_tokenizer(config, base)
+    inside = np.flatnonzero(folds.kept & (folds.folds == 0))
+    stances = list(data.stances)
+    for i in inside:  # every label of the outer fold changes
+        stances[i] = FNC1_LABELS[(FNC1_LABELS.index(stances[i]) + 1) % len(FNC1_LABELS)]
+    relabelled = dataclasses.replace(data, stances=stances)
+    first = run_fold(config, tokenizer, base, data, folds, 0, encoder, work=tmp_path / "first")
+    second = run_fold(config, tokenizer, base, relabelled, folds, 0, encoder, work=tmp_path / "second")
+    assert len(first.choices["stage_two_epochs"]["macro_f1_by_epoch"]) == 2
+    assert first.choices == second.choices
+    np.testing.assert_array_equal(first.stage_one.coef, second.stage_one.coef)
+    np.testing.assert_array_equal(first.rows, inside)

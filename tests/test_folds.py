@@ -15,7 +15,7 @@ from framelab.models.out_of_fold import load_out_of_fold
 from framelab.models.predictor import Predictor
 from framelab.splits import TaskData
 from framelab.thresholds import per_label_thresholds, tuned_thresholds
-from framelab.train.folds import article_of, assign_folds, cross_validated
+from framelab.train.folds import article_of, assign_folds, assign_group_folds, cross_validated
 from framelab.train.run import train
 
 from .conftest import SAMPLE
@@ -125,3 +125,19 @@ def test_folds_train_then_refit_on_every_article(
 def test_folds_must_be_zero_or_at_least_two() -> None:
     with pytest.raises(ConfigError, match="train.folds must be 0"):
         load_config(None, ["train.folds=1"])
+
+
+def test_group_folds_keep_groups_whole_and_balance_examples_not_groups() -> None:
+    sizes = {"g10": 10, "g6": 6, "g5": 5, "g4": 4, "g3": 3, "g2": 2}
+    groups = [g for g, n in sizes.items() for _ in range(n)]
+    folds = assign_group_folds(groups, 3, seed=0)
+    by_group: dict[str, set[int]] = {}
+    for g, f in zip(groups, folds):
+        by_group.setdefault(g, set()).add(int(f))
+    assert all(len(f) == 1 for f in by_group.values())
+    # Largest first, each to the lightest fold: 10 | 6 | 5, then 4 -> fold 2 (9), 3 -> fold 1 (9), 2 -> fold 1
+    # (ties: the lower fold). The sizes differ, so the seed's shuffle decides nothing here.
+    assert np.bincount(folds, minlength=3).tolist() == [10, 11, 9]
+    assert (assign_group_folds(groups, 3, seed=7) == folds).all()
+    with pytest.raises(ValueError, match="at least 7 groups"):
+        assign_group_folds(groups, 7, seed=0)

@@ -11,15 +11,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from framelab.cli import main
 from framelab.config import load_config
 from framelab.dataset import build_dataset
 from framelab.errors import ConfigError
 from framelab.eval.report import evaluate_model
+from framelab.frames import sentences as frame_sentences
+from framelab.frames.head import HeadSpec, apply_heads
 from framelab.frames.predictor import AttentionPredictor, frame_evidence
 from framelab.frames.tasks import FRAMES_ATTENTION
+from framelab.frames.train import LEXICAL_WEIGHTS, HeadRun, cross_validate_heads, epoch_probabilities
 from framelab.models.ensemble import load_model
+from framelab.models.out_of_fold import load_out_of_fold
 from framelab.score.scorer import score
+from framelab.splits import load_table
 from framelab.tasks import register
+from framelab.train.folds import assign_folds
 from framelab.train.run import train
 from framelab.types import Article
 from framelab.units import split_units
@@ -94,12 +101,12 @@ def test_folder_holds_everything_scoring_needs_and_no_pickle(model: Path) -> Non
     assert isinstance(load_model(model), AttentionPredictor)
 
 
-def test_resume_and_folds_are_refused(workdir: Path, tiny_model_dir: Path, model: Path) -> None:
+def test_resume_is_refused(workdir: Path, tiny_model_dir: Path, model: Path) -> None:
     with pytest.raises(ConfigError, match="without --resume"):
         train(_config(workdir, tiny_model_dir), resume=True)
     config = _config(workdir, tiny_model_dir)
-    config = dataclasses.replace(config, train=dataclasses.replace(config.train, folds=3))
-    with pytest.raises(ConfigError, match="train.folds: frames_attention has no k-fold run"):
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, folds=200))
+    with pytest.raises(ConfigError, match="train.folds 200: 200 folds need at least 200 articles"):
         train(config)
 
 
@@ -184,3 +191,94 @@ def test_frame_evidence_takes_the_most_attended_sentences_until_half_the_weight(
     found = frame_evidence(offsets, attention, ["A", "B", "C"], np.array([1, 1, 0]))
     assert [(v.frame, v.start, v.end) for v in found] == [("A", 6, 10), ("B", 11, 20), ("B", 0, 5)]
     assert frame_evidence([], attention, ["A", "B", "C"], np.array([1, 1, 1])) == []
+
+
+def _synthetic(
+    n: int = 30, labels: int = 3, seed: int = 0
+) -> tuple[list[np.ndarray], list[str], np.ndarray, list[str]]:
+    """Articles of 1-4 sentence vectors that lean toward their labels, texts that name them, and their ids."""
+    rng = np.random.default_rng(seed)
+    targets = rng.integers(0, 2, size=(n, labels))
+    lean = rng.normal(size=(labels, 8))
+    vectors = [(rng.normal(size=(int(rng.integers(1, 5)), 8)) + targets[i] @ lean).astype(np.float32) for i in range(n)]
+    texts = [" ".join([f"frame{j}" for j in np.flatnonzero(targets[i])] + ["words", f"w{i % 7}"]) for i in range(n)]
+    return vectors, texts, targets, [f"a{i}" for i in range(n)]
+
+
+def _head_run(labels: int = 3) -> HeadRun:
+    return HeadRun(
+        HeadSpec(input_size=8, labels=labels, hidden=8, heads=2),
+        max_epochs=4, learning_rate=0.02, weight_decay=0.0, batch_size=4, seed=3, weights=LEXICAL_WEIGHTS,
+        rule="global", min_support=1, step=0.05, inner_folds=2,
+    )  # fmt: skip
+
+
+def test_heads_after_e_epochs_are_those_of_a_longer_run_after_e() -> None:
+    vectors, _, targets, _ = _synthetic()
+    run = _head_run()
+    by_epoch = epoch_probabilities(run, vectors[:20], targets[:20], vectors[20:])
+    heads = run.train(vectors[:20], targets[:20], 2)
+    np.testing.assert_allclose(by_epoch[1], apply_heads(heads, run.spec, vectors[20:])[0], atol=1e-6)
+    assert not np.allclose(by_epoch[1], by_epoch[3])
+
+
+def test_frames_fold_choices_never_see_the_folds_labels() -> None:
+    vectors, texts, targets, ids = _synthetic()
+    run = _head_run()
+    folds = assign_folds(ids, 3, seed=1)
+    first = cross_validate_heads(run, vectors, texts, targets, ids, folds)
+    flipped = targets.copy()
+    flipped[folds == 0] = 1 - flipped[folds == 0]  # every label of outer fold 0 changes
+    second = cross_validate_heads(run, vectors, texts, flipped, ids, folds)
+    # Epochs, TF-IDF weight, thresholds and the inner score they were chosen by: all from the other folds.
+    assert first.choices[0] == second.choices[0]
+    np.testing.assert_array_equal(first.probabilities[folds == 0], second.probabilities[folds == 0])
+    # Fold 0's labels are training data of the other folds: their models, hence predictions, move.
+    assert not np.array_equal(first.probabilities[folds != 0], second.probabilities[folds != 0])
+
+
+def test_frames_folds_end_to_end(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    encoded: list[str] = []
+    encode = frame_sentences.encode_sentences
+
+    def counted(tokenizer, encoder, sentences: list[str], **kwargs) -> np.ndarray:
+        encoded.extend(sentences)
+        return encode(tokenizer, encoder, sentences, **kwargs)
+
+    monkeypatch.setattr(frame_sentences, "encode_sentences", counted)
+    config = _config(tmp_path, tiny_model_dir)
+    build_dataset(config)
+    sets = [f"name={config.name}", f"data.path={SAMPLE}", f"data.output_dir={tmp_path / 'dataset'}"]
+    sets += [f"output_dir={tmp_path / 'model'}", f"model.base={tiny_model_dir}", "model.max_length=64"]
+    sets += ["model.stride=16", "train.task=frames_attention", "train.epochs=3", "train.batch_size=8"]
+    sets += ["train.learning_rate=0.003", "train.min_label_count=2", "train.lexical_weight=0.5", "train.folds=3"]
+    (tmp_path / "frames.yaml").write_text("name: tiny-frames-folds\n", encoding="utf-8")
+    assert main(["train", "--config", str(tmp_path / "frames.yaml"), *(a for s in sets for a in ("--set", s))]) == 0
+    model = tmp_path / "model"
+    articles = {s: load_table(tmp_path / "dataset", "articles", s) for s in ("train", "dev")}
+    texts = [t for s in ("train", "dev") for t in articles[s]["text"]]
+    ids = [i for s in ("train", "dev") for i in articles[s]["id"]]
+    # Every sentence of every article encoded once, for the three folds and the refit.
+    assert len(encoded) == sum(len(split_units(Article(str(n), t), "sentence")) for n, t in enumerate(texts))
+
+    dev = json.loads((model / "dev_metrics.json").read_text())
+    cv = dev["cross_validated"]
+    assert cv["folds"] == 3 and len(cv["per_fold"]) == 3 and cv["groups"]["articles"] == len(ids)
+    assert sum(f["examples"] for f in cv["per_fold"]) == dev["refit"]["examples"] == len(ids)
+    for fold in cv["per_fold"]:
+        choice = fold["choices"]
+        assert 1 <= choice["epochs"] <= 3 and choice["lexical_weight"] in LEXICAL_WEIGHTS
+        assert "inner 2-fold cross-validation" in choice["made_on"]
+    assert dev["refit"]["lexical_weight"] == float(np.median([f["choices"]["lexical_weight"] for f in cv["per_fold"]]))
+    assert [c["choice"] for c in dev["choices"]] == ["epochs", "TF-IDF weight (train.lexical_weight)", "thresholds"]
+    meta = json.loads((model / "framelab.json").read_text())
+    assert meta["lexical_weight"] == dev["refit"]["lexical_weight"]
+    assert meta["thresholds"] == list(dev["choices"][2]["value"].values())
+    card = (model / "README.md").read_text()
+    assert "How the groups were made: by article" in card and "Choices made from data" in card
+
+    oof = load_out_of_fold(model)
+    assert sorted(oof.ids) == sorted(ids) and oof.groups == oof.ids and oof.labels == meta["labels"]
+    assert oof.fine_tuned is not None and oof.probabilities.shape == oof.targets.shape == (len(ids), len(oof.labels))
+    assert sorted(np.bincount(oof.folds).tolist()) == sorted(f["examples"] for f in cv["per_fold"])
+    assert AttentionPredictor(model).probabilities([TEXT]).shape == (1, len(meta["labels"]))

@@ -16,6 +16,7 @@ safetensors with their sizes in ``head.json``; nothing is pickled.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -84,8 +85,16 @@ def train_heads(
     weight_decay: float,
     batch_size: int,
     seed: int,
+    on_epoch: Callable[[int, int, FrameAttention], None] | None = None,
 ) -> list[FrameAttention]:
-    """``spec.heads`` heads trained with binary cross-entropy on the articles' sentence vectors and 0/1 ``targets``."""
+    """``spec.heads`` heads trained with binary cross-entropy on the articles' sentence vectors and 0/1 ``targets``.
+
+    ``on_epoch(head, epoch, module)`` is called after every epoch of every head
+    (both 0-based), the module in eval mode, so a caller can read the heads of
+    every epoch count from one run: the heads draw no random number while it
+    runs, and nothing decays with the epoch count, so the heads after ``e``
+    epochs are those that ``epochs=e`` trains.
+    """
     vectors, lengths = _stacked(articles, spec.input_size)
     starts = np.concatenate([[0], np.cumsum(lengths)])
     gold = torch.from_numpy(np.asarray(targets, dtype=np.float32))
@@ -96,7 +105,7 @@ def train_heads(
         head = FrameAttention(spec)
         optimiser = torch.optim.AdamW(head.parameters(), lr=learning_rate, weight_decay=weight_decay)
         head.train()
-        for _ in range(epochs):
+        for epoch in range(epochs):
             for batch in torch.randperm(len(articles), generator=order).split(batch_size):
                 rows = torch.cat([torch.arange(starts[i], starts[i + 1]) for i in batch.tolist()])
                 logits, _ = head(vectors[rows], [lengths[i] for i in batch.tolist()])
@@ -104,6 +113,9 @@ def train_heads(
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
+            if on_epoch is not None:
+                on_epoch(k, epoch, head.eval())
+                head.train()
         heads.append(head.eval())
     return heads
 

@@ -38,6 +38,10 @@ class OutOfFold:
     fine_tuned: np.ndarray | None = None
     #: Each unit's ``(start, end)`` in its article, where a finer member's units must be found inside an ensemble's (unit-level models, span taggers); else ``None``.
     offsets: np.ndarray | None = None
+    #: Each example's group, the unit a bootstrap resamples and the folds never split: its article for
+    #: ``frames_attention``, its story for ``fnc1``; ``None`` in files of runs that did not save it (the
+    #: article of an id ``<article>#<unit>`` is the part before the ``#``).
+    groups: list[str] | None = None
 
 
 def out_of_fold_bytes(oof: OutOfFold) -> bytes:
@@ -51,10 +55,10 @@ def out_of_fold_bytes(oof: OutOfFold) -> bytes:
         tensors["fine_tuned"] = oof.fine_tuned.astype(np.float32)
     if oof.offsets is not None:
         tensors["offsets"] = oof.offsets.astype(np.int64)
-    return save(
-        tensors,
-        metadata={"ids": json.dumps(oof.ids, ensure_ascii=False), "labels": json.dumps(oof.labels, ensure_ascii=False)},
-    )
+    metadata = {"ids": json.dumps(oof.ids, ensure_ascii=False), "labels": json.dumps(oof.labels, ensure_ascii=False)}
+    if oof.groups is not None:
+        metadata["groups"] = json.dumps(oof.groups, ensure_ascii=False)
+    return save(tensors, metadata=metadata)
 
 
 def load_out_of_fold(model_dir: str | Path) -> OutOfFold:
@@ -80,4 +84,5 @@ def load_out_of_fold(model_dir: str | Path) -> OutOfFold:
         probabilities=arrays["probabilities"].astype(np.float64),
         fine_tuned=arrays["fine_tuned"].astype(np.float64) if "fine_tuned" in arrays else None,
         offsets=arrays.get("offsets"),
+        groups=json.loads(metadata["groups"]) if "groups" in metadata else None,
     )

@@ -11,16 +11,29 @@ FNC-1: a folder with ``*stances*.csv`` (``Headline,Body ID,Stance``) and
 (id = Body ID), read and cut into sentences once; its headlines ride along as
 :class:`~framelab.types.StancePair` records (stances agree / disagree /
 discuss / unrelated), which ``framelab data`` stores in a ``pairs`` table
-that names the body. The dataset split is drawn over bodies, so no body is
-in two splits. Problems name the file, the CSV row (header = row 1) and the
-line the row starts on.
+that names the body. Problems name the file, the CSV row (header = row 1) and
+the line the row starts on.
+
+FNC-1 pairs many headlines with one body and one headline with many bodies, so
+a split by body alone shares every headline between train and dev. Splits and
+folds are therefore drawn by *story* (:func:`fnc1_stories`): the connected
+components of the bipartite headline–body graph whose edges are the related
+pairs (agree / disagree / discuss). A story's headlines and bodies all land on
+one side; an unrelated pair whose headline and body land on different sides
+is dropped from both (:func:`place_headlines`), since keeping it would show
+one side's headline or body to the other.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from framelab.errors import DataError, Problem, ProblemLog
 from framelab.readers.common import id_problem, is_empty_text, walk_files
@@ -253,3 +266,112 @@ def read_fnc1_pair_inputs(files: list[Path], log: ProblemLog) -> list[Article]:
         Article(f"{body_id}#{p.row}", bodies[body_id][0], stance_target=p.headline, stance=p.stance, source=p.source)
         for body_id, p in pairs
     ]
+
+
+@dataclass
+class Stories:
+    """The FNC-1 stories of a list of pairs (see the module docstring): which story each pair's headline and body is in.
+
+    Every body belongs to one story, and so does every headline; a headline or
+    body with no related pair is a story of its own.
+    """
+
+    #: Story of each pair's headline, and of each pair's body (indices into ``names``).
+    of_headline: np.ndarray
+    of_body: np.ndarray
+    #: ``story-<smallest Body ID>`` for a story that holds bodies, ``headline-<n>`` for a lone headline.
+    names: list[str]
+
+    def body_story_names(self) -> list[str]:
+        """Each pair's group: the name of its body's story (an unrelated pair joins two stories; its body's counts)."""
+        return [self.names[s] for s in self.of_body]
+
+    def sizes(self) -> dict[str, int]:
+        """Pairs per story that holds bodies (a pair counted in its body's story); lone headlines have none."""
+        return dict(Counter(self.body_story_names()))
+
+
+def fnc1_stories(headlines: Sequence[str], body_ids: Sequence[str], related: Sequence[bool]) -> Stories:
+    """The stories of pairs given as parallel lists: the connected components over the related pairs (union–find)."""
+    parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def root(node: tuple[str, str]) -> tuple[str, str]:
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for headline, body, rel in zip(headlines, body_ids, related):
+        a, b = root(("h", headline)), root(("b", body))
+        if rel and a != b:
+            parent[a] = b
+    head_roots = [root(("h", h)) for h in headlines]
+    body_roots = [root(("b", b)) for b in body_ids]
+    smallest: dict[tuple[str, str], str] = {}
+    for r, body in zip(body_roots, body_ids):
+        smallest[r] = min(smallest.get(r, body), body)
+    names = [f"story-{smallest[r]}" for r in sorted(smallest, key=lambda r: smallest[r])]
+    lone = sorted({r for r in head_roots if r not in smallest}, key=lambda r: r[1])
+    names += [f"headline-{n}" for n in range(len(lone))]
+    index = {r: i for i, r in enumerate([*sorted(smallest, key=lambda r: smallest[r]), *lone])}
+    return Stories(
+        np.array([index[r] for r in head_roots], dtype=np.int64),
+        np.array([index[r] for r in body_roots], dtype=np.int64),
+        names,
+    )
+
+
+def place_headlines(stories: Stories, body_side: Sequence[int]) -> np.ndarray:
+    """The side (split or fold, as integers) of each pair's headline, given the side of each pair's body.
+
+    A story that holds bodies is on its bodies' side (the caller deals whole
+    stories); a lone headline goes where most of its pairs' bodies are (ties:
+    the smaller side), so it loses the fewest pairs. A pair is kept where its
+    headline's side equals its body's.
+    """
+    body_side = np.asarray(body_side, dtype=np.int64)
+    side: dict[int, int] = {}
+    for story, where in zip(stories.of_body.tolist(), body_side.tolist()):
+        if side.setdefault(story, where) != where:
+            raise ValueError(f"{stories.names[story]} has bodies on two sides; deal whole stories")
+    votes: dict[int, Counter] = {}
+    for story, where in zip(stories.of_headline.tolist(), body_side.tolist()):
+        if story not in side:
+            votes.setdefault(story, Counter())[where] += 1
+    for story, count in votes.items():
+        side[story] = min(count, key=lambda where: (-count[where], where))
+    return np.array([side[s] for s in stories.of_headline.tolist()], dtype=np.int64)
+
+
+def story_groups(articles: list[Article]) -> dict[str, str] | None:
+    """Body ID → story name for a pair corpus (FNC-1): the groups the dataset split deals; ``None`` without pairs."""
+    pairs = [(p.headline, a.id, p.stance) for a in articles for p in a.pairs or []]
+    if not pairs:
+        return None
+    stories = fnc1_stories(
+        [h for h, _, _ in pairs], [b for _, b, _ in pairs], [s not in (None, "unrelated") for *_, s in pairs]
+    )
+    return dict(zip([b for _, b, _ in pairs], stories.body_story_names()))
+
+
+def pairs_within_splits(articles: list[Article], assignment: dict[str, str]) -> tuple[set[int], dict]:
+    """The pairs (by :attr:`StancePair.index`) whose headline and body share a split, and counts for ``stats.json``.
+
+    ``assignment`` is each body's split, drawn over whole stories
+    (:func:`story_groups`); a lone headline goes where most of its bodies are.
+    """
+    order = ("train", "dev", "test")
+    pairs = [(p, a.id) for a in articles for p in a.pairs or []]
+    stories = fnc1_stories(
+        [p.headline for p, _ in pairs], [b for _, b in pairs], [p.stance not in (None, "unrelated") for p, _ in pairs]
+    )
+    body_side = [order.index(assignment[b]) for _, b in pairs]
+    kept = place_headlines(stories, body_side) == np.asarray(body_side)
+    sizes = stories.sizes()  # the stories that hold bodies, those the split deals
+    counts = {
+        "stories": len(sizes),
+        "largest_story_pairs": max(sizes.values(), default=0),
+        "pairs_dropped_across_splits": int((~kept).sum()),
+    }
+    return {p.index for (p, _), keep in zip(pairs, kept) if keep}, counts

@@ -1,11 +1,13 @@
 """FNC-1 pairs out of a dataset folder: each body once (with its sentences), each pair naming its body.
 
 ``framelab data`` with ``data.format: fnc1`` writes the bodies as articles
-(their sentences as units) and the pairs in ``pairs/`` (:mod:`framelab.dataset`).
+(their sentences as units) and the pairs in ``pairs/`` (:mod:`framelab.dataset`),
+split by story (:mod:`framelab.readers.stance`).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +50,32 @@ def load_pairs(dataset_dir: Path, split: str) -> PairSplit:
     return PairSplit(
         pair_ids, list(pairs["headline"]), body_of, list(pairs["stance"]), body_ids, list(articles["text"]), sentences
     )
+
+
+def pool(first: PairSplit, second: PairSplit) -> PairSplit:
+    """The pairs and bodies of both splits, in order (the bodies of a dataset's splits never overlap)."""
+    return PairSplit(
+        first.pair_ids + second.pair_ids,
+        first.headlines + second.headlines,
+        np.concatenate([first.body_of, second.body_of + len(first.body_ids)]),
+        first.stances + second.stances,
+        first.body_ids + second.body_ids,
+        first.body_texts + second.body_texts,
+        first.body_sentences + second.body_sentences,
+    )
+
+
+def load_pooled(dataset_dir: Path) -> PairSplit:
+    """The pairs of the train split and, when the dataset has one, the dev split (a k-fold run deals them anew).
+
+    A dataset built with ``data.dev_fraction: 0`` has no dev split and, so, drops
+    no pair at the split: every pair of the corpus reaches the folds.
+    """
+    dataset_dir = Path(dataset_dir)
+    marker = dataset_dir / "pairs" / "dataset_dict.json"
+    splits = json.loads(marker.read_text(encoding="utf-8"))["splits"] if marker.is_file() else ["train"]
+    train = load_pairs(dataset_dir, "train")
+    return pool(train, load_pairs(dataset_dir, "dev")) if "dev" in splits else train
 
 
 def load_pair_split(dataset_dir: Path, split: str, labels: list[str] | None = None) -> tuple[TaskData, list[str]]:

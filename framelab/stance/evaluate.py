@@ -118,27 +118,85 @@ def summarize_evaluation(metrics: dict) -> str:
 
 
 def summarize_training(dev_metrics: dict) -> str:
-    """The dev line ``framelab train`` prints."""
+    """The dev (or out-of-fold) line ``framelab train`` prints."""
     st = dev_metrics["stance"]
     per = ", ".join(f"{n} {st['per_label'][n]['f1']:.3f}" for n in FNC1_LABELS)
+    where = "dev"
+    if "cross_validated" in dev_metrics:
+        cv = dev_metrics["cross_validated"]
+        where = f"out of fold ({cv['folds']} folds by story, {dev_metrics['n_dev_pairs']} pairs)"
     return (
-        f"dev FNC-1 relative score {st['fnc_relative']:.4f}, macro-F1 {st['macro_f1']:.4f} (F1: {per}); "
-        f"relatedness accuracy {dev_metrics['relatedness_accuracy']:.4f}; trained in {dev_metrics['train_runtime_seconds']:.0f} s"
+        f"{where} FNC-1 relative score {st['fnc_relative']:.4f}, macro-F1 {st['macro_f1']:.4f} (F1: {per}); "
+        f"relatedness accuracy {dev_metrics['relatedness_accuracy']:.4f}; "
+        f"trained in {dev_metrics['train_runtime_seconds']:.0f} s"
     )
 
 
-def card_metrics(dev_metrics: dict, config: Config) -> str:
-    """The dev section of the model card."""
-    st = dev_metrics["stance"]
-    lines = [
-        f"Dev split by body ({dev_metrics['n_dev_pairs']} pairs): FNC-1 relative score {st['fnc_relative']:.4f}, macro-F1 {st['macro_f1']:.4f}, "
-        f"accuracy {st['accuracy']:.4f}; relatedness accuracy {dev_metrics['relatedness_accuracy']:.4f}.",
-        "",
-        "| class | precision | recall | F1 | support |",
-        "|---|---:|---:|---:|---:|",
-    ]
+def _class_table(st: dict) -> list[str]:
+    lines = ["| class | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
     lines += [
         f"| {n} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |"
         for n, s in st["per_label"].items()
     ]
-    return "\n".join(lines)
+    return lines
+
+
+def choices_lines(dev_metrics: dict) -> list[str]:
+    """The card's list of the choices made from data, each with the data it was made on."""
+    lines = ["", "Choices made from data:", ""]
+    lines += [f"- {c['choice']}: {c['value']:g}, {c['made_on']}." for c in dev_metrics.get("choices", [])]
+    for fold in dev_metrics.get("cross_validated", {}).get("per_fold", []):
+        epochs = fold["choices"]["stage_two_epochs"]
+        lines.append(f"- fold {fold['fold']}, stage-2 epochs: {epochs['value']:g}, {epochs['made_on']}.")
+    return lines
+
+
+def _folds_card(dev_metrics: dict) -> list[str]:
+    cv, st = dev_metrics["cross_validated"], dev_metrics["stance"]
+    g = cv["groups"]
+    lines = [
+        f"{cv['folds']}-fold cross-validation by story over the train and dev pairs (seed {cv['seed']}). "
+        f"How the groups were made: {g['how']}. {g['stories']} stories, the largest with {g['largest_story_pairs']} "
+        f"pairs; the folds keep {g['pairs_kept']} of {g['pairs']} pairs ({g['unrelated_pairs_dropped']} unrelated "
+        f"pairs dropped; per fold: {', '.join(map(str, g['pairs_per_fold']))}).",
+        "",
+        f"Over every out-of-fold pair: FNC-1 relative score {st['fnc_relative']:.4f}, macro-F1 {st['macro_f1']:.4f}, "
+        f"accuracy {st['accuracy']:.4f}; relatedness accuracy {dev_metrics['relatedness_accuracy']:.4f}.",
+        "",
+        *_class_table(st),
+        "",
+        "| fold | pairs | stories | relative score | macro-F1 | F1 disagree | stage-2 epochs |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for f in cv["per_fold"]:
+        s = f["stance"]
+        lines.append(
+            f"| {f['fold']} | {f['pairs']} | {f['stories']} | {s['fnc_relative']:.4f} | {s['macro_f1']:.4f} | "
+            f"{s['per_label']['disagree']['f1']:.3f} | {f['choices']['stage_two_epochs']['value']:g} |"
+        )
+    lines += [
+        f"| mean ± std | | | {cv['fnc_relative']['mean']:.4f} ± {cv['fnc_relative']['std']:.4f} | "
+        f"{cv['macro_f1']['mean']:.4f} ± {cv['macro_f1']['std']:.4f} | "
+        f"{cv['per_label_f1']['disagree']['mean']:.3f} ± {cv['per_label_f1']['disagree']['std']:.3f} | |",
+        "",
+        f"The saved model is refit on all {dev_metrics['refit']['pairs']} pairs of the train and dev splits for "
+        f"{dev_metrics['refit']['epochs']:g} epochs. The out-of-fold probabilities, with each pair's story as its "
+        "group, are in `out_of_fold.safetensors`.",
+    ]
+    return lines
+
+
+def card_metrics(dev_metrics: dict, config: Config) -> str:
+    """The dev (or cross-validated) section of the model card, with the choices made from data."""
+    st = dev_metrics["stance"]
+    if "cross_validated" in dev_metrics:
+        return "\n".join(_folds_card(dev_metrics) + choices_lines(dev_metrics))
+    split = dev_metrics.get("dev_split", "by body")
+    lines = [
+        f"Dev split {split} ({dev_metrics['n_dev_pairs']} pairs): FNC-1 relative score {st['fnc_relative']:.4f}, "
+        f"macro-F1 {st['macro_f1']:.4f}, accuracy {st['accuracy']:.4f}; "
+        f"relatedness accuracy {dev_metrics['relatedness_accuracy']:.4f}.",
+        "",
+        *_class_table(st),
+    ]
+    return "\n".join(lines + choices_lines(dev_metrics))

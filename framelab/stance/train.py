@@ -15,24 +15,51 @@ The folder holds the cross-encoder (the shared trainer writes it), the
 relatedness stage and a copy of the sentence encoder (:class:`StageOne`), so
 ``framelab score`` needs nothing else. Dev figures are of the whole pipeline:
 stage 2 decides the pairs stage 1 calls related.
+
+With ``train.folds`` K (:func:`train_fnc1_folds`), the pairs of the train and
+dev splits are dealt into K folds by story (:mod:`framelab.stance.folds`). For
+each fold, stage 1 is fitted on the other folds, and stage 2 is fine-tuned on
+the other folds less one, the inner fold (the next one round), whose related
+pairs choose its epoch count by macro-F1; then the fold's pairs are predicted.
+Neither a fold's model nor its choices see the fold's labels. The out-of-fold
+predictions give figures per fold and over every kept pair and are saved
+(:mod:`framelab.models.out_of_fold`, each pair's story as its group); the saved
+model is refit on every pair of the two splits for the median chosen epoch
+count. Every sentence and headline is embedded once for all folds and the refit.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import logging
+import math
+import shutil
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from datasets import Dataset
-from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding, TrainerCallback
+from transformers import (
+    AutoModelForSequenceClassification,
+    DataCollatorWithPadding,
+    TrainerCallback,
+    set_seed,
+)
 
 from framelab.config import Config
-from framelab.encoding import encode
+from framelab.encoding import activate, encode
+from framelab.errors import ConfigError
 from framelab.eval.scores import single_label_scores, stance_scores
-from framelab.stance.data import FNC1_LABELS, RELATED, load_pairs
+from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, out_of_fold_bytes
+from framelab.stance.data import FNC1_LABELS, RELATED, PairSplit, load_pairs, load_pooled, pool
 from framelab.stance.features import Bodies, SentenceEncoder, StageOne, Tfidf, pair_features
+from framelab.stance.folds import StoryFolds, story_folds
 from framelab.train.trainer import (
+    FineTuned,
     FineTuning,
     TrainResult,
     fine_tune,
@@ -41,12 +68,17 @@ from framelab.train.trainer import (
     model_meta,
     prediction_logits,
     start,
+    work_folder,
 )
+
+log = logging.getLogger(__name__)
 
 #: Body sentences closest to the headline given to the cross-encoder.
 STAGE_TWO_TOP_K = 5
 #: Exponent of the inverse class frequency in stage 2's loss weights (0: plain cross-entropy).
 CLASS_WEIGHT_POWER = 0.5
+#: Where stage 1's relatedness threshold comes from: it is not tuned.
+THRESHOLD_SOURCE = "fixed at 0.5 (StageOne.fit's default), not tuned on data"
 
 
 def class_weights(labels: np.ndarray, n_classes: int, power: float) -> torch.Tensor:
@@ -82,6 +114,43 @@ def pipeline_labels(related_prob: np.ndarray, threshold: float, stage_two_logits
     ]
 
 
+def pair_probabilities(related_prob: np.ndarray, threshold: float, stage_two_logits: np.ndarray) -> np.ndarray:
+    """Probabilities in :data:`FNC1_LABELS` order, as :class:`framelab.stance.predictor.FncPredictor` gives them.
+
+    P(unrelated) = 1 − P(related); a pair stage 1 calls related gives each
+    related class P(related) × its stage-2 probability, any other pair
+    P(related) / 3 each.
+    """
+    columns = [FNC1_LABELS.index(n) for n in RELATED]
+    probs = np.zeros((len(related_prob), len(FNC1_LABELS)))
+    probs[:, FNC1_LABELS.index("unrelated")] = 1.0 - related_prob
+    probs[:, columns] = (related_prob / len(RELATED))[:, None]
+    chosen = np.flatnonzero(related_prob >= threshold)
+    if len(chosen):
+        stage_two = activate(np.asarray(stage_two_logits[chosen], dtype=np.float64), multi_label=False)
+        probs[np.ix_(chosen, columns)] = related_prob[chosen, None] * stage_two
+    return probs
+
+
+def pipeline_figures(
+    predicted: list[str], gold: list[str], related_prob: np.ndarray, threshold: float, stage_two_logits: np.ndarray
+) -> dict:
+    """FNC-1 figures of the whole pipeline, and stage 2's own on the gold-related pairs (its logits there)."""
+    related_gold = np.array([g != "unrelated" for g in gold])
+    on_related = np.flatnonzero(related_gold)
+    return {
+        "stance": stance_scores(predicted, gold, FNC1_LABELS),
+        "confusion_matrix": {
+            "labels": FNC1_LABELS,
+            "rows_gold_columns_predicted": confusion(predicted, gold, FNC1_LABELS),
+        },
+        "relatedness_accuracy": float(np.mean((related_prob >= threshold) == related_gold)),
+        "stage_two_on_gold_related": single_label_scores(
+            stage_two_logits[on_related].argmax(axis=1), np.array([RELATED.index(gold[i]) for i in on_related]), RELATED
+        ),
+    }
+
+
 def _stage_two_dataset(
     tokenizer, headlines: list[str], segments: list[str], labels: list[int], max_length: int
 ) -> Dataset:
@@ -89,39 +158,74 @@ def _stage_two_dataset(
     return Dataset.from_dict({**encoded.features, "labels": labels})
 
 
-def train_fnc1(config: Config, *, resume: bool = False, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
-    """Train both stages on the dataset of ``config`` and write the model folder."""
-    t = config.train
-    base, _ = start(config)
-    started = time.perf_counter()
-    train, dev = load_pairs(config.dataset_dir, "train"), load_pairs(config.dataset_dir, "dev")
-    encoder = SentenceEncoder(base, batch_size=t.eval_batch_size)
-    tfidf = Tfidf.fit(train.body_texts + list(dict.fromkeys(train.headlines)))
-    train_bodies = Bodies.build(train.body_texts, train.body_sentences, tfidf, encoder)
-    dev_bodies = Bodies.build(dev.body_texts, dev.body_sentences, tfidf, encoder)
-    x_train, seg_train = pair_features(
-        train.headlines, train.body_of, train_bodies, tfidf, encoder, top_k=STAGE_TWO_TOP_K
-    )
-    x_dev, seg_dev = pair_features(dev.headlines, dev.body_of, dev_bodies, tfidf, encoder, top_k=STAGE_TWO_TOP_K)
-    related_train = np.array([s != "unrelated" for s in train.stances])
-    related_dev = np.array([s != "unrelated" for s in dev.stances])
-    stage_one = StageOne.fit(tfidf, x_train, related_train, encoder_dir=base, top_k=STAGE_TWO_TOP_K, seed=t.seed)
-    p_dev = stage_one.related_probability(x_dev)
-    stage_one_seconds = time.perf_counter() - started
-    del encoder, train_bodies, dev_bodies
+class EmbeddingCache:
+    """The sentence encoder behind a memory: each distinct text is embedded once, repeats are answered from memory.
 
-    tokenizer = load_tokenizer(config, base)
-    tr = np.flatnonzero(related_train)
-    # Stage 2's own dev set: the gold-related dev pairs (its selection measure), then the pairs stage 1 wrongly calls related.
-    dv = np.flatnonzero(related_dev)
-    extra = np.flatnonzero(~related_dev & (p_dev >= stage_one.threshold))
-    y_train = np.array([RELATED.index(train.stances[i]) for i in tr])
-    y_dev = [RELATED.index(dev.stances[i]) for i in dv]
-    ml = config.model.max_length
-    train_ds = _stage_two_dataset(
-        tokenizer, [train.headlines[i] for i in tr], [seg_train[i] for i in tr], y_train.tolist(), ml
+    Every fold and the refit of a k-fold run share one, so the frozen encoder
+    runs once over the corpus's sentences and headlines.
+    """
+
+    def __init__(self, encoder: SentenceEncoder):
+        self.encoder = encoder
+        self.vectors: dict[str, np.ndarray] = {}
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """One unit-length row per text, in input order."""
+        new = [t for t in dict.fromkeys(texts) if t not in self.vectors]
+        if new:
+            self.vectors.update(zip(new, self.encoder.embed(new)))
+        if not texts:
+            return self.encoder.embed([])
+        return np.stack([self.vectors[t] for t in texts])
+
+
+def fit_relatedness(
+    data: PairSplit, train_rows: np.ndarray, encoder, *, base: str, seed: int
+) -> tuple[StageOne, np.ndarray, list[str]]:
+    """Stage 1 fitted on the pairs at ``train_rows`` (TF-IDF on their bodies and headlines).
+
+    Also returns the features and stage-2 segments of every pair of ``data``.
+    """
+    bodies_used = sorted(set(data.body_of[train_rows].tolist()))
+    tfidf = Tfidf.fit(
+        [data.body_texts[b] for b in bodies_used] + list(dict.fromkeys(data.headlines[i] for i in train_rows))
     )
-    dev_ds = _stage_two_dataset(tokenizer, [dev.headlines[i] for i in dv], [seg_dev[i] for i in dv], y_dev, ml)
+    bodies = Bodies.build(data.body_texts, data.body_sentences, tfidf, encoder)
+    features, segments = pair_features(data.headlines, data.body_of, bodies, tfidf, encoder, top_k=STAGE_TWO_TOP_K)
+    related = np.array([s != "unrelated" for s in data.stances])
+    stage_one = StageOne.fit(
+        tfidf, features[train_rows], related[train_rows], encoder_dir=base, top_k=STAGE_TWO_TOP_K, seed=seed
+    )
+    return stage_one, features, segments
+
+
+def fit_stage_two(
+    config: Config,
+    tokenizer,
+    base: str,
+    data: PairSplit,
+    segments: list[str],
+    train_rows: np.ndarray,
+    dev_rows: np.ndarray | None,
+    *,
+    work: Path | None = None,
+    resume: bool = False,
+    callbacks: list[TrainerCallback] | None = None,
+) -> FineTuned:
+    """Fine-tune the cross-encoder on the related pairs at ``train_rows``.
+
+    The epoch is chosen by macro-F1 on the pairs at ``dev_rows``; without them
+    it trains the configured epochs.
+    """
+    t, ml = config.train, config.model.max_length
+    y_train = np.array([RELATED.index(data.stances[i]) for i in train_rows])
+    y_dev = [RELATED.index(data.stances[i]) for i in dev_rows] if dev_rows is not None else []
+
+    def dataset(rows: np.ndarray, labels: list[int]) -> Dataset:
+        return _stage_two_dataset(tokenizer, [data.headlines[i] for i in rows], [segments[i] for i in rows], labels, ml)
+
+    # The head starts from the same draw whatever ran before: a fold's run depends only on its own data.
+    set_seed(t.seed)
     model = AutoModelForSequenceClassification.from_pretrained(
         base,
         num_labels=len(RELATED),
@@ -141,40 +245,48 @@ def train_fnc1(config: Config, *, resume: bool = False, callbacks: list[TrainerC
 
     job = FineTuning(
         model=model,
-        train_dataset=train_ds,
-        dev_dataset=dev_ds,
+        train_dataset=dataset(train_rows, y_train.tolist()),
+        dev_dataset=dataset(dev_rows, y_dev) if dev_rows is not None else None,
         collator=DataCollatorWithPadding(
             tokenizer, padding="max_length" if t.pad_to_max_length else "longest", max_length=ml
         ),
         loss=weighted_loss(class_weights(y_train, len(RELATED), CLASS_WEIGHT_POWER)) if CLASS_WEIGHT_POWER else None,
-        compute_metrics=compute_metrics,
+        compute_metrics=compute_metrics if dev_rows is not None else None,
         metric="macro_f1",
     )
-    run = fine_tune(config, tokenizer, job, resume=resume, callbacks=callbacks)
+    return fine_tune(config, tokenizer, job, work=work, resume=resume, callbacks=callbacks)
 
-    logits = np.zeros((len(dev.headlines), len(RELATED)))
-    logits[dv] = run.dev_logits
-    if len(extra):
-        extra_ds = _stage_two_dataset(
-            tokenizer, [dev.headlines[i] for i in extra], [seg_dev[i] for i in extra], [0] * len(extra), ml
+
+def stage_two_logits(run: FineTuned, tokenizer, data: PairSplit, segments: list[str], rows: np.ndarray, ml: int):
+    """The fine-tuned cross-encoder's logits on the pairs at ``rows``."""
+    if not len(rows):
+        return np.zeros((0, len(RELATED)))
+    run.trainer.compute_metrics = None  # its measure is for its own dev pairs only
+    ds = _stage_two_dataset(
+        tokenizer, [data.headlines[i] for i in rows], [segments[i] for i in rows], [0] * len(rows), ml
+    )
+    return prediction_logits(run.trainer.predict(ds).predictions)
+
+
+def _split_note(dataset_dir: Path) -> str:
+    """How the dataset's dev split was drawn, from its ``stats.json``."""
+    stats_path = Path(dataset_dir) / "stats.json"
+    stats = json.loads(stats_path.read_text(encoding="utf-8")) if stats_path.is_file() else {}
+    if "stories" in stats:
+        return (
+            f"by story ({stats['stories']['stories']} stories; "
+            f"{stats['stories']['pairs_dropped_across_splits']} unrelated pairs across splits dropped)"
         )
-        run.trainer.compute_metrics = None  # its measure is for the gold-related dev pairs only
-        logits[extra] = prediction_logits(run.trainer.predict(extra_ds).predictions)
-    predicted = pipeline_labels(p_dev, stage_one.threshold, logits)
-    gold = list(dev.stances)
-    dev_metrics = {
-        "stance": stance_scores(predicted, gold, FNC1_LABELS),
-        "confusion_matrix": {
-            "labels": FNC1_LABELS,
-            "rows_gold_columns_predicted": confusion(predicted, gold, FNC1_LABELS),
-        },
-        "relatedness_accuracy": float(np.mean((p_dev >= stage_one.threshold) == related_dev)),
-        "stage_two_on_gold_related": single_label_scores(run.dev_logits.argmax(axis=1), np.asarray(y_dev), RELATED),
-        "n_dev_pairs": len(gold),
-        "n_train_pairs": len(train.headlines),
-        "stage_one_seconds": round(stage_one_seconds, 1),
-    }
-    meta = model_meta(
+    log.warning(
+        "%s was split by body (built before framelab split FNC-1 by story): every dev headline is also a training "
+        "headline, so the dev figures flatter the model; rebuild it with `framelab data`",
+        dataset_dir,
+    )
+    return "by body (headlines shared with train; rebuild the dataset to split by story)"
+
+
+def _meta(config: Config, stances: list[str | None], extra: dict | None = None):
+    return model_meta(
         config,
         task="fnc1",
         unit="article",
@@ -185,8 +297,277 @@ def train_fnc1(config: Config, *, resume: bool = False, callbacks: list[TrainerC
             "stage_two_labels": RELATED,
             "stage_two_top_k": STAGE_TWO_TOP_K,
             "class_weight_power": CLASS_WEIGHT_POWER,
-            "train_label_counts": {n: int(sum(s == n for s in train.stances)) for n in FNC1_LABELS},
+            "train_label_counts": {n: int(sum(s == n for s in stances)) for n in FNC1_LABELS},
+            **(extra or {}),
         },
     )
+
+
+def train_fnc1(config: Config, *, resume: bool = False, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
+    """Train both stages on the dataset of ``config`` and write the model folder (with ``train.folds``: by story)."""
+    if config.train.folds:
+        if resume:
+            raise ConfigError("--resume continues one run; a k-fold run starts over (drop --resume or train.folds)")
+        return train_fnc1_folds(config, callbacks=callbacks)
+    t = config.train
+    base, _ = start(config)
+    split_note = _split_note(config.dataset_dir)
+    started = time.perf_counter()
+    train, dev = load_pairs(config.dataset_dir, "train"), load_pairs(config.dataset_dir, "dev")
+    encoder = SentenceEncoder(base, batch_size=t.eval_batch_size)
+    tfidf = Tfidf.fit(train.body_texts + list(dict.fromkeys(train.headlines)))
+    train_bodies = Bodies.build(train.body_texts, train.body_sentences, tfidf, encoder)
+    dev_bodies = Bodies.build(dev.body_texts, dev.body_sentences, tfidf, encoder)
+    x_train, seg_train = pair_features(
+        train.headlines, train.body_of, train_bodies, tfidf, encoder, top_k=STAGE_TWO_TOP_K
+    )
+    x_dev, seg_dev = pair_features(dev.headlines, dev.body_of, dev_bodies, tfidf, encoder, top_k=STAGE_TWO_TOP_K)
+    related_train = np.array([s != "unrelated" for s in train.stances])
+    related_dev = np.array([s != "unrelated" for s in dev.stances])
+    stage_one = StageOne.fit(tfidf, x_train, related_train, encoder_dir=base, top_k=STAGE_TWO_TOP_K, seed=t.seed)
+    p_dev = stage_one.related_probability(x_dev)
+    stage_one_seconds = time.perf_counter() - started
+    del encoder, train_bodies, dev_bodies
+
+    tokenizer = load_tokenizer(config, base)
+    # Stage 2 is judged on the gold-related dev pairs (its selection measure), then also predicts the pairs stage 1
+    # wrongly calls related. Both splits' pairs in one list, so the two runs of stage 2 index one table.
+    both = pool(train, dev)
+    segments = seg_train + seg_dev
+    tr = np.flatnonzero(related_train)
+    dv = len(train.headlines) + np.flatnonzero(related_dev)
+    run = fit_stage_two(config, tokenizer, base, both, segments, tr, dv, resume=resume, callbacks=callbacks)
+    logits = np.zeros((len(dev.headlines), len(RELATED)))
+    logits[related_dev] = run.dev_logits
+    extra = np.flatnonzero(~related_dev & (p_dev >= stage_one.threshold))
+    logits[extra] = stage_two_logits(
+        run, tokenizer, both, segments, len(train.headlines) + extra, config.model.max_length
+    )
+    predicted = pipeline_labels(p_dev, stage_one.threshold, logits)
+    gold = list(dev.stances)
+    dev_metrics = {
+        **pipeline_figures(predicted, gold, p_dev, stage_one.threshold, logits),
+        "n_dev_pairs": len(gold),
+        "n_train_pairs": len(train.headlines),
+        "dev_split": split_note,
+        "choices": [
+            {"choice": "relatedness threshold", "value": stage_one.threshold, "made_on": THRESHOLD_SOURCE},
+            {
+                "choice": "stage-2 epochs",
+                "value": run.best_epoch,
+                "made_on": f"macro-F1 on the {len(dv)} gold-related dev pairs (the dev split {split_note})",
+            },
+        ],
+        "stage_one_seconds": round(stage_one_seconds, 1),
+    }
     # The relatedness stage rides along as the folder's extra part (written inside the same atomic folder).
-    return finish(run, tokenizer, config, meta, dev_metrics, stage_one)
+    return finish(run, tokenizer, config, _meta(config, train.stances), dev_metrics, stage_one)
+
+
+@dataclass
+class FoldOutcome:
+    """One outer fold: its kept pairs' out-of-fold predictions and figures, and the choices made without them."""
+
+    #: Rows (into the pooled pairs) of the fold's kept pairs, in order.
+    rows: np.ndarray
+    probabilities: np.ndarray
+    predicted: list[str]
+    related_prob: np.ndarray
+    stage_two_logits: np.ndarray
+    #: Every choice made from data for this fold's model, with the data it was made on.
+    choices: dict
+    #: The fitted stage 1 (its coefficients are fitted on the training folds only).
+    stage_one: StageOne
+    seconds: float
+
+
+def _mean_std(values: list[float]) -> dict:
+    return {"mean": float(np.mean(values)), "std": float(np.std(values))}
+
+
+def epoch_choice_folds(config: Config) -> bool:
+    """Whether stage 2 has an epoch count to choose (more than one evaluation); if not, no inner fold is held out."""
+    return math.ceil(config.train.epochs) > 1
+
+
+def run_fold(
+    config: Config,
+    tokenizer,
+    base: str,
+    data: PairSplit,
+    folds: StoryFolds,
+    k: int,
+    encoder,
+    *,
+    work: Path,
+    callbacks: list[TrainerCallback] | None = None,
+) -> FoldOutcome:
+    """Train both stages without outer fold ``k`` (stage 2's epochs chosen on the inner fold); predict fold ``k``."""
+    t = config.train
+    started = time.perf_counter()
+    related = np.array([s != "unrelated" for s in data.stances])
+    training = folds.kept & (folds.folds != k)
+    rows = np.flatnonzero(folds.kept & (folds.folds == k))
+    stage_one, features, segments = fit_relatedness(data, np.flatnonzero(training), encoder, base=base, seed=t.seed)
+    p = stage_one.related_probability(features[rows])
+    outer_names = ", ".join(str(f) for f in range(t.folds) if f != k)
+    if epoch_choice_folds(config):
+        inner = (k + 1) % t.folds
+        dev_rows = np.flatnonzero(folds.kept & (folds.folds == inner) & related)
+        fit_rows = np.flatnonzero(training & (folds.folds != inner) & related)
+        made_on = (
+            f"macro-F1 over agree/disagree/discuss on the {len(dev_rows)} related pairs of inner fold {inner} "
+            f"({len(set(folds.groups[i] for i in dev_rows))} stories), the cross-encoder trained on the "
+            f"{len(fit_rows)} related pairs of the other training folds"
+        )
+    else:
+        dev_rows, fit_rows = None, np.flatnonzero(training & related)
+        made_on = f"train.epochs ({t.epochs:g}): one evaluation, nothing to choose, so no inner fold is held out"
+    run = fit_stage_two(config, tokenizer, base, data, segments, fit_rows, dev_rows, work=work, callbacks=callbacks)
+    logits = np.zeros((len(rows), len(RELATED)))
+    need = np.flatnonzero(related[rows] | (p >= stage_one.threshold))
+    logits[need] = stage_two_logits(run, tokenizer, data, segments, rows[need], config.model.max_length)
+    history = [
+        {"epoch": e["epoch"], "macro_f1": e["eval_macro_f1"]}
+        for e in run.trainer.state.log_history
+        if "eval_macro_f1" in e
+    ]
+    choices = {
+        "relatedness": {
+            "threshold": stage_one.threshold,
+            "threshold_made_on": THRESHOLD_SOURCE,
+            "fitted_on": f"the {int(training.sum())} kept pairs of folds {outer_names}",
+        },
+        "stage_two_epochs": {
+            "value": run.best_epoch if dev_rows is not None else float(t.epochs),
+            "made_on": made_on,
+            "macro_f1_by_epoch": history,
+        },
+    }
+    shutil.rmtree(run.work, ignore_errors=True)
+    return FoldOutcome(
+        rows,
+        pair_probabilities(p, stage_one.threshold, logits),
+        pipeline_labels(p, stage_one.threshold, logits),
+        p,
+        logits,
+        choices,
+        stage_one,
+        time.perf_counter() - started,
+    )
+
+
+def train_fnc1_folds(config: Config, *, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
+    """k folds by story over the train and dev pairs, figures from the out-of-fold predictions, then a refit."""
+    t = config.train
+    base, _ = start(config)
+    data = load_pooled(config.dataset_dir)
+    try:
+        folds = story_folds(data, t.folds, t.fold_assignment_seed)
+    except ValueError as exc:
+        raise ConfigError(f"train.folds {t.folds}: {exc} (FNC-1 stories); lower train.folds") from None
+    if epoch_choice_folds(config) and t.folds < 3:
+        raise ConfigError(
+            f"train.folds {t.folds} with train.epochs {t.epochs:g}: the stage-2 epoch count is chosen on an inner fold "
+            "of the training folds, which needs at least 3 folds; set train.folds to 3 or more, or train.epochs to 1"
+        )
+    groups = folds.summary()
+    if groups["largest_story_pairs"] > len(data.headlines) / t.folds:
+        log.warning(
+            "one story holds %d of %d pairs, more than a fold's share: its fold is larger than the others",
+            groups["largest_story_pairs"],
+            len(data.headlines),
+        )
+    started = time.perf_counter()
+    encoder = EmbeddingCache(SentenceEncoder(base, batch_size=t.eval_batch_size))
+    encoder.embed([s for body in data.body_sentences for s in body] + list(dict.fromkeys(data.headlines)))
+    embed_seconds = time.perf_counter() - started
+    tokenizer = load_tokenizer(config, base)
+    work, _ = work_folder(config, resume=False)
+    outcomes = [
+        run_fold(config, tokenizer, base, data, folds, k, encoder, work=work / f"fold-{k}", callbacks=callbacks)
+        for k in range(t.folds)
+    ]
+    rows = np.concatenate([o.rows for o in outcomes])
+    order = np.argsort(rows, kind="stable")
+    rows = rows[order]
+    gold = [data.stances[i] for i in rows]
+    predicted = [p for o in outcomes for p in o.predicted]
+    predicted = [predicted[i] for i in order]
+    probabilities = np.concatenate([o.probabilities for o in outcomes])[order]
+    related_prob = np.concatenate([o.related_prob for o in outcomes])[order]
+    logits = np.concatenate([o.stage_two_logits for o in outcomes])[order]
+    threshold = outcomes[0].stage_one.threshold
+    per_fold = []
+    for k, o in enumerate(outcomes):
+        fold_gold = [data.stances[i] for i in o.rows]
+        per_fold.append(
+            {
+                "fold": k,
+                "pairs": len(o.rows),
+                "stories": len({folds.groups[i] for i in o.rows}),
+                **pipeline_figures(o.predicted, fold_gold, o.related_prob, threshold, o.stage_two_logits),
+                "choices": o.choices,
+                "seconds": round(o.seconds, 1),
+            }
+        )
+    stance = [f["stance"] for f in per_fold]
+    cross_validated = {
+        "folds": t.folds,
+        "seed": t.fold_assignment_seed,
+        "groups": groups,
+        "fnc_relative": _mean_std([s["fnc_relative"] for s in stance]),
+        "macro_f1": _mean_std([s["macro_f1"] for s in stance]),
+        "micro_f1": _mean_std([s["accuracy"] for s in stance]),
+        "per_label_f1": {n: _mean_std([s["per_label"][n]["f1"] for s in stance]) for n in FNC1_LABELS},
+        "per_fold": per_fold,
+    }
+    chosen = [o.choices["stage_two_epochs"]["value"] for o in outcomes]
+    epochs = float(np.median(chosen))
+    log.info(
+        "cross-validated over %d folds by story (%d of %d pairs kept): FNC-1 relative score %.3f ± %.3f, "
+        "macro-F1 %.3f ± %.3f; refitting on all %d pairs for %g epochs",
+        t.folds,
+        groups["pairs_kept"],
+        groups["pairs"],
+        cross_validated["fnc_relative"]["mean"],
+        cross_validated["fnc_relative"]["std"],
+        cross_validated["macro_f1"]["mean"],
+        cross_validated["macro_f1"]["std"],
+        len(data.headlines),
+        epochs,
+    )
+    refit_config = dataclasses.replace(config, train=dataclasses.replace(t, epochs=epochs))
+    every = np.arange(len(data.headlines))
+    stage_one, _, segments = fit_relatedness(data, every, encoder, base=base, seed=t.seed)
+    related = np.flatnonzero([s != "unrelated" for s in data.stances])
+    run = fit_stage_two(refit_config, tokenizer, base, data, segments, related, None, work=work, callbacks=callbacks)
+    dev_metrics = {
+        **pipeline_figures(predicted, gold, related_prob, threshold, logits),
+        "source": "out_of_fold",
+        "n_dev_pairs": len(rows),
+        "n_train_pairs": len(data.headlines),
+        "cross_validated": cross_validated,
+        "refit": {"epochs": epochs, "pairs": len(data.headlines), "examples": len(data.headlines)},
+        "choices": [
+            {"choice": "relatedness threshold", "value": stage_one.threshold, "made_on": THRESHOLD_SOURCE},
+            {
+                "choice": "stage-2 epochs",
+                "value": epochs,
+                "made_on": f"median of the {t.folds} folds' choices {chosen}, each made on its inner fold",
+            },
+        ],
+        "embed_seconds": round(embed_seconds, 1),
+    }
+    oof = OutOfFold(
+        [data.pair_ids[i] for i in rows],
+        FNC1_LABELS,
+        folds.folds[rows],
+        np.eye(len(FNC1_LABELS), dtype=np.int64)[[FNC1_LABELS.index(g) for g in gold]],
+        probabilities,
+        groups=[folds.groups[i] for i in rows],
+    )
+    meta = _meta(refit_config, data.stances, {"folds": t.folds})
+    return finish(
+        run, tokenizer, refit_config, meta, dev_metrics, stage_one, files={OUT_OF_FOLD_FILE: out_of_fold_bytes(oof)}
+    )

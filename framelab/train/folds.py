@@ -1,4 +1,4 @@
-"""k-fold by article: which fold each article falls in, and the figures the folds give.
+"""k-fold by article (or by any grouping): which fold each group falls in, and the figures the folds give.
 
 Every example of an article falls in the article's fold, so no fold's model
 ever sees a unit of an article it is judged on. Each fold is judged at
@@ -34,6 +34,30 @@ def assign_folds(ids: list[str], k: int, seed: int) -> np.ndarray:
     np.random.default_rng(seed).shuffle(articles)
     fold = {a: n % k for n, a in enumerate(articles)}
     return np.array([fold[article_of(i)] for i in ids])
+
+
+def assign_group_folds(groups: list[str], k: int, seed: int) -> np.ndarray:
+    """Each example's fold in ``0..k-1`` when examples come in groups of very different sizes (FNC-1 stories).
+
+    ``groups[i]`` is example ``i``'s group. Groups are shuffled by ``seed``,
+    then dealt largest first, each to the fold holding the fewest examples so
+    far (ties: the lower fold), so folds come out balanced by example count,
+    not by group count; the shuffle decides among groups of equal size.
+    """
+    sizes: dict[str, int] = {}
+    for g in groups:
+        sizes[g] = sizes.get(g, 0) + 1
+    if len(sizes) < k:
+        raise ValueError(f"{k} folds need at least {k} groups; the examples form {len(sizes)}")
+    order = sorted(sizes)
+    np.random.default_rng(seed).shuffle(order)
+    order.sort(key=lambda g: -sizes[g])
+    load = np.zeros(k, dtype=np.int64)
+    fold: dict[str, int] = {}
+    for g in order:
+        fold[g] = int(np.argmin(load))
+        load[fold[g]] += sizes[g]
+    return np.array([fold[g] for g in groups], dtype=np.int64)
 
 
 def concat(first: TaskData, second: TaskData) -> TaskData:
