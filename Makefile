@@ -25,7 +25,7 @@ export HF_HUB_OFFLINE      := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-mpnet data train eval baseline ensemble score demo demo-stance fnc1 bench-quality bench-blend bench-oof bench-spans bench-soak bench-speed bench-serve test test-slow test-real lint format
+.PHONY: help setup setup-mpnet data train eval baseline ensemble score demo demo-stance fnc1 bench-quality bench-blend bench-oof bench-kfold-tfidf bench-spans bench-soak bench-speed bench-serve test test-slow test-real lint format
 
 help: ## list every target
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
@@ -86,6 +86,9 @@ bench-blend: setup ## MODEL's dev figures with the TF-IDF model averaged in at s
 
 bench-oof: setup ## a --folds MODEL's out-of-fold predictions: threshold rules and TF-IDF weights, cross-validated, no training (seconds)
 	$(BIN)/python bench/oof_study.py --model $(MODEL) --weights 0 0.25 0.5 0.75 1
+
+bench-kfold-tfidf: setup ## the TF-IDF yardstick of a --folds run: k-fold by article on DATA, same folds (FOLDS=5, SEED=train.seed, 42)
+	$(BIN)/python bench/kfold_tfidf.py --data $(DATA) --folds $(or $(FOLDS),5) --seed $(or $(SEED),42)
 
 bench-spans: setup ## PTC v2 spans (SI) and span techniques (TC) beside lexicon / TF-IDF baselines; needs ../shared/data (long on CPU)
 	$(BIN)/framelab data --config configs/ptc.yaml
