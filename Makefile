@@ -60,7 +60,7 @@ ensemble: DATA = data/processed/semeval2023-lines
 ensemble: setup ## average the techniques models and span taggers MODELS on DATA's units (default: SemEval-2023 lines + sentences + spans) into ENSEMBLE; THRESHOLD_RULE=per_label_or_global THRESHOLD_STEP=0.01 for k-fold members
 	$(BIN)/framelab ensemble $(addprefix --model ,$(MODELS)) --data $(DATA) --threshold-rule $(THRESHOLD_RULE) --threshold-step $(THRESHOLD_STEP) --out $(ENSEMBLE)
 
-score: setup ## score INPUT with MODEL into OUT as FORMAT (jsonl|csv|html|semeval2023|semeval2020)
+score: setup ## score INPUT with MODEL into OUT as FORMAT (framelab score --help lists the formats)
 	$(BIN)/framelab score --model $(MODEL) --format $(FORMAT) --out $(OUT) $(INPUT)
 
 demo: setup ## sample corpus -> techniques + frames models -> reports -> scored article (about 4 min on 2 idle cores after set-up)
