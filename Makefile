@@ -25,7 +25,7 @@ export HF_HUB_OFFLINE      := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-mpnet data train eval baseline ensemble score demo demo-stance fnc1 bench-quality bench-blend bench-oof bench-spans bench-soak bench-speed bench-serve test test-slow test-real lint format
+.PHONY: help setup setup-mpnet data train eval baseline ensemble score demo demo-stance fnc1 bench-quality bench-blend bench-oof bench-kfold-tfidf bench-spans bench-soak bench-speed bench-serve test test-slow test-real lint format
 
 help: ## list every target
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
@@ -60,7 +60,7 @@ ensemble: DATA = data/processed/semeval2023-lines
 ensemble: setup ## average the techniques models and span taggers MODELS on DATA's units (default: SemEval-2023 lines + sentences + spans) into ENSEMBLE; THRESHOLD_RULE=per_label_or_global THRESHOLD_STEP=0.01 for k-fold members
 	$(BIN)/framelab ensemble $(addprefix --model ,$(MODELS)) --data $(DATA) --threshold-rule $(THRESHOLD_RULE) --threshold-step $(THRESHOLD_STEP) --out $(ENSEMBLE)
 
-score: setup ## score INPUT with MODEL into OUT as FORMAT (jsonl|csv|html|semeval2023|semeval2020)
+score: setup ## score INPUT with MODEL into OUT as FORMAT (framelab score --help lists the formats)
 	$(BIN)/framelab score --model $(MODEL) --format $(FORMAT) --out $(OUT) $(INPUT)
 
 demo: setup ## sample corpus -> techniques + frames models -> reports -> scored article (about 4 min on 2 idle cores after set-up)
@@ -86,6 +86,9 @@ bench-blend: setup ## MODEL's dev figures with the TF-IDF model averaged in at s
 
 bench-oof: setup ## a --folds MODEL's out-of-fold predictions: threshold rules and TF-IDF weights, cross-validated, no training (seconds)
 	$(BIN)/python bench/oof_study.py --model $(MODEL) --weights 0 0.25 0.5 0.75 1
+
+bench-kfold-tfidf: setup ## the TF-IDF yardstick of a --folds run: k-fold by article on DATA, same folds (FOLDS=5, SEED=train.seed, 42)
+	$(BIN)/python bench/kfold_tfidf.py --data $(DATA) --folds $(or $(FOLDS),5) --seed $(or $(SEED),42)
 
 bench-spans: setup ## PTC v2 spans (SI) and span techniques (TC) beside lexicon / TF-IDF baselines; needs ../shared/data (long on CPU)
 	$(BIN)/framelab data --config configs/ptc.yaml

@@ -24,7 +24,6 @@ from framelab.progress import no_progress_bars
 from framelab.score.shard import MERGE_FORMATS
 from framelab.score.writers import WRITERS
 from framelab.tasks import task_names
-from framelab.thresholds import DEFAULT_STEP as DEFAULT_THRESHOLD_STEP
 from framelab.thresholds import RULES as THRESHOLD_RULES
 
 log = logging.getLogger("framelab")
@@ -175,17 +174,45 @@ def _cmd_baseline(args: argparse.Namespace) -> None:
     print(f"metrics: {result.report_dir}/metrics.json")
 
 
+def _flow_yaml(value: object) -> str:
+    """``value`` as YAML flow text: JSON, but a float with an exponent gets a dot (YAML 1.1 reads 1e-05 as text)."""
+    if isinstance(value, float) and "e" in repr(value) and "." not in repr(value):
+        return repr(value).replace("e", ".0e")
+    if isinstance(value, list):
+        return f"[{', '.join(_flow_yaml(v) for v in value)}]"
+    return json.dumps(value)
+
+
+def _ensemble_overrides(args: argparse.Namespace) -> list[str]:
+    """The flags of ``framelab ensemble`` as ``--set`` overrides of the config fields they stand for."""
+    flags = {
+        "ensemble.models": args.model,
+        "ensemble.weights": args.weight,
+        "ensemble.threshold_rule": args.threshold_rule,
+        "ensemble.threshold_min_support": args.threshold_min_support,
+        "ensemble.threshold_step": args.threshold_step,
+        "data.output_dir": args.data,
+        "output_dir": args.out,
+    }
+    return [f"{key}={_flow_yaml(value)}" for key, value in flags.items() if value is not None]
+
+
 def _cmd_ensemble(args: argparse.Namespace) -> None:
+    from framelab.config import load_config
     from framelab.train.ensemble import build_ensemble, summary_rows
 
+    if args.config is None and (args.data is None or args.out is None):
+        raise ConfigError("give --config FILE (its ensemble: section), or --model (two or more), --data and --out")
+    config = load_config(args.config, [*args.overrides, *_ensemble_overrides(args)])
+    e = config.ensemble
     result = build_ensemble(
-        args.model,
-        args.data,
-        args.out,
-        weights=args.weight,
-        threshold_rule=args.threshold_rule,
-        min_support=args.threshold_min_support,
-        step=args.threshold_step,
+        e.models,
+        config.dataset_dir,
+        config.model_dir,
+        weights=e.weights,
+        threshold_rule=e.threshold_rule,
+        min_support=e.threshold_min_support,
+        step=e.threshold_step,
         force=args.force,
     )
     source = "out of fold" if result.dev_metrics["source"] == "out_of_fold" else "dev"
@@ -445,38 +472,48 @@ def build_parser() -> argparse.ArgumentParser:
         example="framelab ensemble --model models/semeval2023-lines --model models/semeval2023-spans --data data/processed/semeval2023-lines --out models/lines+spans",
     )
     p.add_argument(
+        "--config",
+        help="run config: its ensemble: section names the members and thresholds, its dataset folder the units, its "
+        "model folder the ensemble folder; each flag below overrides the field in brackets (framelab config lists "
+        "their defaults)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. ensemble.threshold_step=0.01 (repeatable)",
+    )
+    p.add_argument(
         "--model",
         action="append",
-        required=True,
-        help="techniques or spans model folder (repeat: two or more; the first sets the labels)",
+        help="techniques or spans model folder, two or more; the first sets the labels [ensemble.models]",
     )
     p.add_argument(
         "--data",
-        required=True,
-        help="dataset folder whose units the ensemble labels and whose dev split sets its threshold",
+        help="dataset folder whose units the ensemble labels and whose dev split sets its threshold [data.output_dir]",
     )
     p.add_argument(
-        "--weight", action="append", type=_finite_float, help="one weight per --model, in order (default: equal)"
+        "--weight", action="append", type=_finite_float, help="one weight per --model, in order [ensemble.weights]"
     )
     p.add_argument(
         "--threshold-rule",
-        default="global",
         choices=THRESHOLD_RULES,
-        help="how thresholds are tuned (framelab/thresholds.py); the per-label rules are meant for members trained with --folds (default: global)",
+        help="how thresholds are tuned (framelab/thresholds.py); the per-label rules are meant for members trained "
+        "with --folds [ensemble.threshold_rule]",
     )
     p.add_argument(
         "--threshold-min-support",
         type=int,
-        default=5,
-        help="per-label rules: labels with fewer positives keep the fallback threshold (default: 5)",
+        help="per-label rules: labels with fewer positives keep the fallback [ensemble.threshold_min_support]",
     )
     p.add_argument(
         "--threshold-step",
         type=float,
-        default=DEFAULT_THRESHOLD_STEP,
-        help=f"spacing of the threshold grid searched; 0.01 suits out-of-fold members (default: {DEFAULT_THRESHOLD_STEP})",
+        help="spacing of the threshold grid searched; 0.01 suits out-of-fold members [ensemble.threshold_step]",
     )
-    p.add_argument("--out", required=True, help="ensemble folder")
+    p.add_argument("--out", help="ensemble folder [output_dir]")
     _add_force(p, "ensemble folder")
     p.set_defaults(func=_cmd_ensemble)
 

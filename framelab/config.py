@@ -1,14 +1,16 @@
 """Typed run configuration read from YAML.
 
-A run file holds up to four sections (``data``, ``model``, ``train``, plus the
-top-level ``name`` and ``output_dir``) and states only what differs from the
-defaults below, or from the file named by its ``extends:`` key: a .yaml file in the folder of the config named
-on the command line or below it (relative to the file that names it; nothing else on the machine is read).
-YAML aliases (``*name``) are refused, since a few of them nest into gigabytes, and a YAML error names the file
-and line but never quotes the text. Unknown keys,
-wrong types, values outside a field's choices, NaN or infinite numbers, and
-numbers out of range (zero or negative where a positive one is needed,
-``warmup_ratio`` outside [0, 1)) fail on load with the key's dotted name. ``framelab config --show`` prints every field with its doc.
+A run file holds up to five sections (``data``, ``model``, ``train``,
+``ensemble``, plus the top-level ``name`` and ``output_dir``) and states only
+what differs from the defaults below, or from the file named by its
+``extends:`` key: a .yaml file in the folder of the config named on the command
+line or below it (relative to the file that names it; nothing else on the
+machine is read). YAML aliases (``*name``) are refused, since a few of them nest
+into gigabytes, and a YAML error names the file and line but never quotes the
+text. Unknown keys, wrong types, values outside a field's choices, NaN or
+infinite numbers, and numbers out of range (zero or negative where a positive
+one is needed, ``warmup_ratio`` outside [0, 1)) fail on load with the key's
+dotted name. ``framelab config`` prints every field with its doc.
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ def _f(default: Any, doc: str, choices: tuple | Callable[[], tuple] | None = Non
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def _same_as(cls: type, name: str) -> Any:
+    """Field ``name`` of dataclass ``cls`` again (default, doc, choices), for a section that shares its meaning."""
+    source = cls.__dataclass_fields__[name]
+    return field(default=source.default, metadata=source.metadata)
 
 
 @dataclass
@@ -186,6 +194,27 @@ class TrainConfig:
 
 
 @dataclass
+class EnsembleConfig:
+    """Averaging trained models (``framelab ensemble --config``).
+
+    The ensemble folder is the config's model folder (``output_dir``, else
+    models/<name>) and it labels the units of the config's dataset folder
+    (``data.output_dir``, else data/processed/<name>). The threshold fields
+    mean what they mean under ``train``; the members' out-of-fold predictions
+    stand in for the dev split when every member has them
+    (:mod:`framelab.train.ensemble`).
+    """
+
+    models: list[str] = _f(
+        [], "Member model folders (techniques models, span taggers), two or more; the first sets the labels."
+    )
+    weights: list[float] | None = _f(None, "One weight per member, in order (normalised to sum to 1); unset: equal.")
+    threshold_rule: str = _same_as(TrainConfig, "threshold_rule")
+    threshold_min_support: int = _same_as(TrainConfig, "threshold_min_support")
+    threshold_step: float = _same_as(TrainConfig, "threshold_step")
+
+
+@dataclass
 class Config:
     """One run: dataset, model and training settings under a name."""
 
@@ -194,6 +223,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig, metadata={"doc": "Dataset settings."})
     model: ModelConfig = field(default_factory=ModelConfig, metadata={"doc": "Encoder settings."})
     train: TrainConfig = field(default_factory=TrainConfig, metadata={"doc": "Training settings."})
+    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig, metadata={"doc": "Ensemble settings."})
 
     @property
     def dataset_dir(self) -> Path:
@@ -428,7 +458,6 @@ def _check(config: Config, where: str) -> None:
         ("train.focal_gamma", t.focal_gamma),
         ("train.unit_loss_weight", t.unit_loss_weight),
         ("train.min_label_count", t.min_label_count),
-        ("train.threshold_min_support", t.threshold_min_support),
         ("train.early_stopping_patience", t.early_stopping_patience),
         ("train.num_threads", t.num_threads),
         ("train.freeze_layers", t.freeze_layers),
@@ -442,8 +471,8 @@ def _check(config: Config, where: str) -> None:
         raise ConfigError(f"{where}: train.folds must be 0 (no folds) or at least 2, got {t.folds}")
     if not 0 <= t.lexical_weight <= 1:
         raise ConfigError(f"{where}: train.lexical_weight must be within [0, 1], got {t.lexical_weight}")
-    if not 0 < t.threshold_step <= 0.5:
-        raise ConfigError(f"{where}: train.threshold_step must be within (0, 0.5], got {t.threshold_step}")
+    check_thresholds(t, "train", where)
+    check_ensemble(config.ensemble, where)
     if t.unit_loss_weight and get_task(t.task).head != "token":
         taggers = [name for name in task_names() if get_task(name).head == "token"]
         raise ConfigError(
@@ -453,6 +482,41 @@ def _check(config: Config, where: str) -> None:
         blendable = [name for name in task_names() if get_task(name).lexical_blend]
         raise ConfigError(
             f"{where}: train.lexical_weight applies to the {' and '.join(blendable)} tasks, not '{t.task}'; set it to 0"
+        )
+
+
+def check_thresholds(section: TrainConfig | EnsembleConfig, name: str, where: str) -> None:
+    """The threshold fields of the ``train`` or ``ensemble`` section ``section``, checked alike."""
+    if section.threshold_rule not in THRESHOLD_RULES:
+        raise ConfigError(
+            f"{where}: '{name}.threshold_rule' must be one of {', '.join(THRESHOLD_RULES)}, "
+            f"got {section.threshold_rule!r}"
+        )
+    if not section.threshold_min_support >= 0:
+        raise ConfigError(
+            f"{where}: '{name}.threshold_min_support' must be 0 or more, got {section.threshold_min_support!r}"
+        )
+    if not 0 < section.threshold_step <= 0.5:
+        raise ConfigError(f"{where}: {name}.threshold_step must be within (0, 0.5], got {section.threshold_step}")
+
+
+def check_ensemble(ensemble: EnsembleConfig, where: str, *, build: bool = False) -> None:
+    """The ``ensemble`` section; ``build``: also that it names the two or more members an ensemble needs.
+
+    ``framelab ensemble`` and :func:`framelab.train.ensemble.build_ensemble`
+    both come here, so a setting is refused the same way from a config file,
+    a command-line flag or Python.
+    """
+    check_thresholds(ensemble, "ensemble", where)
+    models, weights = ensemble.models, ensemble.weights
+    if build and len(models) < 2:
+        raise ConfigError(f"{where}: an ensemble needs at least two member folders (ensemble.models, --model)")
+    if weights is not None and (
+        len(weights) != len(models) or not all(math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0
+    ):
+        raise ConfigError(
+            f"{where}: ensemble.weights (--weight) must give one finite, non-negative weight per member "
+            f"({len(models)} in ensemble.models), not all zero; got {weights}"
         )
 
 

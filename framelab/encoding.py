@@ -8,6 +8,10 @@ is ignored; the window outputs of one article are pooled into one prediction:
 the element-wise **max** of the logits for multi-label tasks (a frame counts
 when any part of the article uses it) and the **mean** for single-label tasks
 (the genre is a property of the whole text).
+
+Sentence vectors (:func:`sentence_vectors`) are the one sentence encoder of
+the package: the frames heads read them and FNC-1 stage 1 compares a
+headline with a body's sentences through them.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from transformers import PreTrainedTokenizerBase
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 @dataclass
@@ -84,3 +89,44 @@ def activate(logits: np.ndarray, multi_label: bool) -> np.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(shifted)
     return e / e.sum(axis=1, keepdims=True)
+
+
+def sentence_vectors(
+    tokenizer: PreTrainedTokenizerBase,
+    encoder: PreTrainedModel,
+    texts: list[str],
+    *,
+    max_length: int,
+    batch_size: int,
+) -> np.ndarray:
+    """Unit-length mean token vectors of ``texts`` from ``encoder``'s last layer, shape ``(len(texts), hidden)``.
+
+    The mean over a text's tokens is the pooling sentence-transformers encoders
+    such as all-MiniLM-L6-v2 were trained with, so cosine similarity between
+    these vectors is the similarity they learned. A text longer than
+    ``max_length`` tokens is cut there. Texts are batched longest first, so a
+    batch pads only to its own longest text; rows come back in input order.
+    """
+    out = np.zeros((len(texts), encoder.config.hidden_size), dtype=np.float32)
+    if not texts:
+        return out
+    ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+    order = np.argsort(-lengths, kind="stable")
+    # The pad id never reaches the vectors (masked in attention and in the mean); a tokenizer may have none.
+    pad = tokenizer.pad_token_id or 0
+    device = next(encoder.parameters()).device
+    with torch.inference_mode():
+        for begin in range(0, len(order), batch_size):
+            idx = order[begin : begin + batch_size]
+            width = int(lengths[idx].max())
+            batch = np.full((len(idx), width), pad, dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                batch[row, : lengths[i]] = ids[i]
+                mask[row, : lengths[i]] = 1
+            attention = torch.from_numpy(mask).to(device)
+            hidden = encoder(input_ids=torch.from_numpy(batch).to(device), attention_mask=attention).last_hidden_state
+            pooled = (hidden * attention.unsqueeze(-1)).sum(1) / attention.sum(1, keepdim=True)
+            out[idx] = torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy()
+    return out

@@ -1,16 +1,19 @@
-"""Shared fixtures: a tiny randomly initialised BERT and small datasets.
+"""Shared fixtures: a tiny randomly initialised BERT, run configs for it, and small datasets.
 
 The tiny model (2 layers, hidden 64, a WordPiece vocabulary trained on the
 sample corpus) makes a training step take milliseconds, so the whole
-train → save → score round trip runs in the fast suite.
+train → save → score round trip runs in the fast suite. ``tiny_config``
+makes the run config of such a round trip (tests/README.md).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,6 +65,36 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     BertForMaskedLM(config).save_pretrained(out)
     fast.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_config(tiny_model_dir: Path) -> Callable[..., Any]:
+    """Run configs for the tiny BERT on the sample corpus: ``tiny_config(workdir, task, **fields)``.
+
+    The dataset goes to ``workdir/dataset`` and the model to
+    ``workdir/model-<task>``, trained for two epochs at a learning rate the
+    random model learns something at. ``fields`` maps dotted config keys to
+    values (``**{"data.unit": "line"}``) and wins over these, as ``--set`` does.
+    """
+    from framelab.config import load_config
+
+    def make(workdir: Path, task: str = "techniques", **fields: Any):
+        settings = {
+            "name": f"tiny-{task}",
+            "data.path": SAMPLE,
+            "data.output_dir": workdir / "dataset",
+            "output_dir": workdir / f"model-{task}",
+            "model.base": tiny_model_dir,
+            "train.task": task,
+            "train.epochs": 2,
+            "train.batch_size": 32,
+            "train.learning_rate": 0.001,
+            "train.logging_steps": 5,
+            **fields,
+        }
+        return load_config(None, [f"{key}={value}" for key, value in settings.items()])
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -121,11 +121,15 @@ def test_no_framelab_import_inside_a_function() -> None:
     assert function_level_imports(PACKAGE) == []
 
 
+#: The packages that hold what only their tasks do.
+TASK_PACKAGES = {"classification", "spans", "frames", "stance"}
+
+
 def test_layers_never_name_a_task_package() -> None:
-    task_packages = {"classification", "spans", "frames", "stance"}
     edges = import_graph(PACKAGE)
     for layer in (
         "tasks",
+        "encoding",
         "config",
         "splits",
         "dataset",
@@ -139,7 +143,14 @@ def test_layers_never_name_a_task_package() -> None:
         "output",
         "cli",
     ):
-        assert not edges.get(layer, set()) & task_packages, f"{layer} imports a task package"
+        assert not edges.get(layer, set()) & TASK_PACKAGES, f"{layer} imports a task package"
+
+
+def test_task_packages_never_import_each_other() -> None:
+    """What two tasks share (the sentence vectors of frames and stance) lives in a shared layer."""
+    edges = import_graph(PACKAGE)
+    for package in TASK_PACKAGES:
+        assert not edges.get(package, set()) & TASK_PACKAGES, f"{package} imports another task package"
 
 
 def _choices(parser, command: str, option: str) -> list[str]:

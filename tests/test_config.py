@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from framelab.config import describe, load_config
+from framelab.config import EnsembleConfig, TrainConfig, describe, load_config
 from framelab.errors import ConfigError
 from framelab.models.folder import resolve_base_model
 
@@ -48,6 +49,12 @@ def test_extends_and_overrides(tmp_path: Path) -> None:
             "train.unit_loss_weight applies to token taggers (spans), not 'techniques'",
         ),
         ("train:\n  threshold_step: 0\n", "train.threshold_step must be within (0, 0.5], got 0"),
+        ("train:\n  threshold_min_support: -1\n", "'train.threshold_min_support' must be 0 or more, got -1"),
+        ("ensemble:\n  threshold_step: 0.7\n", "ensemble.threshold_step must be within (0, 0.5], got 0.7"),
+        ("ensemble:\n  threshold_rule: by_eye\n", "'ensemble.threshold_rule' must be one of global, per_label"),
+        ("ensemble:\n  thresold_step: 0.1\n", "unknown key 'ensemble.thresold_step' (did you mean"),
+        ("ensemble:\n  models: [a, b]\n  weights: [1]\n", "ensemble.weights (--weight) must give one finite"),
+        ("ensemble:\n  models: [a, b]\n  weights: [0, 0]\n", "not all zero; got [0, 0]"),
         ("train:\n  fold_seed: seven\n", "'train.fold_seed' must be"),
         ("- a list\n", "top level must be a mapping"),
     ],
@@ -79,6 +86,13 @@ def test_missing_base_model_folder(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="no config.json"):
         resolve_base_model(str(tmp_path / "empty"))
+
+
+def test_the_ensemble_section_shares_the_training_threshold_fields() -> None:
+    train, ensemble = ({f.name: f for f in dataclasses.fields(cls)} for cls in (TrainConfig, EnsembleConfig))
+    for name in ("threshold_rule", "threshold_min_support", "threshold_step"):
+        assert ensemble[name].default == train[name].default
+        assert ensemble[name].metadata == train[name].metadata
 
 
 def test_every_field_is_documented() -> None:

@@ -6,14 +6,16 @@ import json
 import re
 import shutil
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from datasets import load_from_disk
 from safetensors.torch import load_file, save_file
 
-from framelab.config import load_config
+from framelab.cli import main
 from framelab.dataset import build_dataset
 from framelab.errors import ConfigError, DataError
 from framelab.eval.report import evaluate_model
@@ -37,28 +39,27 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("ensemble")
 
 
-def _trained(workdir: Path, base: Path, unit: str, task: str = "techniques", **extra: str) -> Path:
-    overrides = [
-        f"name=tiny-{unit}-{task}",
-        f"data.path={SAMPLE}",
-        f"data.unit={unit}",
-        f"data.output_dir={workdir / ('dataset-' + unit)}",
-        f"output_dir={workdir / ('model-' + unit + '-' + task)}",
-        f"model.base={base}",
-        f"train.task={task}",
-        "train.epochs=2",
-        "train.batch_size=32",
-        "train.learning_rate=0.001",
-    ] + [f"{k}={v}" for k, v in extra.items()]
-    config = load_config(None, overrides)
+def _trained(workdir: Path, tiny_config: Callable, unit: str, task: str = "techniques", **extra: object) -> Path:
+    """A tiny ``task`` model on ``unit`` units, on the dataset of those units shared by the module."""
+    config = tiny_config(
+        workdir,
+        task,
+        **{
+            "name": f"tiny-{unit}-{task}",
+            "data.unit": unit,
+            "data.output_dir": workdir / f"dataset-{unit}",
+            "output_dir": workdir / f"model-{unit}-{task}",
+            **extra,
+        },
+    )
     if not Path(config.data.output_dir).is_dir():
         build_dataset(config)
     return train(config).model_dir
 
 
 @pytest.fixture(scope="module")
-def members(workdir: Path, tiny_model_dir: Path) -> tuple[Path, Path]:
-    return _trained(workdir, tiny_model_dir, "line"), _trained(workdir, tiny_model_dir, "sentence")
+def members(workdir: Path, tiny_config: Callable) -> tuple[Path, Path]:
+    return _trained(workdir, tiny_config, "line"), _trained(workdir, tiny_config, "sentence")
 
 
 @pytest.fixture(scope="module")
@@ -102,9 +103,9 @@ def test_line_probabilities_average_the_line_model_and_the_best_sentence_of_each
 
 
 def test_a_span_tagger_member_gives_each_line_its_best_token_of_each_technique(
-    workdir: Path, tiny_model_dir: Path, members: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+    workdir: Path, tiny_config: Callable, members: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tagger_dir = _trained(workdir, tiny_model_dir, "sentence", "spans")
+    tagger_dir = _trained(workdir, tiny_config, "sentence", "spans")
     line_model, sentence_model, tagger = Predictor(members[0]), Predictor(members[1]), Predictor(tagger_dir)
     labels = line_model.meta.labels
     assert set(labels) <= set(tagger.meta.labels)
@@ -188,17 +189,19 @@ def test_weights_are_normalised(workdir: Path, members: tuple[Path, Path]) -> No
     assert [m["weight"] for m in spec["members"]] == [0.75, 0.25]
 
 
-def test_what_cannot_be_averaged_is_refused(workdir: Path, tiny_model_dir: Path, members: tuple[Path, Path]) -> None:
+def test_what_cannot_be_averaged_is_refused(workdir: Path, tiny_config: Callable, members: tuple[Path, Path]) -> None:
     line_model, sentence_model = members
     with pytest.raises(ConfigError, match="at least two"):
         build_ensemble([line_model], workdir / "dataset-line", workdir / "refused")
     with pytest.raises(ConfigError, match="coarser than the dataset's sentence units"):
         build_ensemble([line_model, sentence_model], workdir / "dataset-sentence", workdir / "refused")
-    with pytest.raises(ConfigError, match="one non-negative weight per --model"):
+    with pytest.raises(
+        ConfigError, match=r"ensemble.weights \(--weight\) must give one finite, non-negative weight per member"
+    ):
         build_ensemble([line_model, sentence_model], workdir / "dataset-line", workdir / "refused", weights=[1.0])
     frames = _trained(
         workdir,
-        tiny_model_dir,
+        tiny_config,
         "line",
         "frames",
         **{"model.max_length": "64", "model.stride": "16", "train.min_label_count": "2"},
@@ -207,6 +210,48 @@ def test_what_cannot_be_averaged_is_refused(workdir: Path, tiny_model_dir: Path,
         build_ensemble([line_model, frames], workdir / "dataset-line", workdir / "refused")
     with pytest.raises(DataError, match="not a dataset folder"):
         build_ensemble([line_model, sentence_model], workdir, workdir / "refused")
+    assert not (workdir / "refused").exists()
+
+
+def test_framelab_ensemble_reads_its_config_section_and_the_flags_override_it(
+    workdir: Path, members: tuple[Path, Path], ensemble: Path, capsys: pytest.CaptureFixture
+) -> None:
+    settings = {
+        "output_dir": str(workdir / "from-config"),
+        "data": {"output_dir": str(workdir / "dataset-line")},
+        "ensemble": {"models": [str(m) for m in members], "weights": [3, 1], "threshold_step": 0.1},
+    }
+    config = workdir / "ensemble.yaml"
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+
+    def built(folder: str) -> tuple[dict, dict]:
+        spec = json.loads((workdir / folder / "ensemble.json").read_text(encoding="utf-8"))
+        return spec, json.loads((workdir / folder / "dev_metrics.json").read_text(encoding="utf-8"))
+
+    assert main(["-q", "ensemble", "--config", str(config)]) == 0
+    spec, metrics = built("from-config")
+    assert [m["weight"] for m in spec["members"]] == [0.75, 0.25] and metrics["threshold_step"] == 0.1
+    # Each flag overrides its field: here back to the defaults the fixture's ensemble was built with.
+    flags = ["--weight", "1", "--weight", "1", "--threshold-step", "0.05", "--out", str(workdir / "overridden")]
+    assert main(["-q", "ensemble", "--config", str(config), *flags]) == 0
+    # Flags alone, as before the config section: --data and --out name the folders.
+    alone = ["--model", str(members[0]), "--model", str(members[1]), "--data", str(workdir / "dataset-line")]
+    assert main(["-q", "ensemble", *alone, "--out", str(workdir / "flags-alone")]) == 0
+    reference = json.loads((ensemble / "ensemble.json").read_text(encoding="utf-8"))
+    for folder in ("overridden", "flags-alone"):
+        spec, metrics = built(folder)
+        assert spec["thresholds"] == reference["thresholds"] and metrics["threshold_step"] == 0.05
+        assert [m["weight"] for m in spec["members"]] == [0.5, 0.5]
+
+    capsys.readouterr()
+    config.write_text(yaml.safe_dump({**settings, "ensemble": {**settings["ensemble"], "threshold_step": 0.7}}))
+    assert main(["-q", "ensemble", "--config", str(config), "--out", str(workdir / "refused")]) == 2
+    err = capsys.readouterr().err
+    assert str(config) in err and "ensemble.threshold_step must be within (0, 0.5], got 0.7" in err
+    assert main(["-q", "ensemble", "--config", str(config), "--threshold-step", "0.05", "--weight", "1"]) == 2
+    assert "ensemble.weights (--weight) must give one finite" in capsys.readouterr().err
+    assert main(["-q", "ensemble", *alone]) == 2
+    assert "give --config FILE" in capsys.readouterr().err
     assert not (workdir / "refused").exists()
 
 
@@ -234,12 +279,12 @@ def test_scoring_with_one_process_writes_the_same_file(workdir: Path, ensemble: 
 
 
 def test_members_trained_with_folds_set_the_threshold_out_of_fold(
-    workdir: Path, tiny_model_dir: Path, members: tuple[Path, Path]
+    workdir: Path, tiny_config: Callable, members: tuple[Path, Path]
 ) -> None:
     folded = [
         _trained(
             workdir,
-            tiny_model_dir,
+            tiny_config,
             "line",
             **{
                 "name": f"tiny-folds-{lr}",
@@ -281,14 +326,14 @@ def test_members_trained_with_folds_set_the_threshold_out_of_fold(
     )[1]
     assert per_label.dev_metrics["cross_validated"]["macro_f1"]["mean"] == pytest.approx(expected["macro_f1"]["mean"])
     assert per_label.dev_metrics["threshold_rule"] == "per_label_or_global"
-    with pytest.raises(ConfigError, match="threshold rule 'by_eye'"):
+    with pytest.raises(ConfigError, match="'ensemble.threshold_rule' must be one of"):
         build_ensemble(folded, workdir / "dataset-line", workdir / "refused", threshold_rule="by_eye")
     # A member without out-of-fold predictions, or with other folds, cannot join.
     with pytest.raises(ConfigError, match="no out-of-fold predictions"):
         build_ensemble([folded[0], members[0]], workdir / "dataset-line", workdir / "refused")
     other = _trained(
         workdir,
-        tiny_model_dir,
+        tiny_config,
         "line",
         **{"name": "tiny-folds-seed", "output_dir": workdir / "folds-seed", "train.folds": "2", "train.seed": "7"},
     )
@@ -297,7 +342,7 @@ def test_members_trained_with_folds_set_the_threshold_out_of_fold(
     # Another seed of a model joins when its folds are dealt by the members' seed (train.fold_seed).
     reseeded = _trained(
         workdir,
-        tiny_model_dir,
+        tiny_config,
         "line",
         **{
             "name": "tiny-folds-reseeded",
@@ -324,20 +369,20 @@ def test_members_trained_with_folds_set_the_threshold_out_of_fold(
     spec = json.loads((fine.model_dir / "ensemble.json").read_text(encoding="utf-8"))
     assert spec["thresholds"] == tuned_thresholds("per_label_or_global", probs, oofs[0].targets, 1, 0.01)
     assert fine.dev_metrics["threshold_step"] == 0.01
-    with pytest.raises(ConfigError, match="threshold step"):
+    with pytest.raises(ConfigError, match=r"ensemble.threshold_step must be within \(0, 0.5\]"):
         build_ensemble(folded, workdir / "dataset-line", workdir / "refused", step=0.7)
 
 
 def test_a_span_tagger_trained_with_folds_joins_an_out_of_fold_ensemble_on_lines(
-    workdir: Path, tiny_model_dir: Path
+    workdir: Path, tiny_config: Callable
 ) -> None:
     folds = {"train.folds": "2", "train.seed": "3"}
     lines = _trained(
-        workdir, tiny_model_dir, "line", **{"name": "tiny-folds-lines", "output_dir": workdir / "folds-lines", **folds}
+        workdir, tiny_config, "line", **{"name": "tiny-folds-lines", "output_dir": workdir / "folds-lines", **folds}
     )
     tagger = _trained(
         workdir,
-        tiny_model_dir,
+        tiny_config,
         "sentence",
         "spans",
         **{"name": "tiny-folds-tagger", "output_dir": workdir / "folds-tagger", **folds},
@@ -367,18 +412,18 @@ def test_a_span_tagger_trained_with_folds_joins_an_out_of_fold_ensemble_on_lines
 
 
 def test_a_sentence_model_trained_with_folds_joins_an_out_of_fold_ensemble_on_lines(
-    workdir: Path, tiny_model_dir: Path
+    workdir: Path, tiny_config: Callable
 ) -> None:
     folds = {"train.folds": "2", "train.seed": "5"}
     lines = _trained(
         workdir,
-        tiny_model_dir,
+        tiny_config,
         "line",
         **{"name": "tiny-folds-lines-5", "output_dir": workdir / "folds-lines-5", **folds},
     )
     sentences = _trained(
         workdir,
-        tiny_model_dir,
+        tiny_config,
         "sentence",
         **{"name": "tiny-folds-sentences", "output_dir": workdir / "folds-sentences", **folds},
     )

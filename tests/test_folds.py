@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,6 @@ from framelab.splits import TaskData
 from framelab.thresholds import per_label_thresholds, tuned_thresholds
 from framelab.train.folds import article_of, assign_folds, assign_group_folds, cross_validated
 from framelab.train.run import train
-
-from .conftest import SAMPLE
 
 
 def test_folds_keep_every_article_whole_and_balanced() -> None:
@@ -70,20 +69,9 @@ def test_per_label_or_global_starts_from_the_global_threshold() -> None:
 
 
 def test_folds_train_then_refit_on_every_article(
-    tmp_path: Path, tiny_model_dir: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, tiny_config: Callable, caplog: pytest.LogCaptureFixture
 ) -> None:
-    overrides = [
-        "name=tiny-folds",
-        f"data.path={SAMPLE}",
-        f"data.output_dir={tmp_path / 'dataset'}",
-        f"output_dir={tmp_path / 'model'}",
-        f"model.base={tiny_model_dir}",
-        "train.epochs=2",
-        "train.batch_size=32",
-        "train.learning_rate=0.001",
-        "train.folds=2",
-    ]
-    config = load_config(None, overrides)
+    config = tiny_config(tmp_path, name="tiny-folds", output_dir=tmp_path / "model", **{"train.folds": 2})
     build_dataset(config)
     with caplog.at_level("INFO", logger="framelab"):
         result = train(config)

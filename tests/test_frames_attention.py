@@ -6,13 +6,13 @@ import csv
 import dataclasses
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from framelab.cli import main
-from framelab.config import load_config
 from framelab.dataset import build_dataset
 from framelab.errors import ConfigError
 from framelab.eval.report import evaluate_model
@@ -40,23 +40,22 @@ register(FRAMES_ATTENTION)
 TEXT = "Harbour plan\r\n\r\nThe reckless plan is a disaster. It will cost 3.5 million.\r\nMr. Ito disagreed, and the union said jobs would go."
 
 
-def _config(workdir: Path, base: Path, **extra: str):
-    overrides = [
-        "name=tiny-frames-attention",
-        f"data.path={SAMPLE}",
-        f"data.output_dir={workdir / 'dataset'}",
-        f"output_dir={workdir / 'model'}",
-        f"model.base={base}",
-        "model.max_length=64",
-        "model.stride=16",
-        "train.task=frames_attention",
-        "train.epochs=3",
-        "train.batch_size=8",
-        "train.learning_rate=0.003",
-        "train.min_label_count=2",
-        "train.lexical_weight=0.5",
-    ]
-    return load_config(None, overrides + [f"{k}={v}" for k, v in extra.items()])
+#: This task's recipe for the tiny BERT, over the shared tiny run (conftest.tiny_config).
+RECIPE = {
+    "name": "tiny-frames-attention",
+    "model.max_length": 64,
+    "model.stride": 16,
+    "train.epochs": 3,
+    "train.batch_size": 8,
+    "train.learning_rate": 0.003,
+    "train.min_label_count": 2,
+    "train.lexical_weight": 0.5,
+}
+
+
+@pytest.fixture(scope="module")
+def config(workdir: Path, tiny_config: Callable):
+    return tiny_config(workdir, "frames_attention", output_dir=workdir / "model", **RECIPE)
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +64,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def model(workdir: Path, tiny_model_dir: Path) -> Path:
-    config = _config(workdir, tiny_model_dir)
+def model(config) -> Path:
     build_dataset(config)
     return train(config).model_dir
 
@@ -101,10 +99,9 @@ def test_folder_holds_everything_scoring_needs_and_no_pickle(model: Path) -> Non
     assert isinstance(load_model(model), AttentionPredictor)
 
 
-def test_resume_is_refused(workdir: Path, tiny_model_dir: Path, model: Path) -> None:
+def test_resume_and_too_many_folds_are_refused(config, model: Path) -> None:
     with pytest.raises(ConfigError, match="without --resume"):
-        train(_config(workdir, tiny_model_dir), resume=True)
-    config = _config(workdir, tiny_model_dir)
+        train(config, resume=True)
     config = dataclasses.replace(config, train=dataclasses.replace(config.train, folds=200))
     with pytest.raises(ConfigError, match="train.folds 200: 200 folds need at least 200 articles"):
         train(config)
@@ -237,7 +234,9 @@ def test_frames_fold_choices_never_see_the_folds_labels() -> None:
     assert not np.array_equal(first.probabilities[folds != 0], second.probabilities[folds != 0])
 
 
-def test_frames_folds_end_to_end(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_frames_folds_end_to_end(
+    tmp_path: Path, tiny_model_dir: Path, tiny_config: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
     encoded: list[str] = []
     encode = frame_sentences.encode_sentences
 
@@ -246,7 +245,7 @@ def test_frames_folds_end_to_end(tmp_path: Path, tiny_model_dir: Path, monkeypat
         return encode(tokenizer, encoder, sentences, **kwargs)
 
     monkeypatch.setattr(frame_sentences, "encode_sentences", counted)
-    config = _config(tmp_path, tiny_model_dir)
+    config = tiny_config(tmp_path, "frames_attention", output_dir=tmp_path / "model", **RECIPE)
     build_dataset(config)
     sets = [f"name={config.name}", f"data.path={SAMPLE}", f"data.output_dir={tmp_path / 'dataset'}"]
     sets += [f"output_dir={tmp_path / 'model'}", f"model.base={tiny_model_dir}", "model.max_length=64"]

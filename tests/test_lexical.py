@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +12,12 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from framelab.config import load_config
+from framelab.dataset import build_dataset
 from framelab.errors import ConfigError, DataError
 from framelab.eval.report import evaluate_model
 from framelab.lexical import ARRAYS_FILE, VOCABULARY_FILE, LexicalModel
 from framelab.models.predictor import Predictor
 from framelab.train.run import train
-
-from .test_pipeline import _config, techniques_model, workdir  # noqa: F401  (module fixtures)
 
 TRAIN = [
     "The corrupt elite betrayed the hard-working people again.",
@@ -72,17 +72,9 @@ def test_weight_is_checked_on_load() -> None:
         load_config(None, ["train.task=stance", "train.lexical_weight=0.5"])
 
 
-def test_blended_model_reports_and_scores_the_blend(
-    workdir: Path,  # noqa: F811
-    tiny_model_dir: Path,
-    techniques_model: Path,  # noqa: F811
-) -> None:
-    config = _config(
-        workdir,
-        tiny_model_dir,
-        "techniques",
-        **{"output_dir": str(workdir / "model-blend"), "train.lexical_weight": "0.5"},
-    )
+def test_blended_model_reports_and_scores_the_blend(tmp_path: Path, tiny_config: Callable) -> None:
+    config = tiny_config(tmp_path, "techniques", **{"train.lexical_weight": 0.5})
+    build_dataset(config)
     result = train(config)
     folder = result.model_dir
     assert {VOCABULARY_FILE, ARRAYS_FILE} <= {p.name for p in folder.iterdir()}
@@ -100,7 +92,7 @@ def test_blended_model_reports_and_scores_the_blend(
     np.testing.assert_allclose(blended.probabilities(texts), expected, atol=1e-12)
 
     # The report recomputes the dev figures saved at training time from the folder alone.
-    report = evaluate_model(folder, workdir / "dataset", "dev", workdir / "report-blend")
+    report = evaluate_model(folder, tmp_path / "dataset", "dev", tmp_path / "report-blend")
     assert report.metrics["model"]["micro"]["f1"] == pytest.approx(dev["at_tuned_thresholds"]["micro"]["f1"])
     assert report.metrics["model_at_0.5"]["micro"]["f1"] == pytest.approx(dev["at_0.5"]["micro"]["f1"])
 

@@ -6,12 +6,12 @@ import csv
 import functools
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from transformers import TrainerCallback
 
-from framelab.config import load_config
 from framelab.dataset import build_dataset
 from framelab.errors import DataError
 from framelab.eval.report import evaluate_model
@@ -29,35 +29,17 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("pipeline")
 
 
-def _config(workdir: Path, base: Path, task: str, **extra: str) -> object:
-    overrides = [
-        f"name=tiny-{task}",
-        f"data.path={SAMPLE}",
-        f"data.output_dir={workdir / 'dataset'}",
-        f"output_dir={workdir / ('model-' + task)}",
-        f"model.base={base}",
-        f"train.task={task}",
-        "train.epochs=2",
-        "train.batch_size=32",
-        "train.learning_rate=0.001",
-        "train.logging_steps=5",
-    ]
-    overrides += [f"{k}={v}" for k, v in extra.items()]
-    return load_config(None, overrides)
-
-
 @pytest.fixture(scope="module")
-def techniques_model(workdir: Path, tiny_model_dir: Path) -> Path:
-    config = _config(workdir, tiny_model_dir, "techniques")
+def techniques_model(workdir: Path, tiny_config: Callable) -> Path:
+    config = tiny_config(workdir, "techniques")
     build_dataset(config)
     return train(config).model_dir
 
 
 @pytest.fixture(scope="module")
-def frames_model(workdir: Path, tiny_model_dir: Path, techniques_model: Path) -> Path:
-    config = _config(
+def frames_model(workdir: Path, tiny_config: Callable, techniques_model: Path) -> Path:
+    config = tiny_config(
         workdir,
-        tiny_model_dir,
         "frames",
         **{"model.max_length": "64", "model.stride": "16", "train.min_label_count": "2"},
     )
@@ -103,9 +85,9 @@ def test_dataset_labels_are_class_labels_and_the_folder_has_a_card(workdir: Path
 
 
 def test_dataset_of_other_settings_is_not_overwritten(
-    workdir: Path, tiny_model_dir: Path, techniques_model: Path
+    workdir: Path, tiny_config: Callable, techniques_model: Path
 ) -> None:
-    config = _config(workdir, tiny_model_dir, "techniques", **{"data.unit": "line"})
+    config = tiny_config(workdir, "techniques", **{"data.unit": "line"})
     with pytest.raises(DataError, match="other data settings"):
         build_dataset(config)
 
@@ -222,7 +204,7 @@ def test_splitting_in_worker_processes_writes_the_same_file(
 
 
 def test_dataset_cut_in_worker_processes_has_the_units_cut_in_one(
-    workdir: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+    workdir: Path, tiny_config: Callable, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from datasets import load_from_disk
 
@@ -237,9 +219,7 @@ def test_dataset_cut_in_worker_processes_has_the_units_cut_in_one(
         for mode in ("pool", "one process"):
             if mode == "one process":
                 monkeypatch.setattr(framelab.dataset, "split_many", functools.partial(unit_pool.split_many, workers=1))
-            config = _config(
-                workdir, tiny_model_dir, "techniques", **{"data.output_dir": str(workdir / f"dataset-{mode}")}
-            )
+            config = tiny_config(workdir, "techniques", **{"data.output_dir": str(workdir / f"dataset-{mode}")})
             build_dataset(config)
             tables[mode] = load_from_disk(str(workdir / f"dataset-{mode}"))
             if mode == "pool":
@@ -311,8 +291,8 @@ def test_model_folder_without_thresholds_or_tokenizer_is_refused(workdir: Path, 
         Predictor(broken)
 
 
-def test_train_without_dataset_says_what_to_do(workdir: Path, tiny_model_dir: Path) -> None:
-    config = _config(workdir, tiny_model_dir, "techniques", **{"data.output_dir": str(workdir / "missing")})
+def test_train_without_dataset_says_what_to_do(workdir: Path, tiny_config: Callable) -> None:
+    config = tiny_config(workdir, "techniques", **{"data.output_dir": str(workdir / "missing")})
     with pytest.raises(DataError, match="framelab data --config"):
         train(config)
 
@@ -326,9 +306,9 @@ class _Interrupt(TrainerCallback):
 
 
 def test_interrupted_training_resumes_from_the_last_checkpoint(
-    workdir: Path, tiny_model_dir: Path, techniques_model: Path
+    workdir: Path, tiny_config: Callable, techniques_model: Path
 ) -> None:
-    config = _config(workdir, tiny_model_dir, "techniques", output_dir=str(workdir / "resumed"))
+    config = tiny_config(workdir, "techniques", output_dir=str(workdir / "resumed"))
     with pytest.raises(KeyboardInterrupt):
         train(config, callbacks=[_Interrupt()])
     work = workdir / "resumed.work"
@@ -340,10 +320,8 @@ def test_interrupted_training_resumes_from_the_last_checkpoint(
     assert not work.exists()
 
 
-def test_genre_is_single_label(workdir: Path, tiny_model_dir: Path, techniques_model: Path) -> None:
-    config = _config(
-        workdir, tiny_model_dir, "genre", **{"model.max_length": "64", "model.stride": "16", "train.epochs": "1"}
-    )
+def test_genre_is_single_label(workdir: Path, tiny_config: Callable, techniques_model: Path) -> None:
+    config = tiny_config(workdir, "genre", **{"model.max_length": "64", "model.stride": "16", "train.epochs": "1"})
     result = train(config)
     meta = json.loads((result.model_dir / "framelab.json").read_text())
     assert meta["thresholds"] is None and meta["pooling"] == "mean"
@@ -354,9 +332,9 @@ def test_genre_is_single_label(workdir: Path, tiny_model_dir: Path, techniques_m
 
 
 def test_stance_model_scores_articles_and_units_toward_a_target(
-    workdir: Path, tiny_model_dir: Path, techniques_model: Path
+    workdir: Path, tiny_config: Callable, techniques_model: Path
 ) -> None:
-    config = _config(workdir, tiny_model_dir, "stance", **{"model.max_length": "64", "model.stride": "16"})
+    config = tiny_config(workdir, "stance", **{"model.max_length": "64", "model.stride": "16"})
     result = train(config)
     meta = json.loads((result.model_dir / "framelab.json").read_text())
     assert meta["labels"] == ["against", "favor", "none"] and meta["task"] == "stance"

@@ -126,7 +126,7 @@ class Predictor:
         if quantize == "int8":
             # Per-channel weight scales: as fast as per-tensor, with half the largest
             # probability change from fp32 and fewer flipped decisions
-            # (bench/int8_variants.py). In place: no second fp32 copy while loading.
+            # (bench/int8_variants.py at bb5ea47). In place: no second fp32 copy while loading.
             qconfig = torch.ao.quantization.per_channel_dynamic_qconfig
             model = torch.ao.quantization.quantize_dynamic(
                 model, {torch.nn.Linear: qconfig}, dtype=torch.qint8, inplace=True

@@ -32,6 +32,7 @@ import torch
 from safetensors.numpy import load_file, save_file
 from transformers import AutoModel
 
+from framelab.encoding import sentence_vectors
 from framelab.errors import DataError, Problem
 from framelab.models.folder import check_threshold
 from framelab.models.predictor import load_tokenizer
@@ -83,31 +84,10 @@ class SentenceEncoder:
         self.batch_size = batch_size
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """One unit-length row per text, in input order (batches length-sorted)."""
-        dim = self.model.config.hidden_size
-        out = np.zeros((len(texts), dim), dtype=np.float32)
-        if not texts:
-            return out
-        ids = self.tokenizer(texts, truncation=True, max_length=EMBEDDING_MAX_LENGTH)["input_ids"]
-        order = np.argsort([-len(i) for i in ids], kind="stable")
-        pad = self.tokenizer.pad_token_id or 0
-        with torch.inference_mode():
-            for begin in range(0, len(order), self.batch_size):
-                idx = order[begin : begin + self.batch_size]
-                width = max(len(ids[i]) for i in idx)
-                batch = np.full((len(idx), width), pad, dtype=np.int64)
-                mask = np.zeros((len(idx), width), dtype=np.int64)
-                for row, i in enumerate(idx):
-                    batch[row, : len(ids[i])] = ids[i]
-                    mask[row, : len(ids[i])] = 1
-                m = torch.from_numpy(mask).to(self.device)
-                hidden = self.model(
-                    input_ids=torch.from_numpy(batch).to(self.device), attention_mask=m
-                ).last_hidden_state
-                pooled = (hidden * m.unsqueeze(-1)).sum(1) / m.sum(1, keepdim=True).clamp(min=1)
-                pooled = torch.nn.functional.normalize(pooled, dim=-1)
-                out[idx] = pooled.float().cpu().numpy()
-        return out
+        """One unit-length row per text, in input order (:func:`framelab.encoding.sentence_vectors`)."""
+        return sentence_vectors(
+            self.tokenizer, self.model, texts, max_length=EMBEDDING_MAX_LENGTH, batch_size=self.batch_size
+        )
 
 
 @dataclass

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from framelab import __version__
+from framelab.config import EnsembleConfig, check_ensemble
 from framelab.errors import ConfigError, DataError, Problem
 from framelab.eval.scores import multilabel_scores
 from framelab.models.card import metrics_table
@@ -41,7 +42,7 @@ from framelab.models.predictor import Predictor
 from framelab.output import claim
 from framelab.splits import TaskData, unit_offsets
 from framelab.tasks import Task, get_task, task_names
-from framelab.thresholds import DEFAULT_STEP, RULES, decisions_at, tuned_thresholds
+from framelab.thresholds import decisions_at, tuned_thresholds
 from framelab.train.folds import article_of, cross_fitted_figures, cross_validated
 from framelab.units import UNIT_KINDS
 
@@ -323,9 +324,9 @@ def build_ensemble(
     out_dir: str | Path,
     *,
     weights: list[float] | None = None,
-    threshold_rule: str = "global",
-    min_support: int = 5,
-    step: float = DEFAULT_STEP,
+    threshold_rule: str = EnsembleConfig.threshold_rule,
+    min_support: int = EnsembleConfig.threshold_min_support,
+    step: float = EnsembleConfig.threshold_step,
     force: bool = False,
 ) -> EnsembleResult:
     """Average ``model_dirs`` on the units of ``dataset_dir``, tune the thresholds (on the out-of-fold predictions, else the dev split) and save the ensemble in ``out_dir``.
@@ -333,22 +334,17 @@ def build_ensemble(
     ``weights`` (default: equal) are normalised to sum to 1. ``threshold_rule``
     is one of :data:`framelab.thresholds.RULES`; under the per-label ones a
     label with fewer than ``min_support`` positives keeps the fallback;
-    ``step`` is the spacing of the threshold grid searched. The members are
-    copied into the folder, so it scores on its own. ``out_dir`` is checked and held before any member
-    loads (:func:`framelab.output.claim`; ``force`` replaces a folder framelab did not write).
+    ``step`` is the spacing of the threshold grid searched. They are the
+    fields of :class:`framelab.config.EnsembleConfig` and checked by its
+    checks (:func:`framelab.config.check_ensemble`). The members are copied
+    into the folder, so it scores on its own. ``out_dir`` is checked and held
+    before any member loads (:func:`framelab.output.claim`; ``force`` replaces
+    a folder framelab did not write).
     """
     dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
-    if len(model_dirs) < 2:
-        raise ConfigError("an ensemble needs at least two --model folders")
+    settings = EnsembleConfig([str(d) for d in model_dirs], weights, threshold_rule, min_support, step)
+    check_ensemble(settings, "ensemble settings", build=True)
     weights = [1.0] * len(model_dirs) if weights is None else list(weights)
-    if len(weights) != len(model_dirs) or min(weights) < 0 or sum(weights) <= 0:
-        raise ConfigError(f"give one non-negative weight per --model ({len(model_dirs)}), not all zero; got {weights}")
-    if threshold_rule not in RULES:
-        raise ConfigError(f"threshold rule {threshold_rule!r}: choose one of {', '.join(RULES)}")
-    if min_support < 1:
-        raise ConfigError(f"threshold min support must be at least 1; got {min_support}")
-    if not 0 < step <= 0.5:
-        raise ConfigError(f"threshold step must be within (0, 0.5]; got {step}")
     settings = dataset_dir / "data_config.json"
     if not settings.is_file():
         raise DataError(Problem(str(settings), None, "missing: not a dataset folder", "build it with `framelab data`"))
