@@ -136,6 +136,8 @@ def lenient_parser() -> argparse.ArgumentParser:
     """The real parser with every argument optional: a quote may leave required ones out."""
     parser = build_parser()
     for sub in _subparsers(parser).values():
+        for group in sub._mutually_exclusive_groups:
+            group.required = False
         for action in sub._actions:
             action.required = False
             if action.nargs == "+":
@@ -172,7 +174,8 @@ def _fill_placeholders(args: list[str], sub: argparse.ArgumentParser, strict: bo
             continue
         if i + 1 == len(out):
             if not strict:
-                out.append(_valid_value(action) or "X")
+                count = action.nargs if isinstance(action.nargs, int) else 1
+                out += [_valid_value(action) or "X"] * count
         elif (action.type or action.choices) and _is_placeholder(out[i + 1]):
             out[i + 1] = _valid_value(action) or out[i + 1]
     return out

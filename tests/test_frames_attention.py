@@ -238,13 +238,13 @@ def test_frames_folds_end_to_end(
     tmp_path: Path, tiny_model_dir: Path, tiny_config: Callable, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     encoded: list[str] = []
-    encode = frame_sentences.encode_sentences
+    encode = frame_sentences.sentence_vectors
 
     def counted(tokenizer, encoder, sentences: list[str], **kwargs) -> np.ndarray:
         encoded.extend(sentences)
         return encode(tokenizer, encoder, sentences, **kwargs)
 
-    monkeypatch.setattr(frame_sentences, "encode_sentences", counted)
+    monkeypatch.setattr(frame_sentences, "sentence_vectors", counted)
     config = tiny_config(tmp_path, "frames_attention", output_dir=tmp_path / "model", **RECIPE)
     build_dataset(config)
     sets = [f"name={config.name}", f"data.path={SAMPLE}", f"data.output_dir={tmp_path / 'dataset'}"]
