@@ -101,9 +101,11 @@ def main(argv: list[str] | None = None) -> None:
 
     lines = [
         f"Model `{args.model}` ({meta.task}, {len(dev.texts)} dev examples from {len(set(articles))} articles); "
-        f"w = weight of the TF-IDF model (0: the fine-tuned model alone, 1: TF-IDF alone); cross-fitted: mean over seeds {args.seeds}.",
+        f"w = weight of the TF-IDF model (0: the fine-tuned model alone, 1: TF-IDF alone); "
+        f"cross-fitted: mean over seeds {args.seeds}.",
         "",
-        "| w | thresholds | micro-F1 at 0.5 | tuned on dev: micro | macro | any | Loaded_Language | cross-fitted: micro | macro | any | Loaded_Language |",
+        "| w | thresholds | micro-F1 at 0.5 | tuned on dev: micro | macro | any | Loaded_Language "
+        "| cross-fitted: micro | macro | any | Loaded_Language |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:

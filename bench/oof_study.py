@@ -35,7 +35,8 @@ RULES = [
 
 
 def study(model_dir: Path, weights: list[float] | None) -> list[dict]:
-    """One row per (TF-IDF weight, rule, min_support): cross-validated micro, macro, any and per-label F1, labels per example."""
+    """One row per (TF-IDF weight, rule, min_support): cross-validated micro, macro, any and per-label F1,
+    labels per example."""
     oof = load_out_of_fold(model_dir)
     saved_weight = read_meta(model_dir).lexical_weight
     if oof.fine_tuned is None or not saved_weight:
@@ -72,7 +73,8 @@ def main(argv: list[str] | None = None) -> None:
     for r in rows:
         labels = " | ".join(f"{r['per_label_f1'][n]['mean']:.3f}" for n in args.labels)
         print(
-            f"| {r['tfidf_weight']:g} | {r['rule']} | {r['min_support']} | {r['micro_f1']['mean']:.3f} ± {r['micro_f1']['std']:.3f} | "
+            f"| {r['tfidf_weight']:g} | {r['rule']} | {r['min_support']} | "
+            f"{r['micro_f1']['mean']:.3f} ± {r['micro_f1']['std']:.3f} | "
             f"{r['macro_f1']['mean']:.3f} ± {r['macro_f1']['std']:.3f} | {r['any_f1']['mean']:.3f} | {labels} | "
             f"{r['labels_per_example']['predicted']:.3f} ({r['labels_per_example']['gold']:.3f}) |"
         )

@@ -196,7 +196,8 @@ def main(argv: list[str] | None = None) -> None:
         type=int,
         nargs="+",
         metavar="RUN",
-        help="1-based numbers of techniques or spans runs to average after the runs (the first one's dataset sets the units)",
+        help="1-based numbers of techniques or spans runs to average after the runs "
+        "(the first one's dataset sets the units)",
     )
     args = parser.parse_args(argv)
     if args.ensemble and (len(args.ensemble) < 2 or not all(1 <= i <= len(args.run) for i in args.ensemble)):
@@ -216,7 +217,8 @@ def main(argv: list[str] | None = None) -> None:
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     spans = [
-        "| run | system | SI P | SI R | SI F1 | label-aware span F1 | TC micro-F1 | train s | peak MB | score units/s |",
+        "| run | system | SI P | SI R | SI F1 | label-aware span F1 | TC micro-F1 "
+        "| train s | peak MB | score units/s |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:

@@ -287,7 +287,8 @@ def _compare(
     timeout_s: float,
     warmup_s: float,
 ) -> list[dict]:
-    """Batching on and off, both servers up at once, in alternating windows: the machine's load drifts alike over both."""
+    """Batching on and off, both servers up at once, in alternating windows: the machine's load drifts alike
+    over both."""
     servers = [Server(models, *on_options), Server(models, *off_options)]
     try:
         for server in servers:
@@ -304,7 +305,8 @@ def _compare(
                     )
                 )
                 print(
-                    f"round {n + 1}/{rounds}, {'on' if i == 0 else 'off'}: {windows[i][-1]['statuses']} in {windows[i][-1]['seconds']} s",
+                    f"round {n + 1}/{rounds}, {'on' if i == 0 else 'off'}: "
+                    f"{windows[i][-1]['statuses']} in {windows[i][-1]['seconds']} s",
                     flush=True,
                 )
         after = [httpx.get(s.url + "/health", timeout=10).json() for s in servers]

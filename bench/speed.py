@@ -249,7 +249,8 @@ PAIRS = (("framelab", "bare"), ("framelab", "pipeline"), ("predictor", "bare"))
 
 
 def _round_order(names: list[str]) -> list[str]:
-    """One round's order: framelab between the bare forward pass and the pipeline, the ``Predictor`` beside the bare pass.
+    """One round's order: framelab between the bare forward pass and the pipeline, the ``Predictor`` beside the
+    bare pass.
 
     Throughput on a shared machine drifts by 10–20% over tens of seconds, so a
     ratio is steadier taken from two runs made back to back than from medians
@@ -422,9 +423,12 @@ def markdown(results: dict) -> str:
     m = results["meta"]
     lines = [
         f"Run {m['started']} on {m['cpu']} ({m['usable_cpus']} usable CPUs, torch {m.get('torch', '?')} with "
-        f"{m.get('torch_threads', '?')} threads, transformers {m.get('transformers', '?')}); {m['wall_seconds'] / 60:.1f} min in all.",
-        f"Load average (1, 5, 15 min) before: {', '.join(map(str, m['load_before']))}; after: {', '.join(map(str, m['load_after']))}. "
-        f"1-minute load average seen during the run: {_load_range(m)}. On a shared machine absolute figures move with the load; "
+        f"{m.get('torch_threads', '?')} threads, transformers {m.get('transformers', '?')}); "
+        f"{m['wall_seconds'] / 60:.1f} min in all.",
+        f"Load average (1, 5, 15 min) before: {', '.join(map(str, m['load_before']))}; "
+        f"after: {', '.join(map(str, m['load_after']))}. "
+        f"1-minute load average seen during the run: {_load_range(m)}. "
+        "On a shared machine absolute figures move with the load; "
         "ratios of interleaved runs move much less.",
         "",
         f"Command: `{m['command']}`",
@@ -433,12 +437,16 @@ def markdown(results: dict) -> str:
     s = results.get("score")
     if s and "variants" in s:
         v = s["variants"]
+        chunks = str(s["chunk_articles"]) + "-article chunks" if s.get("chunk_articles") else "scorer default chunk"
         lines += [
-            f"### Scoring ({s['generated_articles']} generated articles, {next(iter(v.values()))['units']} sentence units; "
-            f"batch size {s['batch_size']}; {'scorer default chunk' if not s.get('chunk_articles') else str(s['chunk_articles']) + '-article chunks'}; "
+            f"### Scoring ({s['generated_articles']} generated articles, "
+            f"{next(iter(v.values()))['units']} sentence units; "
+            f"batch size {s['batch_size']}; "
+            f"{chunks}; "
             f"median of {s['repeats']} interleaved runs)",
             "",
-            "| variant | units/s | articles/s | vs pipeline | vs bare forward | peak RSS (MiB) | runs (s) | CPU s / wall s |",
+            "| variant | units/s | articles/s | vs pipeline | vs bare forward | peak RSS (MiB) "
+            "| runs (s) | CPU s / wall s |",
             "|---|---:|---:|---:|---:|---:|---|---:|",
         ]
         titles = {
@@ -458,7 +466,8 @@ def markdown(results: dict) -> str:
             vs_p = f"{x['units_per_second'] / pipe:.2f}×" if pipe else "–"
             vs_b = f"{x['units_per_second'] / bare:.2f}" if bare else "–"
             lines.append(
-                f"| {titles[name]} | {x['units_per_second']:.0f} | {x['articles_per_second']:.1f} | {vs_p} | {vs_b} | {_mib(x['peak_rss_bytes'])} | {_runs(x)} | {_cores(x)} |"
+                f"| {titles[name]} | {x['units_per_second']:.0f} | {x['articles_per_second']:.1f} | {vs_p} | {vs_b} "
+                f"| {_mib(x['peak_rss_bytes'])} | {_runs(x)} | {_cores(x)} |"
             )
         paired = s.get("paired") or {}
         if paired:
@@ -466,7 +475,8 @@ def markdown(results: dict) -> str:
                 "",
                 "Ratios of runs made back to back, round by round (the order alternates direction each round): "
                 + "; ".join(
-                    f"{key.replace('/', ' / ')} median **{p['median']:.2f}** ({', '.join(f'{r:.2f}' for r in p['ratios'])})"
+                    f"{key.replace('/', ' / ')} median **{p['median']:.2f}** "
+                    f"({', '.join(f'{r:.2f}' for r in p['ratios'])})"
                     for key, p in paired.items()
                 )
                 + ".",
@@ -479,8 +489,10 @@ def markdown(results: dict) -> str:
             jsonl = c["max_abs_diff_jsonl_vs_framelab"]
             lines += [
                 "",
-                f"Same outputs: max |Δp| framelab vs bare forward {c['max_abs_diff_framelab_vs_bare']:.1e} over {c['units']} units; "
-                f"vs pipeline {c['max_abs_diff_framelab_vs_pipeline']:.1e} over the first {c['pipeline_units_compared']}; "
+                f"Same outputs: max |Δp| framelab vs bare forward {c['max_abs_diff_framelab_vs_bare']:.1e} "
+                f"over {c['units']} units; "
+                f"vs pipeline {c['max_abs_diff_framelab_vs_pipeline']:.1e} "
+                f"over the first {c['pipeline_units_compared']}; "
                 f"written JSONL (4 decimals) vs `Predictor` {jsonl:.1e}."
                 if jsonl is not None
                 else "written JSONL: unit count differs!",
@@ -491,7 +503,8 @@ def markdown(results: dict) -> str:
                 "",
                 f"Dev micro-F1 on {f1['dataset']} ({f1['dev_examples']} units): fp32 {f1['fp32_micro_f1']:.3f} "
                 f"(`evaluate_model`: {f1['fp32_micro_f1_evaluate_model']:.3f}), int8 {f1['int8_micro_f1']:.3f}; "
-                f"{100 * f1['decision_agreement']:.2f}% of unit×label decisions agree; max |Δp| int8 vs fp32 {f1['max_abs_prob_diff_int8_vs_fp32']:.3f}.",
+                f"{100 * f1['decision_agreement']:.2f}% of unit×label decisions agree; "
+                f"max |Δp| int8 vs fp32 {f1['max_abs_prob_diff_int8_vs_fp32']:.3f}.",
             ]
         lines.append("")
     t = results.get("train")
@@ -499,7 +512,8 @@ def markdown(results: dict) -> str:
         lines += [
             f"### Training ({t['config']}, {t['epochs']} epoch(s), model.max_length {t['max_length']})",
             "",
-            "| padding | examples/s (Trainer) | examples/s (optimisation steps only) | steps | train seconds | peak RSS (MiB) |",
+            "| padding | examples/s (Trainer) | examples/s (optimisation steps only) | steps | train seconds "
+            "| peak RSS (MiB) |",
             "|---|---:|---:|---:|---:|---:|",
         ]
         for name, title in (
@@ -508,12 +522,14 @@ def markdown(results: dict) -> str:
         ):
             r = t["variants"][name]
             lines.append(
-                f"| {title} | {r['train_examples_per_second']:.2f} | {r['step_examples_per_second']:.2f} | {r['steps']} | {r['train_seconds']:.1f} | {_mib(r['peak_rss_bytes'])} |"
+                f"| {title} | {r['train_examples_per_second']:.2f} | {r['step_examples_per_second']:.2f} "
+                f"| {r['steps']} | {r['train_seconds']:.1f} | {_mib(r['peak_rss_bytes'])} |"
             )
         lines += [
             "",
-            f"Dynamic / max-length padding: **{t['speedup_trainer']:.2f}×** (Trainer figure, which includes the epoch-end "
-            f"evaluation and checkpoint), {t['speedup_steps']:.2f}× on optimisation steps alone.",
+            f"Dynamic / max-length padding: **{t['speedup_trainer']:.2f}×** "
+            "(Trainer figure, which includes the epoch-end evaluation and checkpoint), "
+            f"{t['speedup_steps']:.2f}× on optimisation steps alone.",
             "",
         ]
     d = results.get("data")
@@ -529,7 +545,8 @@ def markdown(results: dict) -> str:
                 lines.append(f"| {r['corpus']} ({r['config']}) | skipped: {r['skipped']} | | | |")
             else:
                 lines.append(
-                    f"| {r['corpus']} ({r['config']}) | {r['articles']} | {r['units']} | {r['seconds']:.1f} | {r['articles_per_second']:.1f} |"
+                    f"| {r['corpus']} ({r['config']}) | {r['articles']} | {r['units']} | {r['seconds']:.1f} "
+                    f"| {r['articles_per_second']:.1f} |"
                 )
         lines.append("")
     st = results.get("stream")
@@ -537,15 +554,21 @@ def markdown(results: dict) -> str:
         lines += [
             "### Streaming memory (`score()` in a fresh process each)",
             "",
-            "| articles | units | peak RSS (MiB) | RSS at 10% / 50% / 90% of the run (MiB) | splitting workers, private (MiB) | seconds | units/s |",
+            "| articles | units | peak RSS (MiB) | RSS at 10% / 50% / 90% of the run (MiB) "
+            "| splitting workers, private (MiB) | seconds | units/s |",
             "|---:|---:|---:|---|---:|---:|---:|",
         ]
         for r in st["runs"]:
             lines.append(
-                f"| {r['articles']} | {r['units']} | {_mib(r['peak_rss_bytes'])} | {_trace_points(r.get('rss_trace'))} | "
+                f"| {r['articles']} | {r['units']} | {_mib(r['peak_rss_bytes'])} "
+                f"| {_trace_points(r.get('rss_trace'))} | "
                 f"{_mib(r.get('workers_private_peak_bytes'))} | {r['seconds']:.1f} | {r['units'] / r['seconds']:.0f} |"
             )
-        lines += ["", f"{st['articles_ratio']:.0f}× the articles, **{st['peak_rss_ratio']:.3f}×** the peak memory.", ""]
+        lines += [
+            "",
+            f"{st['articles_ratio']:.0f}× the articles, **{st['peak_rss_ratio']:.3f}×** the peak memory.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -560,11 +583,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--model",
-        help="model folder to score with (default: the model trained by the dynamic-padding run of the training section)",
+        help="model folder to score with "
+        "(default: the model trained by the dynamic-padding run of the training section)",
     )
     p.add_argument(
         "--dataset",
-        help="dataset folder for the int8 F1 comparison (default: the model's own dataset if present, else the sample dataset)",
+        help="dataset folder for the int8 F1 comparison "
+        "(default: the model's own dataset if present, else the sample dataset)",
     )
     p.add_argument(
         "--articles",

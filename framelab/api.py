@@ -17,7 +17,8 @@ from framelab.score.scorer import load_predictors, score_chunk
 from framelab.score.writers import article_records
 from framelab.types import Article
 
-#: What :meth:`Model.score` takes: a text, an :class:`~framelab.types.Article`, or a mapping with ``text`` and optional ``id`` and ``target``.
+#: What :meth:`Model.score` takes: a text, an :class:`~framelab.types.Article`, or a mapping with ``text``
+#: and optional ``id`` and ``target``.
 Item = str | Article | Mapping
 
 

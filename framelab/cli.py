@@ -275,7 +275,8 @@ def _cmd_score(args: argparse.Namespace) -> None:
     )
     for name, count in summary.cut_units.items():
         log.warning(
-            "warning: %s: %d unit(s) longer than the model's max_length tokens were cut to it (the rest of each unit was not seen)",
+            "warning: %s: %d unit(s) longer than the model's max_length tokens were cut to it "
+            "(the rest of each unit was not seen)",
             name,
             count,
         )
@@ -360,8 +361,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="framelab",
         description="Framing, persuasion-technique and stance classifiers for news.\n\n"
-        "The result (tables, output paths) goes to standard output; notes, warnings and progress bars to standard error.",
-        epilog="example: framelab data --config configs/sample-techniques.yaml && framelab train --config configs/sample-techniques.yaml",
+        "The result (tables, output paths) goes to standard output; "
+        "notes, warnings and progress bars to standard error.",
+        epilog="example: framelab data --config configs/sample-techniques.yaml "
+        "&& framelab train --config configs/sample-techniques.yaml",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -468,8 +471,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "ensemble",
-        help="average technique models and span taggers (e.g. a line model, a sentence model and a span tagger) -> ensemble folder",
-        example="framelab ensemble --model models/semeval2023-lines --model models/semeval2023-spans --data data/processed/semeval2023-lines --out models/lines+spans",
+        help="average technique models and span taggers "
+        "(e.g. a line model, a sentence model and a span tagger) -> ensemble folder",
+        example="framelab ensemble --model models/semeval2023-lines --model models/semeval2023-spans "
+        "--data data/processed/semeval2023-lines --out models/lines+spans",
     )
     p.add_argument(
         "--config",
@@ -533,7 +538,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "score",
         help="score articles with saved models",
-        example="framelab score --model models/sample-techniques --format html --out article.html article.txt   (or: cat article.txt | framelab score --model … -)",
+        example="framelab score --model models/sample-techniques --format html --out article.html article.txt   "
+        "(or: cat article.txt | framelab score --model … -)",
     )
     p.add_argument("--model", action="append", required=True, help="model folder (repeatable)")
     p.add_argument(
@@ -545,7 +551,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--spans",
         metavar="FILE",
-        help="span model: name the technique of each span in FILE (id<TAB>?<TAB>start<TAB>end) and write id<TAB>technique<TAB>start<TAB>end to --out",
+        help="span model: name the technique of each span in FILE (id<TAB>?<TAB>start<TAB>end) "
+        "and write id<TAB>technique<TAB>start<TAB>end to --out",
     )
     p.add_argument("--out", help="output file (folder for semeval2023); default standard output")
     p.add_argument(
@@ -558,7 +565,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--target",
         action="append",
-        help="stance target for stance models (articles from JSONL may carry their own); repeat for each article's stance toward each target",
+        help="stance target for stance models (articles from JSONL may carry their own); "
+        "repeat for each article's stance toward each target",
     )
     p.add_argument(
         "--shard",
@@ -576,7 +584,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--on-error",
         choices=["strict", "skip"],
         default="strict",
-        help="strict (default): a bad input file stops the run before any model loads; skip: leave bad files out, list them on stderr and in a 'problems' record (jsonl)",
+        help="strict (default): a bad input file stops the run before any model loads; "
+        "skip: leave bad files out, list them on stderr and in a 'problems' record (jsonl)",
     )
     _add_force(p, "--out folder (semeval2023)")
     p.set_defaults(func=_cmd_score)
@@ -740,7 +749,8 @@ class _StderrHandler(logging.StreamHandler):
 
 
 def _configure_logging(verbose: bool, quiet: bool) -> None:
-    """framelab's messages to standard error, bare; -v adds debug messages, -q (alone) keeps warnings and errors only."""
+    """framelab's messages to standard error, bare; -v adds debug messages, -q (alone) keeps warnings and
+    errors only."""
     if not any(isinstance(h, _StderrHandler) for h in log.handlers):
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))

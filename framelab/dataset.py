@@ -127,7 +127,8 @@ def split_articles(
 
 
 def label_units(article: Article, units: list[Unit], config: Config, stats: ProjectionStats) -> list[Unit]:
-    """``units`` of ``article`` (as :func:`framelab.units.split_units` cuts them) with projected labels, per the data config.
+    """``units`` of ``article`` (as :func:`framelab.units.split_units` cuts them) with projected labels, per the
+    data config.
 
     The units are labelled in place and returned.
     """
@@ -327,7 +328,8 @@ def _build_dataset(config: Config, force: bool) -> DatasetResult:
 
 
 def _class_names(inventory: dict, articles: list[Article]) -> dict:
-    """``inventory`` with the technique names that spans or line labels use outside a given label list appended, so every row keeps its labels."""
+    """``inventory`` with the technique names that spans or line labels use outside a given label list appended,
+    so every row keeps its labels."""
     extra = sorted(
         ({s.label for a in articles for s in a.spans} | _line_label_names(articles)) - set(inventory["techniques"])
     )
@@ -335,7 +337,8 @@ def _class_names(inventory: dict, articles: list[Article]) -> dict:
 
 
 def derived_labels(articles: list[Article]) -> dict:
-    """The technique names a corpus uses when no label list is given, with counts, and the rare names that look like a common one (likely misspellings)."""
+    """The technique names a corpus uses when no label list is given, with counts, and the rare names that look
+    like a common one (likely misspellings)."""
     counts = Counter(s.label for a in articles for s in a.spans)
     counts.update(name for a in articles for names in (a.line_labels or {}).values() for name in names)
     look_alike = []

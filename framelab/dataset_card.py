@@ -62,7 +62,8 @@ def dataset_card(config: Config, inventory: dict, stats: dict, features: dict[st
     splits = list(stats["splits"])
     counts = ["| split | articles | units | units with a label | spans |", "|---|---:|---:|---:|---:|"]
     counts.extend(
-        f"| {s} | {stats['splits'][s]['articles']} | {stats['splits'][s]['units']} | {stats['splits'][s]['units_with_label']} | {stats['splits'][s]['spans']} |"
+        f"| {s} | {stats['splits'][s]['articles']} | {stats['splits'][s]['units']} "
+        f"| {stats['splits'][s]['units_with_label']} | {stats['splits'][s]['spans']} |"
         for s in splits
     )
     tables = [
@@ -72,6 +73,8 @@ def dataset_card(config: Config, inventory: dict, stats: dict, features: dict[st
     if "pairs" in stats["splits"][splits[0]]:
         tables.append(f"### `pairs/`\n\n{_features_table(features['pairs'])}")
     front = yaml.safe_dump(card_metadata(config, inventory, stats), sort_keys=False, allow_unicode=True)
+    held_out = " / ".join(splits[1:]) or "no held-out split"
+    line_labels = " or, for lines, the corpus's own line labels" if d.unit == "line" else ""
     return f"""---
 {front}---
 
@@ -86,7 +89,7 @@ only where they allow.
 ```python
 from datasets import load_from_disk
 
-units = load_from_disk("{config.dataset_dir}")             # one row per {d.unit}: train / {" / ".join(splits[1:]) or "no held-out split"}
+units = load_from_disk("{config.dataset_dir}")             # one row per {d.unit}: train / {held_out}
 articles = load_from_disk("{config.dataset_dir}/articles")  # one row per article
 names = units["{splits[0]}"].features["labels"].feature.names
 ```
@@ -108,7 +111,7 @@ article has units in two splits.
 {_labels_line("stances", inventory["stances"])}
 
 Unit labels are the technique spans projected onto the units (a span labels a unit it shares at least
-{d.min_overlap_chars} character(s) and {d.min_overlap_fraction:.0%} of its length with){" or, for lines, the corpus's own line labels" if d.unit == "line" else ""}.
+{d.min_overlap_chars} character(s) and {d.min_overlap_fraction:.0%} of its length with){line_labels}.
 A unit's `start`/`end` are character offsets into its article's `text` (`text[start:end]` is the
 unit); a unit's spans are offsets into the unit's own text, an article's spans into the article's.
 

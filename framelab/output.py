@@ -105,7 +105,8 @@ _guard: dict = {"depth": 0, "pending": None}
 
 @contextmanager
 def uninterrupted() -> Iterator[None]:
-    """Hold back an interruption (SIGTERM, Ctrl-C, as the CLI raises them through :func:`interrupt`) until the block ends.
+    """Hold back an interruption (SIGTERM, Ctrl-C, as the CLI raises them through :func:`interrupt`) until the
+    block ends.
 
     Taking or giving back a lock, and creating, swapping or dropping a temporary, must not be cut in half:
     that would leave a lock file or a temporary behind. A signal may reach any thread, so masking it in
@@ -544,7 +545,8 @@ def _existing_mode(path: Path) -> int | None:
 
 
 class _Output:
-    """What a file and a folder output share: the lock held for the run, and commit = move into place, or undo it all."""
+    """What a file and a folder output share: the lock held for the run, and commit = move into place, or undo
+    it all."""
 
     path: Path
     done: bool
@@ -582,7 +584,8 @@ class _Output:
 
 
 class AtomicFile(_Output):
-    """A text file that appears at ``path`` only when committed; ``abort`` (or any failure) leaves ``path`` as it was."""
+    """A text file that appears at ``path`` only when committed; ``abort`` (or any failure) leaves ``path`` as
+    it was."""
 
     def __init__(self, path: str | Path, *, newline: str = ""):
         self.path = Path(path)

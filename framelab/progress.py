@@ -26,7 +26,8 @@ def bar(iterable: Any = None, **kwargs: Any) -> tqdm:
 
 @contextmanager
 def no_progress_bars() -> Iterator[None]:
-    """No progress bar and no info message from framelab, transformers or datasets inside the block; the earlier state after it."""
+    """No progress bar and no info message from framelab, transformers or datasets inside the block; the
+    earlier state after it."""
     # Imported here so that a process that never asks for quiet does not pay for transformers' import.
     import datasets.utils.logging as datasets_logging
     import transformers.utils.logging as transformers_logging

@@ -217,7 +217,8 @@ def decode(
 
 
 def text_label_scores(tokens: list[tuple[np.ndarray, np.ndarray]], n_labels: int) -> np.ndarray:
-    """Per text (``tokens`` as from :meth:`framelab.models.predictor.Predictor.token_probabilities`), each technique's highest inside-probability ``max(P(B), P(I))`` over its tokens; 0 for a text without tokens."""
+    """Per text (``tokens`` as from :meth:`framelab.models.predictor.Predictor.token_probabilities`), each
+    technique's highest inside-probability ``max(P(B), P(I))`` over its tokens; 0 for a text without tokens."""
     out = np.zeros((len(tokens), n_labels))
     for row, (offsets, probs) in enumerate(tokens):
         if len(offsets):

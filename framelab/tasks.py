@@ -7,8 +7,8 @@ output formats it can be written in. Config choices, the model-folder checks,
 the CLI, training, evaluation, scoring and the ensemble all ask the record;
 none of them names a task.
 
-Task packages (:mod:`framelab.classification`, :mod:`framelab.spans`, :mod:`framelab.frames`, :mod:`framelab.stance`) build
-their records on the shared plumbing and are found through the
+Task packages (:mod:`framelab.classification`, :mod:`framelab.spans`, :mod:`framelab.frames`,
+:mod:`framelab.stance`) build their records on the shared plumbing and are found through the
 ``framelab.tasks`` entry-point group of the installed distribution, so this
 module imports none of them and nothing imports them back by name. Another
 package adds a task by declaring an entry point of its own, and a program

@@ -48,7 +48,8 @@ RULES = ("global", "per_label", "per_label_or_global", "per_label_rate")
 
 
 def grid(step: float = DEFAULT_STEP) -> np.ndarray:
-    """The thresholds a rule tries: ``step``, ``2 * step``, … below 1, ordered by closeness to 0.5 (the order ties are broken in)."""
+    """The thresholds a rule tries: ``step``, ``2 * step``, … below 1, ordered by closeness to 0.5 (the order
+    ties are broken in)."""
     if not 0 < step <= 0.5:
         raise ValueError(f"threshold step must be in (0, 0.5], got {step}")
     values = np.round(np.arange(step, 1 - step / 2, step), 6)
@@ -128,7 +129,8 @@ def per_label_thresholds(
 def rate_thresholds(
     probs: np.ndarray, targets: np.ndarray, min_support: int = 1, step: float = DEFAULT_STEP
 ) -> list[float]:
-    """Per label, the probability at which it fires on as many examples as it is gold on (see module docstring); ``step`` is the fallback's grid."""
+    """Per label, the probability at which it fires on as many examples as it is gold on (see module
+    docstring); ``step`` is the fallback's grid."""
     fallback = global_threshold(probs, targets, step)
     positives = targets.astype(bool).sum(axis=0)
     thresholds = []
@@ -149,7 +151,8 @@ def cross_fitted(
     min_support: int = 1,
     step: float = DEFAULT_STEP,
 ) -> np.ndarray:
-    """Decisions where each half of the articles (``articles``: each row's article, cut at random by ``seed``) uses thresholds tuned on the other half.
+    """Decisions where each half of the articles (``articles``: each row's article, cut at random by ``seed``)
+    uses thresholds tuned on the other half.
 
     An honest figure for thresholds tuned on a dev split: no row is decided by
     thresholds tuned on its own article.

@@ -141,7 +141,8 @@ def test_jsonl_reversed_span(tmp_path: Path) -> None:
 
 
 def test_unknown_technique_names_file_and_line_and_label_map_fixes_it(tmp_path: Path) -> None:
-    rows = f"1\tLoaded_Language\t{SHAMEFUL[0]}\t{SHAMEFUL[1]}\n\n1\tShaming\t{SCANDAL[0]}\t{SCANDAL[1]}\n"  # blank line 2 still counts
+    # The blank line 2 still counts.
+    rows = f"1\tLoaded_Language\t{SHAMEFUL[0]}\t{SHAMEFUL[1]}\n\n1\tShaming\t{SCANDAL[0]}\t{SCANDAL[1]}\n"
     log, articles, labels = ptc(tmp_path, rows, labels=["Loaded_Language", "Name_Calling"])
     problem = only(log)
     assert (problem.path, problem.line) == (str(labels), 3)
@@ -544,7 +545,8 @@ def test_cli_missing_base_model_folder_exits_2_before_training(
     write_jsonl(stories, tmp_path / "c.jsonl")
     config = write(
         tmp_path / "run.yaml",
-        f"data:\n  path: {tmp_path / 'c.jsonl'}\n  output_dir: {tmp_path / 'ds'}\noutput_dir: {tmp_path / 'model'}\nmodel:\n  base: {tmp_path / 'no-such-model'}\n",
+        f"data:\n  path: {tmp_path / 'c.jsonl'}\n  output_dir: {tmp_path / 'ds'}\n"
+        f"output_dir: {tmp_path / 'model'}\nmodel:\n  base: {tmp_path / 'no-such-model'}\n",
     )
     assert main(["data", "--config", str(config)]) == 0
     capsys.readouterr()

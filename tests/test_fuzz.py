@@ -39,8 +39,9 @@ FAST_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 SLOW_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES_SLOW", "1000"))
 
 NASTY = [
-    "\u0301", "e\u0301", "\u05d0\u05d1\u05d2", "\u0627\u0644\u0639", "\u202e", "\u202d", "\u200f", "\u200b", "\x00", "\ufeff",
-    "\r\n", "\r", "\n", "\t", " ", "\u00a0", "\u2028", "\x85", "\x1b", "🚀", "中文", ".", "!", "?", "\"", "\\", "Dr.", "word",
+    "\u0301", "e\u0301", "\u05d0\u05d1\u05d2", "\u0627\u0644\u0639", "\u202e", "\u202d", "\u200f", "\u200b",
+    "\x00", "\ufeff", "\r\n", "\r", "\n", "\t", " ", "\u00a0", "\u2028", "\x85", "\x1b", "🚀", "中文",
+    ".", "!", "?", "\"", "\\", "Dr.", "word",
 ]  # fmt: skip
 texts = st.lists(st.one_of(st.sampled_from(NASTY), st.text(max_size=4)), max_size=40).map("".join)
 ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "latin-1", "surrogates"]
@@ -135,7 +136,8 @@ def _write(path: Path, content: bytes) -> Path:
 
 
 def plausible(draw: st.DrawFn, fields: int = 4) -> tuple[bytes, bytes]:
-    """A hostile but decodable article (UTF-8, maybe a BOM) and label rows with spans inside it, on Unix or Windows line ends."""
+    """A hostile but decodable article (UTF-8, maybe a BOM) and label rows with spans inside it, on Unix or
+    Windows line ends."""
     text = draw(texts.filter(lambda t: t.strip("\ufeff \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u2028\u2029")))
     end = draw(st.sampled_from(["\n", "\r\n"]))
     rows = []
@@ -280,7 +282,8 @@ def fnc1_case(draw: st.DrawFn) -> Callable[[Path], Path]:
 
 @st.composite
 def semeval2016_case(draw: st.DrawFn) -> Callable[[Path], Path]:
-    """Half the time well-formed rows with hostile tweets (no TAB or newline in them), else random fields, encodings or bytes."""
+    """Half the time well-formed rows with hostile tweets (no TAB or newline in them), else random fields,
+    encodings or bytes."""
     if draw(st.booleans()):
         tweets = texts.map(lambda t: t.replace("\t", " ").replace("\n", " ").replace("\r", " "))
         stances = st.sampled_from(["AGAINST", "FAVOR", "NONE", "none"])
@@ -356,7 +359,8 @@ TARGETS = {
 
 
 def _fuzz(name: str, examples: int) -> None:
-    """Run target ``name`` for ``examples`` examples; with ``FUZZ_REPORT=FILE`` append the outcome counts and seconds to FILE (JSON lines)."""
+    """Run target ``name`` for ``examples`` examples; with ``FUZZ_REPORT=FILE`` append the outcome counts and
+    seconds to FILE (JSON lines)."""
     read, cases = TARGETS[name]
     outcomes: Counter[str] = Counter()
 
@@ -409,7 +413,8 @@ def test_a_lone_surrogate_escape_is_refused_naming_the_line(tmp_path: Path) -> N
 
 
 def test_stance_rows_without_a_usable_id_or_text_are_refused(tmp_path: Path) -> None:
-    # Found by the fuzzing run: SemEval-2016 took an empty ID; FNC-1 took control characters in a body ID and empty bodies.
+    # Found by the fuzzing run: SemEval-2016 took an empty ID; FNC-1 took control characters in a body ID and
+    # empty bodies.
     tweets = tmp_path / "stance.txt"
     tweets.write_text("ID\tTarget\tTweet\tStance\n\tRent\tGood idea\tFAVOR\n7\tRent\tFine\tAGAINST\n", encoding="utf-8")
     log = ProblemLog()

@@ -1,4 +1,5 @@
-"""The page of ``framelab score --format html`` in headless Chromium: every label tag shows, each summary lists its article's labels, an article's script runs nothing.
+"""The page of ``framelab score --format html`` in headless Chromium: every label tag shows, each summary
+lists its article's labels, an article's script runs nothing.
 
 Chromium is driven from the command line (``--dump-dom``, ``--screenshot``),
 as in ``tests/test_serve_browser.py``. The page itself has no script; to
@@ -38,9 +39,12 @@ CHECK = """<script>
 const tags = [...document.querySelectorAll(".tag")];
 const drawn = tags.filter((t) => {
   const s = getComputedStyle(t), box = t.getBoundingClientRect();
-  return s.display !== "none" && s.visibility === "visible" && Number(s.opacity) > 0 && box.width > 0 && box.height > 0 && parseFloat(s.fontSize) >= 8;
+  return s.display !== "none" && s.visibility === "visible" && Number(s.opacity) > 0 &&
+    box.width > 0 && box.height > 0 && parseFloat(s.fontSize) >= 8;
 });
-document.body.setAttribute("data-check", JSON.stringify({tags: tags.length, drawn: drawn.length, labels: [...new Set(drawn.map((t) => t.dataset.label))].sort()}));
+document.body.setAttribute("data-check", JSON.stringify({
+  tags: tags.length, drawn: drawn.length, labels: [...new Set(drawn.map((t) => t.dataset.label))].sort()
+}));
 </script>"""
 
 

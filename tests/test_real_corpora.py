@@ -161,7 +161,8 @@ def test_ptc_v2_spans_survive_token_tagging():
     found = {a.id: decode(a.text, offsets, p, labels, [0.5] * len(labels)) for a, (offsets, p) in zip(articles, merged)}
     scores = si_scores(found, {a.id: a.spans for a in articles})
     print(
-        f"\nPTC round trip on {len(articles)} articles: SI P {scores['precision']:.5f} R {scores['recall']:.5f}, label-aware F1 {scores['labelled']['f1']:.5f}"
+        f"\nPTC round trip on {len(articles)} articles: SI P {scores['precision']:.5f} R {scores['recall']:.5f}, "
+        f"label-aware F1 {scores['labelled']['f1']:.5f}"
     )
     # PTC spans are trimmed and token-aligned: measured, every one comes back exactly.
     assert scores["f1"] >= 0.999 and scores["labelled"]["f1"] >= 0.999

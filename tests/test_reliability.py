@@ -72,7 +72,8 @@ def test_out_that_is_a_folder_is_refused_before_any_work(
 
 
 def test_read_only_output_folder_is_refused_before_any_work(tmp_path: Path, tiny_classifier_dir: Path) -> None:
-    # Before: a PermissionError traceback after all the work. Root writes anywhere, so the CLI runs without CAP_DAC_OVERRIDE.
+    # Before: a PermissionError traceback after all the work. Root writes anywhere, so the CLI runs without
+    # CAP_DAC_OVERRIDE.
     if not shutil.which("setpriv"):
         pytest.skip("needs setpriv to drop root's override of file permissions")
     inputs = _inputs(tmp_path / "in")
@@ -147,7 +148,8 @@ def test_a_second_writer_of_the_same_out_is_refused_naming_the_first(
         [
             sys.executable,
             "-c",
-            f"import sys, time; from framelab.output import acquire; acquire({str(out)!r}); print('held', flush=True); time.sleep(60)",
+            f"import sys, time; from framelab.output import acquire; acquire({str(out)!r}); "
+            "print('held', flush=True); time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -352,8 +354,8 @@ def test_a_misspelt_technique_without_a_label_list_is_named(tmp_path: Path) -> N
     config = load_config(None, [f"data.path={corpus}", f"data.output_dir={tmp_path / 'ds'}", "data.unit=line"])
     table = stats_table(build_dataset(config).stats)
     assert (
-        "no label list (data.labels): 3 technique name(s) taken from the corpus: Doubt (4), Loaded_Langauge (1), Loaded_Language (4)"
-        in table
+        "no label list (data.labels): 3 technique name(s) taken from the corpus: "
+        "Doubt (4), Loaded_Langauge (1), Loaded_Language (4)" in table
     )
     assert "'Loaded_Langauge' (1 use(s)) looks like 'Loaded_Language' (4)" in table
 

@@ -1,4 +1,5 @@
-"""``framelab serve`` through Starlette's test client: every endpoint, every error, and the records of ``framelab score``."""
+"""``framelab serve`` through Starlette's test client: every endpoint, every error, and the records of
+``framelab score``."""
 
 from __future__ import annotations
 
@@ -70,7 +71,8 @@ def _cli_lines(model_dirs: list[Path], articles: list[dict], tmp_path: Path, *ex
 
 
 def _normal(records: list[dict]) -> list[str]:
-    """Each record as sorted-key JSON, its ``source`` dropped: the CLI names the input file and line, a request has none (null)."""
+    """Each record as sorted-key JSON, its ``source`` dropped: the CLI names the input file and line, a request
+    has none (null)."""
     return [
         json.dumps({k: v for k, v in r.items() if k != "source"}, sort_keys=True, ensure_ascii=False) for r in records
     ]

@@ -1,4 +1,5 @@
-"""The page of ``framelab serve`` in headless Chromium: it loads, a pasted article comes back highlighted, and an article's ``<script>`` runs nothing.
+"""The page of ``framelab serve`` in headless Chromium: it loads, a pasted article comes back highlighted, and
+an article's ``<script>`` runs nothing.
 
 Chromium is driven from the command line (``--dump-dom`` after the page's
 work, ``--screenshot``), no Selenium: the page scores the text in its
@@ -43,7 +44,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, tiny_classifier_dir: Path):
     """``framelab serve`` on an ephemeral port of 127.0.0.1, in a thread of this process."""
     folder = tmp_path_factory.mktemp("browser") / "sample-techniques"
     shutil.copytree(tiny_classifier_dir, folder)
-    # The tiny model's head is random: thresholds of 0 make every unit carry every label, so the page's badges are certain.
+    # The tiny model's head is random: thresholds of 0 make every unit carry every label, so the page's badges
+    # are certain.
     meta = json.loads((folder / "framelab.json").read_text(encoding="utf-8"))
     meta["thresholds"] = [0.0] * len(meta["labels"])
     (folder / "framelab.json").write_text(json.dumps(meta), encoding="utf-8")

@@ -81,7 +81,9 @@ def test_fnc1_unknown_body_and_missing_files(tmp_path: Path) -> None:
 def test_fnc1_bad_rows_name_file_row_and_line(tmp_path: Path) -> None:
     # A BOM and CRLF line ends are fine; the body of row 2 spans two lines, so row 3 starts on line 4.
     (tmp_path / "train_bodies.csv").write_bytes(
-        '\ufeffBody ID,articleBody\r\n1,"first line\r\nsecond line"\r\n2,other\r\n1,changed text\r\n2,other\r\n'.encode()
+        (
+            '\ufeffBody ID,articleBody\r\n1,"first line\r\nsecond line"\r\n2,other\r\n1,changed text\r\n2,other\r\n'
+        ).encode()
     )
     (tmp_path / "train_stances.csv").write_bytes(
         b"Headline,Body ID,Stance\r\n,1,agree\r\nH,1,Agree\r\nH,1,agree\r\nG,2,sideways\r\n"

@@ -68,7 +68,8 @@ def test_bad_trainer_options_fail_on_load(override: str) -> None:
 
 
 def _whole_and_cached(model_class, tiny_model_dir: Path, num_labels: int):
-    """A tiny model of ``model_class``, its logits on two padded texts, their features and their states after layer 1."""
+    """A tiny model of ``model_class``, its logits on two padded texts, their features and their states after
+    layer 1."""
     from transformers import AutoTokenizer
 
     from framelab.train.frozen import lower_states

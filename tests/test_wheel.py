@@ -1,4 +1,5 @@
-"""The built wheel, installed in a clean virtual environment, scores with a model folder (slow, opt-in: ``make test-slow``).
+"""The built wheel, installed in a clean virtual environment, scores with a model folder (slow, opt-in:
+``make test-slow``).
 
 The clean environment holds only the wheel; its dependencies (torch and the
 rest, 2 GB) are borrowed from the running environment through a ``.pth``

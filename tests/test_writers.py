@@ -1,4 +1,5 @@
-"""The csv and html outputs of ``framelab score`` from hand-made predictions: colours by label position, tags, legends, summaries, span rows, score columns, ``--excel``."""
+"""The csv and html outputs of ``framelab score`` from hand-made predictions: colours by label position, tags,
+legends, summaries, span rows, score columns, ``--excel``."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ TEXT = "Zürich <b>rigged</b> it.\n\nThe “plan” is a disaster. Nothing happe
 def _article(
     article_id: str = "a1", techniques: tuple[list[str], ...] = (["Doubt"], ["Loaded_Language", "Doubt"], [])
 ) -> ScoredArticle:
-    """``TEXT`` cut into three sentences: techniques and stance on each, two spans in the first, frames with evidence and stance on the article."""
+    """``TEXT`` cut into three sentences: techniques and stance on each, two spans in the first, frames with
+    evidence and stance on the article."""
     bounds = [
         (0, TEXT.index("\n")),
         (TEXT.index("The"), TEXT.index("disaster.") + 9),
@@ -92,7 +94,8 @@ def test_every_label_is_a_visible_tag_after_its_unit_or_span_and_in_its_legend(t
     page = _page(tmp_path / "page.html", _article())
     body = page[page.index("<body>") :]
     units = body[body.index('data-unit="sentence"') :].split('<span class="unit"')[1:]
-    # Tags are element text, not titles: each span's where it ends, then the unit's techniques (best first) and its stance.
+    # Tags are element text, not titles: each span's where it ends, then the unit's techniques (best first) and
+    # its stance.
     tagged = [re.findall(r'<span class="tag" data-label="([^"]+)"[^>]*>([^<]*)<small>', unit) for unit in units]
     assert tagged == [
         [("Loaded_Language", "Loaded_Language "), ("Doubt", "Doubt "), ("Doubt", "Doubt "), ("none", "none ")],
@@ -239,7 +242,8 @@ def test_score_excel_flows_from_the_command_line(
     )
     assert out.read_bytes().startswith("\ufeffarticle_id,".encode())
     rows = _rows(out, "utf-8-sig")
-    assert rows[0]["text"] == "Zürich’s “plan” is a disaster." and {"score:a", "score:b", "score:c"} <= rows[0].keys()
+    assert rows[0]["text"] == "Zürich’s “plan” is a disaster."
+    assert {"score:a", "score:b", "score:c"} <= rows[0].keys()
     assert (
         main(
             [

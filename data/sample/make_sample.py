@@ -270,7 +270,8 @@ def stats(records: list[dict]) -> str:
         f"spans crossing a sentence boundary: {cross}",
         "techniques:",
     ]
-    out += [f"  {name}: {techniques.get(name, 0)}" for name in sorted(TECHNIQUES, key=lambda t: (-techniques.get(t, 0), t))]
+    by_count = sorted(TECHNIQUES, key=lambda t: (-techniques.get(t, 0), t))
+    out += [f"  {name}: {techniques.get(name, 0)}" for name in by_count]
     out.append("frames:")
     out += [f"  {name}: {frames.get(name, 0)}" for name in sorted(FRAMES, key=lambda f: (-frames.get(f, 0), f))]
     out.append("genres:")

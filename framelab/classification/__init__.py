@@ -1,1 +1,2 @@
-"""The sequence-classification tasks: techniques, frames, genre and stance (see :mod:`framelab.classification.tasks`)."""
+"""The sequence-classification tasks: techniques, frames, genre and stance (see
+:mod:`framelab.classification.tasks`)."""

@@ -55,7 +55,8 @@ GENRE = Task(
 
 STANCE = Task(
     name="stance",
-    doc="(target, article) pairs, single-label: the stance of each article toward its target; also applied to every sentence",
+    doc="(target, article) pairs, single-label: the stance of each article toward its target; "
+    "also applied to every sentence",
     level="pair",
     multi_label=False,
     load_split=partial(

@@ -159,7 +159,8 @@ def _write_report(
     lines = [
         f"# Evaluation: `{metrics['model_dir']}` on `{metrics['data_dir']}` ({metrics['split']})",
         "",
-        f"Task **{metrics['task']}**, {metrics['n_examples']} examples. Baseline: TF-IDF + logistic regression fitted on the train split.",
+        f"Task **{metrics['task']}**, {metrics['n_examples']} examples. "
+        "Baseline: TF-IDF + logistic regression fitted on the train split.",
         "",
         *interval_lines(metrics["bootstrap"]),
         "",
@@ -287,7 +288,8 @@ def summarize_training(dev_metrics: dict) -> str:
             f"{cv['folds']}-fold cross-validated micro-F1 {micro['mean']:.3f} ± {micro['std']:.3f}, "
             f"macro-F1 {macro['mean']:.3f} ± {macro['std']:.3f}{pooled}; "
             f"refit on {dev_metrics['refit']['examples']} examples "
-            f"for {dev_metrics['refit']['epochs']:g} epochs; trained in {dev_metrics['train_runtime_seconds']:.0f} s (refit)"
+            f"for {dev_metrics['refit']['epochs']:g} epochs; "
+            f"trained in {dev_metrics['train_runtime_seconds']:.0f} s (refit)"
         )
     key = "at_tuned_thresholds" if "at_tuned_thresholds" in dev_metrics else "argmax"
     scores = dev_metrics[key]

@@ -52,7 +52,8 @@ def pr_curves(
     thresholds: list[float] | None = None,
     top: int = 6,
 ) -> None:
-    """Precision–recall steps of the ``top`` most frequent labels with their average precision, the decision threshold marked on each."""
+    """Precision–recall steps of the ``top`` most frequent labels with their average precision, the decision
+    threshold marked on each."""
     from sklearn.metrics import PrecisionRecallDisplay
 
     plt = _pyplot()

@@ -70,7 +70,8 @@ class FrameAttention(nn.Module):
 
 
 def _stacked(articles: list[np.ndarray], input_size: int) -> tuple[torch.Tensor, list[int]]:
-    """The articles' sentence vectors one after the other, and each article's count; an article with no sentence gets one zero vector."""
+    """The articles' sentence vectors one after the other, and each article's count; an article with no
+    sentence gets one zero vector."""
     parts = [a if len(a) else np.zeros((1, input_size), dtype=np.float32) for a in articles]
     return torch.from_numpy(np.concatenate(parts).astype(np.float32)), [len(a) for a in parts]
 
@@ -123,7 +124,8 @@ def train_heads(
 def apply_heads(
     heads: list[FrameAttention], spec: HeadSpec, articles: list[np.ndarray], batch_size: int = 64
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Mean probabilities ``(articles, labels)`` of the heads, and per article its mean attention ``(labels, sentences)``."""
+    """Mean probabilities ``(articles, labels)`` of the heads, and per article its mean attention
+    ``(labels, sentences)``."""
     probs = np.zeros((len(articles), spec.labels))
     weights: list[np.ndarray] = []
     with torch.inference_mode():

@@ -30,7 +30,8 @@ EVIDENCE_SENTENCES = 5
 def frame_evidence(
     offsets: list[tuple[int, int]], attention: np.ndarray, labels: list[str], decided: np.ndarray
 ) -> list[FrameEvidence]:
-    """The sentences that carry each decided frame: the most attended first, until :data:`EVIDENCE_MASS` of the frame's attention (at most :data:`EVIDENCE_SENTENCES`).
+    """The sentences that carry each decided frame: the most attended first, until :data:`EVIDENCE_MASS` of
+    the frame's attention (at most :data:`EVIDENCE_SENTENCES`).
 
     ``attention`` is ``(labels, sentences)``, each row summing to 1 over the
     article's sentences; an article without sentences has no evidence.

@@ -8,7 +8,8 @@ from framelab.tasks import Lazy, Task
 
 FRAMES_ATTENTION = Task(
     name="frames_attention",
-    doc="article multi-label: the frames of each article, from attention over its sentences (frozen encoder); shows the sentences that carry each frame",
+    doc="article multi-label: the frames of each article, from attention over its sentences (frozen encoder); "
+    "shows the sentences that carry each frame",
     level="article",
     multi_label=True,
     head="sequence",

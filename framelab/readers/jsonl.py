@@ -200,7 +200,8 @@ def _span(item: Any, index: int, aid: str, text: str, at: _Line) -> Span | None:
         and isinstance(item.get("label"), str)
     ):
         at.bad(
-            f"article {aid}: span #{index} {json.dumps(item, ensure_ascii=False)[:80]} is not {{start: int, end: int, label: str}}",
+            f"article {aid}: span #{index} {json.dumps(item, ensure_ascii=False)[:80]} "
+            "is not {start: int, end: int, label: str}",
             "offsets must be integers and the label a string",
         )
         return None
@@ -383,7 +384,8 @@ def _json_object(chunk: bytes, offset: int, path: Path, number: int, log: Proble
             log.add(
                 path,
                 number,
-                f"a string holds a lone surrogate (U+{ord(exc.object[exc.start]):04X}, from a \\u escape): not Unicode text",
+                f"a string holds a lone surrogate (U+{ord(exc.object[exc.start]):04X}, "
+                "from a \\u escape): not Unicode text",
                 "fix or remove the escape; a character outside the BMP is written as a pair such as \\ud83d\\ude80",
             )
             return None

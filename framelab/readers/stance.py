@@ -150,7 +150,8 @@ def read_fnc1_bodies(files: list[Path], log: ProblemLog) -> dict[str, tuple[str,
                     log.add(
                         file,
                         line,
-                        f"row {number}: Body ID {body_id} appears again with another text (first at {bodies[body_id][1]})",
+                        f"row {number}: Body ID {body_id} appears again with another text "
+                        f"(first at {bodies[body_id][1]})",
                         "give every body a unique Body ID",
                     )
                 else:
@@ -179,7 +180,8 @@ def read_fnc1_stances(
                 log.add(
                     file,
                     line,
-                    f"{where}: expected {'3' if labelled else '2 or 3'} fields (Headline, Body ID, Stance), found {len(row)}",
+                    f"{where}: expected {'3' if labelled else '2 or 3'} fields (Headline, Body ID, Stance), "
+                    f"found {len(row)}",
                     "fix the row",
                 )
                 continue
@@ -234,7 +236,8 @@ def read_fnc1(path: Path, *, log: ProblemLog, labels=None, label_map=None, frame
 
 
 def read_fnc1_pair_inputs(files: list[Path], log: ProblemLog) -> list[Article]:
-    """FNC-1 CSV files to score: bodies files and stances files (the Stance column optional), told apart by their header.
+    """FNC-1 CSV files to score: bodies files and stances files (the Stance column optional), told apart by
+    their header.
 
     One article per (headline, body) row, in file order: id ``<Body ID>#<row>``,
     the body as text (one string per body, shared), the headline as target.

@@ -62,7 +62,8 @@ def check_request(
         )
     if fmt == "html":
         raise ValueError(
-            f"--format html cannot be split over {processes} processes (it is one page, whose legend covers every article): "
+            f"--format html cannot be split over {processes} processes "
+            "(it is one page, whose legend covers every article): "
             "score it with one process, or write jsonl/csv/semeval2023 here"
         )
     if fmt not in FORMATS:
@@ -184,7 +185,8 @@ def score_distributed(
         missing = [str(p) for p in parts if not p.exists()]
         if missing:
             raise ValueError(
-                f"parts of other processes not found ({', '.join(missing)}): on several machines --out must be on a file system "
+                f"parts of other processes not found ({', '.join(missing)}): "
+                "on several machines --out must be on a file system "
                 "they all share; otherwise score with --shard K/N per machine and join with framelab merge"
             )
         summary.outputs = merge(parts, inputs, fmt=o.fmt, out=out, on_error=o.on_error, force=o.force).outputs

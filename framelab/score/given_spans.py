@@ -11,7 +11,8 @@ from framelab.tasks import get_task, task_names
 def classify_given_spans(
     model_dir: str | Path, inputs: list[str | Path], template: str | Path, out: str | Path, *, batch_size: int = 64
 ) -> int:
-    """Answer every line of the span file ``template`` (``id<TAB>?<TAB>start<TAB>end``) into ``out``; returns the lines written."""
+    """Answer every line of the span file ``template`` (``id<TAB>?<TAB>start<TAB>end``) into ``out``; returns
+    the lines written."""
     task = get_task(read_meta(Path(model_dir)).task)
     if task.classify_spans is None:
         able = [name for name in task_names() if get_task(name).classify_spans is not None]

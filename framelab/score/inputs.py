@@ -211,7 +211,8 @@ def _check_new(articles: list[Article], path: Path, seen: dict[str, str]) -> Non
 
 
 def check_inputs(inputs: list[str | Path], *, skip: bool = False) -> tuple[list[Path], list[Problem]]:
-    """Read every input once, as :func:`iter_articles` will, keeping only ids: the files to score and the problems of those left out.
+    """Read every input once, as :func:`iter_articles` will, keeping only ids: the files to score and the
+    problems of those left out.
 
     Strict (``skip=False``): the first bad file raises :class:`DataError`.
     ``skip=True`` (``--on-error skip``): a bad file (or path) is left out and

@@ -10,7 +10,8 @@ from framelab.types import Article, Unit
 
 @dataclass(frozen=True)
 class ModelLabels:
-    """What a writer knows of one scored model before the first article: its name, task and labels, in the model's order.
+    """What a writer knows of one scored model before the first article: its name, task and labels, in the
+    model's order.
 
     The order fixes each label's colour in the HTML page and the ``score:<label>`` columns of the CSV.
     """
@@ -22,7 +23,8 @@ class ModelLabels:
 
 @dataclass
 class FrameEvidence:
-    """A sentence that carries a predicted label of an article: ``start``/``end`` index the article text, ``weight`` is the model's attention on it (0–1)."""
+    """A sentence that carries a predicted label of an article: ``start``/``end`` index the article text,
+    ``weight`` is the model's attention on it (0–1)."""
 
     frame: str
     start: int

@@ -114,7 +114,8 @@ def _span_decisions(predictor: Predictor, texts: list[str]) -> list[Prediction]:
 
 
 def _unit_kind(predictor: Predictor) -> str | None:
-    """The unit kind a model labels besides whole articles: its own, the one its task also scores (stance: sentences), or none."""
+    """The unit kind a model labels besides whole articles: its own, the one its task also scores
+    (stance: sentences), or none."""
     task = get_task(predictor.meta.task)
     return task.also_scores if task.windowed else predictor.meta.unit
 
@@ -231,7 +232,8 @@ def load_predictors(
     device=None,
     split_workers: int | None = None,
 ) -> list[Predictor | EnsemblePredictor]:
-    """Load each model or ensemble folder (on ``device``, default: a GPU when there is one), refusing two folders with the same name.
+    """Load each model or ensemble folder (on ``device``, default: a GPU when there is one), refusing two
+    folders with the same name.
 
     ``split_workers`` is for ensembles, which cut their units into their sentence members' units.
     """
@@ -257,7 +259,8 @@ def model_labels(predictors: list[Predictor | EnsemblePredictor]) -> list[ModelL
 def score(
     model_dirs: list[str | Path], inputs: list[str | Path], options: ScoreOptions | None = None, **changes: Any
 ) -> ScoreSummary:
-    """Score ``inputs`` with every model and write them as ``options`` say (fields of :class:`ScoreOptions`, or ``changes`` to them).
+    """Score ``inputs`` with every model and write them as ``options`` say (fields of :class:`ScoreOptions`,
+    or ``changes`` to them).
 
     ``out`` may be omitted for jsonl and csv (standard output). Returns
     counts, elapsed seconds and the files written.

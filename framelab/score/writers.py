@@ -73,7 +73,8 @@ def _pred_json(p: Prediction, text: str = "") -> dict:
 
 
 def article_records(result: ScoredArticle) -> list[dict]:
-    """The JSONL records of one scored article: one per unit, then the article's (what ``--format jsonl`` writes, and :meth:`framelab.api.Model.score_records` returns)."""
+    """The JSONL records of one scored article: one per unit, then the article's (what ``--format jsonl``
+    writes, and :meth:`framelab.api.Model.score_records` returns)."""
     a = result.article
     records = []
     for s in result.units:
@@ -329,7 +330,8 @@ def _tasks_of(fmt: str) -> list[str]:
 
 
 class Semeval2023Writer(Writer):
-    """SemEval-2023 Task 3: an article single-label task to subtask 1 (genre), article multi-label to 2 (frames), unit labels to 3 (techniques per line)."""
+    """SemEval-2023 Task 3: an article single-label task to subtask 1 (genre), article multi-label to 2
+    (frames), unit labels to 3 (techniques per line)."""
 
     folder = needs_out = True
 
@@ -424,7 +426,8 @@ class Fnc1Writer(Writer):
         stances = [p for p in result.predictions.values() if p.task in self.tasks]
         if len(stances) != 1 or a.stance_target is None:
             raise ValueError(
-                f"--format fnc1 needs one fnc1 model and FNC-1 CSV inputs (stances and bodies); {a.source or a.id} got {len(stances)} stance(s)"
+                f"--format fnc1 needs one fnc1 model and FNC-1 CSV inputs (stances and bodies); "
+                f"{a.source or a.id} got {len(stances)} stance(s)"
             )
         self.csv.writerow([a.stance_target, a.id.rpartition("#")[0] or a.id, stances[0].labels[0]])
 

@@ -63,7 +63,10 @@ TOKEN_ENV = "FRAMELAB_SERVE_TOKEN"
 SETTINGS_ENV = "FRAMELAB_SERVE_SETTINGS"
 
 #: The page and every header: nothing from elsewhere, no inline script.
-CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -379,7 +382,8 @@ def create_app(settings: ServeSettings, predictors: list | None = None) -> Starl
 
 
 def from_environment() -> Starlette:
-    """The application of one ``--workers N`` process: settings from :data:`SETTINGS_ENV`, the token from :data:`TOKEN_ENV`."""
+    """The application of one ``--workers N`` process: settings from :data:`SETTINGS_ENV`, the token from
+    :data:`TOKEN_ENV`."""
     raw = json.loads(os.environ[SETTINGS_ENV])
     settings = ServeSettings(**raw)
     settings.token = os.environ.get(TOKEN_ENV) or None

@@ -56,8 +56,10 @@ def openapi(settings) -> dict:
     }
     record = {
         "type": "object",
-        "description": "one record of `framelab score --format jsonl`: a unit (type 'unit': article_id, unit, index, start, end, line, text, predictions) "
-        "or an article (type 'article': article_id, source (null over HTTP), length, units, predictions); predictions are keyed by model name, "
+        "description": "one record of `framelab score --format jsonl`: "
+        "a unit (type 'unit': article_id, unit, index, start, end, line, text, predictions) "
+        "or an article (type 'article': article_id, source (null over HTTP), length, units, predictions); "
+        "predictions are keyed by model name, "
         "each with task, labels, scores and, where the model gives them, target and spans",
         "required": ["type", "article_id", "predictions"],
         "properties": {
@@ -72,8 +74,10 @@ def openapi(settings) -> dict:
         "info": {
             "title": "framelab serve",
             "version": __version__,
-            "description": "Scores news articles with saved framelab models: framing, persuasion techniques (units and spans) and stance. "
-            f"Limits: body {settings.max_body_bytes} bytes, {settings.max_articles} articles a request, queue {settings.queue_limit} requests, "
+            "description": "Scores news articles with saved framelab models: "
+            "framing, persuasion techniques (units and spans) and stance. "
+            f"Limits: body {settings.max_body_bytes} bytes, {settings.max_articles} articles a request, "
+            f"queue {settings.queue_limit} requests, "
             f"{settings.timeout_s:g} s a request.",
         },
         "components": {
@@ -102,7 +106,8 @@ def openapi(settings) -> dict:
                             "in": "query",
                             "required": False,
                             "schema": {"enum": ["json", "jsonl", "html"], "default": "json"},
-                            "description": "json: a list of records; jsonl: the bytes framelab score --format jsonl writes; html: the HTML view",
+                            "description": "json: a list of records; "
+                            "jsonl: the bytes framelab score --format jsonl writes; html: the HTML view",
                         }
                     ],
                     "requestBody": {

@@ -149,7 +149,8 @@ def classify_span_file(
                 Problem(
                     str(template),
                     line.line,
-                    f"span end {line.end} is past the end of article {line.article_id} ({len(article.text)} characters)",
+                    f"span end {line.end} is past the end of article {line.article_id} "
+                    f"({len(article.text)} characters)",
                     "check that the template belongs to these articles",
                 )
             )

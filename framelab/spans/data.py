@@ -1,4 +1,5 @@
-"""The span tasks' view of a dataset folder: units with their spans and gold article spans (spans), or one example per gold span (span_techniques)."""
+"""The span tasks' view of a dataset folder: units with their spans and gold article spans (spans), or one
+example per gold span (span_techniques)."""
 
 from __future__ import annotations
 

@@ -151,10 +151,12 @@ def _write(folder: Path, metrics: dict, names: list[str]) -> None:
     lines = [
         f"# Evaluation: `{metrics['model_dir']}` on `{metrics['data_dir']}` ({metrics['split']})",
         "",
-        f"Task **spans**: {metrics['n_articles']} articles, {metrics['n_units']} units, tag threshold {metrics['threshold']}.",
+        f"Task **spans**: {metrics['n_articles']} articles, {metrics['n_units']} units, "
+        f"tag threshold {metrics['threshold']}.",
         "Span identification is the SemEval-2020 Task 11 SI measure (partial credit for overlap, labels ignored,",
         "per article over character offsets); technique classification names the technique of every gold span (TC).",
-        "Baselines, fitted on the train split: a phrase lexicon for SI, TF-IDF + logistic regression on the span text for TC.",
+        "Baselines, fitted on the train split: a phrase lexicon for SI, "
+        "TF-IDF + logistic regression on the span text for TC.",
         "",
         *interval_lines(metrics["bootstrap"]),
         "",
@@ -183,24 +185,29 @@ def _write(folder: Path, metrics: dict, names: list[str]) -> None:
 
 
 def card_metrics(dev_metrics: dict, config: Config) -> str:
-    """The dev-metrics section of a span tagger's card: span identification and technique classification, per technique."""
+    """The dev-metrics section of a span tagger's card: span identification and technique classification, per
+    technique."""
     tuned = dev_metrics["at_tuned_threshold"]
     si, tc = tuned["span_identification"], tuned["technique_classification"]
     lines = []
     if "cross_validated" in dev_metrics:
         cv = dev_metrics["cross_validated"]
         lines += [
-            f"{cv['folds']}-fold cross-validation by article over the train and dev articles (seed {cv['seed']}), each fold judged at the tag "
-            f"threshold tuned on the other folds' out-of-fold tokens: span identification **F1 {cv['span_f1']['mean']:.3f} ± {cv['span_f1']['std']:.3f}**. "
-            f"The model was then refit on every article for {dev_metrics['refit']['epochs']:g} epochs. Below, the out-of-fold tokens of every article:",
+            f"{cv['folds']}-fold cross-validation by article over the train and dev articles (seed {cv['seed']}), "
+            "each fold judged at the tag threshold tuned on the other folds' out-of-fold tokens: "
+            f"span identification **F1 {cv['span_f1']['mean']:.3f} ± {cv['span_f1']['std']:.3f}**. "
+            f"The model was then refit on every article for {dev_metrics['refit']['epochs']:g} epochs. "
+            "Below, the out-of-fold tokens of every article:",
             "",
         ]
     lines += [
         f"Dev split at the tuned tag threshold {tuned['threshold']:.2f} (tuned on this same split, so optimistic):",
         "",
-        f"- span identification (SemEval-2020 SI, partial credit): P {si['precision']:.3f}, R {si['recall']:.3f}, **F1 {si['f1']:.3f}** "
-        f"({si['n_pred']} predicted, {si['n_gold']} gold spans after merging); at 0.5: F1 {dev_metrics['at_0.5']['span_identification']['f1']:.3f}",
-        f"- technique classification of the gold spans (SemEval-2020 TC): **micro-F1 {tc['f1']:.3f}** over {tc['n_gold']} spans",
+        f"- span identification (SemEval-2020 SI, partial credit): P {si['precision']:.3f}, R {si['recall']:.3f}, "
+        f"**F1 {si['f1']:.3f}** ({si['n_pred']} predicted, {si['n_gold']} gold spans after merging); "
+        f"at 0.5: F1 {dev_metrics['at_0.5']['span_identification']['f1']:.3f}",
+        f"- technique classification of the gold spans (SemEval-2020 TC): **micro-F1 {tc['f1']:.3f}** "
+        f"over {tc['n_gold']} spans",
         "",
         "| technique | gold spans | span F1 (same technique) | TC F1 |",
         "|---|---:|---:|---:|",
@@ -231,7 +238,11 @@ def summarize_training(dev_metrics: dict) -> str:
     """Dev span F1 at the tuned threshold and TC micro-F1, as ``framelab train`` prints them."""
     tuned = dev_metrics["at_tuned_threshold"]
     si, tc = tuned["span_identification"], tuned["technique_classification"]
-    return f"dev span F1 {si['f1']:.3f} (threshold {tuned['threshold']:.2f}), technique classification micro-F1 {tc['f1']:.3f}; trained in {dev_metrics['train_runtime_seconds']:.0f} s"
+    return (
+        f"dev span F1 {si['f1']:.3f} (threshold {tuned['threshold']:.2f}), "
+        f"technique classification micro-F1 {tc['f1']:.3f}; "
+        f"trained in {dev_metrics['train_runtime_seconds']:.0f} s"
+    )
 
 
 def summarize_evaluation(metrics: dict) -> str:

@@ -29,13 +29,15 @@ MESSAGE = (
     "Score it with framelab: framelab.load(folder).score(text), or `framelab score --model <folder> <article.txt>`."
 )
 
-_MODULE_TEXT = f'''"""Written by framelab: stops transformers' token-classification pipeline from mislabelling this span tagger."""
+_MODULE_TEXT = f'''"""Written by framelab: stops transformers' token-classification pipeline from mislabelling \
+this span tagger."""
 
 from transformers import TokenClassificationPipeline
 
 
 class FramelabSpanTagger(TokenClassificationPipeline):
-    """Declared in config.json (custom_pipelines) so that pipeline(...) fails with the reason instead of labelling every token."""
+    """Declared in config.json (custom_pipelines) so that pipeline(...) fails with the reason instead of \
+labelling every token."""
 
     def __init__(self, *args, **kwargs):
         raise ValueError({MESSAGE!r})

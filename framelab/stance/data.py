@@ -79,7 +79,8 @@ def load_pooled(dataset_dir: Path) -> PairSplit:
 
 
 def load_pair_split(dataset_dir: Path, split: str, labels: list[str] | None = None) -> tuple[TaskData, list[str]]:
-    """The task's examples: body texts (one shared string per body) with the headlines as ``pairs``; ids ``<Body ID>#<row>``."""
+    """The task's examples: body texts (one shared string per body) with the headlines as ``pairs``; ids
+    ``<Body ID>#<row>``."""
     names = labels or label_inventory(dataset_dir)["stances"]
     data = load_pairs(Path(dataset_dir), split)
     texts = [data.body_texts[b] for b in data.body_of]

@@ -154,7 +154,8 @@ class Bodies:
         """Body ``b`` alone."""
         lo, hi = self.bounds[b], self.bounds[b + 1]
         return Bodies(
-            [self.texts[b]], self.sentences[lo:hi], np.array([0, hi - lo]), self.sentence_tfidf[lo:hi], self.body_tfidf[b],
+            [self.texts[b]], self.sentences[lo:hi], np.array([0, hi - lo]),
+            self.sentence_tfidf[lo:hi], self.body_tfidf[b],
             self.sentence_embeddings[lo:hi], [self.words[b]], [self.bigrams[b]],
         )  # fmt: skip
 
@@ -237,7 +238,8 @@ def pair_features(
 
 @dataclass
 class StageOne:
-    """The relatedness stage: TF-IDF vocabulary, logistic regression, decision threshold, and the encoder it embeds with."""
+    """The relatedness stage: TF-IDF vocabulary, logistic regression, decision threshold, and the encoder it
+    embeds with."""
 
     tfidf: Tfidf
     mean: np.ndarray

@@ -58,7 +58,8 @@ class FncPredictor(Predictor):
         self._cache: OrderedDict[str, Bodies] = OrderedDict()
 
     def _bodies(self, texts: list[str]) -> Bodies:
-        """``texts`` as bodies; each is cut and embedded once and kept for later calls (the last ``BODY_CACHE`` of them)."""
+        """``texts`` as bodies; each is cut and embedded once and kept for later calls (the last ``BODY_CACHE``
+        of them)."""
         new = [t for t in texts if t not in self._cache]
         if new:
             sentences = [[u.text for u in split_units(Article(str(i), t), "sentence")] for i, t in enumerate(new)]
@@ -92,7 +93,8 @@ class FncPredictor(Predictor):
         """Probabilities of each (headline = ``pairs[i]``, body = ``texts[i]``) pair."""
         if pairs is None:
             raise ValueError(
-                f"{self.model_dir} labels (headline, body) pairs: give each text a headline (--target, or stance.target in JSONL)"
+                f"{self.model_dir} labels (headline, body) pairs: "
+                "give each text a headline (--target, or stance.target in JSONL)"
             )
         probs = np.zeros((len(texts), len(self.meta.labels)))
         if not texts:

@@ -6,7 +6,8 @@ from framelab.tasks import COMMON_FORMATS, Lazy, Task
 
 FNC1 = Task(
     name="fnc1",
-    doc="FNC-1 (headline, body) pairs: unrelated, else agree / disagree / discuss (relatedness features, then a cross-encoder on the closest sentences)",
+    doc="FNC-1 (headline, body) pairs: unrelated, else agree / disagree / discuss "
+    "(relatedness features, then a cross-encoder on the closest sentences)",
     level="pair",
     multi_label=False,
     head="sequence",

@@ -44,7 +44,8 @@ class _CachedStates(nn.Module):
 def lower_states(
     model: PreTrainedModel, features: dict[str, list[list[int]]], layers: int, *, batch_size: int, bf16: bool
 ) -> list[torch.Tensor]:
-    """Each example's hidden states after the lowest ``layers`` layers (``tokens × hidden``; kept in bfloat16 when the run computes in it)."""
+    """Each example's hidden states after the lowest ``layers`` layers (``tokens × hidden``; kept in bfloat16
+    when the run computes in it)."""
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in features]
     lengths = np.array([len(ids) for ids in features["input_ids"]])
     order = np.argsort(-lengths, kind="stable")
@@ -82,7 +83,8 @@ class CachedDataset(torch.utils.data.Dataset):
 def cached_datasets(
     model: PreTrainedModel, config: Config, splits: list[tuple[dict[str, list[list[int]]], list]]
 ) -> list[CachedDataset]:
-    """One :class:`CachedDataset` per ``(features, labels)`` split, its lower states computed once at the run's precision."""
+    """One :class:`CachedDataset` per ``(features, labels)`` split, its lower states computed once at the run's
+    precision."""
     t = config.train
     return [
         CachedDataset(

@@ -92,7 +92,8 @@ class FineTuning:
 
 @dataclass
 class FineTuned:
-    """A finished Trainer run: the trainer, its work folder, the dev logits (None without dev), the epoch kept and the time it took."""
+    """A finished Trainer run: the trainer, its work folder, the dev logits (None without dev), the epoch kept
+    and the time it took."""
 
     trainer: Trainer
     work: Path
@@ -103,7 +104,8 @@ class FineTuned:
 
 
 def start(config: Config) -> tuple[str, dict]:
-    """Check the dataset folder, apply ``train.num_threads`` and the seed; returns the base model's path or hub name and the dataset's label inventory."""
+    """Check the dataset folder, apply ``train.num_threads`` and the seed; returns the base model's path or hub
+    name and the dataset's label inventory."""
     base = resolve_base_model(config.model.base)
     inventory = label_inventory(config.dataset_dir)
     if config.train.num_threads:
@@ -160,7 +162,8 @@ def fine_tune(
 
 
 def best_epoch(log_history: list[dict], metric: str) -> float:
-    """The epoch whose evaluation scored highest on ``metric`` (the one ``load_best_model_at_end`` restores; ties: the first)."""
+    """The epoch whose evaluation scored highest on ``metric`` (the one ``load_best_model_at_end`` restores;
+    ties: the first)."""
     evaluations = [entry for entry in log_history if f"eval_{metric}" in entry]
     if not evaluations:
         return 0.0
@@ -203,7 +206,8 @@ def finish(
     lexical: LexicalModel | None = None,
     files: dict[str, str | bytes] | None = None,
 ) -> TrainResult:
-    """Add the run's time to ``dev_metrics``, write the model folder (with the task's own ``files``: name → text or bytes) and return the result."""
+    """Add the run's time to ``dev_metrics``, write the model folder (with the task's own ``files``: name → text
+    or bytes) and return the result."""
     dev_metrics["train_runtime_seconds"] = round(run.seconds, 1)
     dev_metrics["train_samples_per_second"] = run.samples_per_second
     write_model_folder(run.trainer, tokenizer, config, meta, dev_metrics, run.work, lexical, files)
@@ -338,7 +342,8 @@ def load_tokenizer(config: Config, base: str):
         tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
     except OSError as exc:
         raise ConfigError(
-            f"model.base {config.model.base}: cannot load a tokenizer ({exc}); give a local model folder or a reachable hub name"
+            f"model.base {config.model.base}: cannot load a tokenizer ({exc}); "
+            "give a local model folder or a reachable hub name"
         ) from exc
     if not tokenizer.is_fast:
         raise ConfigError(f"model.base {base}: framelab needs a fast tokenizer (tokenizer.json)")
@@ -346,7 +351,8 @@ def load_tokenizer(config: Config, base: str):
 
 
 def freeze(model: PreTrainedModel, config: Config) -> None:
-    """Fix the embeddings and the lowest ``train.freeze_layers`` encoder layers (``train.freeze_embeddings``, ``train.freeze_layers``)."""
+    """Fix the embeddings and the lowest ``train.freeze_layers`` encoder layers (``train.freeze_embeddings``,
+    ``train.freeze_layers``)."""
     t = config.train
     if not t.freeze_embeddings and not t.freeze_layers:
         return
@@ -354,7 +360,8 @@ def freeze(model: PreTrainedModel, config: Config) -> None:
     layers = getattr(getattr(encoder, "encoder", None), "layer", None)
     if not hasattr(encoder, "embeddings") or layers is None:
         raise ConfigError(
-            f"train.freeze_embeddings / train.freeze_layers: {type(encoder).__name__} has no embeddings and encoder.layer to freeze; set them to false / 0"
+            f"train.freeze_embeddings / train.freeze_layers: {type(encoder).__name__} "
+            "has no embeddings and encoder.layer to freeze; set them to false / 0"
         )
     if t.freeze_layers > len(layers):
         raise ConfigError(f"train.freeze_layers is {t.freeze_layers} but model.base has {len(layers)} layers")
