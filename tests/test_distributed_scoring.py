@@ -196,7 +196,6 @@ def test_two_cpu_processes_write_what_one_process_writes(
             fmt,
             "--out",
             str(out),
-            "--quiet",
             str(SAMPLE),
         ],
         capture_output=True,
