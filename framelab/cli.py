@@ -136,6 +136,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         return
     print(f"model: {result.model_dir}")
     print(get_task(config.train.task).summarize_training(result.dev_metrics))
+    _warn_few_groups(result.dev_metrics.get("bootstrap", {}))
 
 
 def _warn_few_groups(bootstrap: dict) -> None:

@@ -28,6 +28,11 @@ class TaskData:
     texts: list[str]
     targets: np.ndarray
     pairs: list[str] | None = None
+    #: Each example's group for the 95% intervals when its id does not name it (FNC-1: the pair's story, which
+    #: the split's pairs decide); None: the article its id names (:func:`framelab.eval.bootstrap.groups_of`).
+    groups: list[str] | None = None
+    #: What the groups are called in reports.
+    groups_named: str = "articles"
 
 
 def load_task_split(

@@ -10,6 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def article_of(example_id: str) -> str:
+    """The article an example id names: ``<article>#<unit>`` for units and FNC-1 pairs (``<body>#<row>``), the id
+    itself for articles.
+
+    One home for the rule, below both the folds (which deal whole articles) and the bootstrap (which resamples them).
+    """
+    return example_id.rsplit("#", 1)[0]
+
+
 @dataclass(frozen=True, order=True)
 class Span:
     """A labelled character interval ``[start, end)`` inside some text."""

@@ -469,3 +469,44 @@ def _best_inside_each_line(workdir: Path, line_oof, finer) -> np.ndarray:
         if inside:
             by_hand[i] = finer.probabilities[np.ix_(inside, columns)].max(axis=0)
     return by_hand
+
+
+def _interval(value: float, interval: list[float]) -> str:
+    return f"{value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]"
+
+
+def test_ensemble_cards_show_intervals_and_warn_of_few_articles(
+    workdir: Path, tiny_model_dir: Path, ensemble: Path
+) -> None:
+    stats = json.loads((workdir / "dataset-line" / "stats.json").read_text(encoding="utf-8"))["splits"]
+    # Members scored on the dev split: the cross-fitted figures with their 95% intervals.
+    card = (ensemble / "README.md").read_text(encoding="utf-8")
+    crossed = json.loads((ensemble / "dev_metrics.json").read_text(encoding="utf-8"))["cross_fitted"]
+    cells = [_interval(crossed[k], crossed["ci95"][k]) for k in ("micro_f1", "macro_f1", "any_f1")]
+    assert f"| ensemble, cross-fitted | {' | '.join(cells)} |" in card
+    assert f"over the {stats['dev']['articles']} articles of the dev split" in card
+    assert f"only {stats['dev']['articles']} articles in this split (fewer than 100)" in card
+    # Members trained with folds: mean ± std over folds beside the pooled figure and its interval.
+    folded = [
+        _trained(
+            workdir,
+            tiny_model_dir,
+            "line",
+            **{
+                "name": f"tiny-card-{lr}",
+                "output_dir": workdir / f"card-{lr}",
+                "train.folds": "2",
+                "train.epochs": "1",
+            },
+            **{"train.learning_rate": lr},
+        )
+        for lr in ("0.001", "0.002")
+    ]
+    result = build_ensemble(folded, workdir / "dataset-line", workdir / "card-out-of-fold")
+    card = (result.model_dir / "README.md").read_text(encoding="utf-8")
+    micro = result.dev_metrics["cross_validated"]["micro_f1"]
+    pooled = _interval(micro["pooled"], micro["ci95"]["pooled"])
+    assert f"| ensemble, cross-validated | {micro['mean']:.3f} ± {micro['std']:.3f}; pooled {pooled} | " in card
+    articles = stats["train"]["articles"] + stats["dev"]["articles"]
+    assert f"over the {articles} articles of the train and dev splits" in card
+    assert f"only {articles} articles in this split (fewer than 100)" in card

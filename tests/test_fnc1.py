@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -155,12 +156,58 @@ def test_eval_reports_relative_score_macro_f1_and_confusion(trained: Path, capsy
         )
     assert metrics["majority_baseline"]["stance"]["per_label"]["unrelated"]["recall"] == 1.0
     assert "## FNC-1 measures" in (out / "report.md").read_text()
-    # Intervals resample stories (bodies, with all their pairs), not pairs.
-    assert "relative [95% interval]" in printed and metrics["bootstrap"]["groups"] == "stories (bodies)"
-    bodies = {pair.rsplit("#", 1)[0] for pair in load_pair_split(trained / "data", "dev")[0].ids}
-    assert metrics["bootstrap"]["n_groups"] == len(bodies) < metrics["n_examples"]
+    # Intervals resample stories (each with all its pairs), not pairs.
+    assert "relative [95% interval]" in printed and metrics["bootstrap"]["groups"] == "stories"
+    stories = set(load_pair_split(trained / "data", "dev")[0].groups)
+    assert metrics["bootstrap"]["n_groups"] == len(stories) < metrics["n_examples"]
     stance = metrics["model"]["stance"]
     assert stance["ci95"]["fnc_relative"][0] <= stance["fnc_relative"] <= stance["ci95"]["fnc_relative"][1]
+
+
+def test_training_dev_figures_and_card_carry_intervals_over_stories(trained: Path) -> None:
+    dev = json.loads((trained / "model" / "dev_metrics.json").read_text())
+    stories = load_pair_split(trained / "data", "dev")[0].groups
+    assert dev["bootstrap"]["groups"] == "stories" and dev["bootstrap"]["n_groups"] == len(set(stories))
+    st = dev["stance"]
+    for block, key in ((st, "fnc_relative"), (st, "macro_f1"), (st["per_label"]["agree"], "f1")):
+        assert block["ci95"][key][0] <= block[key] <= block["ci95"][key][1], key
+    assert (
+        dev["ci95"]["relatedness_accuracy"][0] <= dev["relatedness_accuracy"] <= dev["ci95"]["relatedness_accuracy"][1]
+    )
+    card = (trained / "model" / "README.md").read_text()
+    low, high = st["ci95"]["fnc_relative"]
+    assert f"FNC-1 relative score {st['fnc_relative']:.4f} [{low:.4f}, {high:.4f}]" in card
+    assert re.search(r"\| agree \| \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\] \|", card)
+    assert f"only {len(set(stories))} stories in this split (fewer than 100)" in card
+    assert f"{st['fnc_relative']:.4f} [{low:.4f}, {high:.4f}]" in FNC1.summarize_training(dev)
+
+
+def test_intervals_resample_stories_in_eval_and_compare(trained: Path, tmp_path: Path) -> None:
+    """Two bodies that share a related headline are one story: one group of the bootstrap, not two."""
+    folder, _ = _shared_fixture(tmp_path)
+    data_dir = build_dataset(_config(tmp_path, **{"data.path": str(folder), "data.dev_fraction": "0"})).path
+    pairs = load_pair_split(data_dir, "train")[0]
+    story_of_body: dict[str, set[str]] = {}
+    for pair, story in zip(pairs.ids, pairs.groups):
+        story_of_body.setdefault(pair.rsplit("#", 1)[0], set()).add(story)
+    assert all(len(s) == 1 for s in story_of_body.values()) and len(story_of_body) == 10
+    # "Harbour pier: what we know so far" discusses bodies 100 and 101, "Bridge toll: report confirms the news"
+    # agrees with 102 and 103 (SHARED_ROWS): 10 bodies, 8 stories.
+    assert story_of_body["100"] == story_of_body["101"] == {"story-100"}
+    assert story_of_body["102"] == story_of_body["103"] == {"story-102"}
+    assert len(set(pairs.groups)) == 8
+
+    out = tmp_path / "report"
+    args = ["--data", str(data_dir), "--split", "train", "--resamples", "200"]
+    assert main(["eval", "--model", str(trained / "model"), *args, "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["bootstrap"]["groups"] == "stories" and metrics["bootstrap"]["n_groups"] == 8
+    assert "over the split's 8 stories" in (out / "report.md").read_text()
+    assert (
+        main(["eval", "--compare", str(trained / "model"), str(trained / "model"), *args, "--out", str(out / "c")]) == 0
+    )
+    compared = json.loads((out / "c" / "compare.json").read_text())
+    assert compared["bootstrap"]["groups"] == "stories" and compared["bootstrap"]["n_groups"] == 8
 
 
 def test_fnc1_writer_every_row_in_input_order(trained: Path, tmp_path: Path) -> None:
@@ -475,6 +522,13 @@ def test_folds_by_story_end_to_end(tmp_path: Path, tiny_model_dir: Path, monkeyp
         fold_of.setdefault("h:" + data.headlines[i], set()).add(int(f))
         fold_of.setdefault("b:" + data.body_ids[data.body_of[i]], set()).add(int(f))
     assert all(len(f) == 1 for f in fold_of.values())
+    # The pooled out-of-fold figures resample the same stories the folds dealt: 8 of them over 10 bodies.
+    assert dev["bootstrap"]["groups"] == "stories" and dev["bootstrap"]["n_groups"] == len(set(oof.groups)) == 8
+    st = dev["stance"]
+    low, high = st["ci95"]["fnc_relative"]
+    assert re.search(
+        rf"\| pooled \[95% interval\] \| {len(oof.ids)} \| 8 \| {st['fnc_relative']:.4f} \[{low:.4f}, ", card
+    )
     predictor = load_model(model)
     assert predictor.probabilities(["The council voted to close the pier."], ["Pier closes"]).shape == (1, 4)
 

@@ -99,6 +99,20 @@ def test_folder_holds_everything_scoring_needs_and_no_pickle(model: Path) -> Non
     assert isinstance(load_model(model), AttentionPredictor)
 
 
+def test_card_shows_every_dev_figure_with_its_interval(workdir: Path, model: Path) -> None:
+    dev = json.loads((model / "dev_metrics.json").read_text())
+    articles = len(load_table(workdir / "dataset", "articles", "dev"))
+    assert dev["bootstrap"]["n_groups"] == articles and dev["bootstrap"]["groups"] == "articles"
+    tuned, crossed = dev["at_tuned_thresholds"]["micro"], dev["cross_fitted"]
+    assert tuned["ci95"]["f1"][0] <= tuned["f1"] <= tuned["ci95"]["f1"][1]
+    card = (model / "README.md").read_text()
+    low, high = tuned["ci95"]["f1"]
+    assert f"| **micro** | {tuned['precision']:.3f} [" in card and f"{tuned['f1']:.3f} [{low:.3f}, {high:.3f}]" in card
+    low, high = crossed["ci95"]["micro_f1"]
+    assert f"micro-F1 {crossed['micro_f1']:.3f} [{low:.3f}, {high:.3f}], macro-F1 {crossed['macro_f1']:.3f} [" in card
+    assert f"only {articles} articles in this split (fewer than 100)" in card
+
+
 def test_resume_and_too_many_folds_are_refused(config, model: Path) -> None:
     with pytest.raises(ConfigError, match="without --resume"):
         train(config, resume=True)
@@ -275,6 +289,14 @@ def test_frames_folds_end_to_end(
     assert meta["thresholds"] == list(dev["choices"][2]["value"].values())
     card = (model / "README.md").read_text()
     assert "How the groups were made: by article" in card and "Choices made from data" in card
+    # Beside mean ± std over folds, every fold's decisions pooled, with its 95% interval over resampled articles.
+    assert dev["bootstrap"]["n_groups"] == len(ids)
+    micro = cv["micro_f1"]
+    assert micro["pooled"] == dev["out_of_fold"]["micro"]["f1"]
+    low, high = micro["ci95"]["pooled"]
+    assert low <= micro["pooled"] <= high
+    assert f"| pooled [95% interval] | {len(ids)} | {micro['pooled']:.3f} [{low:.3f}, {high:.3f}] | " in card
+    assert f"only {len(ids)} articles in this split (fewer than 100)" in card
 
     oof = load_out_of_fold(model)
     assert sorted(oof.ids) == sorted(ids) and oof.groups == oof.ids and oof.labels == meta["labels"]

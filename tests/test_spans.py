@@ -19,6 +19,7 @@ from framelab.errors import DataError
 from framelab.eval.report import evaluate_model
 from framelab.score.scorer import score
 from framelab.spans.classify import classify_span_file
+from framelab.spans.tasks import SPANS
 from framelab.spans.train import tag_loss
 from framelab.tagging import (
     IGNORE,
@@ -212,6 +213,50 @@ def test_spans_model_folder_and_dev_metrics(spans_model: Path) -> None:
     assert tuned["span_identification"]["f1"] >= dev["at_0.5"]["span_identification"]["f1"]
     assert tuned["technique_classification"]["n_gold"] > 0
     assert "span identification" in (spans_model / "README.md").read_text()
+
+
+def _interval(block: dict, key: str) -> str:
+    low, high = block["ci95"][key]
+    return f"{block[key]:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def test_spans_card_and_summary_show_dev_intervals(spans_model: Path) -> None:
+    dev = json.loads((spans_model / "dev_metrics.json").read_text())
+    tuned = dev["at_tuned_threshold"]
+    si, tc = tuned["span_identification"], tuned["technique_classification"]
+    for block in (si, tc, dev["at_0.5"]["span_identification"]):
+        assert block["ci95"]["f1"][0] <= block["f1"] <= block["ci95"]["f1"][1]
+    assert dev["bootstrap"]["n_groups"] == dev["n_dev_articles"]
+    card = (spans_model / "README.md").read_text()
+    assert f"P {_interval(si, 'precision')}, R {_interval(si, 'recall')}, **F1 {_interval(si, 'f1')}**" in card
+    assert f"**micro-F1 {_interval(tc, 'f1')}**" in card
+    name, per = next(iter(si["per_label"].items()))
+    assert f"| {name} | {per['n_gold']} | {_interval(per, 'f1')} | " in card
+    assert f"only {dev['n_dev_articles']} articles in this split (fewer than 100)" in card
+    summary = SPANS.summarize_training(dev)
+    assert f"span F1 {_interval(si, 'f1')}" in summary and f"micro-F1 {_interval(tc, 'f1')}" in summary
+
+
+def test_spans_folds_card_pools_every_folds_spans_with_an_interval(tmp_path: Path, tiny_model_dir: Path) -> None:
+    sets = [f"data.path={SAMPLE}", f"data.output_dir={tmp_path / 'dataset'}", f"output_dir={tmp_path / 'model'}"]
+    sets += [f"model.base={tiny_model_dir}", "model.max_length=64", "model.stride=16", "train.task=spans"]
+    config = load_config(None, [*sets, "train.epochs=1", "train.batch_size=32", "train.folds=2"])
+    build_dataset(config)
+    model = train(config).model_dir
+    dev = json.loads((model / "dev_metrics.json").read_text())
+    cv = dev["cross_validated"]
+    pooled = cv["pooled"]
+    assert pooled["ci95"]["f1"][0] <= pooled["f1"] <= pooled["ci95"]["f1"][1]
+    # Pooled: every fold's spans, each at its own threshold; its counts are the folds' together.
+    assert pooled["n_gold"] == sum(f["span_identification"]["n_gold"] for f in cv["per_fold"])
+    assert pooled["n_pred"] == sum(f["span_identification"]["n_pred"] for f in cv["per_fold"])
+    assert dev["bootstrap"]["n_groups"] == dev["n_dev_articles"]
+    card = (model / "README.md").read_text()
+    f1 = cv["span_f1"]
+    assert f"**F1 {f1['mean']:.3f} ± {f1['std']:.3f}** (mean ± std over folds)" in card
+    assert f"**F1 {_interval(pooled, 'f1')}** (P {_interval(pooled, 'precision')}" in card
+    assert f"only {dev['n_dev_articles']} articles in this split (fewer than 100)" in card
+    assert f"pooled {_interval(pooled, 'f1')}" in SPANS.summarize_training(dev)
 
 
 def test_the_stock_pipeline_refuses_a_span_tagger_instead_of_mislabelling(

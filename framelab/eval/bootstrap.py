@@ -1,11 +1,12 @@
 """95% percentile-bootstrap intervals of report figures, resampling whole groups (articles, FNC-1 stories).
 
 Why groups: the units of one article share its author, topic and annotator, and the pairs of one
-FNC-1 story share its body, so they are not independent examples. A dev split of 72 articles holds
-72 independent draws however many units it has; resampling units would pretend otherwise and give
-intervals far too narrow. Each resample draws as many groups as the split holds, with replacement,
+FNC-1 story share its headlines and bodies, so they are not independent examples. A dev split of 72
+articles holds 72 independent draws however many units it has; resampling units would pretend
+otherwise and give intervals far too narrow. Each resample draws as many groups as the split holds, with replacement,
 and keeps every example of a drawn group (as often as the group was drawn). The caller says which
-group each example is in (:func:`example_groups` for framelab's example ids).
+group each example is in (:func:`groups_of`: the article its id names, or the FNC-1 story its split's
+pairs put it in).
 
 Why counts: every figure framelab reports is a ratio of sums over examples (F1 from hits and counts,
 accuracy, the FNC-1 relative score), so each example is reduced to a few additive counts, the counts
@@ -21,10 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from framelab.figures import with_interval
+from framelab.types import article_of
+
+if TYPE_CHECKING:
+    from framelab.splits import TaskData
 
 #: Share of the resampled figures inside an interval.
 CONFIDENCE = 0.95
@@ -39,14 +45,17 @@ Interval = tuple[float, float]
 
 
 def example_groups(ids: Sequence[str], level: str) -> list[str]:
-    """The article of each example id: ``<article>#<unit>`` for units and FNC-1 pairs (``<body>#<row>``: the
-    story), ``<article>:<start>-<end>`` for spans, the id itself for articles.
+    """The article of each example id: ``<article>#<unit>`` for units (:func:`framelab.types.article_of`),
+    ``<article>:<start>-<end>`` for spans, the id itself for articles."""
+    if level == "span":
+        return [i.rsplit(":", 1)[0] for i in ids]
+    return [article_of(i) for i in ids]
 
-    The same rule as :func:`framelab.train.folds.article_of` for ids with ``#``, which evaluation cannot
-    import (training imports evaluation).
-    """
-    separator = ":" if level == "span" else "#"
-    return [i.rsplit(separator, 1)[0] for i in ids]
+
+def groups_of(data: TaskData, level: str) -> list[str]:
+    """Each example's group: the one its split loader gave (FNC-1: the pair's story, the group the folds deal),
+    else the article its id names (:func:`example_groups`)."""
+    return list(data.groups) if data.groups is not None else example_groups(data.ids, level)
 
 
 @dataclass(frozen=True)
@@ -202,6 +211,12 @@ class Tally:
     def interval(self, resamples: Resamples) -> Interval:
         """The figure's 95% interval."""
         return intervals_of(self.resampled(resamples))
+
+
+def share_tally(hits: Sequence[bool], groups: Sequence[str]) -> Tally:
+    """The share of examples with a hit (an accuracy), example by example."""
+    hits = np.asarray(hits, dtype=float)
+    return Tally(np.stack([hits, np.ones_like(hits)], axis=1), list(groups), lambda t: _ratio(t[:, 0], t[:, 1]))
 
 
 @dataclass(frozen=True)

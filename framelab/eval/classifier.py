@@ -4,9 +4,9 @@ Multi-label tasks get micro, macro, per-label and 'any label' P/R/F1 at the
 model's thresholds and at 0.5; single-label tasks the same from the arg-max
 plus accuracy; pair tasks (stance) also a majority-class baseline. A task's
 record may add figures of its own (:attr:`framelab.tasks.Task.extra_scores`).
-Every figure carries its 95% interval, resampling the split's articles
-(:mod:`framelab.eval.bootstrap`); the report warns when there are fewer than
-100 of them.
+Every figure carries its 95% interval, resampling the split's articles (FNC-1:
+its stories; :func:`framelab.eval.bootstrap.groups_of`); the report warns when
+there are fewer than 100 of them.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from framelab.eval.bootstrap import (
     Tally,
     attach,
     example_groups,
+    groups_of,
     indicator_credits,
     micro_f1_of,
 )
@@ -73,10 +74,10 @@ def task_scores(
 ) -> dict:
     """The task's figures for 0/1 ``decided`` (multi-label) or its arg-max (single-label), plus its own extras.
 
-    With ``resamples`` (drawn over the articles of ``data``) every figure carries its 95% interval.
+    With ``resamples`` (drawn over the groups of ``data``, :func:`groups_of`) every figure carries its 95% interval.
     """
     if resamples is not None:
-        groups = example_groups(data.ids, task.level)
+        groups = groups_of(data, task.level)
         scores = scores_with_intervals(decided, data.targets, names, groups, resamples, multi_label=task.multi_label)
     elif task.multi_label:
         scores = multilabel_scores(decided, data.targets, names)
@@ -89,7 +90,7 @@ def task_scores(
 
 def micro_f1_lead(task: Task, decided: np.ndarray, data: TaskData, names: list[str]) -> Lead:
     """The figure the shared report leads with, example by example: micro-F1 (accuracy for single-label tasks)."""
-    tally = Tally(indicator_credits(decided, data.targets), example_groups(data.ids, task.level), micro_f1_of)
+    tally = Tally(indicator_credits(decided, data.targets), groups_of(data, task.level), micro_f1_of)
     return Lead("micro-F1", list(data.ids), tally)
 
 
@@ -232,14 +233,14 @@ def evaluate_classifier(
     out: Path,
     *,
     resamples: int = DEFAULT_RESAMPLES,
-    groups_named: str = "articles",
     lead: Callable[[Task, np.ndarray, TaskData, list[str]], Lead] = micro_f1_lead,
 ) -> EvalResult:
     """Score ``split`` with a sequence classifier (model or ensemble) and write the report folder ``out``.
 
     The report shows the model (at its saved thresholds, and at 0.5) beside the
     TF-IDF baseline, every figure with its 95% interval over ``resamples``
-    resamples of the split's articles (``groups_named`` in the report). ``lead``
+    resamples of the split's groups (its articles, or what its loader groups
+    examples by: :func:`framelab.eval.bootstrap.groups_of`). ``lead``
     gives the figure ``framelab eval --compare`` compares, example by example.
     """
     meta = predictor.meta
@@ -248,14 +249,14 @@ def evaluate_classifier(
     probs = predictor.probabilities(data.texts, data.pairs)
     decided = predictor.decide(probs)
     base_probs, base_decided = baseline_decisions(dataset_dir, task, names, data)
-    draws = Resamples.draw(example_groups(data.ids, task.level), resamples)
+    draws = Resamples.draw(groups_of(data, task.level), resamples)
     metrics = {
         "task": meta.task,
         "split": split,
         "model_dir": str(predictor.model_dir),
         "data_dir": str(dataset_dir),
         "n_examples": len(data.texts),
-        "bootstrap": draws.describe(groups_named),
+        "bootstrap": draws.describe(data.groups_named),
         "model": task_scores(task, probs, decided, data, names, draws),
         "baseline": task_scores(task, base_probs, base_decided, data, names, draws),
     }
@@ -315,7 +316,7 @@ def stance_figures(
     figures = stance_scores([names[i] for i in pred], [names[i] for i in gold], names)
     if resamples is None:
         return figures
-    groups = example_groups(data.ids, level)
+    groups = groups_of(data, level)
     return attach(figures, stance_intervals(pred, gold, names, figures, groups, resamples))
 
 

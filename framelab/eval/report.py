@@ -4,7 +4,7 @@
 task's evaluation (:attr:`framelab.tasks.Task.evaluate`), which writes
 ``metrics.json``, ``report.md`` and PNG plots; ``framelab baseline`` fits
 the TF-IDF baseline alone. Both give every figure its 95% interval over
-resamples of the split's articles (:mod:`framelab.eval.bootstrap`).
+resamples of the split's articles, or FNC-1 stories (:mod:`framelab.eval.bootstrap`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from framelab.eval.bootstrap import DEFAULT_RESAMPLES, Resamples, example_groups
+from framelab.eval.bootstrap import DEFAULT_RESAMPLES, Resamples, groups_of
 from framelab.eval.classifier import baseline_decisions, task_scores
 from framelab.eval.result import EvalResult
 from framelab.models.ensemble import load_model
@@ -73,13 +73,13 @@ def _baseline_report(dataset_dir: Path, record: Task, split: str, out: Path, res
     task = record.name
     data, names = record.load_split(dataset_dir, split, None)
     _, decided = baseline_decisions(dataset_dir, record, names, data)
-    draws = Resamples.draw(example_groups(data.ids, record.level), resamples)
+    draws = Resamples.draw(groups_of(data, record.level), resamples)
     metrics = {
         "task": task,
         "split": split,
         "data_dir": str(dataset_dir),
         "n_examples": len(data.texts),
-        "bootstrap": draws.describe(),
+        "bootstrap": draws.describe(data.groups_named),
         "baseline": task_scores(record, decided.astype(float), decided, data, names, draws),
     }
     with atomic_folder(out) as tmp:

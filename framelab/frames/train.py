@@ -9,7 +9,8 @@ and ``train.seed`` are the heads'; ``model.max_length`` caps a sentence's
 tokens. With ``train.lexical_weight`` the TF-IDF model is averaged in, and the
 thresholds (``train.threshold_rule``) are tuned on the dev blend. The dev
 figures include the cross-fitted one: each half of the dev articles decided at
-the threshold tuned on the other half, mean over three cuts.
+the threshold tuned on the other half, mean over three cuts. Every dev (or
+pooled out-of-fold) figure carries its 95% interval over resampled articles.
 
 With ``train.folds`` K (:func:`train_frames_folds`) the train and dev
 articles are dealt into K folds by article and every sentence is still
@@ -43,11 +44,13 @@ from transformers import AutoModel
 import framelab
 from framelab.config import Config, config_to_dict
 from framelab.errors import ConfigError, DataError, Problem
-from framelab.eval.scores import multilabel_scores
+from framelab.eval.bootstrap import Resamples, groups_of
+from framelab.eval.scores import multilabel_scores, scores_with_intervals
+from framelab.figures import shown
 from framelab.frames.head import HeadSpec, apply_heads, save_heads, train_heads
 from framelab.frames.sentences import article_sentences
 from framelab.lexical import LexicalModel, blend
-from framelab.models.card import classifier_metrics, metrics_table, write_model_card
+from framelab.models.card import classifier_metrics, interval_note, metrics_table, write_model_card
 from framelab.models.folder import ModelMeta, atomic_folder, write_meta
 from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, out_of_fold_bytes
 from framelab.splits import TaskData
@@ -65,8 +68,9 @@ def card_metrics(dev_metrics: dict, config: Config) -> str:
     return (
         "The frozen encoder's sentence vectors feed label-wise attention heads (framelab/frames/head.py).\n\n"
         + classifier_metrics(dev_metrics, config)
-        + f"\n\nCross-fitted (each half of the dev articles decided at the threshold tuned on the other half; mean over cuts {crossed['seeds']}): "
-        + f"micro-F1 {crossed['micro_f1']:.3f}, macro-F1 {crossed['macro_f1']:.3f}."
+        + "\n\nCross-fitted (each half of the dev articles decided at the threshold tuned on the other half; "
+        + f"mean over cuts {crossed['seeds']}, 95% intervals over resampled articles): "
+        + f"micro-F1 {shown(crossed, 'micro_f1')}, macro-F1 {shown(crossed, 'macro_f1')}."
     )
 
 
@@ -135,8 +139,7 @@ def train_frames_attention(config: Config, *, resume: bool = False, callbacks=No
     thresholds = tuned_thresholds(
         t.threshold_rule, dev_probs, dev_data.targets, t.threshold_min_support, t.threshold_step
     )
-    dev_metrics["at_0.5"] = multilabel_scores(decisions_at(dev_probs, 0.5), dev_data.targets, names)
-    dev_metrics["at_tuned_thresholds"] = multilabel_scores(decisions_at(dev_probs, thresholds), dev_data.targets, names)
+    dev_metrics.update(figures_with_intervals(dev_probs, dev_data, names, thresholds))
     dev_metrics["cross_fitted"] = cross_fitted_figures(
         dev_probs,
         dev_data.targets,
@@ -361,12 +364,32 @@ def cross_validate_heads(
     return FoldRun(folds, probabilities, heads_alone, decided, choices)
 
 
-def _mean_std(values: list[float]) -> dict:
-    return {"mean": float(np.mean(values)), "std": float(np.std(values))}
+def figures_with_intervals(probs: np.ndarray, data: TaskData, names: list[str], thresholds: list[float]) -> dict:
+    """Figures at 0.5 and at ``thresholds``, each with its 95% interval over resampled articles, and ``bootstrap``."""
+    groups = groups_of(data, "article")
+    draws = Resamples.draw(groups)
+    return {
+        key: scores_with_intervals(decisions_at(probs, at), data.targets, names, groups, draws, multi_label=True)
+        for key, at in (("at_0.5", 0.5), ("at_tuned_thresholds", thresholds))
+    } | {"bootstrap": draws.describe()}
 
 
-def fold_figures(result: FoldRun, targets: np.ndarray, names: list[str], thresholds: list[float]) -> dict:
-    """``dev_metrics.json`` of a k-fold run: pooled and per-fold figures, each fold at its own thresholds."""
+def _mean_std(values: list[float], pooled: dict) -> dict:
+    """Mean and std of F1 over folds, and the F1 of every fold's decisions pooled (``pooled``) with its interval."""
+    return {
+        "mean": float(np.mean(values)),
+        "std": float(np.std(values)),
+        "pooled": pooled["f1"],
+        "ci95": {"pooled": pooled["ci95"]["f1"]},
+    }
+
+
+def fold_figures(result: FoldRun, data: TaskData, names: list[str], thresholds: list[float]) -> dict:
+    """``dev_metrics.json`` of a k-fold run: pooled and per-fold figures, each fold at its own thresholds.
+
+    The pooled figures carry their 95% intervals over resampled articles (``bootstrap`` says how).
+    """
+    targets = data.targets
     per_fold = []
     for k, choice in enumerate(result.choices):
         inside = result.folds == k
@@ -385,18 +408,22 @@ def fold_figures(result: FoldRun, targets: np.ndarray, names: list[str], thresho
             }
         )
     scores = [f["scores"] for f in per_fold]
+    groups = groups_of(data, "article")
+    draws = Resamples.draw(groups)
+    pooled = scores_with_intervals(result.decided, targets, names, groups, draws, multi_label=True)
     return {
         "heads_alone_at_0.5": multilabel_scores(decisions_at(result.heads_alone, 0.5), targets, names),
-        "at_0.5": multilabel_scores(decisions_at(result.probabilities, 0.5), targets, names),
-        # Tuned on the predictions they score, hence optimistic: the saved model's thresholds.
-        "at_tuned_thresholds": multilabel_scores(decisions_at(result.probabilities, thresholds), targets, names),
-        "out_of_fold": multilabel_scores(result.decided, targets, names),
+        # at_0.5 and, tuned on the predictions they score, hence optimistic, the saved model's thresholds.
+        **figures_with_intervals(result.probabilities, data, names, thresholds),
+        "out_of_fold": pooled,
         "cross_validated": {
             "folds": len(per_fold),
-            "micro_f1": _mean_std([s["micro"]["f1"] for s in scores]),
-            "macro_f1": _mean_std([s["macro"]["f1"] for s in scores]),
-            "any_f1": _mean_std([s["any"]["f1"] for s in scores]),
-            "per_label_f1": {n: _mean_std([s["per_label"][n]["f1"] for s in scores]) for n in names},
+            "micro_f1": _mean_std([s["micro"]["f1"] for s in scores], pooled["micro"]),
+            "macro_f1": _mean_std([s["macro"]["f1"] for s in scores], pooled["macro"]),
+            "any_f1": _mean_std([s["any"]["f1"] for s in scores], pooled["any"]),
+            "per_label_f1": {
+                n: _mean_std([s["per_label"][n]["f1"] for s in scores], pooled["per_label"][n]) for n in names
+            },
             "labels_per_example": {
                 "predicted": float(result.decided.sum(axis=1).mean()),
                 "gold": float(targets.sum(axis=1).mean()),
@@ -430,6 +457,8 @@ def _folds_card(dev_metrics: dict) -> str:
     lines += [
         f"| mean ± std | | {cv['micro_f1']['mean']:.3f} ± {cv['micro_f1']['std']:.3f} | "
         f"{cv['macro_f1']['mean']:.3f} ± {cv['macro_f1']['std']:.3f} | | | |",
+        f"| pooled [95% interval] | {refit['examples']} | {shown(cv['micro_f1'], 'pooled')} | "
+        f"{shown(cv['macro_f1'], 'pooled')} | | | |{interval_note(dev_metrics)}",
         "",
         f"Labels per article: {cv['labels_per_example']['predicted']:.3f} predicted, "
         f"{cv['labels_per_example']['gold']:.3f} gold. The saved model is refit on all {refit['examples']} articles "
@@ -476,7 +505,7 @@ def train_frames_folds(config: Config) -> TrainResult:
     lexical = LexicalModel.fit(data.texts, data.targets, seed=t.seed) if weight else None
     seconds = time.perf_counter() - started
 
-    dev_metrics = fold_figures(result, data.targets, names, thresholds)
+    dev_metrics = fold_figures(result, data, names, thresholds)
     dev_metrics["cross_validated"].update(
         seed=t.fold_assignment_seed,
         groups={

@@ -27,6 +27,7 @@ from framelab.eval.bootstrap import (
 from framelab.eval.classifier import interval_lines
 from framelab.eval.result import EvalResult
 from framelab.figures import shown
+from framelab.models.card import interval_note
 from framelab.models.folder import atomic_folder
 from framelab.models.predictor import Predictor
 from framelab.spans.analysis import (
@@ -49,40 +50,65 @@ def _credits(figures: dict) -> list[float]:
     return [figures["precision"] * n_pred, n_pred, figures["recall"] * n_gold, n_gold]
 
 
-def _article_credits(found: dict, answers: dict, gold: dict, names: list[str]) -> dict[str, np.ndarray]:
-    """Each article's SI, label-aware SI and TC credits, overall and per technique, from its own figures."""
+def si_credits(found: dict, gold: dict, names: list[str]) -> dict[str, np.ndarray]:
+    """Each article's SI and label-aware SI credits, overall and per technique, from its own figures."""
     articles, index = sorted(gold), {n: j for j, n in enumerate(names)}
-    out = {key: np.zeros((len(articles), 4)) for key in ("si", "labelled", "tc")}
-    out |= {key: np.zeros((len(articles), len(names), 4)) for key in ("si_label", "tc_label")}
+    out = {key: np.zeros((len(articles), 4)) for key in ("si", "labelled")} | {
+        "si_label": np.zeros((len(articles), len(names), 4))
+    }
     for k, aid in enumerate(articles):
         si = si_scores({aid: found.get(aid, [])}, {aid: gold[aid]})
-        tc = tc_scores({aid: answers.get(aid, [])}, {aid: gold[aid]})
-        out["si"][k], out["labelled"][k], out["tc"][k] = _credits(si), _credits(si["labelled"]), _credits(tc)
-        for key, figures in (("si_label", si), ("tc_label", tc)):
-            for label, block in figures["per_label"].items():
-                out[key][k, index[label]] = _credits(block)
+        out["si"][k], out["labelled"][k] = _credits(si), _credits(si["labelled"])
+        for label, block in si["per_label"].items():
+            out["si_label"][k, index[label]] = _credits(block)
     return out
 
 
-def _span_intervals(credits: dict, figures: dict, names: list[str], articles: list[str], draws: Resamples) -> dict:
+def tc_credits(answers: dict, gold: dict, names: list[str]) -> dict[str, np.ndarray]:
+    """Each article's TC credits, overall and per technique, from its own figures."""
+    articles, index = sorted(gold), {n: j for j, n in enumerate(names)}
+    out = {"tc": np.zeros((len(articles), 4)), "tc_label": np.zeros((len(articles), len(names), 4))}
+    for k, aid in enumerate(articles):
+        tc = tc_scores({aid: answers.get(aid, [])}, {aid: gold[aid]})
+        out["tc"][k] = _credits(tc)
+        for label, block in tc["per_label"].items():
+            out["tc_label"][k, index[label]] = _credits(block)
+    return out
+
+
+def _block(totals: np.ndarray) -> dict:
+    return dict(zip(("precision", "recall", "f1"), prf(totals)))
+
+
+def _per_label(totals: np.ndarray, names: list[str], shown_labels: dict) -> dict:
+    return {n: _block(totals[:, j]) for j, n in enumerate(names) if n in shown_labels}
+
+
+def si_with_intervals(si: dict, credits: dict, names: list[str], draws: Resamples) -> dict:
+    """The SI figures ``si`` (:func:`si_scores` of every article of ``draws``) with their 95% intervals."""
+    articles = list(draws.groups)
+    values = _block(draws.totals(credits["si"], articles)) | {
+        "labelled": _block(draws.totals(credits["labelled"], articles)),
+        "per_label": _per_label(draws.totals(credits["si_label"], articles), names, si["per_label"]),
+    }
+    return attach(si, intervals_of(values))
+
+
+def tc_with_intervals(tc: dict, credits: dict, names: list[str], draws: Resamples) -> dict:
+    """The TC figures ``tc`` (:func:`tc_scores` of every article of ``draws``) with their 95% intervals."""
+    articles = list(draws.groups)
+    values = _block(draws.totals(credits["tc"], articles)) | {
+        "per_label": _per_label(draws.totals(credits["tc_label"], articles), names, tc["per_label"]),
+    }
+    return attach(tc, intervals_of(values))
+
+
+def _span_intervals(credits: dict, figures: dict, names: list[str], draws: Resamples) -> dict:
     """The SI and TC figures of one system with their 95% intervals."""
-
-    def block(totals: np.ndarray) -> dict:
-        return dict(zip(("precision", "recall", "f1"), prf(totals)))
-
-    def per_label(key: str, shown_labels: dict) -> dict:
-        totals = draws.totals(credits[key], articles)
-        return {n: block(totals[:, j]) for j, n in enumerate(names) if n in shown_labels}
-
-    si, tc = figures["span_identification"], figures["technique_classification"]
-    si_values = block(draws.totals(credits["si"], articles))
-    si_values |= {"labelled": block(draws.totals(credits["labelled"], articles))}
-    si_values |= {"per_label": per_label("si_label", si["per_label"])}
-    tc_values = block(draws.totals(credits["tc"], articles)) | {"per_label": per_label("tc_label", tc["per_label"])}
     return {
         **figures,
-        "span_identification": attach(si, intervals_of(si_values)),
-        "technique_classification": attach(tc, intervals_of(tc_values)),
+        "span_identification": si_with_intervals(figures["span_identification"], credits, names, draws),
+        "technique_classification": tc_with_intervals(figures["technique_classification"], credits, names, draws),
     }
 
 
@@ -127,10 +153,10 @@ def evaluate_spans(
             "lexicon_phrases": len(lexicon.lexicon),
         },
     }
-    model_credits = _article_credits(found, answers, data.gold, names)
-    metrics["model"] = _span_intervals(model_credits, metrics["model"], names, articles, draws)
-    base_credits = _article_credits(lexicon_found, tfidf_answers, data.gold, names)
-    metrics["baseline"] = _span_intervals(base_credits, metrics["baseline"], names, articles, draws)
+    model_credits = si_credits(found, data.gold, names) | tc_credits(answers, data.gold, names)
+    metrics["model"] = _span_intervals(model_credits, metrics["model"], names, draws)
+    base_credits = si_credits(lexicon_found, data.gold, names) | tc_credits(tfidf_answers, data.gold, names)
+    metrics["baseline"] = _span_intervals(base_credits, metrics["baseline"], names, draws)
     with atomic_folder(out) as tmp:
         _write(tmp, metrics, names)
     return EvalResult(out, metrics, Lead("span F1", articles, Tally(model_credits["si"], articles, f1_of)))
@@ -184,38 +210,49 @@ def _write(folder: Path, metrics: dict, names: list[str]) -> None:
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
 
 
+def _cross_validated_lines(dev_metrics: dict) -> list[str]:
+    cv = dev_metrics["cross_validated"]
+    f1 = cv["span_f1"]
+    pooled = ""
+    if "pooled" in cv:
+        pooled = (
+            f"; every fold's spans pooled, each at its own threshold: **F1 {shown(cv['pooled'], 'f1')}** "
+            f"(P {shown(cv['pooled'], 'precision')}, R {shown(cv['pooled'], 'recall')})"
+        )
+    return [
+        f"{cv['folds']}-fold cross-validation by article over the train and dev articles (seed {cv['seed']}), each "
+        "fold judged at the tag threshold tuned on the other folds' out-of-fold tokens: span identification "
+        f"**F1 {f1['mean']:.3f} ± {f1['std']:.3f}** (mean ± std over folds){pooled}. The model was then refit on "
+        f"every article for {dev_metrics['refit']['epochs']:g} epochs. Below, the out-of-fold tokens of every "
+        "article:",
+        "",
+    ]
+
+
 def card_metrics(dev_metrics: dict, config: Config) -> str:
     """The dev-metrics section of a span tagger's card: span identification and technique classification, per
-    technique."""
+    technique, each figure with its 95% interval over resampled articles where ``dev_metrics.json`` keeps one."""
     tuned = dev_metrics["at_tuned_threshold"]
     si, tc = tuned["span_identification"], tuned["technique_classification"]
-    lines = []
-    if "cross_validated" in dev_metrics:
-        cv = dev_metrics["cross_validated"]
-        lines += [
-            f"{cv['folds']}-fold cross-validation by article over the train and dev articles (seed {cv['seed']}), "
-            "each fold judged at the tag threshold tuned on the other folds' out-of-fold tokens: "
-            f"span identification **F1 {cv['span_f1']['mean']:.3f} ± {cv['span_f1']['std']:.3f}**. "
-            f"The model was then refit on every article for {dev_metrics['refit']['epochs']:g} epochs. "
-            "Below, the out-of-fold tokens of every article:",
-            "",
-        ]
+    lines = _cross_validated_lines(dev_metrics) if "cross_validated" in dev_metrics else []
+    at_half = dev_metrics["at_0.5"]["span_identification"]
     lines += [
         f"Dev split at the tuned tag threshold {tuned['threshold']:.2f} (tuned on this same split, so optimistic):",
         "",
-        f"- span identification (SemEval-2020 SI, partial credit): P {si['precision']:.3f}, R {si['recall']:.3f}, "
-        f"**F1 {si['f1']:.3f}** ({si['n_pred']} predicted, {si['n_gold']} gold spans after merging); "
-        f"at 0.5: F1 {dev_metrics['at_0.5']['span_identification']['f1']:.3f}",
-        f"- technique classification of the gold spans (SemEval-2020 TC): **micro-F1 {tc['f1']:.3f}** "
-        f"over {tc['n_gold']} spans",
+        f"- span identification (SemEval-2020 SI, partial credit): P {shown(si, 'precision')}, "
+        f"R {shown(si, 'recall')}, **F1 {shown(si, 'f1')}** ({si['n_pred']} predicted, {si['n_gold']} gold spans "
+        f"after merging); at 0.5: F1 {shown(at_half, 'f1')}",
+        f"- technique classification of the gold spans (SemEval-2020 TC): **micro-F1 {shown(tc, 'f1')}** over "
+        f"{tc['n_gold']} spans",
         "",
         "| technique | gold spans | span F1 (same technique) | TC F1 |",
         "|---|---:|---:|---:|",
     ]
     for name, s in si["per_label"].items():
-        c = tc["per_label"].get(name, {"f1": 0.0})
-        lines.append(f"| {name} | {s['n_gold']} | {s['f1']:.3f} | {c['f1']:.3f} |")
-    return "\n".join(lines)
+        c = tc["per_label"].get(name)
+        lines.append(f"| {name} | {s['n_gold']} | {shown(s, 'f1')} | {shown(c, 'f1') if c else '0.000'} |")
+    note = interval_note(dev_metrics)
+    return "\n".join(lines) + note
 
 
 def technique_classification_scores(
@@ -235,13 +272,21 @@ def technique_classification_scores(
 
 
 def summarize_training(dev_metrics: dict) -> str:
-    """Dev span F1 at the tuned threshold and TC micro-F1, as ``framelab train`` prints them."""
+    """Dev span F1 at the tuned threshold and TC micro-F1 with their 95% intervals (k-fold: also the cross-validated
+    figures), as ``framelab train`` prints them."""
     tuned = dev_metrics["at_tuned_threshold"]
     si, tc = tuned["span_identification"], tuned["technique_classification"]
-    return (
-        f"dev span F1 {si['f1']:.3f} (threshold {tuned['threshold']:.2f}), "
-        f"technique classification micro-F1 {tc['f1']:.3f}; "
+    tuned_line = (
+        f"span F1 {shown(si, 'f1')}, technique classification micro-F1 {shown(tc, 'f1')} (95% intervals); "
         f"trained in {dev_metrics['train_runtime_seconds']:.0f} s"
+    )
+    if "cross_validated" not in dev_metrics:
+        return f"dev at threshold {tuned['threshold']:.2f}: {tuned_line}"
+    cv = dev_metrics["cross_validated"]
+    pooled = f", pooled {shown(cv['pooled'], 'f1')}" if "pooled" in cv else ""
+    return (
+        f"{cv['folds']}-fold span F1 {cv['span_f1']['mean']:.3f} ± {cv['span_f1']['std']:.3f}{pooled}; "
+        f"out of fold at the saved threshold {tuned['threshold']:.2f}: {tuned_line}"
     )
 
 

@@ -7,7 +7,10 @@ tag targets, and the dev measure: SemEval-2020 span-identification F1 over
 article offsets, which also picks the best epoch and the tag threshold. With
 ``train.folds`` k, k taggers are trained on k-fold splits of the train and dev
 articles; their out-of-fold tokens choose the threshold and the epoch count,
-and the saved tagger is refit on every article, as for the classifier.
+and the saved tagger is refit on every article, as for the classifier. Every
+dev (or out-of-fold) figure carries its 95% interval over resampled articles
+(:mod:`framelab.spans.report`); a k-fold run also pools every fold's spans, each
+fold at its own threshold, into one figure with its interval.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from transformers import AutoModelForTokenClassification, TrainerCallback
 
 from framelab.config import Config
 from framelab.errors import DataError, Problem
+from framelab.eval.bootstrap import Resamples
 from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, out_of_fold_bytes
 from framelab.spans import stock_pipeline
 from framelab.spans.analysis import (
@@ -38,6 +42,7 @@ from framelab.spans.analysis import (
     tune_threshold,
 )
 from framelab.spans.data import SpanSplit, concat_span_splits, label_counts, load_span_split, subset_span_split
+from framelab.spans.report import si_credits, si_with_intervals, tc_credits, tc_with_intervals
 from framelab.tagging import (
     IGNORE,
     Windows,
@@ -154,10 +159,52 @@ def window_probabilities(logits: np.ndarray, windows: Windows) -> list[np.ndarra
     return [1.0 / (1.0 + np.exp(-logits[w, : len(o)].astype(np.float64))) for w, o in enumerate(windows.offsets)]
 
 
+def article_draws(split: SpanSplit) -> Resamples:
+    """The resamples of the articles of ``split`` behind every dev figure's 95% interval."""
+    return Resamples.draw(sorted(split.gold))
+
+
+def span_identification(split: SpanSplit, found: dict, labels: list[str]) -> dict:
+    """SemEval-2020 SI of the spans ``found`` in the articles of ``split``, with 95% intervals over its articles."""
+    si = si_scores(found, split.gold)
+    return si_with_intervals(si, si_credits(found, split.gold, labels), labels, article_draws(split))
+
+
+def technique_figures(split: SpanSplit, tokens: list, labels: list[str]) -> dict:
+    """Technique classification of the gold spans of ``split`` (no tag threshold), with its 95% interval."""
+    answers = answer_gold_spans(article_tokens(split.article_ids, split.unit_starts, tokens), split.gold, labels)
+    tc = tc_scores(answers, split.gold)
+    return tc_with_intervals(tc, tc_credits(answers, split.gold, labels), labels, article_draws(split))
+
+
 def dev_figures(split: SpanSplit, tokens: list, labels: list[str], threshold: float, tc: dict) -> dict:
     """Span identification of ``split`` at one threshold, beside the (threshold-free) technique classification ``tc``."""
     found = article_spans(split.article_ids, split.unit_starts, split.texts, tokens, labels, [threshold] * len(labels))
-    return {"threshold": threshold, "span_identification": si_scores(found, split.gold), "technique_classification": tc}
+    return {
+        "threshold": threshold,
+        "span_identification": span_identification(split, found, labels),
+        "technique_classification": tc,
+    }
+
+
+def pooled_out_of_fold(
+    split: SpanSplit, tokens: list, labels: list[str], folds: np.ndarray, thresholds: list[float]
+) -> dict:
+    """SI of every fold's spans together, each fold's units decoded at its own threshold ``thresholds[k]``, with
+    95% intervals over the articles: the cross-validated figure that a handful of folds' std cannot give."""
+    found: dict = {}
+    for k, threshold in enumerate(thresholds):
+        judged = np.flatnonzero(folds == k)
+        part = subset_span_split(split, judged)
+        found |= article_spans(
+            part.article_ids,
+            part.unit_starts,
+            part.texts,
+            [tokens[i] for i in judged],
+            labels,
+            [threshold] * len(labels),
+        )
+    return span_identification(split, found, labels)
 
 
 def _tagger_splits(config: Config) -> tuple[SpanSplit, SpanSplit, list[str], Counter]:
@@ -285,10 +332,7 @@ def train_spans(config: Config, *, resume: bool = False, callbacks: list[Trainer
     tokenizer = load_tokenizer(config, base)
     run, tokens = fit_tagger(config, base, tokenizer, names, train_split, dev_split, resume=resume, callbacks=callbacks)
     # Naming the technique of a gold span uses no tag threshold.
-    tc = tc_scores(
-        answer_gold_spans(article_tokens(dev_split.article_ids, dev_split.unit_starts, tokens), dev_split.gold, names),
-        dev_split.gold,
-    )
+    tc = technique_figures(dev_split, tokens, names)
     threshold, tried = tune_threshold(
         dev_split.article_ids, dev_split.unit_starts, dev_split.texts, tokens, names, dev_split.gold
     )
@@ -296,6 +340,7 @@ def train_spans(config: Config, *, resume: bool = False, callbacks: list[Trainer
         "at_0.5": dev_figures(dev_split, tokens, names, 0.5, tc),
         "at_tuned_threshold": dev_figures(dev_split, tokens, names, threshold, tc),
         "span_f1_per_threshold": {str(k): v for k, v in tried.items()},
+        "bootstrap": article_draws(dev_split).describe(),
         "n_dev_articles": len(dev_split.gold),
         "n_dev_units": len(dev_split.texts),
     }
@@ -367,9 +412,7 @@ def train_spans_folds(config: Config, *, callbacks: list[TrainerCallback] | None
     )
     refit_config = dataclasses.replace(config, train=dataclasses.replace(t, epochs=epochs))
     refit, _ = fit_tagger(refit_config, base, tokenizer, names, data, None, work=work, callbacks=callbacks)
-    tc = tc_scores(
-        answer_gold_spans(article_tokens(data.article_ids, data.unit_starts, tokens), data.gold, names), data.gold
-    )
+    tc = technique_figures(data, tokens, names)
     # At the saved threshold, tuned on the out-of-fold tokens it scores (optimistic); the cross-validated figure is not.
     dev_metrics = {
         "at_0.5": dev_figures(data, tokens, names, 0.5, tc),
@@ -379,8 +422,10 @@ def train_spans_folds(config: Config, *, callbacks: list[TrainerCallback] | None
             "folds": t.folds,
             "seed": t.fold_assignment_seed,
             "span_f1": {"mean": float(np.mean(f1s)), "std": float(np.std(f1s))},
+            "pooled": pooled_out_of_fold(data, tokens, names, folds, [f["threshold"] for f in per_fold]),
             "per_fold": per_fold,
         },
+        "bootstrap": article_draws(data).describe(),
         "refit": {"epochs": epochs, "articles": len(data.gold), "units": len(data.texts)},
         "n_dev_articles": len(data.gold),
         "n_dev_units": len(data.texts),

@@ -2,7 +2,10 @@
 
 ``framelab data`` with ``data.format: fnc1`` writes the bodies as articles
 (their sentences as units) and the pairs in ``pairs/`` (:mod:`framelab.dataset`),
-split by story (:mod:`framelab.readers.stance`).
+split by story (:mod:`framelab.readers.stance`). A split's stories are computed
+from its own pairs when it loads (:func:`stories_of`): a split drawn by story
+holds whole stories, so they are the corpus's, named alike, and the folds of a
+k-fold run find the same ones over the train and dev pairs together.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from framelab.readers.stance import Stories, fnc1_stories
 from framelab.splits import TaskData, label_inventory, load_table, targets_of
 
 #: FNC-1's labels, in the order a model folder lists them.
@@ -33,6 +37,12 @@ class PairSplit:
     body_ids: list[str]
     body_texts: list[str]
     body_sentences: list[list[str]]
+
+
+def stories_of(data: PairSplit) -> Stories:
+    """The FNC-1 stories of the pairs of ``data``: connected components over its related (labelled) pairs."""
+    related = [s not in (None, "unrelated") for s in data.stances]
+    return fnc1_stories(data.headlines, [data.body_ids[b] for b in data.body_of], related)
 
 
 def load_pairs(dataset_dir: Path, split: str) -> PairSplit:
@@ -80,8 +90,9 @@ def load_pooled(dataset_dir: Path) -> PairSplit:
 
 def load_pair_split(dataset_dir: Path, split: str, labels: list[str] | None = None) -> tuple[TaskData, list[str]]:
     """The task's examples: body texts (one shared string per body) with the headlines as ``pairs``; ids
-    ``<Body ID>#<row>``."""
+    ``<Body ID>#<row>``; each pair's story as its group (the bootstrap resamples stories, as the folds deal them)."""
     names = labels or label_inventory(dataset_dir)["stances"]
     data = load_pairs(Path(dataset_dir), split)
     texts = [data.body_texts[b] for b in data.body_of]
-    return TaskData(data.pair_ids, texts, targets_of(data.stances, names), data.headlines), names
+    stories = stories_of(data).body_story_names()
+    return TaskData(data.pair_ids, texts, targets_of(data.stances, names), data.headlines, stories, "stories"), names

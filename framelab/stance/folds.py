@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from framelab.readers.stance import Stories, fnc1_stories, place_headlines
-from framelab.stance.data import PairSplit
+from framelab.readers.stance import Stories, place_headlines
+from framelab.stance.data import PairSplit, stories_of
 from framelab.train.folds import assign_group_folds
 
 
@@ -59,8 +59,7 @@ class StoryFolds:
 
 def story_folds(data: PairSplit, k: int, seed: int) -> StoryFolds:
     """Deal the stories of ``data`` into ``k`` folds balanced by pair count (``seed`` breaks ties); mark the kept."""
-    related = [s != "unrelated" for s in data.stances]
-    stories = fnc1_stories(data.headlines, [data.body_ids[b] for b in data.body_of], related)
+    stories = stories_of(data)
     groups = stories.body_story_names()
     folds = assign_group_folds(groups, k, seed)
     return StoryFolds(stories, folds, place_headlines(stories, folds) == folds, groups)

@@ -14,7 +14,8 @@
 The folder holds the cross-encoder (the shared trainer writes it), the
 relatedness stage and a copy of the sentence encoder (:class:`StageOne`), so
 ``framelab score`` needs nothing else. Dev figures are of the whole pipeline:
-stage 2 decides the pairs stage 1 calls related.
+stage 2 decides the pairs stage 1 calls related; each carries its 95% interval
+over the dev split's stories, as ``framelab eval`` resamples them.
 
 With ``train.folds`` K (:func:`train_fnc1_folds`), the pairs of the train and
 dev splits are dealt into K folds by story (:mod:`framelab.stance.folds`). For
@@ -22,7 +23,8 @@ each fold, stage 1 is fitted on the other folds, and stage 2 is fine-tuned on
 the other folds less one, the inner fold (the next one round), whose related
 pairs choose its epoch count by macro-F1; then the fold's pairs are predicted.
 Neither a fold's model nor its choices see the fold's labels. The out-of-fold
-predictions give figures per fold and over every kept pair and are saved
+predictions give figures per fold and over every kept pair (with 95% intervals
+over the same stories) and are saved
 (:mod:`framelab.models.out_of_fold`, each pair's story as its group); the saved
 model is refit on every pair of the two splits for the median chosen epoch
 count. Every sentence and headline is embedded once for all folds and the refit.
@@ -53,9 +55,10 @@ from transformers import (
 from framelab.config import Config
 from framelab.encoding import activate, encode
 from framelab.errors import ConfigError
-from framelab.eval.scores import single_label_scores, stance_scores
+from framelab.eval.bootstrap import Resamples, attach, share_tally
+from framelab.eval.scores import single_label_scores, stance_intervals, stance_scores
 from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, out_of_fold_bytes
-from framelab.stance.data import FNC1_LABELS, RELATED, PairSplit, load_pairs, load_pooled, pool
+from framelab.stance.data import FNC1_LABELS, RELATED, PairSplit, load_pairs, load_pooled, pool, stories_of
 from framelab.stance.features import Bodies, SentenceEncoder, StageOne, Tfidf, pair_features
 from framelab.stance.folds import StoryFolds, story_folds
 from framelab.train.trainer import (
@@ -133,12 +136,21 @@ def pair_probabilities(related_prob: np.ndarray, threshold: float, stage_two_log
 
 
 def pipeline_figures(
-    predicted: list[str], gold: list[str], related_prob: np.ndarray, threshold: float, stage_two_logits: np.ndarray
+    predicted: list[str],
+    gold: list[str],
+    related_prob: np.ndarray,
+    threshold: float,
+    stage_two_logits: np.ndarray,
+    stories: list[str] | None = None,
 ) -> dict:
-    """FNC-1 figures of the whole pipeline, and stage 2's own on the gold-related pairs (its logits there)."""
+    """FNC-1 figures of the whole pipeline, and stage 2's own on the gold-related pairs (its logits there).
+
+    Given each pair's story, the pipeline's figures carry their 95% intervals over resampled stories
+    (:func:`story_intervals`).
+    """
     related_gold = np.array([g != "unrelated" for g in gold])
     on_related = np.flatnonzero(related_gold)
-    return {
+    figures = {
         "stance": stance_scores(predicted, gold, FNC1_LABELS),
         "confusion_matrix": {
             "labels": FNC1_LABELS,
@@ -148,6 +160,27 @@ def pipeline_figures(
         "stage_two_on_gold_related": single_label_scores(
             stage_two_logits[on_related].argmax(axis=1), np.array([RELATED.index(gold[i]) for i in on_related]), RELATED
         ),
+    }
+    if stories is None:
+        return figures
+    return story_intervals(figures, predicted, gold, related_prob >= threshold, stories)
+
+
+def story_intervals(
+    figures: dict, predicted: list[str], gold: list[str], called_related: np.ndarray, stories: list[str]
+) -> dict:
+    """``figures`` with the 95% intervals of the pipeline's stance figures and relatedness accuracy, resampling the
+    pairs' ``stories`` (the groups the folds deal, as ``framelab eval`` resamples them), and how they were drawn."""
+    draws = Resamples.draw(stories)
+    pred = np.array([FNC1_LABELS.index(p) for p in predicted])
+    truth = np.array([FNC1_LABELS.index(g) for g in gold])
+    right = np.asarray(called_related) == (truth != FNC1_LABELS.index("unrelated"))
+    stance = figures["stance"]
+    return {
+        **figures,
+        "stance": attach(stance, stance_intervals(pred, truth, FNC1_LABELS, stance, stories, draws)),
+        "ci95": {"relatedness_accuracy": list(share_tally(right, stories).interval(draws))},
+        "bootstrap": draws.describe("stories"),
     }
 
 
@@ -346,7 +379,7 @@ def train_fnc1(config: Config, *, resume: bool = False, callbacks: list[TrainerC
     predicted = pipeline_labels(p_dev, stage_one.threshold, logits)
     gold = list(dev.stances)
     dev_metrics = {
-        **pipeline_figures(predicted, gold, p_dev, stage_one.threshold, logits),
+        **pipeline_figures(predicted, gold, p_dev, stage_one.threshold, logits, stories_of(dev).body_story_names()),
         "n_dev_pairs": len(gold),
         "n_train_pairs": len(train.headlines),
         "dev_split": split_note,
@@ -543,7 +576,7 @@ def train_fnc1_folds(config: Config, *, callbacks: list[TrainerCallback] | None 
     related = np.flatnonzero([s != "unrelated" for s in data.stances])
     run = fit_stage_two(refit_config, tokenizer, base, data, segments, related, None, work=work, callbacks=callbacks)
     dev_metrics = {
-        **pipeline_figures(predicted, gold, related_prob, threshold, logits),
+        **pipeline_figures(predicted, gold, related_prob, threshold, logits, [folds.groups[i] for i in rows]),
         "source": "out_of_fold",
         "n_dev_pairs": len(rows),
         "n_train_pairs": len(data.headlines),

@@ -33,7 +33,9 @@ import numpy as np
 from framelab import __version__
 from framelab.config import EnsembleConfig, check_ensemble
 from framelab.errors import ConfigError, DataError, Problem
+from framelab.eval.bootstrap import MIN_GROUPS, few_groups_warning
 from framelab.eval.scores import multilabel_scores
+from framelab.figures import shown
 from framelab.models.card import metrics_table
 from framelab.models.ensemble import ENSEMBLE_FILE, MEMBERS_DIR, member_probabilities, weighted_mean
 from framelab.models.folder import atomic_folder
@@ -239,23 +241,58 @@ def _dev_split_figures(
     }
 
 
+def _summary(dev_metrics: dict) -> list[tuple[str, list[tuple[dict, str]]]]:
+    """The rows of :func:`summary_rows` as (name, [(block, key)] for micro, macro and any F1).
+
+    The figure is ``block[key]``; the card reads its 95% interval (over folds: its std and pooled figure) from
+    the same block.
+    """
+    if dev_metrics["source"] == "out_of_fold":
+
+        def over_folds(s: dict) -> list[tuple[dict, str]]:
+            return [(s[k], "mean") for k in ("micro_f1", "macro_f1", "any_f1")]
+
+        rows = [(name, over_folds(s)) for name, s in dev_metrics["members"].items()]
+        return [*rows, ("ensemble, cross-validated", over_folds(dev_metrics["cross_validated"]))]
+
+    def on_dev(s: dict) -> list[tuple[dict, str]]:
+        return [(s[k], "f1") for k in ("micro", "macro", "any")]
+
+    crossed = dev_metrics["cross_fitted"]
+    return [
+        *((name, on_dev(s)) for name, s in dev_metrics["members"].items()),
+        ("ensemble, thresholds tuned on dev", on_dev(dev_metrics["at_tuned_thresholds"])),
+        ("ensemble, cross-fitted", [(crossed, k) for k in ("micro_f1", "macro_f1", "any_f1")]),
+    ]
+
+
 def summary_rows(dev_metrics: dict) -> list[tuple[str, float, float, float]]:
     """(name, micro, macro, any F1) of each member and of the ensemble: the honest figures of :func:`build_ensemble`."""
-    if dev_metrics["source"] == "out_of_fold":
-        cv = "cross-validated"
-        rows = [
-            (name, s["micro_f1"]["mean"], s["macro_f1"]["mean"], s["any_f1"]["mean"])
-            for name, s in dev_metrics["members"].items()
-        ]
-        e = dev_metrics["cross_validated"]
-        return [*rows, (f"ensemble, {cv}", e["micro_f1"]["mean"], e["macro_f1"]["mean"], e["any_f1"]["mean"])]
-    rows = [(name, s["micro"]["f1"], s["macro"]["f1"], s["any"]["f1"]) for name, s in dev_metrics["members"].items()]
-    t, c = dev_metrics["at_tuned_thresholds"], dev_metrics["cross_fitted"]
-    return [
-        *rows,
-        ("ensemble, thresholds tuned on dev", t["micro"]["f1"], t["macro"]["f1"], t["any"]["f1"]),
-        ("ensemble, cross-fitted", c["micro_f1"], c["macro_f1"], c["any_f1"]),
-    ]
+    return [(name, *(block[key] for block, key in cells)) for name, cells in _summary(dev_metrics)]
+
+
+def _card_cell(block: dict, key: str) -> str:
+    """A figure of the card's table: mean ± std over folds with the pooled figure and its 95% interval, or the
+    figure with its interval where ``dev_metrics.json`` keeps one (:mod:`framelab.figures`)."""
+    if key != "mean":
+        return shown(block, key)
+    pooled = f"; pooled {shown(block, 'pooled')}" if "pooled" in block else ""
+    return f"{block['mean']:.3f} ± {block['std']:.3f}{pooled}"
+
+
+def _interval_note(dev_metrics: dict, dataset_dir: Path) -> str:
+    """How the card's bracketed intervals were drawn, and the warning of few articles (counted in ``stats.json``)."""
+    stats_path = dataset_dir / "stats.json"
+    splits = ("train", "dev") if dev_metrics["source"] == "out_of_fold" else ("dev",)
+    counts = json.loads(stats_path.read_text(encoding="utf-8"))["splits"] if stats_path.is_file() else {}
+    if not all(s in counts for s in splits):
+        return "In brackets: 95% intervals, percentile bootstrap over resampled articles."
+    articles = sum(counts[s]["articles"] for s in splits)
+    note = (
+        f"In brackets: 95% intervals, percentile bootstrap over the {articles} articles of the {' and '.join(splits)}"
+    )
+    note += " split" + ("s" if len(splits) > 1 else "") + " (each resample scores every unit of the articles drawn)."
+    return note + (f"\n\n> **Warning**: {few_groups_warning(articles)}." if articles < MIN_GROUPS else "")
 
 
 def _thresholds_line(spec: dict, dev_metrics: dict) -> str:
@@ -268,17 +305,18 @@ def _thresholds_line(spec: dict, dev_metrics: dict) -> str:
 
 def _write_card(folder: Path, final: Path, spec: dict, dev_metrics: dict, dataset_dir: Path) -> None:
     """Write ``README.md`` into ``folder``, the temporary copy of ``final``."""
-    rows = summary_rows(dev_metrics)
-    alone = {name: micro for name, micro, _, _ in rows}
+    rows = _summary(dev_metrics)
+    alone = {name: _card_cell(*cells[0]) for name, cells in rows}
     members = "\n".join(
-        f"  - `{m['folder']}` ({m['unit']} units), weight {m['weight']:g}: micro-F1 alone {alone[m['name']]:.3f}"
+        f"  - `{m['folder']}` ({m['unit']} units), weight {m['weight']:g}: micro-F1 alone {alone[m['name']]}"
         for m in spec["members"]
     )
     if dev_metrics["source"] == "out_of_fold":
         where = f"the members' out-of-fold predictions on all {dev_metrics['n_examples']} train and dev units of `{dataset_dir}`"
         honest = (
             f"Cross-validated over the members' {dev_metrics['folds']} folds (each fold decided at the thresholds tuned on the other folds; "
-            "members alone at thresholds tuned the same way), mean over folds:"
+            "members alone at thresholds tuned the same way): mean ± std over folds, and the figure of every fold's "
+            "decisions pooled:"
         )
         optimistic = "At the thresholds tuned on all the out-of-fold predictions, so optimistic:"
     else:
@@ -288,7 +326,7 @@ def _write_card(folder: Path, final: Path, spec: dict, dev_metrics: dict, datase
             f"{dev_metrics['cross_fitted']['seeds']}; members alone at their own thresholds):"
         )
         optimistic = "At the thresholds tuned on this same split, so optimistic:"
-    table = "\n".join(f"| {name} | {micro:.3f} | {macro:.3f} | {any_f1:.3f} |" for name, micro, macro, any_f1 in rows)
+    table = "\n".join(f"| {name} | {' | '.join(_card_cell(*c) for c in cells)} |" for name, cells in rows)
     text = f"""# framelab ensemble: {final.name}
 
 - **Task**: {spec["task"]} on {spec["unit"]} units, multi-label
@@ -304,6 +342,8 @@ def _write_card(folder: Path, final: Path, spec: dict, dev_metrics: dict, datase
 | model | micro-F1 | macro-F1 | any-technique F1 |
 |---|---:|---:|---:|
 {table}
+
+{_interval_note(dev_metrics, dataset_dir)}
 
 {optimistic}
 

@@ -16,14 +16,10 @@ from framelab.eval.bootstrap import Resamples, intervals_of
 from framelab.eval.scores import multilabel_resampled, multilabel_scores, scores_with_intervals, single_label_scores
 from framelab.splits import TaskData
 from framelab.thresholds import DEFAULT_STEP, cross_fitted, decisions_at, tuned_thresholds
+from framelab.types import article_of
 
 #: Seeds of the random halves of dev articles behind the cross-fitted figures.
 CROSS_FIT_SEEDS = (0, 1, 2)
-
-
-def article_of(example_id: str) -> str:
-    """The article an example belongs to: ``<article>#<unit>`` for units, the id itself for articles."""
-    return example_id.rsplit("#", 1)[0]
 
 
 def assign_folds(ids: list[str], k: int, seed: int) -> np.ndarray:
