@@ -49,6 +49,16 @@ def _credits(figures: dict) -> list[float]:
     return [figures["precision"] * n_pred, n_pred, figures["recall"] * n_gold, n_gold]
 
 
+def span_identification_with_interval(found: dict, gold: dict, resamples: int = DEFAULT_RESAMPLES) -> dict:
+    """SemEval-2020 span identification of ``found`` against ``gold``, with the 95% intervals of its precision,
+    recall and F1 over resampled articles (each article's own figures give its credits)."""
+    articles = sorted(gold)
+    draws = Resamples.draw(articles, resamples)
+    credits = np.array([_credits(si_scores({a: found.get(a, [])}, {a: gold[a]})) for a in articles])
+    resampled = dict(zip(("precision", "recall", "f1"), prf(draws.totals(credits, articles))))
+    return attach(si_scores(found, gold), intervals_of(resampled))
+
+
 def _article_credits(found: dict, answers: dict, gold: dict, names: list[str]) -> dict[str, np.ndarray]:
     """Each article's SI, label-aware SI and TC credits, overall and per technique, from its own figures."""
     articles, index = sorted(gold), {n: j for j, n in enumerate(names)}
@@ -189,10 +199,14 @@ def card_metrics(dev_metrics: dict, config: Config) -> str:
     lines = []
     if "cross_validated" in dev_metrics:
         cv = dev_metrics["cross_validated"]
+        f1 = cv["span_f1"]
+        how = cv.get("how", "each fold judged at the tag threshold tuned on the other folds' out-of-fold tokens")
+        pooled = f"; all folds pooled, {shown(f1, 'pooled')}" if "pooled" in f1 else ""
         lines += [
-            f"{cv['folds']}-fold cross-validation by article over the train and dev articles (seed {cv['seed']}), each fold judged at the tag "
-            f"threshold tuned on the other folds' out-of-fold tokens: span identification **F1 {cv['span_f1']['mean']:.3f} ± {cv['span_f1']['std']:.3f}**. "
-            f"The model was then refit on every article for {dev_metrics['refit']['epochs']:g} epochs. Below, the out-of-fold tokens of every article:",
+            f"{cv['folds']}-fold cross-validation by article over the train and dev articles (seed {cv['seed']}); "
+            f"{how}. Span identification **F1 {f1['mean']:.3f} ± {f1['std']:.3f}** over folds{pooled}. "
+            f"The model was then refit on every article for {dev_metrics['refit']['epochs']:g} epochs. "
+            "Below, the out-of-fold tokens of every article:",
             "",
         ]
     lines += [
@@ -208,6 +222,14 @@ def card_metrics(dev_metrics: dict, config: Config) -> str:
     for name, s in si["per_label"].items():
         c = tc["per_label"].get(name, {"f1": 0.0})
         lines.append(f"| {name} | {s['n_gold']} | {s['f1']:.3f} | {c['f1']:.3f} |")
+    if "choices" in dev_metrics:
+        lines += ["", "Choices made from data:", ""]
+        lines += [f"- {c['choice']}: {c['shown']}, {c['made_on']}." for c in dev_metrics["choices"]]
+        for fold in dev_metrics["cross_validated"]["per_fold"]:
+            lines += [
+                f"- fold {fold['fold']}, {name} {fold['choices'][name]['value']:g}: {fold['choices'][name]['made_on']}."
+                for name in ("epochs", "threshold")
+            ]
     return "\n".join(lines)
 
 
