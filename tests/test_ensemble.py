@@ -22,13 +22,13 @@ from framelab.eval.report import evaluate_model
 from framelab.eval.scores import multilabel_scores
 from framelab.models import ensemble as ensemble_models
 from framelab.models.ensemble import EnsemblePredictor, load_model
-from framelab.models.out_of_fold import load_out_of_fold
+from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, load_out_of_fold, out_of_fold_bytes
 from framelab.models.predictor import Predictor
 from framelab.score.scorer import score
 from framelab.splits import TaskData, load_task_split
 from framelab.thresholds import decisions_at, global_threshold, tuned_thresholds
-from framelab.train.ensemble import build_ensemble
-from framelab.train.folds import cross_validated
+from framelab.train.ensemble import INNER_THRESHOLDS, build_ensemble
+from framelab.train.folds import cross_validated, fold_thresholds
 from framelab.train.run import train
 
 from .conftest import SAMPLE
@@ -289,7 +289,7 @@ def test_members_trained_with_folds_set_the_threshold_out_of_fold(
             **{
                 "name": f"tiny-folds-{lr}",
                 "output_dir": workdir / f"folds-{lr}",
-                "train.folds": "2",
+                "train.folds": "3",
                 "train.learning_rate": lr,
             },
         )
@@ -297,19 +297,25 @@ def test_members_trained_with_folds_set_the_threshold_out_of_fold(
     ]
     result = build_ensemble(folded, workdir / "dataset-line", workdir / "out-of-fold", weights=[1.0, 3.0])
     metrics = result.dev_metrics
-    assert metrics["source"] == "out_of_fold" and metrics["folds"] == 2
+    assert metrics["source"] == "out_of_fold" and metrics["folds"] == 3
     # The threshold and figures come from the members' out-of-fold probabilities, never from the dev split their weights saw.
     oofs = [load_out_of_fold(d) for d in folded]
     probs = 0.25 * oofs[0].probabilities + 0.75 * oofs[1].probabilities
+    inner = 0.25 * oofs[0].inner + 0.75 * oofs[1].inner
     spec = json.loads((result.model_dir / "ensemble.json").read_text(encoding="utf-8"))
     assert spec["thresholds"][0] == global_threshold(probs, oofs[0].targets)
+    # Each outer fold is decided at thresholds tuned on the weighted mean of the members' inner predictions.
     data = TaskData(oofs[0].ids, [""] * len(oofs[0].ids), oofs[0].targets)
+    chosen = fold_thresholds(inner, oofs[0].targets, oofs[0].folds, rule="global", min_support=1, step=0.05)
     expected = cross_validated(
-        probs, data, oofs[0].folds, oofs[0].labels, multi_label=True, rule="global", min_support=1
+        probs, data, oofs[0].folds, oofs[0].labels, multi_label=True, rule="global", min_support=1, thresholds=chosen
     )[1]
     assert metrics["cross_validated"]["micro_f1"]["mean"] == pytest.approx(expected["micro_f1"]["mean"])
+    assert metrics["cross_validated"]["per_fold_thresholds"] == [dict(zip(oofs[0].labels, t)) for t in chosen]
+    assert metrics["thresholds_made_on"] == INNER_THRESHOLDS
     assert set(metrics["members"]) == {d.name for d in folded}
-    assert "Cross-validated over the members' 2 folds" in (result.model_dir / "README.md").read_text(encoding="utf-8")
+    card = (result.model_dir / "README.md").read_text(encoding="utf-8")
+    assert f"Cross-validated over the members' 3 folds ({INNER_THRESHOLDS};" in card
     # Per-label thresholds are tuned on the same out-of-fold mean, and judged fold by fold the same way.
     per_label = build_ensemble(
         folded,
@@ -321,8 +327,18 @@ def test_members_trained_with_folds_set_the_threshold_out_of_fold(
     )
     spec = json.loads((per_label.model_dir / "ensemble.json").read_text(encoding="utf-8"))
     assert spec["thresholds"] == tuned_thresholds("per_label_or_global", probs, oofs[0].targets, 1)
+    chosen = fold_thresholds(
+        inner, oofs[0].targets, oofs[0].folds, rule="per_label_or_global", min_support=1, step=0.05
+    )
     expected = cross_validated(
-        probs, data, oofs[0].folds, oofs[0].labels, multi_label=True, rule="per_label_or_global", min_support=1
+        probs,
+        data,
+        oofs[0].folds,
+        oofs[0].labels,
+        multi_label=True,
+        rule="per_label_or_global",
+        min_support=1,
+        thresholds=chosen,
     )[1]
     assert per_label.dev_metrics["cross_validated"]["macro_f1"]["mean"] == pytest.approx(expected["macro_f1"]["mean"])
     assert per_label.dev_metrics["threshold_rule"] == "per_label_or_global"
@@ -335,7 +351,7 @@ def test_members_trained_with_folds_set_the_threshold_out_of_fold(
         workdir,
         tiny_config,
         "line",
-        **{"name": "tiny-folds-seed", "output_dir": workdir / "folds-seed", "train.folds": "2", "train.seed": "7"},
+        **{"name": "tiny-folds-seed", "output_dir": workdir / "folds-seed", "train.folds": "3", "train.seed": "7"},
     )
     with pytest.raises(ConfigError, match="folds differ"):
         build_ensemble([folded[0], other], workdir / "dataset-line", workdir / "refused")
@@ -347,7 +363,7 @@ def test_members_trained_with_folds_set_the_threshold_out_of_fold(
         **{
             "name": "tiny-folds-reseeded",
             "output_dir": workdir / "folds-reseeded",
-            "train.folds": "2",
+            "train.folds": "3",
             "train.seed": "7",
             "train.fold_seed": "42",
         },
@@ -371,12 +387,48 @@ def test_members_trained_with_folds_set_the_threshold_out_of_fold(
     assert fine.dev_metrics["threshold_step"] == 0.01
     with pytest.raises(ConfigError, match=r"ensemble.threshold_step must be within \(0, 0.5\]"):
         build_ensemble(folded, workdir / "dataset-line", workdir / "refused", step=0.7)
+    _ensemble_choices_never_see_the_folds_labels(workdir, folded)
+
+
+def _relabelled(folder: Path, dest: Path, seed: int, inner_fold_too: bool = False) -> Path:
+    """A copy of member ``folder`` as if retrained with fold 0's labels flipped: every prediction by a model that
+    saw them redrawn (the out-of-fold ones of folds 1 and 2, the inner ones of folds 0 and 2); with
+    ``inner_fold_too``, fold 1's inner predictions too, which outer fold 0's choices are made on."""
+    shutil.copytree(folder, dest)
+    oof = load_out_of_fold(dest)
+    rng = np.random.default_rng(seed)
+    flipped = oof.folds == 0
+    oof.targets[flipped] = 1 - oof.targets[flipped]
+    oof.probabilities[~flipped] = rng.random(oof.probabilities[~flipped].shape)
+    redrawn = oof.folds != 1 if not inner_fold_too else np.ones(len(oof.ids), dtype=bool)
+    oof.inner[redrawn] = rng.random(oof.inner[redrawn].shape)
+    (dest / OUT_OF_FOLD_FILE).write_bytes(out_of_fold_bytes(oof))
+    return dest
+
+
+def _ensemble_choices_never_see_the_folds_labels(workdir: Path, folded: list[Path]) -> None:
+    def fold_zero_thresholds(members: list[Path], out: str) -> dict:
+        result = build_ensemble(
+            members,
+            workdir / "dataset-line",
+            workdir / out,
+            weights=[1.0, 3.0],
+            threshold_rule="per_label_or_global",
+            min_support=1,
+        )
+        return result.dev_metrics["cross_validated"]["per_fold_thresholds"][0]
+
+    before = fold_zero_thresholds(folded, "leak-before")
+    copies = [_relabelled(d, workdir / f"relabelled-{d.name}", seed=i) for i, d in enumerate(folded)]
+    assert fold_zero_thresholds(copies, "leak-after") == before
+    moved = [_relabelled(d, workdir / f"moved-{d.name}", seed=i, inner_fold_too=True) for i, d in enumerate(folded)]
+    assert fold_zero_thresholds(moved, "leak-moved") != before
 
 
 def test_a_span_tagger_trained_with_folds_joins_an_out_of_fold_ensemble_on_lines(
     workdir: Path, tiny_config: Callable
 ) -> None:
-    folds = {"train.folds": "2", "train.seed": "3"}
+    folds = {"train.folds": "3", "train.seed": "3"}
     lines = _trained(
         workdir, tiny_config, "line", **{"name": "tiny-folds-lines", "output_dir": workdir / "folds-lines", **folds}
     )
@@ -389,13 +441,20 @@ def test_a_span_tagger_trained_with_folds_joins_an_out_of_fold_ensemble_on_lines
     )
     metrics = json.loads((tagger / "dev_metrics.json").read_text(encoding="utf-8"))
     cv = metrics["cross_validated"]
-    assert cv["folds"] == 2 and 0 <= cv["span_f1"]["mean"] <= 1 and len(cv["per_fold"]) == 2
+    assert cv["folds"] == 3 and 0 <= cv["span_f1"]["mean"] <= 1 and len(cv["per_fold"]) == 3
+    low, high = cv["span_f1"]["ci95"]["pooled"]
+    assert low <= cv["span_f1"]["pooled"] <= high
+    for fold in cv["per_fold"]:
+        assert fold["threshold"] == fold["choices"]["threshold"]["value"] and fold["best_epoch"] >= 1
+        assert f"inner fold {(fold['fold'] + 1) % 3} " in fold["choices"]["threshold"]["made_on"]
+    assert metrics["refit"]["epochs"] == float(np.median([f["best_epoch"] for f in cv["per_fold"]]))
     assert metrics["refit"]["units"] == sum(f["units"] for f in cv["per_fold"])
     sentences = load_out_of_fold(tagger)
     assert sentences.offsets is not None and sentences.probabilities.shape == (
         len(sentences.ids),
         len(sentences.labels),
     )
+    assert sentences.inner is not None and sentences.inner.shape == sentences.probabilities.shape
     # Both runs dealt the same articles to the same folds.
     line_oof = load_out_of_fold(lines)
     fold_of = {i.rsplit("#", 1)[0]: f for i, f in zip(line_oof.ids, line_oof.folds)}
@@ -414,7 +473,7 @@ def test_a_span_tagger_trained_with_folds_joins_an_out_of_fold_ensemble_on_lines
 def test_a_sentence_model_trained_with_folds_joins_an_out_of_fold_ensemble_on_lines(
     workdir: Path, tiny_config: Callable
 ) -> None:
-    folds = {"train.folds": "2", "train.seed": "5"}
+    folds = {"train.folds": "3", "train.seed": "5"}
     lines = _trained(
         workdir,
         tiny_config,

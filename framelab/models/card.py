@@ -77,9 +77,9 @@ def _pooled(figure: dict) -> str:
 def _cross_validated(dev_metrics: dict) -> str:
     cv = dev_metrics["cross_validated"]
     lines = [
-        f"{cv['folds']}-fold cross-validation by article over the train and dev articles (seed {cv['seed']}); each fold decided at "
-        "thresholds tuned on the other folds' out-of-fold predictions. Mean ± std over folds, and the figure of "
-        "every fold's decisions pooled, with its 95% interval over resampled articles:",
+        f"{cv['folds']}-fold cross-validation by article over the train and dev articles (seed {cv['seed']}); "
+        f"{cv.get('how', 'each fold decided at thresholds tuned on the other folds')}. Mean ± std over folds, and the "
+        "figure of every fold's decisions pooled, with its 95% interval over resampled articles:",
         "",
         "| measure | mean | std | pooled [95% interval] |",
         "|---|---:|---:|---:|",
@@ -98,8 +98,26 @@ def _cross_validated(dev_metrics: dict) -> str:
         "| label | F1 mean | F1 std | pooled F1 [95% interval] |",
         "|---|---:|---:|---:|",
         *(f"| {n} | {f['mean']:.3f} | {f['std']:.3f} | {_pooled(f)} |" for n, f in cv["per_label_f1"].items()),
+        *_choice_lines(dev_metrics),
     ]
     return "\n".join(lines)
+
+
+def _choice_lines(dev_metrics: dict) -> list[str]:
+    """The refit's choices from data and each fold's, with the data each was made on (k-fold runs that list them)."""
+    if "choices" not in dev_metrics:
+        return []
+    lines = ["", "Choices made from data:", ""]
+    lines += [f"- {c['choice']}: {c['shown']}, {c['made_on']}." for c in dev_metrics["choices"]]
+    for fold in dev_metrics["cross_validated"]["per_fold"]:
+        made = {name: c for name, c in fold.get("choices", {}).items() if isinstance(c, dict)}
+        lines += [f"- fold {fold['fold']}, {name}{_value(c['value'])}: {c['made_on']}." for name, c in made.items()]
+    return lines
+
+
+def _value(value) -> str:
+    """A chosen number as the card shows it after the choice's name; nothing for a table of values."""
+    return f" {value:g}" if isinstance(value, (int, float)) else ""
 
 
 def _task_line(meta: ModelMeta) -> str:

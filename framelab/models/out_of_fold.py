@@ -43,6 +43,13 @@ class OutOfFold:
     #: ``frames_attention``, its story for ``fnc1``; ``None`` in files of runs that did not save it (the
     #: article of an id ``<article>#<unit>`` is the part before the ``#``).
     groups: list[str] | None = None
+    #: Each example's probabilities (as ``probabilities``: blended when the run blends) from the model whose
+    #: inner fold holds it, the predictions its epoch count and thresholds were chosen on: example ``i``
+    #: of fold ``f`` was predicted by the model of outer fold ``f - 1`` round
+    #: (:func:`framelab.train.folds.inner_fold`). An ensemble tunes its thresholds for fold ``k`` on these,
+    #: never on predictions of a model that saw fold ``k``. ``None`` when no inner fold was held out
+    #: (nothing to choose) and in files of runs that did not save them.
+    inner: np.ndarray | None = None
 
 
 def out_of_fold_bytes(oof: OutOfFold) -> bytes:
@@ -56,6 +63,8 @@ def out_of_fold_bytes(oof: OutOfFold) -> bytes:
         tensors["fine_tuned"] = oof.fine_tuned.astype(np.float32)
     if oof.offsets is not None:
         tensors["offsets"] = oof.offsets.astype(np.int64)
+    if oof.inner is not None:
+        tensors["inner"] = oof.inner.astype(np.float32)
     metadata = {"ids": json.dumps(oof.ids, ensure_ascii=False), "labels": json.dumps(oof.labels, ensure_ascii=False)}
     if oof.groups is not None:
         metadata["groups"] = json.dumps(oof.groups, ensure_ascii=False)
@@ -86,4 +95,5 @@ def load_out_of_fold(model_dir: str | Path) -> OutOfFold:
         fine_tuned=arrays["fine_tuned"].astype(np.float64) if "fine_tuned" in arrays else None,
         offsets=arrays.get("offsets"),
         groups=json.loads(metadata["groups"]) if "groups" in metadata else None,
+        inner=arrays["inner"].astype(np.float64) if "inner" in arrays else None,
     )

@@ -213,18 +213,19 @@ def _write(folder: Path, metrics: dict, names: list[str]) -> None:
 def _cross_validated_lines(dev_metrics: dict) -> list[str]:
     cv = dev_metrics["cross_validated"]
     f1 = cv["span_f1"]
+    how = cv.get("how", "each fold judged at the tag threshold tuned on the other folds' out-of-fold tokens")
     pooled = ""
-    if "pooled" in cv:
+    if "pooled" in f1:
+        si = cv["pooled_span_identification"]
         pooled = (
-            f"; every fold's spans pooled, each at its own threshold: **F1 {shown(cv['pooled'], 'f1')}** "
-            f"(P {shown(cv['pooled'], 'precision')}, R {shown(cv['pooled'], 'recall')})"
+            f"; every fold's spans pooled, each at its own threshold: **F1 {shown(f1, 'pooled')}** "
+            f"(P {shown(si, 'precision')}, R {shown(si, 'recall')})"
         )
     return [
-        f"{cv['folds']}-fold cross-validation by article over the train and dev articles (seed {cv['seed']}), each "
-        "fold judged at the tag threshold tuned on the other folds' out-of-fold tokens: span identification "
-        f"**F1 {f1['mean']:.3f} ± {f1['std']:.3f}** (mean ± std over folds){pooled}. The model was then refit on "
-        f"every article for {dev_metrics['refit']['epochs']:g} epochs. Below, the out-of-fold tokens of every "
-        "article:",
+        f"{cv['folds']}-fold cross-validation by article over the train and dev articles (seed {cv['seed']}); "
+        f"{how}. Span identification **F1 {f1['mean']:.3f} ± {f1['std']:.3f}** (mean ± std over folds){pooled}. "
+        f"The model was then refit on every article for {dev_metrics['refit']['epochs']:g} epochs. Below, the "
+        "out-of-fold tokens of every article:",
         "",
     ]
 
@@ -251,6 +252,14 @@ def card_metrics(dev_metrics: dict, config: Config) -> str:
     for name, s in si["per_label"].items():
         c = tc["per_label"].get(name)
         lines.append(f"| {name} | {s['n_gold']} | {shown(s, 'f1')} | {shown(c, 'f1') if c else '0.000'} |")
+    if "choices" in dev_metrics:
+        lines += ["", "Choices made from data:", ""]
+        lines += [f"- {c['choice']}: {c['shown']}, {c['made_on']}." for c in dev_metrics["choices"]]
+        for fold in dev_metrics["cross_validated"]["per_fold"]:
+            lines += [
+                f"- fold {fold['fold']}, {name} {fold['choices'][name]['value']:g}: {fold['choices'][name]['made_on']}."
+                for name in ("epochs", "threshold")
+            ]
     note = interval_note(dev_metrics)
     return "\n".join(lines) + note
 
@@ -283,7 +292,7 @@ def summarize_training(dev_metrics: dict) -> str:
     if "cross_validated" not in dev_metrics:
         return f"dev at threshold {tuned['threshold']:.2f}: {tuned_line}"
     cv = dev_metrics["cross_validated"]
-    pooled = f", pooled {shown(cv['pooled'], 'f1')}" if "pooled" in cv else ""
+    pooled = f", pooled {shown(cv['span_f1'], 'pooled')}" if "pooled" in cv["span_f1"] else ""
     return (
         f"{cv['folds']}-fold span F1 {cv['span_f1']['mean']:.3f} ± {cv['span_f1']['std']:.3f}{pooled}; "
         f"out of fold at the saved threshold {tuned['threshold']:.2f}: {tuned_line}"

@@ -6,8 +6,9 @@ token-classification head, the masked multi-label loss, the collator that pads
 tag targets, and the dev measure: SemEval-2020 span-identification F1 over
 article offsets, which also picks the best epoch and the tag threshold. With
 ``train.folds`` k, k taggers are trained on k-fold splits of the train and dev
-articles; their out-of-fold tokens choose the threshold and the epoch count,
-and the saved tagger is refit on every article, as for the classifier. Every
+articles, each choosing its epoch count and tag threshold on an inner fold
+held out of its training folds, as for the classifier
+(:func:`train_spans_folds`); the saved tagger is refit on every article. Every
 dev (or out-of-fold) figure carries its 95% interval over resampled articles
 (:mod:`framelab.spans.report`); a k-fold run also pools every fold's spans, each
 fold at its own threshold, into one figure with its interval.
@@ -18,18 +19,20 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
+import time
 from collections import Counter
 from contextlib import nullcontext
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from datasets import Dataset
-from transformers import AutoModelForTokenClassification, TrainerCallback
+from transformers import AutoModelForTokenClassification, TrainerCallback, set_seed
 
 from framelab.config import Config
-from framelab.errors import DataError, Problem
+from framelab.errors import ConfigError, DataError, Problem
 from framelab.eval.bootstrap import Resamples
 from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, out_of_fold_bytes
 from framelab.spans import stock_pipeline
@@ -42,7 +45,12 @@ from framelab.spans.analysis import (
     tune_threshold,
 )
 from framelab.spans.data import SpanSplit, concat_span_splits, label_counts, load_span_split, subset_span_split
-from framelab.spans.report import si_credits, si_with_intervals, tc_credits, tc_with_intervals
+from framelab.spans.report import (
+    si_credits,
+    si_with_intervals,
+    tc_credits,
+    tc_with_intervals,
+)
 from framelab.tagging import (
     IGNORE,
     Windows,
@@ -53,7 +61,7 @@ from framelab.tagging import (
     tokenize_windows,
     window_starts,
 )
-from framelab.train.folds import assign_folds
+from framelab.train.folds import MIN_NESTED_FOLDS, assign_folds, folds_named, inner_fold
 from framelab.train.frozen import cacheable, cached_datasets, collate_cached, top_layers_only
 from framelab.train.losses import multilabel_loss, weights_from_counts
 from framelab.train.trainer import (
@@ -187,26 +195,6 @@ def dev_figures(split: SpanSplit, tokens: list, labels: list[str], threshold: fl
     }
 
 
-def pooled_out_of_fold(
-    split: SpanSplit, tokens: list, labels: list[str], folds: np.ndarray, thresholds: list[float]
-) -> dict:
-    """SI of every fold's spans together, each fold's units decoded at its own threshold ``thresholds[k]``, with
-    95% intervals over the articles: the cross-validated figure that a handful of folds' std cannot give."""
-    found: dict = {}
-    for k, threshold in enumerate(thresholds):
-        judged = np.flatnonzero(folds == k)
-        part = subset_span_split(split, judged)
-        found |= article_spans(
-            part.article_ids,
-            part.unit_starts,
-            part.texts,
-            [tokens[i] for i in judged],
-            labels,
-            [threshold] * len(labels),
-        )
-    return span_identification(split, found, labels)
-
-
 def _tagger_splits(config: Config) -> tuple[SpanSplit, SpanSplit, list[str], Counter]:
     """The train and dev splits with the techniques that have at least ``train.min_label_count`` training spans, and the span counts."""
     dataset_dir = config.dataset_dir
@@ -228,6 +216,20 @@ def _tagger_splits(config: Config) -> tuple[SpanSplit, SpanSplit, list[str], Cou
     return train_split, dev_split, names, counts
 
 
+@dataclass
+class Tagged:
+    """A fine-tuned tagger and its token probabilities of the dev split and of the split it was asked to predict."""
+
+    run: FineTuned
+    dev_tokens: list | None
+    predicted_tokens: list | None = None
+
+
+def blank(split: SpanSplit) -> SpanSplit:
+    """``split`` without its spans: what a k-fold tagger is given of the outer fold it predicts."""
+    return dataclasses.replace(split, unit_spans=[[] for _ in split.texts], gold={a: [] for a in split.gold})
+
+
 def fit_tagger(
     config: Config,
     base: str,
@@ -236,19 +238,25 @@ def fit_tagger(
     train_split: SpanSplit,
     dev_split: SpanSplit | None,
     *,
+    predict: SpanSplit | None = None,
     work=None,
     resume: bool = False,
     callbacks=None,
-) -> tuple[FineTuned, list | None]:
-    """Fine-tune a tagger on ``train_split``, choosing the epoch by span F1 on ``dev_split`` (without it: the configured epochs); its tokens of ``dev_split``."""
+) -> Tagged:
+    """Fine-tune a tagger on ``train_split``, choosing the epoch by span F1 on ``dev_split`` (without it: the
+    configured epochs); its tokens of ``dev_split`` and of ``predict`` (whose spans it never reads)."""
     t = config.train
     window = dict(max_length=config.model.max_length, stride=config.model.stride)
     train_windows = tokenize_windows(tokenizer, train_split.texts, **window)
     train_ds, tag_counts, unit_counts = _tag_dataset(train_windows, train_split, names)
     dev_windows = tokenize_windows(tokenizer, dev_split.texts, **window) if dev_split is not None else None
     dev_ds = _tag_dataset(dev_windows, dev_split, names)[0] if dev_split is not None else None
+    predict_windows = tokenize_windows(tokenizer, predict.texts, **window) if predict is not None else None
+    predict_ds = _tag_dataset(predict_windows, blank(predict), names)[0] if predict is not None else None
 
     tags = tag_names(names)
+    # The head starts from the same draw whatever ran before: a fold's tagger depends only on its own data.
+    set_seed(t.seed)
     model = AutoModelForTokenClassification.from_pretrained(
         base,
         num_labels=len(tags),
@@ -260,8 +268,9 @@ def fit_tagger(
     )
     stock_pipeline.declare(model)
 
-    def unit_tokens(logits: np.ndarray) -> list:
-        return merge_windows(dev_windows, window_probabilities(logits, dev_windows), len(dev_split.texts))
+    def unit_tokens(logits: np.ndarray, windows: Windows | None = None, n: int | None = None) -> list:
+        windows = dev_windows if windows is None else windows
+        return merge_windows(windows, window_probabilities(logits, windows), len(dev_split.texts) if n is None else n)
 
     def compute_metrics(prediction) -> dict:
         tokens = unit_tokens(prediction_logits(prediction.predictions))
@@ -276,11 +285,11 @@ def fit_tagger(
     cached = cacheable(model, t.freeze_layers)
     if cached:
         # As for the classifier: the frozen layers' outputs are computed once, not at every step.
-        splits = [(train_windows.features, train_ds["labels"])] + (
-            [(dev_windows.features, dev_ds["labels"])] if dev_ds is not None else []
-        )
-        train_ds, *rest = cached_datasets(model, config, splits)
-        dev_ds = rest[0] if rest else None
+        given = ((train_windows, train_ds), (dev_windows, dev_ds), (predict_windows, predict_ds))
+        made = iter(cached_datasets(model, config, [(w.features, d["labels"]) for w, d in given if d is not None]))
+        train_ds = next(made)
+        dev_ds = next(made) if dev_ds is not None else None
+        predict_ds = next(made) if predict_ds is not None else None
         collator = partial(collate_cached, pad_label=float(IGNORE))
     job = FineTuning(
         model=model,
@@ -297,9 +306,14 @@ def fit_tagger(
         compute_metrics=compute_metrics if dev_split is not None else None,
         metric="span_f1",
     )
+    predicted = None
     with top_layers_only(model, t.freeze_layers) if cached else nullcontext():
         run = fine_tune(config, tokenizer, job, work=work, resume=resume, callbacks=callbacks)
-    return run, unit_tokens(run.dev_logits) if dev_split is not None else None
+        if predict_ds is not None:
+            run.trainer.compute_metrics = None  # its measure is for its own dev units only
+            logits = prediction_logits(run.trainer.predict(predict_ds).predictions)
+            predicted = unit_tokens(logits, predict_windows, len(predict.texts))
+    return Tagged(run, unit_tokens(run.dev_logits) if dev_split is not None else None, predicted)
 
 
 def _meta(config: Config, names: list[str], threshold: float, counts: Counter):
@@ -330,7 +344,8 @@ def train_spans(config: Config, *, resume: bool = False, callbacks: list[Trainer
     base, _ = start(config)
     train_split, dev_split, names, counts = _tagger_splits(config)
     tokenizer = load_tokenizer(config, base)
-    run, tokens = fit_tagger(config, base, tokenizer, names, train_split, dev_split, resume=resume, callbacks=callbacks)
+    tagged = fit_tagger(config, base, tokenizer, names, train_split, dev_split, resume=resume, callbacks=callbacks)
+    run, tokens = tagged.run, tagged.dev_tokens
     # Naming the technique of a gold span uses no tag threshold.
     tc = technique_figures(dev_split, tokens, names)
     threshold, tried = tune_threshold(
@@ -347,61 +362,160 @@ def train_spans(config: Config, *, resume: bool = False, callbacks: list[Trainer
     return finish(run, tokenizer, config, _meta(config, names, threshold, counts), dev_metrics, files=_files())
 
 
-def train_spans_folds(config: Config, *, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
-    """k-fold by article over the train and dev articles: out-of-fold tokens choose the tag threshold and the epoch count, then a refit on every article.
+@dataclass
+class SpanFold:
+    """One outer fold of a k-fold tagger: its out-of-fold tokens, its inner fold's, and the choices made there."""
 
-    Each fold is judged (span identification F1) at the threshold tuned on the
-    other folds' out-of-fold tokens. The out-of-fold predictions kept in the
-    folder are per unit: each technique's highest token probability there, as
-    the tagger gives it to an ensemble, with the unit's article offsets.
+    #: Rows (units of the pooled train and dev splits) of the outer fold and their token probabilities.
+    rows: np.ndarray
+    tokens: list
+    #: Rows of the inner fold and the tagger's tokens there, which the choices were made on.
+    inner_rows: np.ndarray
+    inner_tokens: list
+    epochs: float
+    threshold: float
+    #: Every choice made from data for this fold's tagger, with the data it was made on.
+    choices: dict
+    seconds: float
+
+
+def run_span_fold(
+    config: Config,
+    base: str,
+    tokenizer,
+    names: list[str],
+    data: SpanSplit,
+    folds: np.ndarray,
+    k: int,
+    *,
+    work,
+    callbacks: list[TrainerCallback] | None = None,
+) -> SpanFold:
+    """Train outer fold ``k``'s tagger without fold ``k`` and its inner fold, choose on the inner fold, predict ``k``.
+
+    The epoch count is the inner fold's best span F1 at 0.5 (the Trainer restores it) and the tag threshold
+    the one with the best span F1 on the inner fold's tokens. Fold ``k`` reaches the tagger without its spans.
+    """
+    started = time.perf_counter()
+    n_folds = int(folds.max()) + 1
+    inner = inner_fold(k, n_folds)
+    rows, inner_rows = np.flatnonzero(folds == k), np.flatnonzero(folds == inner)
+    train_rows = np.flatnonzero((folds != k) & (folds != inner))
+    held = subset_span_split(data, inner_rows)
+    tagged = fit_tagger(
+        config,
+        base,
+        tokenizer,
+        names,
+        subset_span_split(data, train_rows),
+        held,
+        predict=blank(subset_span_split(data, rows)),
+        work=work,
+        callbacks=callbacks,
+    )
+    shutil.rmtree(tagged.run.work, ignore_errors=True)
+    threshold, tried = tune_threshold(
+        held.article_ids, held.unit_starts, held.texts, tagged.dev_tokens, names, held.gold
+    )
+    trained_on = f"the {len(train_rows)} units of {folds_named(k, inner, n_folds)}"
+    on_inner = (
+        f"the {len(inner_rows)} units of inner fold {inner} ({len(held.gold)} articles), tagged by the tagger trained "
+        f"on {trained_on}"
+    )
+    choices = {
+        "trained_on": trained_on,
+        "epochs": {
+            "value": tagged.run.best_epoch,
+            "made_on": f"span F1 at 0.5 on {on_inner}",
+            "span_f1_by_epoch": [
+                {"epoch": e["epoch"], "span_f1": e["eval_span_f1"]}
+                for e in tagged.run.trainer.state.log_history
+                if "eval_span_f1" in e
+            ],
+        },
+        "threshold": {
+            "value": threshold,
+            "made_on": f"span-identification F1 over the threshold grid on {on_inner}",
+            "span_f1_per_threshold": {str(t): f for t, f in tried.items()},
+        },
+    }
+    return SpanFold(
+        rows,
+        tagged.predicted_tokens,
+        inner_rows,
+        tagged.dev_tokens,
+        tagged.run.best_epoch,
+        threshold,
+        choices,
+        time.perf_counter() - started,
+    )
+
+
+def _mean_std(values: list[float], pooled: dict) -> dict:
+    """Mean and std of F1 over folds, and the pooled F1 with its 95% interval (as for the classifier's folds)."""
+    return {
+        "mean": float(np.mean(values)),
+        "std": float(np.std(values)),
+        "pooled": pooled["f1"],
+        "ci95": {"pooled": pooled["ci95"]["f1"]},
+    }
+
+
+def train_spans_folds(config: Config, *, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
+    """k-fold by article over the train and dev articles, choices on inner folds, then a refit on every article.
+
+    Each outer fold is judged (span identification F1) at the tag threshold chosen on its inner fold
+    (:func:`run_span_fold`). The out-of-fold predictions kept in the folder are per unit: each
+    technique's highest token probability there, as the tagger gives it to an ensemble, with the unit's
+    article offsets, beside the same of the inner folds' tokens.
     """
     t = config.train
+    if t.folds < MIN_NESTED_FOLDS:
+        raise ConfigError(
+            f"train.folds {t.folds}: each fold's epoch count and tag threshold are chosen on an inner fold held out "
+            f"of its training folds, which needs at least {MIN_NESTED_FOLDS} folds; set train.folds to "
+            f"{MIN_NESTED_FOLDS} or more"
+        )
     base, _ = start(config)
     train_split, dev_split, names, counts = _tagger_splits(config)
     tokenizer = load_tokenizer(config, base)
     data = concat_span_splits(train_split, dev_split)
     folds = assign_folds(data.unit_ids, t.folds, t.fold_assignment_seed)
-    tokens: list = [None] * len(data.texts)
-    runs = []
     work, _ = work_folder(config, resume=False)
-    for k in range(t.folds):
-        inside = np.flatnonzero(folds == k)
-        run, held_out = fit_tagger(
-            config,
-            base,
-            tokenizer,
-            names,
-            subset_span_split(data, np.flatnonzero(folds != k)),
-            subset_span_split(data, inside),
-            work=work / f"fold-{k}",
-            callbacks=callbacks,
-        )
-        for i, unit in zip(inside, held_out):
-            tokens[i] = unit
-        runs.append(
-            {"units": len(inside), "best_epoch": run.best_epoch, "train_runtime_seconds": round(run.seconds, 1)}
-        )
-        shutil.rmtree(run.work, ignore_errors=True)
+    outcomes = [
+        run_span_fold(config, base, tokenizer, names, data, folds, k, work=work / f"fold-{k}", callbacks=callbacks)
+        for k in range(t.folds)
+    ]
+    tokens: list = [None] * len(data.texts)
+    inner_tokens: list = [None] * len(data.texts)
+    found_everywhere: dict = {}
     per_fold = []
-    for k in range(t.folds):
-        tune, judge = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
-        tuned_on = subset_span_split(data, tune)
-        threshold_k, _ = tune_threshold(
-            tuned_on.article_ids, tuned_on.unit_starts, tuned_on.texts, [tokens[i] for i in tune], names, tuned_on.gold
-        )
-        judged = subset_span_split(data, judge)
+    for k, o in enumerate(outcomes):
+        for i, unit in zip(o.rows, o.tokens):
+            tokens[i] = unit
+        for i, unit in zip(o.inner_rows, o.inner_tokens):
+            inner_tokens[i] = unit
+        judged = subset_span_split(data, o.rows)
         found = article_spans(
-            judged.article_ids,
-            judged.unit_starts,
-            judged.texts,
-            [tokens[i] for i in judge],
-            names,
-            [threshold_k] * len(names),
+            judged.article_ids, judged.unit_starts, judged.texts, o.tokens, names, [o.threshold] * len(names)
         )
-        per_fold.append({**runs[k], "threshold": threshold_k, "span_identification": si_scores(found, judged.gold)})
+        found_everywhere.update(found)
+        per_fold.append(
+            {
+                "fold": k,
+                "units": len(o.rows),
+                "best_epoch": o.epochs,
+                "train_runtime_seconds": round(o.seconds, 1),
+                "threshold": o.threshold,
+                "choices": o.choices,
+                "span_identification": si_scores(found, judged.gold),
+            }
+        )
     f1s = [f["span_identification"]["f1"] for f in per_fold]
+    pooled = span_identification(data, found_everywhere, names)
     threshold, tried = tune_threshold(data.article_ids, data.unit_starts, data.texts, tokens, names, data.gold)
-    epochs = float(np.median([r["best_epoch"] for r in runs])) or t.epochs
+    chosen = [o.epochs for o in outcomes]
+    epochs = float(np.median(chosen)) or t.epochs
     log.info(
         "cross-validated over %d folds: span F1 %.3f ± %.3f; refitting on all %d articles for %.1f epochs",
         t.folds,
@@ -411,7 +525,7 @@ def train_spans_folds(config: Config, *, callbacks: list[TrainerCallback] | None
         epochs,
     )
     refit_config = dataclasses.replace(config, train=dataclasses.replace(t, epochs=epochs))
-    refit, _ = fit_tagger(refit_config, base, tokenizer, names, data, None, work=work, callbacks=callbacks)
+    refit = fit_tagger(refit_config, base, tokenizer, names, data, None, work=work, callbacks=callbacks).run
     tc = technique_figures(data, tokens, names)
     # At the saved threshold, tuned on the out-of-fold tokens it scores (optimistic); the cross-validated figure is not.
     dev_metrics = {
@@ -421,12 +535,29 @@ def train_spans_folds(config: Config, *, callbacks: list[TrainerCallback] | None
         "cross_validated": {
             "folds": t.folds,
             "seed": t.fold_assignment_seed,
-            "span_f1": {"mean": float(np.mean(f1s)), "std": float(np.std(f1s))},
-            "pooled": pooled_out_of_fold(data, tokens, names, folds, [f["threshold"] for f in per_fold]),
+            "how": "each outer fold k tagged by a tagger trained on the folds other than k and its inner fold (k + 1 "
+            "round), whose tokens chose the tagger's epoch count and the tag threshold fold k is judged at; fold k's "
+            "spans are read only to score it",
+            "span_f1": _mean_std(f1s, pooled),
+            "pooled_span_identification": pooled,
             "per_fold": per_fold,
         },
         "bootstrap": article_draws(data).describe(),
         "refit": {"epochs": epochs, "articles": len(data.gold), "units": len(data.texts)},
+        "choices": [
+            {
+                "choice": "epochs",
+                "value": epochs,
+                "shown": f"{epochs:g}",
+                "made_on": f"median of the {t.folds} folds' choices {chosen}, each made on its inner fold",
+            },
+            {
+                "choice": "tag threshold",
+                "value": threshold,
+                "shown": f"{threshold:g}",
+                "made_on": f"span-identification F1 on the out-of-fold tokens of all {len(data.gold)} articles",
+            },
+        ],
         "n_dev_articles": len(data.gold),
         "n_dev_units": len(data.texts),
     }
@@ -436,7 +567,15 @@ def train_spans_folds(config: Config, *, callbacks: list[TrainerCallback] | None
     offsets = np.array(
         [(start, start + len(text)) for start, text in zip(data.unit_starts, data.texts)], dtype=np.int64
     ).reshape(-1, 2)
-    oof = OutOfFold(data.unit_ids, names, folds, targets, text_label_scores(tokens, len(names)), offsets=offsets)
+    oof = OutOfFold(
+        data.unit_ids,
+        names,
+        folds,
+        targets,
+        text_label_scores(tokens, len(names)),
+        offsets=offsets,
+        inner=text_label_scores(inner_tokens, len(names)),
+    )
     return finish(
         refit, tokenizer, refit_config, _meta(refit_config, names, threshold, counts), dev_metrics, files=_files(oof)
     )

@@ -11,7 +11,13 @@ they are tuned depends on the members:
   every unit (a finer member's units, such as a sentence model's or a span
   tagger's sentences, projected onto the units that hold
   them), and ``dev_metrics.json`` reports the cross-validated
-  figures (each fold decided at the thresholds tuned on the other folds). Their
+  figures: each outer fold decided at thresholds tuned on the members' weighted
+  mean of their inner predictions of its inner fold
+  (:attr:`framelab.models.out_of_fold.OutOfFold.inner`), made by the members'
+  models of that outer fold, which never saw its labels. Members saved without
+  inner predictions (trained before framelab held out inner folds) fall back to
+  thresholds tuned on the other folds' out-of-fold predictions, which came from
+  models trained on the fold's labels; ``dev_metrics.json`` says which. Their
   saved weights saw the dev split, so it is never scored.
 - Otherwise the members score the dataset's dev split and the thresholds are
   tuned there; besides the figures at those thresholds, ``dev_metrics.json``
@@ -24,6 +30,7 @@ they are tuned depends on the members:
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,8 +52,22 @@ from framelab.output import claim
 from framelab.splits import TaskData, unit_offsets
 from framelab.tasks import Task, get_task, task_names
 from framelab.thresholds import decisions_at, tuned_thresholds
-from framelab.train.folds import article_of, cross_fitted_figures, cross_validated
+from framelab.train.folds import article_of, cross_fitted_figures, cross_validated, fold_thresholds
 from framelab.units import UNIT_KINDS
+
+log = logging.getLogger(__name__)
+
+#: How the out-of-fold figures' thresholds are chosen: on inner folds, or (members without inner predictions)
+#: on the other folds.
+INNER_THRESHOLDS = (
+    "each outer fold decided at thresholds tuned on the weighted mean of the members' inner predictions of its "
+    "inner fold (the next fold round), made by the members' models of that outer fold, which never saw its labels"
+)
+OTHER_FOLDS_THRESHOLDS = (
+    "each fold decided at thresholds tuned on the other folds' out-of-fold predictions, which came from models "
+    "trained on that fold's labels (a member saved no inner predictions: retrain it with --folds to remove this "
+    "optimism)"
+)
 
 
 @dataclass
@@ -119,8 +140,9 @@ def _article_folds(oof: OutOfFold) -> dict[str, int]:
     return {article_of(i): int(f) for i, f in zip(oof.ids, oof.folds)}
 
 
-def _inside(oof: OutOfFold, columns: list[int], units: list[tuple[str, int, int]]) -> np.ndarray:
-    """Per unit of ``units``, each label's highest out-of-fold probability over ``oof``'s units inside it (0 where none is)."""
+def _inside(oof: OutOfFold, values: np.ndarray, columns: list[int], units: list[tuple[str, int, int]]) -> np.ndarray:
+    """Per unit of ``units``, each label's highest value (``values``: ``oof``'s out-of-fold or inner probabilities)
+    over ``oof``'s units inside it (0 where none is)."""
     by_article: dict[str, list[int]] = {}
     for row, uid in enumerate(oof.ids):
         by_article.setdefault(article_of(uid), []).append(row)
@@ -130,14 +152,15 @@ def _inside(oof: OutOfFold, columns: list[int], units: list[tuple[str, int, int]
         if len(rows):
             rows = rows[(oof.offsets[rows, 0] >= start) & (oof.offsets[rows, 1] <= end)]
         if len(rows):
-            out[i] = oof.probabilities[np.ix_(rows, columns)].max(axis=0)
+            out[i] = values[np.ix_(rows, columns)].max(axis=0)
     return out
 
 
 def _aligned(
     members: list[Predictor], oofs: list[OutOfFold], labels: list[str], dataset_dir: Path, unit: str
-) -> tuple[OutOfFold, list[np.ndarray]]:
-    """The reference predictions (the first member labelling the dataset's ``unit`` units) and every member's out-of-fold probabilities of ``labels`` on them.
+) -> tuple[OutOfFold, list[np.ndarray], list[np.ndarray] | None]:
+    """The reference predictions (the first member labelling the dataset's ``unit`` units) and every member's
+    out-of-fold probabilities of ``labels`` on them, and their inner ones (None unless every member saved them).
 
     A member of finer units (a sentence model, a span tagger's sentences)
     gives each unit, per label, its highest probability over its units inside
@@ -150,7 +173,8 @@ def _aligned(
         )
     reference, folds = oofs[at], _article_folds(oofs[at])
     units = None
-    aligned = []
+    aligned, inner = [], []
+    with_inner = all(oof.inner is not None for oof in oofs)
     for m, oof in zip(members, oofs):
         theirs = _article_folds(oof)
         if any(theirs.get(a, f) != f for a, f in folds.items()):
@@ -160,15 +184,17 @@ def _aligned(
         columns = [oof.labels.index(name) for name in labels]
         if oof.ids == reference.ids:
             aligned.append(oof.probabilities[:, columns])
+            inner.append(oof.inner[:, columns] if with_inner else None)
         elif oof.offsets is not None:
             units = units or unit_offsets(dataset_dir, reference.ids)
-            aligned.append(_inside(oof, columns, units))
+            aligned.append(_inside(oof, oof.probabilities, columns, units))
+            inner.append(_inside(oof, oof.inner, columns, units) if with_inner else None)
         else:
             raise ConfigError(
                 f"{m.model_dir}: its out-of-fold units differ from {members[at].model_dir}'s and carry no article offsets; "
                 "train both on the same dataset, or retrain it with --folds by this framelab (which saves them)"
             )
-    return reference, aligned
+    return reference, aligned, inner if with_inner else None
 
 
 def _out_of_fold_figures(
@@ -182,28 +208,48 @@ def _out_of_fold_figures(
     min_support: int,
     step: float,
 ) -> tuple[list[float], dict]:
-    """The thresholds tuned by ``rule`` on the members' weighted out-of-fold mean, and the cross-validated figures."""
-    reference, member_probs = _aligned(members, oofs, labels, dataset_dir, unit)
+    """The thresholds tuned by ``rule`` on the members' weighted out-of-fold mean, and the cross-validated figures.
+
+    Each outer fold of those is decided at thresholds tuned on its inner fold (:data:`INNER_THRESHOLDS`),
+    the ensemble's on the weighted mean of the members' inner predictions, each member's alone on its own.
+    """
+    reference, member_probs, member_inner = _aligned(members, oofs, labels, dataset_dir, unit)
     targets = reference.targets[:, [reference.labels.index(name) for name in labels]]
     data = TaskData(reference.ids, [""] * len(reference.ids), targets)
+    folds = reference.folds
 
-    def validated(probs: np.ndarray) -> dict:
+    def per_fold(inner: np.ndarray | None) -> list[list[float]] | None:
+        if inner is None:
+            return None
+        return fold_thresholds(inner, targets, folds, rule=rule, min_support=min_support, step=step)
+
+    def validated(probs: np.ndarray, at: list[list[float]] | None) -> dict:
         return cross_validated(
-            probs, data, reference.folds, labels, multi_label=True, rule=rule, min_support=min_support, step=step
+            probs, data, folds, labels, multi_label=True, rule=rule, min_support=min_support, step=step, thresholds=at
         )[1]
 
+    if member_inner is None:
+        log.warning("a member saved no inner predictions: %s", OTHER_FOLDS_THRESHOLDS)
     probs = weighted_mean(weights, member_probs)
+    chosen = per_fold(weighted_mean(weights, member_inner) if member_inner is not None else None)
     thresholds = tuned_thresholds(rule, probs, targets, min_support, step)
+    ensemble = validated(probs, chosen)
+    if chosen is not None:
+        ensemble["per_fold_thresholds"] = [dict(zip(labels, t)) for t in chosen]
     return thresholds, {
         "source": "out_of_fold",
         "n_examples": len(targets),
-        "folds": int(reference.folds.max()) + 1,
+        "folds": int(folds.max()) + 1,
         "threshold_rule": rule,
         "threshold_min_support": min_support,
         "threshold_step": step,
-        "members": {m.name: validated(p) for m, p in zip(members, member_probs)},
+        "thresholds_made_on": INNER_THRESHOLDS if chosen is not None else OTHER_FOLDS_THRESHOLDS,
+        "members": {
+            m.name: validated(p, per_fold(member_inner[i] if member_inner is not None else None))
+            for i, (m, p) in enumerate(zip(members, member_probs))
+        },
         "at_tuned_thresholds": multilabel_scores(decisions_at(probs, thresholds), targets, labels),
-        "cross_validated": validated(probs),
+        "cross_validated": ensemble,
     }
 
 
@@ -313,9 +359,10 @@ def _write_card(folder: Path, final: Path, spec: dict, dev_metrics: dict, datase
     )
     if dev_metrics["source"] == "out_of_fold":
         where = f"the members' out-of-fold predictions on all {dev_metrics['n_examples']} train and dev units of `{dataset_dir}`"
+        made_on = dev_metrics.get("thresholds_made_on", OTHER_FOLDS_THRESHOLDS)
         honest = (
-            f"Cross-validated over the members' {dev_metrics['folds']} folds (each fold decided at the thresholds tuned on the other folds; "
-            "members alone at thresholds tuned the same way): mean ± std over folds, and the figure of every fold's "
+            f"Cross-validated over the members' {dev_metrics['folds']} folds ({made_on}; members alone at thresholds "
+            "tuned the same way on their own predictions): mean ± std over folds, and the figure of every fold's "
             "decisions pooled:"
         )
         optimistic = "At the thresholds tuned on all the out-of-fold predictions, so optimistic:"

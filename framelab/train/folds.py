@@ -1,9 +1,14 @@
 """k-fold by article (or by any grouping): which fold each group falls in, and the figures the folds give.
 
 Every example of an article falls in the article's fold, so no fold's model
-ever sees a unit of an article it is judged on. Each fold is judged at
-thresholds tuned on the other folds' out-of-fold predictions, so the
-cross-validated figures never use thresholds tuned on the examples they score.
+ever sees a unit of an article it is judged on. Nor does any choice made for
+it: outer fold ``k``'s model is trained on the folds other than ``k`` and its
+inner fold (:func:`inner_fold`, the next one round), whose predictions choose
+its epoch count and thresholds (:func:`fold_thresholds`); then it predicts
+fold ``k``, which :func:`cross_validated` judges at those thresholds. So
+changing fold ``k``'s labels changes nothing that decides fold ``k``.
+Tuning fold ``k``'s thresholds on the other folds' out-of-fold predictions
+instead would not do: those came from models trained on fold ``k``'s labels.
 The cross-fitted figures of a dev split are the same idea over two random
 halves of its articles.
 """
@@ -20,6 +25,39 @@ from framelab.types import article_of
 
 #: Seeds of the random halves of dev articles behind the cross-fitted figures.
 CROSS_FIT_SEEDS = (0, 1, 2)
+#: Fewest folds that leave training data beside an outer and an inner fold.
+MIN_NESTED_FOLDS = 3
+
+
+def inner_fold(k: int, n_folds: int) -> int:
+    """The fold held out of outer fold ``k``'s training whose labels choose its epoch count and thresholds.
+
+    The next fold round, so every fold is the inner fold of exactly one outer fold: each example has one
+    prediction of the model that chose on it (:attr:`framelab.models.out_of_fold.OutOfFold.inner`).
+    """
+    return (k + 1) % n_folds
+
+
+def folds_named(k: int, inner: int | None, n_folds: int) -> str:
+    """The training folds of outer fold ``k`` with inner fold ``inner`` (None: none held out), as text."""
+    others = [str(f) for f in range(n_folds) if f not in (k, inner)]
+    return f"fold{'s' if len(others) > 1 else ''} {', '.join(others)}"
+
+
+def fold_thresholds(
+    inner: np.ndarray, targets: np.ndarray, folds: np.ndarray, *, rule: str, min_support: int, step: float
+) -> list[list[float]]:
+    """Per outer fold ``k``, thresholds tuned by ``rule`` on the inner predictions of fold :func:`inner_fold` ``(k)``.
+
+    ``inner[i]`` is example ``i``'s prediction by the model whose inner fold holds it (outer fold
+    ``folds[i] - 1`` round), which never saw fold ``k``'s labels; so neither do the thresholds.
+    """
+    n_folds = int(folds.max()) + 1
+    out = []
+    for k in range(n_folds):
+        chosen_on = folds == inner_fold(k, n_folds)
+        out.append(tuned_thresholds(rule, inner[chosen_on], targets[chosen_on], min_support, step))
+    return out
 
 
 def assign_folds(ids: list[str], k: int, seed: int) -> np.ndarray:
@@ -101,20 +139,27 @@ def cross_validated(
     rule: str,
     min_support: int,
     step: float = DEFAULT_STEP,
+    thresholds: list[list[float]] | None = None,
 ) -> tuple[list[dict], dict]:
-    """Per-fold figures (each fold decided at thresholds tuned on the other folds' predictions) and their mean and std.
+    """Per-fold figures, each fold decided at its own ``thresholds[k]`` (multi-label), and their mean and std.
 
-    Beside each mean ± std, ``pooled`` is the figure of every fold's decisions together, and ``ci95`` its 95%
-    interval, resampling articles: how far the figure could move on other articles, which the std over a
-    handful of folds cannot tell.
+    ``thresholds`` are those chosen on each outer fold's inner fold (:func:`fold_thresholds`). Without
+    them (out-of-fold predictions saved with no inner ones), fold ``k`` is decided at thresholds tuned
+    by ``rule`` on the other folds' predictions, which came from models trained on fold ``k``'s labels:
+    a figure that leans optimistic. Beside each mean ± std, ``pooled`` is the figure of every fold's
+    decisions together, and ``ci95`` its 95% interval, resampling articles: how far the figure could
+    move on other articles, which the std over a handful of folds cannot tell.
     """
     per_fold, predicted = [], np.zeros_like(data.targets)
     for k in range(int(folds.max()) + 1):
         inside, outside = folds == k, folds != k
-        thresholds = (
-            tuned_thresholds(rule, probs[outside], data.targets[outside], min_support, step) if multi_label else None
-        )
-        predicted[inside] = decide(probs[inside], multi_label, thresholds)
+        if not multi_label:
+            at = None
+        elif thresholds is not None:
+            at = thresholds[k]
+        else:
+            at = tuned_thresholds(rule, probs[outside], data.targets[outside], min_support, step)
+        predicted[inside] = decide(probs[inside], multi_label, at)
         per_fold.append(scores(predicted[inside], data.targets[inside], names, multi_label))
     pooled = _pooled(predicted, data, names, multi_label)
     summary = {
