@@ -535,7 +535,7 @@ def _interval(value: float, interval: list[float]) -> str:
 
 
 def test_ensemble_cards_show_intervals_and_warn_of_few_articles(
-    workdir: Path, tiny_model_dir: Path, ensemble: Path
+    workdir: Path, tiny_config: Callable, ensemble: Path
 ) -> None:
     stats = json.loads((workdir / "dataset-line" / "stats.json").read_text(encoding="utf-8"))["splits"]
     # Members scored on the dev split: the cross-fitted figures with their 95% intervals.
@@ -549,12 +549,12 @@ def test_ensemble_cards_show_intervals_and_warn_of_few_articles(
     folded = [
         _trained(
             workdir,
-            tiny_model_dir,
+            tiny_config,
             "line",
             **{
                 "name": f"tiny-card-{lr}",
                 "output_dir": workdir / f"card-{lr}",
-                "train.folds": "2",
+                "train.folds": "3",
                 "train.epochs": "1",
             },
             **{"train.learning_rate": lr},

@@ -240,12 +240,13 @@ def test_spans_card_and_summary_show_dev_intervals(spans_model: Path) -> None:
 def test_spans_folds_card_pools_every_folds_spans_with_an_interval(tmp_path: Path, tiny_model_dir: Path) -> None:
     sets = [f"data.path={SAMPLE}", f"data.output_dir={tmp_path / 'dataset'}", f"output_dir={tmp_path / 'model'}"]
     sets += [f"model.base={tiny_model_dir}", "model.max_length=64", "model.stride=16", "train.task=spans"]
-    config = load_config(None, [*sets, "train.epochs=1", "train.batch_size=32", "train.folds=2"])
+    config = load_config(None, [*sets, "train.epochs=1", "train.batch_size=32", "train.folds=3"])
     build_dataset(config)
     model = train(config).model_dir
     dev = json.loads((model / "dev_metrics.json").read_text())
     cv = dev["cross_validated"]
-    pooled = cv["pooled"]
+    pooled = cv["pooled_span_identification"]
+    assert cv["span_f1"]["pooled"] == pooled["f1"]
     assert pooled["ci95"]["f1"][0] <= pooled["f1"] <= pooled["ci95"]["f1"][1]
     # Pooled: every fold's spans, each at its own threshold; its counts are the folds' together.
     assert pooled["n_gold"] == sum(f["span_identification"]["n_gold"] for f in cv["per_fold"])
