@@ -1,4 +1,5 @@
-"""``framelab ensemble``: line and sentence models and span taggers averaged on lines, saved as a folder that scores on its own."""
+"""``framelab ensemble``: line and sentence models and span taggers averaged on lines, saved as a folder that scores on
+its own."""
 
 from __future__ import annotations
 
@@ -298,7 +299,8 @@ def test_members_trained_with_folds_set_the_threshold_out_of_fold(
     result = build_ensemble(folded, workdir / "dataset-line", workdir / "out-of-fold", weights=[1.0, 3.0])
     metrics = result.dev_metrics
     assert metrics["source"] == "out_of_fold" and metrics["folds"] == 3
-    # The threshold and figures come from the members' out-of-fold probabilities, never from the dev split their weights saw.
+    # The threshold and figures come from the members' out-of-fold probabilities, never from the dev split their weights
+    # saw.
     oofs = [load_out_of_fold(d) for d in folded]
     probs = 0.25 * oofs[0].probabilities + 0.75 * oofs[1].probabilities
     inner = 0.25 * oofs[0].inner + 0.75 * oofs[1].inner
@@ -511,7 +513,8 @@ def test_a_sentence_model_trained_with_folds_joins_an_out_of_fold_ensemble_on_li
 
 
 def _best_inside_each_line(workdir: Path, line_oof, finer) -> np.ndarray:
-    """Per line of ``line_oof``, each label's highest out-of-fold probability over ``finer``'s units inside it, found by hand."""
+    """Per line of ``line_oof``, each label's highest out-of-fold probability over ``finer``'s units inside it, found by
+    hand."""
     table = {}
     for split in ("train", "dev"):
         for row in load_from_disk(str(workdir / "dataset-line"))[split]:

@@ -1,4 +1,5 @@
-"""FNC-1 headline–body stance: the dataset (bodies once, split by body), the two-stage model, its report and the fnc1 writer.
+"""FNC-1 headline–body stance: the dataset (bodies once, split by body), the two-stage model, its report and the fnc1
+writer.
 
 The corpus here is hand-written (tests/fixtures/fnc1: 10 fictional bodies, 50
 pairs); the model is the tiny random BERT, so the figures mean nothing, only
@@ -90,7 +91,8 @@ def test_fnc1_scores_by_hand() -> None:
     names = ["agree", "disagree", "discuss", "unrelated"]
     gold = ["agree", "unrelated", "discuss", "disagree", "unrelated"]
     pred = ["agree", "unrelated", "agree", "unrelated", "discuss"]
-    # 1.0 (exact related) + 0.25 (unrelated) + 0.25 (related, wrong class) + 0 + 0 = 1.5; max 1 + 0.25 + 1 + 1 + 0.25 = 3.5
+    # 1.0 (exact related) + 0.25 (unrelated) + 0.25 (related, wrong class) + 0 + 0 = 1.5;
+    # max 1 + 0.25 + 1 + 1 + 0.25 = 3.5
     eye = np.eye(4, dtype=np.int64)
     data = TaskData([str(i) for i in range(5)], [""] * 5, eye[[names.index(g) for g in gold]], [""] * 5)
     scores = fnc1_scores(None, eye[[names.index(p) for p in pred]], data, names)

@@ -1,4 +1,5 @@
-"""k-fold by article (``train.folds``): folds never split an article, figures come from unseen articles, the refit model scores."""
+"""k-fold by article (``train.folds``): folds never split an article, figures come from unseen articles, the refit model
+scores."""
 
 from __future__ import annotations
 

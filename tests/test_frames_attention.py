@@ -1,4 +1,5 @@
-"""frames_attention with the tiny BERT: train on cached sentence vectors, reload, evaluate, score, and show where each frame is."""
+"""frames_attention with the tiny BERT: train on cached sentence vectors, reload, evaluate, score, and show where each
+frame is."""
 
 from __future__ import annotations
 
@@ -37,7 +38,10 @@ from .conftest import SAMPLE
 # environment installed before the entry point was added.
 register(FRAMES_ATTENTION)
 
-TEXT = "Harbour plan\r\n\r\nThe reckless plan is a disaster. It will cost 3.5 million.\r\nMr. Ito disagreed, and the union said jobs would go."
+TEXT = (
+    "Harbour plan\r\n\r\nThe reckless plan is a disaster. It will cost 3.5 million.\r\n"
+    "Mr. Ito disagreed, and the union said jobs would go."
+)
 
 
 #: This task's recipe for the tiny BERT, over the shared tiny run (conftest.tiny_config).

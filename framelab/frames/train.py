@@ -90,7 +90,8 @@ def _kept(config: Config, targets: np.ndarray) -> list[int]:
 
 
 def frame_splits(config: Config) -> tuple[TaskData, TaskData, list[str]]:
-    """The train and dev articles of ``config``'s dataset and the frames kept (seen in at least ``train.min_label_count`` train articles)."""
+    """The train and dev articles of ``config``'s dataset and the frames kept (seen in at least
+    ``train.min_label_count`` train articles)."""
     task = get_task(config.train.task)
     train_data, names = task.load_split(config.dataset_dir, "train", None)
     keep = _kept(config, train_data.targets)
@@ -101,7 +102,8 @@ def frame_splits(config: Config) -> tuple[TaskData, TaskData, list[str]]:
 
 
 def train_frames_attention(config: Config, *, resume: bool = False, callbacks=None) -> TrainResult:
-    """Encode the sentences of the train and dev articles, train the heads, tune thresholds on dev and save the folder."""
+    """Encode the sentences of the train and dev articles, train the heads, tune thresholds on dev and save the
+    folder."""
     if resume:
         raise ConfigError("frames_attention keeps no checkpoints (it trains in minutes): run without --resume")
     if config.train.folds:

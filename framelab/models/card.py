@@ -47,7 +47,8 @@ def interval_note(dev_metrics: dict) -> str:
 
 
 def classifier_metrics(dev_metrics: dict, config: Config) -> str:
-    """The dev-metrics section of a sequence classifier's card: cross-validated figures (k-fold), tuned and 0.5 thresholds (multi-label) or arg-max."""
+    """The dev-metrics section of a sequence classifier's card: cross-validated figures (k-fold), tuned and 0.5
+    thresholds (multi-label) or arg-max."""
     if "cross_validated" in dev_metrics:
         return _cross_validated(dev_metrics) + interval_note(dev_metrics)
     if "argmax" in dev_metrics:
@@ -59,13 +60,17 @@ def classifier_metrics(dev_metrics: dict, config: Config) -> str:
         )
     at_half = dev_metrics["at_0.5"]
     table = (
-        f"Dev split, thresholds tuned on this same split ({config.train.threshold_rule.replace('_', '-')} rule), so optimistic:\n\n"
+        f"Dev split, thresholds tuned on this same split ({config.train.threshold_rule.replace('_', '-')} rule), "
+        "so optimistic:\n\n"
         + metrics_table(dev_metrics["at_tuned_thresholds"])
         + f"\n\nDev split at a 0.5 threshold: micro-F1 {shown(at_half['micro'], 'f1')}, "
         + f"macro-F1 {shown(at_half['macro'], 'f1')}."
     )
     if "fine_tuned_alone_at_0.5" in dev_metrics:
-        table += f" The fine-tuned model alone, at 0.5: micro-F1 {dev_metrics['fine_tuned_alone_at_0.5']['micro']['f1']:.3f}."
+        table += (
+            " The fine-tuned model alone, at 0.5: "
+            f"micro-F1 {dev_metrics['fine_tuned_alone_at_0.5']['micro']['f1']:.3f}."
+        )
     return table + interval_note(dev_metrics)
 
 
@@ -92,7 +97,8 @@ def _cross_validated(dev_metrics: dict) -> str:
     lines += [
         "",
         f"Labels per example: {per_example['predicted']:.3f} predicted, {per_example['gold']:.3f} gold. "
-        f"The saved model is refit on all {dev_metrics['refit']['examples']} examples for {dev_metrics['refit']['epochs']:g} epochs "
+        f"The saved model is refit on all {dev_metrics['refit']['examples']} examples "
+        f"for {dev_metrics['refit']['epochs']:g} epochs "
         "(the median best epoch of the folds), with thresholds tuned on every out-of-fold prediction.",
         "",
         "| label | F1 mean | F1 std | pooled F1 [95% interval] |",
@@ -122,10 +128,16 @@ def _value(value) -> str:
 
 def _task_line(meta: ModelMeta) -> str:
     if get_task(meta.task).head == "token":
-        return f"B/I tags per technique on {meta.unit} units, windows of {meta.max_length} tokens with stride {meta.stride}"
+        return (
+            f"B/I tags per technique on {meta.unit} units, windows of {meta.max_length} tokens "
+            f"with stride {meta.stride}"
+        )
     kind = "multi-label" if meta.multi_label else "single-label"
     if meta.article_level:
-        return f"{kind}, article level, windows of {meta.max_length} tokens with stride {meta.stride}, {meta.pooling}-pooled"
+        return (
+            f"{kind}, article level, windows of {meta.max_length} tokens with stride {meta.stride}, "
+            f"{meta.pooling}-pooled"
+        )
     return f"{kind}, {meta.unit} units, up to {meta.max_length} tokens"
 
 
@@ -234,7 +246,8 @@ on a small annotated corpus; they support human judgement and aggregate statisti
 
 
 def write_model_card(folder: Path, meta: ModelMeta, config: Config, dev_metrics: dict) -> None:
-    """Write ``README.md``: metadata for the Hub, intended use and limitations, data, labels, dev metrics and how to score."""
+    """Write ``README.md``: metadata for the Hub, intended use and limitations, data, labels, dev metrics and how to
+    score."""
     stats_path = Path(meta.extra.get("dataset", "")) / "stats.json"
     data_line = f"`{config.data.format}` corpus `{config.data.path}`, {meta.unit} units"
     if stats_path.is_file():
@@ -248,6 +261,11 @@ def write_model_card(folder: Path, meta: ModelMeta, config: Config, dev_metrics:
         thresholds = "\n## Decision thresholds\n\n| label | threshold |\n|---|---:|\n" + thresholds + "\n"
     name = folder.name if not folder.name.startswith(".") else config.model_dir.name
     front = yaml.safe_dump(card_metadata(meta, config, dev_metrics, name), sort_keys=False, allow_unicode=True)
+    training = (
+        f"{config.train.epochs:g} epochs, batch {config.train.batch_size}, "
+        f"learning rate {config.train.learning_rate:g}, rare labels: {config.train.rare_labels}, "
+        f"seed {config.train.seed}; {dev_metrics.get('train_runtime_seconds', '?')} s"
+    )
     text = f"""---
 {front}---
 
@@ -258,7 +276,7 @@ Fine-tuned from `{meta.base_model}` by framelab {meta.framelab_version}.
 - **Task**: {meta.task} ({_task_line(meta)})
 - **Data**: {data_line}
 - **Labels** ({len(meta.labels)}): {", ".join(meta.labels)}
-{_blend_line(meta)}- **Training**: {config.train.epochs:g} epochs, batch {config.train.batch_size}, learning rate {config.train.learning_rate:g}, rare labels: {config.train.rare_labels}, seed {config.train.seed}; {dev_metrics.get("train_runtime_seconds", "?")} s
+{_blend_line(meta)}- **Training**: {training}
 
 {_USE.format(data=f"`{config.data.path}` ({config.data.format})", data_line=data_line)}
 ## Dev metrics

@@ -109,7 +109,8 @@ def tag_loss(
     unit_weight: float = 0.0,
     unit_pos_weight: torch.Tensor | None = None,
 ):
-    """A Trainer ``compute_loss_func``: the multi-label loss on text tokens only, plus ``unit_weight`` times the unit-level term.
+    """A Trainer ``compute_loss_func``: the multi-label loss on text tokens only, plus ``unit_weight`` times the
+    unit-level term.
 
     The unit term scores each technique's highest inside-logit ``max(B, I)``
     over a window's text tokens (the logit of :func:`framelab.tagging.text_label_scores`)
@@ -143,7 +144,8 @@ def tag_loss(
 
 
 def _tag_dataset(windows: Windows, split: SpanSplit, labels: list[str]) -> tuple[Dataset, np.ndarray, np.ndarray]:
-    """The windows with their tag targets; per tag, its positive and all text tokens; per technique, windows holding it and all windows."""
+    """The windows with their tag targets; per tag, its positive and all text tokens; per technique, windows holding it
+    and all windows."""
     starts = window_starts(windows)
     targets = [
         token_targets(o, split.unit_spans[windows.example[w]], labels, window_start=starts[w])
@@ -186,7 +188,8 @@ def technique_figures(split: SpanSplit, tokens: list, labels: list[str]) -> dict
 
 
 def dev_figures(split: SpanSplit, tokens: list, labels: list[str], threshold: float, tc: dict) -> dict:
-    """Span identification of ``split`` at one threshold, beside the (threshold-free) technique classification ``tc``."""
+    """Span identification of ``split`` at one threshold, beside the (threshold-free) technique classification
+    ``tc``."""
     found = article_spans(split.article_ids, split.unit_starts, split.texts, tokens, labels, [threshold] * len(labels))
     return {
         "threshold": threshold,
@@ -196,7 +199,8 @@ def dev_figures(split: SpanSplit, tokens: list, labels: list[str], threshold: fl
 
 
 def _tagger_splits(config: Config) -> tuple[SpanSplit, SpanSplit, list[str], Counter]:
-    """The train and dev splits with the techniques that have at least ``train.min_label_count`` training spans, and the span counts."""
+    """The train and dev splits with the techniques that have at least ``train.min_label_count`` training spans, and the
+    span counts."""
     dataset_dir = config.dataset_dir
     train_split, inventory = load_span_split(dataset_dir, "train")
     counts = label_counts(train_split)
@@ -336,7 +340,8 @@ def _files(oof: OutOfFold | None = None) -> dict[str, str | bytes]:
 
 
 def train_spans(config: Config, *, resume: bool = False, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
-    """Fine-tune a token tagger for technique spans and save its model folder (k-fold and refit with ``train.folds``)."""
+    """Fine-tune a token tagger for technique spans and save its model folder (k-fold and refit with
+    ``train.folds``)."""
     if config.train.folds:
         if resume:
             raise ValueError("--resume continues one run; a k-fold run starts over (drop --resume or --folds)")

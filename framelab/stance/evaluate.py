@@ -76,7 +76,8 @@ def relative_score_lead(task: Task, decided: np.ndarray, data: TaskData, names: 
 def evaluate_fnc1(
     predictor, dataset_dir: Path, split: str, out: Path, *, resamples: int = DEFAULT_RESAMPLES
 ) -> EvalResult:
-    """The shared classifier report, with the FNC-1 figures of every system (:func:`fnc1_scores`) added to ``report.md``."""
+    """The shared classifier report, with the FNC-1 figures of every system (:func:`fnc1_scores`) added to
+    ``report.md``."""
     result = evaluate_classifier(predictor, dataset_dir, split, out, resamples=resamples, lead=relative_score_lead)
     with (Path(result.report_dir) / "report.md").open("a", encoding="utf-8") as report:
         report.write("\n".join(_fnc_lines(result.metrics)) + "\n")

@@ -273,7 +273,8 @@ def _figures(task: Task, probs: np.ndarray, data: TaskData, names: list[str], th
 def train_classifier(
     config: Config, *, resume: bool = False, callbacks: list[TrainerCallback] | None = None
 ) -> TrainResult:
-    """Fine-tune the configured encoder as a sequence classifier for ``train.task`` and save its folder (k-fold and refit with ``train.folds``)."""
+    """Fine-tune the configured encoder as a sequence classifier for ``train.task`` and save its folder (k-fold and
+    refit with ``train.folds``)."""
     if config.train.folds:
         return train_folds(config, callbacks=callbacks)
     t = config.train
@@ -501,7 +502,8 @@ def train_folds(config: Config, *, callbacks: list[TrainerCallback] | None = Non
     epochs = float(np.median([o.epochs for o in outcomes])) or t.epochs
     # Said before the refit, which takes as long as one more fold, so an interrupted run still leaves its figures.
     log.info(
-        "cross-validated over %d folds: micro-F1 %.3f ± %.3f, macro-F1 %.3f ± %.3f; labels per example %.3f (gold %.3f); refitting on all %d examples for %.1f epochs",
+        "cross-validated over %d folds: micro-F1 %.3f ± %.3f, macro-F1 %.3f ± %.3f; labels per example %.3f "
+        "(gold %.3f); refitting on all %d examples for %.1f epochs",
         t.folds,
         summary["micro_f1"]["mean"],
         summary["micro_f1"]["std"],
@@ -514,7 +516,8 @@ def train_folds(config: Config, *, callbacks: list[TrainerCallback] | None = Non
     )
     refit_config = dataclasses.replace(config, train=dataclasses.replace(t, epochs=epochs))
     refit = fit(refit_config, setup, data, None, work=work, callbacks=callbacks)
-    # Out-of-fold figures at the saved thresholds are tuned on the predictions they score (optimistic); the cross-validated ones are not.
+    # Out-of-fold figures at the saved thresholds are tuned on the predictions they score (optimistic); the
+    # cross-validated ones are not.
     dev_metrics = _figures(setup.task, probs, data, setup.names, thresholds)
     dev_metrics["cross_validated"] = {
         "folds": t.folds,

@@ -97,18 +97,21 @@ def _check_members(members: list[Predictor], unit: str) -> list[str]:
             )
         if UNIT_KINDS.index(m.meta.unit) > UNIT_KINDS.index(unit):
             raise ConfigError(
-                f"{m.model_dir} labels {m.meta.unit} units, coarser than the dataset's {unit} units: give a dataset of {m.meta.unit} units or finer"
+                f"{m.model_dir} labels {m.meta.unit} units, coarser than the dataset's {unit} units: "
+                f"give a dataset of {m.meta.unit} units or finer"
             )
         missing = sorted(set(labels) - set(m.meta.labels))
         if missing:
             raise ConfigError(
-                f"{m.model_dir} lacks techniques of {members[0].model_dir}: {', '.join(missing)}; list first the member with the fewest labels, or train them on the same label list"
+                f"{m.model_dir} lacks techniques of {members[0].model_dir}: {', '.join(missing)}; "
+                "list first the member with the fewest labels, or train them on the same label list"
             )
     return labels
 
 
 def _unit_task(members: list[Predictor]) -> Task:
-    """The unit-level task among the members' (the ensemble labels units as its models do); a span tagger alone has none."""
+    """The unit-level task among the members' (the ensemble labels units as its models do); a span tagger alone has
+    none."""
     for m in members:
         if m.task.level == "unit":
             return m.task
@@ -130,8 +133,9 @@ def out_of_fold_members(members: list[Predictor]) -> list[OutOfFold] | None:
     if not all(carrying):
         without = ", ".join(str(m.model_dir) for m, c in zip(members, carrying) if not c)
         raise ConfigError(
-            f"{without}: no out-of-fold predictions, while other members were trained with --folds (their weights saw the dev split, "
-            "so it cannot judge them): train every member with --folds on the same dataset and fold seed (train.fold_seed, else train.seed), or none"
+            f"{without}: no out-of-fold predictions, while other members were trained with --folds "
+            "(their weights saw the dev split, so it cannot judge them): train every member with --folds "
+            "on the same dataset and fold seed (train.fold_seed, else train.seed), or none"
         )
     return [load_out_of_fold(m.model_dir) for m in members]
 
@@ -169,7 +173,8 @@ def _aligned(
     at = next((i for i, m in enumerate(members) if m.task.level == "unit" and m.meta.unit == unit), None)
     if at is None:
         raise ConfigError(
-            f"an out-of-fold ensemble on {unit} units needs a member trained on the dataset's {unit} units (e.g. a techniques model)"
+            f"an out-of-fold ensemble on {unit} units needs a member trained on the dataset's {unit} units "
+            "(e.g. a techniques model)"
         )
     reference, folds = oofs[at], _article_folds(oofs[at])
     units = None
@@ -179,7 +184,8 @@ def _aligned(
         theirs = _article_folds(oof)
         if any(theirs.get(a, f) != f for a, f in folds.items()):
             raise ConfigError(
-                f"{m.model_dir}: its folds differ from {members[at].model_dir}'s; train both with --folds on the same articles, folds and fold seed (train.fold_seed, else train.seed)"
+                f"{m.model_dir}: its folds differ from {members[at].model_dir}'s; train both with --folds "
+                "on the same articles, folds and fold seed (train.fold_seed, else train.seed)"
             )
         columns = [oof.labels.index(name) for name in labels]
         if oof.ids == reference.ids:
@@ -191,7 +197,8 @@ def _aligned(
             inner.append(_inside(oof, oof.inner, columns, units) if with_inner else None)
         else:
             raise ConfigError(
-                f"{m.model_dir}: its out-of-fold units differ from {members[at].model_dir}'s and carry no article offsets; "
+                f"{m.model_dir}: its out-of-fold units differ from {members[at].model_dir}'s "
+                "and carry no article offsets; "
                 "train both on the same dataset, or retrain it with --folds by this framelab (which saves them)"
             )
     return reference, aligned, inner if with_inner else None
@@ -346,7 +353,11 @@ def _thresholds_line(spec: dict, dev_metrics: dict) -> str:
     values = spec["thresholds"]
     if len(set(values)) == 1:
         return f"{values[0]:.2f} for every label (rule `{dev_metrics['threshold_rule']}`)"
-    return f"one per label, {min(values):.2f}–{max(values):.2f} (rule `{dev_metrics['threshold_rule']}`, min support {dev_metrics['threshold_min_support']}, grid step {dev_metrics['threshold_step']:g}; `ensemble.json` lists them)"
+    return (
+        f"one per label, {min(values):.2f}–{max(values):.2f} (rule `{dev_metrics['threshold_rule']}`, "
+        f"min support {dev_metrics['threshold_min_support']}, grid step {dev_metrics['threshold_step']:g}; "
+        "`ensemble.json` lists them)"
+    )
 
 
 def _write_card(folder: Path, final: Path, spec: dict, dev_metrics: dict, dataset_dir: Path) -> None:
@@ -358,7 +369,10 @@ def _write_card(folder: Path, final: Path, spec: dict, dev_metrics: dict, datase
         for m in spec["members"]
     )
     if dev_metrics["source"] == "out_of_fold":
-        where = f"the members' out-of-fold predictions on all {dev_metrics['n_examples']} train and dev units of `{dataset_dir}`"
+        where = (
+            f"the members' out-of-fold predictions on all {dev_metrics['n_examples']} train and dev units "
+            f"of `{dataset_dir}`"
+        )
         made_on = dev_metrics.get("thresholds_made_on", OTHER_FOLDS_THRESHOLDS)
         honest = (
             f"Cross-validated over the members' {dev_metrics['folds']} folds ({made_on}; members alone at thresholds "
@@ -369,15 +383,20 @@ def _write_card(folder: Path, final: Path, spec: dict, dev_metrics: dict, datase
     else:
         where = f"the dev split of `{dataset_dir}`"
         honest = (
-            f"Cross-fitted (each half of the dev articles decided at the thresholds tuned on the other half; mean over seeds "
+            "Cross-fitted (each half of the dev articles decided at the thresholds tuned on the other half; "
+            "mean over seeds "
             f"{dev_metrics['cross_fitted']['seeds']}; members alone at their own thresholds):"
         )
         optimistic = "At the thresholds tuned on this same split, so optimistic:"
     table = "\n".join(f"| {name} | {' | '.join(_card_cell(*c) for c in cells)} |" for name, cells in rows)
+    averaged = (
+        f"probabilities averaged with these weights; a finer member gives each {spec['unit']} its highest "
+        "probability over its units there, a span tagger its highest token probability"
+    )
     text = f"""# framelab ensemble: {final.name}
 
 - **Task**: {spec["task"]} on {spec["unit"]} units, multi-label
-- **Members** (probabilities averaged with these weights; a finer member gives each {spec["unit"]} its highest probability over its units there, a span tagger its highest token probability):
+- **Members** ({averaged}):
 {members}
 - **Thresholds**: {_thresholds_line(spec, dev_metrics)}, tuned for micro-F1 on {where}
 - **framelab**: {spec["framelab_version"]}
@@ -416,7 +435,8 @@ def build_ensemble(
     step: float = EnsembleConfig.threshold_step,
     force: bool = False,
 ) -> EnsembleResult:
-    """Average ``model_dirs`` on the units of ``dataset_dir``, tune the thresholds (on the out-of-fold predictions, else the dev split) and save the ensemble in ``out_dir``.
+    """Average ``model_dirs`` on the units of ``dataset_dir``, tune the thresholds (on the out-of-fold predictions, else
+    the dev split) and save the ensemble in ``out_dir``.
 
     ``weights`` (default: equal) are normalised to sum to 1. ``threshold_rule``
     is one of :data:`framelab.thresholds.RULES`; under the per-label ones a
