@@ -198,7 +198,13 @@ def _short_figures(window: dict) -> dict:
 
 
 def _long_article(
-    models: list[str], articles: list[dict], kb: int, clients: int, seconds: float, server_timeout: float
+    models: list[str],
+    articles: list[dict],
+    kb: int,
+    clients: int,
+    seconds: float,
+    server_timeout: float,
+    batch_size: int | None = None,
 ) -> dict:
     """Short requests alone, then with one client sending a long article back to back, on one server."""
     text, joined = "", 0
@@ -206,7 +212,8 @@ def _long_article(
         text += articles[joined % len(articles)]["text"] + "\n\n"
         joined += 1
     body = {"id": "long", "text": text}
-    server = Server(models, "--timeout", str(server_timeout))
+    sized = ["--batch-size", str(batch_size)] if batch_size else []
+    server = Server(models, "--timeout", str(server_timeout), *sized)
     client_timeout = server_timeout + 30
     try:
         server.wait_ready()
@@ -374,6 +381,9 @@ def main(argv: list[str] | None = None) -> None:
         "--timeout", type=float, default=60, help="the server's per-request limit; clients wait 30 s longer"
     )
     parser.add_argument("--long-kb", type=int, default=200, help="size of the long article, in kB of UTF-8")
+    parser.add_argument(
+        "--long-batch-size", type=int, help="the server's --batch-size there (default: framelab serve's own)"
+    )
     parser.add_argument("--long-clients", type=int, default=8, help="clients sending short articles meanwhile")
     parser.add_argument(
         "--long-seconds", type=float, default=30, help="each window: short requests alone, then with the long one"
@@ -429,7 +439,13 @@ def main(argv: list[str] | None = None) -> None:
         summary["refused_503_above_queue_limit"] = over["statuses"].get("503", 0)
     if "long" in args.phases:
         long = _long_article(
-            args.model, articles, args.long_kb, args.long_clients, args.long_seconds, args.long_timeout
+            args.model,
+            articles,
+            args.long_kb,
+            args.long_clients,
+            args.long_seconds,
+            args.long_timeout,
+            args.long_batch_size,
         )
         summary["long_article"] = long
         summary["short_p99_ms_with_long"] = long["short_with_long"]["p99_ms"]

@@ -640,8 +640,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--batch-size",
         type=_positive_int,
-        default=64,
-        help="texts per forward pass; a long article takes turns with other requests at each pass",
+        default=16,
+        help="texts per forward pass; a long article takes turns with other requests at each pass, so a short "
+        "request waits for at most one such pass of it (16: bench/serve.py's long-article phase, docs/benchmarks.md)",
     )
     p.add_argument(
         "--allowed-hosts",

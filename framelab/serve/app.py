@@ -107,7 +107,7 @@ class ServeSettings:
     #: Seconds a request may wait for its results (queue and forward pass; 504 beyond).
     timeout_s: float = 30.0
     #: Texts per forward pass inside :func:`score_chunk` (units of a batch of articles).
-    batch_size: int = 64
+    batch_size: int = 16
     #: Seconds a client is told to wait after a 503.
     retry_after_s: int = 1
     #: Host names a request's ``Host`` header may give (Starlette's host patterns: ``*.example.org``, ``*``);
