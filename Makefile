@@ -71,7 +71,7 @@ demo-stance: setup ## sample corpus -> stance model -> report beside the majorit
 	$(BIN)/framelab train --config configs/sample-stance.yaml
 	$(BIN)/framelab eval --model models/sample-stance --data data/processed/sample-sentence --split dev
 
-fnc1: setup ## FNC-1 stance from ../shared/data/fnc-1: data, two-stage model, report on the dev split by body (data 10 s and training 22 min on a quiet 2-core machine, then the eval)
+fnc1: setup ## FNC-1 stance from ../shared/data/fnc-1: data, two-stage model, report on the dev split by story (no headline or body of dev in train; data 10 s and training 22 min on a quiet 2-core machine, then the eval)
 	$(BIN)/framelab data --config configs/fnc1.yaml
 	$(BIN)/framelab train --config configs/fnc1.yaml
 	$(BIN)/framelab eval --model models/fnc1 --data data/processed/fnc1 --split dev
