@@ -2,7 +2,10 @@
 
 Same folds (``framelab.train.folds.assign_folds`` over the train and dev
 articles, same seed), same thresholds rule, same cross-validated figures as a
-``--folds`` run, so the rows compare. Example::
+``--folds`` run, so the rows compare. Nested as a ``--folds`` run: fold k's
+model is fitted on the folds other than k and its inner fold
+(``framelab.train.folds.inner_fold``), whose predictions choose fold k's
+thresholds; fold k's labels are read only to score it. Example::
 
     python bench/kfold_tfidf.py --data data/processed/semeval2023-lines --folds 5 --seed 42
 """
@@ -18,8 +21,8 @@ import numpy as np
 
 from framelab.lexical import LexicalModel
 from framelab.splits import load_task_split
-from framelab.thresholds import RULES
-from framelab.train.folds import assign_folds, concat, cross_validated, subset
+from framelab.thresholds import DEFAULT_STEP, RULES
+from framelab.train.folds import assign_folds, concat, cross_validated, fold_thresholds, inner_fold, subset
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -31,21 +34,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=42, help="fold seed (train.seed of the run compared with)")
     parser.add_argument("--rule", choices=RULES, default="global")
     parser.add_argument("--min-support", type=int, default=5)
+    parser.add_argument("--step", type=float, default=DEFAULT_STEP, help="threshold grid step (train.threshold_step)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     train, names = load_task_split(args.data, args.task, "train")
     dev, _ = load_task_split(args.data, args.task, "dev", names)
     data = concat(train, dev)
     folds = assign_folds(data.ids, args.folds, args.seed)
-    probs = np.zeros(data.targets.shape)
+    probs, inner = np.zeros(data.targets.shape), np.zeros(data.targets.shape)
     for k in range(args.folds):
-        inside, outside = np.flatnonzero(folds == k), np.flatnonzero(folds != k)
-        fitted = subset(data, outside)
-        probs[inside] = LexicalModel.fit(fitted.texts, fitted.targets, seed=args.seed).probabilities(
-            [data.texts[i] for i in inside]
-        )
+        held = inner_fold(k, args.folds)
+        fitted = subset(data, np.flatnonzero((folds != k) & (folds != held)))
+        model = LexicalModel.fit(fitted.texts, fitted.targets, seed=args.seed)
+        for fold, into in ((k, probs), (held, inner)):
+            rows = np.flatnonzero(folds == fold)
+            into[rows] = model.probabilities([data.texts[i] for i in rows])
+    chosen = fold_thresholds(inner, data.targets, folds, rule=args.rule, min_support=args.min_support, step=args.step)
     _, summary = cross_validated(
-        probs, data, folds, names, multi_label=True, rule=args.rule, min_support=args.min_support
+        probs,
+        data,
+        folds,
+        names,
+        multi_label=True,
+        rule=args.rule,
+        min_support=args.min_support,
+        step=args.step,
+        thresholds=chosen,
     )
     summary["seconds"] = round(time.perf_counter() - started, 1)
     summary["examples"] = len(data.texts)
