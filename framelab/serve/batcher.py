@@ -40,9 +40,9 @@ from framelab.score.records import ScoredArticle
 from framelab.score.scorer import score_chunk
 from framelab.types import Article
 
-#: Most characters of text in a job of several requests; a request with more is scored as a job of its own.
-#: About five forward passes of 64 sentences: enough to fill batches, small enough that a short
-#: request never waits for a long article it happens to share a job with.
+#: Most characters of text in a job of several requests; a request with more is scored as a job of its own
+#: (and cuts its text before it queues for the turn). About twenty forward passes of 16 sentences: enough
+#: to fill batches, small enough that a short request never waits for a long article it shares a job with.
 JOB_CHARS = 32_000
 #: Jobs under way at once (each in its own thread, one scoring at a time): how many take turns.
 JOBS = 4
