@@ -253,7 +253,11 @@ def test_frames_fold_choices_never_see_the_folds_labels() -> None:
 
 
 def test_frames_folds_end_to_end(
-    tmp_path: Path, tiny_model_dir: Path, tiny_config: Callable, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    tiny_model_dir: Path,
+    tiny_config: Callable,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
 ) -> None:
     encoded: list[str] = []
     encode = frame_sentences.sentence_vectors
@@ -272,6 +276,9 @@ def test_frames_folds_end_to_end(
     (tmp_path / "frames.yaml").write_text("name: tiny-frames-folds\n", encoding="utf-8")
     assert main(["train", "--config", str(tmp_path / "frames.yaml"), *(a for s in sets for a in ("--set", s))]) == 0
     model = tmp_path / "model"
+    # A long run says where it is: the encoding, then each fold's choices.
+    said = capsys.readouterr().err
+    assert "encoding the sentences of" in said and "fold 3/3:" in said
     articles = {s: load_table(tmp_path / "dataset", "articles", s) for s in ("train", "dev")}
     texts = [t for s in ("train", "dev") for t in articles[s]["text"]]
     ids = [i for s in ("train", "dev") for i in articles[s]["id"]]

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,8 @@ from framelab.tasks import get_task
 from framelab.thresholds import decisions_at, tuned_thresholds
 from framelab.train.folds import assign_folds, concat, cross_fitted_figures
 from framelab.train.trainer import TrainResult, load_tokenizer, start
+
+log = logging.getLogger(__name__)
 
 
 def card_metrics(dev_metrics: dict, config: Config) -> str:
@@ -363,6 +366,14 @@ def cross_validate_heads(
             )
         decided[inside] = decisions_at(probabilities[inside], choice.thresholds)
         choices.append(choice)
+        log.info(
+            "fold %d/%d: %d epochs, TF-IDF weight %g (chosen on the other folds alone); %d articles predicted",
+            k + 1,
+            int(folds.max()) + 1,
+            choice.epochs,
+            choice.lexical_weight,
+            len(inside),
+        )
     return FoldRun(folds, probabilities, heads_alone, decided, choices)
 
 
@@ -489,11 +500,13 @@ def train_frames_folds(config: Config) -> TrainResult:
     encoder = AutoModel.from_pretrained(base, dtype=torch.float32, use_safetensors=True, trust_remote_code=False).eval()
     started = time.perf_counter()
     # Every sentence once, for every fold and the refit.
+    log.info("encoding the sentences of %d articles once, for %d folds and the refit", len(data.texts), t.folds)
     sentences = article_sentences(
         tokenizer, encoder, data.texts, max_length=config.model.max_length, batch_size=t.eval_batch_size
     )
     vectors = [s.vectors for s in sentences]
     encoded = time.perf_counter()
+    log.info("encoded %d sentences in %.0f s", sum(len(v) for v in vectors), encoded - started)
     run = HeadRun.of(config, HeadSpec(input_size=encoder.config.hidden_size, labels=len(names)))
     result = cross_validate_heads(run, vectors, data.texts, data.targets, data.ids, folds)
     thresholds = tuned_thresholds(
