@@ -57,7 +57,7 @@ from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, out_of_fold
 from framelab.splits import TaskData
 from framelab.tasks import get_task
 from framelab.thresholds import decisions_at, tuned_thresholds
-from framelab.train.folds import assign_folds, concat, cross_fitted_figures
+from framelab.train.folds import assign_folds, concat, cross_fitted_figures, mean_std_pooled
 from framelab.train.trainer import TrainResult, load_tokenizer, start
 
 log = logging.getLogger(__name__)
@@ -387,16 +387,6 @@ def figures_with_intervals(probs: np.ndarray, data: TaskData, names: list[str], 
     } | {"bootstrap": draws.describe()}
 
 
-def _mean_std(values: list[float], pooled: dict) -> dict:
-    """Mean and std of F1 over folds, and the F1 of every fold's decisions pooled (``pooled``) with its interval."""
-    return {
-        "mean": float(np.mean(values)),
-        "std": float(np.std(values)),
-        "pooled": pooled["f1"],
-        "ci95": {"pooled": pooled["ci95"]["f1"]},
-    }
-
-
 def fold_figures(result: FoldRun, data: TaskData, names: list[str], thresholds: list[float]) -> dict:
     """``dev_metrics.json`` of a k-fold run: pooled and per-fold figures, each fold at its own thresholds.
 
@@ -431,11 +421,11 @@ def fold_figures(result: FoldRun, data: TaskData, names: list[str], thresholds: 
         "out_of_fold": pooled,
         "cross_validated": {
             "folds": len(per_fold),
-            "micro_f1": _mean_std([s["micro"]["f1"] for s in scores], pooled["micro"]),
-            "macro_f1": _mean_std([s["macro"]["f1"] for s in scores], pooled["macro"]),
-            "any_f1": _mean_std([s["any"]["f1"] for s in scores], pooled["any"]),
+            "micro_f1": mean_std_pooled([s["micro"]["f1"] for s in scores], pooled["micro"]),
+            "macro_f1": mean_std_pooled([s["macro"]["f1"] for s in scores], pooled["macro"]),
+            "any_f1": mean_std_pooled([s["any"]["f1"] for s in scores], pooled["any"]),
             "per_label_f1": {
-                n: _mean_std([s["per_label"][n]["f1"] for s in scores], pooled["per_label"][n]) for n in names
+                n: mean_std_pooled([s["per_label"][n]["f1"] for s in scores], pooled["per_label"][n]) for n in names
             },
             "labels_per_example": {
                 "predicted": float(result.decided.sum(axis=1).mean()),

@@ -61,7 +61,7 @@ from framelab.tagging import (
     tokenize_windows,
     window_starts,
 )
-from framelab.train.folds import MIN_NESTED_FOLDS, assign_folds, folds_named, inner_fold
+from framelab.train.folds import MIN_NESTED_FOLDS, assign_folds, folds_named, inner_fold, mean_std_pooled
 from framelab.train.frozen import cacheable, cached_datasets, collate_cached, top_layers_only
 from framelab.train.losses import multilabel_loss, weights_from_counts
 from framelab.train.trainer import (
@@ -456,16 +456,6 @@ def run_span_fold(
     )
 
 
-def _mean_std(values: list[float], pooled: dict) -> dict:
-    """Mean and std of F1 over folds, and the pooled F1 with its 95% interval (as for the classifier's folds)."""
-    return {
-        "mean": float(np.mean(values)),
-        "std": float(np.std(values)),
-        "pooled": pooled["f1"],
-        "ci95": {"pooled": pooled["ci95"]["f1"]},
-    }
-
-
 def train_spans_folds(config: Config, *, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
     """k-fold by article over the train and dev articles, choices on inner folds, then a refit on every article.
 
@@ -543,7 +533,7 @@ def train_spans_folds(config: Config, *, callbacks: list[TrainerCallback] | None
             "how": "each outer fold k tagged by a tagger trained on the folds other than k and its inner fold (k + 1 "
             "round), whose tokens chose the tagger's epoch count and the tag threshold fold k is judged at; fold k's "
             "spans are read only to score it",
-            "span_f1": _mean_std(f1s, pooled),
+            "span_f1": mean_std_pooled(f1s, pooled),
             "pooled_span_identification": pooled,
             "per_fold": per_fold,
         },

@@ -163,10 +163,10 @@ def cross_validated(
         per_fold.append(scores(predicted[inside], data.targets[inside], names, multi_label))
     pooled = _pooled(predicted, data, names, multi_label)
     summary = {
-        "micro_f1": _mean_std([f["micro"]["f1"] for f in per_fold], pooled["micro"]),
-        "macro_f1": _mean_std([f["macro"]["f1"] for f in per_fold], pooled["macro"]),
+        "micro_f1": mean_std_pooled([f["micro"]["f1"] for f in per_fold], pooled["micro"]),
+        "macro_f1": mean_std_pooled([f["macro"]["f1"] for f in per_fold], pooled["macro"]),
         "per_label_f1": {
-            n: _mean_std([f["per_label"][n]["f1"] for f in per_fold], pooled["per_label"][n]) for n in names
+            n: mean_std_pooled([f["per_label"][n]["f1"] for f in per_fold], pooled["per_label"][n]) for n in names
         },
         "labels_per_example": {
             "predicted": float(predicted.sum(axis=1).mean()),
@@ -174,7 +174,7 @@ def cross_validated(
         },
     }
     if multi_label:
-        summary["any_f1"] = _mean_std([f["any"]["f1"] for f in per_fold], pooled["any"])
+        summary["any_f1"] = mean_std_pooled([f["any"]["f1"] for f in per_fold], pooled["any"])
     return per_fold, summary
 
 
@@ -232,7 +232,7 @@ def cross_fitted_figures(
     }
 
 
-def _mean_std(values: list[float], pooled: dict) -> dict:
+def mean_std_pooled(values: list[float], pooled: dict) -> dict:
     """Mean and std of F1 over folds, and the pooled F1 (of the figure block ``pooled``) with its 95% interval."""
     return {
         "mean": float(np.mean(values)),
