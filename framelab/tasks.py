@@ -120,7 +120,8 @@ class Task:
     not_scored: str | None = None
     #: How a model folder of the task loads for scoring, ``(model_dir, *, batch_size, quantize, device) -> predictor``;
     #: None: :class:`framelab.models.predictor.Predictor`. A predictor with an ``evidence`` method also tells
-    #: which sentences carry each predicted label (``frame_evidence`` in the output).
+    #: which sentences carry each predicted label (``frame_evidence`` in the output; ``stance_evidence`` for a
+    #: pair task: the sentences its stance was read from).
     predictor: Callable[..., Any] | None = None
 
     @property

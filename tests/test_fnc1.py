@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from markupsafe import escape
 
 from framelab.cli import main
 from framelab.config import load_config
@@ -31,12 +32,15 @@ from framelab.score.scorer import score
 from framelab.splits import TaskData
 from framelab.stance.data import FNC1_LABELS, RELATED, PairSplit, load_pair_split, load_pooled
 from framelab.stance.evaluate import fnc1_scores
-from framelab.stance.features import SentenceEncoder
+from framelab.stance.features import Closest, SentenceEncoder
 from framelab.stance.folds import story_folds
+from framelab.stance.predictor import stance_evidence
 from framelab.stance.tasks import FNC1
-from framelab.stance.train import EmbeddingCache, run_fold
+from framelab.stance.train import STAGE_TWO_TOP_K, EmbeddingCache, run_fold
 from framelab.tasks import register, task_names
 from framelab.train.trainer import load_tokenizer, start
+from framelab.types import Article
+from framelab.units import split_units
 
 from .conftest import REPO, SHARED_DATA
 
@@ -286,6 +290,138 @@ def test_several_targets_each_article_toward_each(trained: Path, tmp_path: Path)
         and len(predictions["model@Pier closes"]["labels"]) == 1
     )
     assert "Beetle found" in (tmp_path / "o.html").read_text()
+
+
+# ------------------------------------------------------- stance toward any claim, with the sentences it rests on
+
+#: Two claims, each treated as the headline of every article.
+CLAIMS = ("The harbour pier will close", "Zürich's beetle is a new species")
+
+
+def _articles(folder: Path) -> dict[str, str]:
+    """Four of the fixture's bodies as .txt files in ``folder`` (one with a non-ASCII letter and a blank line, so
+    that offsets count characters, not bytes); their texts by article id."""
+    folder.mkdir()
+    with (FIXTURE / "train_bodies.csv").open(encoding="utf-8", newline="") as handle:
+        bodies = [r["articleBody"] for r in csv.DictReader(handle)][:4]
+    bodies[1] = bodies[1].replace("river valley", "river valley near Zürich")
+    texts = {}
+    for i, body in enumerate(bodies):
+        (folder / f"body{i}.txt").write_text(body, encoding="utf-8")
+        texts[f"body{i}"] = body
+    return texts
+
+
+@pytest.fixture(scope="module")
+def split_model(trained: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The trained folder with its relatedness threshold at the median of the test pairs' relatedness: about half
+    of them are related (stage 2 reads them), the others unrelated."""
+    copy = tmp_path_factory.mktemp("fnc1-split") / "model"
+    shutil.copytree(trained / "model", copy)
+    texts = list(_articles(copy.parent / "articles").values())
+    predictor = load_model(copy)
+    probs = predictor.probabilities([t for _ in CLAIMS for t in texts], [c for c in CLAIMS for _ in texts])
+    related = np.sort(1.0 - probs[:, FNC1_LABELS.index("unrelated")])
+    stage_one = json.loads((copy / "relatedness.json").read_text(encoding="utf-8"))
+    stage_one["threshold"] = float(related[len(related) // 2 - 1] + related[len(related) // 2]) / 2
+    (copy / "relatedness.json").write_text(json.dumps(stage_one), encoding="utf-8")
+    return copy
+
+
+def _score_cli(model: Path, articles: Path, fmt: str, out: Path) -> None:
+    targets = [a for c in CLAIMS for a in ("--target", c)]
+    assert (
+        main(["score", "--model", str(model), "--format", fmt, "--out", str(out), "--quiet", *targets, str(articles)])
+        == 0
+    )
+
+
+def test_stance_evidence_round_trips_and_backs_every_related_stance(split_model: Path) -> None:
+    import framelab
+
+    articles = split_model.parent / "articles"
+    texts = {p.stem: p.read_text(encoding="utf-8") for p in articles.iterdir()}
+    out = split_model.parent / "stance.jsonl"
+    _score_cli(split_model, articles, "jsonl", out)
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    seen = {"related": 0, "unrelated": 0}
+    for record in (r for r in records if r["type"] == "article"):
+        text = texts[record["article_id"]]
+        sentences = [(u.start, u.end) for u in split_units(Article("a", text), "sentence")]
+        assert sorted(record["predictions"]) == sorted(f"model@{c}" for c in CLAIMS)
+        for claim in CLAIMS:
+            prediction = record["predictions"][f"model@{claim}"]
+            assert prediction["target"] == claim and len(prediction["labels"]) == 1
+            assert sorted(prediction["scores"]) == sorted(FNC1_LABELS)
+            evidence = prediction["stance_evidence"]
+            if prediction["labels"] == ["unrelated"]:
+                seen["unrelated"] += 1
+                assert evidence == []
+                continue
+            seen["related"] += 1
+            assert 0 < len(evidence) <= min(len(sentences), STAGE_TWO_TOP_K)
+            for v in evidence:
+                assert text[v["start"] : v["end"]] == v["text"] and (v["start"], v["end"]) in sentences
+            # In body order, ranked by similarity to the claim.
+            assert [v["start"] for v in evidence] == sorted(v["start"] for v in evidence)
+            by_rank = sorted(evidence, key=lambda v: v["rank"])
+            assert [v["rank"] for v in by_rank] == list(range(1, len(evidence) + 1))
+            assert [v["similarity"] for v in by_rank] == sorted((v["similarity"] for v in evidence), reverse=True)
+    assert seen["related"] and seen["unrelated"], seen
+    # The Python API gives the same evidence.
+    results = framelab.load(split_model).score([{"id": "x", "text": texts["body1"]}], target=CLAIMS[1])
+    (prediction,) = results[0].predictions.values()
+    jsonl = next(r for r in records if r["type"] == "article" and r["article_id"] == "body1")
+    expected = [
+        {k: v for k, v in e.items() if k != "text"}
+        for e in jsonl["predictions"][f"model@{CLAIMS[1]}"]["stance_evidence"]
+    ]
+    assert [dataclasses.asdict(v) for v in prediction.evidence] == expected
+
+
+def test_stance_evidence_in_csv_and_marked_in_html(split_model: Path) -> None:
+    articles = split_model.parent / "articles"
+    texts = {p.stem: p.read_text(encoding="utf-8") for p in articles.iterdir()}
+    _score_cli(split_model, articles, "csv", split_model.parent / "stance.csv")
+    rows = list(csv.DictReader((split_model.parent / "stance.csv").open(encoding="utf-8", newline="")))
+    stances = {(r["article_id"], r["model"]): r["labels"] for r in rows if r["level"] == "article"}
+    evidence = [r for r in rows if r["level"] == "stance_evidence"]
+    assert {(r["article_id"], r["model"]) for r in evidence} == {k for k, v in stances.items() if v != "unrelated"}
+    for r in evidence:
+        assert texts[r["article_id"]][int(r["start"]) : int(r["end"])] == r["text"]
+        assert r["labels"] == stances[(r["article_id"], r["model"])] and -1.0 <= float(r["weight"]) <= 1.0
+    page = split_model.parent / "stance.html"
+    _score_cli(split_model, articles, "html", page)
+    html = page.read_text(encoding="utf-8")
+    for r in evidence:
+        name, claim = escape(r["model"]), escape(r["model"].split("@", 1)[1])
+        assert f"The sentences {name} read for its stance toward <q>{claim}</q>" in html
+        # The sentence marked in its stance's look, then a tag: the stance and the sentence's similarity to the claim.
+        label, similarity = r["labels"], f"{float(r['weight']):.2f}"
+        mark = rf'<mark class="evidence" title="{label}: read #\d, similarity {similarity}" style="[^"]*">'
+        tag = rf'</mark><span class="tag" data-label="{label}" style="[^"]*">{label} <small>similarity {similarity}<'
+        assert re.search(mark + re.escape(str(escape(r["text"]))) + tag, html)
+
+
+def test_stance_evidence_ranks_the_sentences_read_by_similarity() -> None:
+    offsets = [(0, 5), (6, 12), (13, 20), (21, 30), (31, 40)]
+    found = stance_evidence(offsets, Closest(np.array([1, 3, 4]), np.array([0.2, 0.9, 0.5])))
+    assert [(v.start, v.end, v.similarity, v.rank) for v in found] == [
+        (6, 12, 0.2, 3),
+        (21, 30, 0.9, 1),
+        (31, 40, 0.5, 2),
+    ]
+    assert stance_evidence(offsets, Closest(np.array([], dtype=np.int64), np.array([]))) == []
+
+
+def test_an_fnc1_model_without_a_target_is_refused_in_one_line(trained: Path, tmp_path: Path, capsys) -> None:
+    article = tmp_path / "pier.txt"
+    article.write_text("The harbour council voted to close the old pier.", encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    assert main(["score", "--model", str(trained / "model"), "--out", str(out), "--quiet", str(article)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "has no stance target" in line and '--target "…"' in line
+    assert not out.exists()
 
 
 REAL = SHARED_DATA / "fnc-1"

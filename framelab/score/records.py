@@ -33,13 +33,26 @@ class FrameEvidence:
 
 
 @dataclass
+class StanceEvidence:
+    """A body sentence that stage 2 of a stance model read for its stance: ``start``/``end`` index the article
+    text, ``similarity`` is the sentence's embedding cosine with the target, ``rank`` its place among the
+    sentences read (1: the most similar)."""
+
+    start: int
+    end: int
+    similarity: float
+    rank: int
+
+
+@dataclass
 class Prediction:
     """One model's decision on one unit or article.
 
     Span models also give ``spans``, with offsets into the unit's text;
     ``labels`` are then the techniques of those spans and ``scores`` each
     technique's best span score. Article models that can tell where each
-    predicted label sits give ``evidence``: the sentences that carry it.
+    predicted label sits give ``evidence``: the sentences that carry it
+    (frames), or the body sentences read for the stance (pair tasks, ``fnc1``).
     """
 
     task: str
@@ -47,7 +60,7 @@ class Prediction:
     scores: dict[str, float]
     target: str | None = None
     spans: list[TaggedSpan] | None = None
-    evidence: list[FrameEvidence] | None = None
+    evidence: list[FrameEvidence] | list[StanceEvidence] | None = None
 
 
 @dataclass

@@ -4,7 +4,9 @@
 One page. Each article opens with a summary: its article labels (frames, genre, stance toward each
 target) and each unit model's most frequent labels with their counts. Units are highlighted in their
 top label's colour, spans underlined inside their unit, the sentences that carry each predicted frame
-highlighted; a tag naming the label and its score follows each unit, span and evidence sentence (all
+highlighted, and so the body sentences a stance model read for its stance (``fnc1``: the closest to the
+target, in the stance's colour); a tag naming the label and its score (a stance's evidence: the
+sentence's similarity to the target) follows each unit, span and evidence sentence (all
 scores also on hover). A label's colour (and, past the palette, its line style) is fixed by its
 position in its model's label list, the same in every page of that model; one legend each for units,
 spans and article labels. Printed, tags and lines stay and each article starts a page.
@@ -31,7 +33,7 @@ from typing import ClassVar
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from framelab.score.records import ModelLabels, Prediction, ScoredArticle, ScoredUnit
+from framelab.score.records import FrameEvidence, ModelLabels, Prediction, ScoredArticle, ScoredUnit, StanceEvidence
 from framelab.tagging import TaggedSpan
 from framelab.tasks import get_task
 
@@ -106,7 +108,8 @@ class Underline:
 
 @dataclass(frozen=True)
 class Highlight:
-    """A sentence that carries a predicted frame, highlighted in its best frame's look."""
+    """A sentence that carries a predicted frame, highlighted in its best frame's look, or one a stance was read
+    from, in the stance's look."""
 
     kind: ClassVar[str] = "evidence"
     title: str
@@ -128,12 +131,13 @@ class UnitView:
 
 @dataclass(frozen=True)
 class TextView:
-    """The article's text, once per unit kind (``unit``: the kind) or per frame model with evidence (``evidence``:
-    the model's name): plain strings between the drawn pieces."""
+    """The article's text, once per unit kind (``unit``: the kind) or per model with evidence (``evidence``: the
+    model's name; ``target``: a stance model's target): plain strings between the drawn pieces."""
 
     pieces: list[str | UnitView | Highlight | Chip]
     unit: str | None = None
     evidence: str | None = None
+    target: str | None = None
 
 
 @dataclass(frozen=True)
@@ -328,24 +332,45 @@ def _units(text: str, kind: str, units: list[ScoredUnit], looks: Looks) -> TextV
     return TextView(pieces, unit=kind)
 
 
+@dataclass(frozen=True)
+class _Mark:
+    """One evidence sentence's label, its score (what orders the sentence's marks), its tag's note and its line
+    in the sentence's tooltip."""
+
+    label: str
+    score: float
+    note: str
+    tip: str
+
+
+def _mark(p: Prediction, v: FrameEvidence | StanceEvidence) -> _Mark:
+    """What an evidence sentence ``v`` of ``p`` shows: the frame it carries and its attention weight, or the
+    stance it was read for and its similarity to the target (its rank by similarity in the tooltip)."""
+    if isinstance(v, StanceEvidence):
+        label = p.labels[0] if p.labels else ""
+        similarity = f"similarity {v.similarity:.2f}"
+        return _Mark(label, v.similarity, similarity, f"{label}: read #{v.rank}, {similarity}")
+    return _Mark(v.frame, v.weight, f"{v.weight:.2f}", f"{v.frame} {v.weight:.2f}")
+
+
 def _evidence(text: str, name: str, p: Prediction, looks: Looks) -> TextView:
-    """The article with the sentences that carry each predicted frame highlighted in the frame's look and
-    tagged with the frames and weights."""
-    by_sentence: dict[tuple[int, int], list] = {}
+    """The article with its evidence sentences highlighted, tagged with their labels and scores (:func:`_mark`):
+    those that carry each predicted frame in the frame's look, those a stance was read from in the stance's."""
+    by_sentence: dict[tuple[int, int], list[_Mark]] = {}
     for v in p.evidence or ():
-        by_sentence.setdefault((v.start, v.end), []).append(v)
+        by_sentence.setdefault((v.start, v.end), []).append(_mark(p, v))
     pieces: list[str | UnitView | Highlight | Chip] = []
     cursor = 0
     for (start, end), found in sorted(by_sentence.items()):
         if start < cursor:
             continue
-        found.sort(key=lambda v: -v.weight)
-        tip = "; ".join(f"{v.frame} {v.weight:.2f}" for v in found)
-        pieces += [text[cursor:start], Highlight(tip, looks.style(p.task, found[0].frame), text[start:end])]
-        pieces += [looks.chip("tag", "article", p.task, v.frame, f"{v.weight:.2f}") for v in found]
+        found.sort(key=lambda m: -m.score)
+        tip = "; ".join(m.tip for m in found)
+        pieces += [text[cursor:start], Highlight(tip, looks.style(p.task, found[0].label), text[start:end])]
+        pieces += [looks.chip("tag", "article", p.task, m.label, m.note) for m in found]
         cursor = end
     pieces.append(text[cursor:])
-    return TextView(pieces, evidence=name)
+    return TextView(pieces, evidence=name, target=p.target)
 
 
 def article_view(result: ScoredArticle, looks: Looks) -> ArticleView:

@@ -82,7 +82,8 @@ class ScoreOptions:
 
 def _decisions(predictor: Predictor, texts: list[str], targets: list[str] | None = None) -> list[Prediction]:
     names = predictor.meta.labels
-    # A predictor that can say where each label sits (frames_attention) gives its evidence from the same pass.
+    # A predictor that can say where each label sits (frames_attention) or what its stance rests on (fnc1) gives
+    # its evidence from the same pass.
     explained = predictor.explained(texts, targets) if hasattr(predictor, "evidence") else None
     probs = explained[0] if explained else predictor.probabilities(texts, targets)
     decided = predictor.decide(probs)

@@ -8,12 +8,17 @@
   frame is (``frames_attention``) add ``"frame_evidence"`` to their article
   predictions: per predicted frame, the sentences that carry it (``frame``,
   ``start``/``end`` into the article text, attention ``weight``, ``text``).
+  Stance models that show what they read (``fnc1``) add ``"stance_evidence"``:
+  the body sentences stage 2 read for a related stance (``start``/``end`` into
+  the article text, ``similarity`` to the target, ``rank`` by it, ``text``);
+  empty for ``unrelated``.
 - ``csv``: one row per (unit, model), per predicted span and per (article,
-  model), and one row per frame-evidence sentence; ``level`` (``unit``,
-  ``span``, ``article``, ``frame_evidence``) tells them apart. ``start``/``end``
-  index the article text (``text`` is its ``[start:end]``), ``labels`` are
-  ``;``-joined, and each label of the models has a ``score:<label>`` column
-  (a span row: its span's score; an evidence row: the frame's attention in
+  model), and one row per evidence sentence; ``level`` (``unit``, ``span``,
+  ``article``, ``frame_evidence``, ``stance_evidence``) tells them apart.
+  ``start``/``end`` index the article text (``text`` is its ``[start:end]``),
+  ``labels`` are ``;``-joined, and each label of the models has a
+  ``score:<label>`` column (a span row: its span's score; an evidence row:
+  the frame's attention, or the sentence's similarity to the target, in
   ``weight``). ``excel`` (``--excel``) starts the file with a UTF-8
   byte-order mark, which Excel needs to read non-ASCII text.
 - ``html``: one page, every text HTML-escaped, drawn by :mod:`framelab.score.render`
@@ -45,12 +50,13 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import IO
 
 from framelab.errors import Problem
 from framelab.output import AtomicFile, AtomicFolder, uninterrupted
-from framelab.score.records import ModelLabels, Prediction, ScoredArticle
+from framelab.score.records import ModelLabels, Prediction, ScoredArticle, StanceEvidence
 from framelab.score.render import Looks, render_article, stream_page
 from framelab.tasks import get_task, task_names
 
@@ -65,11 +71,14 @@ def _pred_json(p: Prediction, text: str = "") -> dict:
             for t in p.spans
         ]
     if p.evidence is not None:
-        record["frame_evidence"] = [
-            {"frame": v.frame, "start": v.start, "end": v.end, "weight": v.weight, "text": text[v.start : v.end]}
-            for v in p.evidence
-        ]
+        record[_evidence_kind(p)] = [asdict(v) | {"text": text[v.start : v.end]} for v in p.evidence]
     return record
+
+
+def _evidence_kind(p: Prediction) -> str:
+    """What ``p``'s evidence is, as the outputs name it: ``stance_evidence`` (the sentences a stance was read
+    from: a pair task's) or ``frame_evidence`` (the sentences that carry each frame)."""
+    return "stance_evidence" if get_task(p.task).has_target else "frame_evidence"
 
 
 def article_records(result: ScoredArticle) -> list[dict]:
@@ -268,13 +277,14 @@ class CsvWriter(Writer):
             # The article's row leaves its text out: the unit rows hold it.
             self._row(cells | {"unit": "article"}, "article", 0, len(a.text), "", p.labels, p.scores)
             for v in p.evidence or ():
+                stance = isinstance(v, StanceEvidence)
                 self._row(
-                    cells | {"unit": "sentence", "weight": v.weight},
-                    "frame_evidence",
+                    cells | {"unit": "sentence", "weight": v.similarity if stance else v.weight},
+                    _evidence_kind(p),
                     v.start,
                     v.end,
                     a.text,
-                    [v.frame],
+                    p.labels if stance else [v.frame],
                     {},
                 )
 

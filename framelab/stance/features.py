@@ -189,10 +189,27 @@ def _best(sims: np.ndarray) -> np.ndarray:
     return sims.max(axis=1) if sims.shape[1] else np.zeros(sims.shape[0])
 
 
+@dataclass(frozen=True)
+class Closest:
+    """The body sentences stage 2 reads for one pair: their indices among the body's sentences, in body order,
+    and each one's embedding cosine with the headline."""
+
+    sentences: np.ndarray
+    similarity: np.ndarray
+
+
+def closest_sentences(sims: np.ndarray, top_k: int) -> Closest:
+    """The ``top_k`` sentences of a body most similar to a headline (``sims``: its cosine with each sentence),
+    in body order."""
+    chosen = np.sort(np.argsort(-sims, kind="stable")[:top_k])
+    return Closest(chosen, sims[chosen])
+
+
 def pair_features(
     headlines: list[str], body_of: np.ndarray, bodies: Bodies, tfidf: Tfidf, encoder: SentenceEncoder, *, top_k: int
-) -> tuple[np.ndarray, list[str]]:
-    """The :data:`FEATURES` of every (headline, body) pair, and stage 2's second segment for each.
+) -> tuple[np.ndarray, list[str], list[Closest]]:
+    """The :data:`FEATURES` of every (headline, body) pair, stage 2's second segment for each, and the body
+    sentences that segment joins (:func:`closest_sentences`).
 
     ``body_of[i]`` is the index in ``bodies`` of pair ``i``'s body. Each
     distinct headline is embedded once.
@@ -206,6 +223,7 @@ def pair_features(
     h_words = [content_words(h, stop) for h in unique]
     features = np.zeros((len(headlines), len(FEATURES)))
     segments = [""] * len(headlines)
+    closest = [closest_sentences(np.zeros(0), top_k)] * len(headlines)
     for b in np.unique(body_of):
         pairs = np.flatnonzero(body_of == b)
         lo, hi = bodies.bounds[b], bodies.bounds[b + 1]
@@ -231,9 +249,9 @@ def pair_features(
             features[i, 9] = sum(g in bodies.bigrams[b] for g in grams) / max(len(grams), 1)
         sentences = bodies.sentences[lo:hi]
         for i, sims in zip(pairs, e_sims):
-            chosen = sorted(np.argsort(-sims, kind="stable")[:top_k])
-            segments[i] = " ".join(sentences[j] for j in chosen)
-    return features, segments
+            closest[i] = closest_sentences(sims, top_k)
+            segments[i] = " ".join(sentences[j] for j in closest[i].sentences)
+    return features, segments, closest
 
 
 @dataclass

@@ -8,6 +8,10 @@ threshold skip stage 2 (their related classes share P(related) equally), and
 threshold, else stage 2's arg-max. Bodies are cut into sentences and embedded
 once, however many headlines they are paired with, across calls too (the
 scorer hands pairs over a chunk at a time).
+
+A related stance comes with its evidence (:meth:`FncPredictor.evidence`): the
+body sentences stage 2 read, with their offsets into the body, as
+``framelab score`` shows frame evidence for frames; an unrelated one has none.
 """
 
 from __future__ import annotations
@@ -22,13 +26,29 @@ from framelab.encoding import activate, encode
 from framelab.errors import DataError, Problem
 from framelab.models.folder import META_FILE
 from framelab.models.predictor import Predictor
+from framelab.score.records import StanceEvidence
 from framelab.stance.data import FNC1_LABELS, RELATED
-from framelab.stance.features import Bodies, SentenceEncoder, StageOne, pair_features
+from framelab.stance.features import Bodies, Closest, SentenceEncoder, StageOne, pair_features
 from framelab.types import Article
 from framelab.units import split_units
 
 #: Bodies kept cut and embedded between calls: FNC-1 files pair each body with many headlines, far apart.
 BODY_CACHE = 4096
+
+#: Where each sentence of a body sits in it: ``(start, end)`` character offsets, in body order.
+Offsets = list[tuple[int, int]]
+
+
+def stance_evidence(offsets: Offsets, closest: Closest) -> list[StanceEvidence]:
+    """The sentences stage 2 read (``closest``, of a body whose sentences sit at ``offsets``), in body order, each
+    with its similarity to the headline and its rank by it (1: the most similar)."""
+    order = np.argsort(-closest.similarity, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(1, len(order) + 1)
+    return [
+        StanceEvidence(offsets[j][0], offsets[j][1], round(float(sim), 4), int(r))
+        for j, sim, r in zip(closest.sentences, closest.similarity, rank)
+    ]
 
 
 class FncPredictor(Predictor):
@@ -55,22 +75,23 @@ class FncPredictor(Predictor):
         )
         self.unrelated = self.meta.labels.index("unrelated")
         self.related_columns = [self.meta.labels.index(n) for n in RELATED]
-        self._cache: OrderedDict[str, Bodies] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[Bodies, Offsets]] = OrderedDict()
 
-    def _bodies(self, texts: list[str]) -> Bodies:
-        """``texts`` as bodies; each is cut and embedded once and kept for later calls (the last ``BODY_CACHE``
-        of them)."""
+    def _bodies(self, texts: list[str]) -> tuple[Bodies, list[Offsets]]:
+        """``texts`` as bodies, and where each one's sentences sit in it; each is cut and embedded once and kept
+        for later calls (the last ``BODY_CACHE`` of them)."""
         new = [t for t in texts if t not in self._cache]
         if new:
-            sentences = [[u.text for u in split_units(Article(str(i), t), "sentence")] for i, t in enumerate(new)]
-            built = Bodies.build(new, sentences, self.stage_one.tfidf, self.encoder)
-            for b, text in enumerate(new):
-                self._cache[text] = built.body(b)
+            units = [split_units(Article(str(i), t), "sentence") for i, t in enumerate(new)]
+            built = Bodies.build(new, [[u.text for u in us] for us in units], self.stage_one.tfidf, self.encoder)
+            for b, (text, us) in enumerate(zip(new, units)):
+                self._cache[text] = (built.body(b), [(u.start, u.end) for u in us])
         for text in texts:
             self._cache.move_to_end(text)
         while len(self._cache) > max(BODY_CACHE, len(texts)):
             self._cache.popitem(last=False)
-        return Bodies.concat([self._cache[t] for t in texts])
+        kept = [self._cache[t] for t in texts]
+        return Bodies.concat([b for b, _ in kept]), [offsets for _, offsets in kept]
 
     def _stage_two_logits(self, headlines: list[str], segments: list[str]) -> np.ndarray:
         encoded = encode(
@@ -89,8 +110,11 @@ class FncPredictor(Predictor):
                 self._after_batch()
         return out
 
-    def probabilities(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
-        """Probabilities of each (headline = ``pairs[i]``, body = ``texts[i]``) pair."""
+    def explained(
+        self, texts: list[str], pairs: list[str] | None = None
+    ) -> tuple[np.ndarray, list[Closest], list[Offsets]]:
+        """Probabilities of each (headline = ``pairs[i]``, body = ``texts[i]``) pair, the body sentences stage 2
+        reads for it, and where its body's sentences sit."""
         if pairs is None:
             raise ValueError(
                 f"{self.model_dir} labels (headline, body) pairs: "
@@ -98,12 +122,12 @@ class FncPredictor(Predictor):
             )
         probs = np.zeros((len(texts), len(self.meta.labels)))
         if not texts:
-            return probs
+            return probs, [], []
         unique = list(dict.fromkeys(texts))
         row = {t: i for i, t in enumerate(unique)}
-        bodies = self._bodies(unique)
+        bodies, offsets = self._bodies(unique)
         body_of = np.array([row[t] for t in texts], dtype=np.int64)
-        features, segments = pair_features(
+        features, segments, closest = pair_features(
             list(pairs), body_of, bodies, self.stage_one.tfidf, self.encoder, top_k=self.stage_one.top_k
         )
         related = self.stage_one.related_probability(features)
@@ -115,7 +139,26 @@ class FncPredictor(Predictor):
                 self._stage_two_logits([pairs[i] for i in chosen], [segments[i] for i in chosen]), multi_label=False
             )
             probs[np.ix_(chosen, self.related_columns)] = related[chosen, None] * stage_two
-        return probs
+        return probs, closest, [offsets[b] for b in body_of]
+
+    def probabilities(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
+        """Probabilities of each (headline = ``pairs[i]``, body = ``texts[i]``) pair."""
+        return self.explained(texts, pairs)[0]
+
+    def evidence(
+        self,
+        texts: list[str],
+        decided: np.ndarray,
+        explained: tuple | None = None,
+        pairs: list[str] | None = None,
+    ) -> list[list[StanceEvidence]]:
+        """Per pair, the body sentences stage 2 read for its related stance (:func:`stance_evidence`); none for an
+        unrelated one (stage 2 read nothing). ``explained`` is :meth:`explained` of the same pairs."""
+        _, closest, offsets = explained or self.explained(texts, pairs)
+        return [
+            [] if row[self.unrelated] else stance_evidence(where, read)
+            for where, read, row in zip(offsets, closest, decided)
+        ]
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
         """One-hot decisions: unrelated below the relatedness threshold, else the most probable related class."""

@@ -224,7 +224,7 @@ def fit_relatedness(
         [data.body_texts[b] for b in bodies_used] + list(dict.fromkeys(data.headlines[i] for i in train_rows))
     )
     bodies = Bodies.build(data.body_texts, data.body_sentences, tfidf, encoder)
-    features, segments = pair_features(data.headlines, data.body_of, bodies, tfidf, encoder, top_k=STAGE_TWO_TOP_K)
+    features, segments, _ = pair_features(data.headlines, data.body_of, bodies, tfidf, encoder, top_k=STAGE_TWO_TOP_K)
     related = np.array([s != "unrelated" for s in data.stances])
     stage_one = StageOne.fit(
         tfidf, features[train_rows], related[train_rows], encoder_dir=base, top_k=STAGE_TWO_TOP_K, seed=seed
@@ -351,10 +351,10 @@ def train_fnc1(config: Config, *, resume: bool = False, callbacks: list[TrainerC
     tfidf = Tfidf.fit(train.body_texts + list(dict.fromkeys(train.headlines)))
     train_bodies = Bodies.build(train.body_texts, train.body_sentences, tfidf, encoder)
     dev_bodies = Bodies.build(dev.body_texts, dev.body_sentences, tfidf, encoder)
-    x_train, seg_train = pair_features(
+    x_train, seg_train, _ = pair_features(
         train.headlines, train.body_of, train_bodies, tfidf, encoder, top_k=STAGE_TWO_TOP_K
     )
-    x_dev, seg_dev = pair_features(dev.headlines, dev.body_of, dev_bodies, tfidf, encoder, top_k=STAGE_TWO_TOP_K)
+    x_dev, seg_dev, _ = pair_features(dev.headlines, dev.body_of, dev_bodies, tfidf, encoder, top_k=STAGE_TWO_TOP_K)
     related_train = np.array([s != "unrelated" for s in train.stances])
     related_dev = np.array([s != "unrelated" for s in dev.stances])
     stage_one = StageOne.fit(tfidf, x_train, related_train, encoder_dir=base, top_k=STAGE_TWO_TOP_K, seed=t.seed)
