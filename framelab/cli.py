@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import math
 import os
+import re
+import select
 import signal
+import stat
 import sys
-import tempfile
 import threading
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
 from framelab import __version__
+from framelab.completion import SCRIPTS as COMPLETION_SCRIPTS
 from framelab.errors import ConfigError, DataError
 from framelab.eval.bootstrap import DEFAULT_RESAMPLES
 from framelab.output import cleanup, interrupt
 from framelab.progress import no_progress_bars
+from framelab.score.inputs import standard_input
 from framelab.score.shard import MERGE_FORMATS
 from framelab.score.writers import WRITERS
 from framelab.tasks import task_names
@@ -223,21 +228,6 @@ def _cmd_ensemble(args: argparse.Namespace) -> None:
     print(f"ensemble: {result.model_dir}")
 
 
-@contextmanager
-def _stdin_as_file(inputs: list[str]) -> Iterator[list[str]]:
-    """``inputs`` with ``-`` replaced by a temporary ``stdin.txt`` holding standard input (article id ``stdin``)."""
-    if "-" not in inputs:
-        yield inputs
-        return
-    if inputs.count("-") > 1:
-        raise ValueError("'-' (standard input) can be given once")
-    with tempfile.TemporaryDirectory(prefix="framelab-stdin-") as folder:
-        path = Path(folder) / "stdin.txt"
-        # Bytes as given: offsets must index the text exactly as it arrived (no newline translation).
-        path.write_bytes(sys.stdin.buffer.read())
-        yield [str(path) if name == "-" else name for name in inputs]
-
-
 def _cmd_score(args: argparse.Namespace) -> None:
     if args.spans:
         _classify_spans(args)
@@ -266,7 +256,7 @@ def _cmd_score(args: argparse.Namespace) -> None:
         raise ValueError(
             "'-' (standard input) reaches one process only; give files when scoring under accelerate launch / torchrun"
         )
-    with _stdin_as_file(args.inputs) as inputs:
+    with standard_input(args.inputs) as inputs:
         summary = (score_distributed if launched else score)(args.model, inputs, options)
     if not is_main_process():
         return
@@ -304,7 +294,7 @@ def _classify_spans(args: argparse.Namespace) -> None:
     from framelab.output import claim
 
     with claim(args.out, inputs=[*args.inputs, args.spans, args.model[0]]):
-        with _stdin_as_file(args.inputs) as inputs:
+        with standard_input(args.inputs) as inputs:
             count = classify_given_spans(args.model[0], inputs, args.spans, args.out, batch_size=args.batch_size)
     log.info("named the technique of %d spans; wrote %s", count, args.out)
 
@@ -357,9 +347,78 @@ def _cmd_config(args: argparse.Namespace) -> None:
         print("\n".join(f"  {name}: {get_task(name).doc}" for name in task_names()))
 
 
+#: What argparse reads as a negative number rather than an option (its own rule).
+_NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an unknown option or command is named first, with the nearest known one.
+
+    argparse reports a missing required option before an unknown one (``--modle`` is answered
+    "required: --model"), and never suggests a spelling; this parser checks the words it is given first.
+    """
+
+    def parse_known_args(self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None):
+        words = list(sys.argv[1:] if args is None else args)
+        if not {"-h", "--help"} & set(words):
+            self._refuse_unknown(words)
+        return super().parse_known_args(words, namespace)
+
+    def _refuse_unknown(self, words: list[str]) -> None:
+        commands = self._commands()
+        unknown = []
+        for word in words:
+            if word == "--":
+                break
+            if not word.startswith("-") or word == "-" or _NEGATIVE_NUMBER.match(word):
+                if commands is None:
+                    continue
+                if word not in commands:  # the command: every word after it is the sub-command's to check
+                    near = _nearest(word, commands)
+                    also = f"; did you mean {near}?" if near else f" (choose from {', '.join(commands)})"
+                    self.error(f"argument COMMAND: invalid choice: {word!r}{also}")
+                break
+            name = word.split("=", 1)[0]
+            if not self._knows(name):
+                unknown.append((name, _nearest(name, self._long_options())))
+        if len(unknown) == 1:
+            name, near = unknown[0]
+            self.error(f"unrecognized argument {name}" + (f"; did you mean {near}?" if near else ""))
+        if unknown:
+            named = (f"{name} (did you mean {near}?)" if near else name for name, near in unknown)
+            self.error(f"unrecognized arguments {', '.join(named)}")
+
+    def _commands(self) -> list[str] | None:
+        """The sub-commands of this parser, or None for a parser without them."""
+        found = [a for a in self._actions if isinstance(a, argparse._SubParsersAction)]
+        return list(found[0].choices) if found else None
+
+    def _long_options(self) -> list[str]:
+        return [name for name in self._option_string_actions if name.startswith("--")]
+
+    def _knows(self, name: str) -> bool:
+        """Whether argparse takes ``name``: an option, an unambiguous-or-not prefix of a long one, or short flags
+        run together (``-vq``)."""
+        if name in self._option_string_actions:
+            return True
+        if name.startswith("--"):
+            return self.allow_abbrev and any(option.startswith(name) for option in self._long_options())
+        return all(f"-{letter}" in self._option_string_actions for letter in name[1:])
+
+
+def _nearest(word: str, known: list[str]) -> str | None:
+    """The known word nearest ``word`` (:func:`difflib.get_close_matches`), or None when none is near."""
+    near = difflib.get_close_matches(word, known, n=1)
+    return near[0] if near else None
+
+
+def _cmd_completion(args: argparse.Namespace) -> None:
+    print(COMPLETION_SCRIPTS[args.shell](build_parser()), end="")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="framelab",
         description="Framing, persuasion-technique and stance classifiers for news.\n\n"
         "The result (tables, output paths) goes to standard output; "
@@ -661,6 +720,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="config to resolve (omit to list the fields)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.set_defaults(func=_cmd_config)
+
+    p = sub.add_parser(
+        "completion",
+        help="print a shell completion script for framelab's commands, options and choices",
+        example="framelab completion bash > ~/.local/share/bash-completion/completions/framelab   "
+        "(zsh: framelab completion zsh > ~/.zfunc/_framelab, with ~/.zfunc on $fpath)",
+    )
+    p.add_argument("shell", choices=list(COMPLETION_SCRIPTS), help="the shell to complete in")
+    p.set_defaults(func=_cmd_completion)
     return parser
 
 
@@ -698,6 +766,9 @@ def main(argv: list[str] | None = None) -> int:
     Without ``-v`` an error prints one line, ``framelab <command>: error: …``:
     exit status 2 for what the user can fix, 1 for anything else (rerun with
     ``-v`` for the traceback). SIGTERM and Ctrl-C remove every temporary output.
+    When the reader of standard output goes away (``framelab config | head -1``)
+    the command stops without a message, with the status of a process killed by
+    SIGPIPE (141), as ``git`` and ``cat`` do.
     """
     global _MAIN_PID
     args = build_parser().parse_args(argv)
@@ -709,6 +780,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with no_progress_bars() if args.quiet else nullcontext():
             args.func(args)
+            sys.stdout.flush()  # a reader gone shows here, not in the interpreter's flush at exit
     except KeyboardInterrupt:
         cleanup()  # whatever temporaries and locks the interrupted command still held
         log.error("framelab %s: interrupted; no partial output left", args.command)
@@ -717,11 +789,13 @@ def main(argv: list[str] | None = None) -> int:
         cleanup()  # whatever temporaries and locks the interrupted command still held
         log.error("framelab %s: terminated (SIGTERM); no partial output left", args.command)
         return int(exc.code)
+    except BrokenPipeError as exc:
+        if not _stdout_gone():
+            return _user_error(args, exc)
+        _discard_stdout()
+        return CLOSED_PIPE
     except USER_ERRORS as exc:
-        if args.verbose:
-            traceback.print_exc()
-        log.error("framelab %s: error: %s", args.command, _one_line(exc))
-        return 2
+        return _user_error(args, exc)
     except Exception as exc:  # noqa: BLE001 - one line instead of a traceback; -v shows it
         if args.verbose:
             traceback.print_exc()
@@ -736,6 +810,41 @@ def main(argv: list[str] | None = None) -> int:
         for number, handler in previous.items():
             signal.signal(number, handler)
     return 0
+
+
+#: The exit status when standard output's reader has gone: that of a process killed by SIGPIPE (128 + 13).
+CLOSED_PIPE = 141
+
+
+def _user_error(args: argparse.Namespace, exc: BaseException) -> int:
+    """Report an error the user can fix in one line (the traceback too with ``-v``); exit status 2."""
+    if args.verbose:
+        traceback.print_exc()
+    log.error("framelab %s: error: %s", args.command, _one_line(exc))
+    return 2
+
+
+def _stdout_gone() -> bool:
+    """Whether standard output is a pipe whose reader has closed it: a broken pipe anywhere else is an error."""
+    try:
+        fd = sys.stdout.fileno()
+        if not hasattr(select, "poll"):  # Windows: that it is a pipe is the best sign there is
+            return stat.S_ISFIFO(os.fstat(fd).st_mode)
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no file descriptor (a test's or an embedding tool's stream)
+        return False
+
+
+def _discard_stdout() -> None:
+    """Point standard output at the null device, so that the interpreter's flush at exit finds no broken pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass
 
 
 class _StderrHandler(logging.StreamHandler):

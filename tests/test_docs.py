@@ -230,7 +230,7 @@ def test_every_quoted_framelab_command_parses() -> None:
 @pytest.mark.parametrize(
     ("markdown", "problem"),
     [
-        ("prints it: `framelab config --show`", "unrecognized arguments: --show"),
+        ("prints it: `framelab config --show`", "unrecognized argument --show"),
         ("`framelab score --model M --format pdf x.txt`", "invalid choice: 'pdf'"),
         ("`framelab score … --format jsonl\\|pdf`", "invalid choice: 'pdf'"),
         ("```bash\nframelab trian --config c.yaml   # a typo\n```", "invalid choice: 'trian'"),

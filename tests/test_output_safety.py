@@ -17,6 +17,8 @@ import json
 import os
 import shutil
 import stat
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,7 +31,7 @@ from framelab.config import load_config
 from framelab.dataset import build_dataset
 from framelab.errors import DataError
 
-from .conftest import SAMPLE
+from .conftest import REPO, SAMPLE
 
 TEXT = "Harbour levy row\n\nThe mayor called the levy a shameful scandal. Critics disagreed.\n"
 PTC_TEXT = "The plan was approved. The harbour will reopen in May.\nMore news follows tomorrow.\n"
@@ -386,3 +388,38 @@ def test_the_library_refuses_as_the_cli_does(workspace: Path, tmp_path: Path) ->
     with pytest.raises(DataError, match="framelab did not write"):
         score([workspace / "model"], [workspace / "articles"], fmt="semeval2023", out=mine, progress=False)
     assert [p.name for p in mine.iterdir()] == ["keep.txt"]
+
+
+#: Run in a fresh interpreter where ``import fcntl`` fails, as on Windows: import framelab, then score one
+#: article from Python and one through the command line, whose --out takes the lock.
+_WITHOUT_FCNTL = """
+import sys
+
+sys.modules["fcntl"] = None  # import fcntl now raises ImportError
+import framelab
+from framelab import output
+from framelab.cli import main
+
+assert output.fcntl is None
+model, article, out = sys.argv[1:]
+scored = framelab.load(model).score("Only a fool would trust this disastrous plan. The council met on Tuesday.")
+assert len(scored[0].units) == 2
+sys.exit(main(["-q", "score", "--model", model, "--out", out, article]))
+"""
+
+
+def test_framelab_imports_and_scores_where_there_is_no_fcntl(tiny_classifier_dir: Path, tmp_path: Path) -> None:
+    article = tmp_path / "article.txt"
+    article.write_text("Only a fool would trust this disastrous plan. The council met on Tuesday.", encoding="utf-8")
+    out = tmp_path / "scored.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_FCNTL, str(tiny_classifier_dir), str(article), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["type"] for r in records] == ["unit", "unit", "article"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["article.txt", "scored.jsonl"]  # the lock file is gone

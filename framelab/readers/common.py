@@ -280,6 +280,12 @@ def read_label_list(path: Path) -> list[str]:
     return names
 
 
+def titled(title: str | None, text: str) -> str:
+    """The text scored for an article with a title: ``title + "\\n\\n" + text``, the sample corpus's layout (a
+    title is the article's first line), so offsets index that joined text; ``text`` alone without one."""
+    return text if title is None else f"{title}\n\n{text}"
+
+
 def is_empty_text(text: str) -> bool:
     """Whether an article has no content (empty, whitespace or a lone BOM)."""
     return not text.replace(BOM, "").strip()

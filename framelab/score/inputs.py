@@ -26,6 +26,10 @@ other bad input.
 loaded (keeping ids, not texts), and with ``skip`` leaves bad files out and
 returns their problems (``framelab score --on-error skip``).
 
+:func:`standard_input` stands for ``-`` among the inputs: standard input,
+read once into a temporary ``stdin.txt`` (article id ``stdin``), whose
+articles carry the source ``-`` and whose problems name ``standard input``.
+
 Article ids are passed on unchanged (``../x`` and ``a/b`` included): the
 writers use fixed file names and no scoring code path builds a path from an
 id, so an id cannot point outside the output.
@@ -36,7 +40,11 @@ from __future__ import annotations
 import os
 import re
 import stat
+import sys
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from framelab.errors import DataError, Problem, ProblemLog
@@ -50,6 +58,11 @@ _SEMEVAL_NAME = re.compile(r"^article(\d+)\.txt$")
 #: How much of a .txt file is checked for NUL bytes: enough to catch images,
 #: archives and UTF-16 text, which all carry NULs in their first bytes.
 _BINARY_PROBE = 8192
+
+#: What ``-`` stands for: standard input's temporary file, the ``source`` its articles carry, the name problems give.
+STDIN_SOURCE = "-"
+STDIN_NAME = "standard input"
+_stdin_files: set[Path] = set()
 
 _TXT_HINT = "give UTF-8 .txt files, folders of them, .jsonl files, or FNC-1 stances and bodies .csv files"
 
@@ -166,7 +179,7 @@ def _read_text(path: Path) -> Article:
     why = id_problem(article_id)
     if why is not None:
         raise DataError(Problem(str(path), None, f"{why} (taken from the file name)", "rename the file"))
-    return Article(id=article_id, text=text, source=str(path))
+    return Article(id=article_id, text=text, source=STDIN_SOURCE if path in _stdin_files else str(path))
 
 
 def _read_jsonl(path: Path) -> list[Article]:
@@ -210,9 +223,25 @@ def _check_new(articles: list[Article], path: Path, seen: dict[str, str]) -> Non
         seen[article.id] = str(path)
 
 
+@dataclass
+class CheckedInputs:
+    """What :func:`checked_inputs` found: the files to score, the problems of those left out, and the ids of the
+    articles the files hold, in reading order."""
+
+    files: list[Path]
+    problems: list[Problem]
+    ids: list[str]
+
+
 def check_inputs(inputs: list[str | Path], *, skip: bool = False) -> tuple[list[Path], list[Problem]]:
-    """Read every input once, as :func:`iter_articles` will, keeping only ids: the files to score and the
-    problems of those left out.
+    """:func:`checked_inputs`'s files and problems."""
+    checked = checked_inputs(inputs, skip=skip)
+    return checked.files, checked.problems
+
+
+def checked_inputs(inputs: list[str | Path], *, skip: bool = False) -> CheckedInputs:
+    """Read every input once, as :func:`iter_articles` will, keeping only ids: the files to score, the
+    problems of those left out and the ids of the articles to score (whose count sizes the progress bar).
 
     Strict (``skip=False``): the first bad file raises :class:`DataError`.
     ``skip=True`` (``--on-error skip``): a bad file (or path) is left out and
@@ -253,7 +282,7 @@ def check_inputs(inputs: list[str | Path], *, skip: bool = False) -> tuple[list[
         good.append(path)
     if not good:
         raise DataError(problems or Problem(", ".join(map(str, inputs)), None, "no input to score", _TXT_HINT))
-    return good, problems
+    return CheckedInputs(good, problems, list(seen))
 
 
 def _read_fnc1_csv(files: list[Path]) -> list[Article]:
@@ -287,3 +316,37 @@ def iter_articles(inputs: list[str | Path]) -> Iterator[Article]:
         articles = _read_file(path)
         _check_new(articles, path, seen)
         yield from articles
+
+
+@contextmanager
+def standard_input(inputs: list[str]) -> Iterator[list[str]]:
+    """``inputs`` with ``-`` replaced by a temporary ``stdin.txt`` holding standard input.
+
+    Its article has the id ``stdin`` and the source ``-``; a problem found in it names ``standard input``, not
+    the temporary file, which is gone once the block ends.
+    """
+    if STDIN_SOURCE not in inputs:
+        yield inputs
+        return
+    if inputs.count(STDIN_SOURCE) > 1:
+        raise ValueError("'-' (standard input) can be given once")
+    with tempfile.TemporaryDirectory(prefix="framelab-stdin-") as folder:
+        path = Path(folder) / "stdin.txt"
+        # Bytes as given: offsets must index the text exactly as it arrived (no newline translation).
+        path.write_bytes(sys.stdin.buffer.read())
+        _stdin_files.add(path)
+        try:
+            yield [str(path) if name == STDIN_SOURCE else name for name in inputs]
+        except DataError as exc:
+            raise DataError([_named(p, str(path)) for p in exc.problems]) from None
+        finally:
+            _stdin_files.discard(path)
+
+
+def _named(problem: Problem, temporary: str) -> Problem:
+    """``problem`` with standard input's temporary file named ``standard input``."""
+    return replace(
+        problem,
+        path=problem.path.replace(temporary, STDIN_NAME),
+        message=problem.message.replace(temporary, STDIN_NAME),
+    )

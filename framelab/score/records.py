@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from framelab.score import tables
 from framelab.tagging import TaggedSpan
 from framelab.types import Article, Unit
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -79,3 +84,18 @@ class ScoredArticle:
     article: Article
     units: list[ScoredUnit]
     predictions: dict[str, Prediction]
+
+    def to_pandas(self, level: str = "unit") -> pd.DataFrame:
+        """This article as a table: a row per unit and model (``level="unit"``), per predicted span
+        (``"span"``), per article-level model (``"article"``) or per frame-evidence sentence (``"evidence"``);
+        the columns are :mod:`framelab.score.tables`'."""
+        return tables.to_pandas([self], level)
+
+
+class ScoredArticles(list[ScoredArticle]):
+    """What :meth:`framelab.api.Model.score` returns: a list of scored articles, in input order, that also
+    makes one table of them all (:meth:`to_pandas`)."""
+
+    def to_pandas(self, level: str = "unit") -> pd.DataFrame:
+        """Every article's rows of ``level`` in one table (see :meth:`ScoredArticle.to_pandas`)."""
+        return tables.to_pandas(self, level)

@@ -20,15 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from framelab.errors import Problem
 from framelab.models.ensemble import EnsemblePredictor, load_model
 from framelab.models.predictor import Predictor
 from framelab.output import claim
 from framelab.progress import bar as progress_bar
-from framelab.score.inputs import check_inputs, iter_articles
+from framelab.score.inputs import CheckedInputs, checked_inputs, iter_articles
 from framelab.score.manifest import IdDigest, ModelStamp, model_fingerprint, write_manifest
 from framelab.score.records import ModelLabels, Prediction, ScoredArticle, ScoredUnit
-from framelab.score.shard import select_shard
+from framelab.score.shard import select_shard, shard_of
 from framelab.score.writers import WRITERS, open_writer
 from framelab.tagging import TaggedSpan, decode
 from framelab.tasks import get_task
@@ -210,9 +209,11 @@ def score_stream(
     progress: bool = True,
     target: str | None = None,
     split_workers: int | None = None,
+    total: int | None = None,
 ) -> Iterator[ScoredArticle]:
-    """Yield scored articles in input order, a chunk at a time, with a progress bar."""
-    bar = progress_bar(desc="scoring", unit=" articles", disable=not progress)
+    """Yield scored articles in input order, a chunk at a time, with a progress bar (out of ``total`` articles
+    where the caller knows it)."""
+    bar = progress_bar(desc="scoring", unit=" articles", total=total, disable=not progress)
     units = 0
     started = time.perf_counter()
     iterator = iter(articles)
@@ -286,23 +287,30 @@ def score(
         )
     # The output is checked and locked, then every input read once, before any model loads.
     with claim(o.out, folder=writer_class.folder, kind="scores", inputs=[*inputs, *model_dirs], force=o.force):
-        files, problems = check_inputs(inputs, skip=o.on_error == "skip")
+        checked = checked_inputs(inputs, skip=o.on_error == "skip")
         predictors = load_predictors(
             model_dirs, batch_size=o.batch_size, quantize=o.quantize, device=o.device, split_workers=o.split_workers
         )
-        return _score_files(predictors, files, problems, o)
+        return _score_files(predictors, checked, o)
 
 
-def _score_files(
-    predictors: list[Predictor], files: list[Path], problems: list[Problem], o: ScoreOptions
-) -> ScoreSummary:
+def _articles_to_score(checked: CheckedInputs, shard: tuple[int, int] | None) -> int:
+    """How many articles the run scores: every one checked, or those of its shard."""
+    if shard is None:
+        return len(checked.ids)
+    k, n = shard
+    return sum(shard_of(article_id, n) == k for article_id in checked.ids)
+
+
+def _score_files(predictors: list[Predictor], checked: CheckedInputs, o: ScoreOptions) -> ScoreSummary:
+    problems = checked.problems
     summary = ScoreSummary(problems=[str(p) for p in problems])
     started = time.perf_counter()
     writer = None
     ids = IdDigest()
     try:
         writer = open_writer(o.fmt, o.out, model_labels(predictors), excel=o.excel)
-        articles = iter_articles(files)
+        articles = iter_articles(checked.files)
         if o.shard is not None:
             articles = select_shard(articles, *o.shard)
         for result in score_stream(
@@ -312,6 +320,7 @@ def _score_files(
             progress=o.progress,
             target=o.target,
             split_workers=o.split_workers,
+            total=_articles_to_score(checked, o.shard),
         ):
             writer.write(result)
             ids.add(result.article.id)

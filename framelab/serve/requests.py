@@ -39,7 +39,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from framelab.readers.common import id_problem, is_empty_text
+from framelab.readers.common import id_problem, is_empty_text, titled
 from framelab.types import Article
 
 KEYS = ("id", "title", "text", "target", "targets")
@@ -217,7 +217,7 @@ def parse_articles(body: Any, *, takes_target: bool, max_articles: int) -> list[
             raise RequestProblem(422, "text is empty", f"{where}text")
         title = _string(item, "title", where)
         if title is not None:
-            text = _text(title, f"{where}title") + "\n\n" + text
+            text = titled(_text(title, f"{where}title"), text)
         article_id = _string(item, "id", where)
         if article_id is None:
             article_id = str(n)
