@@ -149,6 +149,7 @@ def test_health_models_and_openapi(client: TestClient) -> None:
         "/health",
         "/models",
         "/openapi.json",
+        "/docs",
     }
     assert {"400", "413", "422", "503", "504"} <= set(spec["paths"]["/score"]["post"]["responses"])
 

@@ -27,6 +27,7 @@ PACKAGE_DATA = (
     "framelab/py.typed",
     "framelab/serve/static/page.js",
     "framelab/serve/static/index.html",
+    "framelab/serve/templates/docs.html.j2",
     "framelab/metrics/technique_f1/technique_f1.py",
     *(f"framelab/score/templates/{name}" for name in ("page.html.j2", "article.html.j2", "pieces.html.j2")),
     "framelab/score/templates/page.css",

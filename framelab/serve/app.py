@@ -1,6 +1,7 @@
 """The Starlette application of ``framelab serve``.
 
-Endpoints (described at ``GET /openapi.json``):
+Endpoints (described at ``GET /openapi.json``, from the models of :mod:`framelab.serve.schema`, and drawn at
+``GET /docs``):
 
 - ``POST /score``: one article or a list (:mod:`framelab.serve.requests`) → the
   records ``framelab score --format jsonl`` writes, as a JSON list (default),
@@ -8,7 +9,8 @@ Endpoints (described at ``GET /openapi.json``):
 - ``GET /``: the page (paste or upload an article, see it highlighted);
   its script and style are served by the app under ``/static/``;
 - ``GET /health``: liveness and the batcher's counts;
-- ``GET /models``: labels, thresholds, base model and dev figures of each loaded model.
+- ``GET /models``: labels, thresholds, base model and dev figures of each loaded model;
+- ``GET /docs``: the API document as a page (:mod:`framelab.serve.docs`), served from here like the rest.
 
 Errors are JSON ``{"error": "...", "field": ...}``: 400 (malformed JSON,
 JSON nested too deep, body not UTF-8, unknown ``format``, a ``Host`` header
@@ -21,7 +23,7 @@ unknown field, unknown or missing stance target), 503 with ``Retry-After``
 dropped, :mod:`framelab.serve.batcher`), 500 (a bug: the message says so).
 
 With a token set, every endpoint except the page, its static files,
-``/health`` and ``/openapi.json`` needs ``Authorization: Bearer <token>``;
+``/health``, ``/openapi.json`` and ``/docs`` needs ``Authorization: Bearer <token>``;
 the token is compared with :func:`hmac.compare_digest`. No endpoint reads
 or writes a file named by the client: the static files are read once at
 start from the package, under fixed names.
@@ -52,9 +54,11 @@ from framelab.models.card import headline_metrics
 from framelab.models.folder import base_model_name
 from framelab.score.scorer import load_predictors, model_labels
 from framelab.serve.batcher import Batcher, QueueFull
+from framelab.serve.docs import docs_page
 from framelab.serve.openapi import openapi
 from framelab.serve.render import html_page, jsonl, records
 from framelab.serve.requests import RequestProblem, check_media_type, decode_body, parse_articles
+from framelab.serve.schema import FORMATS
 from framelab.tasks import get_task
 
 #: Environment variable holding the bearer token (``--token`` wins).
@@ -75,13 +79,12 @@ SECURITY_HEADERS = [
     (b"cache-control", b"no-store"),
 ]
 #: Paths open without the token: the page, its files, liveness and the API description (none holds a model's output).
-OPEN_PATHS = {"/", "/health", "/openapi.json", "/static/page.js", "/static/page.css"}
+OPEN_PATHS = {"/", "/health", "/openapi.json", "/docs", "/static/page.js", "/static/page.css"}
 STATIC = {
     "index.html": "text/html; charset=utf-8",
     "page.js": "text/javascript; charset=utf-8",
     "page.css": "text/css; charset=utf-8",
 }
-FORMATS = ("json", "jsonl", "html")
 
 
 @dataclass
@@ -279,6 +282,8 @@ def create_app(settings: ServeSettings, predictors: list | None = None) -> Starl
     labels = model_labels(predictors)
     takes_target = any(m["takes_target"] for m in models)
     static = _static_files()
+    document = openapi(settings)
+    docs = docs_page(document)
 
     async def score(request: Request) -> Response:
         fmt = request.query_params.get("format", "json")
@@ -343,7 +348,10 @@ def create_app(settings: ServeSettings, predictors: list | None = None) -> Starl
         )
 
     async def describe(request: Request) -> Response:
-        return JSONResponse(openapi(settings))
+        return JSONResponse(document)
+
+    async def describe_page(request: Request) -> Response:
+        return Response(docs, media_type="text/html; charset=utf-8")
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
@@ -369,6 +377,7 @@ def create_app(settings: ServeSettings, predictors: list | None = None) -> Starl
         Route("/health", health, methods=["GET"]),
         Route("/models", list_models, methods=["GET"]),
         Route("/openapi.json", describe, methods=["GET"]),
+        Route("/docs", describe_page, methods=["GET"]),
     ]
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error, Exception: http_error}

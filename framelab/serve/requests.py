@@ -1,27 +1,21 @@
-"""The body of ``POST /score``, checked field by field into articles.
+"""The body of ``POST /score``, validated into articles with the model of :mod:`framelab.serve.schema`.
 
-A body is one article object or a non-empty list of them::
+A body is one article object (:class:`framelab.serve.schema.Article`, which says what each field takes)
+or a non-empty list of them::
 
     {"id": "a1", "title": "Headline", "text": "Body text…", "target": "carbon tax"}
 
-- ``text`` (required): a non-empty string with no NUL or other control
-  character besides TAB, LF, CR, VT and FF (binary data sent as text is refused);
-- ``id`` (optional): a string usable as an article id (no TAB, newline or
-  other control character, no surrounding whitespace); default: the
-  article's position in the body, ``"0"``, ``"1"``, … as :func:`framelab.load`
-  numbers texts; ids must be unique within a body;
-- ``title`` (optional): a string; the scored text is then
-  ``title + "\\n\\n" + text``, the layout of the sample corpus (a title
-  line, a blank line, the body), so offsets index that joined text;
-- ``target`` (optional string) or ``targets`` (optional list of strings):
-  stance targets. An article with several targets is scored once per
-  target (its records appear once per target, in order). A target given
-  when no loaded model is a stance model is an unknown target (422), and
-  so is an article without one when a stance model is loaded.
+Beyond what one article's model checks, a body's ids must be unique (an article without one is
+numbered by its position, ``"0"``, ``"1"``, … as :func:`framelab.load` numbers texts), a ``title``
+is scored as ``title + "\\n\\n" + text`` (the layout of the sample corpus, so offsets index that
+joined text), an article with several targets is scored once per target (its records appear once
+per target, in order), and a target given when no loaded model is a stance model is an unknown
+target (422), and so is an article without one when a stance model is loaded.
 
-Any other key is refused (it is probably a misspelling). Every problem is a
-:class:`RequestProblem` naming the field (``[2].text`` for the third
-article of a list) and the HTTP status to answer with.
+Any key the model does not name is refused with the list of those it does (it is probably a
+misspelling). Every problem is a :class:`RequestProblem` naming the field (``[2].text`` for the
+third article of a list) and the HTTP status to answer with; pydantic's errors are reworded here,
+the model's own checks carry their wording.
 
 Before any field is read, the body must be declared ``application/json``
 (415 otherwise: a web page may send ``text/plain`` or a form anywhere
@@ -39,13 +33,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from framelab.readers.common import id_problem, is_empty_text, titled
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from framelab.readers.common import titled
+from framelab.serve import schema
+from framelab.serve.schema import REFUSED
 from framelab.types import Article
 
-KEYS = ("id", "title", "text", "target", "targets")
-
-#: C0 controls other than TAB, LF, VT, FF and CR, and DEL: what binary data decoded as text is full of.
-_BINARY = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 #: Halves of a UTF-16 pair left alone: ``json`` decodes an unpaired ``\\ud800`` escape into one.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 #: Deepest nesting of lists and objects a body may have: a list of articles holding lists of targets is 3.
@@ -138,17 +133,6 @@ def _check_tree(value: Any) -> None:
         stack.extend(reversed(children))  # in document order: the first problem in the body is the one named
 
 
-def _string(item: dict, key: str, where: str, *, required: bool = False) -> str | None:
-    value = item.get(key)
-    if value is None:
-        if required:
-            raise RequestProblem(422, f"'{key}' is required", f"{where}{key}")
-        return None
-    if not isinstance(value, str):
-        raise RequestProblem(422, f"'{key}' must be a string, not {_json_type(value)}", f"{where}{key}")
-    return value
-
-
 def _json_type(value: Any) -> str:
     names = {
         bool: "a boolean",
@@ -162,33 +146,55 @@ def _json_type(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _text(value: str, field: str) -> str:
-    if _BINARY.search(value):
-        raise RequestProblem(422, "text holds NUL or other control characters: it looks binary; send plain text", field)
-    return value
+def _field(where: str, loc: tuple[int | str, ...]) -> str | None:
+    """``loc`` of a pydantic error inside the article at ``where`` (``[2]``, or empty for a lone article)."""
+    path = where
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or None
 
 
-def _targets(item: dict, where: str) -> list[str | None]:
-    single, many = item.get("target"), item.get("targets")
-    if single is not None and many is not None:
-        raise RequestProblem(422, "give 'target' or 'targets', not both", f"{where}targets")
-    if single is not None:
-        many, key = [single], "target"
-    elif many is not None:
-        key = "targets"
-        if not isinstance(many, list) or not many:
-            raise RequestProblem(
-                422, f"'targets' must be a non-empty list of strings, not {_json_type(many)}", f"{where}targets"
-            )
-    else:
-        return [None]
-    for n, target in enumerate(many):
-        field = f"{where}{key}" + (f"[{n}]" if key == "targets" else "")
-        if not isinstance(target, str):
-            raise RequestProblem(422, f"a stance target must be a string, not {_json_type(target)}", field)
-        if not target.strip() or _BINARY.search(target):
-            raise RequestProblem(422, "a stance target must be visible text", field)
-    return list(many)
+def _message(error: ErrorDetails) -> str:
+    """The wording of one pydantic error on an article: the model's own for its checks, these for pydantic's."""
+    kind, loc, value = error["type"], error["loc"], error["input"]
+    key = loc[0] if loc else None
+    if kind == REFUSED:
+        return error["msg"]
+    if kind == "model_type":
+        return f"an article must be a JSON object with 'text', not {_json_type(value)}"
+    if kind == "missing" or (kind == "string_type" and value is None and len(loc) == 1):
+        return f"'{key}' is required"
+    if kind == "string_type" and key in ("target", "targets"):
+        return f"a stance target must be a string, not {_json_type(value)}"
+    if kind == "string_type":
+        return f"'{key}' must be a string, not {_json_type(value)}"
+    if kind == "string_too_short":
+        return f"{key} is empty"
+    if key == "targets":
+        return f"'targets' must be a non-empty list of strings, not {_json_type(value)}"
+    return f"'{key}': {error['msg']}"
+
+
+def _optional(error: ErrorDetails) -> bool:
+    field = schema.Article.model_fields.get(str(error["loc"][0])) if error["loc"] else None
+    return field is not None and not field.is_required()
+
+
+def _validated(item: Any, where: str) -> schema.Article:
+    """``item`` as a :class:`~framelab.serve.schema.Article`; its first problem as a 422 naming the field: an
+    unknown key before any other, then a required field's, then the others' in the model's order."""
+    try:
+        return schema.Article.model_validate(item)
+    except ValidationError as exc:
+        errors = exc.errors()
+    unknown = sorted(str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden")
+    if unknown:
+        fields = ", ".join(schema.Article.model_fields)
+        raise RequestProblem(
+            422, f"unknown field '{unknown[0]}'; an article has {fields}", _field(where, (unknown[0],))
+        ) from None
+    first = min(errors, key=_optional)
+    raise RequestProblem(422, _message(first), _field(where, first["loc"])) from None
 
 
 def parse_articles(body: Any, *, takes_target: bool, max_articles: int) -> list[Article]:
@@ -202,40 +208,25 @@ def parse_articles(body: Any, *, takes_target: bool, max_articles: int) -> list[
     articles: list[Article] = []
     seen: set[str] = set()
     for n, item in enumerate(items):
-        where = f"[{n}]." if many else ""
-        if not isinstance(item, dict):
-            raise RequestProblem(
-                422, f"an article must be a JSON object with 'text', not {_json_type(item)}", f"[{n}]" if many else None
-            )
-        unknown = sorted(set(item) - set(KEYS))
-        if unknown:
-            raise RequestProblem(
-                422, f"unknown field '{unknown[0]}'; an article has {', '.join(KEYS)}", f"{where}{unknown[0]}"
-            )
-        text = _text(_string(item, "text", where, required=True), f"{where}text")
-        if is_empty_text(text):
-            raise RequestProblem(422, "text is empty", f"{where}text")
-        title = _string(item, "title", where)
-        if title is not None:
-            text = titled(_text(title, f"{where}title"), text)
-        article_id = _string(item, "id", where)
-        if article_id is None:
-            article_id = str(n)
-        elif (why := id_problem(article_id)) is not None:
-            raise RequestProblem(422, why, f"{where}id")
+        where = f"[{n}]" if many else ""
+        given = _validated(item, where)
+        article_id = str(n) if given.id is None else given.id
         if article_id in seen:
-            raise RequestProblem(422, f"article id {article_id!r} appears twice in this request", f"{where}id")
+            raise RequestProblem(
+                422, f"article id {article_id!r} appears twice in this request", _field(where, ("id",))
+            )
         seen.add(article_id)
-        targets = _targets(item, where)
+        targets = given.stance_targets()
         if targets != [None] and not takes_target:
             raise RequestProblem(
                 422,
                 "unknown target: no loaded model is a stance model, so no article takes a target",
-                f"{where}{'target' if 'target' in item else 'targets'}",
+                _field(where, ("target" if given.target is not None else "targets",)),
             )
         if targets == [None] and takes_target:
             raise RequestProblem(
-                422, "a stance model is loaded: give the article a 'target' (or 'targets')", f"{where}target"
+                422, "a stance model is loaded: give the article a 'target' (or 'targets')", _field(where, ("target",))
             )
+        text = given.text if given.title is None else titled(given.title, given.text)
         articles += [Article(article_id, text, stance_target=target) for target in targets]
     return articles
