@@ -62,7 +62,7 @@ from framelab.tagging import (
     window_starts,
 )
 from framelab.train.folds import MIN_NESTED_FOLDS, assign_folds, folds_named, inner_fold, mean_std_pooled
-from framelab.train.frozen import cacheable, cached_datasets, collate_cached, top_layers_only
+from framelab.train.frozen import StateStore, cacheable, cached_datasets, collate_cached, top_layers_only
 from framelab.train.losses import multilabel_loss, weights_from_counts
 from framelab.train.trainer import (
     FineTuned,
@@ -246,9 +246,12 @@ def fit_tagger(
     work=None,
     resume: bool = False,
     callbacks=None,
+    states: StateStore | None = None,
 ) -> Tagged:
     """Fine-tune a tagger on ``train_split``, choosing the epoch by span F1 on ``dev_split`` (without it: the
-    configured epochs); its tokens of ``dev_split`` and of ``predict`` (whose spans it never reads)."""
+    configured epochs); its tokens of ``dev_split`` and of ``predict`` (whose spans it never reads).
+
+    ``states`` holds the frozen layers' states the runs of one training share (default: the config's store)."""
     t = config.train
     window = dict(max_length=config.model.max_length, stride=config.model.stride)
     train_windows = tokenize_windows(tokenizer, train_split.texts, **window)
@@ -290,7 +293,8 @@ def fit_tagger(
     if cached:
         # As for the classifier: the frozen layers' outputs are computed once, not at every step.
         given = ((train_windows, train_ds), (dev_windows, dev_ds), (predict_windows, predict_ds))
-        made = iter(cached_datasets(model, config, [(w.features, d["labels"]) for w, d in given if d is not None]))
+        splits = [(w.features, d["labels"]) for w, d in given if d is not None]
+        made = iter(cached_datasets(model, config, splits, states))
         train_ds = next(made)
         dev_ds = next(made) if dev_ds is not None else None
         predict_ds = next(made) if predict_ds is not None else None
@@ -395,6 +399,7 @@ def run_span_fold(
     *,
     work,
     callbacks: list[TrainerCallback] | None = None,
+    states: StateStore | None = None,
 ) -> SpanFold:
     """Train outer fold ``k``'s tagger without fold ``k`` and its inner fold, choose on the inner fold, predict ``k``.
 
@@ -417,6 +422,7 @@ def run_span_fold(
         predict=blank(subset_span_split(data, rows)),
         work=work,
         callbacks=callbacks,
+        states=states,
     )
     shutil.rmtree(tagged.run.work, ignore_errors=True)
     threshold, tried = tune_threshold(
@@ -477,8 +483,12 @@ def train_spans_folds(config: Config, *, callbacks: list[TrainerCallback] | None
     data = concat_span_splits(train_split, dev_split)
     folds = assign_folds(data.unit_ids, t.folds, t.fold_assignment_seed)
     work, _ = work_folder(config, resume=False)
+    # Every fold and the refit read each unit's frozen states from this one store.
+    states = StateStore.of(config)
     outcomes = [
-        run_span_fold(config, base, tokenizer, names, data, folds, k, work=work / f"fold-{k}", callbacks=callbacks)
+        run_span_fold(
+            config, base, tokenizer, names, data, folds, k, work=work / f"fold-{k}", callbacks=callbacks, states=states
+        )
         for k in range(t.folds)
     ]
     tokens: list = [None] * len(data.texts)
@@ -520,7 +530,9 @@ def train_spans_folds(config: Config, *, callbacks: list[TrainerCallback] | None
         epochs,
     )
     refit_config = dataclasses.replace(config, train=dataclasses.replace(t, epochs=epochs))
-    refit = fit_tagger(refit_config, base, tokenizer, names, data, None, work=work, callbacks=callbacks).run
+    refit = fit_tagger(
+        refit_config, base, tokenizer, names, data, None, work=work, callbacks=callbacks, states=states
+    ).run
     tc = technique_figures(data, tokens, names)
     # At the saved threshold, tuned on the out-of-fold tokens it scores (optimistic); the cross-validated figure is not.
     dev_metrics = {

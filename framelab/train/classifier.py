@@ -54,7 +54,7 @@ from framelab.train.folds import (
     inner_fold,
     subset,
 )
-from framelab.train.frozen import cacheable, cached_datasets, collate_cached, top_layers_only
+from framelab.train.frozen import StateStore, cacheable, cached_datasets, collate_cached, top_layers_only
 from framelab.train.losses import multilabel_loss, positive_weights
 from framelab.train.trainer import (
     FineTuned,
@@ -127,12 +127,14 @@ class Fitted:
 
 @dataclass
 class Setup:
-    """What every run of one training shares: the task, the encoder, its tokenizer and the label names."""
+    """What every run of one training shares: the task, the encoder, its tokenizer, the label names and the
+    frozen layers' states (every fold and the refit read each example's from one store)."""
 
     task: Task
     base: str
     tokenizer: object
     names: list[str]
+    states: StateStore
 
 
 def fit(
@@ -193,7 +195,8 @@ def fit(
     if cached:
         # The frozen layers' outputs never change: computed once here instead of at every step of every epoch.
         given = ((train_enc, train_ds), (dev_enc, dev_ds), (predict_enc, predict_ds))
-        made = iter(cached_datasets(model, config, [(e.features, d["labels"]) for e, d in given if d is not None]))
+        splits = [(e.features, d["labels"]) for e, d in given if d is not None]
+        made = iter(cached_datasets(model, config, splits, setup.states))
         train_ds = next(made)
         dev_ds = next(made) if dev_ds is not None else None
         predict_ds = next(made) if predict_ds is not None else None
@@ -239,7 +242,8 @@ def _setup(config: Config) -> tuple[Setup, dict, TaskData, TaskData]:
     names = [names[i] for i in keep]
     train_data.targets = train_data.targets[:, keep]
     dev_data, _ = task.load_split(config.dataset_dir, "dev", names)
-    return Setup(task, base, load_tokenizer(config, base), names), inventory, train_data, dev_data
+    setup = Setup(task, base, load_tokenizer(config, base), names, StateStore.of(config))
+    return setup, inventory, train_data, dev_data
 
 
 def _meta(config: Config, setup: Setup, inventory: dict, thresholds: list[float] | None, train_targets: np.ndarray):
