@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import json
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -116,3 +119,64 @@ def test_a_damaged_store_file_is_skipped_and_its_states_computed_again(tmp_path:
     store = StateStore(tmp_path)
     store.states_of(model, features, 1, batch_size=2, bf16=False)
     assert store.computed == 3
+
+
+@pytest.mark.parametrize(
+    ("task", "module", "runner", "fold_arg"),
+    [
+        ("techniques", "framelab.train.classifier", "run_fold", 4),
+        # A tiny tagger's folds take minutes: the packing of its tokens is checked in the fast suite below.
+        pytest.param("spans", "framelab.spans.train", "run_span_fold", 6, marks=pytest.mark.slow),
+    ],
+)
+def test_an_interrupted_k_fold_run_resumes_at_the_fold_it_stopped_in(
+    tmp_path: Path, tiny_config, monkeypatch: pytest.MonkeyPatch, task: str, module: str, runner: str, fold_arg: int
+) -> None:
+    trainer = importlib.import_module(module)
+    real = getattr(trainer, runner)
+    calls: list[int] = []
+    stop_at = {2}
+
+    def stopping(*args, **kwargs):
+        calls.append(args[fold_arg])
+        if args[fold_arg] in stop_at:
+            stop_at.clear()
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, runner, stopping)
+    settings = {"train.folds": 3, "train.epochs": 1, "train.max_steps": 2, "data.unit": "sentence"}
+    config = tiny_config(tmp_path, task, **settings)
+    build_dataset(config)
+    with pytest.raises(KeyboardInterrupt):
+        train(config)
+    assert calls == [0, 1, 2] and not config.model_dir.exists()
+
+    # A run of other settings never reads the folds kept: it starts at fold 0 (stopped there).
+    stop_at.add(0)
+    calls.clear()
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(tmp_path, task, **settings, **{"train.learning_rate": 0.002}), resume=True)
+    assert calls == [0]
+
+    calls.clear()
+    train(config, resume=True)
+    assert calls == [2]
+    metrics = json.loads((config.model_dir / "dev_metrics.json").read_text(encoding="utf-8"))
+    assert [f["fold"] for f in metrics["cross_validated"]["per_fold"]] == [0, 1, 2]
+    assert not config.model_dir.with_name(config.model_dir.name + ".work").exists()
+
+
+def test_a_kept_span_fold_reads_back_its_tokens_as_they_were(tmp_path: Path) -> None:
+    from framelab.spans.train import _pack, _unpack
+    from framelab.train.folds import FoldRecords
+
+    rng = np.random.default_rng(0)
+    tokens = [(rng.integers(0, 99, (n, 2)), rng.random((n, 4))) for n in (3, 0, 5)]
+    records = FoldRecords(tmp_path, "run")
+    records.save(1, {"rows": np.arange(3), **_pack(tokens, "tokens")}, {"threshold": np.float64(0.4)})
+    arrays, record = records.load(1)
+    assert record == {"threshold": 0.4} and FoldRecords(tmp_path, "another run").load(1) is None
+    for (offsets, probs), (offsets_back, probs_back) in zip(tokens, _unpack(arrays, "tokens"), strict=True):
+        np.testing.assert_array_equal(offsets, offsets_back)
+        np.testing.assert_array_equal(probs, probs_back)
