@@ -604,9 +604,13 @@ def build_parser() -> argparse.ArgumentParser:
         "models",
         help="run a recipe of stages (data, k-fold training, ensembles, TF-IDF on the same folds) into one summary "
         "table; finished stages are skipped, an interrupted one resumes",
-        example="framelab models --recipe configs/models.yaml --var shared=../shared/data",
+        example="framelab models --recipe configs/recipes/models.yaml --var shared=../shared/data",
     )
-    p.add_argument("--recipe", default="configs/models.yaml", help="recipe file (YAML; default: configs/models.yaml)")
+    p.add_argument(
+        "--recipe",
+        default="configs/recipes/models.yaml",
+        help="recipe file (YAML; default: configs/recipes/models.yaml)",
+    )
     p.add_argument(
         "--var",
         action="append",

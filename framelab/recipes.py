@@ -1,6 +1,6 @@
 """``framelab models``: run a recipe, a list of stages in one YAML file, and write one summary table.
 
-A recipe (``configs/models.yaml`` is the shipped one) names its stages in
+A recipe (``configs/recipes/models.yaml`` is the shipped one) names its stages in
 order: each is a command (``framelab …`` or ``python SCRIPT …``, run in a
 child process of this interpreter) and the path it makes (``output``). A
 stage whose output exists is skipped (``force``: every stage runs again); a
@@ -65,14 +65,6 @@ class Stage(BaseModel):
     #: A failure is recorded and the recipe goes on (the rows that read its output show the figure as missing).
     optional: bool = False
 
-    @field_validator("run", "resume", mode="before")
-    @classmethod
-    def _flat(cls, args: object) -> object:
-        """Lists inside the list (a YAML alias of shared arguments) are spliced in."""
-        if not isinstance(args, list):
-            return args
-        return [a for arg in args for a in (arg if isinstance(arg, list) else [arg])]
-
     @field_validator("run")
     @classmethod
     def _known_program(cls, run: list[str]) -> list[str]:
@@ -133,9 +125,6 @@ def load_recipe(path: Path, overrides: list[str] | None = None) -> Recipe:
     ``out``."""
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        # Top-level x-… keys only hold YAML anchors for the stages to share.
-        if isinstance(raw, dict):
-            raw = {k: v for k, v in raw.items() if not str(k).startswith("x-")}
         recipe = Recipe.model_validate(raw)
     except (yaml.YAMLError, ValidationError) as exc:
         raise ConfigError(f"recipe {path}: {exc}") from None

@@ -35,6 +35,7 @@ from framelab.config import Config, config_to_dict
 from framelab.errors import ConfigError, DataError, Problem
 from framelab.eval.bootstrap import Resamples
 from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, out_of_fold_bytes
+from framelab.processes import is_main_process
 from framelab.spans import stock_pipeline
 from framelab.spans.analysis import (
     answer_gold_spans,
@@ -515,7 +516,8 @@ def _span_folds(
         arrays = {"rows": o.rows, "inner_rows": o.inner_rows, **_pack(o.tokens, "tokens")}
         arrays |= _pack(o.inner_tokens, "inner_tokens")
         record = {"epochs": o.epochs, "threshold": o.threshold, "choices": o.choices, "seconds": o.seconds}
-        records.save(k, arrays, record)
+        if is_main_process():
+            records.save(k, arrays, record)
     return outcomes
 
 

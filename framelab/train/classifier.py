@@ -40,6 +40,7 @@ from framelab.eval.bootstrap import Resamples, example_groups
 from framelab.eval.scores import multilabel_scores, scores_with_intervals, single_label_scores
 from framelab.lexical import LexicalModel, blend
 from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, out_of_fold_bytes
+from framelab.processes import is_main_process
 from framelab.splits import TaskData, unit_offsets
 from framelab.tasks import Task, get_task
 from framelab.thresholds import decisions_at, tuned_thresholds
@@ -464,7 +465,8 @@ def _folds_of(
             continue
         shutil.rmtree(work / f"fold-{k}", ignore_errors=True)  # an interrupted fold's checkpoints
         outcomes.append(run_fold(config, setup, data, folds, k, work=work / f"fold-{k}", callbacks=callbacks))
-        records.save(k, *_arrays_and_record(outcomes[-1]))
+        if is_main_process():
+            records.save(k, *_arrays_and_record(outcomes[-1]))
     return outcomes
 
 
