@@ -20,12 +20,13 @@ ENSEMBLE ?= models/semeval2023-lines-ensemble
 THRESHOLD_RULE ?= global
 THRESHOLD_STEP ?= 0.05
 OUT     ?= outputs/predictions.$(FORMAT)
+SHARED  ?= ../shared/data
 export HF_EVALUATE_OFFLINE := 1
 export HF_HUB_OFFLINE      := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-mpnet data train eval baseline ensemble score demo demo-stance fnc1 bench-quality bench-blend bench-oof bench-kfold-tfidf bench-spans bench-soak bench-speed bench-serve test test-slow test-real lint format
+.PHONY: help setup setup-mpnet data train eval baseline ensemble models score demo demo-stance fnc1 bench-quality bench-blend bench-oof bench-kfold-tfidf bench-spans bench-soak bench-speed bench-serve test test-slow test-real lint format
 
 help: ## list every target
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
@@ -59,6 +60,9 @@ baseline: setup ## TF-IDF + logistic regression on DATA (TASK=techniques|frames|
 ensemble: DATA = data/processed/semeval2023-lines
 ensemble: setup ## average the techniques models and span taggers MODELS on DATA's units (default: SemEval-2023 lines + sentences + spans) into ENSEMBLE; THRESHOLD_RULE=per_label_or_global THRESHOLD_STEP=0.01 for k-fold members
 	$(BIN)/framelab ensemble $(addprefix --model ,$(MODELS)) --data $(DATA) --threshold-rule $(THRESHOLD_RULE) --threshold-step $(THRESHOLD_STEP) --out $(ENSEMBLE)
+
+models: setup-mpnet ## every shipped model k-fold (techniques lines, sentences, spans and their ensemble; frames; FNC-1) from SHARED, beside TF-IDF on the same folds, into reports/models/summary.md; resumes where it stopped, skips finished stages (FORCE=1 reruns them); hours on a CPU
+	$(BIN)/framelab models --recipe configs/recipes/models.yaml --var shared=$(SHARED) $(if $(FORCE),--force)
 
 score: setup ## score INPUT with MODEL into OUT as FORMAT (framelab score --help lists the formats)
 	$(BIN)/framelab score --model $(MODEL) --format $(FORMAT) --out $(OUT) $(INPUT)

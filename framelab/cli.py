@@ -134,8 +134,6 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     folds = [f"train.folds={args.folds}"] if args.folds is not None else []
     config = load_config(args.config, [*args.overrides, *folds])
-    if args.resume and config.train.folds:
-        raise ValueError("--resume continues one run; a k-fold run starts over (drop --resume or --folds)")
     result = train(config, resume=args.resume, force=args.force)
     if not is_main_process():
         return
@@ -226,6 +224,21 @@ def _cmd_ensemble(args: argparse.Namespace) -> None:
     for name, micro, macro, any_f1 in summary_rows(result.dev_metrics):
         print(f"{name[:34]:<34}{micro:>9.3f}{macro:>9.3f}{any_f1:>8.3f}")
     print(f"ensemble: {result.model_dir}")
+
+
+def _cmd_models(args: argparse.Namespace) -> None:
+    from framelab.recipes import duration, load_recipe, plan, run_recipe
+
+    recipe = load_recipe(Path(args.recipe), args.var)
+    if args.plan:
+        steps = plan(recipe, force=args.force)
+        for stage, what in steps:
+            print(f"{what:<7}{stage.name:<28}{duration(stage.minutes):>16}  {' '.join(stage.run)}")
+        left = sum(stage.minutes for stage, what in steps if what != "skip")
+        print(f"about {duration(left)} to run; summary: {recipe.out}/summary.md")
+        return
+    run_recipe(recipe, force=args.force, recipe_path=Path(args.recipe))
+    print(Path(recipe.out, "summary.md").read_text(encoding="utf-8"), end="")
 
 
 def _cmd_score(args: argparse.Namespace) -> None:
@@ -499,7 +512,12 @@ def build_parser() -> argparse.ArgumentParser:
         example="framelab train --config configs/sample-techniques.yaml --set train.epochs=2",
     )
     _add_config(p)
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of an interrupted run")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run from its last checkpoint (k-fold techniques and span runs: from the "
+        "folds it finished)",
+    )
     p.add_argument(
         "--folds",
         type=_folds,
@@ -581,6 +599,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="ensemble folder [output_dir]")
     _add_force(p, "ensemble folder")
     p.set_defaults(func=_cmd_ensemble)
+
+    p = sub.add_parser(
+        "models",
+        help="run a recipe of stages (data, k-fold training, ensembles, TF-IDF on the same folds) into one summary "
+        "table; finished stages are skipped, an interrupted one resumes",
+        example="framelab models --recipe configs/recipes/models.yaml --var shared=../shared/data",
+    )
+    p.add_argument(
+        "--recipe",
+        default="configs/recipes/models.yaml",
+        help="recipe file (YAML; default: configs/recipes/models.yaml)",
+    )
+    p.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a variable of the recipe (its vars:), e.g. shared=../shared/data (repeatable)",
+    )
+    p.add_argument("--force", action="store_true", help="run every stage again, even one whose output exists")
+    p.add_argument(
+        "--plan", action="store_true", help="list each stage, what a run would do with it and its estimate; run none"
+    )
+    p.set_defaults(func=_cmd_models)
 
     p = sub.add_parser(
         "baseline",

@@ -179,6 +179,12 @@ class TrainConfig:
         "(its optimizer step dominates a small encoder's training step on a CPU).",
     )
     freeze_layers: int = _f(0, "Keep the lowest N encoder layers fixed (with the embeddings); 0 = train every layer.")
+    state_cache: str = _f(
+        "",
+        "Folder keeping the frozen layers' states (train.freeze_layers) across runs: each example's are computed "
+        "once and read back by every later fold, refit, ensemble member or rerun on the same encoder weights, "
+        "frozen layer count, precision and tokens (framelab/train/frozen.py); '' = kept for the run only.",
+    )
     gradient_accumulation_steps: int = _f(
         1, "Batches whose gradients add up before each optimizer step (effective batch = batch_size x this)."
     )

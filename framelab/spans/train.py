@@ -31,10 +31,11 @@ import torch.nn.functional as F
 from datasets import Dataset
 from transformers import AutoModelForTokenClassification, TrainerCallback, set_seed
 
-from framelab.config import Config
+from framelab.config import Config, config_to_dict
 from framelab.errors import ConfigError, DataError, Problem
 from framelab.eval.bootstrap import Resamples
 from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, out_of_fold_bytes
+from framelab.processes import is_main_process
 from framelab.spans import stock_pipeline
 from framelab.spans.analysis import (
     answer_gold_spans,
@@ -61,8 +62,8 @@ from framelab.tagging import (
     tokenize_windows,
     window_starts,
 )
-from framelab.train.folds import MIN_NESTED_FOLDS, assign_folds, folds_named, inner_fold, mean_std_pooled
-from framelab.train.frozen import cacheable, cached_datasets, collate_cached, top_layers_only
+from framelab.train.folds import MIN_NESTED_FOLDS, FoldRecords, assign_folds, folds_named, inner_fold, mean_std_pooled
+from framelab.train.frozen import StateStore, cacheable, cached_datasets, collate_cached, top_layers_only
 from framelab.train.losses import multilabel_loss, weights_from_counts
 from framelab.train.trainer import (
     FineTuned,
@@ -70,12 +71,12 @@ from framelab.train.trainer import (
     TrainResult,
     fine_tune,
     finish,
+    fold_work_folder,
     freeze,
     load_tokenizer,
     model_meta,
     prediction_logits,
     start,
-    work_folder,
 )
 
 log = logging.getLogger(__name__)
@@ -246,9 +247,12 @@ def fit_tagger(
     work=None,
     resume: bool = False,
     callbacks=None,
+    states: StateStore | None = None,
 ) -> Tagged:
     """Fine-tune a tagger on ``train_split``, choosing the epoch by span F1 on ``dev_split`` (without it: the
-    configured epochs); its tokens of ``dev_split`` and of ``predict`` (whose spans it never reads)."""
+    configured epochs); its tokens of ``dev_split`` and of ``predict`` (whose spans it never reads).
+
+    ``states`` holds the frozen layers' states the runs of one training share (default: the config's store)."""
     t = config.train
     window = dict(max_length=config.model.max_length, stride=config.model.stride)
     train_windows = tokenize_windows(tokenizer, train_split.texts, **window)
@@ -290,7 +294,8 @@ def fit_tagger(
     if cached:
         # As for the classifier: the frozen layers' outputs are computed once, not at every step.
         given = ((train_windows, train_ds), (dev_windows, dev_ds), (predict_windows, predict_ds))
-        made = iter(cached_datasets(model, config, [(w.features, d["labels"]) for w, d in given if d is not None]))
+        splits = [(w.features, d["labels"]) for w, d in given if d is not None]
+        made = iter(cached_datasets(model, config, splits, states))
         train_ds = next(made)
         dev_ds = next(made) if dev_ds is not None else None
         predict_ds = next(made) if predict_ds is not None else None
@@ -343,9 +348,7 @@ def train_spans(config: Config, *, resume: bool = False, callbacks: list[Trainer
     """Fine-tune a token tagger for technique spans and save its model folder (k-fold and refit with
     ``train.folds``)."""
     if config.train.folds:
-        if resume:
-            raise ValueError("--resume continues one run; a k-fold run starts over (drop --resume or --folds)")
-        return train_spans_folds(config, callbacks=callbacks)
+        return train_spans_folds(config, resume=resume, callbacks=callbacks)
     base, _ = start(config)
     train_split, dev_split, names, counts = _tagger_splits(config)
     tokenizer = load_tokenizer(config, base)
@@ -395,6 +398,7 @@ def run_span_fold(
     *,
     work,
     callbacks: list[TrainerCallback] | None = None,
+    states: StateStore | None = None,
 ) -> SpanFold:
     """Train outer fold ``k``'s tagger without fold ``k`` and its inner fold, choose on the inner fold, predict ``k``.
 
@@ -417,6 +421,7 @@ def run_span_fold(
         predict=blank(subset_span_split(data, rows)),
         work=work,
         callbacks=callbacks,
+        states=states,
     )
     shutil.rmtree(tagged.run.work, ignore_errors=True)
     threshold, tried = tune_threshold(
@@ -456,13 +461,76 @@ def run_span_fold(
     )
 
 
-def train_spans_folds(config: Config, *, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
+def _pack(tokens: list[tuple[np.ndarray, np.ndarray]], name: str) -> dict[str, np.ndarray]:
+    """Units' token offsets and probabilities as three arrays (:class:`framelab.train.folds.FoldRecords` keeps them)."""
+    width = max((p.shape[1] for _, p in tokens), default=0)
+    return {
+        f"{name}_lengths": np.array([len(o) for o, _ in tokens], dtype=np.int64),
+        f"{name}_offsets": np.concatenate([o.reshape(-1, 2) for o, _ in tokens] or [np.zeros((0, 2), np.int64)]),
+        f"{name}_probs": np.concatenate([p.reshape(-1, width) for _, p in tokens] or [np.zeros((0, width))]),
+    }
+
+
+def _unpack(arrays: dict[str, np.ndarray], name: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    ends = np.cumsum(arrays[f"{name}_lengths"])
+    offsets, probs = arrays[f"{name}_offsets"], arrays[f"{name}_probs"]
+    return [(offsets[e - n : e], probs[e - n : e]) for n, e in zip(arrays[f"{name}_lengths"], ends)]
+
+
+def _span_folds(
+    config: Config,
+    base: str,
+    tokenizer,
+    names: list[str],
+    data: SpanSplit,
+    folds: np.ndarray,
+    *,
+    resume: bool,
+    callbacks: list[TrainerCallback] | None,
+    states: StateStore,
+) -> list[SpanFold]:
+    """Every outer fold's tagging: trained, or with ``resume`` the ones an interrupted run finished, read back."""
+    work = fold_work_folder(config, resume)
+    records = FoldRecords(work, FoldRecords.key(config_to_dict(config), data.unit_ids, folds))
+    outcomes = []
+    for k in range(config.train.folds):
+        kept = records.load(k) if resume else None
+        if kept is not None:
+            arrays, record = kept
+            outcomes.append(
+                SpanFold(
+                    arrays["rows"],
+                    _unpack(arrays, "tokens"),
+                    arrays["inner_rows"],
+                    _unpack(arrays, "inner_tokens"),
+                    **record,
+                )
+            )
+            log.info("fold %d: finished by the interrupted run, read back from %s", k, work)
+            continue
+        shutil.rmtree(work / f"fold-{k}", ignore_errors=True)  # an interrupted fold's checkpoints
+        o = run_span_fold(
+            config, base, tokenizer, names, data, folds, k, work=work / f"fold-{k}", callbacks=callbacks, states=states
+        )
+        outcomes.append(o)
+        arrays = {"rows": o.rows, "inner_rows": o.inner_rows, **_pack(o.tokens, "tokens")}
+        arrays |= _pack(o.inner_tokens, "inner_tokens")
+        record = {"epochs": o.epochs, "threshold": o.threshold, "choices": o.choices, "seconds": o.seconds}
+        if is_main_process():
+            records.save(k, arrays, record)
+    return outcomes
+
+
+def train_spans_folds(
+    config: Config, *, resume: bool = False, callbacks: list[TrainerCallback] | None = None
+) -> TrainResult:
     """k-fold by article over the train and dev articles, choices on inner folds, then a refit on every article.
 
     Each outer fold is judged (span identification F1) at the tag threshold chosen on its inner fold
     (:func:`run_span_fold`). The out-of-fold predictions kept in the folder are per unit: each
     technique's highest token probability there, as the tagger gives it to an ensemble, with the unit's
-    article offsets, beside the same of the inner folds' tokens.
+    article offsets, beside the same of the inner folds' tokens. Each finished fold is kept in the work
+    folder; ``resume`` reads back those an interrupted run finished.
     """
     t = config.train
     if t.folds < MIN_NESTED_FOLDS:
@@ -476,11 +544,12 @@ def train_spans_folds(config: Config, *, callbacks: list[TrainerCallback] | None
     tokenizer = load_tokenizer(config, base)
     data = concat_span_splits(train_split, dev_split)
     folds = assign_folds(data.unit_ids, t.folds, t.fold_assignment_seed)
-    work, _ = work_folder(config, resume=False)
-    outcomes = [
-        run_span_fold(config, base, tokenizer, names, data, folds, k, work=work / f"fold-{k}", callbacks=callbacks)
-        for k in range(t.folds)
-    ]
+    # Every fold and the refit read each unit's frozen states from this one store.
+    states = StateStore.of(config)
+    outcomes = _span_folds(
+        config, base, tokenizer, names, data, folds, resume=resume, callbacks=callbacks, states=states
+    )
+    work = fold_work_folder(config, resume=True)
     tokens: list = [None] * len(data.texts)
     inner_tokens: list = [None] * len(data.texts)
     found_everywhere: dict = {}
@@ -520,7 +589,9 @@ def train_spans_folds(config: Config, *, callbacks: list[TrainerCallback] | None
         epochs,
     )
     refit_config = dataclasses.replace(config, train=dataclasses.replace(t, epochs=epochs))
-    refit = fit_tagger(refit_config, base, tokenizer, names, data, None, work=work, callbacks=callbacks).run
+    refit = fit_tagger(
+        refit_config, base, tokenizer, names, data, None, work=work, callbacks=callbacks, states=states
+    ).run
     tc = technique_figures(data, tokens, names)
     # At the saved threshold, tuned on the out-of-fold tokens it scores (optimistic); the cross-validated figure is not.
     dev_metrics = {

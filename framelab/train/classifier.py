@@ -33,18 +33,20 @@ import torch
 from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding, TrainerCallback, set_seed
 
-from framelab.config import Config
+from framelab.config import Config, config_to_dict
 from framelab.encoding import activate, encode, pool
 from framelab.errors import ConfigError, DataError, Problem
 from framelab.eval.bootstrap import Resamples, example_groups
 from framelab.eval.scores import multilabel_scores, scores_with_intervals, single_label_scores
 from framelab.lexical import LexicalModel, blend
 from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, out_of_fold_bytes
+from framelab.processes import is_main_process
 from framelab.splits import TaskData, unit_offsets
 from framelab.tasks import Task, get_task
 from framelab.thresholds import decisions_at, tuned_thresholds
 from framelab.train.folds import (
     MIN_NESTED_FOLDS,
+    FoldRecords,
     article_of,
     assign_folds,
     concat,
@@ -54,7 +56,7 @@ from framelab.train.folds import (
     inner_fold,
     subset,
 )
-from framelab.train.frozen import cacheable, cached_datasets, collate_cached, top_layers_only
+from framelab.train.frozen import StateStore, cacheable, cached_datasets, collate_cached, top_layers_only
 from framelab.train.losses import multilabel_loss, positive_weights
 from framelab.train.trainer import (
     FineTuned,
@@ -62,12 +64,12 @@ from framelab.train.trainer import (
     TrainResult,
     fine_tune,
     finish,
+    fold_work_folder,
     freeze,
     load_tokenizer,
     model_meta,
     prediction_logits,
     start,
-    work_folder,
 )
 
 log = logging.getLogger(__name__)
@@ -127,12 +129,14 @@ class Fitted:
 
 @dataclass
 class Setup:
-    """What every run of one training shares: the task, the encoder, its tokenizer and the label names."""
+    """What every run of one training shares: the task, the encoder, its tokenizer, the label names and the
+    frozen layers' states (every fold and the refit read each example's from one store)."""
 
     task: Task
     base: str
     tokenizer: object
     names: list[str]
+    states: StateStore
 
 
 def fit(
@@ -193,7 +197,8 @@ def fit(
     if cached:
         # The frozen layers' outputs never change: computed once here instead of at every step of every epoch.
         given = ((train_enc, train_ds), (dev_enc, dev_ds), (predict_enc, predict_ds))
-        made = iter(cached_datasets(model, config, [(e.features, d["labels"]) for e, d in given if d is not None]))
+        splits = [(e.features, d["labels"]) for e, d in given if d is not None]
+        made = iter(cached_datasets(model, config, splits, setup.states))
         train_ds = next(made)
         dev_ds = next(made) if dev_ds is not None else None
         predict_ds = next(made) if predict_ds is not None else None
@@ -239,7 +244,8 @@ def _setup(config: Config) -> tuple[Setup, dict, TaskData, TaskData]:
     names = [names[i] for i in keep]
     train_data.targets = train_data.targets[:, keep]
     dev_data, _ = task.load_split(config.dataset_dir, "dev", names)
-    return Setup(task, base, load_tokenizer(config, base), names), inventory, train_data, dev_data
+    setup = Setup(task, base, load_tokenizer(config, base), names, StateStore.of(config))
+    return setup, inventory, train_data, dev_data
 
 
 def _meta(config: Config, setup: Setup, inventory: dict, thresholds: list[float] | None, train_targets: np.ndarray):
@@ -276,7 +282,7 @@ def train_classifier(
     """Fine-tune the configured encoder as a sequence classifier for ``train.task`` and save its folder (k-fold and
     refit with ``train.folds``)."""
     if config.train.folds:
-        return train_folds(config, callbacks=callbacks)
+        return train_folds(config, resume=resume, callbacks=callbacks)
     t = config.train
     setup, inventory, train_data, dev_data = _setup(config)
     fitted = fit(config, setup, train_data, dev_data, resume=resume, callbacks=callbacks)
@@ -417,6 +423,53 @@ def run_fold(
     )
 
 
+def _arrays_and_record(outcome: FoldOutcome) -> tuple[dict, dict]:
+    """A finished fold as :class:`framelab.train.folds.FoldRecords` keeps it."""
+    arrays = {
+        name: getattr(outcome, name)
+        for name in ("rows", "probabilities", "fine_tuned", "inner_rows", "inner_probabilities")
+    }
+    record = {name: getattr(outcome, name) for name in ("epochs", "thresholds", "choices", "seconds")}
+    return arrays, record
+
+
+def _outcome(arrays: dict, record: dict) -> FoldOutcome:
+    return FoldOutcome(
+        arrays["rows"],
+        arrays["probabilities"],
+        arrays["fine_tuned"],
+        arrays.get("inner_rows"),
+        arrays.get("inner_probabilities"),
+        **record,
+    )
+
+
+def _folds_of(
+    config: Config,
+    setup: Setup,
+    data: TaskData,
+    folds: np.ndarray,
+    *,
+    resume: bool,
+    callbacks: list[TrainerCallback] | None,
+) -> list[FoldOutcome]:
+    """Every outer fold's outcome: trained, or with ``resume`` the ones an interrupted run finished, read back."""
+    work = fold_work_folder(config, resume)
+    records = FoldRecords(work, FoldRecords.key(config_to_dict(config), data.ids, folds))
+    outcomes = []
+    for k in range(config.train.folds):
+        kept = records.load(k) if resume else None
+        if kept is not None:
+            outcomes.append(_outcome(*kept))
+            log.info("fold %d: finished by the interrupted run, read back from %s", k, work)
+            continue
+        shutil.rmtree(work / f"fold-{k}", ignore_errors=True)  # an interrupted fold's checkpoints
+        outcomes.append(run_fold(config, setup, data, folds, k, work=work / f"fold-{k}", callbacks=callbacks))
+        if is_main_process():
+            records.save(k, *_arrays_and_record(outcomes[-1]))
+    return outcomes
+
+
 def _choices(config: Config, setup: Setup, outcomes: list[FoldOutcome], epochs: float, thresholds, n: int) -> list:
     """The refit's choices from data, with what each was made on, for ``dev_metrics.json`` and the card."""
     t = config.train
@@ -452,8 +505,11 @@ def _how(nested: bool, multi_label: bool) -> str:
     )
 
 
-def train_folds(config: Config, *, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
-    """k-fold by article over the train and dev articles, choices on inner folds, then a refit on every article."""
+def train_folds(config: Config, *, resume: bool = False, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
+    """k-fold by article over the train and dev articles, choices on inner folds, then a refit on every article.
+
+    Each finished fold is kept in the work folder; ``resume`` reads back those an interrupted run finished.
+    """
     t = config.train
     task = get_task(t.task)
     if task.level not in ("unit", "article", "pair"):
@@ -469,10 +525,8 @@ def train_folds(config: Config, *, callbacks: list[TrainerCallback] | None = Non
     setup, inventory, train_data, dev_data = _setup(config)
     data = concat(train_data, dev_data)
     folds = assign_folds(data.ids, t.folds, t.fold_assignment_seed)
-    work, _ = work_folder(config, resume=False)
-    outcomes = [
-        run_fold(config, setup, data, folds, k, work=work / f"fold-{k}", callbacks=callbacks) for k in range(t.folds)
-    ]
+    outcomes = _folds_of(config, setup, data, folds, resume=resume, callbacks=callbacks)
+    work = fold_work_folder(config, resume=True)
     probs = np.zeros(data.targets.shape)
     fine_tuned = np.zeros(data.targets.shape) if t.lexical_weight else None
     inner = np.zeros(data.targets.shape) if nested else None

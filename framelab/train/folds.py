@@ -15,6 +15,12 @@ halves of its articles.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
 import numpy as np
 
 from framelab.eval.bootstrap import Resamples, intervals_of
@@ -22,6 +28,8 @@ from framelab.eval.scores import multilabel_resampled, multilabel_scores, scores
 from framelab.splits import TaskData
 from framelab.thresholds import DEFAULT_STEP, cross_fitted, decisions_at, tuned_thresholds
 from framelab.types import article_of
+
+log = logging.getLogger(__name__)
 
 #: Seeds of the random halves of dev articles behind the cross-fitted figures.
 CROSS_FIT_SEEDS = (0, 1, 2)
@@ -240,3 +248,55 @@ def mean_std_pooled(values: list[float], pooled: dict) -> dict:
         "pooled": pooled["f1"],
         "ci95": {"pooled": pooled["ci95"]["f1"]},
     }
+
+
+class FoldRecords:
+    """The finished outer folds of a k-fold run, kept in its work folder so that ``--resume`` starts at the next.
+
+    Fold ``k`` is ``fold-k.npz`` (its arrays) and ``fold-k.json`` (the rest, and the ``run`` key), the JSON
+    written last, so a fold killed while saving counts as not finished. A fold saved by a run of other settings
+    or data (another ``run`` key) is never read: it is trained again.
+    """
+
+    def __init__(self, work: Path, run: str):
+        self.work, self.run = Path(work), run
+
+    @staticmethod
+    def key(settings: dict, ids: list[str], folds: np.ndarray) -> str:
+        """The ``run`` key of a k-fold run: its settings, its examples and their folds, hashed."""
+        digest = hashlib.blake2b(json.dumps(settings, sort_keys=True, default=str).encode(), digest_size=16)
+        digest.update("\n".join(ids).encode())
+        digest.update(np.asarray(folds, dtype=np.int64).tobytes())
+        return digest.hexdigest()
+
+    def save(self, k: int, arrays: dict[str, np.ndarray | None], record: dict) -> None:
+        """Keep fold ``k``: ``arrays`` (None ones left out) and the JSON-able ``record``."""
+        self.work.mkdir(parents=True, exist_ok=True)
+        kept = {name: np.asarray(a) for name, a in arrays.items() if a is not None}
+        for name, write in (
+            (f"fold-{k}.npz", lambda f: np.savez(f, **kept)),
+            (f"fold-{k}.json", lambda f: f.write(json.dumps({"run": self.run, **record}, default=_plain).encode())),
+        ):
+            tmp = self.work / f".{name}.tmp"
+            with open(tmp, "wb") as f:
+                write(f)
+            os.replace(tmp, self.work / name)
+
+    def load(self, k: int) -> tuple[dict[str, np.ndarray], dict] | None:
+        """Fold ``k``'s arrays (absent names: None) and record, or None when no finished fold of this run is kept."""
+        meta, arrays = self.work / f"fold-{k}.json", self.work / f"fold-{k}.npz"
+        if not meta.is_file() or not arrays.is_file():
+            return None
+        record = json.loads(meta.read_text(encoding="utf-8"))
+        if record.pop("run", None) != self.run:
+            log.warning("fold %d in %s was saved by a run of other settings or data: training it again", k, self.work)
+            return None
+        with np.load(arrays, allow_pickle=False) as kept:
+            return {name: kept[name] for name in kept.files}, record
+
+
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python number it holds (for ``json.dumps``)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON-able")

@@ -293,6 +293,14 @@ def work_folder(config: Config, resume: bool) -> tuple[Path, str | None]:
     return work, last
 
 
+def fold_work_folder(config: Config, resume: bool) -> Path:
+    """The work folder of a k-fold run: cleared, or with ``resume`` kept with the folds it finished
+    (:class:`framelab.train.folds.FoldRecords`)."""
+    if resume:
+        return config.model_dir.with_name(config.model_dir.name + ".work")
+    return work_folder(config, resume=False)[0]
+
+
 def write_model_folder(
     trainer: Trainer,
     tokenizer,
