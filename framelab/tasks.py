@@ -123,6 +123,10 @@ class Task:
     #: which sentences carry each predicted label (``frame_evidence`` in the output; ``stance_evidence`` for a
     #: pair task: the sentences its stance was read from).
     predictor: Callable[..., Any] | None = None
+    #: Why transformers' stock pipeline cannot give this task's answers from any of its model folders (the reason
+    #: their ``config.json`` refuses it with, :mod:`framelab.models.stock`); None: only windows (article and pair
+    #: levels) or a TF-IDF model averaged in make a folder refuse it.
+    stock_refusal: str | None = None
 
     @property
     def windowed(self) -> bool:

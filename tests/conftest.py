@@ -116,3 +116,30 @@ def tiny_classifier_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir
     meta = ModelMeta("techniques", "sentence", labels, [0.5] * len(labels), 64, 16, "max", str(tiny_model_dir), "test")
     (out / "framelab.json").write_text(json.dumps(asdict(meta)), encoding="utf-8")
     return out
+
+
+#: transformers' alias of each pipeline task a refusing model folder declares.
+PIPELINE_ALIASES = {"text-classification": "sentiment-analysis", "token-classification": "ner"}
+
+
+def assert_stock_pipeline_refuses(folder: Path, task: str, message: str, modules: Path, monkeypatch) -> None:
+    """transformers' stock ``pipeline(task)`` (and its alias) stops on ``folder``: it asks for ``trust_remote_code``,
+    and given it raises ``message``, framelab's reason; framelab itself still loads the folder.
+
+    ``modules`` takes the copy of the folder's refusing module that transformers makes (``monkeypatch`` points its
+    module cache there)."""
+    import transformers.dynamic_module_utils as dynamic
+    from transformers import pipeline
+
+    from framelab.models.ensemble import load_model
+
+    assert "framelab" in message and "framelab score --model" in message
+    for name in (task, PIPELINE_ALIASES[task]):
+        with pytest.raises(ValueError, match="trust_remote_code"):
+            pipeline(name, model=str(folder))
+    monkeypatch.setattr(dynamic, "HF_MODULES_CACHE", str(modules))
+    for name in (task, PIPELINE_ALIASES[task]):
+        with pytest.raises(ValueError) as refused:
+            pipeline(name, model=str(folder), trust_remote_code=True)
+        assert str(refused.value) == message
+    assert load_model(folder).meta.task

@@ -25,6 +25,7 @@ from framelab.models import ensemble as ensemble_models
 from framelab.models.ensemble import EnsemblePredictor, load_model
 from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, load_out_of_fold, out_of_fold_bytes
 from framelab.models.predictor import Predictor
+from framelab.models.stock import THRESHOLDS_KEY, ensemble_message
 from framelab.score.scorer import score
 from framelab.splits import TaskData, load_task_split
 from framelab.thresholds import decisions_at, global_threshold, tuned_thresholds
@@ -32,7 +33,7 @@ from framelab.train.ensemble import INNER_THRESHOLDS, build_ensemble
 from framelab.train.folds import cross_validated, fold_thresholds
 from framelab.train.run import train
 
-from .conftest import SAMPLE
+from .conftest import SAMPLE, assert_stock_pipeline_refuses
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +102,24 @@ def test_line_probabilities_average_the_line_model_and_the_best_sentence_of_each
     assert set(metrics["members"]) == {members[0].name, members[1].name}
     assert 0.0 <= metrics["cross_fitted"]["micro_f1"] <= 1.0
     assert f"framelab score --model {ensemble} " in (ensemble / "README.md").read_text(encoding="utf-8")
+
+
+def test_transformers_refuses_an_ensemble_folder_with_its_reason(
+    members: tuple[Path, Path], ensemble: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    spec = json.loads((ensemble / "ensemble.json").read_text(encoding="utf-8"))
+    message = ensemble_message("line", 2)
+    assert_stock_pipeline_refuses(ensemble, "text-classification", message, tmp_path / "modules", monkeypatch)
+    # Every loader built on AutoConfig stops the same way; config.json holds nothing else but the thresholds.
+    for load in (AutoConfig.from_pretrained, AutoModelForSequenceClassification.from_pretrained):
+        with pytest.raises(ValueError) as refused:
+            load(str(ensemble), trust_remote_code=True)
+        assert str(refused.value) == message
+    config = json.loads((ensemble / "config.json").read_text(encoding="utf-8"))
+    assert config[THRESHOLDS_KEY] == dict(zip(spec["labels"], spec["thresholds"]))
+    assert "transformers cannot load this folder" in (ensemble / "README.md").read_text(encoding="utf-8")
 
 
 def test_a_span_tagger_member_gives_each_line_its_best_token_of_each_technique(

@@ -26,7 +26,9 @@ from framelab.dataset import build_dataset
 from framelab.errors import DataError
 from framelab.eval.scores import stance_scores
 from framelab.models.ensemble import load_model
+from framelab.models.folder import read_meta
 from framelab.models.out_of_fold import load_out_of_fold
+from framelab.models.stock import refusal_message
 from framelab.readers.stance import fnc1_stories, place_headlines
 from framelab.score.scorer import score
 from framelab.splits import TaskData
@@ -42,7 +44,7 @@ from framelab.train.trainer import load_tokenizer, start
 from framelab.types import Article
 from framelab.units import split_units
 
-from .conftest import REPO, SHARED_DATA
+from .conftest import REPO, SHARED_DATA, assert_stock_pipeline_refuses
 
 FIXTURE = Path(__file__).parent / "fixtures" / "fnc1"
 
@@ -147,6 +149,20 @@ def test_model_folder_holds_both_stages_without_pickle(trained: Path) -> None:
     dev = json.loads((folder / "dev_metrics.json").read_text())
     assert {"stance", "confusion_matrix", "relatedness_accuracy", "stage_two_on_gold_related"} <= set(dev)
     assert sum(map(sum, dev["confusion_matrix"]["rows_gold_columns_predicted"])) == dev["n_dev_pairs"]
+
+
+def test_the_stock_pipeline_refuses_the_fnc1_folder_whose_config_is_stage_two_alone(
+    trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transformers import AutoConfig
+
+    folder = trained / "model"
+    # A stock pipeline would read these three classes and never say unrelated.
+    assert sorted(AutoConfig.from_pretrained(folder).id2label.values()) == sorted(RELATED)
+    message = refusal_message(read_meta(folder))
+    assert "stage 2 alone" in message and "no unrelated" in message
+    assert "stock pipeline refuses this folder" in (folder / "README.md").read_text(encoding="utf-8")
+    assert_stock_pipeline_refuses(folder, "text-classification", message, tmp_path / "modules", monkeypatch)
 
 
 def test_eval_reports_relative_score_macro_f1_and_confusion(trained: Path, capsys) -> None:

@@ -23,7 +23,9 @@ from framelab.frames.predictor import AttentionPredictor, frame_evidence
 from framelab.frames.tasks import FRAMES_ATTENTION
 from framelab.frames.train import LEXICAL_WEIGHTS, HeadRun, cross_validate_heads, epoch_probabilities
 from framelab.models.ensemble import load_model
+from framelab.models.folder import read_meta
 from framelab.models.out_of_fold import load_out_of_fold
+from framelab.models.stock import refusal_message
 from framelab.score.scorer import score
 from framelab.splits import load_table
 from framelab.tasks import register
@@ -32,7 +34,7 @@ from framelab.train.run import train
 from framelab.types import Article
 from framelab.units import split_units
 
-from .conftest import SAMPLE
+from .conftest import SAMPLE, assert_stock_pipeline_refuses
 
 # Declared as an entry point in pyproject.toml; registered here too, so the tests run in an
 # environment installed before the entry point was added.
@@ -115,6 +117,20 @@ def test_card_shows_every_dev_figure_with_its_interval(workdir: Path, model: Pat
     low, high = crossed["ci95"]["micro_f1"]
     assert f"micro-F1 {crossed['micro_f1']:.3f} [{low:.3f}, {high:.3f}], macro-F1 {crossed['macro_f1']:.3f} [" in card
     assert f"only {articles} articles in this split (fewer than 100)" in card
+
+
+def test_the_stock_pipeline_refuses_a_frames_attention_folder(
+    model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transformers import AutoConfig
+
+    meta = read_meta(model)
+    message = refusal_message(meta)
+    # Its config.json is the encoder's alone: a stock text classifier would put a random head on it.
+    assert "label-wise attention heads" in message and "TF-IDF model (weight 0.5" in message
+    assert AutoConfig.from_pretrained(model).framelab_thresholds == dict(zip(meta.labels, meta.thresholds))
+    assert "stock pipeline refuses this folder" in (model / "README.md").read_text()
+    assert_stock_pipeline_refuses(model, "text-classification", message, tmp_path / "modules", monkeypatch)
 
 
 def test_resume_and_too_many_folds_are_refused(config, model: Path) -> None:

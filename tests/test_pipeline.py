@@ -12,16 +12,19 @@ from pathlib import Path
 import pytest
 from transformers import TrainerCallback
 
+import framelab
 from framelab.dataset import build_dataset
 from framelab.errors import DataError
 from framelab.eval.report import evaluate_model
 from framelab.figures import shown
+from framelab.models.folder import read_meta
 from framelab.models.predictor import Predictor
+from framelab.models.stock import MODULE_FILE, THRESHOLDS_KEY, refusal_message
 from framelab.score.scorer import score
 from framelab.splits import load_table
 from framelab.train.run import train
 
-from .conftest import REPO, SAMPLE
+from .conftest import REPO, SAMPLE, assert_stock_pipeline_refuses
 
 
 @pytest.fixture(scope="module")
@@ -503,3 +506,60 @@ def test_model_card_metadata_reads_with_huggingface_hub(techniques_model: Path) 
     micro = dev["at_tuned_thresholds"]["micro"]
     assert micro["ci95"]["f1"][0] <= micro["f1"] <= micro["ci95"]["f1"][1]
     assert f"| **micro** | {shown(micro, 'precision')} |" in card.text and "fewer than 100" in card.text
+
+
+def _long_article(words: int) -> str:
+    """Sample articles joined until the text has more than ``words`` words."""
+    texts = [json.loads(line)["text"] for line in SAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    joined = ""
+    for text in texts:
+        joined = f"{joined}\n\n{text}" if joined else text
+        if len(joined.split()) > words:
+            return joined
+    raise AssertionError("the sample corpus is too short")
+
+
+def test_the_stock_pipeline_gives_a_unit_classifiers_labels_with_the_thresholds_of_config_json(
+    techniques_model: Path,
+) -> None:
+    from transformers import AutoConfig, AutoTokenizer, pipeline
+
+    meta = read_meta(techniques_model)
+    text = _long_article(2 * meta.max_length)
+    assert len(AutoTokenizer.from_pretrained(techniques_model)(text)["input_ids"]) > meta.max_length
+    (scored,) = framelab.load(techniques_model).score([text])
+    units = [u.unit.text for u in scored.units]
+    predictions = [u.predictions[techniques_model.name] for u in scored.units]
+    assert len(units) > 3
+
+    # What the card shows, word for word.
+    thresholds = getattr(AutoConfig.from_pretrained(techniques_model), THRESHOLDS_KEY)
+    assert thresholds == dict(zip(meta.labels, meta.thresholds))
+    classify = pipeline(
+        "text-classification", model=str(techniques_model), truncation=True, max_length=meta.max_length, top_k=None
+    )
+    answers = classify(units)
+    labels = [[s["label"] for s in scores if s["score"] >= thresholds[s["label"]]] for scores in answers]
+    assert labels == [p.labels for p in predictions]
+    for scores, prediction in zip(answers, predictions):
+        assert prediction.scores == pytest.approx({s["label"]: s["score"] for s in scores}, abs=1e-3)
+    card = (techniques_model / "README.md").read_text(encoding="utf-8")
+    assert f'classify = pipeline("text-classification", model="{techniques_model}", truncation=True' in card
+    assert f".{THRESHOLDS_KEY}" in card and "refuses" not in card
+    assert not (techniques_model / MODULE_FILE).exists()
+
+
+def test_the_stock_pipeline_refuses_a_windowed_frames_model(
+    frames_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    meta = read_meta(frames_model)
+    message = refusal_message(meta)
+    assert f"windows of {meta.max_length} tokens that overlap by {meta.stride} and max-pools" in message
+    # The weights still load for framelab (which windows and pools them); config.json holds the thresholds.
+    assert AutoModelForSequenceClassification.from_pretrained(frames_model).config.num_labels == len(meta.labels)
+    assert AutoConfig.from_pretrained(frames_model).framelab_thresholds == dict(zip(meta.labels, meta.thresholds))
+    card = (frames_model / "README.md").read_text(encoding="utf-8")
+    assert "stock pipeline refuses this folder" in card and "max-pools their logits" in card
+    assert_stock_pipeline_refuses(frames_model, "text-classification", message, tmp_path / "modules", monkeypatch)

@@ -17,6 +17,8 @@ from framelab.config import load_config
 from framelab.dataset import build_dataset
 from framelab.errors import DataError
 from framelab.eval.report import evaluate_model
+from framelab.models.folder import read_meta
+from framelab.models.stock import refusal_message
 from framelab.score.scorer import score
 from framelab.spans.classify import classify_span_file
 from framelab.spans.tasks import SPANS
@@ -34,7 +36,7 @@ from framelab.tagging import (
 from framelab.train.run import train
 from framelab.types import Span
 
-from .conftest import SAMPLE
+from .conftest import SAMPLE, assert_stock_pipeline_refuses
 
 LABELS = ["Loaded_Language", "Doubt", "Slogans"]
 
@@ -263,21 +265,16 @@ def test_spans_folds_card_pools_every_folds_spans_with_an_interval(tmp_path: Pat
 def test_the_stock_pipeline_refuses_a_span_tagger_instead_of_mislabelling(
     spans_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import transformers.dynamic_module_utils as dynamic
-    from transformers import AutoModelForTokenClassification, pipeline
+    from transformers import AutoConfig, AutoModelForTokenClassification
 
-    from framelab.spans.stock_pipeline import MESSAGE
-
-    # Auto classes still load it (framelab's own scoring does so).
+    meta = read_meta(spans_model)
+    message = refusal_message(meta)
+    assert "no O tag" in message and (spans_model / "README.md").read_text().count("refuses this folder") == 1
+    # Auto classes still load it (framelab's own scoring does so), and config.json holds the thresholds.
     assert AutoModelForTokenClassification.from_pretrained(spans_model).config.custom_pipelines["token-classification"]
-    with pytest.raises(ValueError, match="trust_remote_code"):
-        pipeline("token-classification", model=str(spans_model))
-    monkeypatch.setattr(
-        dynamic, "HF_MODULES_CACHE", str(tmp_path / "modules")
-    )  # the copied module lands in this test's folder
-    with pytest.raises(ValueError) as refused:
-        pipeline("token-classification", model=str(spans_model), trust_remote_code=True)
-    assert str(refused.value) == MESSAGE
+    thresholds = AutoConfig.from_pretrained(spans_model).framelab_thresholds
+    assert thresholds == dict(zip(meta.labels, meta.thresholds))
+    assert_stock_pipeline_refuses(spans_model, "token-classification", message, tmp_path / "modules", monkeypatch)
 
 
 def test_spans_eval_reproduces_dev_figures(spans_model: Path, tmp_path: Path) -> None:

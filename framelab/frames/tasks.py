@@ -22,4 +22,6 @@ FRAMES_ATTENTION = Task(
     has_baseline=True,
     lexical_blend=True,
     predictor=Lazy("framelab.frames.predictor:AttentionPredictor"),
+    stock_refusal="config.json and model.safetensors are the frozen sentence encoder alone, with no classifier: "
+    "the frames come from label-wise attention heads (head.json, head.safetensors) over its sentence vectors",
 )

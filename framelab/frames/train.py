@@ -51,6 +51,7 @@ from framelab.figures import shown
 from framelab.frames.head import HeadSpec, apply_heads, save_heads, train_heads
 from framelab.frames.sentences import article_sentences
 from framelab.lexical import LexicalModel, blend
+from framelab.models import stock
 from framelab.models.card import classifier_metrics, interval_note, metrics_table, write_model_card
 from framelab.models.folder import ModelMeta, atomic_folder, write_meta
 from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, out_of_fold_bytes
@@ -204,6 +205,7 @@ def write_folder(
         tokenizer.save_pretrained(str(tmp))
         save_heads(tmp, heads, spec)
         write_meta(tmp, meta)
+        stock.declare(tmp, meta)
         if lexical is not None:
             lexical.save(tmp)
         (tmp / "training_config.yaml").write_text(

@@ -14,6 +14,7 @@ import yaml
 from framelab.config import Config
 from framelab.figures import interval_of, shown, with_interval
 from framelab.models.folder import ModelMeta, base_model_name
+from framelab.models.stock import MODULE_FILE, THRESHOLDS_KEY, refusal_reason
 from framelab.tasks import get_task
 
 
@@ -223,6 +224,35 @@ def card_metadata(meta: ModelMeta, config: Config, dev_metrics: dict, name: str)
     }
 
 
+def stock_pipeline_section(meta: ModelMeta, model_dir: Path) -> str:
+    """What the card says of transformers' stock pipeline: how it gives framelab's labels, or why it refuses."""
+    reason = refusal_reason(meta)
+    if reason is not None:
+        return (
+            f"transformers' stock pipeline refuses this folder, since it would give other answers than framelab: "
+            f"{reason}. Without `trust_remote_code` it stops there; with it, `{MODULE_FILE}` (declared in "
+            "`config.json`) raises that reason. Score it with framelab, as above."
+            + (f" `config.json` holds the thresholds too (`{THRESHOLDS_KEY}`)." if meta.thresholds else "")
+        )
+    call = f'pipeline("text-classification", model="{model_dir}", truncation=True, max_length={meta.max_length}'
+    if not meta.multi_label:
+        return (
+            f"transformers' stock pipeline gives framelab's label of each {meta.unit}, cut as framelab cuts the "
+            f"article (`framelab.units.split_units`): `{call})(texts)`."
+        )
+    return f"""transformers' stock pipeline gives framelab's labels of each {meta.unit}, given the {meta.unit}s as
+framelab cuts the article (`framelab.units.split_units`) and the thresholds `config.json` holds too
+(`{THRESHOLDS_KEY}`):
+
+```python
+from transformers import AutoConfig, pipeline
+
+thresholds = AutoConfig.from_pretrained("{model_dir}").{THRESHOLDS_KEY}
+classify = {call}, top_k=None)
+labels = [[s["label"] for s in scores if s["score"] >= thresholds[s["label"]]] for scores in classify(texts)]
+```"""
+
+
 _USE = """## Intended use
 
 Research on how news is written: measuring framing, persuasion techniques and stance across many
@@ -293,8 +323,7 @@ framelab eval --model {config.model_dir} --data {config.dataset_dir} --split dev
 Everything scoring needs is in this folder: weights (`model.safetensors`), tokenizer, `config.json`
 (id2label), `framelab.json` (task, unit, labels, thresholds, window settings), `training_config.yaml`
 and `dev_metrics.json`{", plus the TF-IDF model it averages in" if meta.lexical_weight else ""}.
-The stock `transformers` pipeline loads the weights and label names but not the decision thresholds:
-apply `thresholds` from `framelab.json` to its scores (`top_k=None`, `function_to_apply="sigmoid"` for
-multi-label models), or score with framelab.
+
+{stock_pipeline_section(meta, config.model_dir)}
 """
     (folder / "README.md").write_text(text, encoding="utf-8")

@@ -25,6 +25,8 @@ SPANS = Task(
     selection_metric="span_f1",
     formats=frozenset({"jsonl", "csv", "html", "semeval2020"}),
     ensemble_member=True,
+    stock_refusal="each technique has its own independent B-/I- sigmoid channels and no O tag, which transformers' "
+    "token-classification pipeline cannot read (it would give every token a technique)",
     classify_spans=Lazy("framelab.spans.classify:classify_span_file"),
 )
 
@@ -39,4 +41,6 @@ SPAN_TECHNIQUES = Task(
     extra_scores=Lazy("framelab.spans.report:technique_classification_scores"),
     classify_spans=Lazy("framelab.spans.classify:classify_span_file"),
     not_scored="names the technique of given spans: use framelab score --spans FILE",
+    stock_refusal="it names the technique of a given span from the span and its context, which framelab pairs "
+    "and cuts its own way",
 )

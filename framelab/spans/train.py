@@ -36,7 +36,6 @@ from framelab.errors import ConfigError, DataError, Problem
 from framelab.eval.bootstrap import Resamples
 from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, out_of_fold_bytes
 from framelab.processes import is_main_process
-from framelab.spans import stock_pipeline
 from framelab.spans.analysis import (
     answer_gold_spans,
     article_spans,
@@ -274,7 +273,6 @@ def fit_tagger(
         use_safetensors=True,
         trust_remote_code=False,
     )
-    stock_pipeline.declare(model)
 
     def unit_tokens(logits: np.ndarray, windows: Windows | None = None, n: int | None = None) -> list:
         windows = dev_windows if windows is None else windows
@@ -338,10 +336,7 @@ def _meta(config: Config, names: list[str], threshold: float, counts: Counter):
 
 
 def _files(oof: OutOfFold | None = None) -> dict[str, str | bytes]:
-    files: dict[str, str | bytes] = dict(stock_pipeline.module_file())
-    if oof is not None:
-        files[OUT_OF_FOLD_FILE] = out_of_fold_bytes(oof)
-    return files
+    return {OUT_OF_FOLD_FILE: out_of_fold_bytes(oof)} if oof is not None else {}
 
 
 def train_spans(config: Config, *, resume: bool = False, callbacks: list[TrainerCallback] | None = None) -> TrainResult:

@@ -23,4 +23,7 @@ FNC1 = Task(
     extra_scores=Lazy("framelab.stance.evaluate:fnc1_scores"),
     has_baseline=True,
     predictor=Lazy("framelab.stance.predictor:FncPredictor"),
+    stock_refusal="config.json holds stage 2 alone (agree, disagree, discuss: no unrelated), which framelab applies "
+    "only to the pairs that stage 1 (relatedness.json, and the sentence encoder in similarity/) finds related, "
+    "and then to the headline with the body sentences closest to it, never to a whole body",
 )

@@ -43,6 +43,7 @@ from framelab.errors import ConfigError, DataError, Problem
 from framelab.eval.bootstrap import MIN_GROUPS, few_groups_warning
 from framelab.eval.scores import multilabel_scores
 from framelab.figures import shown
+from framelab.models import stock
 from framelab.models.card import metrics_table
 from framelab.models.ensemble import ENSEMBLE_FILE, MEMBERS_DIR, member_probabilities, weighted_mean
 from framelab.models.folder import atomic_folder
@@ -420,6 +421,10 @@ def _write_card(folder: Path, final: Path, spec: dict, dev_metrics: dict, datase
 ```bash
 framelab score --model {final} articles/ --format semeval2023 --out predictions/
 ```
+
+transformers cannot load this folder, since it has no weights of its own: its `config.json` holds the thresholds
+(`{stock.THRESHOLDS_KEY}`) and names `{stock.MODULE_FILE}`, so every transformers loader asks for
+`trust_remote_code` and, given it, raises the reason. Each member folder says what transformers makes of it.
 """
     (folder / "README.md").write_text(text, encoding="utf-8")
 
@@ -501,6 +506,7 @@ def _build_ensemble(
                 m.model_dir, tmp / MEMBERS_DIR / m.name, ignore=shutil.ignore_patterns("logs", "checkpoint-*")
             )
         (tmp / ENSEMBLE_FILE).write_text(json.dumps(spec, indent=2, ensure_ascii=False), encoding="utf-8")
+        stock.declare_ensemble(tmp, unit, labels, thresholds, len(members))
         (tmp / "dev_metrics.json").write_text(json.dumps(dev_metrics, indent=2), encoding="utf-8")
         _write_card(tmp, out_dir, spec, dev_metrics, dataset_dir)
     return EnsembleResult(out_dir, dev_metrics)

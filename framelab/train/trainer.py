@@ -38,6 +38,7 @@ import framelab
 from framelab.config import Config, config_to_dict
 from framelab.errors import ConfigError
 from framelab.lexical import LexicalModel
+from framelab.models import stock
 from framelab.models.card import write_model_card
 from framelab.models.folder import ModelMeta, atomic_folder, resolve_base_model, write_meta
 from framelab.processes import is_main_process
@@ -328,6 +329,7 @@ def write_model_folder(
         (tmp / "training_args.bin").unlink(missing_ok=True)
         tokenizer.save_pretrained(str(tmp))
         write_meta(tmp, meta)
+        stock.declare(tmp, meta)
         if lexical is not None:
             lexical.save(tmp)
         (tmp / "training_config.yaml").write_text(
