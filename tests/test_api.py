@@ -192,7 +192,11 @@ def test_to_pandas_spans_articles_and_evidence_index_the_article_text() -> None:
     article = result.to_pandas("article").iloc[0]
     assert (article.model, article.labels, article["score:Health"], article.units) == ("f", ["Crime"], 0.1, 1)
     evidence = result.to_pandas("evidence").iloc[0]
-    assert (evidence.frame, evidence.weight, evidence.text) == ("Crime", 0.7, "They lie.")
+    assert (evidence.label, evidence.weight, evidence.text) == ("Crime", 0.7, "They lie.")
+    stance = Prediction("fnc1", ["agree"], {"agree": 0.7}, evidence=[StanceEvidence(7, 16, 0.9, 1)])
+    result.predictions["c"] = stance
+    rows = result.to_pandas("evidence")
+    assert rows.iloc[-1][["label", "weight", "rank", "text"]].tolist() == ["agree", 0.9, 1, "They lie."]
 
 
 def test_iter_score_streams_one_chunk_at_a_time(sample_techniques: Path) -> None:

@@ -2,7 +2,9 @@
 
 One table per level, each row one thing a model decided, with the article's id and offsets into its
 text: ``unit`` (a row per unit and model), ``span`` (per predicted span), ``article`` (per article
-and model) and ``evidence`` (per sentence that carries a frame). Each label's score is a
+and model) and ``evidence`` (per sentence that carries a frame, or that a stance model read for its stance:
+``label`` is the frame or the stance, ``weight`` the attention or the similarity to the target, ``rank`` the
+stance evidence's place). Each label's score is a
 ``score:<label>`` column. These are the rows of ``--format csv``
 (:class:`~framelab.score.writers.CsvWriter`), split by level, with labels as lists and no
 spreadsheet marks.
@@ -12,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
+
+from framelab.score.records import StanceEvidence
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,7 +27,7 @@ COLUMNS = {
     "unit": ["article_id", "unit", "index", "start", "end", "line", "model", "task", "target", "labels", "text"],
     "span": ["article_id", "unit", "index", "start", "end", "model", "task", "label", "score", "text"],
     "article": ["article_id", "source", "length", "units", "model", "task", "target", "labels"],
-    "evidence": ["article_id", "model", "task", "frame", "start", "end", "weight", "text"],
+    "evidence": ["article_id", "model", "task", "label", "start", "end", "weight", "rank", "text"],
 }
 LEVELS = tuple(COLUMNS)
 
@@ -90,14 +94,16 @@ def _evidence_rows(result: ScoredArticle) -> Iterator[dict]:
     text = result.article.text
     for name, p in result.predictions.items():
         for v in p.evidence or ():
+            stance = isinstance(v, StanceEvidence)
             yield {
                 "article_id": result.article.id,
                 "model": name,
                 "task": p.task,
-                "frame": v.frame,
+                "label": (p.labels[0] if p.labels else None) if stance else v.frame,
                 "start": v.start,
                 "end": v.end,
-                "weight": v.weight,
+                "weight": v.similarity if stance else v.weight,
+                "rank": v.rank if stance else None,
                 "text": text[v.start : v.end],
             }
 
