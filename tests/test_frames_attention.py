@@ -32,7 +32,7 @@ from framelab.train.run import train
 from framelab.types import Article
 from framelab.units import split_units
 
-from .conftest import SAMPLE
+from .conftest import SAMPLE, dry_run_push
 
 # Declared as an entry point in pyproject.toml; registered here too, so the tests run in an
 # environment installed before the entry point was added.
@@ -115,6 +115,16 @@ def test_card_shows_every_dev_figure_with_its_interval(workdir: Path, model: Pat
     low, high = crossed["ci95"]["micro_f1"]
     assert f"micro-F1 {crossed['micro_f1']:.3f} [{low:.3f}, {high:.3f}], macro-F1 {crossed['macro_f1']:.3f} [" in card
     assert f"only {articles} articles in this split (fewer than 100)" in card
+
+
+def test_push_dry_run_of_a_frames_attention_folder(
+    model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    card = dry_run_push(model, tmp_path / "upload", monkeypatch, caplog)
+    dev = json.loads((model / "dev_metrics.json").read_text(encoding="utf-8"))
+    assert card.data.eval_results[0].metric_value == round(dev["at_tuned_thresholds"]["micro"]["f1"], 4)
+    assert card.data.library_name is None  # transformers loads the encoder but not the attention heads
+    assert "its head is not a transformers head" in card.text
 
 
 def test_resume_and_too_many_folds_are_refused(config, model: Path) -> None:
