@@ -404,7 +404,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 folder = snapshot_download("{hub_id}")
 meta = json.load(open(f"{{folder}}/framelab.json", encoding="utf-8"))
 tokenizer = AutoTokenizer.from_pretrained(folder)
-model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True).eval()
 units = ["First {unit} of an article.", "Another {unit}."]
 batch = tokenizer(units, truncation=True, max_length=meta["max_length"], padding=True, return_tensors="pt")
 with torch.inference_mode():
