@@ -241,6 +241,24 @@ def _cmd_models(args: argparse.Namespace) -> None:
     print(Path(recipe.out, "summary.md").read_text(encoding="utf-8"), end="")
 
 
+def _cmd_push(args: argparse.Namespace) -> None:
+    import tempfile
+
+    from framelab.models.hub import push, upload_set
+
+    with tempfile.TemporaryDirectory(prefix="framelab-push-") as tmp:
+        upload = upload_set(args.model, args.repo, args.out or Path(tmp) / Path(args.model).name)
+        for name, size in upload.files:
+            print(f"{size:>14,}  {name}")
+        total = sum(size for _, size in upload.files)
+        print(f"{total:>14,}  bytes in {len(upload.files)} files; the card's metadata reads without a warning")
+        if args.dry_run:
+            kept = f" (kept in {upload.folder})" if args.out else ""
+            print(f"dry run: nothing uploaded to {args.repo}{kept}")
+            return
+        print(f"uploaded: {push(upload, args.repo, private=args.private)}")
+
+
 def _cmd_score(args: argparse.Namespace) -> None:
     if args.spans:
         _classify_spans(args)
@@ -691,6 +709,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_force(p, "--out folder (semeval2023)")
     p.set_defaults(func=_cmd_score)
+
+    p = sub.add_parser(
+        "push",
+        help="upload a model or ensemble folder to the Hugging Face Hub, its card checked first "
+        "(--dry-run: build and check the upload, list its files, upload nothing)",
+        example="framelab push --model models/sample-techniques --repo your-name/sample-techniques --dry-run",
+    )
+    p.add_argument("--model", required=True, help="model or ensemble folder")
+    p.add_argument("--repo", required=True, help="Hub model id, owner/name (created if new)")
+    p.add_argument("--private", action="store_true", help="create the repository private")
+    p.add_argument("--dry-run", action="store_true", help="build and check the upload set; no network, no upload")
+    p.add_argument(
+        "--out", help="build the upload set in this new or empty folder and keep it (default: a temporary one)"
+    )
+    p.set_defaults(func=_cmd_push)
 
     p = sub.add_parser(
         "merge",

@@ -91,9 +91,10 @@ class ModelConfig:
     stride: int = _f(32, "Overlapping tokens between consecutive windows of a long article or unit.")
     license: str = _f(
         "other",
-        "License in the model card's metadata (a Hub license id). "
-        "The base model's and the training data's terms decide it: "
-        "all-MiniLM-L6-v2 is apache-2.0; the SemEval and PTC corpora are for research use.",
+        "License in the model card's metadata (a Hub license id). 'other': the card names it "
+        "(license_name) and links LICENSE.md beside it, which gives the base model's licence (all-MiniLM-L6-v2 and "
+        "all-mpnet-base-v2 are apache-2.0) and leaves the training corpus under its own terms (SemEval, PTC and "
+        "FNC-1 are third-party data).",
     )
 
 

@@ -9,7 +9,10 @@ makes the run config of such a round trip (tests/README.md).
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -143,3 +146,53 @@ def assert_stock_pipeline_refuses(folder: Path, task: str, message: str, modules
             pipeline(name, model=str(folder), trust_remote_code=True)
         assert str(refused.value) == message
     assert load_model(folder).meta.task
+
+
+def python_blocks(markdown: str) -> list[str]:
+    """The fenced ``python`` code blocks of a markdown text, in order."""
+    return re.findall(r"```python\n(.*?)```", markdown, flags=re.S)
+
+
+def dry_run_push(folder: Path, out: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture):
+    """``framelab push --dry-run`` of ``folder`` into ``out`` with the Hub unreachable; the card as
+    ``huggingface_hub.ModelCard`` reads it there, checked for what every kind of folder must carry.
+
+    Its first python block (``framelab.load(snapshot_download(...))``) is run on ``out`` too.
+    """
+    import huggingface_hub
+    from huggingface_hub import HfApi, ModelCard
+
+    from framelab.cli import main
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a dry run must not reach the Hub")
+
+    for name in ("create_repo", "upload_folder"):
+        monkeypatch.setattr(HfApi, name, refuse)
+    repo = "someone/tiny-model"
+    assert main(["push", "--model", str(folder), "--repo", repo, "--dry-run", "--out", str(out)]) == 0
+    caplog.clear()
+    hub_log = logging.getLogger("huggingface_hub")
+    hub_log.addHandler(caplog.handler)  # whether or not the library's logger propagates
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            card = ModelCard.load(out / "README.md")
+    finally:
+        hub_log.removeHandler(caplog.handler)
+    assert [r for r in caplog.records if r.name.startswith("huggingface_hub") and r.levelno >= logging.WARNING] == []
+    data = card.data
+    assert (data.license, data.license_name, data.license_link) == (
+        "other",
+        "base-model-license-and-corpus-terms",
+        "LICENSE.md",
+    )
+    assert "third-party" in (out / "LICENSE.md").read_text(encoding="utf-8") or "whoever holds it" in card.text
+    assert data.eval_results and all(isinstance(r.metric_value, float) for r in data.eval_results)
+    assert data.base_model is None and "A local encoder folder" in card.text  # the tiny BERT has no Hub origin
+    assert "<hub-id>" not in card.text and f'snapshot_download("{repo}")' in card.text
+    assert "## Citation" in card.text and "## Base model" in card.text
+    assert not (out / "logs").exists() and (folder / "README.md").read_text(encoding="utf-8").count("<hub-id>") >= 1
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo_id, **kwargs: str(out))
+    exec(compile(python_blocks(card.text)[0], "README.md", "exec"), {})
+    return card

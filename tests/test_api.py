@@ -17,7 +17,7 @@ import pytest
 
 import framelab
 from framelab.errors import DataError
-from framelab.score.records import FrameEvidence, Prediction, ScoredArticle, ScoredUnit
+from framelab.score.records import FrameEvidence, Prediction, ScoredArticle, ScoredUnit, StanceEvidence
 from framelab.score.scorer import score
 from framelab.score.writers import article_records
 from framelab.tagging import TaggedSpan

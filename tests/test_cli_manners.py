@@ -91,7 +91,20 @@ def test_verbose_logs_the_resolved_arguments(capsys: pytest.CaptureFixture[str])
 
 @pytest.mark.parametrize(
     "command",
-    ["data", "train", "eval", "ensemble", "models", "baseline", "score", "merge", "serve", "config", "completion"],
+    [
+        "data",
+        "train",
+        "eval",
+        "ensemble",
+        "models",
+        "baseline",
+        "score",
+        "push",
+        "merge",
+        "serve",
+        "config",
+        "completion",
+    ],
 )
 def test_every_subcommand_has_a_description_and_an_example(command: str) -> None:
     helptext = build_parser()._subparsers._group_actions[0].choices[command].format_help()

@@ -33,7 +33,7 @@ from framelab.train.ensemble import INNER_THRESHOLDS, build_ensemble
 from framelab.train.folds import cross_validated, fold_thresholds
 from framelab.train.run import train
 
-from .conftest import SAMPLE, assert_stock_pipeline_refuses
+from .conftest import SAMPLE, assert_stock_pipeline_refuses, dry_run_push
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +201,18 @@ def test_ensemble_folder_scores_on_its_own_and_evaluates(workdir: Path, ensemble
     report = evaluate_model(moved, workdir / "dataset-line", report_dir=workdir / "report")
     saved = json.loads((ensemble / "dev_metrics.json").read_text(encoding="utf-8"))
     assert report.metrics["model"]["micro"]["f1"] == pytest.approx(saved["at_tuned_thresholds"]["micro"]["f1"])
+
+
+def test_push_dry_run_of_an_ensemble_folder(
+    ensemble: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    card = dry_run_push(ensemble, tmp_path / "upload", monkeypatch, caplog)
+    dev = json.loads((ensemble / "dev_metrics.json").read_text(encoding="utf-8"))
+    figures = {r.metric_name: r.metric_value for r in card.data.eval_results}
+    assert figures["dev, cross-fitted micro-F1"] == round(dev["cross_fitted"]["micro_f1"], 4)
+    assert "ensemble" in card.data.tags and (tmp_path / "upload" / "members").is_dir()
+    member_cards = list((tmp_path / "upload" / "members").rglob("README.md"))
+    assert member_cards and all("<hub-id>" not in c.read_text(encoding="utf-8") for c in member_cards)
 
 
 def test_weights_are_normalised(workdir: Path, members: tuple[Path, Path]) -> None:

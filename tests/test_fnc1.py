@@ -44,7 +44,7 @@ from framelab.train.trainer import load_tokenizer, start
 from framelab.types import Article
 from framelab.units import split_units
 
-from .conftest import REPO, SHARED_DATA, assert_stock_pipeline_refuses
+from .conftest import REPO, SHARED_DATA, assert_stock_pipeline_refuses, dry_run_push
 
 FIXTURE = Path(__file__).parent / "fixtures" / "fnc1"
 
@@ -132,6 +132,19 @@ def trained(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> P
     assert main(["data", "--config", str(REPO / "configs" / "fnc1.yaml"), *sets]) == 0
     assert main(["train", "--config", str(REPO / "configs" / "fnc1.yaml"), *sets]) == 0
     return tmp
+
+
+def test_push_dry_run_of_an_fnc1_folder_reports_the_fnc1_score(
+    trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    card = dry_run_push(trained / "model", tmp_path / "upload", monkeypatch, caplog)
+    dev = json.loads((trained / "model" / "dev_metrics.json").read_text(encoding="utf-8"))
+    figures = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert figures["fnc1_relative_score"] == round(dev["stance"]["fnc_relative"], 4)
+    assert figures["f1"] == round(dev["stance"]["macro_f1"], 4)
+    assert card.data.eval_results[0].dataset_type == "fnc1" and "FNC-1" in card.data.eval_results[0].dataset_name
+    assert "https://github.com/FakeNewsChallenge/fnc-1" in card.text and "Pomerleau" in card.text
+    assert '"target": "The headline"' in card.text
 
 
 def test_model_folder_holds_both_stages_without_pickle(trained: Path) -> None:

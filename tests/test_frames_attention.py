@@ -34,7 +34,7 @@ from framelab.train.run import train
 from framelab.types import Article
 from framelab.units import split_units
 
-from .conftest import SAMPLE, assert_stock_pipeline_refuses
+from .conftest import SAMPLE, assert_stock_pipeline_refuses, dry_run_push
 
 # Declared as an entry point in pyproject.toml; registered here too, so the tests run in an
 # environment installed before the entry point was added.
@@ -131,6 +131,16 @@ def test_the_stock_pipeline_refuses_a_frames_attention_folder(
     assert AutoConfig.from_pretrained(model).framelab_thresholds == dict(zip(meta.labels, meta.thresholds))
     assert "stock pipeline refuses this folder" in (model / "README.md").read_text()
     assert_stock_pipeline_refuses(model, "text-classification", message, tmp_path / "modules", monkeypatch)
+
+
+def test_push_dry_run_of_a_frames_attention_folder(
+    model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    card = dry_run_push(model, tmp_path / "upload", monkeypatch, caplog)
+    dev = json.loads((model / "dev_metrics.json").read_text(encoding="utf-8"))
+    assert card.data.eval_results[0].metric_value == round(dev["at_tuned_thresholds"]["micro"]["f1"], 4)
+    assert card.data.library_name is None  # transformers loads the encoder but not the attention heads
+    assert "its head is not a transformers head" in card.text
 
 
 def test_resume_and_too_many_folds_are_refused(config, model: Path) -> None:

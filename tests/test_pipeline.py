@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import functools
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,7 @@ from framelab.score.scorer import score
 from framelab.splits import load_table
 from framelab.train.run import train
 
-from .conftest import REPO, SAMPLE, assert_stock_pipeline_refuses
+from .conftest import REPO, SAMPLE, assert_stock_pipeline_refuses, dry_run_push, python_blocks
 
 
 @pytest.fixture(scope="module")
@@ -487,6 +488,35 @@ def test_lenient_data_flag_keeps_going(workdir: Path, tmp_path: Path) -> None:
     assert len(stats["problems"]) == 1 and ":2" in stats["problems"][0]
 
 
+def test_push_dry_run_of_a_techniques_folder_and_its_transformers_snippet_gives_framelabs_answers(
+    techniques_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import numpy as np
+    import torch
+
+    card = dry_run_push(techniques_model, tmp_path / "upload", monkeypatch, caplog)
+    assert card.data.library_name == "transformers" and "dev micro-F1" in card.data.eval_results[0].metric_name
+    units = ["The mayor's reckless plan will destroy our city.", "Council met on Tuesday.", "Short."]
+    snippet, replaced = re.subn(r"(?m)^units = \[.*\]$", f"units = {units!r}", python_blocks(card.text)[1])
+    assert replaced == 1
+    namespace: dict = {}
+    exec(compile(snippet, "README.md", "exec"), namespace)
+    predictor = Predictor(tmp_path / "upload")
+    expected = predictor.probabilities(units)
+    assert np.allclose(namespace["probs"].numpy(), expected, atol=1e-5)
+    decided = predictor.decide(expected)
+    assert namespace["labels"] == [[predictor.meta.labels[j] for j in np.flatnonzero(row)] for row in decided]
+    assert isinstance(namespace["probs"], torch.Tensor)
+
+
+def test_push_dry_run_of_a_frames_folder_says_transformers_alone_pools_no_windows(
+    frames_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    card = dry_run_push(frames_model, tmp_path / "upload", monkeypatch, caplog)
+    assert "Transformers alone does not give framelab's answers here: an article is cut into windows" in card.text
+    assert len(python_blocks(card.text)) == 1
+
+
 def test_model_card_metadata_reads_with_huggingface_hub(techniques_model: Path) -> None:
     from huggingface_hub import ModelCard
 
@@ -497,7 +527,7 @@ def test_model_card_metadata_reads_with_huggingface_hub(techniques_model: Path) 
         and data["library_name"] == "transformers"
         and data["pipeline_tag"] == "text-classification"
     )
-    assert data["base_model"]
+    assert "base_model" not in data  # the tiny BERT is a local folder of no Hub origin: no id is made up for it
     dev = json.loads((techniques_model / "dev_metrics.json").read_text(encoding="utf-8"))
     (result,) = data["model-index"][0]["results"]
     assert result["metrics"][0]["value"] == round(dev["at_tuned_thresholds"]["micro"]["f1"], 4)

@@ -36,7 +36,7 @@ from framelab.tagging import (
 from framelab.train.run import train
 from framelab.types import Span
 
-from .conftest import SAMPLE, assert_stock_pipeline_refuses
+from .conftest import SAMPLE, assert_stock_pipeline_refuses, dry_run_push
 
 LABELS = ["Loaded_Language", "Doubt", "Slogans"]
 
@@ -201,6 +201,15 @@ def spans_model(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) 
     )
     build_dataset(config)
     return train(config).model_dir
+
+
+def test_push_dry_run_of_a_span_tagger(
+    spans_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    card = dry_run_push(spans_model, tmp_path / "upload", monkeypatch, caplog)
+    assert card.data.pipeline_tag == "token-classification"
+    assert "span-identification F1" in card.data.eval_results[0].metric_name
+    assert "independent sigmoids with no O tag" in card.text
 
 
 def test_spans_model_folder_and_dev_metrics(spans_model: Path) -> None:

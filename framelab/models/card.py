@@ -7,13 +7,16 @@ Figures show their 95% interval in brackets wherever ``dev_metrics.json`` keeps 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from framelab import __version__
 from framelab.config import Config
 from framelab.figures import interval_of, shown, with_interval
-from framelab.models.folder import ModelMeta, base_model_name
+from framelab.models.folder import ModelMeta
+from framelab.models.provenance import APACHE_LINK, BaseSource, CorpusSource, base_line, base_source, corpus_source
 from framelab.models.stock import MODULE_FILE, THRESHOLDS_KEY, refusal_reason
 from framelab.tasks import get_task
 
@@ -152,8 +155,28 @@ def _blend_line(meta: ModelMeta) -> str:
     )
 
 
+def _stance_metrics(dev_metrics: dict) -> list[dict]:
+    """FNC-1's relative score and macro-F1: out of fold (their mean over folds) or on the dev split."""
+    if "cross_validated" in dev_metrics:
+        cv = dev_metrics["cross_validated"]
+        where, relative, macro = (
+            f"{cv['folds']}-fold cross-validated",
+            cv["fnc_relative"]["mean"],
+            cv["macro_f1"]["mean"],
+        )
+    else:
+        st = dev_metrics["stance"]
+        where, relative, macro = "dev", st["fnc_relative"], st["macro_f1"]
+    return [
+        {"type": "fnc1_relative_score", "name": f"{where} FNC-1 relative score", "value": round(relative, 4)},
+        {"type": "f1", "name": f"{where} macro-F1 (agree, disagree, discuss, unrelated)", "value": round(macro, 4)},
+    ]
+
+
 def headline_metrics(dev_metrics: dict) -> list[dict]:
     """The figures a card's metadata reports, as model-index metric entries (type, name, value)."""
+    if "stance" in dev_metrics and "fnc_relative" in dev_metrics["stance"]:
+        return _stance_metrics(dev_metrics)
     if "cross_validated" in dev_metrics and "span_f1" in dev_metrics["cross_validated"]:
         cv = dev_metrics["cross_validated"]
         return [
@@ -195,33 +218,154 @@ def headline_metrics(dev_metrics: dict) -> list[dict]:
     return []
 
 
-def card_metadata(meta: ModelMeta, config: Config, dev_metrics: dict, name: str) -> dict:
+#: Stands for the Hub id in a card until ``framelab push --repo ID`` writes the id in its place.
+HUB_ID = "<hub-id>"
+#: The licence file a card's ``license_link`` points at (``license: other``), written beside ``README.md``.
+LICENSE_FILE = "LICENSE.md"
+#: ``license_name`` of ``license: other``: the base model's licence, and the training corpus's own terms.
+LICENSE_NAME = "base-model-license-and-corpus-terms"
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What a card says of where its model comes from: the base encoders, the corpus and the chosen licence."""
+
+    bases: list[BaseSource]
+    corpus: CorpusSource
+    data_format: str
+    #: ``model.license``: a Hub licence id, or ``other`` for :data:`LICENSE_NAME` explained in :data:`LICENSE_FILE`.
+    license: str
+
+    @classmethod
+    def of(cls, bases: list[str], data_format: str, data_path: str, license: str) -> Provenance:
+        """The provenance of a model fine-tuned from ``bases`` (``model.base`` values) on a ``data_format`` corpus."""
+        return cls(
+            [base_source(b) for b in dict.fromkeys(bases)], corpus_source(data_format, data_path), data_format, license
+        )
+
+    @property
+    def hub_ids(self) -> list[str]:
+        """The upstream Hub ids of the bases that have one."""
+        return [b.hub_id for b in self.bases if b.hub_id]
+
+
+def license_fields(provenance: Provenance) -> dict:
+    """The card's licence metadata: the id ``model.license`` names, or ``other`` with its name and link."""
+    if provenance.license != "other":
+        return {"license": provenance.license}
+    return {"license": "other", "license_name": LICENSE_NAME, "license_link": LICENSE_FILE}
+
+
+def _base_licence(base: BaseSource) -> str:
+    """One base encoder and its licence, as the licence section names them."""
+    if base.hub_id is None:
+        return f"the local encoder `{base.given}`, under whatever terms it came with"
+    if base.license == "apache-2.0":
+        return f"`{base.hub_id}`, released under Apache-2.0 ({APACHE_LINK})"
+    return f"`{base.hub_id}`, under the licence its own card states (https://huggingface.co/{base.hub_id})"
+
+
+def license_text(provenance: Provenance) -> str:
+    """The licence section (and ``LICENSE.md``): the base's licence, and the corpus's terms, never relicensed."""
+    bases = "; ".join(map(_base_licence, provenance.bases))
+    corpus = provenance.corpus
+    where = f" ({corpus.link})" if corpus.link else ""
+    chosen = (
+        f"The card's metadata says `{provenance.license}`, as `model.license` set it."
+        if provenance.license != "other"
+        else f"The card's metadata says `license: other` (`{LICENSE_NAME}`) for these two parts."
+    )
+    terms = (
+        "The corpus is third-party data under its own terms, which are not restated or relicensed here: read them "
+        "at its source"
+        if corpus.link
+        else "Its terms are set by whoever holds it, and this card does not know or restate them: check them"
+    )
+    return (
+        f"The weights are fine-tuned from {bases}; that licence applies to them as a derivative.\n\n"
+        f"They were trained on {corpus.name}{where}. {terms} before you use or redistribute this model. "
+        f"{chosen}\n"
+    )
+
+
+def card_metadata(meta: ModelMeta, dev_metrics: dict, name: str, provenance: Provenance) -> dict:
     """The card's YAML front matter, as the Hugging Face Hub reads it (``huggingface_hub.ModelCard``)."""
     task = get_task(meta.task)
-    pipeline = "token-classification" if task.head == "token" else "text-classification"
-    dataset = Path(config.data.path).name or config.data.format
-    return {
-        "library_name": "transformers",
+    return hub_metadata(
+        provenance,
+        name=name,
+        task_name=meta.task,
+        pipeline="token-classification" if task.head == "token" else "text-classification",
+        metrics=headline_metrics(dev_metrics),
+        library="transformers" if task.predictor is None else None,
+        split="train and dev, out of fold" if "cross_validated" in dev_metrics else "dev",
+    )
+
+
+def hub_metadata(
+    provenance: Provenance,
+    *,
+    name: str,
+    task_name: str,
+    pipeline: str,
+    metrics: list[dict],
+    library: str | None,
+    split: str,
+) -> dict:
+    """Front matter of any framelab card: base model ids, licence, corpus, and the headline ``metrics``.
+
+    ``library`` is ``transformers`` where transformers alone loads the whole model; the corpus is named in
+    ``model-index`` (no Hub dataset id is claimed for it).
+    """
+    ids = provenance.hub_ids
+    data = {
+        **({"library_name": library} if library else {}),
         "pipeline_tag": pipeline,
-        "base_model": base_model_name(meta.base_model),
-        "license": config.model.license,
+        **({"base_model": ids[0] if len(ids) == 1 else ids} if ids else {}),
+        **license_fields(provenance),
         "language": ["en"],
-        "tags": ["framelab", meta.task],
-        "datasets": [dataset],
-        "metrics": sorted({m["type"] for m in headline_metrics(dev_metrics)}),
+        "tags": ["framelab", task_name],
+        "metrics": sorted({m["type"] for m in metrics}),
         "model-index": [
             {
                 "name": name,
                 "results": [
                     {
-                        "task": {"type": pipeline, "name": meta.task},
-                        "dataset": {"name": dataset, "type": config.data.format, "split": "dev"},
-                        "metrics": headline_metrics(dev_metrics),
+                        "task": {"type": pipeline, "name": task_name},
+                        "dataset": {"name": provenance.corpus.name, "type": provenance.data_format, "split": split},
+                        "metrics": metrics,
                     }
                 ],
             }
         ],
     }
+    return data
+
+
+def provenance_sections(provenance: Provenance) -> str:
+    """The card's base model, licence and citation sections."""
+    bases = "\n".join(f"- {base_line(b)}" for b in provenance.bases)
+    papers = [b.citation for b in provenance.bases if b.citation] + (
+        [provenance.corpus.citation] if provenance.corpus.citation else []
+    )
+    cite = "\n".join(f"- {p}" for p in dict.fromkeys(papers))
+    return f"""## Base model
+
+{bases}
+
+## Licence
+
+{license_text(provenance)}
+## Citation
+
+```bibtex
+@software{{framelab,
+  title = {{framelab: framing, persuasion-technique and stance classifiers for news}},
+  version = {{{__version__}}},
+  note = {{model card: this repository}}
+}}
+```
+{"" if not cite else chr(10) + "Please also cite what it is built on:" + chr(10) + chr(10) + cite + chr(10)}"""
 
 
 def stock_pipeline_section(meta: ModelMeta, model_dir: Path) -> str:
@@ -275,6 +419,73 @@ on a small annotated corpus; they support human judgement and aggregate statisti
 """
 
 
+_TRANSFORMERS = """
+
+With transformers alone, on the units framelab would cut ({unit}s), this gives framelab's probabilities and
+labels:
+
+```python
+import json
+
+import torch
+from huggingface_hub import snapshot_download
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+folder = snapshot_download("{hub_id}")
+meta = json.load(open(f"{{folder}}/framelab.json", encoding="utf-8"))
+tokenizer = AutoTokenizer.from_pretrained(folder)
+model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True).eval()
+units = ["First {unit} of an article.", "Another {unit}."]
+batch = tokenizer(units, truncation=True, max_length=meta["max_length"], padding=True, return_tensors="pt")
+with torch.inference_mode():
+    logits = model(**batch).logits
+{decide}
+labels = [[meta["labels"][j] for j in row.nonzero().flatten().tolist()] for row in decided]
+```"""
+
+_SIGMOID = """probs = torch.sigmoid(logits)
+decided = probs >= torch.tensor(meta["thresholds"])"""
+
+_SOFTMAX = """probs = torch.softmax(logits, dim=-1)
+decided = torch.nn.functional.one_hot(probs.argmax(dim=-1), probs.shape[-1])"""
+
+
+def _why_not_transformers(meta: ModelMeta) -> str:
+    """Why transformers alone would not give this model's answers, or "" when it does."""
+    task = get_task(meta.task)
+    if task.predictor is not None:
+        return "its head is not a transformers head (framelab.json names the parts framelab joins)"
+    if task.head == "token":
+        return "its B-/I- channels are independent sigmoids with no O tag, decoded into spans by framelab"
+    if task.level == "span":
+        return "it reads (span, context) pairs that framelab cuts around each given span"
+    if meta.article_level:
+        return f"an article is cut into windows whose logits framelab pools ({meta.pooling})"
+    if meta.lexical_weight:
+        return "its probabilities average in a TF-IDF model that transformers does not load"
+    return ""
+
+
+def usage_section(meta: ModelMeta, hub_id: str = HUB_ID) -> str:
+    """How to use the pushed model: with framelab (always its answers), and with transformers alone where that
+    gives the same answers (a unit classifier without a TF-IDF blend)."""
+    target = ', "target": "The headline"' if get_task(meta.task).has_target else ""
+    text = f"""## How to use
+
+```python
+import framelab
+from huggingface_hub import snapshot_download
+
+model = framelab.load(snapshot_download("{hub_id}"))
+print(model.score([{{"text": "An article to score."{target}}}]).to_pandas())
+```"""
+    why = _why_not_transformers(meta)
+    if why:
+        return text + f"\n\nTransformers alone does not give framelab's answers here: {why}.\n"
+    decide = _SIGMOID if meta.multi_label else _SOFTMAX
+    return text + _TRANSFORMERS.format(hub_id=hub_id, unit=meta.unit, decide=decide) + "\n"
+
+
 def write_model_card(folder: Path, meta: ModelMeta, config: Config, dev_metrics: dict) -> None:
     """Write ``README.md``: metadata for the Hub, intended use and limitations, data, labels, dev metrics and how to
     score."""
@@ -290,7 +501,8 @@ def write_model_card(folder: Path, meta: ModelMeta, config: Config, dev_metrics:
         thresholds = "\n".join(f"| {n} | {t:.2f} |" for n, t in zip(meta.labels, meta.thresholds))
         thresholds = "\n## Decision thresholds\n\n| label | threshold |\n|---|---:|\n" + thresholds + "\n"
     name = folder.name if not folder.name.startswith(".") else config.model_dir.name
-    front = yaml.safe_dump(card_metadata(meta, config, dev_metrics, name), sort_keys=False, allow_unicode=True)
+    provenance = Provenance.of([meta.base_model], config.data.format, config.data.path, config.model.license)
+    front = yaml.safe_dump(card_metadata(meta, dev_metrics, name, provenance), sort_keys=False, allow_unicode=True)
     training = (
         f"{config.train.epochs:g} epochs, batch {config.train.batch_size}, "
         f"learning rate {config.train.learning_rate:g}, rare labels: {config.train.rare_labels}, "
@@ -301,7 +513,7 @@ def write_model_card(folder: Path, meta: ModelMeta, config: Config, dev_metrics:
 
 # {name}: framelab `{meta.task}` model
 
-Fine-tuned from `{meta.base_model}` by framelab {meta.framelab_version}.
+Fine-tuned from {_base_names(provenance)} by framelab {meta.framelab_version} on {provenance.corpus.name}.
 
 - **Task**: {meta.task} ({_task_line(meta)})
 - **Data**: {data_line}
@@ -324,6 +536,17 @@ Everything scoring needs is in this folder: weights (`model.safetensors`), token
 (id2label), `framelab.json` (task, unit, labels, thresholds, window settings), `training_config.yaml`
 and `dev_metrics.json`{", plus the TF-IDF model it averages in" if meta.lexical_weight else ""}.
 
+*How to use* below scores it from Python: with framelab, or with transformers alone where that gives the
+same answers.
+
+{usage_section(meta)}
+
 {stock_pipeline_section(meta, config.model_dir)}
-"""
+{provenance_sections(provenance)}"""
     (folder / "README.md").write_text(text, encoding="utf-8")
+    (folder / LICENSE_FILE).write_text(f"# Licence\n\n{license_text(provenance)}", encoding="utf-8")
+
+
+def _base_names(provenance: Provenance) -> str:
+    """The base encoders as the card's first line names them: Hub ids, else the folder given."""
+    return " + ".join(f"`{b.hub_id or b.given}`" for b in provenance.bases)

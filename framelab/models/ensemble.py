@@ -13,7 +13,7 @@ wherever a model folder does (``framelab score``, ``framelab eval``)::
     members/<name>/      a full copy of each member model folder
     dev_metrics.json     dev figures: each member, the ensemble at 0.5, at the
                          tuned threshold and cross-fitted over halves of the dev articles
-    README.md            model card
+    README.md, LICENSE.md  model card (Hub metadata) and the licence it links
 
 On a unit of the ensemble's kind, a member of that kind gives its
 probabilities directly; a member of a finer kind (sentences inside a line)

@@ -9,7 +9,7 @@ Layout (written atomically by :func:`framelab.output.atomic_folder`: a temporary
     training_config.yaml                             the full run config
     dev_metrics.json                                 dev figures at 0.5 and at the tuned thresholds
     out_of_fold.safetensors                          out-of-fold predictions (only from --folds; never read by scoring)
-    README.md                                        model card
+    README.md, LICENSE.md                            model card (Hub metadata) and the licence it links
     logs/                                            trainer log history (and TensorBoard events)
 
 Weights are only ever read from safetensors and remote code is never trusted.

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from framelab import __version__
 from framelab.config import EnsembleConfig, check_ensemble
@@ -44,7 +45,15 @@ from framelab.eval.bootstrap import MIN_GROUPS, few_groups_warning
 from framelab.eval.scores import multilabel_scores
 from framelab.figures import shown
 from framelab.models import stock
-from framelab.models.card import metrics_table
+from framelab.models.card import (
+    HUB_ID,
+    LICENSE_FILE,
+    Provenance,
+    hub_metadata,
+    license_text,
+    metrics_table,
+    provenance_sections,
+)
 from framelab.models.ensemble import ENSEMBLE_FILE, MEMBERS_DIR, member_probabilities, weighted_mean
 from framelab.models.folder import atomic_folder
 from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, load_out_of_fold
@@ -361,8 +370,52 @@ def _thresholds_line(spec: dict, dev_metrics: dict) -> str:
     )
 
 
-def _write_card(folder: Path, final: Path, spec: dict, dev_metrics: dict, dataset_dir: Path) -> None:
-    """Write ``README.md`` into ``folder``, the temporary copy of ``final``."""
+def _hub_metrics(dev_metrics: dict) -> list[dict]:
+    """The ensemble's honest micro- and macro-F1 (cross-validated or cross-fitted) as model-index metric entries."""
+    if dev_metrics["source"] == "out_of_fold":
+        block, key, how = dev_metrics["cross_validated"], "mean", f"{dev_metrics['folds']}-fold cross-validated"
+    else:
+        block, key, how = dev_metrics["cross_fitted"], None, "dev, cross-fitted"
+    return [
+        {"type": "f1", "name": f"{how} {name}", "value": round(block[k][key] if key else block[k], 4)}
+        for k, name in (("micro_f1", "micro-F1"), ("macro_f1", "macro-F1"))
+    ]
+
+
+def _provenance(members: list[Predictor]) -> Provenance:
+    """The members' base encoders, and the corpus and licence of the first member's run config."""
+    path = members[0].model_dir / "training_config.yaml"
+    run = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    data, model = run.get("data", {}), run.get("model", {})
+    return Provenance.of(
+        [m.meta.base_model for m in members],
+        data.get("format", "jsonl"),
+        str(data.get("path", "")),
+        model.get("license", "other"),
+    )
+
+
+def _front_matter(final: Path, spec: dict, dev_metrics: dict, provenance: Provenance) -> str:
+    """The card's YAML front matter (an ensemble is framelab's own: no transformers library claimed)."""
+    split = "train and dev, out of fold" if dev_metrics["source"] == "out_of_fold" else "dev"
+    data = hub_metadata(
+        provenance,
+        name=final.name,
+        task_name=spec["task"],
+        pipeline="text-classification",
+        metrics=_hub_metrics(dev_metrics),
+        library=None,
+        split=split,
+    )
+    data["tags"].append("ensemble")
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def _write_card(
+    folder: Path, final: Path, spec: dict, dev_metrics: dict, dataset_dir: Path, predictors: list[Predictor]
+) -> None:
+    """Write ``README.md`` and ``LICENSE.md`` into ``folder``, the temporary copy of ``final``."""
+    provenance = _provenance(predictors)
     rows = _summary(dev_metrics)
     alone = {name: _card_cell(*cells[0]) for name, cells in rows}
     members = "\n".join(
@@ -394,7 +447,10 @@ def _write_card(folder: Path, final: Path, spec: dict, dev_metrics: dict, datase
         f"probabilities averaged with these weights; a finer member gives each {spec['unit']} its highest "
         "probability over its units there, a span tagger its highest token probability"
     )
-    text = f"""# framelab ensemble: {final.name}
+    text = f"""---
+{_front_matter(final, spec, dev_metrics, provenance)}---
+
+# framelab ensemble: {final.name}
 
 - **Task**: {spec["task"]} on {spec["unit"]} units, multi-label
 - **Members** ({averaged}):
@@ -425,8 +481,22 @@ framelab score --model {final} articles/ --format semeval2023 --out predictions/
 transformers cannot load this folder, since it has no weights of its own: its `config.json` holds the thresholds
 (`{stock.THRESHOLDS_KEY}`) and names `{stock.MODULE_FILE}`, so every transformers loader asks for
 `trust_remote_code` and, given it, raises the reason. Each member folder says what transformers makes of it.
-"""
+
+## How to use
+
+```python
+import framelab
+from huggingface_hub import snapshot_download
+
+model = framelab.load(snapshot_download("{HUB_ID}"))
+print(model.score(["An article to score."]).to_pandas())
+```
+
+Transformers alone does not give the ensemble's answers: framelab averages its members' probabilities.
+
+{provenance_sections(provenance)}"""
     (folder / "README.md").write_text(text, encoding="utf-8")
+    (folder / LICENSE_FILE).write_text(f"# Licence\n\n{license_text(provenance)}", encoding="utf-8")
 
 
 def build_ensemble(
@@ -508,5 +578,5 @@ def _build_ensemble(
         (tmp / ENSEMBLE_FILE).write_text(json.dumps(spec, indent=2, ensure_ascii=False), encoding="utf-8")
         stock.declare_ensemble(tmp, unit, labels, thresholds, len(members))
         (tmp / "dev_metrics.json").write_text(json.dumps(dev_metrics, indent=2), encoding="utf-8")
-        _write_card(tmp, out_dir, spec, dev_metrics, dataset_dir)
+        _write_card(tmp, out_dir, spec, dev_metrics, dataset_dir, members)
     return EnsembleResult(out_dir, dev_metrics)
