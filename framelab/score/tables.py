@@ -15,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from framelab.score.records import StanceEvidence
-
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -94,7 +92,7 @@ def _evidence_rows(result: ScoredArticle) -> Iterator[dict]:
     text = result.article.text
     for name, p in result.predictions.items():
         for v in p.evidence or ():
-            stance = isinstance(v, StanceEvidence)
+            stance = not hasattr(v, "frame")  # a StanceEvidence (records imports this module: no isinstance)
             yield {
                 "article_id": result.article.id,
                 "model": name,
