@@ -91,8 +91,8 @@ bench-blend: setup ## MODEL's dev figures with the TF-IDF model averaged in at s
 bench-oof: setup ## a --folds MODEL's out-of-fold predictions: threshold rules and TF-IDF weights, cross-validated, no training (seconds)
 	$(BIN)/python bench/oof_study.py --model $(MODEL) --weights 0 0.25 0.5 0.75 1
 
-bench-kfold-tfidf: setup ## the TF-IDF yardstick of a --folds run: k-fold by article on DATA, same folds, nested (TASK=techniques, FOLDS=5, SEED=42)
-	$(BIN)/python bench/kfold_tfidf.py --data $(DATA) --task $(or $(TASK),techniques) --folds $(or $(FOLDS),5) --seed $(or $(SEED),42)
+bench-kfold-tfidf: setup ## the TF-IDF yardstick of a --folds run on DATA, same folds (by article; TASK=fnc1: by story), nested; PAIRED=MODEL: paired bootstrap against that k-fold model (TASK=techniques, FOLDS=5, SEED=42)
+	$(BIN)/python bench/kfold_tfidf.py --data $(DATA) --task $(or $(TASK),techniques) --folds $(or $(FOLDS),5) --seed $(or $(SEED),42) $(if $(PAIRED),--paired $(PAIRED))
 
 bench-spans: setup ## PTC v2 spans (SI) and span techniques (TC) beside lexicon / TF-IDF baselines; needs ../shared/data (long on CPU)
 	$(BIN)/framelab data --config configs/ptc.yaml

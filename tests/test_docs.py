@@ -273,3 +273,58 @@ def test_the_architecture_page_places_every_module() -> None:
     packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
     missing = sorted(name for name in modules | packages if not re.search(rf"(?<![\w/]){name}(?!\w)", layout))
     assert missing == [], f"docs/architecture.md's layout leaves out {missing}"
+
+
+def results_tables(page: str) -> dict[str, list[list[str]]]:
+    """The Markdown tables of a results page by the ``##`` section that holds them: each table's body rows."""
+    tables: dict[str, list[list[str]]] = {}
+    section, rows = "", None
+    for line in page.splitlines() + [""]:
+        if line.startswith("## "):
+            section = line[3:].strip()
+        if line.startswith("|"):
+            if rows is None:
+                rows = []
+                tables.setdefault(section, []).append(rows)
+            if not re.fullmatch(r"\|[-:| ]+\|", line):
+                rows.append(line)
+        else:
+            rows = None
+    return {name: [table[1:] for table in found] for name, found in tables.items()}
+
+
+def results_page_problems(page: str) -> list[str]:
+    """What keeps a results page from being one screen per task with what ships marked."""
+    found = []
+    if len(page.splitlines()) > 250:
+        found.append(f"{len(page.splitlines())} lines (at most 250: move the rest to docs/history/)")
+    if "/tmp" in page:
+        found.append("a /tmp path (a command nobody can rerun)")
+    for section, tables in results_tables(page).items():
+        for table in tables:
+            bold = [row for row in table if row.startswith("| **")]
+            if len(bold) != 1:
+                found.append(f"{section}: a table with {len(bold)} bold rows (exactly one: what ships)")
+            if len(table) > 8:
+                found.append(f"{section}: a table of {len(table)} rows (at most 8)")
+    return found
+
+
+def test_the_results_page_is_one_screen_per_task() -> None:
+    page = (REPO / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    assert len(results_tables(page)) >= 4
+    assert results_page_problems(page) == []
+
+
+@pytest.mark.parametrize(
+    ("page", "problem"),
+    [
+        ("## T\n\n| a | b |\n|---|---|\n| x | 1 |\n", "0 bold rows"),
+        ("## T\n\n| a | b |\n|---|---|\n| **x** | **1** |\n| **y** | 2 |\n", "2 bold rows"),
+        ("## T\n\n| a |\n|---|\n" + "| **x** |\n" + "| y |\n" * 8, "9 rows"),
+        ("run `framelab train --set output_dir=/tmp/m`\n", "/tmp"),
+        ("x\n" * 251, "251 lines"),
+    ],
+)
+def test_the_results_page_check_catches_what_it_looks_for(page: str, problem: str) -> None:
+    assert any(problem in p for p in results_page_problems(page)), results_page_problems(page)
