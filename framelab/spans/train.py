@@ -35,7 +35,6 @@ from framelab.config import Config, config_to_dict
 from framelab.errors import ConfigError, DataError, Problem
 from framelab.eval.bootstrap import Resamples
 from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, out_of_fold_bytes
-from framelab.processes import is_main_process
 from framelab.spans.analysis import (
     answer_gold_spans,
     article_spans,
@@ -61,7 +60,15 @@ from framelab.tagging import (
     tokenize_windows,
     window_starts,
 )
-from framelab.train.folds import MIN_NESTED_FOLDS, FoldRecords, assign_folds, folds_named, inner_fold, mean_std_pooled
+from framelab.train.folds import (
+    MIN_NESTED_FOLDS,
+    FoldRecords,
+    assign_folds,
+    folds_named,
+    inner_fold,
+    mean_std_pooled,
+    resumable_folds,
+)
 from framelab.train.frozen import StateStore, cacheable, cached_datasets, collate_cached, top_layers_only
 from framelab.train.losses import multilabel_loss, weights_from_counts
 from framelab.train.trainer import (
@@ -487,33 +494,26 @@ def _span_folds(
     """Every outer fold's tagging: trained, or with ``resume`` the ones an interrupted run finished, read back."""
     work = fold_work_folder(config, resume)
     records = FoldRecords(work, FoldRecords.key(config_to_dict(config), data.unit_ids, folds))
-    outcomes = []
-    for k in range(config.train.folds):
-        kept = records.load(k) if resume else None
-        if kept is not None:
-            arrays, record = kept
-            outcomes.append(
-                SpanFold(
-                    arrays["rows"],
-                    _unpack(arrays, "tokens"),
-                    arrays["inner_rows"],
-                    _unpack(arrays, "inner_tokens"),
-                    **record,
-                )
-            )
-            log.info("fold %d: finished by the interrupted run, read back from %s", k, work)
-            continue
-        shutil.rmtree(work / f"fold-{k}", ignore_errors=True)  # an interrupted fold's checkpoints
-        o = run_span_fold(
-            config, base, tokenizer, names, data, folds, k, work=work / f"fold-{k}", callbacks=callbacks, states=states
-        )
-        outcomes.append(o)
+
+    def unpack(arrays: dict[str, np.ndarray], record: dict) -> SpanFold:
+        tokens, inner = _unpack(arrays, "tokens"), _unpack(arrays, "inner_tokens")
+        return SpanFold(arrays["rows"], tokens, arrays["inner_rows"], inner, **record)
+
+    def pack(o: SpanFold) -> tuple[dict[str, np.ndarray], dict]:
         arrays = {"rows": o.rows, "inner_rows": o.inner_rows, **_pack(o.tokens, "tokens")}
         arrays |= _pack(o.inner_tokens, "inner_tokens")
-        record = {"epochs": o.epochs, "threshold": o.threshold, "choices": o.choices, "seconds": o.seconds}
-        if is_main_process():
-            records.save(k, arrays, record)
-    return outcomes
+        return arrays, {"epochs": o.epochs, "threshold": o.threshold, "choices": o.choices, "seconds": o.seconds}
+
+    return resumable_folds(
+        records,
+        config.train.folds,
+        resume=resume,
+        run=lambda k, folder: run_span_fold(
+            config, base, tokenizer, names, data, folds, k, work=folder, callbacks=callbacks, states=states
+        ),
+        pack=pack,
+        unpack=unpack,
+    )
 
 
 def train_spans_folds(

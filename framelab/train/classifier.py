@@ -40,7 +40,6 @@ from framelab.eval.bootstrap import Resamples, example_groups
 from framelab.eval.scores import multilabel_scores, scores_with_intervals, single_label_scores
 from framelab.lexical import LexicalModel, blend
 from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, out_of_fold_bytes
-from framelab.processes import is_main_process
 from framelab.splits import TaskData, unit_offsets
 from framelab.tasks import Task, get_task
 from framelab.thresholds import decisions_at, tuned_thresholds
@@ -54,6 +53,7 @@ from framelab.train.folds import (
     decide,
     folds_named,
     inner_fold,
+    resumable_folds,
     subset,
 )
 from framelab.train.frozen import StateStore, cacheable, cached_datasets, collate_cached, top_layers_only
@@ -456,18 +456,14 @@ def _folds_of(
     """Every outer fold's outcome: trained, or with ``resume`` the ones an interrupted run finished, read back."""
     work = fold_work_folder(config, resume)
     records = FoldRecords(work, FoldRecords.key(config_to_dict(config), data.ids, folds))
-    outcomes = []
-    for k in range(config.train.folds):
-        kept = records.load(k) if resume else None
-        if kept is not None:
-            outcomes.append(_outcome(*kept))
-            log.info("fold %d: finished by the interrupted run, read back from %s", k, work)
-            continue
-        shutil.rmtree(work / f"fold-{k}", ignore_errors=True)  # an interrupted fold's checkpoints
-        outcomes.append(run_fold(config, setup, data, folds, k, work=work / f"fold-{k}", callbacks=callbacks))
-        if is_main_process():
-            records.save(k, *_arrays_and_record(outcomes[-1]))
-    return outcomes
+    return resumable_folds(
+        records,
+        config.train.folds,
+        resume=resume,
+        run=lambda k, folder: run_fold(config, setup, data, folds, k, work=folder, callbacks=callbacks),
+        pack=_arrays_and_record,
+        unpack=_outcome,
+    )
 
 
 def _choices(config: Config, setup: Setup, outcomes: list[FoldOutcome], epochs: float, thresholds, n: int) -> list:

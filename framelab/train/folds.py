@@ -19,17 +19,23 @@ import hashlib
 import json
 import logging
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from framelab.eval.bootstrap import Resamples, intervals_of
 from framelab.eval.scores import multilabel_resampled, multilabel_scores, scores_with_intervals, single_label_scores
+from framelab.processes import is_main_process
 from framelab.splits import TaskData
 from framelab.thresholds import DEFAULT_STEP, cross_fitted, decisions_at, tuned_thresholds
 from framelab.types import article_of
 
 log = logging.getLogger(__name__)
+
+Outcome = TypeVar("Outcome")
 
 #: Seeds of the random halves of dev articles behind the cross-fitted figures.
 CROSS_FIT_SEEDS = (0, 1, 2)
@@ -300,3 +306,28 @@ def _plain(value: object) -> object:
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON-able")
+
+
+def resumable_folds(
+    records: FoldRecords,
+    folds: int,
+    *,
+    resume: bool,
+    run: Callable[[int, Path], Outcome],
+    pack: Callable[[Outcome], tuple[dict[str, np.ndarray | None], dict]],
+    unpack: Callable[[dict[str, np.ndarray], dict], Outcome],
+) -> list[Outcome]:
+    """Every outer fold's outcome: ``run(k, folder)`` trains fold ``k`` in ``records``' work folder and the main
+    process keeps it (``pack``); with ``resume`` the folds an interrupted run finished are read back (``unpack``)."""
+    outcomes = []
+    for k in range(folds):
+        kept = records.load(k) if resume else None
+        if kept is not None:
+            outcomes.append(unpack(*kept))
+            log.info("fold %d: finished by the interrupted run, read back from %s", k, records.work)
+            continue
+        shutil.rmtree(records.work / f"fold-{k}", ignore_errors=True)  # an interrupted fold's checkpoints
+        outcomes.append(run(k, records.work / f"fold-{k}"))
+        if is_main_process():
+            records.save(k, *pack(outcomes[-1]))
+    return outcomes
