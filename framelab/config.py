@@ -57,7 +57,7 @@ class DataConfig:
     format: str = _f("jsonl", "Corpus format.", tuple(READERS))
     path: str = _f(
         "data/sample/articles.jsonl",
-        "Corpus file (jsonl, semeval2016) or folder (ptc, semeval2023, fnc1, semeval2016).",
+        "Corpus file (jsonl, semeval2016, labelstudio: a JSON export) or folder (ptc, semeval2023, fnc1, semeval2016).",
     )
     unit: str = _f("sentence", "Unit the technique labels are projected onto.", ("sentence", "line", "article"))
     labels: str | None = _f(None, "Technique label-list file (one name a line); unset: names found in the corpus.")

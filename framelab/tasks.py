@@ -34,7 +34,7 @@ ENTRY_POINT_GROUP = "framelab.tasks"
 LEVELS = ("unit", "article", "pair", "span")
 
 #: Formats every task's predictions can be written in.
-COMMON_FORMATS = frozenset({"jsonl", "csv", "html"})
+COMMON_FORMATS = frozenset({"jsonl", "csv", "html", "labelstudio"})
 
 
 class Lazy:

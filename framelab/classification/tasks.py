@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from framelab.tasks import Lazy, Task
+from framelab.tasks import COMMON_FORMATS, Lazy, Task
 
 _ARTICLE_SPLIT = Lazy("framelab.splits:load_article_split")
 
@@ -23,7 +23,7 @@ TECHNIQUES = Task(
     multi_label=True,
     load_split=Lazy("framelab.splits:load_unit_split"),
     pooling="max",
-    formats=frozenset({"jsonl", "csv", "html", "semeval2023"}),
+    formats=COMMON_FORMATS | {"semeval2023"},
     extra_scores=Lazy("framelab.eval.classifier:article_level_scores"),
     lexical_blend=True,
     ensemble_member=True,
@@ -37,7 +37,7 @@ FRAMES = Task(
     multi_label=True,
     load_split=partial(_ARTICLE_SPLIT, column="frames", inventory="frames", single_label=False),
     pooling="max",
-    formats=frozenset({"jsonl", "csv", "html", "semeval2023"}),
+    formats=COMMON_FORMATS | {"semeval2023"},
     lexical_blend=True,
     **_COMMON,
 )
@@ -49,7 +49,7 @@ GENRE = Task(
     multi_label=False,
     load_split=partial(_ARTICLE_SPLIT, column="genre", inventory="genres", single_label=True),
     pooling="mean",
-    formats=frozenset({"jsonl", "csv", "html", "semeval2023"}),
+    formats=COMMON_FORMATS | {"semeval2023"},
     **_COMMON,
 )
 

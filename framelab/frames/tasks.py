@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from framelab.tasks import Lazy, Task
+from framelab.tasks import COMMON_FORMATS, Lazy, Task
 
 FRAMES_ATTENTION = Task(
     name="frames_attention",
@@ -18,7 +18,7 @@ FRAMES_ATTENTION = Task(
     ),
     train=Lazy("framelab.frames.train:train_frames_attention"),
     card_metrics=Lazy("framelab.frames.train:card_metrics"),
-    formats=frozenset({"jsonl", "csv", "html", "semeval2023"}),
+    formats=COMMON_FORMATS | {"semeval2023"},
     has_baseline=True,
     lexical_blend=True,
     predictor=Lazy("framelab.frames.predictor:AttentionPredictor"),

@@ -1,4 +1,4 @@
-"""Corpus readers: PTC v2, SemEval-2023 Task 3 and the project's JSONL format.
+"""Corpus readers: PTC v2, SemEval-2023 Task 3, stance corpora, Label Studio exports and the project's JSONL format.
 
 Every reader takes the corpus path and keyword arguments ``log`` (a
 :class:`~framelab.errors.ProblemLog` that collects every defect; the caller
@@ -17,6 +17,7 @@ from pathlib import Path
 from framelab.errors import ConfigError, ProblemLog
 from framelab.readers.common import check_label, read_label_list
 from framelab.readers.jsonl import read_jsonl, write_jsonl
+from framelab.readers.labelstudio import read_labelstudio
 from framelab.readers.ptc import read_ptc
 from framelab.readers.semeval2023 import read_semeval2023
 from framelab.readers.stance import read_fnc1, read_semeval2016
@@ -28,6 +29,7 @@ READERS = {
     "jsonl": read_jsonl,
     "semeval2016": read_semeval2016,
     "fnc1": read_fnc1,
+    "labelstudio": read_labelstudio,
 }
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "read_corpus",
     "read_fnc1",
     "read_jsonl",
+    "read_labelstudio",
     "read_label_list",
     "read_ptc",
     "read_semeval2016",

@@ -32,6 +32,9 @@
   span-identification scorer wants them) and ``TC.txt``
   (``id<TAB>technique<TAB>start<TAB>end``, one line per predicted span), in
   article offsets, for the SemEval-2020 Task 11 scorers.
+- ``labelstudio``: a folder with ``tasks.json`` (Label Studio's JSON import, one task per article with
+  each model's pre-annotations as a prediction) and ``label_config.xml`` (the labelling interface for the
+  scored models' labels), both from :mod:`framelab.labelstudio`, which says what each region holds.
 - ``fnc1``: the FNC-1 submission CSV (``Headline,Body ID,Stance``), one row
   per pair of FNC-1 CSV inputs, in input order, for the official scorer.
 
@@ -54,6 +57,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import IO
 
+from framelab import labelstudio
 from framelab.errors import Problem
 from framelab.output import AtomicFile, AtomicFolder, uninterrupted
 from framelab.score.records import ModelLabels, Prediction, ScoredArticle, StanceEvidence
@@ -442,6 +446,34 @@ class Fnc1Writer(Writer):
         self.csv.writerow([a.stance_target, a.id.rpartition("#")[0] or a.id, stances[0].labels[0]])
 
 
+class LabelStudioWriter(Writer):
+    """Label Studio: ``tasks.json`` (a JSON list, one task per article, written as they arrive) and the
+    ``label_config.xml`` its regions use, built from the scored models' labels (:mod:`framelab.labelstudio`)."""
+
+    folder = needs_out = True
+
+    def __init__(self, out: Path | None, models: Sequence[ModelLabels] = (), *, excel: bool = False):
+        if out is None:
+            raise ValueError("--format labelstudio needs --out FOLDER")
+        _written_in("labelstudio", models)
+        config = labelstudio.label_config(labelstudio.labels_by_control((m.task, m.labels) for m in models))
+        self.ui = labelstudio.interface(config)
+        super().__init__(out, models)
+        self._open(out / "label_config.xml").write(config)
+        self.tasks = self._open(out / "tasks.json")
+        self.tasks.write("[")
+        self.count = 0
+
+    def write(self, result: ScoredArticle) -> None:
+        task = labelstudio.article_task(result.article.id, result.article.text, article_records(result), self.ui)
+        self.tasks.write(("," if self.count else "") + "\n" + json.dumps(task, ensure_ascii=False))
+        self.count += 1
+
+    def close(self) -> list[str]:
+        self.tasks.write("\n]\n")
+        return super().close()
+
+
 #: Every output format of ``framelab score``, the one list the CLI offers.
 WRITERS: dict[str, type[Writer]] = {
     "jsonl": JsonlWriter,
@@ -450,6 +482,7 @@ WRITERS: dict[str, type[Writer]] = {
     "semeval2023": Semeval2023Writer,
     "semeval2020": Semeval2020Writer,
     "fnc1": Fnc1Writer,
+    "labelstudio": LabelStudioWriter,
 }
 FORMATS = tuple(WRITERS)
 

@@ -8,7 +8,7 @@ context (SemEval-2020 TC), a sequence classifier on the shared trainer.
 
 from __future__ import annotations
 
-from framelab.tasks import Lazy, Task
+from framelab.tasks import COMMON_FORMATS, Lazy, Task
 
 SPANS = Task(
     name="spans",
@@ -23,7 +23,7 @@ SPANS = Task(
     summarize_evaluation=Lazy("framelab.spans.report:summarize_evaluation"),
     card_metrics=Lazy("framelab.spans.report:card_metrics"),
     selection_metric="span_f1",
-    formats=frozenset({"jsonl", "csv", "html", "semeval2020"}),
+    formats=COMMON_FORMATS | {"semeval2020"},
     ensemble_member=True,
     stock_refusal="each technique has its own independent B-/I- sigmoid channels and no O tag, which transformers' "
     "token-classification pipeline cannot read (it would give every token a technique)",
