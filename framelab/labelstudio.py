@@ -112,7 +112,9 @@ def interface(config: str) -> Any:
     try:
         from label_studio_sdk.label_interface import LabelInterface
     except ImportError as exc:
-        raise RuntimeError(f"Label Studio output needs the label-studio-sdk package: {INSTALL_HINT}") from exc
+        raise ValueError(
+            f"Label Studio tasks need the labelstudio extra ({exc.name} is missing): {INSTALL_HINT}"
+        ) from None
     return LabelInterface(config)
 
 

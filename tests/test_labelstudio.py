@@ -7,6 +7,7 @@ The slow test that runs a real Label Studio server is ``test_labelstudio_server.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -291,3 +292,9 @@ def test_score_writes_label_studio_tasks_from_the_command_line(tmp_path: Path, t
 def test_the_writer_needs_a_folder() -> None:
     with pytest.raises(ValueError, match="--format labelstudio needs --out FOLDER"):
         LabelStudioWriter(None, MODELS)
+
+
+def test_without_the_sdk_the_writer_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "label_studio_sdk.label_interface", None)
+    with pytest.raises(ValueError, match=r"labelstudio extra .*pip install 'framelab\[labelstudio\]'"):
+        interface(label_config({"frames": ["Economic"]}))
