@@ -3,7 +3,7 @@
 ``framelab score --format labelstudio`` (:class:`framelab.score.writers.LabelStudioWriter`) writes a folder
 with ``tasks.json`` (Label Studio's JSON import: a list of tasks, each with ``data`` and ``predictions``) and
 ``label_config.xml`` (the project's labelling interface, built by :func:`label_config` from the scored
-models' labels); ``configs/labelstudio/semeval2023.xml`` is that config for the SemEval-2023 names the
+models' labels); ``configs/labelstudio/sample.xml`` is that config for the SemEval-2023 names the
 sample corpus uses. The ``labelstudio`` reader (:mod:`framelab.readers.labelstudio`) reads an export of
 such a project back into articles.
 

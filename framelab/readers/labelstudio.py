@@ -1,6 +1,6 @@
 """Reader for a Label Studio JSON export (``data.format: labelstudio``; ``data.path``: the export file).
 
-The project's label config is :mod:`framelab.labelstudio`'s (``configs/labelstudio/semeval2023.xml``, or the
+The project's label config is :mod:`framelab.labelstudio`'s (``configs/labelstudio/sample.xml``, or the
 ``label_config.xml`` that ``framelab score --format labelstudio`` writes): the reader knows its controls by
 name. Each task is one article:
 
