@@ -921,7 +921,7 @@ def levers_model(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path)
     return tmp / "model"
 
 
-def test_the_levers_are_recorded_in_the_folder_and_scoring_applies_them(levers_model: Path) -> None:
+def test_the_levers_are_recorded_in_the_folder_and_scoring_applies_them(levers_model: Path, tmp_path: Path) -> None:
     meta = read_meta(levers_model)
     assert meta.extra["stage_two_top_k"] == 2 and meta.extra["stage_two_seeds"] == 2
     assert meta.extra["stage_two_cues"] is True and meta.extra["stage_two_loss"] == "focal"
@@ -957,11 +957,22 @@ def test_the_levers_are_recorded_in_the_folder_and_scoring_applies_them(levers_m
         with torch.inference_mode():
             member_probs.append(torch.softmax(model(**batch).logits, dim=-1).numpy().astype(np.float64))
     averaged = np.log((member_probs[0] + member_probs[1]) / 2)
-    features = predictor.stage_one  # the folder's stage 1 gives the fusion its similarity features
-    assert len(features.coef) == len(FEATURES)
+    stage_one = predictor.stage_one  # the folder's stage 1 gives the fusion its similarity features
+    assert len(stage_one.coef) == len(FEATURES)
     bodies_built, _ = predictor._bodies(bodies)
-    x, _, _ = pair_features(heads, np.arange(2), bodies_built, features.tfidf, predictor.encoder, top_k=2)
+    x, _, _ = pair_features(heads, np.arange(2), bodies_built, stage_one.tfidf, predictor.encoder, top_k=2)
     fused = Fusion.load(levers_model).log_probabilities(averaged, heads, segments, x)
-    related = features.related_probability(x)
+    related = stage_one.related_probability(x)
     columns = [FNC1_LABELS.index(n) for n in RELATED]
     np.testing.assert_allclose(probs[:, columns], related[:, None] * np.exp(fused), atol=1e-5)
+    # int8 quantises every member alike.
+    quantized = load_model(levers_model, quantize="int8")
+    assert len(quantized.members) == 2
+    assert all("quantized" in type(m.classifier).__module__ for m in quantized.members)
+    assert quantized.probabilities(bodies, heads).shape == (2, 4)
+    # A member missing from the folder is named when it loads.
+    broken = tmp_path / "model"
+    shutil.copytree(levers_model, broken)
+    shutil.rmtree(member_folder(broken, 1))
+    with pytest.raises(DataError, match="stage-two-seed-1"):
+        load_model(broken)
