@@ -164,6 +164,40 @@ class TrainConfig:
         "Seed of the k-fold assignment of articles; unset: train.seed. Set it to train another seed of a model on the "
         "same folds (an ensemble member: members' folds must agree).",
     )
+    stage_two_top_k: int = _f(
+        5,
+        "Two-stage tasks (fnc1): body sentences most similar to the headline that stage 2 reads, in body order, cut "
+        "with the headline to model.max_length tokens; kept in the model folder, so scoring reads as many.",
+    )
+    stage_two_loss: str = _f(
+        "cross_entropy",
+        "Two-stage tasks: stage 2's loss, class-weighted cross-entropy, or focal (each pair's weighted cross-entropy "
+        "times (1 - p)^train.focal_gamma, p its gold class's probability).",
+        ("cross_entropy", "focal"),
+    )
+    stage_two_class_weight_power: float = _f(
+        0.5,
+        "Two-stage tasks: exponent p of stage 2's class weights (n / (k x count))^p, counted on its training pairs "
+        "before any repeats; 0.5: the square root of the inverse frequency, 0: unweighted, 1: balanced.",
+    )
+    stage_two_disagree_repeats: int = _f(
+        1,
+        "Two-stage tasks: times each disagree training pair of stage 2 appears per epoch (oversampling the rarest "
+        "class); the inner fold that chooses epochs is never repeated; 1 = once.",
+    )
+    stage_two_seeds: int = _f(
+        1,
+        "Two-stage tasks: stage-2 cross-encoders trained with seeds train.seed, train.seed + 1, ..., each choosing "
+        "its epochs alike; their probabilities are averaged, in training and at scoring (the model folder keeps "
+        "them all).",
+    )
+    stage_two_cues: bool = _f(
+        False,
+        "Two-stage tasks: refuting and negation cue counts of the headline and of the sentences stage 2 read join "
+        "its log-probabilities and stage 1's features in a logistic regression fitted on held-out predictions "
+        "(late fusion; framelab/stance/cues.py). Needs train.folds: each fold's on its inner fold, the saved "
+        "model's on every out-of-fold prediction.",
+    )
     early_stopping_patience: int = _f(0, "Stop after this many evaluations without dev micro-F1 gain; 0 = off.")
     pad_to_max_length: bool = _f(False, "Pad every batch to max_length instead of dynamic, length-grouped padding.")
     logging_steps: int = _f(10, "Steps between loss logs.")
@@ -463,6 +497,9 @@ def _check(config: Config, where: str) -> None:
         ("data.min_overlap_chars", d.min_overlap_chars),
         ("train.gradient_accumulation_steps", t.gradient_accumulation_steps),
         ("train.save_total_limit", t.save_total_limit),
+        ("train.stage_two_top_k", t.stage_two_top_k),
+        ("train.stage_two_disagree_repeats", t.stage_two_disagree_repeats),
+        ("train.stage_two_seeds", t.stage_two_seeds),
     ):
         if not value > 0:
             raise ConfigError(f"{where}: '{key}' must be positive, got {value!r}")
@@ -475,6 +512,7 @@ def _check(config: Config, where: str) -> None:
         ("train.num_threads", t.num_threads),
         ("train.freeze_layers", t.freeze_layers),
         ("train.max_steps", t.max_steps),
+        ("train.stage_two_class_weight_power", t.stage_two_class_weight_power),
     ):
         if not value >= 0:
             raise ConfigError(f"{where}: '{key}' must be 0 or more, got {value!r}")
@@ -492,10 +530,31 @@ def _check(config: Config, where: str) -> None:
             f"{where}: train.unit_loss_weight applies to token taggers ({', '.join(taggers)}), "
             f"not '{t.task}'; set it to 0"
         )
+    _check_stage_two(t, where)
     if t.lexical_weight and not get_task(t.task).lexical_blend:
         blendable = [name for name in task_names() if get_task(name).lexical_blend]
         raise ConfigError(
             f"{where}: train.lexical_weight applies to the {' and '.join(blendable)} tasks, not '{t.task}'; set it to 0"
+        )
+
+
+def _check_stage_two(t: TrainConfig, where: str) -> None:
+    """The ``train.stage_two_*`` fields: only for a two-stage task, and the cues' fusion only with folds."""
+    changed = [
+        f"train.{f.name}"
+        for f in dataclasses.fields(TrainConfig)
+        if f.name.startswith("stage_two_") and getattr(t, f.name) != f.default
+    ]
+    if changed and not get_task(t.task).two_stage:
+        two_stage = [name for name in task_names() if get_task(name).two_stage]
+        raise ConfigError(
+            f"{where}: {', '.join(changed)} apply to two-stage tasks ({', '.join(two_stage)}), not '{t.task}'; "
+            "leave them at their defaults"
+        )
+    if t.stage_two_cues and t.folds < 3:
+        raise ConfigError(
+            f"{where}: train.stage_two_cues fits its fusion on held-out stage-2 predictions, the inner fold of "
+            f"k-fold training; set train.folds to 3 or more (got {t.folds}), or train.stage_two_cues to false"
         )
 
 

@@ -112,6 +112,8 @@ class Task:
     has_baseline: bool = False
     #: Whether ``train.lexical_weight`` may blend a TF-IDF model into it.
     lexical_blend: bool = False
+    #: Whether its models have a second, pair stage that the ``train.stage_two_*`` settings shape (fnc1).
+    two_stage: bool = False
     #: Whether ``framelab ensemble`` may average it on units.
     ensemble_member: bool = False
     #: ``framelab score --spans FILE``: ``(model_dir, inputs, spans_file, out, *, batch_size) -> count``.

@@ -18,12 +18,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 from markupsafe import escape
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+import framelab.stance.train as stance_train
 from framelab.cli import main
-from framelab.config import load_config
+from framelab.config import TrainConfig, load_config
 from framelab.dataset import build_dataset
-from framelab.errors import DataError
+from framelab.errors import ConfigError, DataError
 from framelab.eval.scores import stance_scores
 from framelab.models.ensemble import load_model
 from framelab.models.folder import read_meta
@@ -34,11 +38,20 @@ from framelab.score.scorer import score
 from framelab.splits import TaskData
 from framelab.stance.data import FNC1_LABELS, RELATED, PairSplit, load_pair_split, load_pooled
 from framelab.stance.evaluate import fnc1_scores
-from framelab.stance.features import Closest, SentenceEncoder
+from framelab.stance.features import FEATURES, Closest, SentenceEncoder, pair_features
 from framelab.stance.folds import story_folds
 from framelab.stance.predictor import stance_evidence
+from framelab.stance.stage_two import CUE_FEATURES, FUSION_FILE, Fusion, cue_counts, mean_logits, member_folder
 from framelab.stance.tasks import FNC1
-from framelab.stance.train import STAGE_TWO_TOP_K, EmbeddingCache, run_fold
+from framelab.stance.train import (
+    EmbeddingCache,
+    focal_loss,
+    member_configs,
+    repeated_rows,
+    run_fold,
+    stage_two_loss,
+    weighted_loss,
+)
 from framelab.tasks import register, task_names
 from framelab.train.trainer import load_tokenizer, start
 from framelab.types import Article
@@ -47,6 +60,16 @@ from framelab.units import split_units
 from .conftest import REPO, SHARED_DATA, assert_stock_pipeline_refuses, dry_run_push
 
 FIXTURE = Path(__file__).parent / "fixtures" / "fnc1"
+
+#: Every stage-2 lever moved off its default, in a k-fold run (the cue fusion needs the inner fold).
+LEVERS = {
+    "train.stage_two_top_k": "2",
+    "train.stage_two_loss": "focal",
+    "train.stage_two_class_weight_power": "1",
+    "train.stage_two_disagree_repeats": "3",
+    "train.stage_two_seeds": "2",
+    "train.stage_two_cues": "true",
+}
 
 # The entry point in pyproject.toml finds the task once framelab is (re)installed; an older install does not list it.
 if "fnc1" not in task_names():
@@ -388,7 +411,7 @@ def test_stance_evidence_round_trips_and_backs_every_related_stance(split_model:
                 assert evidence == []
                 continue
             seen["related"] += 1
-            assert 0 < len(evidence) <= min(len(sentences), STAGE_TWO_TOP_K)
+            assert 0 < len(evidence) <= min(len(sentences), TrainConfig().stage_two_top_k)
             for v in evidence:
                 assert text[v["start"] : v["end"]] == v["text"] and (v["start"], v["end"]) in sentences
             # In body order, ranked by similarity to the claim.
@@ -700,9 +723,12 @@ def test_folds_by_story_end_to_end(tmp_path: Path, tiny_model_dir: Path, monkeyp
     assert predictor.probabilities(["The council voted to close the pier."], ["Pier closes"]).shape == (1, 4)
 
 
-def test_fnc1_fold_choices_never_see_the_folds_labels(tmp_path: Path, tiny_model_dir: Path) -> None:
+@pytest.mark.parametrize("levers", [{}, LEVERS], ids=["defaults", "levers"])
+def test_fnc1_fold_choices_never_see_the_folds_labels(tmp_path: Path, tiny_model_dir: Path, levers: dict) -> None:
     folder, _ = _shared_fixture(tmp_path)
-    config = _config(tmp_path, tiny_model_dir, **{"data.path": str(folder), "train.folds": "3", "train.epochs": "2"})
+    config = _config(
+        tmp_path, tiny_model_dir, **{"data.path": str(folder), "train.folds": "3", "train.epochs": "2", **levers}
+    )
     build_dataset(config)
     base, _ = start(config)
     data = load_pooled(config.dataset_dir)
@@ -721,3 +747,232 @@ def test_fnc1_fold_choices_never_see_the_folds_labels(tmp_path: Path, tiny_model
     assert first.choices == second.choices
     np.testing.assert_array_equal(first.stage_one.coef, second.stage_one.coef)
     np.testing.assert_array_equal(first.rows, inside)
+    # Stage 2 (and its cue fusion) predicts each pair both of them ran on alike.
+    both = (first.stage_two_logits != 0).any(axis=1) & (second.stage_two_logits != 0).any(axis=1)
+    assert both.any()
+    np.testing.assert_array_equal(first.stage_two_logits[both], second.stage_two_logits[both])
+    if levers:
+        assert "stage_two_cue_fusion" in first.choices and "2 seeds" in first.choices["stage_two_epochs"]["made_on"]
+
+
+# ------------------------------------------------------------------ stage-2 levers (issue 38): settings, saved, scored
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        ({"train.stage_two_top_k": "0"}, "'train.stage_two_top_k' must be positive"),
+        ({"train.stage_two_seeds": "0"}, "'train.stage_two_seeds' must be positive"),
+        ({"train.stage_two_disagree_repeats": "0"}, "'train.stage_two_disagree_repeats' must be positive"),
+        ({"train.stage_two_disagree_repeats": "1.5"}, "'train.stage_two_disagree_repeats' must be int"),
+        ({"train.stage_two_class_weight_power": "-0.5"}, "'train.stage_two_class_weight_power' must be 0 or more"),
+        ({"train.stage_two_loss": "hinge"}, "'train.stage_two_loss' must be one of cross_entropy, focal"),
+        ({"train.stage_two_cues": "true"}, "set train.folds to 3 or more"),
+        ({"train.stage_two_cues": "true", "train.folds": "2"}, "set train.folds to 3 or more"),
+        (
+            {"train.stage_two_seeds": "3", "train.task": "techniques"},
+            "apply to two-stage tasks (fnc1), not 'techniques'",
+        ),
+    ],
+)
+def test_stage_two_settings_are_validated_on_load(tmp_path: Path, sets: dict, message: str) -> None:
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        _config(tmp_path, **sets)
+
+
+def test_stage_two_settings_default_to_todays_stage_two() -> None:
+
+    config = load_config(REPO / "configs" / "fnc1.yaml")
+    t = config.train
+    assert (t.stage_two_top_k, t.stage_two_class_weight_power, t.stage_two_loss) == (5, 0.5, "cross_entropy")
+    assert (t.stage_two_disagree_repeats, t.stage_two_seeds, t.stage_two_cues) == (1, 1, False)
+    assert member_configs(config) == [config]
+    labels = np.array([0, 0, 0, 1, 2, 2])
+    rows = np.array([4, 9, 2, 7, 1, 3])
+    np.testing.assert_array_equal(repeated_rows(rows, ["disagree"] * 10, 1), rows)
+    logits = torch.randn(6, 3)
+    weights = torch.tensor([(6 / 9) ** 0.5, (6 / 3) ** 0.5, (6 / 6) ** 0.5], dtype=torch.float32)
+    expected = weighted_loss(weights)({"logits": logits}, torch.from_numpy(labels))
+    assert torch.equal(stage_two_loss(t, labels)({"logits": logits}, torch.from_numpy(labels)), expected)
+    unweighted = dataclasses.replace(t, stage_two_class_weight_power=0.0)
+    assert stage_two_loss(unweighted, labels) is None  # the model's own cross-entropy
+
+
+def test_focal_loss_is_weighted_cross_entropy_at_gamma_zero_and_down_weights_easy_pairs() -> None:
+    logits = torch.tensor([[4.0, 0.0, 0.0], [0.0, 0.5, 0.0], [0.2, 0.0, 0.1], [0.0, 0.0, 3.0]])
+    labels = torch.tensor([0, 1, 2, 2])
+    weights = torch.tensor([1.0, 3.0, 0.5])
+    plain = F.cross_entropy(logits, labels, weight=weights)
+    assert torch.allclose(focal_loss(weights, 0.0)({"logits": logits}, labels), plain)
+    # By hand at gamma 2: each pair's weighted cross-entropy times (1 - p)^2, over the weights' sum.
+    p = F.softmax(logits, dim=-1)[torch.arange(4), labels]
+    w = weights[labels]
+    by_hand = (w * (1 - p) ** 2 * -p.log()).sum() / w.sum()
+    assert torch.allclose(focal_loss(weights, 2.0)({"logits": logits}, labels), by_hand)
+    assert focal_loss(weights, 2.0)({"logits": logits}, labels) < plain
+
+
+def test_disagree_repeats_oversample_the_training_pairs_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = _config(tmp_path, **{"train.stage_two_disagree_repeats": "3"})
+    data = _random_pairs(0)
+    related = np.flatnonzero([s != "unrelated" for s in data.stances])
+    train_rows, dev_rows = related[: len(related) // 2], related[len(related) // 2 :]
+    seen = {}
+
+    def capture(config, tokenizer, job, **kwargs):
+        seen["job"] = job
+        return None
+
+    # No model is trained: the job handed to the trainer is looked at.
+    monkeypatch.setattr(stance_train, "fine_tune", capture)
+    monkeypatch.setattr(stance_train.AutoModelForSequenceClassification, "from_pretrained", lambda *a, **k: None)
+    monkeypatch.setattr(
+        stance_train, "_stage_two_dataset", lambda tok, heads, segs, labels, ml: list(zip(heads, labels))
+    )
+    stance_train.fit_stage_two(config, None, "base", data, list(data.headlines), train_rows, dev_rows)
+    job = seen["job"]
+    disagree = [i for i in train_rows if data.stances[i] == "disagree"]
+    assert disagree and len(job.train_dataset) == len(train_rows) + 2 * len(disagree)
+    expected = [data.headlines[i] for i in train_rows for _ in range(3 if data.stances[i] == "disagree" else 1)]
+    assert [h for h, _ in job.train_dataset] == expected
+    assert len(job.dev_dataset) == len(dev_rows)  # the pairs that choose the epoch are never repeated
+    # The class weights count each pair once: the repeats are the only oversampling.
+    once = np.array([RELATED.index(data.stances[i]) for i in train_rows])
+    logits = torch.zeros(len(once), 3)
+    want = stance_train.weighted_loss(stance_train.class_weights(once, 3, 0.5))(
+        {"logits": logits}, torch.from_numpy(once)
+    )
+    assert torch.equal(job.loss({"logits": logits}, torch.from_numpy(once)), want)
+
+
+def test_refuting_and_negation_cues_counted_by_hand() -> None:
+    headlines = ["Giant spider story a HOAX, officials deny it", "Pier closes on Monday", "Nobody can't say it's fake"]
+    evidence = [
+        "The spider wasn't real. It is not a fake, the zoo says, despite rumours.",
+        "The council voted to close the pier.",
+        "No, it isn\u2019t.",
+    ]
+    counts = cue_counts(headlines, evidence)
+    assert CUE_FEATURES == ("refuting_headline", "refuting_evidence", "negation_headline", "negation_evidence")
+    # hoax, deny | fake, despite, rumours | - | wasn't, not
+    assert counts[0].tolist() == [2, 3, 0, 2]
+    assert counts[1].tolist() == [0, 0, 0, 0]
+    # fake | - | nobody, can't | no, isn't (a curly apostrophe)
+    assert counts[2].tolist() == [1, 0, 2, 2]
+    assert cue_counts(["a denial"], [""], refuting=("denial",), negation=()).tolist() == [[1, 0, 0, 0]]
+
+
+def test_cue_fusion_learns_a_cue_and_round_trips_through_its_file(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    n = 90
+    labels = np.arange(n) % 3
+    # Stage 2 says nothing; the evidence of every disagree pair calls the claim a hoax.
+    logits = rng.normal(size=(n, 3))
+    evidence = ["That is a hoax, not true." if y == 1 else "It happened as told." for y in labels]
+    heads = ["A claim"] * n
+    stage_one = rng.normal(size=(n, len(FEATURES)))
+    fusion = Fusion.fit(logits, heads, evidence, stage_one, labels, np.array([1.0, 2.0, 1.0]))
+    fused = fusion.log_probabilities(logits, heads, evidence, stage_one)
+    assert (fused.argmax(axis=1) == 1).tolist() == (labels == 1).tolist()
+    np.testing.assert_allclose(np.exp(fused).sum(axis=1), 1.0)
+    fusion.save(tmp_path)
+    np.testing.assert_allclose(
+        Fusion.load(tmp_path).log_probabilities(logits, heads, evidence, stage_one), fused, rtol=1e-12
+    )
+    # Fitted on two classes only, the third gets no probability.
+    two = np.flatnonzero(labels != 2)
+    partial = Fusion.fit(
+        logits[two], [heads[i] for i in two], [evidence[i] for i in two], stage_one[two], labels[two], np.ones(3)
+    )
+    out = partial.log_probabilities(logits[two], [heads[i] for i in two], [evidence[i] for i in two], stage_one[two])
+    assert np.all(np.isneginf(out[:, 2])) and (out.argmax(axis=1) == labels[two]).all()
+
+
+def test_a_seed_ensemble_averages_its_members_probabilities() -> None:
+    a = np.array([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
+    b = np.array([[-1.0, 1.0, 0.0], [3.0, -2.0, 1.0]])
+    assert mean_logits([a]) is a
+    softmax = [np.exp(m) / np.exp(m).sum(axis=1, keepdims=True) for m in (a, b)]
+    np.testing.assert_allclose(np.exp(mean_logits([a, b])), (softmax[0] + softmax[1]) / 2)
+
+
+@pytest.fixture(scope="module")
+def levers_model(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    """A k-fold fnc1 model with every stage-2 lever off its default (:data:`LEVERS`)."""
+    tmp = tmp_path_factory.mktemp("fnc1-levers")
+    folder, _ = _shared_fixture(tmp)
+    sets = [
+        f"data.path={folder}",
+        f"data.output_dir={tmp / 'data'}",
+        f"output_dir={tmp / 'model'}",
+        f"model.base={tiny_model_dir}",
+        "model.max_length=64",
+        "train.epochs=1",
+        "train.batch_size=8",
+        "train.logging_steps=1",
+        "data.dev_fraction=0",
+        "train.folds=3",
+        *(f"{k}={v}" for k, v in LEVERS.items()),
+    ]
+    args = ["--config", str(REPO / "configs" / "fnc1.yaml"), *(a for s in sets for a in ("--set", s))]
+    assert main(["data", *args]) == 0
+    assert main(["train", *args]) == 0
+    return tmp / "model"
+
+
+def test_the_levers_are_recorded_in_the_folder_and_scoring_applies_them(levers_model: Path, tmp_path: Path) -> None:
+    meta = read_meta(levers_model)
+    assert meta.extra["stage_two_top_k"] == 2 and meta.extra["stage_two_seeds"] == 2
+    assert meta.extra["stage_two_cues"] is True and meta.extra["stage_two_loss"] == "focal"
+    assert meta.extra["stage_two_disagree_repeats"] == 3 and meta.extra["class_weight_power"] == 1.0
+    assert json.loads((levers_model / "relatedness.json").read_text())["top_k"] == 2
+    assert (member_folder(levers_model, 1) / "model.safetensors").is_file() and (levers_model / FUSION_FILE).is_file()
+    assert not [p for p in levers_model.rglob("*") if p.suffix in (".bin", ".pkl", ".pickle", ".pt")]
+    dev = json.loads((levers_model / "dev_metrics.json").read_text())
+    assert "stage-2 cue fusion, pairs" in [c["choice"] for c in dev["choices"]]
+    for fold in dev["cross_validated"]["per_fold"]:
+        assert "inner fold" in fold["choices"]["stage_two_epochs"]["made_on"]
+        assert "2 seeds" in fold["choices"]["stage_two_epochs"]["made_on"] and "stage_two_cue_fusion" in fold["choices"]
+
+    # Reloaded, the folder reads 2 sentences, runs both seeds and fuses the cues: recomputed here by hand.
+    predictor = load_model(levers_model)
+    predictor.stage_one.threshold = 0.0  # every pair goes through stage 2
+    bodies = [
+        "The council voted to close the pier. Residents said it was not true. A hoax, some say. The vote was 5 to 2.",
+        "A new beetle was found in the valley. Experts doubt it. It is not new.",
+    ]
+    heads = ["Pier closes", "Beetle is a new species"]
+    probs, closest, _ = predictor.explained(bodies, heads)
+    assert [len(c.sentences) for c in closest] == [2, 2]
+    tokenizer = AutoTokenizer.from_pretrained(levers_model)
+    segments = []
+    for body, c in zip(bodies, closest):
+        sentences = [u.text for u in split_units(Article("a", body), "sentence")]
+        segments.append(" ".join(sentences[j] for j in c.sentences))
+    batch = tokenizer(heads, segments, truncation=True, max_length=64, padding=True, return_tensors="pt")
+    member_probs = []
+    for folder in (levers_model, member_folder(levers_model, 1)):
+        model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+        with torch.inference_mode():
+            member_probs.append(torch.softmax(model(**batch).logits, dim=-1).numpy().astype(np.float64))
+    averaged = np.log((member_probs[0] + member_probs[1]) / 2)
+    stage_one = predictor.stage_one  # the folder's stage 1 gives the fusion its similarity features
+    assert len(stage_one.coef) == len(FEATURES)
+    bodies_built, _ = predictor._bodies(bodies)
+    x, _, _ = pair_features(heads, np.arange(2), bodies_built, stage_one.tfidf, predictor.encoder, top_k=2)
+    fused = Fusion.load(levers_model).log_probabilities(averaged, heads, segments, x)
+    related = stage_one.related_probability(x)
+    columns = [FNC1_LABELS.index(n) for n in RELATED]
+    np.testing.assert_allclose(probs[:, columns], related[:, None] * np.exp(fused), atol=1e-5)
+    # int8 quantises every member alike.
+    quantized = load_model(levers_model, quantize="int8")
+    assert len(quantized.members) == 2
+    assert all("quantized" in type(m.classifier).__module__ for m in quantized.members)
+    assert quantized.probabilities(bodies, heads).shape == (2, 4)
+    # A member missing from the folder is named when it loads.
+    broken = tmp_path / "model"
+    shutil.copytree(levers_model, broken)
+    shutil.rmtree(member_folder(broken, 1))
+    with pytest.raises(DataError, match="stage-two-seed-1"):
+        load_model(broken)

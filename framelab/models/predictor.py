@@ -95,6 +95,31 @@ def load_tokenizer(folder: str | Path):
     return tokenizer
 
 
+def load_weights(folder: Path, auto, quantize: str | None = None):
+    """The weights in ``folder`` as the ``auto`` class loads them (safetensors only), in eval mode, and int8 when
+    ``quantize`` says so; a damaged folder is a :class:`DataError` naming the file."""
+    model = _load(
+        folder / "model.safetensors",
+        "weights",
+        auto.from_pretrained,
+        str(folder),
+        use_safetensors=True,
+        trust_remote_code=False,
+    )
+    model.eval()
+    if quantize == "int8":
+        # Per-channel weight scales: as fast as per-tensor, with half the largest
+        # probability change from fp32 and fewer flipped decisions
+        # (bench/int8_variants.py at bb5ea47). In place: no second fp32 copy while loading.
+        qconfig = torch.ao.quantization.per_channel_dynamic_qconfig
+        model = torch.ao.quantization.quantize_dynamic(
+            model, {torch.nn.Linear: qconfig}, dtype=torch.qint8, inplace=True
+        )
+    elif quantize is not None:
+        raise ValueError(f"unknown quantisation {quantize!r}; the only choice is int8")
+    return model
+
+
 class Predictor:
     """A trained framelab model ready to score texts."""
 
@@ -113,28 +138,10 @@ class Predictor:
         self.tokenizer = load_tokenizer(self.model_dir)
         self.task = get_task(self.meta.task)
         auto = AutoModelForTokenClassification if self.task.head == "token" else AutoModelForSequenceClassification
-        model = _load(
-            self.model_dir / "model.safetensors",
-            "weights",
-            auto.from_pretrained,
-            str(self.model_dir),
-            use_safetensors=True,
-            trust_remote_code=False,
-        )
+        model = load_weights(self.model_dir, auto, quantize)
         check_head(self.model_dir, self.meta.labels, model.config.num_labels, self.head_outputs(), "config.json")
         #: Units longer than ``max_length`` tokens cut to it so far (unit models; article models window instead).
         self.cut_units = 0
-        model.eval()
-        if quantize == "int8":
-            # Per-channel weight scales: as fast as per-tensor, with half the largest
-            # probability change from fp32 and fewer flipped decisions
-            # (bench/int8_variants.py at bb5ea47). In place: no second fp32 copy while loading.
-            qconfig = torch.ao.quantization.per_channel_dynamic_qconfig
-            model = torch.ao.quantization.quantize_dynamic(
-                model, {torch.nn.Linear: qconfig}, dtype=torch.qint8, inplace=True
-            )
-        elif quantize is not None:
-            raise ValueError(f"unknown quantisation {quantize!r}; the only choice is int8")
         # Dynamic int8 kernels exist only on the CPU; otherwise use the given
         # device, else a GPU when there is one.
         if quantize is not None:

@@ -9,6 +9,11 @@ threshold, else stage 2's arg-max. Bodies are cut into sentences and embedded
 once, however many headlines they are paired with, across calls too (the
 scorer hands pairs over a chunk at a time).
 
+Stage 2 is applied as it was trained (``framelab.json``'s ``stage_two_*``
+records): the ``top_k`` sentences stage 1 records, every member of a seed
+ensemble (their probabilities averaged) and the cue fusion when the folder
+has one (:mod:`framelab.stance.stage_two`).
+
 A related stance comes with its evidence (:meth:`FncPredictor.evidence`): the
 body sentences stage 2 read, with their offsets into the body, as
 ``framelab score`` shows frame evidence for frames; an unrelated one has none.
@@ -21,14 +26,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from transformers import AutoModelForSequenceClassification
 
 from framelab.encoding import activate, encode
 from framelab.errors import DataError, Problem
-from framelab.models.folder import META_FILE
-from framelab.models.predictor import Predictor
+from framelab.models.folder import META_FILE, check_head
+from framelab.models.predictor import Predictor, load_weights
 from framelab.score.records import StanceEvidence
 from framelab.stance.data import FNC1_LABELS, RELATED
 from framelab.stance.features import Bodies, Closest, SentenceEncoder, StageOne, pair_features
+from framelab.stance.stage_two import Fusion, mean_logits, member_folder
 from framelab.types import Article
 from framelab.units import split_units
 
@@ -73,9 +80,20 @@ class FncPredictor(Predictor):
         self.encoder = SentenceEncoder(
             self.stage_one.encoder_dir, batch_size=batch_size, device="cpu" if quantize else device
         )
+        self.members = [self.model] + [
+            self._member(member_folder(self.model_dir, m), quantize)
+            for m in range(1, int(self.meta.extra.get("stage_two_seeds", 1)))
+        ]
+        self.fusion = Fusion.load(self.model_dir) if self.meta.extra.get("stage_two_cues") else None
         self.unrelated = self.meta.labels.index("unrelated")
         self.related_columns = [self.meta.labels.index(n) for n in RELATED]
         self._cache: OrderedDict[str, tuple[Bodies, Offsets]] = OrderedDict()
+
+    def _member(self, folder: Path, quantize: str | None) -> torch.nn.Module:
+        """Another member of stage 2's seed ensemble, loaded as the folder's own cross-encoder is."""
+        model = load_weights(folder, AutoModelForSequenceClassification, quantize)
+        check_head(folder, self.meta.labels, model.config.num_labels, len(RELATED), "config.json")
+        return model.to(self.device)
 
     def _bodies(self, texts: list[str]) -> tuple[Bodies, list[Offsets]]:
         """``texts`` as bodies, and where each one's sentences sit in it; each is cut and embedded once and kept
@@ -97,18 +115,19 @@ class FncPredictor(Predictor):
         encoded = encode(
             self.tokenizer, segments, pairs=headlines, max_length=self.meta.max_length, stride=0, windowed=False
         )
-        out = np.zeros((len(segments), len(RELATED)), dtype=np.float64)
         if not segments:
-            return out
+            return np.zeros((0, len(RELATED)), dtype=np.float64)
         lengths = np.fromiter((len(ids) for ids in encoded.features["input_ids"]), dtype=np.int64, count=len(encoded))
         order = np.argsort(-lengths, kind="stable")
+        outs = [np.zeros((len(segments), len(RELATED)), dtype=np.float64) for _ in self.members]
         with torch.inference_mode():
             for idx, batch in self._batches(encoded, order, lengths):
                 self._before_batch(batch)
                 batch = {k: v.to(self.device) for k, v in batch.items()}
-                out[idx] = self.model(**batch).logits.float().cpu().numpy()
+                for model, out in zip(self.members, outs):
+                    out[idx] = model(**batch).logits.float().cpu().numpy()
                 self._after_batch()
-        return out
+        return mean_logits(outs)
 
     def explained(
         self, texts: list[str], pairs: list[str] | None = None
@@ -135,9 +154,11 @@ class FncPredictor(Predictor):
         probs[:, self.related_columns] = (related / len(RELATED))[:, None]
         chosen = np.flatnonzero(related >= self.stage_one.threshold)
         if len(chosen):
-            stage_two = activate(
-                self._stage_two_logits([pairs[i] for i in chosen], [segments[i] for i in chosen]), multi_label=False
-            )
+            heads, read = [pairs[i] for i in chosen], [segments[i] for i in chosen]
+            logits = self._stage_two_logits(heads, read)
+            if self.fusion is not None:
+                logits = self.fusion.log_probabilities(logits, heads, read, features[chosen])
+            stage_two = activate(logits, multi_label=False)
             probs[np.ix_(chosen, self.related_columns)] = related[chosen, None] * stage_two
         return probs, closest, [offsets[b] for b in body_of]
 

@@ -22,6 +22,7 @@ FNC1 = Task(
     formats=COMMON_FORMATS | {"fnc1"},
     extra_scores=Lazy("framelab.stance.evaluate:fnc1_scores"),
     has_baseline=True,
+    two_stage=True,
     predictor=Lazy("framelab.stance.predictor:FncPredictor"),
     stock_refusal="config.json holds stage 2 alone (agree, disagree, discuss: no unrelated), which framelab applies "
     "only to the pairs that stage 1 (relatedness.json, and the sentence encoder in similarity/) finds related, "

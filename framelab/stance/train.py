@@ -6,10 +6,16 @@
    :mod:`framelab.stance.features` learns related vs unrelated.
 2. A cross-encoder (the base encoder with a 3-way head) is fine-tuned on the
    *related* training pairs only: the headline as first segment, the
-   ``STAGE_TWO_TOP_K`` body sentences most similar to it (in body order) as
-   second, cut to ``model.max_length`` tokens. The loss weighs each class by
-   the square root of its inverse frequency (disagree is 1.7% of FNC-1); the
-   best epoch is the one with the best dev macro-F1 over the three classes.
+   ``train.stage_two_top_k`` body sentences most similar to it (in body order)
+   as second, cut to ``model.max_length`` tokens. The loss weighs each class by
+   a power of its inverse frequency (``train.stage_two_class_weight_power``;
+   by default the square root: disagree is 1.7% of FNC-1), optionally focal
+   (``train.stage_two_loss``), and disagree pairs may be repeated
+   (``train.stage_two_disagree_repeats``); the best epoch is the one with the
+   best dev macro-F1 over the three classes. ``train.stage_two_seeds`` trains
+   that many cross-encoders and averages their probabilities, and
+   ``train.stage_two_cues`` fuses refuting and negation cues with their output
+   (:mod:`framelab.stance.stage_two`).
 
 The folder holds the cross-encoder (the shared trainer writes it), the
 relatedness stage and a copy of the sentence encoder (:class:`StageOne`), so
@@ -21,13 +27,16 @@ With ``train.folds`` K (:func:`train_fnc1_folds`), the pairs of the train and
 dev splits are dealt into K folds by story (:mod:`framelab.stance.folds`). For
 each fold, stage 1 is fitted on the other folds, and stage 2 is fine-tuned on
 the other folds less one, the inner fold (the next one round), whose related
-pairs choose its epoch count by macro-F1; then the fold's pairs are predicted.
+pairs choose its epoch count by macro-F1 (with ``train.epochs`` above 1) and
+fit the cue fusion (with ``train.stage_two_cues``); then the fold's pairs are
+predicted.
 Neither a fold's model nor its choices see the fold's labels. The out-of-fold
 predictions give figures per fold and over every kept pair (with 95% intervals
 over the same stories) and are saved
 (:mod:`framelab.models.out_of_fold`, each pair's story as its group); the saved
 model is refit on every pair of the two splits for the median chosen epoch
-count. Every sentence and headline is embedded once for all folds and the refit.
+count (its cue fusion fitted on every out-of-fold stage-2 prediction). Every
+sentence and headline is embedded once for all folds and the refit.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ import logging
 import math
 import shutil
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +62,7 @@ from transformers import (
     set_seed,
 )
 
-from framelab.config import Config
+from framelab.config import Config, TrainConfig
 from framelab.encoding import activate, encode
 from framelab.errors import ConfigError
 from framelab.eval.bootstrap import Resamples, attach, share_tally
@@ -61,6 +71,7 @@ from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, out_of_fold
 from framelab.stance.data import FNC1_LABELS, RELATED, PairSplit, load_pairs, load_pooled, pool, stories_of
 from framelab.stance.features import Bodies, SentenceEncoder, StageOne, Tfidf, pair_features
 from framelab.stance.folds import StoryFolds, story_folds
+from framelab.stance.stage_two import Fusion, mean_logits, member_folder
 from framelab.train.trainer import (
     FineTuned,
     FineTuning,
@@ -76,10 +87,6 @@ from framelab.train.trainer import (
 
 log = logging.getLogger(__name__)
 
-#: Body sentences closest to the headline given to the cross-encoder.
-STAGE_TWO_TOP_K = 5
-#: Exponent of the inverse class frequency in stage 2's loss weights (0: plain cross-entropy).
-CLASS_WEIGHT_POWER = 0.5
 #: Where stage 1's relatedness threshold comes from: it is not tuned.
 THRESHOLD_SOURCE = "fixed at 0.5 (StageOne.fit's default), not tuned on data"
 
@@ -99,6 +106,42 @@ def weighted_loss(weights: torch.Tensor):
         return F.cross_entropy(logits, labels, weight=weights.to(logits.device))
 
     return loss
+
+
+def focal_loss(weights: torch.Tensor, gamma: float):
+    """A Trainer ``compute_loss_func``: class-weighted focal loss, each pair's weighted cross-entropy times
+    ``(1 - p) ** gamma`` (``p``: its gold class's probability), averaged as weighted cross-entropy is."""
+
+    def loss(outputs, labels: torch.Tensor, num_items_in_batch=None) -> torch.Tensor:
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
+        log_p = F.log_softmax(logits.float(), dim=-1).gather(1, labels[:, None])[:, 0]
+        w = weights.to(logits.device)[labels]
+        return (w * (1.0 - log_p.exp()) ** gamma * -log_p).sum() / w.sum()
+
+    return loss
+
+
+def stage_two_loss(t: TrainConfig, labels: np.ndarray) -> Callable | None:
+    """Stage 2's loss for training ``labels`` (indices into :data:`RELATED`); None: the model's own cross-entropy."""
+    power = t.stage_two_class_weight_power
+    if t.stage_two_loss == "cross_entropy" and not power:
+        return None
+    weights = class_weights(labels, len(RELATED), power)
+    return focal_loss(weights, t.focal_gamma) if t.stage_two_loss == "focal" else weighted_loss(weights)
+
+
+def repeated_rows(rows: np.ndarray, stances: list[str], repeats: int) -> np.ndarray:
+    """``rows`` with each disagree pair's row ``repeats`` times in place (oversampling), the others once."""
+    times = np.array([repeats if stances[i] == "disagree" else 1 for i in rows], dtype=np.int64)
+    return np.repeat(np.asarray(rows), times)
+
+
+def member_configs(config: Config) -> list[Config]:
+    """One config per stage-2 seed: ``config`` itself, then ``train.seed`` + 1, + 2, ..."""
+    t = config.train
+    return [config] + [
+        dataclasses.replace(config, train=dataclasses.replace(t, seed=t.seed + m)) for m in range(1, t.stage_two_seeds)
+    ]
 
 
 def confusion(pred: list[str], gold: list[str], names: list[str]) -> list[list[int]]:
@@ -213,22 +256,20 @@ class EmbeddingCache:
 
 
 def fit_relatedness(
-    data: PairSplit, train_rows: np.ndarray, encoder, *, base: str, seed: int
+    data: PairSplit, train_rows: np.ndarray, encoder, *, base: str, seed: int, top_k: int
 ) -> tuple[StageOne, np.ndarray, list[str]]:
     """Stage 1 fitted on the pairs at ``train_rows`` (TF-IDF on their bodies and headlines).
 
-    Also returns the features and stage-2 segments of every pair of ``data``.
+    Also returns the features and stage-2 segments (``top_k`` sentences) of every pair of ``data``.
     """
     bodies_used = sorted(set(data.body_of[train_rows].tolist()))
     tfidf = Tfidf.fit(
         [data.body_texts[b] for b in bodies_used] + list(dict.fromkeys(data.headlines[i] for i in train_rows))
     )
     bodies = Bodies.build(data.body_texts, data.body_sentences, tfidf, encoder)
-    features, segments, _ = pair_features(data.headlines, data.body_of, bodies, tfidf, encoder, top_k=STAGE_TWO_TOP_K)
+    features, segments, _ = pair_features(data.headlines, data.body_of, bodies, tfidf, encoder, top_k=top_k)
     related = np.array([s != "unrelated" for s in data.stances])
-    stage_one = StageOne.fit(
-        tfidf, features[train_rows], related[train_rows], encoder_dir=base, top_k=STAGE_TWO_TOP_K, seed=seed
-    )
+    stage_one = StageOne.fit(tfidf, features[train_rows], related[train_rows], encoder_dir=base, top_k=top_k, seed=seed)
     return stage_one, features, segments
 
 
@@ -245,12 +286,16 @@ def fit_stage_two(
     resume: bool = False,
     callbacks: list[TrainerCallback] | None = None,
 ) -> FineTuned:
-    """Fine-tune the cross-encoder on the related pairs at ``train_rows``.
+    """Fine-tune the cross-encoder on the related pairs at ``train_rows`` (disagree ones repeated
+    ``train.stage_two_disagree_repeats`` times; class weights counted on the pairs once).
 
     The epoch is chosen by macro-F1 on the pairs at ``dev_rows``; without them
     it trains the configured epochs.
     """
     t, ml = config.train, config.model.max_length
+    y_train = np.array([RELATED.index(data.stances[i]) for i in train_rows])
+    loss = stage_two_loss(t, y_train)
+    train_rows = repeated_rows(train_rows, data.stances, t.stage_two_disagree_repeats)
     y_train = np.array([RELATED.index(data.stances[i]) for i in train_rows])
     y_dev = [RELATED.index(data.stances[i]) for i in dev_rows] if dev_rows is not None else []
 
@@ -283,7 +328,7 @@ def fit_stage_two(
         collator=DataCollatorWithPadding(
             tokenizer, padding="max_length" if t.pad_to_max_length else "longest", max_length=ml
         ),
-        loss=weighted_loss(class_weights(y_train, len(RELATED), CLASS_WEIGHT_POWER)) if CLASS_WEIGHT_POWER else None,
+        loss=loss,
         compute_metrics=compute_metrics if dev_rows is not None else None,
         metric="macro_f1",
     )
@@ -299,6 +344,102 @@ def stage_two_logits(run: FineTuned, tokenizer, data: PairSplit, segments: list[
         tokenizer, [data.headlines[i] for i in rows], [segments[i] for i in rows], [0] * len(rows), ml
     )
     return prediction_logits(run.trainer.predict(ds).predictions)
+
+
+def trained_members(
+    config: Config,
+    tokenizer,
+    base: str,
+    data: PairSplit,
+    segments: list[str],
+    train_rows: np.ndarray,
+    dev_rows: np.ndarray | None,
+    *,
+    work: Path | None = None,
+    resume: bool = False,
+    callbacks: list[TrainerCallback] | None = None,
+) -> Iterator[FineTuned]:
+    """:func:`fit_stage_two` once per seed of ``train.stage_two_seeds`` (:func:`member_configs`), one at a time, so
+    a caller may drop each member once it has predicted. Member 0 works in ``work``; member m in ``work/seed-m``
+    (``work`` unset: ``<model folder>.work``)."""
+    root = work or config.model_dir.with_name(config.model_dir.name + ".work")
+    for m, member in enumerate(member_configs(config)):
+        yield fit_stage_two(
+            member,
+            tokenizer,
+            base,
+            data,
+            segments,
+            train_rows,
+            dev_rows,
+            work=work if m == 0 else root / f"seed-{m}",
+            resume=resume and m == 0,
+            callbacks=callbacks,
+        )
+
+
+def members_logits(
+    runs: list[FineTuned], tokenizer, data: PairSplit, segments: list[str], rows: np.ndarray, ml: int
+) -> np.ndarray:
+    """The seed ensemble's stage-2 logits on the pairs at ``rows`` (:func:`framelab.stance.stage_two.mean_logits`)."""
+    return mean_logits([stage_two_logits(r, tokenizer, data, segments, rows, ml) for r in runs])
+
+
+def member_epochs(runs: list[FineTuned], evaluated: bool, epochs: float) -> list[float]:
+    """Each member's epoch count: its best by dev macro-F1 when it was evaluated, else the configured ``epochs``."""
+    return [run.best_epoch if evaluated else float(epochs) for run in runs]
+
+
+def fit_fusion(
+    config: Config, data: PairSplit, segments: list[str], rows: np.ndarray, logits: np.ndarray, stage_one: np.ndarray
+) -> Fusion:
+    """The cue fusion fitted on the related pairs at ``rows``, whose stage-2 ``logits`` came from cross-encoders that
+    never trained on them, and whose stage-1 features are ``stage_one``; each pair weighted by its class's weight."""
+    labels = np.array([RELATED.index(data.stances[i]) for i in rows], dtype=np.int64)
+    weights = class_weights(labels, len(RELATED), config.train.stage_two_class_weight_power).numpy().astype(np.float64)
+    return Fusion.fit(
+        logits,
+        [data.headlines[i] for i in rows],
+        [segments[i] for i in rows],
+        stage_one,
+        labels,
+        weights,
+        seed=config.train.seed,
+    )
+
+
+def fused(
+    fusion: Fusion | None, logits: np.ndarray, data: PairSplit, segments: list[str], rows: np.ndarray, features
+) -> np.ndarray:
+    """Stage 2's ``logits`` on the pairs at ``rows`` through the cue fusion (as they are without one)."""
+    if fusion is None:
+        return logits
+    return fusion.log_probabilities(logits, [data.headlines[i] for i in rows], [segments[i] for i in rows], features)
+
+
+@dataclass
+class FolderParts:
+    """What an fnc1 model folder holds beside the shared trainer's cross-encoder: stage 1, the other members of a
+    stage-2 seed ensemble and the cue fusion."""
+
+    stage_one: StageOne
+    members: list[FineTuned]
+    fusion: Fusion | None = None
+
+    def save(self, folder: Path) -> None:
+        """Write every part into ``folder`` (safetensors and JSON, no pickle)."""
+        self.stage_one.save(folder)
+        for m, run in enumerate(self.members, start=1):
+            run.trainer.model.save_pretrained(str(member_folder(folder, m)))
+        if self.fusion is not None:
+            self.fusion.save(folder)
+
+
+def _ensemble_run(runs: list[FineTuned]) -> FineTuned:
+    """The first member, carrying the training time of them all (what the folder's figures report)."""
+    if len(runs) == 1:
+        return runs[0]
+    return dataclasses.replace(runs[0], seconds=sum(r.seconds for r in runs))
 
 
 def _split_note(dataset_dir: Path) -> str:
@@ -319,6 +460,7 @@ def _split_note(dataset_dir: Path) -> str:
 
 
 def _meta(config: Config, stances: list[str | None], extra: dict | None = None):
+    t = config.train
     return model_meta(
         config,
         task="fnc1",
@@ -328,8 +470,12 @@ def _meta(config: Config, stances: list[str | None], extra: dict | None = None):
         pooling="none",
         extra={
             "stage_two_labels": RELATED,
-            "stage_two_top_k": STAGE_TWO_TOP_K,
-            "class_weight_power": CLASS_WEIGHT_POWER,
+            "stage_two_top_k": t.stage_two_top_k,
+            "class_weight_power": t.stage_two_class_weight_power,
+            "stage_two_loss": t.stage_two_loss,
+            "stage_two_disagree_repeats": t.stage_two_disagree_repeats,
+            "stage_two_seeds": t.stage_two_seeds,
+            "stage_two_cues": t.stage_two_cues,
             "train_label_counts": {n: int(sum(s == n for s in stances)) for n in FNC1_LABELS},
             **(extra or {}),
         },
@@ -343,6 +489,10 @@ def train_fnc1(config: Config, *, resume: bool = False, callbacks: list[TrainerC
             raise ConfigError("--resume continues one run; a k-fold run starts over (drop --resume or train.folds)")
         return train_fnc1_folds(config, callbacks=callbacks)
     t = config.train
+    if resume and t.stage_two_seeds > 1:
+        raise ConfigError(
+            "--resume continues one cross-encoder; train.stage_two_seeds above 1 starts over (drop --resume)"
+        )
     base, _ = start(config)
     split_note = _split_note(config.dataset_dir)
     started = time.perf_counter()
@@ -351,13 +501,12 @@ def train_fnc1(config: Config, *, resume: bool = False, callbacks: list[TrainerC
     tfidf = Tfidf.fit(train.body_texts + list(dict.fromkeys(train.headlines)))
     train_bodies = Bodies.build(train.body_texts, train.body_sentences, tfidf, encoder)
     dev_bodies = Bodies.build(dev.body_texts, dev.body_sentences, tfidf, encoder)
-    x_train, seg_train, _ = pair_features(
-        train.headlines, train.body_of, train_bodies, tfidf, encoder, top_k=STAGE_TWO_TOP_K
-    )
-    x_dev, seg_dev, _ = pair_features(dev.headlines, dev.body_of, dev_bodies, tfidf, encoder, top_k=STAGE_TWO_TOP_K)
+    k = t.stage_two_top_k
+    x_train, seg_train, _ = pair_features(train.headlines, train.body_of, train_bodies, tfidf, encoder, top_k=k)
+    x_dev, seg_dev, _ = pair_features(dev.headlines, dev.body_of, dev_bodies, tfidf, encoder, top_k=k)
     related_train = np.array([s != "unrelated" for s in train.stances])
     related_dev = np.array([s != "unrelated" for s in dev.stances])
-    stage_one = StageOne.fit(tfidf, x_train, related_train, encoder_dir=base, top_k=STAGE_TWO_TOP_K, seed=t.seed)
+    stage_one = StageOne.fit(tfidf, x_train, related_train, encoder_dir=base, top_k=k, seed=t.seed)
     p_dev = stage_one.related_probability(x_dev)
     stage_one_seconds = time.perf_counter() - started
     del encoder, train_bodies, dev_bodies
@@ -369,13 +518,14 @@ def train_fnc1(config: Config, *, resume: bool = False, callbacks: list[TrainerC
     segments = seg_train + seg_dev
     tr = np.flatnonzero(related_train)
     dv = len(train.headlines) + np.flatnonzero(related_dev)
-    run = fit_stage_two(config, tokenizer, base, both, segments, tr, dv, resume=resume, callbacks=callbacks)
+    runs = list(trained_members(config, tokenizer, base, both, segments, tr, dv, resume=resume, callbacks=callbacks))
     logits = np.zeros((len(dev.headlines), len(RELATED)))
-    logits[related_dev] = run.dev_logits
+    logits[related_dev] = mean_logits([run.dev_logits for run in runs])
     extra = np.flatnonzero(~related_dev & (p_dev >= stage_one.threshold))
-    logits[extra] = stage_two_logits(
-        run, tokenizer, both, segments, len(train.headlines) + extra, config.model.max_length
+    logits[extra] = members_logits(
+        runs, tokenizer, both, segments, len(train.headlines) + extra, config.model.max_length
     )
+    epochs = member_epochs(runs, True, t.epochs)
     predicted = pipeline_labels(p_dev, stage_one.threshold, logits)
     gold = list(dev.stances)
     dev_metrics = {
@@ -387,14 +537,16 @@ def train_fnc1(config: Config, *, resume: bool = False, callbacks: list[TrainerC
             {"choice": "relatedness threshold", "value": stage_one.threshold, "made_on": THRESHOLD_SOURCE},
             {
                 "choice": "stage-2 epochs",
-                "value": run.best_epoch,
-                "made_on": f"macro-F1 on the {len(dv)} gold-related dev pairs (the dev split {split_note})",
+                "value": float(np.median(epochs)),
+                "made_on": f"macro-F1 on the {len(dv)} gold-related dev pairs (the dev split {split_note})"
+                + (f"; the median of the {len(runs)} seeds' choices {epochs}" if len(runs) > 1 else ""),
             },
         ],
         "stage_one_seconds": round(stage_one_seconds, 1),
     }
-    # The relatedness stage rides along as the folder's extra part (written inside the same atomic folder).
-    return finish(run, tokenizer, config, _meta(config, train.stances), dev_metrics, stage_one)
+    # The relatedness stage and the other seeds ride along as the folder's extra part (in the same atomic folder).
+    parts = FolderParts(stage_one, runs[1:])
+    return finish(_ensemble_run(runs), tokenizer, config, _meta(config, train.stances), dev_metrics, parts)
 
 
 @dataclass
@@ -412,15 +564,19 @@ class FoldOutcome:
     #: The fitted stage 1 (its coefficients are fitted on the training folds only).
     stage_one: StageOne
     seconds: float
+    #: Stage 2's logits before the cue fusion (zeros where stage 2 did not run), and stage 1's features of the rows.
+    stage_two_raw: np.ndarray
+    stage_one_features: np.ndarray
 
 
 def _mean_std(values: list[float]) -> dict:
     return {"mean": float(np.mean(values)), "std": float(np.std(values))}
 
 
-def epoch_choice_folds(config: Config) -> bool:
-    """Whether stage 2 has an epoch count to choose (more than one evaluation); if not, no inner fold is held out."""
-    return math.ceil(config.train.epochs) > 1
+def needs_inner_fold(config: Config) -> bool:
+    """Whether stage 2 holds out an inner fold: an epoch count to choose (more than one evaluation) or a cue fusion
+    to fit; if neither, it trains on every training fold."""
+    return math.ceil(config.train.epochs) > 1 or config.train.stage_two_cues
 
 
 def run_fold(
@@ -435,16 +591,19 @@ def run_fold(
     work: Path,
     callbacks: list[TrainerCallback] | None = None,
 ) -> FoldOutcome:
-    """Train both stages without outer fold ``k`` (stage 2's epochs chosen on the inner fold); predict fold ``k``."""
+    """Train both stages without outer fold ``k`` (stage 2's epochs chosen, and its cue fusion fitted, on the inner
+    fold); predict fold ``k``."""
     t = config.train
     started = time.perf_counter()
     related = np.array([s != "unrelated" for s in data.stances])
     training = folds.kept & (folds.folds != k)
     rows = np.flatnonzero(folds.kept & (folds.folds == k))
-    stage_one, features, segments = fit_relatedness(data, np.flatnonzero(training), encoder, base=base, seed=t.seed)
+    stage_one, features, segments = fit_relatedness(
+        data, np.flatnonzero(training), encoder, base=base, seed=t.seed, top_k=t.stage_two_top_k
+    )
     p = stage_one.related_probability(features[rows])
     outer_names = ", ".join(str(f) for f in range(t.folds) if f != k)
-    if epoch_choice_folds(config):
+    if needs_inner_fold(config):
         inner = (k + 1) % t.folds
         dev_rows = np.flatnonzero(folds.kept & (folds.folds == inner) & related)
         fit_rows = np.flatnonzero(training & (folds.folds != inner) & related)
@@ -453,18 +612,38 @@ def run_fold(
             f"({len(set(folds.groups[i] for i in dev_rows))} stories), the cross-encoder trained on the "
             f"{len(fit_rows)} related pairs of the other training folds"
         )
+        if math.ceil(t.epochs) <= 1:
+            made_on = (
+                f"train.epochs ({t.epochs:g}): one evaluation, nothing to choose; inner fold {inner} is held out "
+                "for the cue fusion"
+            )
     else:
         dev_rows, fit_rows = None, np.flatnonzero(training & related)
         made_on = f"train.epochs ({t.epochs:g}): one evaluation, nothing to choose, so no inner fold is held out"
-    run = fit_stage_two(config, tokenizer, base, data, segments, fit_rows, dev_rows, work=work, callbacks=callbacks)
-    logits = np.zeros((len(rows), len(RELATED)))
     need = np.flatnonzero(related[rows] | (p >= stage_one.threshold))
-    logits[need] = stage_two_logits(run, tokenizer, data, segments, rows[need], config.model.max_length)
-    history = [
-        {"epoch": e["epoch"], "macro_f1": e["eval_macro_f1"]}
-        for e in run.trainer.state.log_history
-        if "eval_macro_f1" in e
-    ]
+    member_logits, dev_logits, epochs, histories = [], [], [], []
+    # Each member predicts as soon as it is trained, and is dropped before the next one trains.
+    for run in trained_members(
+        config, tokenizer, base, data, segments, fit_rows, dev_rows, work=work, callbacks=callbacks
+    ):
+        member_logits.append(stage_two_logits(run, tokenizer, data, segments, rows[need], config.model.max_length))
+        dev_logits.append(run.dev_logits)
+        epochs += member_epochs([run], dev_rows is not None, t.epochs)
+        histories.append(
+            [
+                {"epoch": e["epoch"], "macro_f1": e["eval_macro_f1"]}
+                for e in run.trainer.state.log_history
+                if "eval_macro_f1" in e
+            ]
+        )
+        shutil.rmtree(run.work, ignore_errors=True)
+    raw = np.zeros((len(rows), len(RELATED)))
+    raw[need] = mean_logits(member_logits)
+    logits = raw.copy()
+    fusion = None
+    if t.stage_two_cues:
+        fusion = fit_fusion(config, data, segments, dev_rows, mean_logits(dev_logits), features[dev_rows])
+        logits[need] = fused(fusion, raw[need], data, segments, rows[need], features[rows[need]])
     choices = {
         "relatedness": {
             "threshold": stage_one.threshold,
@@ -472,12 +651,20 @@ def run_fold(
             "fitted_on": f"the {int(training.sum())} kept pairs of folds {outer_names}",
         },
         "stage_two_epochs": {
-            "value": run.best_epoch if dev_rows is not None else float(t.epochs),
+            "value": float(np.median(epochs)),
             "made_on": made_on,
-            "macro_f1_by_epoch": history,
+            "macro_f1_by_epoch": histories[0],
         },
     }
-    shutil.rmtree(run.work, ignore_errors=True)
+    if len(epochs) > 1:
+        choices["stage_two_epochs"]["made_on"] += f"; the median of the {len(epochs)} seeds' choices {epochs}"
+        choices["stage_two_epochs"]["macro_f1_by_epoch_by_seed"] = histories
+    if fusion is not None:
+        choices["stage_two_cue_fusion"] = {
+            "value": len(dev_rows),
+            "made_on": f"fitted on the stage-2 predictions of the {len(dev_rows)} related pairs of the inner fold, "
+            "which stage 2 did not train on",
+        }
     return FoldOutcome(
         rows,
         pair_probabilities(p, stage_one.threshold, logits),
@@ -487,6 +674,8 @@ def run_fold(
         choices,
         stage_one,
         time.perf_counter() - started,
+        raw,
+        features[rows],
     )
 
 
@@ -499,7 +688,7 @@ def train_fnc1_folds(config: Config, *, callbacks: list[TrainerCallback] | None 
         folds = story_folds(data, t.folds, t.fold_assignment_seed)
     except ValueError as exc:
         raise ConfigError(f"train.folds {t.folds}: {exc} (FNC-1 stories); lower train.folds") from None
-    if epoch_choice_folds(config) and t.folds < 3:
+    if needs_inner_fold(config) and t.folds < 3:
         raise ConfigError(
             f"train.folds {t.folds} with train.epochs {t.epochs:g}: the stage-2 epoch count is chosen on an inner fold "
             "of the training folds, which needs at least 3 folds; set train.folds to 3 or more, or train.epochs to 1"
@@ -572,9 +761,26 @@ def train_fnc1_folds(config: Config, *, callbacks: list[TrainerCallback] | None 
     )
     refit_config = dataclasses.replace(config, train=dataclasses.replace(t, epochs=epochs))
     every = np.arange(len(data.headlines))
-    stage_one, _, segments = fit_relatedness(data, every, encoder, base=base, seed=t.seed)
+    stage_one, _, segments = fit_relatedness(data, every, encoder, base=base, seed=t.seed, top_k=t.stage_two_top_k)
     related = np.flatnonzero([s != "unrelated" for s in data.stances])
-    run = fit_stage_two(refit_config, tokenizer, base, data, segments, related, None, work=work, callbacks=callbacks)
+    runs = list(
+        trained_members(refit_config, tokenizer, base, data, segments, related, None, work=work, callbacks=callbacks)
+    )
+    fusion, fusion_choice = None, []
+    if t.stage_two_cues:
+        # Stacking: the saved model's fusion is fitted on every out-of-fold stage-2 prediction of a gold-related pair.
+        on = np.flatnonzero([g != "unrelated" for g in gold])
+        raw = np.concatenate([o.stage_two_raw for o in outcomes])[order]
+        stage_one_features = np.concatenate([o.stage_one_features for o in outcomes])[order]
+        fusion = fit_fusion(config, data, segments, rows[on], raw[on], stage_one_features[on])
+        fusion_choice = [
+            {
+                "choice": "stage-2 cue fusion, pairs",
+                "value": len(on),
+                "made_on": f"fitted on the out-of-fold stage-2 predictions of the {len(on)} gold-related kept pairs, "
+                "each from a fold's cross-encoder that did not train on it",
+            }
+        ]
     dev_metrics = {
         **pipeline_figures(predicted, gold, related_prob, threshold, logits, [folds.groups[i] for i in rows]),
         "source": "out_of_fold",
@@ -589,6 +795,7 @@ def train_fnc1_folds(config: Config, *, callbacks: list[TrainerCallback] | None 
                 "value": epochs,
                 "made_on": f"median of the {t.folds} folds' choices {chosen}, each made on its inner fold",
             },
+            *fusion_choice,
         ],
         "embed_seconds": round(embed_seconds, 1),
     }
@@ -601,6 +808,6 @@ def train_fnc1_folds(config: Config, *, callbacks: list[TrainerCallback] | None 
         groups=[folds.groups[i] for i in rows],
     )
     meta = _meta(refit_config, data.stances, {"folds": t.folds})
-    return finish(
-        run, tokenizer, refit_config, meta, dev_metrics, stage_one, files={OUT_OF_FOLD_FILE: out_of_fold_bytes(oof)}
-    )
+    parts = FolderParts(stage_one, runs[1:], fusion)
+    files = {OUT_OF_FOLD_FILE: out_of_fold_bytes(oof)}
+    return finish(_ensemble_run(runs), tokenizer, refit_config, meta, dev_metrics, parts, files=files)
