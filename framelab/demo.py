@@ -4,17 +4,15 @@ Builds the sample dataset, trains a techniques model and a frames model with
 the default base model, evaluates both beside the TF-IDF baseline, scores one
 held-out sample article to JSONL and HTML, and prints where everything lies.
 
-The techniques model is ``configs/sample-techniques.yaml`` with :data:`RECIPES`'
-overrides. Fine-tuned whole, as that file has it, the model learns only the
-label rates of the 551 training sentences: on sample-003, the plain news report
-the demo used to score, every sentence got Loaded_Language 0.43-0.46 and the
-tuned threshold of 0.45 tagged 6 of its 12. With the embeddings and the lowest
-five layers frozen (their outputs computed once: :mod:`framelab.train.frozen`),
-the top layer and the head trained at a higher rate, and only the labels of 15
-or more training sentences, it tells loaded sentences from plain ones and
-trains in a quarter of the time. The overrides stay out of the file, which
-``make train``, ``bench/speed.py`` and the tiny-BERT resume and torchrun tests
-also train (a 2-layer model cannot freeze five).
+The techniques model is ``configs/demo-techniques.yaml``: fine-tuned whole, as
+``configs/sample-techniques.yaml`` has it, the model learns only the label
+rates of the 551 training sentences (on sample-003, the plain news report the
+demo used to score, every sentence got Loaded_Language 0.43-0.46 and the tuned
+threshold of 0.45 tagged 6 of its 12); with the embeddings and the lowest five
+layers frozen (their outputs computed once: :mod:`framelab.train.frozen`), the
+top layer and the head trained at a higher rate, and only the labels of 15 or
+more training sentences, it tells loaded sentences from plain ones and trains in
+a quarter of the time.
 
 The scored article, :data:`ARTICLE`, is a news report from the dev split (never
 trained on) that quotes loaded language between plain reporting;
@@ -27,7 +25,7 @@ import json
 import time
 from pathlib import Path
 
-from framelab.config import Config, load_config
+from framelab.config import load_config
 from framelab.dataset import build_dataset, stats_table
 from framelab.errors import ConfigError
 from framelab.eval.report import evaluate_model
@@ -35,25 +33,10 @@ from framelab.score.scorer import score
 from framelab.splits import load_table
 from framelab.train.run import train
 
-CONFIGS = ("configs/sample-techniques.yaml", "configs/sample-frames.yaml")
-#: ``--set`` overrides the demo applies to a config of :data:`CONFIGS` (the module docstring says why).
-RECIPES: dict[str, tuple[str, ...]] = {
-    "configs/sample-techniques.yaml": (
-        "train.freeze_embeddings=true",
-        "train.freeze_layers=5",
-        "train.learning_rate=3.0e-4",
-        "train.epochs=10",
-        "train.min_label_count=15",
-    ),
-}
+CONFIGS = ("configs/demo-techniques.yaml", "configs/sample-frames.yaml")
 #: The held-out article the demo scores: a news report with quoted loaded language, in the dev split.
 ARTICLE = "sample-031"
 OUT = Path("outputs/demo")
-
-
-def demo_config(path: str, *sets: str) -> Config:
-    """The config at ``path`` as the demo runs it: with its :data:`RECIPES` overrides, then ``sets``."""
-    return load_config(path, [*RECIPES.get(path, ()), *sets])
 
 
 def held_out_article(dataset_dir: Path) -> dict:
@@ -68,7 +51,7 @@ def run_demo() -> dict[str, str]:
     """Run every stage and return the outputs by name."""
     started = time.perf_counter()
     outputs: dict[str, str] = {}
-    configs = [demo_config(path) for path in CONFIGS]
+    configs = [load_config(path) for path in CONFIGS]
     dataset = build_dataset(configs[0], force=True)
     print(stats_table(dataset.stats))
     outputs["dataset"] = str(dataset.path)

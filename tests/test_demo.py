@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 import framelab
+from framelab.config import load_config
 from framelab.dataset import build_dataset
-from framelab.demo import ARTICLE, CONFIGS, demo_config, held_out_article
+from framelab.demo import ARTICLE, CONFIGS, held_out_article
 from framelab.splits import load_table
 from framelab.train.run import train
 
@@ -46,7 +47,7 @@ PLAIN = (
 
 def _techniques_config(workdir: Path, *sets: str):
     """The demo's techniques config, its dataset (and model) under ``workdir``."""
-    return demo_config(CONFIGS[0], f"data.path={SAMPLE}", f"data.output_dir={workdir / 'dataset'}", *sets)
+    return load_config(CONFIGS[0], [f"data.path={SAMPLE}", f"data.output_dir={workdir / 'dataset'}", *sets])
 
 
 def test_the_named_sentences_are_the_held_out_articles_gold(tmp_path: Path) -> None:
