@@ -5,16 +5,24 @@ and every batch of article rows (``id``, ``text``, optional ``title``, ``target`
 ``target``, and ``source``, or the ``path`` column of ``read_json(…, include_paths=True)``) comes back as one row
 per article: ``article_id``, ``records`` (its lines of ``framelab score --format jsonl``) and ``problem`` (why the
 row was left out under ``on_error="skip"``, else empty). Write those rows as Parquet or JSON shards with Ray
-Data's writers; :func:`join` puts them back in input order, each article once, as the JSONL local scoring writes::
+Data's writers; :func:`join` puts them back in input order, each article once, as the JSONL local scoring writes
+(but for an article record's ``source``: local scoring gives ``file:line``, a row its ``source`` or ``path``)::
 
     ds = ray.data.read_json("articles.jsonl", include_paths=True)
-    scored = ds.map_batches(framelab.ray.Scorer, fn_constructor_kwargs={"models": ["models/m"]},
-                            concurrency=framelab.ray.plan_workers(ray.cluster_resources()).workers, batch_size=64)
+    plan = framelab.ray.plan_workers(ray.cluster_resources(), reserve_cpus=1)  # a CPU left to read and write
+    scored = ds.map_batches(
+        framelab.ray.Scorer,
+        fn_constructor_kwargs={"models": ["models/m"], "threads": plan.threads},
+        compute=ray.data.ActorPoolStrategy(size=plan.workers),
+        batch_size=64,
+        **plan.resources,
+    )
+    scored.write_parquet("scored/")  # then: framelab.ray.join(ray.data.read_parquet("scored/").iter_rows(), ids)
 
 **From the command line**, :func:`score_with_ray` checks the inputs on the driver (``--on-error`` as in local
 scoring), counts their tokens (:mod:`framelab.score.batching`) and cuts them into a hash split
-(:mod:`framelab.score.shard`) of about ``--batch-tokens`` tokens a shard. The shard numbers go to
-``concurrency`` actors (:class:`ShardScorer`; one per GPU, or per share of the CPUs: :func:`plan_workers`), each
+(:mod:`framelab.score.shard`) of about ``--batch-tokens`` tokens a shard. The shard numbers go to a pool of
+actors (:class:`ShardScorer`; one per GPU, or per share of the CPUs: :func:`plan_workers`), each
 of which loads the models once and scores every shard it is handed with the local scorer into a folder beside
 ``--out``: each shard file is written under a temporary name and renamed into place, then its manifest beside
 it. A task whose actor dies is retried by Ray and rewrites its shard whole, so no article is written twice;
@@ -77,15 +85,19 @@ class WorkerPlan:
     threads: int
 
 
-def plan_workers(cluster: Mapping[str, float], workers: int | None = None) -> WorkerPlan:
+def plan_workers(cluster: Mapping[str, float], workers: int | None = None, *, reserve_cpus: int = 0) -> WorkerPlan:
     """Actors for ``cluster`` (``ray.cluster_resources()``): one per GPU where there are GPUs, else the CPUs
-    shared out, one each unless ``workers`` asks for fewer (each actor then runs ``CPUs // workers`` threads)."""
+    shared out, one each unless ``workers`` asks for fewer (each actor then runs ``CPUs // workers`` threads).
+
+    ``reserve_cpus`` CPUs are left out of the share (not below one actor): a pipeline that reads and writes
+    with Ray Data tasks needs CPUs the actors do not hold, or its reads wait for ever.
+    """
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     gpus = int(cluster.get("GPU", 0))
     if gpus:
         return WorkerPlan(workers or gpus, {"num_gpus": 1}, 1)
-    cpus = max(1, int(cluster.get("CPU", 1)))
+    cpus = max(1, int(cluster.get("CPU", 1)) - reserve_cpus)
     count = workers or cpus
     threads = max(1, cpus // count)
     return WorkerPlan(count, {"num_cpus": threads}, threads)
@@ -365,7 +377,8 @@ def _run(ray, scorer, model_dirs, checked, options, n: int, parts: Path, plan: W
             "threads": plan.threads,
         },
         batch_size=1,
-        concurrency=plan.workers,
+        # One shard in flight per actor: an idle actor takes the next shard, and a retry waits for a free one.
+        compute=ray.data.ActorPoolStrategy(size=plan.workers, max_tasks_in_flight_per_actor=1),
         **plan.resources,
     )
     return scored.take_all()

@@ -60,6 +60,8 @@ def test_workers_come_from_the_cluster() -> None:
     assert (plan_workers({"CPU": 2.0}).workers, plan_workers({"CPU": 2.0}).threads) == (2, 1)
     one = plan_workers({"CPU": 2.0}, 1)
     assert (one.workers, one.resources, one.threads) == (1, {"num_cpus": 2}, 2)
+    assert plan_workers({"CPU": 8.0}, reserve_cpus=1).workers == 7
+    assert plan_workers({"CPU": 1.0}, reserve_cpus=1).workers == 1
     gpus = plan_workers({"CPU": 32.0, "GPU": 4.0})
     assert (gpus.workers, gpus.resources) == (4, {"num_gpus": 1})
     with pytest.raises(ValueError, match="at least 1"):
@@ -142,7 +144,7 @@ def test_ray_engine_writes_what_local_scoring_writes(
 ) -> None:
     out = tmp_path / "ray.jsonl"
     summary = score_with_ray([tiny_classifier_dir], [str(SAMPLE)], out=out, progress=False, batch_tokens=4_000)
-    assert summary.shards > summary.workers == 2 and len(summary.worker_peak_mib) == 2
+    assert summary.shards > summary.workers == 2 and 1 <= len(summary.worker_peak_mib) <= 2
     assert summary.articles == len(list(iter_articles([SAMPLE])))
     assert _sorted_lines(out) == _sorted_lines(local)
     assert out.read_bytes() == local.read_bytes()  # in input order too
@@ -203,8 +205,13 @@ def test_ray_data_path_writes_parquet_that_joins_into_the_local_jsonl(
     cluster, tmp_path: Path, tiny_classifier_dir: Path, local: Path
 ) -> None:
     ds = cluster.data.read_json(str(SAMPLE), include_paths=True)
+    # One actor on one CPU: the other runs the read and write tasks (actors holding every CPU would starve them).
     scored = ds.map_batches(
-        Scorer, fn_constructor_kwargs={"models": [str(tiny_classifier_dir)]}, concurrency=2, batch_size=16
+        Scorer,
+        fn_constructor_kwargs={"models": [str(tiny_classifier_dir)], "threads": 1},
+        compute=cluster.data.ActorPoolStrategy(size=1),
+        batch_size=16,
+        num_cpus=1,
     )
     scored.write_parquet(str(tmp_path / "shards"))
     rows = cluster.data.read_parquet(str(tmp_path / "shards")).take_all()
