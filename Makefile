@@ -26,7 +26,7 @@ export HF_HUB_OFFLINE      := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-mpnet data train eval baseline ensemble models score demo demo-stance fnc1 bench-quality bench-blend bench-oof bench-kfold-tfidf bench-spans bench-soak bench-speed bench-serve test test-slow test-real lint format
+.PHONY: help setup setup-mpnet data train eval baseline ensemble models score demo demo-stance fnc1 bench-quality bench-blend bench-oof bench-kfold-tfidf bench-spans bench-soak bench-speed bench-serve bench-ray test test-slow test-real lint format
 
 help: ## list every target
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
@@ -107,6 +107,10 @@ bench-speed: setup ## scoring/training/data throughput against the plain Transfo
 
 bench-serve: setup ## load test of framelab serve on 127.0.0.1 with MODEL: batching on vs off, overload (503s), a 200 kB article among short ones; ~7 min
 	$(BIN)/python bench/serve.py --model $(MODEL) --out-md reports/serve.md --out-json reports/serve.json
+
+bench-ray: setup ## the Ray engine (pip extra ray) against local framelab score on INPUT with MODEL: articles/s with 1 and 2 workers on 2 CPUs, overhead, peak memory per worker, as JSON (COPIES=4: four copies of INPUT)
+	$(BIN)/pip install -q -e '.[ray]'
+	$(BIN)/python bench/ray_engine.py --model $(MODEL) --input $(INPUT) --copies $(or $(COPIES),1)
 
 test: setup ## fast offline test suite
 	$(BIN)/python -m pytest -q

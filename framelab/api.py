@@ -62,8 +62,9 @@ def _from_mapping(item: Mapping, where: str, default_id: str) -> Article:
     )
 
 
-def _article(item: Item, number: int, where: str | None = None) -> Article:
-    """``item`` as an article, refused as ``where`` (default ``item <number>``); texts get the id ``"<number>"``."""
+def as_article(item: Item, number: int, where: str | None = None) -> Article:
+    """``item`` (what :meth:`Model.score` takes one of) as an article, refused with a :class:`DataError` naming
+    ``where`` (default ``item <number>``); a text gets the id ``"<number>"``."""
     where = where or f"item {number}"
     if isinstance(item, Article):
         article = item
@@ -122,7 +123,7 @@ def _frame_articles(frame: pd.DataFrame, columns: list[str]) -> Iterator[Article
     for number, (label, row) in enumerate(zip(frame.index, frame.itertuples(index=False, name=None))):
         record = {name: value for name, value in zip(columns, row) if not _missing(value)}
         record.setdefault("id", label)
-        yield _article(record, number, f"DataFrame row {label!r}")
+        yield as_article(record, number, f"DataFrame row {label!r}")
 
 
 def _articles(items: Items) -> tuple[Iterator[Article], int | None]:
@@ -131,9 +132,9 @@ def _articles(items: Items) -> tuple[Iterator[Article], int | None]:
     if _is_frame(items):
         return _frame_articles(items, _check_frame(items)), len(items)
     if isinstance(items, (str, Article, Mapping)):
-        return iter([_article(items, 0)]), 1
+        return iter([as_article(items, 0)]), 1
     total = len(items) if isinstance(items, Sized) else None
-    return (_article(item, n) for n, item in enumerate(items)), total
+    return (as_article(item, n) for n, item in enumerate(items)), total
 
 
 class Model:

@@ -281,6 +281,12 @@ def _cmd_score(args: argparse.Namespace) -> None:
         excel=args.excel,
         force=args.force,
     )
+    if args.engine == "ray":
+        _score_with_ray(args, options)
+        return
+    ray_only = [flag for flag, value in _ray_flags(args) if value is not None]
+    if ray_only:
+        raise ValueError(f"{', '.join(ray_only)} is for --engine ray")
     # Under accelerate launch / torchrun every process scores one shard and the main one merges them into --out.
     launched = world_size() > 1
     if launched and "-" in args.inputs:
@@ -291,6 +297,38 @@ def _cmd_score(args: argparse.Namespace) -> None:
         summary = (score_distributed if launched else score)(args.model, inputs, options)
     if not is_main_process():
         return
+    _report_scoring(summary)
+
+
+def _ray_flags(args: argparse.Namespace) -> list[tuple[str, object]]:
+    """The options of ``--engine ray`` alone, with their values."""
+    return [("--address", args.address), ("--workers", args.workers), ("--batch-tokens", args.batch_tokens)]
+
+
+def _score_with_ray(args: argparse.Namespace, options) -> None:
+    """``framelab score --engine ray``: :func:`framelab.ray.score_with_ray`."""
+    from framelab.processes import world_size
+
+    if world_size() > 1:
+        raise ValueError("--engine ray starts its own workers; run it without accelerate launch / torchrun")
+    if "-" in args.inputs:
+        raise ValueError("'-' (standard input) reaches the driver only; give files to --engine ray")
+    from framelab.ray import BATCH_TOKENS, score_with_ray
+
+    summary = score_with_ray(
+        args.model,
+        args.inputs,
+        options,
+        address=args.address,
+        workers=args.workers,
+        batch_tokens=args.batch_tokens or BATCH_TOKENS,
+    )
+    log.info("ray: %d shard(s) over %d worker(s)", summary.shards, summary.workers)
+    _report_scoring(summary)
+
+
+def _report_scoring(summary) -> None:
+    """Log what a scoring run did: counts, rate, cut units, skipped inputs, files written."""
     rate = summary.units / summary.seconds if summary.seconds else 0.0
     log.info(
         "scored %d articles, %d units in %.1f s (%.0f units/s)", summary.articles, summary.units, summary.seconds, rate
@@ -706,6 +744,26 @@ def build_parser() -> argparse.ArgumentParser:
         default="strict",
         help="strict (default): a bad input file stops the run before any model loads; "
         "skip: leave bad files out, list them on stderr and in a 'problems' record (jsonl)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local (default): this process (or those of accelerate launch/torchrun); "
+        "ray: actors on a Ray cluster (pip install 'framelab[ray]'), shards merged into --out",
+    )
+    p.add_argument("--address", help="--engine ray: the cluster to join (auto: the one `ray start` runs here)")
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="--engine ray: scoring actors (default: one per GPU, else one per CPU of the cluster)",
+    )
+    p.add_argument(
+        "--batch-tokens",
+        type=_positive_int,
+        metavar="N",
+        help="--engine ray: tokens (words and punctuation) of one shard, the unit Ray schedules and retries",
     )
     _add_force(p, "--out folder (semeval2023)")
     p.set_defaults(func=_cmd_score)

@@ -24,11 +24,12 @@ from framelab.models.ensemble import EnsemblePredictor, load_model
 from framelab.models.predictor import Predictor
 from framelab.output import claim
 from framelab.progress import bar as progress_bar
+from framelab.score.batching import token_chunks
 from framelab.score.inputs import CheckedInputs, checked_inputs, iter_articles
 from framelab.score.manifest import IdDigest, ModelStamp, model_fingerprint, write_manifest
 from framelab.score.records import ModelLabels, Prediction, ScoredArticle, ScoredUnit
 from framelab.score.shard import select_shard, shard_of
-from framelab.score.writers import WRITERS, open_writer
+from framelab.score.writers import WRITERS, Writer, open_writer
 from framelab.tagging import TaggedSpan, decode
 from framelab.tasks import get_task
 from framelab.types import Article
@@ -62,6 +63,8 @@ class ScoreOptions:
     quantize: str | None = None
     #: Articles read and scored together.
     chunk_articles: int = 128
+    #: Instead: articles of at most this many tokens together (:func:`framelab.score.batching.token_chunks`).
+    chunk_tokens: int | None = None
     progress: bool = True
     #: ``(k, n)``: score only shard k of n (:mod:`framelab.score.shard`).
     shard: tuple[int, int] | None = None
@@ -210,20 +213,31 @@ def score_stream(
     target: str | None = None,
     split_workers: int | None = None,
     total: int | None = None,
+    chunk_tokens: int | None = None,
 ) -> Iterator[ScoredArticle]:
-    """Yield scored articles in input order, a chunk at a time, with a progress bar (out of ``total`` articles
-    where the caller knows it)."""
+    """Yield scored articles in input order, a chunk at a time (``chunk_articles`` articles, or with
+    ``chunk_tokens`` as many as fit that many tokens), with a progress bar (out of ``total`` articles where the
+    caller knows it)."""
     bar = progress_bar(desc="scoring", unit=" articles", total=total, disable=not progress)
     units = 0
     started = time.perf_counter()
-    iterator = iter(articles)
-    while chunk := list(itertools.islice(iterator, chunk_articles)):
+    for chunk in _chunks(articles, chunk_articles, chunk_tokens):
         for result in score_chunk(predictors, chunk, target, split_workers=split_workers):
             units += len(result.units)
             yield result
         bar.update(len(chunk))
         bar.set_postfix(units_per_s=f"{units / max(time.perf_counter() - started, 1e-9):.0f}")
     bar.close()
+
+
+def _chunks(articles: Iterable[Article], chunk_articles: int, chunk_tokens: int | None) -> Iterator[list[Article]]:
+    """``articles`` in order, ``chunk_articles`` at a time, or by ``chunk_tokens`` tokens where given."""
+    if chunk_tokens is not None:
+        yield from token_chunks(articles, chunk_tokens)
+        return
+    iterator = iter(articles)
+    while chunk := list(itertools.islice(iterator, chunk_articles)):
+        yield chunk
 
 
 def load_predictors(
@@ -268,6 +282,18 @@ def score(
     counts, elapsed seconds and the files written.
     """
     o = dataclasses.replace(options or ScoreOptions(), **changes)
+    writer_class = check_options(o)
+    # The output is checked and locked, then every input read once, before any model loads.
+    with claim(o.out, folder=writer_class.folder, kind="scores", inputs=[*inputs, *model_dirs], force=o.force):
+        checked = checked_inputs(inputs, skip=o.on_error == "skip")
+        predictors = load_predictors(
+            model_dirs, batch_size=o.batch_size, quantize=o.quantize, device=o.device, split_workers=o.split_workers
+        )
+        return score_checked(predictors, checked, o)
+
+
+def check_options(o: ScoreOptions) -> type[Writer]:
+    """Refuse options that cannot run together, before any input is read; returns the writer class of ``o.fmt``."""
     if o.on_error not in ("strict", "skip"):
         raise ValueError(f"on_error must be strict or skip, not {o.on_error!r}")
     if o.batch_size < 1:
@@ -285,13 +311,7 @@ def score(
         raise ValueError(
             "--shard K/N needs --out: framelab merge checks each shard against the manifest written beside its output"
         )
-    # The output is checked and locked, then every input read once, before any model loads.
-    with claim(o.out, folder=writer_class.folder, kind="scores", inputs=[*inputs, *model_dirs], force=o.force):
-        checked = checked_inputs(inputs, skip=o.on_error == "skip")
-        predictors = load_predictors(
-            model_dirs, batch_size=o.batch_size, quantize=o.quantize, device=o.device, split_workers=o.split_workers
-        )
-        return _score_files(predictors, checked, o)
+    return writer_class
 
 
 def _articles_to_score(checked: CheckedInputs, shard: tuple[int, int] | None) -> int:
@@ -302,7 +322,12 @@ def _articles_to_score(checked: CheckedInputs, shard: tuple[int, int] | None) ->
     return sum(shard_of(article_id, n) == k for article_id in checked.ids)
 
 
-def _score_files(predictors: list[Predictor], checked: CheckedInputs, o: ScoreOptions) -> ScoreSummary:
+def score_checked(predictors: list[Predictor], checked: CheckedInputs, o: ScoreOptions) -> ScoreSummary:
+    """Score the files of ``checked`` with loaded ``predictors`` into ``o.out`` (and its manifest, for a shard).
+
+    What :func:`score` does once it holds ``o.out`` and has loaded the models; an engine that keeps its models
+    loaded between shards (:mod:`framelab.ray`) calls it once per shard.
+    """
     problems = checked.problems
     summary = ScoreSummary(problems=[str(p) for p in problems])
     started = time.perf_counter()
@@ -317,6 +342,7 @@ def _score_files(predictors: list[Predictor], checked: CheckedInputs, o: ScoreOp
             predictors,
             articles,
             chunk_articles=o.chunk_articles,
+            chunk_tokens=o.chunk_tokens,
             progress=o.progress,
             target=o.target,
             split_workers=o.split_workers,
