@@ -164,7 +164,13 @@ class TrainConfig:
         "Seed of the k-fold assignment of articles; unset: train.seed. Set it to train another seed of a model on the "
         "same folds (an ensemble member: members' folds must agree).",
     )
-    early_stopping_patience: int = _f(0, "Stop after this many evaluations without dev micro-F1 gain; 0 = off.")
+    early_stopping_patience: int = _f(
+        0,
+        "Stop training once the task's dev measure (the one that picks the best epoch; with train.folds, on each "
+        "fold's inner fold) has not improved for this many evaluations (one per epoch), the best epoch restored "
+        "(transformers' EarlyStoppingCallback); a k-fold run records where each fold stopped beside its epoch "
+        "choice, and the refit runs the folds' median best epoch. 0 = off: every epoch runs.",
+    )
     pad_to_max_length: bool = _f(False, "Pad every batch to max_length instead of dynamic, length-grouped padding.")
     logging_steps: int = _f(10, "Steps between loss logs.")
     num_threads: int = _f(0, "torch CPU threads; 0 = torch's default.")

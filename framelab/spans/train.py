@@ -75,6 +75,8 @@ from framelab.train.trainer import (
     FineTuned,
     FineTuning,
     TrainResult,
+    early_stopping,
+    early_stopping_note,
     fine_tune,
     finish,
     fold_work_folder,
@@ -434,16 +436,17 @@ def run_span_fold(
         f"the {len(inner_rows)} units of inner fold {inner} ({len(held.gold)} articles), tagged by the tagger trained "
         f"on {trained_on}"
     )
+    history = tagged.run.trainer.state.log_history
+    stopping = early_stopping(config, history, "span_f1")
     choices = {
         "trained_on": trained_on,
         "epochs": {
             "value": tagged.run.best_epoch,
-            "made_on": f"span F1 at 0.5 on {on_inner}",
+            "made_on": f"span F1 at 0.5 on {on_inner}" + early_stopping_note(stopping),
             "span_f1_by_epoch": [
-                {"epoch": e["epoch"], "span_f1": e["eval_span_f1"]}
-                for e in tagged.run.trainer.state.log_history
-                if "eval_span_f1" in e
+                {"epoch": e["epoch"], "span_f1": e["eval_span_f1"]} for e in history if "eval_span_f1" in e
             ],
+            "early_stopping": stopping,
         },
         "threshold": {
             "value": threshold,
