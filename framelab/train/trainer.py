@@ -102,6 +102,8 @@ class FineTuned:
     best_epoch: float
     seconds: float
     samples_per_second: float
+    #: The dev predictions as the Trainer gave them (a tuple when the model returns several outputs).
+    dev_outputs: object = None
 
 
 def start(config: Config) -> tuple[str, dict]:
@@ -156,9 +158,15 @@ def fine_tune(
     samples_per_second = float(output.metrics.get("train_samples_per_second", 0.0))
     if job.dev_dataset is None:
         return FineTuned(trainer, work, None, float(config.train.epochs), seconds, samples_per_second)
-    dev_logits = prediction_logits(trainer.predict(job.dev_dataset).predictions)
+    dev_outputs = trainer.predict(job.dev_dataset).predictions
     return FineTuned(
-        trainer, work, dev_logits, best_epoch(trainer.state.log_history, job.metric), seconds, samples_per_second
+        trainer,
+        work,
+        prediction_logits(dev_outputs),
+        best_epoch(trainer.state.log_history, job.metric),
+        seconds,
+        samples_per_second,
+        dev_outputs,
     )
 
 
