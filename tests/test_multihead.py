@@ -16,13 +16,14 @@ from framelab.dataset import build_dataset
 from framelab.errors import ConfigError
 from framelab.models.ensemble import load_model
 from framelab.models.out_of_fold import load_out_of_fold
+from framelab.models.stock import refusal_message
 from framelab.spans import multihead
 from framelab.spans.multihead_model import MultiHeadPredictor
 from framelab.spans.tasks import TECHNIQUES_MULTIHEAD
 from framelab.tagging import IGNORE
 from framelab.train.folds import assign_folds
 
-from .conftest import REPO, SAMPLE
+from .conftest import REPO, SAMPLE, assert_stock_pipeline_refuses
 
 TASK = "techniques_multihead"
 
@@ -69,7 +70,9 @@ def test_the_summed_loss_reads_the_line_labels_from_the_first_row_and_the_tags_f
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
 
 
-def test_multihead_folds_train_score_and_keep_span_offsets(tmp_path: Path, tiny_model_dir: Path) -> None:
+def test_multihead_folds_train_score_and_keep_span_offsets(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = _config(tmp_path, tiny_model_dir, "train.freeze_layers=1")
     build_dataset(config)
     result = multihead.train_multihead(config)
@@ -99,6 +102,12 @@ def test_multihead_folds_train_score_and_keep_span_offsets(tmp_path: Path, tiny_
     meta = predictor.meta
     assert meta.task == TASK and meta.unit == "line" and len(meta.thresholds) == len(meta.labels)
     assert predictor.span_labels and 0 < predictor.span_threshold < 1
+    # framelab eval reads its line labels as a line model's; transformers' stock pipeline refuses the folder.
+    report = tmp_path / "report"
+    assert main(["eval", "--model", str(model), "--data", str(tmp_path / "dataset"), "--out", str(report)]) == 0
+    assert json.loads((report / "metrics.json").read_text(encoding="utf-8"))["task"] == TASK
+    message = refusal_message(meta)
+    assert_stock_pipeline_refuses(model, "text-classification", message, tmp_path / "modules", monkeypatch)
     # Lower the tag threshold so the tiny model finds spans to check the offsets of.
     extra = dict(meta.extra, span_threshold=0.05)
     saved = json.loads((model / "framelab.json").read_text(encoding="utf-8"))
