@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from framelab import tasks as task_registry
 from framelab.cli import main
 from framelab.config import load_config
 from framelab.dataset import build_dataset
@@ -19,19 +18,12 @@ from framelab.models.out_of_fold import load_out_of_fold
 from framelab.models.stock import refusal_message
 from framelab.spans import multihead
 from framelab.spans.multihead_model import MultiHeadPredictor
-from framelab.spans.tasks import TECHNIQUES_MULTIHEAD
 from framelab.tagging import IGNORE
 from framelab.train.folds import assign_folds
 
 from .conftest import REPO, SAMPLE, assert_stock_pipeline_refuses
 
 TASK = "techniques_multihead"
-
-
-@pytest.fixture(autouse=True)
-def multihead_task(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The record, registered as its entry point would (an install older than the entry point lacks it)."""
-    monkeypatch.setitem(task_registry.TASKS, TASK, TECHNIQUES_MULTIHEAD)
 
 
 def _config(tmp_path: Path, tiny_model_dir: Path, *extra: str):
@@ -121,6 +113,14 @@ def test_multihead_folds_train_score_and_keep_span_offsets(
     assert all(p["task"] == TASK and set(p["scores"]) == set(meta.labels) for p in predictions)
     spans = [(u, s) for u, p in zip(units, predictions) for s in p["spans"]]
     assert spans, "no span found even at a 0.05 tag threshold"
+    for fmt in ("csv", "html"):
+        written = tmp_path / f"scored.{fmt}"
+        assert (
+            main(["score", "--model", str(model), str(SAMPLE), "--format", fmt, "--out", str(written), "--quiet"]) == 0
+        )
+        text = written.read_text(encoding="utf-8")
+        # The csv gives each span a row of its own; the page underlines it and names its technique.
+        assert ",span," in text if fmt == "csv" else spans[0][1]["label"] in text
     articles = {a["id"]: a["text"] for a in map(json.loads, SAMPLE.read_text(encoding="utf-8").splitlines())}
     for unit, span in spans:
         assert span["label"] in predictor.span_labels and span["text"].strip()
