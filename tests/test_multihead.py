@@ -65,9 +65,11 @@ def test_the_summed_loss_reads_the_line_labels_from_the_first_row_and_the_tags_f
 def test_multihead_folds_train_score_and_keep_span_offsets(
     tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = _config(tmp_path, tiny_model_dir, "train.freeze_layers=1")
+    # The lines' CPU recipe: the lowest layer frozen, its states computed once and kept.
+    config = _config(tmp_path, tiny_model_dir, "train.freeze_layers=1", f"train.state_cache={tmp_path / 'states'}")
     build_dataset(config)
     result = multihead.train_multihead(config)
+    assert list((tmp_path / "states").glob("*/*.safetensors"))
     model = tmp_path / "model"
     metrics = json.loads((model / "dev_metrics.json").read_text(encoding="utf-8"))
     assert result.dev_metrics == metrics
