@@ -195,10 +195,16 @@ class TrainConfig:
         False,
         "Two-stage tasks: refuting and negation cue counts of the headline and of the sentences stage 2 read join "
         "its log-probabilities and stage 1's features in a logistic regression fitted on held-out predictions "
-        "(late fusion; framelab/stance/cues.py). Needs train.folds: each fold's on its inner fold, the saved "
+        "(late fusion; framelab/stance/stage_two.py). Needs train.folds: each fold's on its inner fold, the saved "
         "model's on every out-of-fold prediction.",
     )
-    early_stopping_patience: int = _f(0, "Stop after this many evaluations without dev micro-F1 gain; 0 = off.")
+    early_stopping_patience: int = _f(
+        0,
+        "Stop training once the task's dev measure (the one that picks the best epoch; with train.folds, on each "
+        "fold's inner fold) has not improved for this many evaluations (one per epoch), the best epoch restored "
+        "(transformers' EarlyStoppingCallback); a k-fold run records where each fold stopped beside its epoch "
+        "choice, and the refit runs the folds' median best epoch. 0 = off: every epoch runs.",
+    )
     pad_to_max_length: bool = _f(False, "Pad every batch to max_length instead of dynamic, length-grouped padding.")
     logging_steps: int = _f(10, "Steps between loss logs.")
     num_threads: int = _f(0, "torch CPU threads; 0 = torch's default.")

@@ -275,3 +275,78 @@ def test_group_folds_keep_groups_whole_and_balance_examples_not_groups() -> None
     assert (assign_group_folds(groups, 3, seed=7) == folds).all()
     with pytest.raises(ValueError, match="at least 7 groups"):
         assign_group_folds(groups, 7, seed=0)
+
+
+def _classifier_fold(config, data: TaskData | None = None, *, work: Path):
+    """Outer fold 0 of ``config``'s k-fold run (on ``data``, default: its train and dev examples)."""
+    setup, _, train_data, dev_data = classifier._setup(config)
+    data = concat(train_data, dev_data) if data is None else data
+    folds = assign_folds(data.ids, 3, config.train.fold_assignment_seed)
+    return classifier.run_fold(config, setup, data, folds, 0, work=work)
+
+
+def test_early_stopping_ends_a_fold_on_a_plateau_and_keeps_its_best_epoch(tmp_path: Path, tiny_model_dir: Path) -> None:
+    # A learning rate too small to move a decision: the inner fold's micro-F1 is flat from the first epoch.
+    flat = ("train.epochs=4", "train.learning_rate=1e-12")
+    config = _fold_config(tmp_path, tiny_model_dir, *flat, "train.early_stopping_patience=1")
+    build_dataset(config)
+    epochs = _classifier_fold(config, work=tmp_path / "stopped").choices["epochs"]
+    assert [e["epoch"] for e in epochs["micro_f1_by_epoch"]] == [1.0, 2.0]
+    assert epochs["value"] == 1.0  # the first of the tied epochs, restored
+    assert epochs["early_stopping"] == {
+        "patience": 1,
+        "stopped_after_epoch": 2.0,
+        "configured_epochs": 4.0,
+        "stopped_early": True,
+    }
+    assert epochs["made_on"].endswith("; early stopping (patience 1) ended training after epoch 2 of 4")
+    # Off by default: every configured epoch runs and the choice reads as before.
+    default = _fold_config(tmp_path, tiny_model_dir, "train.epochs=3", "train.learning_rate=1e-12")
+    epochs = _classifier_fold(default, work=tmp_path / "all").choices["epochs"]
+    assert len(epochs["micro_f1_by_epoch"]) == 3 and epochs["value"] == 1.0
+    assert epochs["early_stopping"] == {
+        "patience": 0,
+        "stopped_after_epoch": 3.0,
+        "configured_epochs": 3.0,
+        "stopped_early": False,
+    }
+    assert "early stopping" not in epochs["made_on"]
+
+
+def test_early_stopping_ends_a_span_fold_on_a_plateau(tmp_path: Path, tiny_model_dir: Path) -> None:
+    config = _fold_config(
+        tmp_path,
+        tiny_model_dir,
+        "data.unit=sentence",
+        "train.task=spans",
+        "train.epochs=4",
+        "train.learning_rate=1e-12",
+        "train.early_stopping_patience=1",
+    )
+    build_dataset(config)
+    base, _ = start(config)
+    train_split, dev_split, names, _ = span_train._tagger_splits(config)
+    data = concat_span_splits(train_split, dev_split)
+    folds = assign_folds(data.unit_ids, 3, config.train.fold_assignment_seed)
+    fold = span_train.run_span_fold(
+        config, base, load_tokenizer(config, base), names, data, folds, 0, work=tmp_path / "fold"
+    )
+    epochs = fold.choices["epochs"]
+    assert len(epochs["span_f1_by_epoch"]) == 2 and fold.epochs == epochs["value"] == 1.0
+    assert epochs["early_stopping"]["stopped_early"] and epochs["early_stopping"]["stopped_after_epoch"] == 2.0
+    assert "ended training after epoch 2 of 4" in epochs["made_on"]
+
+
+def test_where_a_fold_stops_never_depends_on_the_folds_labels(tmp_path: Path, tiny_model_dir: Path) -> None:
+    config = _fold_config(tmp_path, tiny_model_dir, "train.epochs=4", "train.early_stopping_patience=1")
+    build_dataset(config)
+    setup, _, train_data, dev_data = classifier._setup(config)
+    data = concat(train_data, dev_data)
+    folds = assign_folds(data.ids, 3, config.train.fold_assignment_seed)
+    flipped = data.targets.copy()
+    flipped[folds == 0] = 1 - flipped[folds == 0]  # every label of outer fold 0 changes
+    first = _classifier_fold(config, data, work=tmp_path / "first")
+    second = _classifier_fold(config, TaskData(data.ids, data.texts, flipped, data.pairs), work=tmp_path / "second")
+    assert "early_stopping" in first.choices["epochs"]
+    assert first.choices == second.choices and first.epochs == second.epochs
+    np.testing.assert_array_equal(first.probabilities, second.probabilities)

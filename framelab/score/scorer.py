@@ -84,22 +84,25 @@ class ScoreOptions:
 
 def _decisions(predictor: Predictor, texts: list[str], targets: list[str] | None = None) -> list[Prediction]:
     names = predictor.meta.labels
-    # A predictor that can say where each label sits (frames_attention) or what its stance rests on (fnc1) gives
-    # its evidence from the same pass.
-    explained = predictor.explained(texts, targets) if hasattr(predictor, "evidence") else None
+    # A predictor that can say where each label sits (frames_attention), what its stance rests on (fnc1) or which
+    # spans carry its techniques (techniques_multihead) gives its evidence or spans from the same pass.
+    explained = predictor.explained(texts, targets) if hasattr(predictor, "explained") else None
     probs = explained[0] if explained else predictor.probabilities(texts, targets)
     decided = predictor.decide(probs)
-    evidence = predictor.evidence(texts, decided, explained) if explained else [None] * len(texts)
-    targets = targets or [None] * len(texts)
+    none = [None] * len(texts)
+    evidence = predictor.evidence(texts, decided, explained) if hasattr(predictor, "evidence") else none
+    spans = predictor.spans(texts, explained) if hasattr(predictor, "spans") else none
+    targets = targets or none
     return [
         Prediction(
             predictor.meta.task,
             [names[j] for j in np.flatnonzero(row)],
             {n: round(float(p), 4) for n, p in zip(names, prow)},
             target,
+            spans=tagged,
             evidence=found,
         )
-        for row, prow, target, found in zip(decided, probs, targets, evidence)
+        for row, prow, target, found, tagged in zip(decided, probs, targets, evidence, spans)
     ]
 
 

@@ -3,7 +3,9 @@
 ``spans`` tags B/I per technique on each token of a unit and decodes
 character spans (SemEval-2020 SI, and the spans of SemEval-2023);
 ``span_techniques`` names the technique of a given span from its text and
-context (SemEval-2020 TC), a sequence classifier on the shared trainer.
+context (SemEval-2020 TC), a sequence classifier on the shared trainer;
+``techniques_multihead`` trains the line labels and the spans inside the lines
+on one encoder with two heads (:mod:`framelab.spans.multihead`).
 """
 
 from __future__ import annotations
@@ -43,4 +45,22 @@ SPAN_TECHNIQUES = Task(
     not_scored="names the technique of given spans: use framelab score --spans FILE",
     stock_refusal="it names the technique of a given span from the span and its context, which framelab pairs "
     "and cuts its own way",
+)
+
+TECHNIQUES_MULTIHEAD = Task(
+    name="techniques_multihead",
+    doc="unit multi-label and spans: one encoder, a head for the techniques of each line (sentence) and a B/I "
+    "head for their spans inside it, trained together",
+    level="unit",
+    multi_label=True,
+    head="sequence",
+    load_split=Lazy("framelab.splits:load_unit_split"),
+    train=Lazy("framelab.spans.multihead:train_multihead"),
+    card_metrics=Lazy("framelab.spans.multihead:card_metrics"),
+    pooling="max",
+    formats=frozenset({"jsonl", "csv", "html", "semeval2023"}),
+    extra_scores=Lazy("framelab.eval.classifier:article_level_scores"),
+    predictor=Lazy("framelab.spans.multihead_model:MultiHeadPredictor"),
+    stock_refusal="config.json and model.safetensors hold one encoder with two heads of framelab's own (line "
+    "labels and B/I span tags, framelab/spans/multihead_model.py), which no transformers class reads",
 )

@@ -75,6 +75,8 @@ from framelab.train.trainer import (
     FineTuned,
     FineTuning,
     TrainResult,
+    early_stopping,
+    early_stopping_note,
     fine_tune,
     finish,
     fold_work_folder,
@@ -150,16 +152,28 @@ def tag_loss(
     return loss
 
 
-def _tag_dataset(windows: Windows, split: SpanSplit, labels: list[str]) -> tuple[Dataset, np.ndarray, np.ndarray]:
+def _tag_dataset(
+    windows: Windows, split: SpanSplit, labels: list[str], unit_targets: np.ndarray | None = None
+) -> tuple[Dataset, np.ndarray, np.ndarray]:
     """The windows with their tag targets; per tag, its positive and all text tokens; per technique, windows holding it
-    and all windows."""
+    and all windows.
+
+    ``unit_targets`` (units × columns), when given, are appended to every token row of each window of their unit
+    (the line labels of :mod:`framelab.spans.multihead`; the first row, a special token, is never padding).
+    """
     starts = window_starts(windows)
     targets = [
         token_targets(o, split.unit_spans[windows.example[w]], labels, window_start=starts[w])
         for w, o in enumerate(windows.offsets)
     ]
     features = dict(windows.features)
-    features["labels"] = [t.tolist() for t in targets]
+    rows = targets
+    if unit_targets is not None:
+        rows = [
+            np.hstack([t, np.broadcast_to(unit_targets[windows.example[w]], (len(t), unit_targets.shape[1]))])
+            for w, t in enumerate(targets)
+        ]
+    features["labels"] = [t.tolist() for t in rows]
     n = len(labels)
     counts, unit_counts = np.zeros((2, 2 * n)), np.zeros((2, n))
     for t in targets:
@@ -434,16 +448,17 @@ def run_span_fold(
         f"the {len(inner_rows)} units of inner fold {inner} ({len(held.gold)} articles), tagged by the tagger trained "
         f"on {trained_on}"
     )
+    history = tagged.run.trainer.state.log_history
+    stopping = early_stopping(config, history, "span_f1")
     choices = {
         "trained_on": trained_on,
         "epochs": {
             "value": tagged.run.best_epoch,
-            "made_on": f"span F1 at 0.5 on {on_inner}",
+            "made_on": f"span F1 at 0.5 on {on_inner}" + early_stopping_note(stopping),
             "span_f1_by_epoch": [
-                {"epoch": e["epoch"], "span_f1": e["eval_span_f1"]}
-                for e in tagged.run.trainer.state.log_history
-                if "eval_span_f1" in e
+                {"epoch": e["epoch"], "span_f1": e["eval_span_f1"]} for e in history if "eval_span_f1" in e
             ],
+            "early_stopping": stopping,
         },
         "threshold": {
             "value": threshold,

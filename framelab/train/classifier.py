@@ -62,6 +62,8 @@ from framelab.train.trainer import (
     FineTuned,
     FineTuning,
     TrainResult,
+    early_stopping,
+    early_stopping_note,
     fine_tune,
     finish,
     fold_work_folder,
@@ -388,18 +390,18 @@ def run_fold(
         )
         at = "at 0.5" if task.multi_label else "of the arg-max"
         epochs_made_on = f"{metric.replace('_f1', '-F1')} {at} on {on_inner}"
-    choices: dict = {
-        "trained_on": trained_on,
-        "epochs": {
-            "value": epochs,
-            "made_on": epochs_made_on,
-            f"{metric}_by_epoch": [
-                {"epoch": e["epoch"], metric: e[f"eval_{metric}"]}
-                for e in fitted.run.trainer.state.log_history
-                if f"eval_{metric}" in e
-            ],
-        },
+    history = fitted.run.trainer.state.log_history
+    epoch_choice = {
+        "value": epochs,
+        "made_on": epochs_made_on,
+        f"{metric}_by_epoch": [
+            {"epoch": e["epoch"], metric: e[f"eval_{metric}"]} for e in history if f"eval_{metric}" in e
+        ],
     }
+    if inner is not None:
+        epoch_choice["early_stopping"] = early_stopping(config, history, metric)
+        epoch_choice["made_on"] += early_stopping_note(epoch_choice["early_stopping"])
+    choices: dict = {"trained_on": trained_on, "epochs": epoch_choice}
     thresholds = None
     if task.multi_label:
         thresholds = tuned_thresholds(

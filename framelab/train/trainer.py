@@ -102,6 +102,8 @@ class FineTuned:
     best_epoch: float
     seconds: float
     samples_per_second: float
+    #: The dev predictions as the Trainer gave them (a tuple when the model returns several outputs).
+    dev_outputs: object = None
 
 
 def start(config: Config) -> tuple[str, dict]:
@@ -156,9 +158,45 @@ def fine_tune(
     samples_per_second = float(output.metrics.get("train_samples_per_second", 0.0))
     if job.dev_dataset is None:
         return FineTuned(trainer, work, None, float(config.train.epochs), seconds, samples_per_second)
-    dev_logits = prediction_logits(trainer.predict(job.dev_dataset).predictions)
+    dev_outputs = trainer.predict(job.dev_dataset).predictions
     return FineTuned(
-        trainer, work, dev_logits, best_epoch(trainer.state.log_history, job.metric), seconds, samples_per_second
+        trainer,
+        work,
+        prediction_logits(dev_outputs),
+        best_epoch(trainer.state.log_history, job.metric),
+        seconds,
+        samples_per_second,
+        dev_outputs,
+    )
+
+
+def early_stopping(config: Config, log_history: list[dict], metric: str) -> dict:
+    """What ``train.early_stopping_patience`` did to a run judged on dev ``metric``, for the record of its epoch choice.
+
+    ``patience`` (0: off), the epoch of the run's last evaluation (``stopped_after_epoch``), how many epochs were
+    configured, and whether training ended before them (``stopped_early``); the Trainer restored the best epoch.
+    """
+    evaluated = [float(entry["epoch"]) for entry in log_history if f"eval_{metric}" in entry]
+    last = evaluated[-1] if evaluated else 0.0
+    t = config.train
+    return {
+        "patience": t.early_stopping_patience,
+        "stopped_after_epoch": last,
+        "configured_epochs": float(t.epochs),
+        "stopped_early": bool(t.early_stopping_patience and not t.max_steps and round(last, 6) < t.epochs),
+    }
+
+
+def early_stopping_note(record: dict) -> str:
+    """The clause a choice's ``made_on`` gets when early stopping was on (``""`` when it was off)."""
+    if not record["patience"]:
+        return ""
+    patience, total = record["patience"], record["configured_epochs"]
+    if not record["stopped_early"]:
+        return f"; early stopping (patience {patience}) did not fire: all {total:g} epochs ran"
+    return (
+        f"; early stopping (patience {patience}) ended training after epoch {record['stopped_after_epoch']:g} "
+        f"of {total:g}"
     )
 
 
