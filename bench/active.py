@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run the simulation for each task, write the curves and plots, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="dataset folder (framelab data)")
-    parser.add_argument("--tasks", nargs="+", default=["techniques", "frames"], help="multi-label tasks")
+    parser.add_argument("--tasks", nargs="+", default=["frames", "techniques"], help="multi-label tasks")
     parser.add_argument(
         "--strategies", nargs="+", choices=list(STRATEGIES), default=["uncertainty", "diversity", "random"]
     )
@@ -264,20 +264,24 @@ def main(argv: list[str] | None = None) -> None:
     result: dict = {"data": str(args.data), "threshold": THRESHOLD, "seeds": args.seeds, "tasks": {}}
     for task in args.tasks:
         begun = time.perf_counter()
-        sim = load_simulation(args.data, task)
-        result["tasks"][task] = simulate(sim, args.strategies, args.seeds, args.start, args.step)
-        result["tasks"][task]["seconds"] = round(time.perf_counter() - begun, 1)
-        print(f"{task}: {result['tasks'][task]['fits']} fits in {result['tasks'][task]['seconds']} s", file=sys.stderr)
-    result["seconds"] = round(time.perf_counter() - started, 1)
+        block = simulate(load_simulation(args.data, task), args.strategies, args.seeds, args.start, args.step)
+        block["seconds"] = round(time.perf_counter() - begun, 1)
+        result["tasks"][task] = block
+        print(f"{task}: {block['fits']} fits in {block['seconds']} s", file=sys.stderr, flush=True)
+        result["seconds"] = round(time.perf_counter() - started, 1)
+        write(result, args, task)  # after each task, so that a long run leaves what it finished
+    print(markdown_table(result, result["summary"], args.reach))
+    print(f"\nwall time {result['seconds']} s; curves: {args.out / 'curves.json'}")
+
+
+def write(result: dict, args: argparse.Namespace, task: str) -> None:
+    """Write the summary and curves so far to ``<out>/curves.json`` and ``task``'s plot."""
     result["summary"] = summary_rows(result, args.reach)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "curves.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     if args.plots:
         args.plots.mkdir(parents=True, exist_ok=True)
-        for task, block in result["tasks"].items():
-            plot(args.plots / f"active-{task}.png", task, block, args.reach)
-    print(markdown_table(result, result["summary"], args.reach))
-    print(f"\nwall time {result['seconds']} s; curves: {args.out / 'curves.json'}")
+        plot(args.plots / f"active-{task}.png", task, result["tasks"][task], args.reach)
 
 
 if __name__ == "__main__":

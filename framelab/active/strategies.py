@@ -157,17 +157,15 @@ class Strategy:
     name: str
     doc: str
     pick: Callable[[Pool, int, int], list[int]]
-    #: Whether the rule reads the model's probabilities (the pool must be scored).
-    needs_scores: bool
 
 
 STRATEGIES: dict[str, Strategy] = {
     s.name: s
     for s in (
-        Strategy("uncertainty", "closest to the thresholds, summed over units and labels", pick_uncertain, True),
-        Strategy("diversity", "greedy k-centre on the article vectors", pick_diverse, False),
-        Strategy("both", f"k-centre among the {BOTH_SHORTLIST}×N most uncertain", pick_both, True),
-        Strategy("random", "a uniform draw (the yardstick)", pick_random, False),
+        Strategy("uncertainty", "closest to the thresholds, summed over units and labels", pick_uncertain),
+        Strategy("diversity", "greedy k-centre on the article vectors", pick_diverse),
+        Strategy("both", f"k-centre among the {BOTH_SHORTLIST}×N most uncertain", pick_both),
+        Strategy("random", "a uniform draw (the yardstick)", pick_random),
     )
 }
 
