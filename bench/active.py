@@ -180,7 +180,7 @@ def summary_rows(result: dict, reach: float) -> list[dict]:
     return rows
 
 
-def markdown_table(result: dict, rows: list[dict], reach: float, shown: Sequence[int] = (30, 60, 90, 150)) -> str:
+def markdown_table(result: dict, rows: list[dict], reach: float, shown: Sequence[int] = (30, 90, 150, 210)) -> str:
     """The summary as a markdown table: F1 at a few round sizes, and articles to reach ``reach`` of full."""
     percent = f"{reach:.0%}"
     head = [f"F1 at {n}" for n in shown]
