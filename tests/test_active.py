@@ -119,10 +119,10 @@ def test_article_uncertainty_sums_every_unit_and_article_prediction() -> None:
 
 
 def test_a_labelstudio_task_carries_the_text_and_the_decisions_at_article_offsets() -> None:
-    task = labelstudio_task(_scored(), score=1.23456)
+    task = labelstudio_task(_scored(), uncertainty=1.5)
     assert task["data"] == {"text": "First line here.\nSecond line.", "id": "x"}
     (prediction,) = task["predictions"]
-    assert prediction["score"] == 1.2346 and prediction["model_version"] == "frames+lines+spans"
+    assert prediction["score"] == 0.4 and prediction["model_version"] == "frames+lines+spans"
     results = prediction["result"]
     assert results[0] == {"from_name": "frames", "to_name": "text", "type": "choices", "value": {"choices": ["f"]}}
     regions = [(r["from_name"], r["value"]["start"], r["value"]["end"], r["value"]["labels"]) for r in results[1:]]
@@ -151,7 +151,7 @@ def test_select_picks_the_most_uncertain_articles_of_the_pool_end_to_end(
     assert [t["data"]["id"] for t in tasks] == expected
     texts = {a["id"]: a["text"] for a in _articles()}
     assert all(t["data"]["text"] == texts[t["data"]["id"]] for t in tasks)
-    assert [t["predictions"][0]["score"] for t in tasks] == [round(scores[i], 4) for i in expected]
+    assert [t["predictions"][0]["score"] for t in tasks] == [round(1 / (1 + scores[i]), 4) for i in expected]
 
     # The next round: what was picked is labelled, never picked again; the ids go to standard output.
     capsys.readouterr()
