@@ -233,7 +233,15 @@ def simulate(sim: Simulation, strategies: Sequence[str], seeds: Sequence[int], s
     """Every strategy's curve for every seed on one task, with the full-data F1 and the fits made."""
     rounds = Rounds(sim)
     sizes = round_sizes(len(sim.articles), start, step)
-    curves = {s: {str(seed): rounds.curve(s, seed, sizes) for seed in seeds} for s in strategies}
+    curves: dict[str, dict[str, list[float]]] = {s: {} for s in strategies}
+    begun = time.perf_counter()
+    for strategy in strategies:
+        for seed in seeds:
+            curves[strategy][str(seed)] = rounds.curve(strategy, seed, sizes)
+            elapsed = time.perf_counter() - begun
+            print(
+                f"  {sim.task} {strategy} seed {seed}: {rounds.fits} fits, {elapsed:.0f} s", file=sys.stderr, flush=True
+            )
     full = rounds.fitted(range(len(sim.articles))).f1
     return {
         "pool_articles": len(sim.articles),
