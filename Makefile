@@ -26,7 +26,7 @@ export HF_HUB_OFFLINE      := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-mpnet data train eval baseline ensemble models score demo demo-stance fnc1 bench-quality bench-blend bench-oof bench-kfold-tfidf bench-spans bench-soak bench-speed bench-serve bench-ray test test-slow test-real lint format
+.PHONY: help setup setup-mpnet data train eval baseline ensemble models score demo demo-stance fnc1 bench-quality bench-blend bench-oof bench-kfold-tfidf bench-active bench-spans bench-soak bench-speed bench-serve bench-ray test test-slow test-real lint format
 
 help: ## list every target
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
@@ -93,6 +93,10 @@ bench-oof: setup ## a --folds MODEL's out-of-fold predictions: threshold rules a
 
 bench-kfold-tfidf: setup ## the TF-IDF yardstick of a --folds run on DATA, same folds (by article; TASK=fnc1: by story), nested; PAIRED=MODEL: paired bootstrap against that k-fold model (TASK=techniques, FOLDS=5, SEED=42)
 	$(BIN)/python bench/kfold_tfidf.py --data $(DATA) --task $(or $(TASK),techniques) --folds $(or $(FOLDS),5) --seed $(or $(SEED),42) $(if $(PAIRED),--paired $(PAIRED))
+
+bench-active: DATA = data/processed/semeval2023-lines
+bench-active: setup ## annotation rounds on DATA (default: SemEval-2023 lines; build it with make data CONFIG=configs/semeval2023-lines.yaml): TF-IDF F1 on the dev articles against annotated articles, uncertainty / diversity / random from 30 (+30 a round), 3 seeds, one thread (minutes) -> reports/active, docs/img/active-*.png
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 19 $(BIN)/python bench/active.py --data $(DATA) --out reports/active --plots docs/img
 
 bench-spans: setup ## PTC v2 spans (SI) and span techniques (TC) beside lexicon / TF-IDF baselines; needs ../shared/data (long on CPU)
 	$(BIN)/framelab data --config configs/ptc.yaml

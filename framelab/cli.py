@@ -20,6 +20,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from framelab import __version__
+from framelab.active.strategies import STRATEGIES
 from framelab.completion import SCRIPTS as COMPLETION_SCRIPTS
 from framelab.errors import ConfigError, DataError
 from framelab.eval.bootstrap import DEFAULT_RESAMPLES
@@ -366,6 +367,47 @@ def _classify_spans(args: argparse.Namespace) -> None:
         with standard_input(args.inputs) as inputs:
             count = classify_given_spans(args.model[0], inputs, args.spans, args.out, batch_size=args.batch_size)
     log.info("named the technique of %d spans; wrote %s", count, args.out)
+
+
+def _cmd_select(args: argparse.Namespace) -> None:
+    from framelab.active.labelstudio import write_tasks
+    from framelab.active.pool import read_ids, select_articles, write_ids
+    from framelab.output import check_output
+
+    if args.ids and Path(args.ids).resolve() == Path(args.out).resolve():
+        raise ValueError("--ids and --out name the same file; give each its own")
+    for what, path in (("--out", args.out), ("--ids", args.ids)):
+        if path:
+            check_output(path, what=what, inputs=[*args.inputs, *args.model, args.labelled])
+    labelled = read_ids(args.labelled) if args.labelled else []
+    with standard_input(args.inputs) as inputs:
+        chosen = select_articles(
+            args.model,
+            inputs,
+            args.strategy,
+            args.count,
+            labelled_ids=labelled,
+            seed=args.seed,
+            batch_size=args.batch_size,
+        )
+    if chosen.unknown_labelled:
+        log.warning(
+            "warning: %d id(s) of --labelled are not in the pool, e.g. %s",
+            len(chosen.unknown_labelled),
+            chosen.unknown_labelled[0],
+        )
+    log.info(
+        "picked %d of %d unlabelled articles (%s; %d labelled)",
+        len(chosen.ids),
+        chosen.pool_size - chosen.labelled,
+        args.strategy,
+        chosen.labelled,
+    )
+    log.info("wrote %s", write_tasks(args.out, chosen.picked, chosen.uncertainty))
+    if args.ids:
+        log.info("wrote %s", write_ids(args.ids, chosen.ids))
+    else:
+        print("\n".join(chosen.ids))
 
 
 def _cmd_merge(args: argparse.Namespace) -> None:
@@ -767,6 +809,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_force(p, "--out folder (semeval2023)")
     p.set_defaults(func=_cmd_score)
+
+    p = sub.add_parser(
+        "select",
+        help="pick the next articles to annotate from a pool scored by saved models -> Label Studio import file "
+        "and their ids",
+        example="framelab select --model models/sample-techniques --count 30 --strategy both --out next.json "
+        "--ids next.txt pool/",
+    )
+    p.add_argument("--model", action="append", required=True, help="model folder (repeatable)")
+    p.add_argument("inputs", nargs="+", help="the pool: what framelab score reads (.txt files, folders, .jsonl; -)")
+    p.add_argument("--count", type=_positive_int, default=30, metavar="N", help="articles to pick (default 30)")
+    p.add_argument(
+        "--strategy",
+        choices=list(STRATEGIES),
+        default="uncertainty",
+        help="; ".join(f"{s.name}: {s.doc}" for s in STRATEGIES.values()) + " (framelab/active/strategies.py)",
+    )
+    p.add_argument(
+        "--labelled",
+        metavar="FILE",
+        help="ids already annotated, one a line (an earlier --ids): never picked; diversity measures from them",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the random strategy")
+    p.add_argument("--batch-size", type=_positive_int, default=64)
+    p.add_argument("--out", required=True, help="Label Studio import file (JSON list of tasks) of the articles picked")
+    p.add_argument("--ids", help="file for their ids, one a line, in the order picked (default: standard output)")
+    p.set_defaults(func=_cmd_select)
 
     p = sub.add_parser(
         "push",

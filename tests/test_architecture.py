@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from framelab import tasks as task_registry
+from framelab.active.strategies import STRATEGIES
 from framelab.cli import build_parser, main
 from framelab.config import Config, DataConfig, TrainConfig
 from framelab.readers import READERS
@@ -163,6 +164,7 @@ def test_choices_come_from_the_registries() -> None:
     assert _choices(parser, "score", "--format") == list(WRITERS)
     assert _choices(parser, "merge", "--format") == list(MERGE_FORMATS)
     assert _choices(parser, "baseline", "--task") == list(task_registry.task_names())
+    assert _choices(parser, "select", "--strategy") == list(STRATEGIES)
     fields = {f.name: f for f in DataConfig.__dataclass_fields__.values()}
     assert fields["format"].metadata["choices"] == tuple(READERS)
     assert TrainConfig.__dataclass_fields__["task"].metadata["choices"] is task_registry.task_names
