@@ -370,13 +370,14 @@ def _classify_spans(args: argparse.Namespace) -> None:
 
 
 def _cmd_select(args: argparse.Namespace) -> None:
-    from framelab.active.labelstudio import write_tasks
+    from framelab.active.labelstudio import label_config_path, write_tasks
     from framelab.active.pool import read_ids, select_articles, write_ids
     from framelab.output import check_output
 
-    if args.ids and Path(args.ids).resolve() == Path(args.out).resolve():
-        raise ValueError("--ids and --out name the same file; give each its own")
-    for what, path in (("--out", args.out), ("--ids", args.ids)):
+    config_path = label_config_path(args.out)
+    if args.ids and Path(args.ids).resolve() in (Path(args.out).resolve(), config_path.resolve()):
+        raise ValueError("--ids names --out or its label config; give each its own file")
+    for what, path in (("--out", args.out), ("--out's label config", config_path), ("--ids", args.ids)):
         if path:
             check_output(path, what=what, inputs=[*args.inputs, *args.model, args.labelled])
     labelled = read_ids(args.labelled) if args.labelled else []
@@ -403,7 +404,7 @@ def _cmd_select(args: argparse.Namespace) -> None:
         args.strategy,
         chosen.labelled,
     )
-    log.info("wrote %s", write_tasks(args.out, chosen.picked, chosen.uncertainty))
+    log.info("wrote %s", " and ".join(write_tasks(args.out, chosen.picked, chosen.uncertainty, chosen.models)))
     if args.ids:
         log.info("wrote %s", write_ids(args.ids, chosen.ids))
     else:
@@ -833,7 +834,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the random strategy")
     p.add_argument("--batch-size", type=_positive_int, default=64)
-    p.add_argument("--out", required=True, help="Label Studio import file (JSON list of tasks) of the articles picked")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="Label Studio import file (JSON list of tasks, as score --format labelstudio writes) of the articles "
+        "picked; their label config goes beside it as <stem>.label_config.xml",
+    )
     p.add_argument("--ids", help="file for their ids, one a line, in the order picked (default: standard output)")
     p.set_defaults(func=_cmd_select)
 

@@ -11,7 +11,7 @@ import pytest
 from scipy.sparse import csr_matrix
 
 import framelab
-from framelab.active.labelstudio import labelstudio_task
+from framelab.active.labelstudio import selection_tasks
 from framelab.active.pool import article_uncertainty, prediction_closeness, read_ids
 from framelab.active.strategies import (
     BOTH_SHORTLIST,
@@ -24,7 +24,9 @@ from framelab.active.strategies import (
     select,
 )
 from framelab.cli import main
-from framelab.score.records import Prediction, ScoredArticle, ScoredUnit
+from framelab.labelstudio import article_task, interface
+from framelab.score.records import ModelLabels, Prediction, ScoredArticle, ScoredUnit
+from framelab.score.writers import article_records
 from framelab.tagging import TaggedSpan
 from framelab.types import Article, Unit
 
@@ -118,16 +120,21 @@ def test_article_uncertainty_sums_every_unit_and_article_prediction() -> None:
     assert prediction_closeness(single, ["x", "y", "z"], None) == pytest.approx(0.7)
 
 
-def test_a_labelstudio_task_carries_the_text_and_the_decisions_at_article_offsets() -> None:
-    task = labelstudio_task(_scored(), uncertainty=1.5)
-    assert task["data"] == {"text": "First line here.\nSecond line.", "id": "x"}
-    (prediction,) = task["predictions"]
-    assert prediction["score"] == 0.4 and prediction["model_version"] == "frames+lines+spans"
-    results = prediction["result"]
-    assert results[0] == {"from_name": "frames", "to_name": "text", "type": "choices", "value": {"choices": ["f"]}}
-    regions = [(r["from_name"], r["value"]["start"], r["value"]["end"], r["value"]["labels"]) for r in results[1:]]
-    assert regions == [("lines", 0, 16, ["a"]), ("spans", 17, 23, ["b"])]
-    assert results[2]["value"]["text"] == "Second"
+def test_selection_tasks_are_score_format_labelstudio_tasks_read_back_by_the_reader(tmp_path: Path) -> None:
+    models = [
+        ModelLabels("lines", "techniques", ("a", "b")),
+        ModelLabels("spans", "spans", ("a", "b")),
+        ModelLabels("frames", "frames", ("f", "g")),
+    ]
+    tasks, config = selection_tasks([_scored()], [1.5], models)
+    ui = interface(config)
+    expected = article_task("x", _scored().article.text, article_records(_scored()), ui)
+    (task,) = tasks
+    assert task["data"] == {**expected["data"], "uncertainty": 1.5}
+    assert task["predictions"] == expected["predictions"]
+    spans = [r["value"] for p in task["predictions"] for r in p["result"] if r["from_name"] == "span"]
+    assert [(v["start"], v["end"], v["text"]) for v in spans] == [(17, 23, "Second")]
+    assert all(_scored().article.text[v["start"] : v["end"]] == v["text"] for v in spans)
 
 
 def _sample_ids() -> list[str]:
@@ -148,10 +155,11 @@ def test_select_picks_the_most_uncertain_articles_of_the_pool_end_to_end(
     assert main([*args, "--out", str(out), "--ids", str(ids)]) == 0
     assert read_ids(ids) == expected
     tasks = json.loads(out.read_text(encoding="utf-8"))
-    assert [t["data"]["id"] for t in tasks] == expected
+    assert [t["data"]["article_id"] for t in tasks] == expected
     texts = {a["id"]: a["text"] for a in _articles()}
-    assert all(t["data"]["text"] == texts[t["data"]["id"]] for t in tasks)
-    assert [t["predictions"][0]["score"] for t in tasks] == [round(1 / (1 + scores[i]), 4) for i in expected]
+    assert all(t["data"]["text"] == texts[t["data"]["article_id"]] for t in tasks)
+    assert [t["data"]["uncertainty"] for t in tasks] == [round(scores[i], 4) for i in expected]
+    assert (tmp_path / "next.label_config.xml").read_text(encoding="utf-8").startswith("<View")
 
     # The next round: what was picked is labelled, never picked again; the ids go to standard output.
     capsys.readouterr()

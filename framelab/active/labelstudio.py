@@ -1,12 +1,10 @@
-"""The Label Studio import file of the articles ``framelab select`` picked: a JSON list of tasks.
+"""The Label Studio import file of the articles ``framelab select`` picked, and the label config it needs.
 
-Each task is ``{"data": {"text": …, "id": …}, "predictions": [{"model_version": …, "score": …, "result":
-[…]}]}``: the article text to annotate, and the models' decisions as pre-annotations. An article model's
-labels are a ``choices`` result; a unit model's labels a ``labels`` region over the unit (offsets into the
-article text), a span model's one region per span. ``from_name`` is the model's name (the folder's, as
-the predictions are keyed), ``to_name`` is ``text``. ``score`` is ``1 / (1 + uncertainty)``: Label Studio reads
-a prediction's score as the model's confidence and sorts the lowest first, so the most uncertain article comes
-first.
+The tasks are the ones ``framelab score --format labelstudio`` writes (:func:`framelab.labelstudio.article_task`:
+the same controls, regions and per-model predictions), so one project takes both, and the ``labelstudio`` reader
+reads its export back. Each task's ``data.uncertainty`` is the article's uncertainty
+(:func:`framelab.active.pool.article_uncertainty`), a data column Label Studio can sort by; the tasks are written
+most wanted first. The label config goes beside the file, ``<out stem>.label_config.xml``.
 """
 
 from __future__ import annotations
@@ -15,48 +13,42 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from framelab import labelstudio
 from framelab.output import AtomicFile
-from framelab.score.records import Prediction, ScoredArticle, ScoredUnit
+from framelab.score.records import ModelLabels, ScoredArticle
+from framelab.score.writers import article_records
 
 
-def _region(name: str, start: int, end: int, text: str, labels: list[str]) -> dict:
-    value = {"start": start, "end": end, "text": text, "labels": labels}
-    return {"from_name": name, "to_name": "text", "type": "labels", "value": value}
+def selection_tasks(
+    results: Sequence[ScoredArticle], uncertainty: Sequence[float], models: Sequence[ModelLabels]
+) -> tuple[list[dict], str]:
+    """The Label Studio tasks of ``results`` in order, each with its ``uncertainty``, and their label config."""
+    config = labelstudio.label_config(labelstudio.labels_by_control((m.task, m.labels) for m in models))
+    ui = labelstudio.interface(config)
+    tasks = []
+    for result, u in zip(results, uncertainty):
+        task = labelstudio.article_task(result.article.id, result.article.text, article_records(result), ui)
+        task["data"]["uncertainty"] = round(float(u), 4)
+        tasks.append(task)
+    return tasks, config
 
 
-def _unit_results(unit: ScoredUnit, name: str, prediction: Prediction) -> list[dict]:
-    u = unit.unit
-    if prediction.spans is not None:
-        return [
-            _region(name, u.start + s.start, u.start + s.end, u.text[s.start : s.end], [s.label])
-            for s in prediction.spans
-        ]
-    return [_region(name, u.start, u.end, u.text, list(prediction.labels))] if prediction.labels else []
+def label_config_path(path: str | Path) -> Path:
+    """Where the label config of the import file ``path`` goes: ``<stem>.label_config.xml`` beside it."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.label_config.xml")
 
 
-def labelstudio_task(result: ScoredArticle, *, uncertainty: float | None = None) -> dict:
-    """One Label Studio task: the article and its models' decisions as one prediction, scored
-    ``1 / (1 + uncertainty)`` where the article's uncertainty is given."""
-    results = [
-        {"from_name": name, "to_name": "text", "type": "choices", "value": {"choices": list(p.labels)}}
-        for name, p in result.predictions.items()
-        if p.labels
-    ]
-    for unit in result.units:
-        for name, prediction in unit.predictions.items():
-            results += _unit_results(unit, name, prediction)
-    models = sorted({*result.predictions, *(name for unit in result.units for name in unit.predictions)})
-    prediction: dict = {"model_version": "+".join(models), "result": results}
-    if uncertainty is not None:
-        prediction["score"] = round(1.0 / (1.0 + uncertainty), 4)
-    return {"data": {"text": result.article.text, "id": result.article.id}, "predictions": [prediction]}
-
-
-def write_tasks(path: str | Path, results: Sequence[ScoredArticle], uncertainty: Sequence[float]) -> str:
-    """Write the tasks of ``results`` (with their ``uncertainty``) as a Label Studio import file; returns the
-    path written."""
-    tasks = [labelstudio_task(r, uncertainty=u) for r, u in zip(results, uncertainty)]
+def write_tasks(
+    path: str | Path, results: Sequence[ScoredArticle], uncertainty: Sequence[float], models: Sequence[ModelLabels]
+) -> list[str]:
+    """Write the tasks of ``results`` as a Label Studio import file and its label config beside it; returns the
+    paths written."""
+    tasks, config = selection_tasks(results, uncertainty, models)
     with AtomicFile(path, newline="\n") as out:
         json.dump(tasks, out.handle, ensure_ascii=False, indent=1)
         out.handle.write("\n")
-    return str(path)
+    xml = label_config_path(path)
+    with AtomicFile(xml, newline="\n") as out:
+        out.handle.write(config)
+    return [str(path), str(xml)]

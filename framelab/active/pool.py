@@ -28,7 +28,8 @@ from framelab.api import Model
 from framelab.lexical import tfidf_vectorizer
 from framelab.output import AtomicFile
 from framelab.score.inputs import iter_articles
-from framelab.score.records import Prediction, ScoredArticle
+from framelab.score.records import ModelLabels, Prediction, ScoredArticle
+from framelab.score.scorer import model_labels
 
 
 def prediction_closeness(prediction: Prediction, labels: Sequence[str], thresholds: Sequence[float] | None) -> float:
@@ -74,6 +75,8 @@ class Selection:
     labelled: int
     #: Ids given as labelled that are not in the pool (they count for nothing).
     unknown_labelled: list[str]
+    #: The scoring models' names, tasks and labels (what the Label Studio config is built from).
+    models: list[ModelLabels]
 
     @property
     def ids(self) -> list[str]:
@@ -116,4 +119,5 @@ def select_articles(
         pool_size=len(articles),
         labelled=int(labelled.sum()),
         unknown_labelled=sorted(known - {a.id for a in articles}),
+        models=model_labels(model.predictors),
     )
