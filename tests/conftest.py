@@ -29,19 +29,6 @@ SAMPLE = REPO / "data" / "sample" / "articles.jsonl"
 SHARED_DATA = Path(os.environ.get("FRAMELAB_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
-def _register_new_tasks() -> None:
-    """Tasks whose entry point in ``pyproject.toml`` an older install of framelab does not list, registered as the
-    entry point would find them (reinstalling framelab lists them)."""
-    from framelab.spans.tasks import TECHNIQUES_MULTIHEAD
-    from framelab.tasks import register, task_names
-
-    if TECHNIQUES_MULTIHEAD.name not in task_names():
-        register(TECHNIQUES_MULTIHEAD)
-
-
-_register_new_tasks()
-
-
 def _sample_texts() -> list[str]:
     return [json.loads(line)["text"] for line in SAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()]
 
