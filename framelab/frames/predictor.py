@@ -18,7 +18,7 @@ from framelab.frames.head import HEAD_CONFIG_FILE, apply_heads, load_heads
 from framelab.frames.sentences import ArticleSentences, article_sentences
 from framelab.lexical import LexicalModel
 from framelab.models.folder import ModelMeta, check_head, read_meta
-from framelab.models.predictor import load_tokenizer
+from framelab.models.predictor import inference_device, load_tokenizer, quantized
 from framelab.score.records import FrameEvidence
 
 #: Evidence for a frame: its most attended sentences, until their weights add up to this share…
@@ -69,20 +69,8 @@ class AttentionPredictor:
             torch.set_num_threads(usable_cpus())
         self.tokenizer = load_tokenizer(self.model_dir)
         encoder = AutoModel.from_pretrained(str(self.model_dir), use_safetensors=True, trust_remote_code=False).eval()
-        if quantize == "int8":
-            qconfig = torch.ao.quantization.per_channel_dynamic_qconfig
-            encoder = torch.ao.quantization.quantize_dynamic(
-                encoder, {torch.nn.Linear: qconfig}, dtype=torch.qint8, inplace=True
-            )
-            self.device = torch.device("cpu")
-        elif quantize is not None:
-            raise ValueError(f"unknown quantisation {quantize!r}; the only choice is int8")
-        else:
-            self.device = (
-                torch.device(device)
-                if device is not None
-                else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-            )
+        encoder = quantized(encoder, quantize)
+        self.device = inference_device(quantize, device)
         self.encoder = encoder.to(self.device)
         self.heads, self.spec = load_heads(self.model_dir)
         check_head(self.model_dir, self.meta.labels, self.spec.labels, len(self.meta.labels), HEAD_CONFIG_FILE)

@@ -106,18 +106,31 @@ def load_weights(folder: Path, auto, quantize: str | None = None):
         use_safetensors=True,
         trust_remote_code=False,
     )
-    model.eval()
+    return quantized(model.eval(), quantize)
+
+
+def quantized(model: torch.nn.Module, quantize: str | None) -> torch.nn.Module:
+    """``model`` with its linear layers in dynamic int8 when ``quantize`` is ``"int8"``, as it is when None."""
     if quantize == "int8":
         # Per-channel weight scales: as fast as per-tensor, with half the largest
         # probability change from fp32 and fewer flipped decisions
         # (bench/int8_variants.py at bb5ea47). In place: no second fp32 copy while loading.
         qconfig = torch.ao.quantization.per_channel_dynamic_qconfig
-        model = torch.ao.quantization.quantize_dynamic(
-            model, {torch.nn.Linear: qconfig}, dtype=torch.qint8, inplace=True
-        )
-    elif quantize is not None:
+        linear = {torch.nn.Linear: qconfig}
+        return torch.ao.quantization.quantize_dynamic(model, linear, dtype=torch.qint8, inplace=True)
+    if quantize is not None:
         raise ValueError(f"unknown quantisation {quantize!r}; the only choice is int8")
     return model
+
+
+def inference_device(quantize: str | None, device: str | torch.device | None) -> torch.device:
+    """Where a model scores: the CPU when quantized (dynamic int8 kernels exist only there), else ``device``, else a
+    GPU when there is one."""
+    if quantize is not None:
+        return torch.device("cpu")
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 class Predictor:
@@ -142,14 +155,7 @@ class Predictor:
         check_head(self.model_dir, self.meta.labels, model.config.num_labels, self.head_outputs(), "config.json")
         #: Units longer than ``max_length`` tokens cut to it so far (unit models; article models window instead).
         self.cut_units = 0
-        # Dynamic int8 kernels exist only on the CPU; otherwise use the given
-        # device, else a GPU when there is one.
-        if quantize is not None:
-            self.device = torch.device("cpu")
-        elif device is not None:
-            self.device = torch.device(device)
-        else:
-            self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = inference_device(quantize, device)
         self.model = model.to(self.device)
         self.lexical = LexicalModel.load(self.model_dir) if self.meta.lexical_weight else None
 

@@ -21,7 +21,7 @@ from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedMode
 
 from framelab.encoding import activate, pool
 from framelab.models.folder import check_head, read_meta
-from framelab.models.predictor import Predictor, _limit_threads, _load, load_tokenizer
+from framelab.models.predictor import Predictor, _limit_threads, _load, inference_device, load_tokenizer, quantized
 from framelab.tagging import TaggedSpan, decode, merge_windows, tokenize_windows
 from framelab.tasks import get_task
 
@@ -116,16 +116,8 @@ class MultiHeadPredictor(Predictor):
         check_head(
             self.model_dir, self.span_labels, getattr(config, TAG_OUTPUTS), 2 * len(self.span_labels), "config.json"
         )
-        model.eval()
-        if quantize == "int8":
-            qconfig = torch.ao.quantization.per_channel_dynamic_qconfig
-            model = torch.ao.quantization.quantize_dynamic(model, {nn.Linear: qconfig}, dtype=torch.qint8, inplace=True)
-            self.device = torch.device("cpu")
-        elif quantize is not None:
-            raise ValueError(f"unknown quantisation {quantize!r}; the only choice is int8")
-        else:
-            default = "cuda" if torch.cuda.is_available() else "cpu"
-            self.device = torch.device(device if device is not None else default)
+        model = quantized(model.eval(), quantize)
+        self.device = inference_device(quantize, device)
         self.model = model.to(self.device)
         self.task = get_task(self.meta.task)
 
