@@ -26,7 +26,7 @@ export HF_HUB_OFFLINE      := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-mpnet data train eval baseline ensemble models score demo demo-stance fnc1 bench-quality bench-blend bench-oof bench-kfold-tfidf bench-active bench-spans bench-soak bench-speed bench-serve bench-ray test test-slow test-real lint format
+.PHONY: help setup setup-mpnet data train eval baseline ensemble models score demo demo-stance fnc1 bench-quality bench-blend bench-oof bench-kfold-tfidf bench-compare-folds bench-active bench-spans bench-soak bench-speed bench-serve bench-ray test test-slow test-real lint format
 
 help: ## list every target
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
@@ -93,6 +93,9 @@ bench-oof: setup ## a --folds MODEL's out-of-fold predictions: threshold rules a
 
 bench-kfold-tfidf: setup ## the TF-IDF yardstick of a --folds run on DATA, same folds (by article; TASK=fnc1: by story), nested; PAIRED=MODEL: paired bootstrap against that k-fold model (TASK=techniques, FOLDS=5, SEED=42)
 	$(BIN)/python bench/kfold_tfidf.py --data $(DATA) --task $(or $(TASK),techniques) --folds $(or $(FOLDS),5) --seed $(or $(SEED),42) $(if $(PAIRED),--paired $(PAIRED))
+
+bench-compare-folds: setup ## two k-fold runs of one task on the same folds, A=MODEL B=MODEL: paired bootstrap of micro-F1 (fnc1: relative score), macro-F1 and each LABELS="disagree ..." F1
+	$(BIN)/python bench/compare_folds.py $(A) $(B) $(foreach l,$(LABELS),--label $(l))
 
 bench-active: DATA = data/processed/semeval2023-lines
 bench-active: setup ## annotation rounds on DATA (default: SemEval-2023 lines; build it with make data CONFIG=configs/semeval2023-lines.yaml): TF-IDF F1 on the dev articles against annotated articles, uncertainty / diversity / random from 30 (+30 a round), 3 seeds, one thread (minutes) -> reports/active, docs/img/active-*.png
