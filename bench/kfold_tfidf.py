@@ -107,18 +107,26 @@ def multi_label_folds(args: argparse.Namespace) -> dict:
 
 
 def model_decisions(model_dir: Path, names: list[str]) -> tuple[list[str], np.ndarray]:
-    """A multi-label k-fold model's out-of-fold decisions: each fold at the thresholds chosen for it."""
+    """A multi-label k-fold model's out-of-fold decisions on ``names``: each fold at the thresholds chosen for it.
+
+    A model trained without some of ``names`` (a label with no example in the data is left out of the model)
+    never predicts them: their columns are 0."""
     oof = load_out_of_fold(model_dir)
-    if oof.labels != names:
-        raise SystemExit(f"--paired {model_dir}: its labels are not this task's")
+    missing = [n for n in oof.labels if n not in names]
+    if missing or [n for n in names if n in oof.labels] != oof.labels:
+        raise SystemExit(f"--paired {model_dir}: its labels are not this task's ({', '.join(missing) or 'order'})")
     per_fold = json.loads((model_dir / "dev_metrics.json").read_text(encoding="utf-8"))["cross_validated"]["per_fold"]
     decided = np.zeros(oof.targets.shape, dtype=np.int64)
     for fold in per_fold:
         chosen = fold["choices"]["thresholds"]
-        chosen = [chosen[n] for n in names] if isinstance(chosen, dict) else chosen
+        if isinstance(chosen, dict) and "value" in chosen:  # a nested run: the value, and what it was made on
+            chosen = chosen["value"]
+        chosen = [chosen[n] for n in oof.labels] if isinstance(chosen, dict) else chosen
         rows = oof.folds == fold["fold"]
         decided[rows] = decisions_at(oof.probabilities[rows], chosen)
-    return list(oof.ids), decided
+    widened = np.zeros((len(oof.ids), len(names)), dtype=np.int64)
+    widened[:, [names.index(n) for n in oof.labels]] = decided
+    return list(oof.ids), widened
 
 
 def fnc1_folds(args: argparse.Namespace) -> dict:

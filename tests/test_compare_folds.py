@@ -36,7 +36,9 @@ def _multi_label(tmp: Path, name: str, probabilities: np.ndarray, thresholds: li
     folds = np.array([int(i[3:].split("#")[0]) % 2 for i in ids])
     order = [IDS.index(i) for i in ids]
     oof = OutOfFold(list(ids), ["A", "B"], folds, GOLD[order], probabilities[order])
-    per_fold = [{"fold": k, "choices": {"thresholds": {"A": t, "B": t}}} for k, t in enumerate(thresholds)]
+    # A nested run records each choice with what it was made on (fold 0); older runs, the value alone (fold 1).
+    chosen = [{"value": {"A": thresholds[0], "B": thresholds[0]}, "made_on": "inner fold 1"}, [thresholds[1]] * 2]
+    per_fold = [{"fold": k, "choices": {"thresholds": c}} for k, c in enumerate(chosen)]
     meta = {"task": "techniques", "labels": ["A", "B"], "thresholds": [0.5, 0.5]}
     return _folder(tmp, name, meta, oof, {"cross_validated": {"per_fold": per_fold}})
 
@@ -96,3 +98,16 @@ def test_runs_on_other_examples_or_labels_are_refused(tmp_path: Path) -> None:
         compare(a, fewer, [], resamples=10, seed=0)
     with pytest.raises(SystemExit, match="--label C: not a label"):
         compare(a, a, ["C"], resamples=10, seed=0)
+
+
+def test_a_model_without_the_labels_no_example_has_decides_them_never(tmp_path: Path) -> None:
+    from bench.kfold_tfidf import model_decisions
+
+    folder = _multi_label(tmp_path, "a", GOLD * 0.8 + 0.1, [0.5, 0.5])
+    ids, decided = model_decisions(folder, ["Z", "A", "B"])  # the task lists a label the model left out
+    assert ids == IDS and decided[:, 0].sum() == 0
+    np.testing.assert_array_equal(decided[:, 1:], GOLD)
+    with pytest.raises(SystemExit, match="its labels are not this task's"):
+        model_decisions(folder, ["B", "A"])
+    with pytest.raises(SystemExit, match=r"its labels are not this task's \(A\)"):
+        model_decisions(folder, ["B"])
