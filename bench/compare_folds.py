@@ -42,7 +42,7 @@ def decisions(model_dir: Path) -> tuple[list[str], list[str], np.ndarray, np.nda
     if task == "fnc1":
         decided = np.eye(len(oof.labels), dtype=np.int64)[fnc1_decisions(oof.probabilities, model_dir)]
     else:
-        ids, decided = model_decisions(model_dir, list(oof.labels))
+        ids, decided = model_decisions(model_dir, list(oof.labels), oof)
     groups = oof.groups or [i.split("#", 1)[0] for i in ids]
     return ids, list(oof.labels), decided, oof.targets.astype(np.int64), list(groups), task
 

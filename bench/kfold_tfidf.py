@@ -33,7 +33,7 @@ from framelab.eval.bootstrap import Resamples, Tally, indicator_credits, micro_f
 from framelab.eval.scores import fnc_relative_tally, stance_intervals, stance_scores
 from framelab.figures import with_interval
 from framelab.lexical import LexicalModel
-from framelab.models.out_of_fold import load_out_of_fold
+from framelab.models.out_of_fold import OutOfFold, load_out_of_fold
 from framelab.splits import load_task_split
 from framelab.stance.data import FNC1_LABELS, load_pooled
 from framelab.stance.folds import story_folds
@@ -106,12 +106,12 @@ def multi_label_folds(args: argparse.Namespace) -> dict:
     return summary
 
 
-def model_decisions(model_dir: Path, names: list[str]) -> tuple[list[str], np.ndarray]:
+def model_decisions(model_dir: Path, names: list[str], oof: OutOfFold | None = None) -> tuple[list[str], np.ndarray]:
     """A multi-label k-fold model's out-of-fold decisions on ``names``: each fold at the thresholds chosen for it.
 
     A model trained without some of ``names`` (a label with no example in the data is left out of the model)
-    never predicts them: their columns are 0."""
-    oof = load_out_of_fold(model_dir)
+    never predicts them: their columns are 0. ``oof``: the folder's out-of-fold predictions, if already read."""
+    oof = oof or load_out_of_fold(model_dir)
     missing = [n for n in oof.labels if n not in names]
     if missing or [n for n in names if n in oof.labels] != oof.labels:
         raise SystemExit(f"--paired {model_dir}: its labels are not this task's ({', '.join(missing) or 'order'})")
