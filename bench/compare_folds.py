@@ -1,9 +1,10 @@
 """Two k-fold runs of one task on the same folds, compared by a paired bootstrap over articles (FNC-1: stories).
 
 ``framelab eval --compare`` compares two saved models on one split; this compares
-two recipes by what their ``--folds`` runs measured: each folder's
-``out_of_fold.safetensors``, decided as the run decided it (each fold at its own
-thresholds for a multi-label task, :func:`kfold_tfidf.model_decisions`; the
+two recipes by what their ``--folds`` runs measured (a ``framelab ensemble`` of
+such runs is one too): each folder's ``out_of_fold.safetensors``, decided as
+the run decided it (each fold at its own thresholds for a multi-label task,
+:func:`kfold_tfidf.model_decisions`; the
 relatedness threshold then the most probable related class for ``fnc1``,
 :func:`kfold_tfidf.fnc1_decisions`). Both folders must hold the same examples
 (the same dataset and fold seed). Besides the lead figure (micro-F1, or the FNC-1
@@ -30,13 +31,15 @@ from kfold_tfidf import fnc1_decisions, model_decisions  # noqa: E402
 from framelab.eval.bootstrap import Resamples, Tally, f1_of, indicator_credits, micro_f1_of, paired_bootstrap  # noqa: E402
 from framelab.eval.scores import fnc_relative_tally  # noqa: E402
 from framelab.figures import with_interval  # noqa: E402
+from framelab.models.ensemble import ENSEMBLE_FILE  # noqa: E402
 from framelab.models.folder import read_meta  # noqa: E402
 from framelab.models.out_of_fold import load_out_of_fold  # noqa: E402
 
 
 def decisions(model_dir: Path) -> tuple[list[str], list[str], np.ndarray, np.ndarray, list[str], str]:
     """A k-fold folder's example ids, labels, 0/1 decisions, gold 0/1 rows, groups and task."""
-    task = read_meta(model_dir).task
+    spec = model_dir / ENSEMBLE_FILE
+    task = json.loads(spec.read_text(encoding="utf-8"))["task"] if spec.is_file() else read_meta(model_dir).task
     oof = load_out_of_fold(model_dir)
     ids = list(oof.ids)
     if task == "fnc1":

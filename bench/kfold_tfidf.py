@@ -106,6 +106,26 @@ def multi_label_folds(args: argparse.Namespace) -> dict:
     return summary
 
 
+def _fold_thresholds(model_dir: Path) -> list[tuple[int, list[float] | dict[str, float]]]:
+    """Each fold's thresholds as the k-fold run in ``model_dir`` recorded them: a trained model's in its folds'
+    choices (a nested run's with what they were made on), an ensemble's in ``per_fold_thresholds``."""
+    validated = json.loads((model_dir / "dev_metrics.json").read_text(encoding="utf-8"))["cross_validated"]
+    if "per_fold_thresholds" in validated:
+        return list(enumerate(validated["per_fold_thresholds"]))
+    if "per_fold" not in validated or "choices" not in validated["per_fold"][0]:
+        raise SystemExit(
+            f"{model_dir}: no per-fold thresholds in its dev_metrics.json (an ensemble of members without inner "
+            "predictions decides each fold on the others' labels): retrain its members with --folds"
+        )
+    out = []
+    for fold in validated["per_fold"]:
+        chosen = fold["choices"]["thresholds"]
+        if isinstance(chosen, dict) and "value" in chosen:  # a nested run: the value, and what it was made on
+            chosen = chosen["value"]
+        out.append((fold["fold"], chosen))
+    return out
+
+
 def model_decisions(model_dir: Path, names: list[str], oof: OutOfFold | None = None) -> tuple[list[str], np.ndarray]:
     """A multi-label k-fold model's out-of-fold decisions on ``names``: each fold at the thresholds chosen for it.
 
@@ -115,14 +135,10 @@ def model_decisions(model_dir: Path, names: list[str], oof: OutOfFold | None = N
     missing = [n for n in oof.labels if n not in names]
     if missing or [n for n in names if n in oof.labels] != oof.labels:
         raise SystemExit(f"--paired {model_dir}: its labels are not this task's ({', '.join(missing) or 'order'})")
-    per_fold = json.loads((model_dir / "dev_metrics.json").read_text(encoding="utf-8"))["cross_validated"]["per_fold"]
     decided = np.zeros(oof.targets.shape, dtype=np.int64)
-    for fold in per_fold:
-        chosen = fold["choices"]["thresholds"]
-        if isinstance(chosen, dict) and "value" in chosen:  # a nested run: the value, and what it was made on
-            chosen = chosen["value"]
+    for fold, chosen in _fold_thresholds(model_dir):
         chosen = [chosen[n] for n in oof.labels] if isinstance(chosen, dict) else chosen
-        rows = oof.folds == fold["fold"]
+        rows = oof.folds == fold
         decided[rows] = decisions_at(oof.probabilities[rows], chosen)
     widened = np.zeros((len(oof.ids), len(names)), dtype=np.int64)
     widened[:, [names.index(n) for n in oof.labels]] = decided

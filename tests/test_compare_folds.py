@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bench.compare_folds import compare
-from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, out_of_fold_bytes
+from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, load_out_of_fold, out_of_fold_bytes
 from framelab.stance.data import FNC1_LABELS
 
 #: 40 articles of 3 units, 2 labels, 2 folds.
@@ -111,3 +111,14 @@ def test_a_model_without_the_labels_no_example_has_decides_them_never(tmp_path: 
         model_decisions(folder, ["B", "A"])
     with pytest.raises(SystemExit, match=r"its labels are not this task's \(A\)"):
         model_decisions(folder, ["B"])
+
+
+def test_out_of_fold_files_keep_rows_of_column_selected_arrays(tmp_path: Path) -> None:
+    # A column selection is Fortran-ordered; saved as its memory lies, its rows would come back scrambled.
+    wide = GOLD.repeat(2, axis=1)
+    picked = wide[:, [2, 0]]
+    assert not picked.flags["C_CONTIGUOUS"]
+    oof = OutOfFold(IDS, ["A", "B"], np.zeros(len(IDS), dtype=np.int64), picked, picked * 0.5 + 0.25)
+    (tmp_path / OUT_OF_FOLD_FILE).write_bytes(out_of_fold_bytes(oof))
+    back = load_out_of_fold(tmp_path)
+    assert np.array_equal(back.targets, picked) and np.allclose(back.probabilities, picked * 0.5 + 0.25)

@@ -16,6 +16,8 @@ import yaml
 from datasets import load_from_disk
 from safetensors.torch import load_file, save_file
 
+from bench.compare_folds import compare
+from bench.kfold_tfidf import model_decisions
 from framelab.cli import main
 from framelab.dataset import build_dataset
 from framelab.errors import ConfigError, DataError
@@ -375,6 +377,16 @@ def test_members_trained_with_folds_set_the_threshold_out_of_fold(
     )[1]
     assert per_label.dev_metrics["cross_validated"]["macro_f1"]["mean"] == pytest.approx(expected["macro_f1"]["mean"])
     assert per_label.dev_metrics["threshold_rule"] == "per_label_or_global"
+    # The ensemble keeps its own out-of-fold predictions, so it pairs with other k-fold runs on the same folds:
+    # decided fold by fold as it decided them, they give its cross-validated pooled figure.
+    own = load_out_of_fold(per_label.model_dir)
+    assert own.ids == oofs[0].ids and np.array_equal(own.folds, oofs[0].folds)
+    np.testing.assert_allclose(own.probabilities, probs, rtol=1e-6)
+    np.testing.assert_allclose(own.inner, inner, rtol=1e-6)
+    ids, decided = model_decisions(per_label.model_dir, own.labels, own)
+    pooled = multilabel_scores(decided, own.targets, own.labels)["micro"]["f1"]
+    assert pooled == pytest.approx(per_label.dev_metrics["cross_validated"]["micro_f1"]["pooled"])
+    assert compare(per_label.model_dir, folded[0], [], resamples=50, seed=0)["examples"] == len(ids)
     with pytest.raises(ConfigError, match="'ensemble.threshold_rule' must be one of"):
         build_ensemble(folded, workdir / "dataset-line", workdir / "refused", threshold_rule="by_eye")
     # A member without out-of-fold predictions, or with other folds, cannot join.

@@ -1,9 +1,10 @@
 """The out-of-fold predictions a k-fold run leaves in its model folder.
 
-``framelab train --folds K`` writes them (:func:`out_of_fold_bytes`, the one
-writer); threshold rules, TF-IDF weights and ensembles are then measured on
-every training article without training again (:func:`load_out_of_fold`, the
-one reader). Every example's probabilities come from the fold model that never
+``framelab train --folds K`` writes them, and ``framelab ensemble`` of such
+members their weighted mean (:func:`out_of_fold_bytes`, the one writer);
+threshold rules, TF-IDF weights and ensembles are then measured on every
+training article without training again (:func:`load_out_of_fold`, the one
+reader). Every example's probabilities come from the fold model that never
 saw its article.
 """
 
@@ -68,7 +69,8 @@ def out_of_fold_bytes(oof: OutOfFold) -> bytes:
     metadata = {"ids": json.dumps(oof.ids, ensure_ascii=False), "labels": json.dumps(oof.labels, ensure_ascii=False)}
     if oof.groups is not None:
         metadata["groups"] = json.dumps(oof.groups, ensure_ascii=False)
-    return save(tensors, metadata=metadata)
+    # C order: safetensors saves an array's memory as it lies; a column selection (a[:, cols]) is Fortran-ordered.
+    return save({k: np.ascontiguousarray(v) for k, v in tensors.items()}, metadata=metadata)
 
 
 def load_out_of_fold(model_dir: str | Path) -> OutOfFold:

@@ -14,7 +14,11 @@ they are tuned depends on the members:
   figures: each outer fold decided at thresholds tuned on the members' weighted
   mean of their inner predictions of its inner fold
   (:attr:`framelab.models.out_of_fold.OutOfFold.inner`), made by the members'
-  models of that outer fold, which never saw its labels. Members saved without
+  models of that outer fold, which never saw its labels. The weighted means
+  are saved as the ensemble's own ``out_of_fold.safetensors`` (each fold's
+  thresholds in ``dev_metrics.json``, ``cross_validated.per_fold_thresholds``),
+  so it compares with other k-fold runs on the same folds
+  (``bench/compare_folds.py``). Members saved without
   inner predictions (trained before framelab held out inner folds) fall back to
   thresholds tuned on the other folds' out-of-fold predictions, which came from
   models trained on the fold's labels; ``dev_metrics.json`` says which. Their
@@ -56,7 +60,7 @@ from framelab.models.card import (
 )
 from framelab.models.ensemble import ENSEMBLE_FILE, MEMBERS_DIR, member_probabilities, weighted_mean
 from framelab.models.folder import atomic_folder
-from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, load_out_of_fold
+from framelab.models.out_of_fold import OUT_OF_FOLD_FILE, OutOfFold, load_out_of_fold, out_of_fold_bytes
 from framelab.models.predictor import Predictor
 from framelab.output import claim
 from framelab.splits import TaskData, unit_offsets
@@ -224,8 +228,9 @@ def _out_of_fold_figures(
     rule: str,
     min_support: int,
     step: float,
-) -> tuple[list[float], dict]:
-    """The thresholds tuned by ``rule`` on the members' weighted out-of-fold mean, and the cross-validated figures.
+) -> tuple[list[float], dict, OutOfFold]:
+    """The thresholds tuned by ``rule`` on the members' weighted out-of-fold mean, the cross-validated figures,
+    and the ensemble's own out-of-fold predictions (that mean, and of the inner ones, on the reference's units).
 
     Each outer fold of those is decided at thresholds tuned on its inner fold (:data:`INNER_THRESHOLDS`),
     the ensemble's on the weighted mean of the members' inner predictions, each member's alone on its own.
@@ -248,26 +253,40 @@ def _out_of_fold_figures(
     if member_inner is None:
         log.warning("a member saved no inner predictions: %s", OTHER_FOLDS_THRESHOLDS)
     probs = weighted_mean(weights, member_probs)
-    chosen = per_fold(weighted_mean(weights, member_inner) if member_inner is not None else None)
+    inner = weighted_mean(weights, member_inner) if member_inner is not None else None
+    chosen = per_fold(inner)
     thresholds = tuned_thresholds(rule, probs, targets, min_support, step)
     ensemble = validated(probs, chosen)
     if chosen is not None:
         ensemble["per_fold_thresholds"] = [dict(zip(labels, t)) for t in chosen]
-    return thresholds, {
-        "source": "out_of_fold",
-        "n_examples": len(targets),
-        "folds": int(folds.max()) + 1,
-        "threshold_rule": rule,
-        "threshold_min_support": min_support,
-        "threshold_step": step,
-        "thresholds_made_on": INNER_THRESHOLDS if chosen is not None else OTHER_FOLDS_THRESHOLDS,
-        "members": {
-            m.name: validated(p, per_fold(member_inner[i] if member_inner is not None else None))
-            for i, (m, p) in enumerate(zip(members, member_probs))
+    return (
+        thresholds,
+        {
+            "source": "out_of_fold",
+            "n_examples": len(targets),
+            "folds": int(folds.max()) + 1,
+            "threshold_rule": rule,
+            "threshold_min_support": min_support,
+            "threshold_step": step,
+            "thresholds_made_on": INNER_THRESHOLDS if chosen is not None else OTHER_FOLDS_THRESHOLDS,
+            "members": {
+                m.name: validated(p, per_fold(member_inner[i] if member_inner is not None else None))
+                for i, (m, p) in enumerate(zip(members, member_probs))
+            },
+            "at_tuned_thresholds": multilabel_scores(decisions_at(probs, thresholds), targets, labels),
+            "cross_validated": ensemble,
         },
-        "at_tuned_thresholds": multilabel_scores(decisions_at(probs, thresholds), targets, labels),
-        "cross_validated": ensemble,
-    }
+        OutOfFold(
+            reference.ids,
+            labels,
+            folds,
+            targets,
+            probs,
+            offsets=reference.offsets,
+            groups=reference.groups,
+            inner=inner,
+        ),
+    )
 
 
 def _dev_split_figures(
@@ -550,8 +569,9 @@ def _build_ensemble(
     labels = _check_members(members, unit)
     task = _unit_task(members)
     oofs = out_of_fold_members(members)
+    own_oof = None
     if oofs is not None:
-        thresholds, dev_metrics = _out_of_fold_figures(
+        thresholds, dev_metrics, own_oof = _out_of_fold_figures(
             members, oofs, normalised, labels, dataset_dir, unit, threshold_rule, min_support, step
         )
     else:
@@ -578,5 +598,7 @@ def _build_ensemble(
         (tmp / ENSEMBLE_FILE).write_text(json.dumps(spec, indent=2, ensure_ascii=False), encoding="utf-8")
         stock.declare_ensemble(tmp, unit, labels, thresholds, len(members))
         (tmp / "dev_metrics.json").write_text(json.dumps(dev_metrics, indent=2), encoding="utf-8")
+        if own_oof is not None:
+            (tmp / OUT_OF_FOLD_FILE).write_bytes(out_of_fold_bytes(own_oof))
         _write_card(tmp, out_dir, spec, dev_metrics, dataset_dir, members)
     return EnsembleResult(out_dir, dev_metrics)
